@@ -1,0 +1,71 @@
+# framefuzz — build, test and benchmark.
+#
+#   make          static library and tools (build/)
+#   make test     set-up check, then unit tests under ASan+UBSan (clang), a warning-free
+#                 gcc build, and the CLI tests; ends with "N passed, N failed"
+#   make bench    prints the speed and memory figures
+#   make setup    installs what the project needs (Debian packages; root) or prints how
+
+CC      ?= clang
+GCC     ?= gcc
+PYTHON  ?= /usr/bin/python3
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CSTD    := -std=c11 -D_DEFAULT_SOURCE
+INC     := -Iallocators
+CFLAGS  ?= -O2 -g
+SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+LIB_SRC   := $(sort $(wildcard allocators/*.c))
+TEST_SRC  := $(sort $(wildcard tests/*.c))
+TOOL_SRC  := fuzz/fftool.c
+BENCH_SRC := bench/bench.c
+HDRS      := $(wildcard allocators/*.h allocators/*.def tests/*.h)
+
+B := build
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/rel/%.o)
+
+.PHONY: all test bench setup clean unit-asan gcc-check
+all: $(B)/libframefuzz.a $(B)/fftool
+
+$(B)/rel/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(INC) $(CFLAGS) -c $< -o $@
+
+$(B)/libframefuzz.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/fftool: $(TOOL_SRC) $(B)/libframefuzz.a
+	$(CC) $(CSTD) $(WARN) $(INC) $(CFLAGS) $< $(B)/libframefuzz.a -o $@
+
+$(B)/bench: $(BENCH_SRC) $(B)/libframefuzz.a
+	$(CC) $(CSTD) $(WARN) $(INC) -O2 -g $< $(B)/libframefuzz.a -o $@
+
+# Unit tests: one binary, every part, built from scratch with ASan+UBSan.
+$(B)/asan/unit: $(LIB_SRC) $(TEST_SRC) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(INC) -Itests $(SANFLAGS) $(LIB_SRC) $(TEST_SRC) -o $@
+
+unit-asan: $(B)/asan/unit
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(B)/asan/unit
+
+# The same sources must build warning-free with gcc too.
+gcc-check:
+	@mkdir -p $(B)/gcc
+	$(GCC) $(CSTD) $(WARN) $(INC) -Itests -O2 $(LIB_SRC) $(TEST_SRC) -o $(B)/gcc/unit
+	$(GCC) $(CSTD) $(WARN) $(INC) -O2 $(TOOL_SRC) $(LIB_SRC) -o $(B)/gcc/fftool
+	$(GCC) $(CSTD) $(WARN) $(INC) -O2 $(BENCH_SRC) $(LIB_SRC) -o $(B)/gcc/bench
+
+test:
+	@sh ci/setup.sh --check
+	@rm -rf $(B)/asan
+	@$(PYTHON) tests/run_all.py
+
+bench: $(B)/bench
+	$(B)/bench
+
+setup:
+	@sh ci/setup.sh
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,161 @@
+/*
+ * backend.h — the contract between framefuzz and a frame allocator back-end.
+ *
+ * A back-end is one C file that defines one `const ff_backend_ops ff_backend_<name>`
+ * and one line `FF_BACKEND(<name>)` in backends.def. It sees this header and nothing
+ * else of framefuzz: not the metadata layer, not the oracle, not the frame space.
+ *
+ * What a back-end is given
+ *   - the usable RAM as sorted, disjoint frame ranges, already split at zone
+ *     boundaries (a range never straddles 16 MiB or 4 GiB);
+ *   - an ff_env: the step hook every loop must call, and (when the policy asks for
+ *     it) access to the host memory backing each simulated frame.
+ *
+ * What it must do
+ *   - allocate `count` contiguous frames aligned to `align` frames, below the end
+ *     of zone `zone`, or say why not;
+ *   - free a range, answering success or exactly one rejection code; a rejected
+ *     free changes no state (validating back-ends only, see `validates_frees`);
+ *   - report its own free-frame counter (never recomputed: drift is a finding);
+ *   - optionally walk its own invariants.
+ *
+ * What it declares (ff_policy) is all an oracle knows of it: the oracle judges every
+ * answer against the policy and never looks inside.
+ *
+ * Every loop in a back-end calls ff_step(env) once per iteration. When a harness sets
+ * a step budget, exhausting it leaves the back-end through the hang handler and the
+ * operation is reported as a hang: deterministic, with no wall clock involved. A
+ * back-end that was left that way is never called again, except for destroy.
+ */
+#ifndef FF_BACKEND_H
+#define FF_BACKEND_H
+
+#include <setjmp.h>
+#include <stddef.h>
+
+#include "frame.h"
+
+/* ---------------------------------------------------------------- answers */
+
+typedef enum ff_status {
+    FF_OK = 0,
+    FF_ERR_FOREIGN,     /* free: some frame is not RAM this back-end manages */
+    FF_ERR_DOUBLE,      /* free: some frame is managed but already free */
+    FF_ERR_MISALIGNED,  /* free: start lies inside an allocation, not at its first frame */
+    FF_ERR_WRONG_SIZE,  /* free: right start, but not the allocation's frame count */
+    FF_ERR_INVALID,     /* malformed request: zero count, overflow, order or align past the maximum */
+    FF_ERR_NOMEM,       /* alloc: no block satisfies the request */
+    FF_ERR_UNSUPPORTED, /* the back-end does not offer this (e.g. a zone limit) */
+    FF_STATUS_COUNT
+} ff_status;
+
+const char *ff_status_name(ff_status status);
+
+/* ---------------------------------------------------------------- requests */
+
+typedef struct ff_alloc_req {
+    uint64_t count; /* frames wanted; 0 is a malformed request */
+    uint64_t align; /* required alignment in frames: a power of two; 0 or 1 = none */
+    ff_zone zone;   /* highest zone the block may lie in (FF_ZONE_NORMAL = anywhere) */
+} ff_alloc_req;
+
+/* ---------------------------------------------------------------- policy */
+
+typedef enum ff_placement {
+    /* Blocks are power-of-two sized and naturally aligned: a request of n frames with
+     * alignment a returns a start aligned to 2^ceil(log2(max(n, a))). Guarantee: if a
+     * free, naturally aligned block of that order lies inside one zone, within the
+     * request's zone limit, the allocation succeeds. */
+    FF_PLACE_POW2_NATURAL,
+    /* Any contiguous run aligned as requested. Guarantee: if such a run of free frames
+     * lies within the zone limit, the allocation succeeds. */
+    FF_PLACE_ANY_RUN,
+} ff_placement;
+
+typedef enum ff_rounding {
+    FF_ROUND_NONE, /* reserves exactly the frames asked for (excess is given back) */
+    FF_ROUND_POW2, /* reserves 2^ceil(log2(count)) frames, keeping the excess */
+} ff_rounding;
+
+typedef enum ff_free_rule {
+    FF_FREE_EXACT,     /* a free names one allocation: its first frame and its count */
+    FF_FREE_PIECEWISE, /* any run of allocated frames may be freed, in any order */
+} ff_free_rule;
+
+typedef struct ff_policy {
+    ff_placement placement;
+    ff_rounding rounding;
+    ff_free_rule free_rule;
+    unsigned max_order;      /* largest block is 2^max_order frames; count and align are
+                                limited to it (0 = no limit beyond the RAM) */
+    bool validates_frees;    /* false only for known-buggy reference models */
+    bool honours_zone;       /* false: a zone-limited request answers UNSUPPORTED */
+    bool honours_align;      /* false: align beyond the natural one answers UNSUPPORTED */
+    bool needs_backing;      /* keeps its structures inside free frames (ff_env.frame_mem) */
+    uint32_t inband_bytes;   /* bytes at the start of a free frame it may write; the rest
+                                of a free frame must keep its poison */
+} ff_policy;
+
+/* ---------------------------------------------------------------- environment */
+
+typedef struct ff_env {
+    uint64_t steps;       /* steps taken by the current operation */
+    uint64_t step_budget; /* 0 = unbounded */
+    jmp_buf *on_hang;     /* where ff_step jumps when the budget is exhausted */
+    /* Host memory backing simulated frame `pfn` (FF_FRAME_SIZE bytes), or NULL when the
+     * space has no backing memory. Only for back-ends whose policy says needs_backing. */
+    void *(*frame_mem)(void *space, ff_pfn pfn);
+    void *space;
+} ff_env;
+
+/* Called when env->steps passes env->step_budget; does not return. */
+_Noreturn void ff_step_exhausted(ff_env *env);
+
+/* The step hook: one call per loop iteration in every back-end. */
+static inline void ff_step(ff_env *env)
+{
+    if (++env->steps > env->step_budget && env->step_budget)
+        ff_step_exhausted(env);
+}
+
+/* ---------------------------------------------------------------- operations */
+
+typedef struct ff_backend_ops {
+    const char *name;    /* short, [a-z0-9_-] */
+    const char *summary; /* one line for `framefuzz list` */
+    ff_policy policy;
+
+    /* Build an allocator over `ranges` (sorted, disjoint, zone-split usable RAM). All
+     * of it starts free. Returns NULL when the back-end cannot manage such a space
+     * (host memory exhausted); it must not crash on any range list. */
+    void *(*create)(ff_env *env, const ff_range *ranges, size_t nranges);
+    void (*destroy)(void *self);
+
+    ff_status (*alloc)(void *self, const ff_alloc_req *req, ff_pfn *start);
+    ff_status (*free)(void *self, ff_pfn start, uint64_t count);
+
+    /* The back-end's own count of free frames. */
+    uint64_t (*free_frames)(const void *self);
+
+    /* Optional (NULL = unsupported): walk every invariant of the back-end's own
+     * structures. Returns NULL when all hold, else a description of the first
+     * violation (valid until the next call on this instance). */
+    const char *(*check)(void *self);
+} ff_backend_ops;
+
+/* The registry (backends.def): every back-end, in a stable order. */
+extern const ff_backend_ops *const ff_backends[];
+extern const size_t ff_backend_count;
+const ff_backend_ops *ff_backend_find(const char *name);
+
+/* ---------------------------------------------------------------- host memory */
+
+/*
+ * Zero-filled host memory for a back-end's own arrays. Large requests are reserved
+ * lazily (pages materialise when first touched), so a per-frame array over 1 TiB of
+ * simulated RAM costs only what is used. Returns NULL on failure.
+ */
+void *ff_host_zalloc(size_t bytes);
+void ff_host_free(void *p, size_t bytes);
+
+#endif

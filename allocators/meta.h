@@ -1,0 +1,173 @@
+/*
+ * meta.h — the refcounted frame metadata layer, shared by every back-end.
+ *
+ * Modelled on Asterinas' frame metadata: one slot per frame below the top of the map,
+ * indexed by pfn. A handle holds one reference to each frame of a contiguous run.
+ * Taking a frame builds its first reference (`from_unused`); `from_in_use` adds
+ * references to frames already in use; dropping a handle drops one reference of each
+ * of its frames, and a frame whose last reference goes is returned to the back-end.
+ * This layer is the only caller of a back-end's alloc and free, and every such call
+ * holds the (modelled, non-reentrant) allocator lock.
+ *
+ * Two semantics:
+ *   asterinas-2024  faithful to Asterinas in 2024 (the #1760 seed). Refcount 0 means
+ *                   unused, and from_unused takes any slot with refcount 0 — a frame
+ *                   free inside the allocator, a reserved frame, a hole — because
+ *                   non-usable memory has no metadata. Every failure panics. An
+ *                   allocation builds its frames while still holding the allocator
+ *                   lock, so a panic there unwinds, drops the frames built so far, and
+ *                   their release re-enters the lock: the #1760 self-deadlock. Frames
+ *                   go back one at a time (dealloc(pfn, 1)), as Page::drop did.
+ *   hardened        as Asterinas later fixed it. Frames the allocator owns and every
+ *                   non-usable frame are marked, so from_unused on them fails; the
+ *                   lock is released before frames are built; a frame handed out that
+ *                   is not the allocator's is refused; refcount overflow stops; errors
+ *                   are values. Frames go back as maximal runs.
+ * Both: a back-end whose policy is FF_FREE_EXACT gets an allocation back in one call
+ * once every frame of it has been released (released frames wait, and cannot be
+ * taken meanwhile); a FF_FREE_PIECEWISE back-end gets frames back as they go.
+ *
+ * Reset costs O(slots touched): every slot changed since the last reset is logged.
+ */
+#ifndef FF_META_H
+#define FF_META_H
+
+#include "backend.h"
+#include "space.h"
+
+typedef enum ff_semantics {
+    FF_SEM_ASTERINAS_2024,
+    FF_SEM_HARDENED,
+    FF_SEM_COUNT
+} ff_semantics;
+
+const char *ff_semantics_name(ff_semantics sem);
+const char *ff_semantics_summary(ff_semantics sem);
+/* Returns false for an unknown name. */
+bool ff_semantics_parse(const char *name, ff_semantics *sem);
+
+/* Largest refcount; one more reference is an overflow. */
+#define FF_REF_MAX UINT32_C(0x7fffffff)
+
+typedef enum ff_meta_status {
+    FF_META_OK,
+    FF_META_NOT_ALIGNED,   /* address not frame-aligned */
+    FF_META_OUT_OF_BOUND,  /* frame past the top of the map: it has no slot */
+    FF_META_IN_USE,        /* from_unused: slot in use, pinned, owned by the allocator or pending */
+    FF_META_UNUSED,        /* from_in_use or drop: the slot holds no reference */
+    FF_META_OVERFLOW,      /* the refcount would pass FF_REF_MAX */
+    FF_META_INVALID,       /* malformed request (zero count, range wraps) */
+    FF_META_ALLOC_FAILED,  /* the back-end refused the allocation (see last.backend) */
+    FF_META_FREE_REJECTED, /* the back-end refused a free (see last.backend) */
+    FF_META_BAD_HANDOUT,   /* hardened: the back-end handed out a frame it does not own */
+    FF_META_PANIC,         /* asterinas-2024: the kernel panicked (see last.reason) */
+    FF_META_DEADLOCK,      /* the allocator lock was taken again by its holder */
+    FF_META_HANG,          /* a back-end exhausted its step budget */
+    FF_META_DEAD,          /* an earlier panic, deadlock or hang stopped the system */
+    FF_META_STATUS_COUNT
+} ff_meta_status;
+
+const char *ff_meta_status_name(ff_meta_status status);
+
+/* A reference to each frame of [start, start + count). */
+typedef struct ff_handle {
+    ff_pfn start;
+    uint64_t count;
+} ff_handle;
+
+/* What an observer (the oracle, a tracer) is told of, in order. */
+typedef enum ff_event_kind {
+    FF_EV_ALLOC,    /* back-end alloc answered: req, status, start */
+    FF_EV_FREE,     /* back-end free answered: start, count, status */
+    FF_EV_PANIC,    /* the kernel panicked: reason, lock_held */
+    FF_EV_DEADLOCK, /* the lock was re-entered by its holder: reason */
+    FF_EV_HANG,     /* a back-end call exhausted its step budget: reason */
+} ff_event_kind;
+
+typedef struct ff_event {
+    ff_event_kind kind;
+    const ff_alloc_req *req; /* FF_EV_ALLOC */
+    ff_status status;        /* FF_EV_ALLOC, FF_EV_FREE */
+    ff_pfn start;            /* block returned, or first frame freed */
+    uint64_t count;          /* frames freed */
+    bool lock_held;          /* FF_EV_PANIC */
+    const char *reason;      /* FF_EV_PANIC, FF_EV_DEADLOCK, FF_EV_HANG */
+} ff_event;
+
+typedef void (*ff_observer)(void *ctx, const ff_event *event);
+
+typedef struct ff_meta_opts {
+    ff_semantics semantics;
+    bool poison;          /* poison frames as they go back (needs backing memory) */
+    uint64_t step_budget; /* per back-end call; 0 = unbounded */
+    ff_observer observer; /* may be NULL */
+    void *observer_ctx;
+} ff_meta_opts;
+
+/* Detail of the last operation, beyond its status. */
+typedef struct ff_meta_last {
+    ff_status backend; /* the back-end's answer to its last call */
+    ff_pfn pfn;        /* the frame the status is about */
+    char reason[160];  /* for PANIC, DEADLOCK, HANG, BAD_HANDOUT */
+} ff_meta_last;
+
+typedef struct ff_meta ff_meta;
+
+/* Builds the layer and a back-end over the space's usable RAM. Backing memory is
+ * enabled on the space when the back-end needs it or poisoning is asked for. Returns
+ * NULL with a one-line reason in err. */
+ff_meta *ff_meta_create(ff_space *space, const ff_backend_ops *ops, const ff_meta_opts *opts,
+                        char *err, size_t errlen);
+void ff_meta_destroy(ff_meta *m);
+/* A fresh back-end, every slot and frame back to its initial state: O(touched).
+ * Returns false if the back-end cannot be rebuilt (host memory). */
+bool ff_meta_reset(ff_meta *m);
+
+/* Allocates through the back-end and takes every frame returned (one reference each). */
+ff_meta_status ff_meta_alloc(ff_meta *m, const ff_alloc_req *req, uint8_t usage, ff_handle *out);
+/* Takes count frames from paddr on with from_unused. */
+ff_meta_status ff_meta_from_unused(ff_meta *m, uint64_t paddr, uint64_t count, uint8_t usage,
+                                   ff_handle *out);
+/* Adds `refs` references to each frame of [paddr, paddr + count) (a bulk clone). The
+ * handle returned stands for one of them; the caller drops the rest explicitly. */
+ff_meta_status ff_meta_from_in_use(ff_meta *m, uint64_t paddr, uint64_t count, uint32_t refs,
+                                   ff_handle *out);
+/* Drops one reference of every frame of h (a whole handle or any piece of one). */
+ff_meta_status ff_meta_drop(ff_meta *m, ff_handle h);
+/* Frees [paddr, paddr + count frames) straight into the back-end, under the lock, as a
+ * caller of dealloc() would; metadata is not consulted. */
+ff_meta_status ff_meta_raw_free(ff_meta *m, uint64_t paddr, uint64_t count);
+
+const ff_meta_last *ff_meta_last_detail(const ff_meta *m);
+bool ff_meta_dead(const ff_meta *m);
+
+/* What the layer holds for one frame. */
+typedef enum ff_slot_state {
+    FF_SLOT_UNUSED,    /* may be taken with from_unused */
+    FF_SLOT_IN_USE,    /* refcount >= 1 */
+    FF_SLOT_ALLOCATOR, /* hardened: owned by the allocator */
+    FF_SLOT_PINNED,    /* hardened: not usable RAM, never dropped */
+    FF_SLOT_PENDING,   /* released, waiting for the rest of its allocation */
+    FF_SLOT_NONE,      /* past the top of the map: no slot */
+} ff_slot_state;
+
+typedef struct ff_slot_view {
+    ff_slot_state state;
+    uint32_t refcount;
+    uint8_t usage;
+} ff_slot_view;
+
+const char *ff_slot_state_name(ff_slot_state state);
+ff_slot_view ff_meta_slot(const ff_meta *m, ff_pfn pfn);
+
+/* The back-end behind the layer. */
+const ff_backend_ops *ff_meta_backend(const ff_meta *m);
+uint64_t ff_meta_backend_free_frames(const ff_meta *m);
+/* The back-end's invariant walk: NULL when it holds or the back-end has none. */
+const char *ff_meta_backend_check(ff_meta *m);
+ff_semantics ff_meta_semantics(const ff_meta *m);
+
+/* Bytes of metadata per frame (the slot size). */
+size_t ff_meta_slot_bytes(void);
+
+#endif

@@ -1,0 +1,23 @@
+/* registry.c — turns backends.def into the table of back-ends. */
+#include <string.h>
+
+#include "backend.h"
+
+#define FF_BACKEND(name) extern const ff_backend_ops ff_backend_##name;
+#include "backends.def"
+#undef FF_BACKEND
+
+const ff_backend_ops *const ff_backends[] = {
+#define FF_BACKEND(name) &ff_backend_##name,
+#include "backends.def"
+#undef FF_BACKEND
+};
+
+const size_t ff_backend_count = sizeof ff_backends / sizeof ff_backends[0];
+
+const ff_backend_ops *ff_backend_find(const char *name)
+{
+    for (size_t i = 0; i < ff_backend_count; i++)
+        if (strcmp(ff_backends[i]->name, name) == 0) return ff_backends[i];
+    return NULL;
+}

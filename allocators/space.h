@@ -1,0 +1,156 @@
+/*
+ * space.h — the simulated x86 physical frame space.
+ *
+ * A space is built from an e820-style memory map: typed regions in bytes, as firmware
+ * reports them — unsorted, overlapping, with edges that are not frame-aligned. The
+ * space normalises the map the way Linux does:
+ *   - usable regions shrink inward to whole frames; every other type grows outward;
+ *   - where regions overlap, the higher e820 type number wins (so usable loses to
+ *     everything and "unusable" beats everything), as in Linux's e820__update_table;
+ *   - empty regions vanish, adjacent regions of one type merge.
+ * The result is a sorted list of typed frame ranges; a gap between them is a hole.
+ * The usable ranges, split at zone boundaries, are what back-ends are given.
+ *
+ * Optional backing memory gives every frame below the top of the map 4 KiB of host
+ * memory, reserved lazily. A frame's pristine content is the poison pattern: the
+ * first touch of a frame materialises it, so "every free frame is poisoned" costs
+ * nothing up front. Reset undoes every touch in O(frames touched).
+ */
+#ifndef FF_SPACE_H
+#define FF_SPACE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "frame.h"
+
+/* e820 region types, numbered as the firmware numbers them. */
+typedef enum ff_mem_type {
+    FF_MEM_HOLE = 0, /* not in the map at all */
+    FF_MEM_USABLE = 1,
+    FF_MEM_RESERVED = 2,
+    FF_MEM_ACPI = 3,     /* ACPI reclaimable ("ACPI data") */
+    FF_MEM_NVS = 4,      /* ACPI NVS */
+    FF_MEM_UNUSABLE = 5, /* bad RAM */
+    FF_MEM_TYPE_COUNT
+} ff_mem_type;
+
+const char *ff_mem_type_name(ff_mem_type type);
+
+/* One entry of a raw map: bytes [start, start + size). */
+typedef struct ff_e820_entry {
+    uint64_t start;
+    uint64_t size;
+    ff_mem_type type;
+} ff_e820_entry;
+
+/* A raw map, as parsed or as a preset builds it. */
+typedef struct ff_e820_map {
+    ff_e820_entry *entries;
+    size_t count;
+    size_t capacity;
+} ff_e820_map;
+
+void ff_e820_init(ff_e820_map *map);
+void ff_e820_free(ff_e820_map *map);
+/* Appends one entry; returns false when host memory runs out. */
+bool ff_e820_add(ff_e820_map *map, uint64_t start, uint64_t size, ff_mem_type type);
+
+/*
+ * Parses a map from text. Accepted, one per line:
+ *   - the lines a Linux boot log prints, with any prefix (timestamps, "<6>", journald):
+ *       BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable
+ *     (end inclusive), and its "BIOS-provided physical RAM map:" header, which is skipped;
+ *   - the same without the prefix: "[mem 0xSTART-0xEND] TYPE" or "0xSTART-0xEND TYPE";
+ *   - blank lines and '#' comments.
+ * TYPE: usable, reserved, "ACPI data", "ACPI NVS", unusable, or "type N" / anything
+ * Linux prints for other types (taken as reserved).
+ * On error returns false and writes "LINE: what is wrong" into err.
+ */
+bool ff_e820_parse(ff_e820_map *map, const char *text, char *err, size_t errlen);
+bool ff_e820_load_file(ff_e820_map *map, const char *path, char *err, size_t errlen);
+/* Writes the map back as "BIOS-e820: [mem ...] type" lines (normalised form). */
+void ff_e820_print(const ff_e820_map *map, FILE *out);
+
+/* ---------------------------------------------------------------- presets */
+
+typedef struct ff_preset {
+    const char *name;
+    const char *summary;
+    void (*build)(ff_e820_map *map); /* appends the preset's entries */
+} ff_preset;
+
+extern const ff_preset ff_presets[];
+extern const size_t ff_preset_count;
+const ff_preset *ff_preset_find(const char *name);
+
+/* ---------------------------------------------------------------- the space */
+
+typedef struct ff_region {
+    ff_pfn start, end; /* frames [start, end) */
+    ff_mem_type type;
+} ff_region;
+
+typedef struct ff_space_opts {
+    /* Apply Linux's early x86 fix-ups: frame 0 is reserved, and 0xA0000-0xFFFFF
+     * (VGA, option ROMs, BIOS) is removed from RAM. */
+    bool linux_fixups;
+} ff_space_opts;
+
+typedef struct ff_space {
+    ff_region *regions; /* sorted, disjoint, typed; gaps are holes */
+    size_t nregions;
+    ff_range *usable;   /* usable RAM split at zone boundaries: what back-ends get */
+    size_t nusable;
+    ff_pfn top;         /* first frame past the highest region of any type */
+    uint64_t usable_frames;
+
+    /* Backing memory (NULL until ff_space_enable_backing). */
+    unsigned char *backing;
+    uint64_t *touched_bits; /* one bit per frame below top */
+    ff_pfn *touched_log;    /* frames touched since the last reset */
+    size_t touched_count, touched_cap;
+    unsigned char poison;
+} ff_space;
+
+/* Builds a space from a raw map. Returns false (with a one-line reason in err) when
+ * the map has no usable frame or reaches past FF_PADDR_BITS. */
+bool ff_space_init(ff_space *space, const ff_e820_map *map, const ff_space_opts *opts,
+                   char *err, size_t errlen);
+bool ff_space_init_preset(ff_space *space, const char *preset, char *err, size_t errlen);
+void ff_space_destroy(ff_space *space);
+
+/* Type of the region holding pfn (FF_MEM_HOLE for gaps and frames past the top). */
+ff_mem_type ff_space_type(const ff_space *space, ff_pfn pfn);
+static inline bool ff_space_is_usable(const ff_space *space, ff_pfn pfn)
+{
+    return ff_space_type(space, pfn) == FF_MEM_USABLE;
+}
+/* Number of usable frames within [start, start + count). */
+uint64_t ff_space_usable_in(const ff_space *space, ff_pfn start, uint64_t count);
+
+/* ---------------------------------------------------------------- backing memory */
+
+#define FF_POISON_DEFAULT 0xAA
+
+/* Reserves host memory for every frame below top (lazily: nothing is touched).
+ * Returns false when the host refuses the reservation. */
+bool ff_space_enable_backing(ff_space *space, unsigned char poison);
+static inline bool ff_space_has_backing(const ff_space *space) { return space->backing != NULL; }
+
+/* The 4 KiB of host memory of frame pfn (pfn < top), materialised with poison on first
+ * touch. NULL without backing or for pfn >= top. Matches ff_env.frame_mem. */
+void *ff_space_frame_mem(void *space, ff_pfn pfn);
+
+/* Fills frames with the poison pattern. */
+void ff_space_poison(ff_space *space, ff_pfn start, uint64_t count);
+/* Checks that frames hold the poison pattern, skipping the first `skip` bytes of each
+ * frame. Returns true when intact; else stores the first changed byte's frame and
+ * offset. Untouched frames are intact by definition and cost nothing. */
+bool ff_space_poison_intact(const ff_space *space, ff_pfn start, uint64_t count, uint32_t skip,
+                            ff_pfn *bad_pfn, uint32_t *bad_offset);
+
+/* Undoes every touch since the last reset: O(frames touched). */
+void ff_space_reset(ff_space *space);
+
+#endif
