@@ -74,7 +74,7 @@ typedef enum ff_placement {
 
 typedef enum ff_rounding {
     FF_ROUND_NONE, /* reserves exactly the frames asked for (excess is given back) */
-    FF_ROUND_POW2, /* reserves 2^ceil(log2(count)) frames, keeping the excess */
+    FF_ROUND_POW2, /* reserves 2^ceil(log2(max(count, align))) frames, keeping the excess */
 } ff_rounding;
 
 typedef enum ff_free_rule {

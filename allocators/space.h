@@ -142,8 +142,9 @@ static inline bool ff_space_has_backing(const ff_space *space) { return space->b
  * touch. NULL without backing or for pfn >= top. Matches ff_env.frame_mem. */
 void *ff_space_frame_mem(void *space, ff_pfn pfn);
 
-/* Fills frames with the poison pattern. */
-void ff_space_poison(ff_space *space, ff_pfn start, uint64_t count);
+/* Fills frames with the poison pattern, except the first `skip` bytes of each frame
+ * (where a back-end may keep in-band links). Frames past the top are ignored. */
+void ff_space_poison(ff_space *space, ff_pfn start, uint64_t count, uint32_t skip);
 /* Checks that frames hold the poison pattern, skipping the first `skip` bytes of each
  * frame. Returns true when intact; else stores the first changed byte's frame and
  * offset. Untouched frames are intact by definition and cost nothing. */

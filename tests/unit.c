@@ -35,9 +35,10 @@ static int selected(const char *name, int nfilters, char **filters)
 
 int main(int argc, char **argv)
 {
-    unsigned passed = 0, failed = 0;
+    /* Live across setjmp: volatile, so a failed test's longjmp cannot clobber them. */
+    volatile unsigned passed = 0, failed = 0;
     setvbuf(stdout, NULL, _IOLBF, 0);
-    for (ff_test *t = tests_head; t; t = t->next) {
+    for (ff_test *volatile t = tests_head; t; t = t->next) {
         if (!selected(t->name, argc - 1, argv + 1)) continue;
         if (setjmp(test_exit) == 0) {
             t->fn();
@@ -48,6 +49,6 @@ int main(int argc, char **argv)
             failed++;
         }
     }
-    printf("%u passed, %u failed\n", passed, failed);
+    printf("%u passed, %u failed\n", (unsigned)passed, (unsigned)failed);
     return failed ? 1 : 0;
 }

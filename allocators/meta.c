@@ -1,0 +1,682 @@
+/*
+ * meta.c — the refcounted frame metadata layer (contract in meta.h).
+ *
+ * One 16-byte slot per frame below the top of the map, in a lazily mapped array, so a
+ * 1 TiB space costs only the slots its operations touch. The all-zero slot is the
+ * initial state, and what it means depends on the semantics and the region:
+ *   asterinas-2024  unused (refcount 0), whatever the region: no protection;
+ *   hardened        owned by the allocator if the frame is usable RAM, else pinned.
+ * A frame given back to the back-end returns to the zero slot, so "owned by the
+ * allocator" never needs to be written.
+ *
+ * Every slot changed since the last reset is logged once (F_LOGGED), and reset zeroes
+ * exactly those.
+ *
+ * Allocations made through the layer are remembered in their slots: the head holds the
+ * number of frames not yet released, every other member its distance to the head. A
+ * back-end that wants exact frees gets the allocation back when that count reaches 0.
+ *
+ * The allocator lock is a holder id. Taking it while holding it is the self-deadlock
+ * of #1760: reported, never spun on.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "meta.h"
+
+/* ---------------------------------------------------------------- slots */
+
+enum slot_state_raw {
+    ST_INITIAL = 0, /* see the file comment */
+    ST_UNUSED,      /* hardened: handed out by the back-end, not yet taken */
+    ST_IN_USE,      /* refcount >= 1 */
+    ST_PENDING,     /* released; its allocation still has frames in use */
+};
+
+enum slot_flags {
+    F_LOGGED = 1 << 0, /* in the reset log */
+    F_MEMBER = 1 << 1, /* part of an allocation made through the layer */
+    F_HEAD = 1 << 2,   /* its first frame */
+};
+
+typedef struct ff_slot {
+    uint32_t refcount;
+    uint8_t state; /* enum slot_state_raw */
+    uint8_t usage; /* the caller's usage tag */
+    uint8_t flags; /* enum slot_flags */
+    uint8_t order; /* head: ceil(log2(frames of the allocation)) */
+    uint64_t link; /* head: frames not yet released; member: distance to the head */
+} ff_slot;
+
+_Static_assert(sizeof(ff_slot) == 16, "a metadata slot must stay at 16 bytes");
+
+#define NO_HOLDER (-1)
+
+struct ff_meta {
+    ff_space *space;
+    const ff_backend_ops *ops;
+    void *backend;
+    ff_meta_opts opts;
+    ff_env env;
+    jmp_buf hang_jmp;
+
+    ff_slot *slots; /* one per frame below space->top */
+    uint64_t nslots;
+    ff_pfn *log;    /* slots touched since reset */
+    size_t log_count, log_cap;
+
+    int cpu;         /* the simulated CPU running the current operation */
+    int lock_holder; /* NO_HOLDER or the CPU holding the allocator lock */
+    ff_meta_status death; /* FF_META_OK while alive; PANIC, DEADLOCK or HANG after */
+    ff_meta_last last;
+};
+
+static _Noreturn void host_out_of_memory(void)
+{
+    fprintf(stderr, "framefuzz: host out of memory in the metadata layer\n");
+    abort();
+}
+
+/* The slot of pfn, logged for reset before its first change. */
+static ff_slot *slot_mut(ff_meta *m, ff_pfn pfn)
+{
+    ff_slot *s = &m->slots[pfn];
+    if (!(s->flags & F_LOGGED)) {
+        if (m->log_count == m->log_cap) {
+            size_t cap = m->log_cap ? 2 * m->log_cap : 256;
+            ff_pfn *grown = realloc(m->log, cap * sizeof *grown);
+            if (!grown) host_out_of_memory();
+            m->log = grown;
+            m->log_cap = cap;
+        }
+        m->log[m->log_count++] = pfn;
+        s->flags |= F_LOGGED;
+    }
+    return s;
+}
+
+/* Back to the zero slot, keeping only the reset-log mark. */
+static void slot_clear(ff_slot *s)
+{
+    uint8_t logged = s->flags & F_LOGGED;
+    memset(s, 0, sizeof *s);
+    s->flags = logged;
+}
+
+static ff_slot_state view_state(const ff_meta *m, ff_pfn pfn)
+{
+    if (pfn >= m->nslots) return FF_SLOT_NONE;
+    switch (m->slots[pfn].state) {
+    case ST_UNUSED: return FF_SLOT_UNUSED;
+    case ST_IN_USE: return FF_SLOT_IN_USE;
+    case ST_PENDING: return FF_SLOT_PENDING;
+    default: break;
+    }
+    if (m->opts.semantics == FF_SEM_ASTERINAS_2024) return FF_SLOT_UNUSED;
+    return ff_space_is_usable(m->space, pfn) ? FF_SLOT_ALLOCATOR : FF_SLOT_PINNED;
+}
+
+/* ---------------------------------------------------------------- reporting */
+
+static void emit(ff_meta *m, const ff_event *ev)
+{
+    if (m->opts.observer) m->opts.observer(m->opts.observer_ctx, ev);
+}
+
+static void set_reason(ff_meta *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_reason(ff_meta *m, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->last.reason, sizeof m->last.reason, fmt, ap);
+    va_end(ap);
+}
+
+/* asterinas-2024 failure: the kernel panics. */
+static void panic(ff_meta *m, ff_pfn pfn)
+{
+    m->death = FF_META_PANIC;
+    m->last.pfn = pfn;
+    ff_event ev = {.kind = FF_EV_PANIC, .start = pfn, .lock_held = m->lock_holder == m->cpu,
+                   .reason = m->last.reason};
+    emit(m, &ev);
+}
+
+/* ---------------------------------------------------------------- lock and calls */
+
+/* Takes the allocator lock for a call on [pfn, +count); false when its holder asks
+ * again: the system has deadlocked. */
+static bool lock_acquire(ff_meta *m, const char *call, ff_pfn pfn, uint64_t count)
+{
+    if (m->lock_holder == m->cpu) {
+        set_reason(m, "cpu %d re-entered the allocator lock it holds, in %s(0x%llx, %llu)", m->cpu,
+                   call, (unsigned long long)pfn, (unsigned long long)count);
+        m->death = FF_META_DEADLOCK;
+        m->last.pfn = pfn;
+        ff_event ev = {.kind = FF_EV_DEADLOCK, .start = pfn, .count = count,
+                       .reason = m->last.reason};
+        emit(m, &ev);
+        return false;
+    }
+    m->lock_holder = m->cpu;
+    return true;
+}
+
+static void lock_release(ff_meta *m) { m->lock_holder = NO_HOLDER; }
+
+static void hang(ff_meta *m, const char *call, ff_pfn pfn, uint64_t count)
+{
+    set_reason(m, "%s %s(0x%llx, %llu) passed its budget of %llu steps", m->ops->name, call,
+               (unsigned long long)pfn, (unsigned long long)count,
+               (unsigned long long)m->env.step_budget);
+    m->death = FF_META_HANG;
+    m->last.pfn = pfn;
+    ff_event ev = {.kind = FF_EV_HANG, .start = pfn, .count = count, .reason = m->last.reason};
+    emit(m, &ev);
+}
+
+/* Back-end calls under the step budget: false when the back-end hung. No local of
+ * these functions changes after setjmp, so nothing is indeterminate after a jump. */
+static bool call_alloc(ff_meta *m, const ff_alloc_req *req, ff_pfn *start, ff_status *status)
+{
+    m->env.steps = 0;
+    if (m->env.step_budget && setjmp(m->hang_jmp)) {
+        hang(m, "alloc", 0, req->count);
+        return false;
+    }
+    *status = m->ops->alloc(m->backend, req, start);
+    return true;
+}
+
+static bool call_free(ff_meta *m, ff_pfn start, uint64_t count, ff_status *status)
+{
+    m->env.steps = 0;
+    if (m->env.step_budget && setjmp(m->hang_jmp)) {
+        hang(m, "free", start, count);
+        return false;
+    }
+    *status = m->ops->free(m->backend, start, count);
+    return true;
+}
+
+/* dealloc(start, count) as a kernel caller makes it: lock, free, unlock. Frames the
+ * back-end takes back are poisoned (outside its in-band bytes). False when the
+ * system died on the way. */
+static bool backend_free(ff_meta *m, ff_pfn start, uint64_t count, ff_status *status)
+{
+    if (!lock_acquire(m, "dealloc", start, count)) return false;
+    if (!call_free(m, start, count, status)) return false;
+    lock_release(m);
+    m->last.backend = *status;
+    ff_event ev = {.kind = FF_EV_FREE, .status = *status, .start = start, .count = count};
+    emit(m, &ev);
+    if (*status == FF_OK && m->opts.poison)
+        ff_space_poison(m->space, start, count, m->ops->policy.inband_bytes);
+    return true;
+}
+
+/* ---------------------------------------------------------------- release */
+
+/* Frames whose last reference went, waiting to be given back together. */
+typedef struct release_batch {
+    ff_pfn start;
+    uint64_t count;
+    bool rejected; /* the back-end refused some of them */
+} release_batch;
+
+static bool batch_flush(ff_meta *m, release_batch *b)
+{
+    if (!b->count) return true;
+    ff_status st;
+    bool alive = backend_free(m, b->start, b->count, &st);
+    if (alive && st != FF_OK) b->rejected = true;
+    b->count = 0;
+    return alive;
+}
+
+/* The first frame after the head that is not one of its allocation's members. */
+static ff_pfn allocation_end(const ff_meta *m, ff_pfn head)
+{
+    ff_pfn p = head + 1;
+    while (p < m->nslots && (m->slots[p].flags & (F_MEMBER | F_HEAD)) == F_MEMBER &&
+           m->slots[p].link == p - head)
+        p++;
+    return p;
+}
+
+/* Frame pfn lost its last reference. False when the system died giving it back. */
+static bool release_frame(ff_meta *m, ff_pfn pfn, release_batch *b)
+{
+    ff_slot *s = slot_mut(m, pfn);
+    bool exact = m->ops->policy.free_rule == FF_FREE_EXACT;
+
+    if (exact && (s->flags & F_MEMBER)) {
+        ff_pfn head = (s->flags & F_HEAD) ? pfn : pfn - s->link;
+        ff_slot *h = slot_mut(m, head);
+        s->state = ST_PENDING;
+        s->usage = 0;
+        if (--h->link > 0) return true;
+        /* The whole allocation is released: give it back in one call. */
+        ff_pfn end = allocation_end(m, head);
+        for (ff_pfn p = head; p < end; p++) slot_clear(slot_mut(m, p));
+        ff_status st;
+        if (!backend_free(m, head, end - head, &st)) return false;
+        if (st != FF_OK) b->rejected = true;
+        return true;
+    }
+
+    slot_clear(s);
+    if (m->opts.semantics == FF_SEM_ASTERINAS_2024) {
+        /* Page::drop: dealloc(pfn, 1), one frame at a time. */
+        b->start = pfn;
+        b->count = 1;
+        return batch_flush(m, b);
+    }
+    if (b->count && b->start + b->count == pfn) {
+        b->count++;
+        return true;
+    }
+    if (!batch_flush(m, b)) return false;
+    b->start = pfn;
+    b->count = 1;
+    return true;
+}
+
+/* Drops one reference of each frame of [start, start + count), all known to be in
+ * use. Returns the status of the drop, or the death it caused. */
+static ff_meta_status drop_frames(ff_meta *m, ff_pfn start, uint64_t count)
+{
+    release_batch b = {0};
+    for (uint64_t i = 0; i < count; i++) {
+        ff_slot *s = slot_mut(m, start + i);
+        if (--s->refcount == 0 && !release_frame(m, start + i, &b)) return m->death;
+    }
+    if (!batch_flush(m, &b)) return m->death;
+    return b.rejected ? FF_META_FREE_REJECTED : FF_META_OK;
+}
+
+/* asterinas-2024: a panic unwinds, dropping the frames the operation had built; a
+ * release that re-enters the held lock turns the panic into a deadlock. */
+static ff_meta_status panic_and_unwind(ff_meta *m, ff_pfn failed, ff_pfn built_start,
+                                       uint64_t built)
+{
+    panic(m, failed);
+    if (built) drop_frames(m, built_start, built);
+    return m->death;
+}
+
+/* ---------------------------------------------------------------- taking frames */
+
+/* Takes an unused (or just handed out) frame: its first reference. */
+static void take_frame(ff_meta *m, ff_pfn pfn, uint8_t usage)
+{
+    ff_slot *s = slot_mut(m, pfn);
+    s->state = ST_IN_USE;
+    s->refcount = 1;
+    s->usage = usage;
+}
+
+static void mark_allocation(ff_meta *m, ff_pfn start, uint64_t count)
+{
+    for (uint64_t i = 0; i < count; i++) {
+        ff_slot *s = slot_mut(m, start + i);
+        s->flags |= F_MEMBER | (i == 0 ? F_HEAD : 0);
+        s->link = i;
+    }
+    ff_slot *h = slot_mut(m, start);
+    h->link = count;
+    h->order = (uint8_t)ff_log2_ceil(count);
+}
+
+static bool paddr_to_pfn(uint64_t paddr, uint64_t count, ff_pfn *pfn)
+{
+    *pfn = paddr >> FF_FRAME_SHIFT;
+    return count && *pfn + count > *pfn && *pfn + count <= FF_PFN_LIMIT;
+}
+
+ff_meta_status ff_meta_alloc(ff_meta *m, const ff_alloc_req *req, uint8_t usage, ff_handle *out)
+{
+    if (m->death != FF_META_OK) return FF_META_DEAD;
+    m->last.reason[0] = 0;
+    *out = (ff_handle){0};
+
+    ff_pfn start = 0;
+    ff_status st;
+    if (!lock_acquire(m, "alloc", 0, req->count) || !call_alloc(m, req, &start, &st))
+        return m->death;
+    m->last.backend = st;
+    m->last.pfn = start;
+    ff_event ev = {.kind = FF_EV_ALLOC, .req = req, .status = st, .start = start};
+    emit(m, &ev);
+    if (st != FF_OK) {
+        lock_release(m);
+        return FF_META_ALLOC_FAILED;
+    }
+
+    uint64_t count = req->count;
+    if (m->opts.semantics == FF_SEM_ASTERINAS_2024) {
+        /* Frames are built while the allocator lock is still held. */
+        for (uint64_t i = 0; i < count; i++) {
+            ff_pfn pfn = start + i;
+            if (pfn >= m->nslots) {
+                set_reason(m, "from_unused(0x%llx): frame %llu has no metadata slot (out of bound)",
+                           (unsigned long long)(pfn << FF_FRAME_SHIFT), (unsigned long long)pfn);
+                return panic_and_unwind(m, pfn, start, i);
+            }
+            if (m->slots[pfn].state != ST_INITIAL) {
+                set_reason(m, "from_unused(0x%llx): page already in use (refcount %u)",
+                           (unsigned long long)(pfn << FF_FRAME_SHIFT), m->slots[pfn].refcount);
+                return panic_and_unwind(m, pfn, start, i);
+            }
+            take_frame(m, pfn, usage);
+        }
+        lock_release(m);
+    } else {
+        lock_release(m);
+        for (uint64_t i = 0; i < count; i++) {
+            ff_pfn pfn = start + i;
+            ff_slot_state vs = view_state(m, pfn);
+            if (vs != FF_SLOT_ALLOCATOR) {
+                /* Taking it would corrupt someone else's frame: refuse, and keep the
+                 * allocation out of circulation rather than free what is not ours. */
+                set_reason(m, "%s handed out frame 0x%llx, which is %s, not the allocator's",
+                           m->ops->name, (unsigned long long)pfn, ff_slot_state_name(vs));
+                m->last.pfn = pfn;
+                return FF_META_BAD_HANDOUT;
+            }
+        }
+        for (uint64_t i = 0; i < count; i++) take_frame(m, start + i, usage);
+    }
+    if (count) mark_allocation(m, start, count);
+    *out = (ff_handle){start, count};
+    return FF_META_OK;
+}
+
+ff_meta_status ff_meta_from_unused(ff_meta *m, uint64_t paddr, uint64_t count, uint8_t usage,
+                                   ff_handle *out)
+{
+    if (m->death != FF_META_OK) return FF_META_DEAD;
+    m->last.reason[0] = 0;
+    *out = (ff_handle){0};
+    ff_pfn start;
+    if (!paddr_to_pfn(paddr, count, &start)) return FF_META_INVALID;
+    bool faithful = m->opts.semantics == FF_SEM_ASTERINAS_2024;
+
+    if (paddr & (FF_FRAME_SIZE - 1)) {
+        if (!faithful) return FF_META_NOT_ALIGNED;
+        set_reason(m, "from_unused(0x%llx): address not page-aligned", (unsigned long long)paddr);
+        panic(m, start);
+        return m->death;
+    }
+    if (!faithful) {
+        /* All or nothing: hardened never leaves half a segment behind. */
+        for (uint64_t i = 0; i < count; i++) {
+            ff_slot_state vs = view_state(m, start + i);
+            m->last.pfn = start + i;
+            if (vs == FF_SLOT_NONE) return FF_META_OUT_OF_BOUND;
+            if (vs != FF_SLOT_UNUSED) return FF_META_IN_USE;
+        }
+        for (uint64_t i = 0; i < count; i++) take_frame(m, start + i, usage);
+        *out = (ff_handle){start, count};
+        return FF_META_OK;
+    }
+    /* asterinas-2024: frame by frame; any slot with refcount 0 will do. */
+    for (uint64_t i = 0; i < count; i++) {
+        ff_pfn pfn = start + i;
+        if (pfn >= m->nslots) {
+            set_reason(m, "from_unused(0x%llx): out of bound of the metadata array",
+                       (unsigned long long)(pfn << FF_FRAME_SHIFT));
+            return panic_and_unwind(m, pfn, start, i);
+        }
+        if (m->slots[pfn].state != ST_INITIAL) {
+            set_reason(m, "from_unused(0x%llx): page already in use (refcount %u)",
+                       (unsigned long long)(pfn << FF_FRAME_SHIFT), m->slots[pfn].refcount);
+            return panic_and_unwind(m, pfn, start, i);
+        }
+        take_frame(m, pfn, usage);
+    }
+    *out = (ff_handle){start, count};
+    return FF_META_OK;
+}
+
+/* Checks that every frame of [start, +count) holds a reference; on failure records
+ * which and returns the status (hardened) or panics (asterinas-2024). */
+static ff_meta_status require_in_use(ff_meta *m, ff_pfn start, uint64_t count, const char *what,
+                                     uint32_t refs_to_add)
+{
+    bool faithful = m->opts.semantics == FF_SEM_ASTERINAS_2024;
+    for (uint64_t i = 0; i < count; i++) {
+        ff_pfn pfn = start + i;
+        ff_meta_status st = FF_META_OK;
+        if (pfn >= m->nslots) {
+            st = FF_META_OUT_OF_BOUND;
+            set_reason(m, "%s(0x%llx): out of bound of the metadata array", what,
+                       (unsigned long long)(pfn << FF_FRAME_SHIFT));
+        } else if (m->slots[pfn].state != ST_IN_USE) {
+            st = FF_META_UNUSED;
+            set_reason(m, "%s(0x%llx): the page holds no reference", what,
+                       (unsigned long long)(pfn << FF_FRAME_SHIFT));
+        } else if (refs_to_add > FF_REF_MAX - m->slots[pfn].refcount) {
+            st = FF_META_OVERFLOW;
+            set_reason(m, "%s(0x%llx): reference count overflow (%u + %u)", what,
+                       (unsigned long long)(pfn << FF_FRAME_SHIFT), m->slots[pfn].refcount,
+                       refs_to_add);
+        }
+        if (st == FF_META_OK) continue;
+        m->last.pfn = pfn;
+        if (!faithful) return st;
+        panic(m, pfn);
+        return m->death;
+    }
+    return FF_META_OK;
+}
+
+ff_meta_status ff_meta_from_in_use(ff_meta *m, uint64_t paddr, uint64_t count, uint32_t refs,
+                                   ff_handle *out)
+{
+    if (m->death != FF_META_OK) return FF_META_DEAD;
+    m->last.reason[0] = 0;
+    *out = (ff_handle){0};
+    ff_pfn start;
+    if (!paddr_to_pfn(paddr, count, &start) || refs == 0) return FF_META_INVALID;
+    if (paddr & (FF_FRAME_SIZE - 1)) {
+        if (m->opts.semantics == FF_SEM_HARDENED) return FF_META_NOT_ALIGNED;
+        set_reason(m, "from_in_use(0x%llx): address not page-aligned", (unsigned long long)paddr);
+        panic(m, start);
+        return m->death;
+    }
+    ff_meta_status st = require_in_use(m, start, count, "from_in_use", refs);
+    if (st != FF_META_OK) return st;
+    for (uint64_t i = 0; i < count; i++) slot_mut(m, start + i)->refcount += refs;
+    *out = (ff_handle){start, count};
+    return FF_META_OK;
+}
+
+ff_meta_status ff_meta_drop(ff_meta *m, ff_handle h)
+{
+    if (m->death != FF_META_OK) return FF_META_DEAD;
+    m->last.reason[0] = 0;
+    if (h.count == 0 || h.start + h.count < h.start) return FF_META_INVALID;
+    ff_meta_status st = require_in_use(m, h.start, h.count, "drop", 0);
+    if (st != FF_META_OK) return st;
+    return drop_frames(m, h.start, h.count);
+}
+
+ff_meta_status ff_meta_raw_free(ff_meta *m, uint64_t paddr, uint64_t count)
+{
+    if (m->death != FF_META_OK) return FF_META_DEAD;
+    m->last.reason[0] = 0;
+    if (paddr & (FF_FRAME_SIZE - 1)) {
+        /* asterinas-2024 callers computed dealloc(paddr / PAGE_SIZE, n): the offset is
+         * silently dropped. Hardened refuses the address. */
+        if (m->opts.semantics == FF_SEM_HARDENED) return FF_META_NOT_ALIGNED;
+    }
+    ff_pfn start = paddr >> FF_FRAME_SHIFT;
+    ff_status st;
+    if (!backend_free(m, start, count, &st)) return m->death;
+    return st == FF_OK ? FF_META_OK : FF_META_FREE_REJECTED;
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+/* Building a back-end is not an operation: it runs unbudgeted, since no hang
+ * handler is armed outside a back-end call. */
+static void *create_backend(ff_meta *m)
+{
+    uint64_t budget = m->env.step_budget;
+    m->env.step_budget = 0;
+    void *backend = m->ops->create(&m->env, m->space->usable, m->space->nusable);
+    m->env.step_budget = budget;
+    return backend;
+}
+
+ff_meta *ff_meta_create(ff_space *space, const ff_backend_ops *ops, const ff_meta_opts *opts,
+                        char *err, size_t errlen)
+{
+    if ((ops->policy.needs_backing || opts->poison) && !ff_space_has_backing(space) &&
+        !ff_space_enable_backing(space, FF_POISON_DEFAULT)) {
+        snprintf(err, errlen, "cannot reserve host backing memory for %llu frames",
+                 (unsigned long long)space->top);
+        return NULL;
+    }
+    ff_meta *m = calloc(1, sizeof *m);
+    if (!m) {
+        snprintf(err, errlen, "host out of memory");
+        return NULL;
+    }
+    m->space = space;
+    m->ops = ops;
+    m->opts = *opts;
+    m->nslots = space->top;
+    m->lock_holder = NO_HOLDER;
+    m->env = (ff_env){.step_budget = opts->step_budget, .on_hang = &m->hang_jmp,
+                      .frame_mem = ff_space_has_backing(space) ? ff_space_frame_mem : NULL,
+                      .space = space};
+    m->slots = ff_host_zalloc(m->nslots * sizeof(ff_slot));
+    if (!m->slots) {
+        snprintf(err, errlen, "cannot reserve metadata for %llu frames",
+                 (unsigned long long)m->nslots);
+        free(m);
+        return NULL;
+    }
+    m->backend = create_backend(m);
+    if (!m->backend) {
+        snprintf(err, errlen, "back-end %s could not be created over this space", ops->name);
+        ff_host_free(m->slots, m->nslots * sizeof(ff_slot));
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void ff_meta_destroy(ff_meta *m)
+{
+    if (!m) return;
+    m->ops->destroy(m->backend);
+    ff_host_free(m->slots, m->nslots * sizeof(ff_slot));
+    free(m->log);
+    free(m);
+}
+
+bool ff_meta_reset(ff_meta *m)
+{
+    m->ops->destroy(m->backend);
+    for (size_t i = 0; i < m->log_count; i++) memset(&m->slots[m->log[i]], 0, sizeof(ff_slot));
+    m->log_count = 0;
+    ff_space_reset(m->space);
+    m->lock_holder = NO_HOLDER;
+    m->death = FF_META_OK;
+    m->last = (ff_meta_last){0};
+    m->env.steps = 0;
+    m->backend = create_backend(m);
+    return m->backend != NULL;
+}
+
+/* ---------------------------------------------------------------- inspection */
+
+const ff_meta_last *ff_meta_last_detail(const ff_meta *m) { return &m->last; }
+bool ff_meta_dead(const ff_meta *m) { return m->death != FF_META_OK; }
+const ff_backend_ops *ff_meta_backend(const ff_meta *m) { return m->ops; }
+ff_semantics ff_meta_semantics(const ff_meta *m) { return m->opts.semantics; }
+size_t ff_meta_slot_bytes(void) { return sizeof(ff_slot); }
+
+uint64_t ff_meta_backend_free_frames(const ff_meta *m) { return m->ops->free_frames(m->backend); }
+
+const char *ff_meta_backend_check(ff_meta *m)
+{
+    if (!m->ops->check || m->death != FF_META_OK) return NULL;
+    /* A whole-structure walk may take a step per frame: give it room for that. */
+    uint64_t budget = m->env.step_budget;
+    if (budget) m->env.step_budget = budget + 16 * (m->space->usable_frames + 64);
+    m->env.steps = 0;
+    const char *verdict;
+    if (m->env.step_budget && setjmp(m->hang_jmp)) {
+        hang(m, "check", 0, 0);
+        verdict = m->last.reason;
+    } else {
+        verdict = m->ops->check(m->backend);
+    }
+    m->env.step_budget = budget;
+    return verdict;
+}
+
+ff_slot_view ff_meta_slot(const ff_meta *m, ff_pfn pfn)
+{
+    ff_slot_view v = {.state = view_state(m, pfn)};
+    if (pfn < m->nslots) {
+        v.refcount = m->slots[pfn].refcount;
+        v.usage = m->slots[pfn].usage;
+    }
+    return v;
+}
+
+/* ---------------------------------------------------------------- names */
+
+const char *ff_semantics_name(ff_semantics sem)
+{
+    return sem == FF_SEM_ASTERINAS_2024 ? "asterinas-2024" : sem == FF_SEM_HARDENED ? "hardened" : "?";
+}
+
+const char *ff_semantics_summary(ff_semantics sem)
+{
+    switch (sem) {
+    case FF_SEM_ASTERINAS_2024:
+        return "faithful to Asterinas in 2024 (#1760): refcount 0 means unused, from_unused open "
+               "to any unused slot, no metadata for non-usable memory, failures panic, frames "
+               "built under the allocator lock, freed one at a time";
+    case FF_SEM_HARDENED:
+        return "as Asterinas fixed it: allocator-owned and non-usable frames refuse from_unused, "
+               "lock released before frames are built, overflow stops, errors are values, "
+               "frames freed as runs";
+    default: return "?";
+    }
+}
+
+bool ff_semantics_parse(const char *name, ff_semantics *sem)
+{
+    for (int s = 0; s < FF_SEM_COUNT; s++)
+        if (strcmp(name, ff_semantics_name((ff_semantics)s)) == 0) {
+            *sem = (ff_semantics)s;
+            return true;
+        }
+    return false;
+}
+
+const char *ff_meta_status_name(ff_meta_status status)
+{
+    static const char *const names[FF_META_STATUS_COUNT] = {
+        "ok",           "not-aligned",   "out-of-bound", "in-use",   "unused",
+        "overflow",     "invalid",       "alloc-failed", "free-rejected",
+        "bad-handout",  "panic",         "deadlock",     "hang",     "dead",
+    };
+    return (unsigned)status < FF_META_STATUS_COUNT ? names[status] : "?";
+}
+
+const char *ff_slot_state_name(ff_slot_state state)
+{
+    static const char *const names[] = {"unused", "in use", "allocator-owned",
+                                        "pinned", "pending", "out of bound"};
+    return (unsigned)state <= FF_SLOT_NONE ? names[state] : "?";
+}

@@ -1,0 +1,411 @@
+/*
+ * space.c — the simulated x86 physical frame space (see space.h for the contract).
+ *
+ * Normalisation is a sweep over boundary points, never per-frame work, so a 1 TiB map
+ * builds as fast as a 64 KiB one:
+ *   1. every raw entry becomes a frame interval [start, end) — usable RAM rounded
+ *      inward to whole frames, everything else rounded outward — and contributes two
+ *      edges, one that opens a region of its type and one that closes it;
+ *   2. the edges are sorted; between two neighbouring edge positions the set of open
+ *      regions is constant, and its highest e820 type wins (Linux's overlap rule);
+ *   3. the winning pieces are appended in order, merging a piece into its left
+ *      neighbour when they touch and share a type. Gaps are holes.
+ * Linux's early fix-ups (frame 0 reserved, 0xA0000-0xFFFFF taken out of RAM) only
+ * touch usable pieces, so they are extra cut points plus a rule applied to each piece.
+ *
+ * Backing memory is one MAP_NORESERVE reservation of top * 4 KiB: the host provides a
+ * page only when a frame is first written. A touched bit per frame says whether a
+ * frame has been materialised since the last reset; an untouched frame holds the
+ * poison pattern by definition, whatever its host page contains. The touched log
+ * lists materialised frames, so reset costs what was used, not what exists: it clears
+ * their bits, and on a large space also hands their pages back to the host.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "backend.h"
+#include "space.h"
+
+static void set_err(char *err, size_t errlen, const char *what)
+{
+    if (err && errlen) snprintf(err, errlen, "%s", what);
+}
+
+/* ---------------------------------------------------------------- normalisation */
+
+/* One end of a region's frame interval. Hole edges carry no type: they only cut. */
+typedef struct edge {
+    ff_pfn pfn;
+    ff_mem_type type;
+    bool opens;
+} edge;
+
+static int edge_cmp(const void *a, const void *b)
+{
+    ff_pfn x = ((const edge *)a)->pfn, y = ((const edge *)b)->pfn;
+    return (x > y) - (x < y);
+}
+
+static inline uint64_t round_down_pfn(uint64_t addr) { return addr >> FF_FRAME_SHIFT; }
+static inline uint64_t round_up_pfn(uint64_t addr)
+{
+    /* addr <= 2^52 here, so adding a frame's worth cannot wrap. */
+    return (addr + FF_FRAME_SIZE - 1) >> FF_FRAME_SHIFT;
+}
+
+/* Checks one raw entry; on failure writes a line naming it (1-based, as people count). */
+static bool entry_valid(const ff_e820_entry *e, size_t index, char *err, size_t errlen)
+{
+    const char *problem = NULL;
+    if (e->type <= FF_MEM_HOLE || e->type >= FF_MEM_TYPE_COUNT)
+        problem = "has no valid e820 type";
+    else if (e->size > UINT64_MAX - e->start)
+        problem = "ends past 2^64 (start + size overflows)";
+    else if (e->start > (UINT64_C(1) << FF_PADDR_BITS) ||
+             e->size > (UINT64_C(1) << FF_PADDR_BITS) - e->start)
+        problem = "reaches past 2^52, the x86-64 physical address limit";
+    if (!problem) return true;
+    if (err && errlen)
+        snprintf(err, errlen, "e820 entry %zu (start 0x%llx, size 0x%llx, type %d) %s", index + 1,
+                 (unsigned long long)e->start, (unsigned long long)e->size, (int)e->type, problem);
+    return false;
+}
+
+/* Linux's early fix-ups, applied to a usable piece that starts at pfn. The sweep cuts
+ * pieces at 1, 0xA0 and 0x100, so a piece lies wholly inside or outside each area. */
+#define FIXUP_BIOS_START_PFN UINT64_C(0xa0)
+#define FIXUP_BIOS_END_PFN   UINT64_C(0x100)
+
+static ff_mem_type fixup_usable(ff_pfn pfn)
+{
+    if (pfn == 0) return FF_MEM_RESERVED; /* the real-mode IVT and BIOS data area */
+    if (pfn >= FIXUP_BIOS_START_PFN && pfn < FIXUP_BIOS_END_PFN) return FF_MEM_HOLE;
+    return FF_MEM_USABLE;
+}
+
+/* The highest type with an open region (FF_MEM_HOLE when none is open). */
+static ff_mem_type winning_type(const size_t open[FF_MEM_TYPE_COUNT])
+{
+    for (int t = FF_MEM_TYPE_COUNT - 1; t > FF_MEM_HOLE; t--)
+        if (open[t]) return (ff_mem_type)t;
+    return FF_MEM_HOLE;
+}
+
+static void append_region(ff_space *s, ff_pfn start, ff_pfn end, ff_mem_type type)
+{
+    if (type == FF_MEM_HOLE) return;
+    ff_region *last = s->nregions ? &s->regions[s->nregions - 1] : NULL;
+    if (last && last->end == start && last->type == type) {
+        last->end = end;
+        return;
+    }
+    s->regions[s->nregions++] = (ff_region){start, end, type};
+}
+
+/* Turns the raw entries into edges, storing how many in *n; false on a bad entry. */
+static bool collect_edges(const ff_e820_map *map, bool fixups, edge *edges, size_t *n_out,
+                          char *err, size_t errlen)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < map->count; i++) {
+        const ff_e820_entry *e = &map->entries[i];
+        if (!entry_valid(e, i, err, errlen)) return false;
+        uint64_t end = e->start + e->size;
+        bool usable = e->type == FF_MEM_USABLE;
+        ff_pfn first = usable ? round_up_pfn(e->start) : round_down_pfn(e->start);
+        ff_pfn last = usable ? round_down_pfn(end) : round_up_pfn(end);
+        if (first >= last) continue; /* empty, or less than one whole frame of RAM */
+        edges[n++] = (edge){first, e->type, true};
+        edges[n++] = (edge){last, e->type, false};
+    }
+    if (fixups) {
+        static const ff_pfn cuts[] = {1, FIXUP_BIOS_START_PFN, FIXUP_BIOS_END_PFN};
+        for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++)
+            edges[n++] = (edge){cuts[i], FF_MEM_HOLE, true};
+    }
+    *n_out = n;
+    return true;
+}
+
+/* The sweep: sorted edges in, sorted merged regions out (s->regions has room for n). */
+static void sweep(ff_space *s, edge *edges, size_t n, bool fixups)
+{
+    size_t open[FF_MEM_TYPE_COUNT] = {0};
+    qsort(edges, n, sizeof *edges, edge_cmp);
+    for (size_t i = 0; i < n;) {
+        ff_pfn pos = edges[i].pfn;
+        for (; i < n && edges[i].pfn == pos; i++) {
+            if (edges[i].type == FF_MEM_HOLE) continue;
+            if (edges[i].opens)
+                open[edges[i].type]++;
+            else
+                open[edges[i].type]--;
+        }
+        if (i == n) break;
+        ff_mem_type type = winning_type(open);
+        if (fixups && type == FF_MEM_USABLE) type = fixup_usable(pos);
+        append_region(s, pos, edges[i].pfn, type);
+    }
+}
+
+/* Usable regions, cut where a zone ends: back-ends never see a range straddle one. */
+static void split_usable(ff_space *s)
+{
+    for (size_t i = 0; i < s->nregions; i++) {
+        const ff_region *r = &s->regions[i];
+        if (r->type != FF_MEM_USABLE) continue;
+        for (ff_pfn start = r->start; start < r->end;) {
+            ff_pfn zone_end = ff_zone_end(ff_zone_of(start));
+            ff_pfn end = r->end < zone_end ? r->end : zone_end;
+            s->usable[s->nusable++] = (ff_range){start, end - start};
+            s->usable_frames += end - start;
+            start = end;
+        }
+    }
+}
+
+bool ff_space_init(ff_space *space, const ff_e820_map *map, const ff_space_opts *opts,
+                   char *err, size_t errlen)
+{
+    memset(space, 0, sizeof *space);
+    space->poison = FF_POISON_DEFAULT;
+    bool fixups = opts && opts->linux_fixups;
+    /* Two edges per entry plus three fix-up cuts; n edges make at most n - 1 pieces,
+     * and splitting at two zone boundaries adds at most two usable ranges. The bound
+     * keeps (2 * count + 5) * sizeof(ff_region) from wrapping. */
+    if (map->count > SIZE_MAX / (4 * sizeof(ff_region))) {
+        set_err(err, errlen, "memory map has too many entries");
+        return false;
+    }
+    size_t max_edges = 2 * map->count + 3;
+    edge *edges = malloc(max_edges * sizeof *edges);
+    space->regions = malloc(max_edges * sizeof *space->regions);
+    space->usable = malloc((max_edges + 2) * sizeof *space->usable);
+    if (!edges || !space->regions || !space->usable) {
+        free(edges);
+        ff_space_destroy(space);
+        set_err(err, errlen, "out of host memory while building the frame space");
+        return false;
+    }
+    size_t n = 0;
+    bool ok = collect_edges(map, fixups, edges, &n, err, errlen);
+    if (ok) {
+        sweep(space, edges, n, fixups);
+        split_usable(space);
+    }
+    free(edges);
+    if (ok && space->usable_frames == 0) {
+        set_err(err, errlen, "memory map has no usable frame (after rounding to whole frames)");
+        ok = false;
+    }
+    if (!ok) {
+        ff_space_destroy(space);
+        return false;
+    }
+    space->top = space->regions[space->nregions - 1].end;
+    return true;
+}
+
+/* Bytes of the touched bitmap: one bit per frame below top. */
+static inline size_t bitmap_bytes(ff_pfn top) { return ((top + 63) / 64) * sizeof(uint64_t); }
+
+void ff_space_destroy(ff_space *space)
+{
+    if (space->backing) munmap(space->backing, space->top * FF_FRAME_SIZE);
+    ff_host_free(space->touched_bits, bitmap_bytes(space->top));
+    free(space->touched_log);
+    free(space->regions);
+    free(space->usable);
+    memset(space, 0, sizeof *space);
+}
+
+/* ---------------------------------------------------------------- lookups */
+
+ff_mem_type ff_space_type(const ff_space *space, ff_pfn pfn)
+{
+    /* The first region that ends past pfn holds it, if it starts at or before it. */
+    size_t lo = 0, hi = space->nregions;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (space->regions[mid].end <= pfn)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < space->nregions && space->regions[lo].start <= pfn) return space->regions[lo].type;
+    return FF_MEM_HOLE;
+}
+
+uint64_t ff_space_usable_in(const ff_space *space, ff_pfn start, uint64_t count)
+{
+    ff_pfn end = count > UINT64_MAX - start ? UINT64_MAX : start + count;
+    size_t lo = 0, hi = space->nusable;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ff_range_end(space->usable[mid]) <= start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    uint64_t total = 0;
+    for (size_t i = lo; i < space->nusable && space->usable[i].start < end; i++) {
+        ff_pfn s = space->usable[i].start > start ? space->usable[i].start : start;
+        ff_pfn e = ff_range_end(space->usable[i]) < end ? ff_range_end(space->usable[i]) : end;
+        total += e - s;
+    }
+    return total;
+}
+
+/* ---------------------------------------------------------------- backing memory */
+
+static inline unsigned char *frame_at(const ff_space *s, ff_pfn pfn)
+{
+    return s->backing + pfn * FF_FRAME_SIZE;
+}
+static inline bool is_touched(const ff_space *s, ff_pfn pfn)
+{
+    return (s->touched_bits[pfn / 64] >> (pfn % 64)) & 1;
+}
+
+/* The first touched frame in [pfn, end), or end; skips untouched words 64 frames at
+ * a time, so a check over a mostly pristine range costs a bitmap scan. */
+static ff_pfn next_touched(const ff_space *s, ff_pfn pfn, ff_pfn end)
+{
+    while (pfn < end) {
+        uint64_t word = s->touched_bits[pfn / 64] >> (pfn % 64);
+        if (word) {
+            ff_pfn hit = pfn + (ff_pfn)__builtin_ctzll(word);
+            return hit < end ? hit : end;
+        }
+        pfn = (pfn | 63) + 1;
+    }
+    return end;
+}
+
+/* [start, start + count) clipped to the frames that have memory: returns the end. */
+static ff_pfn clip_end(const ff_space *s, ff_pfn start, uint64_t count)
+{
+    if (start >= s->top) return start;
+    return count > s->top - start ? s->top : start + count;
+}
+
+bool ff_space_enable_backing(ff_space *space, unsigned char poison)
+{
+    /* Frames already materialised hold the old pattern: only the same one is safe. */
+    if (space->backing) return space->poison == poison;
+    if (space->top == 0 || space->top > SIZE_MAX / FF_FRAME_SIZE) return false;
+    void *mem = mmap(NULL, space->top * FF_FRAME_SIZE, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED) return false;
+    space->touched_bits = ff_host_zalloc(bitmap_bytes(space->top));
+    if (!space->touched_bits) {
+        munmap(mem, space->top * FF_FRAME_SIZE);
+        return false;
+    }
+    space->backing = mem;
+    space->poison = poison;
+    space->touched_count = 0;
+    return true;
+}
+
+/* Makes room for one more logged frame. */
+static bool log_reserve(ff_space *s)
+{
+    if (s->touched_count < s->touched_cap) return true;
+    size_t cap = s->touched_cap ? s->touched_cap * 2 : 64;
+    if (cap > SIZE_MAX / sizeof(ff_pfn)) return false;
+    ff_pfn *log = realloc(s->touched_log, cap * sizeof *log);
+    if (!log) return false;
+    s->touched_log = log;
+    s->touched_cap = cap;
+    return true;
+}
+
+void *ff_space_frame_mem(void *opaque, ff_pfn pfn)
+{
+    ff_space *s = opaque;
+    if (!s || !s->backing || pfn >= s->top) return NULL;
+    unsigned char *mem = frame_at(s, pfn);
+    if (!is_touched(s, pfn)) {
+        /* Without room in the log the touch could never be undone: refuse it (only
+         * when the host is out of memory, and then the frame itself could not be). */
+        if (!log_reserve(s)) return NULL;
+        memset(mem, s->poison, FF_FRAME_SIZE);
+        s->touched_bits[pfn / 64] |= UINT64_C(1) << (pfn % 64);
+        s->touched_log[s->touched_count++] = pfn;
+    }
+    return mem;
+}
+
+/* Untouched frames already read as poison, so only touched ones need refilling:
+ * poisoning a freed gigabyte that nobody wrote costs a bitmap scan, not a gigabyte. */
+void ff_space_poison(ff_space *space, ff_pfn start, uint64_t count, uint32_t skip)
+{
+    if (!space->backing || skip >= FF_FRAME_SIZE) return;
+    ff_pfn end = clip_end(space, start, count);
+    for (ff_pfn pfn = next_touched(space, start, end); pfn < end;
+         pfn = next_touched(space, pfn + 1, end))
+        memset(frame_at(space, pfn) + skip, space->poison, FF_FRAME_SIZE - skip);
+}
+
+/* Offset of the first byte in mem[from, FF_FRAME_SIZE) that is not the poison byte,
+ * or FF_FRAME_SIZE; compares eight bytes at a time once aligned. */
+static uint32_t first_changed(const unsigned char *mem, uint32_t from, unsigned char poison)
+{
+    const uint64_t pattern = UINT64_C(0x0101010101010101) * poison;
+    uint32_t off = from;
+    for (; off < FF_FRAME_SIZE && off % 8; off++)
+        if (mem[off] != poison) return off;
+    for (; off < FF_FRAME_SIZE; off += 8) {
+        uint64_t word;
+        memcpy(&word, mem + off, sizeof word);
+        if (word != pattern) break;
+    }
+    for (; off < FF_FRAME_SIZE; off++)
+        if (mem[off] != poison) return off;
+    return (uint32_t)FF_FRAME_SIZE;
+}
+
+bool ff_space_poison_intact(const ff_space *space, ff_pfn start, uint64_t count, uint32_t skip,
+                            ff_pfn *bad_pfn, uint32_t *bad_offset)
+{
+    if (!space->backing || skip >= FF_FRAME_SIZE) return true;
+    ff_pfn end = clip_end(space, start, count);
+    for (ff_pfn pfn = next_touched(space, start, end); pfn < end;
+         pfn = next_touched(space, pfn + 1, end)) {
+        uint32_t off = first_changed(frame_at(space, pfn), skip, space->poison);
+        if (off < FF_FRAME_SIZE) {
+            if (bad_pfn) *bad_pfn = pfn;
+            if (bad_offset) *bad_offset = off;
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A space whose whole backing fits in this many bytes keeps its pages across resets:
+ * re-faulting a page costs far more than the memset that re-poisons it, and the host
+ * memory stays bounded by the space itself. Larger spaces give touched pages back, so
+ * many runs over scattered frames cannot add up to the whole space. */
+#define KEEP_RESIDENT_MAX (UINT64_C(64) << 20)
+
+/* Forgets every touch. Clearing a frame's bit is what makes it pristine again: its old
+ * content is never seen, because the next touch re-poisons it. */
+void ff_space_reset(ff_space *space)
+{
+    if (!space->backing) return;
+    bool give_back = space->top * FF_FRAME_SIZE > KEEP_RESIDENT_MAX;
+    for (size_t i = 0; i < space->touched_count;) {
+        ff_pfn first = space->touched_log[i];
+        size_t run = 0; /* neighbouring frames go back in one call */
+        for (; i < space->touched_count && space->touched_log[i] == first + run; i++, run++) {
+            ff_pfn pfn = space->touched_log[i];
+            space->touched_bits[pfn / 64] &= ~(UINT64_C(1) << (pfn % 64));
+        }
+        /* A refusal (e.g. host pages larger than a frame) only keeps memory resident. */
+        if (give_back) (void)madvise(frame_at(space, first), run * FF_FRAME_SIZE, MADV_DONTNEED);
+    }
+    space->touched_count = 0;
+}

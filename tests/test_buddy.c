@@ -1,0 +1,544 @@
+/*
+ * test_buddy.c — unit tests of the buddy back-end (allocators/buddy.c).
+ *
+ * Each test builds an instance over a small hand-drawn RAM layout and asserts exact
+ * placements, counters and rejection codes; check() runs after every phase.
+ */
+#include <stdlib.h>
+
+#include "backend.h"
+#include "unit.h"
+
+extern const ff_backend_ops ff_backend_buddy;
+#define OPS (&ff_backend_buddy)
+
+#define PFN_16M UINT64_C(0x1000)    /* DMA | DMA32 */
+#define PFN_4G  UINT64_C(0x100000)  /* DMA32 | Normal */
+#define ORDER18 (UINT64_C(1) << 18)
+
+/* ---------------------------------------------------------------- helpers */
+
+typedef struct fixture {
+    ff_env env;
+    void *b;
+} fixture;
+
+static void setup(fixture *f, const ff_range *ranges, size_t n)
+{
+    memset(f, 0, sizeof *f);
+    f->b = OPS->create(&f->env, ranges, n);
+    CHECK(f->b != NULL);
+    CHECK(OPS->check(f->b) == NULL);
+}
+
+static void teardown(fixture *f) { OPS->destroy(f->b); }
+
+static uint64_t free_frames(fixture *f) { return OPS->free_frames(f->b); }
+
+static ff_status alloc_in(fixture *f, uint64_t count, uint64_t align, ff_zone zone, ff_pfn *pfn)
+{
+    ff_alloc_req req = {.count = count, .align = align, .zone = zone};
+    *pfn = ~(ff_pfn)0;
+    return OPS->alloc(f->b, &req, pfn);
+}
+
+/* Allocates anywhere and insists it works. */
+static ff_pfn must_alloc(fixture *f, uint64_t count, uint64_t align)
+{
+    ff_pfn pfn;
+    CHECK_EQ(alloc_in(f, count, align, FF_ZONE_NORMAL, &pfn), FF_OK);
+    return pfn;
+}
+
+static void check_clean(fixture *f)
+{
+    const char *why = OPS->check(f->b);
+    if (why) ff_test_fail(__FILE__, __LINE__, "check(): %s", why);
+}
+
+/* A rejected free must answer `want` and change nothing observable. */
+static void expect_rejected(fixture *f, ff_pfn start, uint64_t count, ff_status want)
+{
+    uint64_t before = free_frames(f);
+    ff_status got = OPS->free(f->b, start, count);
+    if (got != want)
+        ff_test_fail(__FILE__, __LINE__, "free(0x%" PRIx64 ", %" PRIu64 ") = %s, want %s", start, count,
+                     ff_status_name(got), ff_status_name(want));
+    CHECK_EQ(free_frames(f), before);
+    check_clean(f);
+}
+
+/* Deterministic pseudo-random numbers (xorshift64). */
+static uint64_t next_rand(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+FF_TEST(buddy_fill_and_drain)
+{
+    /* Low DMA memory with a ragged start, then an aligned DMA32 stretch whose largest
+     * block is order 14 at 0x4000. */
+    const ff_range ranges[] = {{0x101, 0xeff}, {0x1000, 0x7000}};
+    const uint64_t total = 0xeff + 0x7000;
+    fixture f;
+    setup(&f, ranges, 2);
+    CHECK_EQ(free_frames(&f), total);
+
+    ff_pfn *got = calloc(total, sizeof *got);
+    uint8_t *seen = calloc(0x8000, 1);
+    CHECK(got && seen);
+    uint64_t n = 0;
+    ff_pfn pfn;
+    while (alloc_in(&f, 1, 0, FF_ZONE_NORMAL, &pfn) == FF_OK) {
+        CHECK(n < total);
+        CHECK((pfn >= 0x101 && pfn < 0x1000) || (pfn >= 0x1000 && pfn < 0x8000));
+        CHECK(!seen[pfn]);
+        seen[pfn] = 1;
+        got[n++] = pfn;
+    }
+    CHECK_EQ(n, total);
+    CHECK_EQ(free_frames(&f), 0);
+    CHECK_EQ(alloc_in(&f, 1, 0, FF_ZONE_NORMAL, &pfn), FF_ERR_NOMEM);
+    check_clean(&f);
+
+    /* Odd positions first, so most frees find their buddy still allocated. */
+    for (uint64_t i = 1; i < n; i += 2) CHECK_EQ(OPS->free(f.b, got[i], 1), FF_OK);
+    check_clean(&f);
+    for (uint64_t i = 0; i < n; i += 2) CHECK_EQ(OPS->free(f.b, got[i], 1), FF_OK);
+    CHECK_EQ(free_frames(&f), total);
+    check_clean(&f);
+
+    /* Everything merged back: the order-14 block and the order-13 one are whole. */
+    CHECK_EQ(must_alloc(&f, 0x4000, 0), 0x4000);
+    CHECK_EQ(must_alloc(&f, 0x2000, 0), 0x2000);
+    CHECK_EQ(alloc_in(&f, 0x2000, 0, FF_ZONE_NORMAL, &pfn), FF_ERR_NOMEM);
+    CHECK_EQ(OPS->free(f.b, 0x4000, 0x4000), FF_OK);
+    CHECK_EQ(OPS->free(f.b, 0x2000, 0x2000), FF_OK);
+    CHECK_EQ(free_frames(&f), total);
+    check_clean(&f);
+    free(got);
+    free(seen);
+    teardown(&f);
+}
+
+FF_TEST(buddy_max_order_remerges)
+{
+    const ff_range ranges[] = {{PFN_4G, ORDER18}};
+    fixture f;
+    setup(&f, ranges, 1);
+    ff_pfn blocks[512], pfn;
+    for (unsigned i = 0; i < 512; i++) {
+        blocks[i] = must_alloc(&f, 512, 0);
+        CHECK_EQ(blocks[i] & 511, 0);
+    }
+    CHECK_EQ(alloc_in(&f, 1, 0, FF_ZONE_NORMAL, &pfn), FF_ERR_NOMEM);
+    for (unsigned i = 0; i < 512; i++) /* 7 is odd: visits every index once */
+        CHECK_EQ(OPS->free(f.b, blocks[i * 7 % 512], 512), FF_OK);
+    check_clean(&f);
+    CHECK_EQ(must_alloc(&f, ORDER18, 0), PFN_4G);
+    CHECK_EQ(free_frames(&f), 0);
+    CHECK_EQ(OPS->free(f.b, PFN_4G, ORDER18), FF_OK);
+    CHECK_EQ(free_frames(&f), ORDER18);
+    teardown(&f);
+}
+
+FF_TEST(buddy_natural_alignment)
+{
+    const ff_range ranges[] = {{0x1003, 0xfffd}, {PFN_4G, 2 * ORDER18}};
+    fixture f;
+    setup(&f, ranges, 2);
+    const uint64_t initial = free_frames(&f);
+    static const uint64_t aligns[] = {0, 1, 2, 4, 8, 64, 512, 4096};
+    ff_pfn starts[24 * 8];
+    uint64_t counts[24 * 8], n = 0;
+    for (uint64_t count = 1; count <= 24; count++) {
+        for (size_t a = 0; a < sizeof aligns / sizeof aligns[0]; a++) {
+            uint64_t before = free_frames(&f);
+            ff_pfn pfn = must_alloc(&f, count, aligns[a]);
+            uint64_t need = count > aligns[a] ? count : aligns[a];
+            CHECK_EQ(pfn & ((UINT64_C(1) << ff_log2_ceil(need)) - 1), 0);
+            CHECK_EQ(before - free_frames(&f), count);
+            starts[n] = pfn;
+            counts[n++] = count;
+        }
+    }
+    check_clean(&f);
+    for (uint64_t i = 0; i < n; i++) CHECK_EQ(OPS->free(f.b, starts[i], counts[i]), FF_OK);
+    CHECK_EQ(free_frames(&f), initial);
+    check_clean(&f);
+
+    /* The largest alignment there is. */
+    ff_pfn pfn = must_alloc(&f, 1, ORDER18);
+    CHECK(pfn == PFN_4G || pfn == PFN_4G + ORDER18);
+    CHECK_EQ(free_frames(&f), initial - 1);
+    CHECK_EQ(OPS->free(f.b, pfn, 1), FF_OK);
+    check_clean(&f);
+    teardown(&f);
+}
+
+FF_TEST(buddy_gives_back_excess)
+{
+    /* One order-8 block. */
+    const ff_range ranges[] = {{PFN_16M, 0x100}};
+    fixture f;
+    setup(&f, ranges, 1);
+    ff_pfn a = must_alloc(&f, 3, 0);
+    CHECK_EQ(a, PFN_16M);
+    CHECK_EQ(free_frames(&f), 0x100 - 3);
+    check_clean(&f);
+    /* The fourth frame of the order-2 block went back and is the smallest free block. */
+    CHECK_EQ(must_alloc(&f, 1, 0), PFN_16M + 3);
+    /* 5 frames in an order-3 block: three come back; the order-3 block was 0x1008. */
+    ff_pfn c = must_alloc(&f, 5, 0);
+    CHECK_EQ(c, PFN_16M + 8);
+    CHECK_EQ(free_frames(&f), 0x100 - 9);
+    CHECK_EQ(must_alloc(&f, 2, 0), PFN_16M + 0xe); /* the order-1 piece given back */
+    CHECK_EQ(must_alloc(&f, 1, 0), PFN_16M + 0xd); /* the order-0 piece */
+    CHECK_EQ(OPS->free(f.b, PFN_16M + 0xd, 1), FF_OK);
+    CHECK_EQ(OPS->free(f.b, PFN_16M + 0xe, 2), FF_OK);
+    CHECK_EQ(OPS->free(f.b, c, 5), FF_OK);
+    CHECK_EQ(OPS->free(f.b, PFN_16M + 3, 1), FF_OK);
+    CHECK_EQ(OPS->free(f.b, a, 3), FF_OK);
+    CHECK_EQ(free_frames(&f), 0x100);
+    check_clean(&f);
+    CHECK_EQ(must_alloc(&f, 0x100, 0), PFN_16M);
+    teardown(&f);
+}
+
+FF_TEST(buddy_zone_limits)
+{
+    const ff_range ranges[] = {{0x100, 0xf00}, {PFN_16M, 0x2000}, {PFN_4G, 0x400}};
+    fixture f;
+    setup(&f, ranges, 3);
+    ff_pfn pfn;
+    /* Fallback order: Normal, then DMA32, then DMA. */
+    CHECK(must_alloc(&f, 1, 0) >= PFN_4G);
+    CHECK_EQ(alloc_in(&f, 1, 0, FF_ZONE_DMA32, &pfn), FF_OK);
+    CHECK(pfn >= PFN_16M && pfn < PFN_4G);
+    CHECK_EQ(alloc_in(&f, 1, 0, FF_ZONE_DMA, &pfn), FF_OK);
+    CHECK(pfn < PFN_16M);
+
+    /* Drain DMA with DMA requests: never above 16 MiB, and all of it is reachable. */
+    uint64_t dma = 1;
+    while (alloc_in(&f, 1, 0, FF_ZONE_DMA, &pfn) == FF_OK) {
+        CHECK(pfn >= 0x100 && pfn < PFN_16M);
+        dma++;
+    }
+    CHECK_EQ(dma, 0xf00);
+    /* DMA32 requests never reach 4 GiB and fail once DMA32 is gone. */
+    uint64_t dma32 = 1;
+    while (alloc_in(&f, 16, 0, FF_ZONE_DMA32, &pfn) == FF_OK) {
+        CHECK(pfn >= PFN_16M && pfn + 16 <= PFN_4G);
+        dma32 += 16;
+    }
+    CHECK_EQ(free_frames(&f), 0x400 - 1 + 0x2000 - dma32);
+    CHECK(free_frames(&f) >= 0x400 - 1);
+    check_clean(&f);
+    teardown(&f);
+}
+
+FF_TEST(buddy_no_merge_across_dma_boundary)
+{
+    /* [0, 16 MiB) and [16 MiB, 32 MiB) are order-12 buddies, but in different zones. */
+    const ff_range ranges[] = {{0, PFN_16M}, {PFN_16M, PFN_16M}};
+    fixture f;
+    setup(&f, ranges, 2);
+    ff_pfn pfn;
+    for (int round = 0; round < 2; round++) {
+        CHECK_EQ(alloc_in(&f, 0x2000, 0, FF_ZONE_NORMAL, &pfn), FF_ERR_NOMEM);
+        CHECK_EQ(alloc_in(&f, 1, 0x2000, FF_ZONE_NORMAL, &pfn), FF_ERR_NOMEM);
+        CHECK_EQ(must_alloc(&f, PFN_16M, 0), PFN_16M);
+        CHECK_EQ(must_alloc(&f, PFN_16M, 0), 0);
+        CHECK_EQ(OPS->free(f.b, 0, PFN_16M), FF_OK);
+        CHECK_EQ(OPS->free(f.b, PFN_16M, PFN_16M), FF_OK);
+        check_clean(&f);
+        /* Churn with order-8 blocks (none may straddle 16 MiB), then look again. */
+        ff_pfn got[32];
+        for (int i = 0; i < 32; i++) {
+            got[i] = must_alloc(&f, 0x100, 0);
+            CHECK(got[i] >= PFN_16M || got[i] + 0x100 <= PFN_16M);
+        }
+        for (int i = 0; i < 32; i++) CHECK_EQ(OPS->free(f.b, got[i], 0x100), FF_OK);
+        CHECK_EQ(free_frames(&f), 2 * PFN_16M);
+    }
+    teardown(&f);
+}
+
+FF_TEST(buddy_straddling_ranges_never_cross)
+{
+    /* Ragged edges either side of 16 MiB: every block stays on its side. */
+    const ff_range ranges[] = {{0xc05, PFN_16M - 0xc05}, {PFN_16M, 0x3fb}};
+    fixture f;
+    setup(&f, ranges, 2);
+    uint64_t total = free_frames(&f);
+    CHECK_EQ(total, PFN_16M - 0xc05 + 0x3fb);
+    static const uint64_t sizes[] = {1, 3, 8, 13, 64, 100};
+    ff_pfn got[256], pfn;
+    uint64_t counts[256], n = 0;
+    for (int i = 0; n < 256; i++) {
+        uint64_t count = sizes[i % 6];
+        if (alloc_in(&f, count, 0, FF_ZONE_NORMAL, &pfn) != FF_OK) {
+            if (count == 1) break;
+            continue;
+        }
+        CHECK(pfn >= 0xc05 && pfn + count <= PFN_16M + 0x3fb);
+        CHECK(pfn >= PFN_16M || pfn + count <= PFN_16M);
+        got[n] = pfn;
+        counts[n++] = count;
+    }
+    check_clean(&f);
+    for (uint64_t i = 0; i < n; i++) CHECK_EQ(OPS->free(f.b, got[i], counts[i]), FF_OK);
+    CHECK_EQ(free_frames(&f), total);
+    check_clean(&f);
+    teardown(&f);
+}
+
+FF_TEST(buddy_no_merge_across_hole)
+{
+    /* 0x1000 (order 9) has its buddy 0x1200 in the hole; 0x1400 is order 10. */
+    const ff_range ranges[] = {{PFN_16M, 0x200}, {0x1400, 0x400}};
+    fixture f;
+    setup(&f, ranges, 2);
+    ff_pfn got[0x600], pfn;
+    for (int i = 0; i < 0x600; i++) got[i] = must_alloc(&f, 1, 0);
+    CHECK_EQ(alloc_in(&f, 1, 0, FF_ZONE_NORMAL, &pfn), FF_ERR_NOMEM);
+    for (int i = 0x5ff; i >= 0; i--) CHECK_EQ(OPS->free(f.b, got[i], 1), FF_OK);
+    check_clean(&f);
+    CHECK_EQ(free_frames(&f), 0x600);
+    CHECK_EQ(alloc_in(&f, 0x800, 0, FF_ZONE_NORMAL, &pfn), FF_ERR_NOMEM);
+    CHECK_EQ(must_alloc(&f, 0x400, 0), 0x1400);
+    CHECK_EQ(alloc_in(&f, 0x400, 0, FF_ZONE_NORMAL, &pfn), FF_ERR_NOMEM);
+    CHECK_EQ(must_alloc(&f, 0x200, 0), PFN_16M);
+    teardown(&f);
+}
+
+FF_TEST(buddy_rejected_frees_change_nothing)
+{
+    const ff_range ranges[] = {{0x100, 0x100}, {0x300, 0x100}};
+    fixture f;
+    setup(&f, ranges, 2);
+    /* 0x300 is the last chunk freed at create, so it is split first. */
+    ff_pfn a = must_alloc(&f, 4, 0);
+    ff_pfn x = must_alloc(&f, 1, 0);
+    ff_pfn y = must_alloc(&f, 1, 0);
+    ff_pfn c = must_alloc(&f, 3, 0);
+    CHECK_EQ(a, 0x300);
+    CHECK_EQ(x, 0x304);
+    CHECK_EQ(y, 0x305); /* x and y: both halves of one order-1 block */
+    CHECK_EQ(c, 0x308);
+    uint64_t held = free_frames(&f);
+
+    expect_rejected(&f, a, 0, FF_ERR_INVALID);
+    expect_rejected(&f, UINT64_MAX, 2, FF_ERR_INVALID);
+    expect_rejected(&f, a, UINT64_MAX, FF_ERR_INVALID);
+    expect_rejected(&f, FF_PFN_LIMIT - 1, 2, FF_ERR_INVALID);
+    expect_rejected(&f, FF_PFN_LIMIT, 1, FF_ERR_INVALID);
+
+    expect_rejected(&f, 0x250, 1, FF_ERR_FOREIGN);      /* the hole */
+    expect_rejected(&f, 0x1ff, 2, FF_ERR_FOREIGN);      /* runs into the hole */
+    expect_rejected(&f, 0x50, 1, FF_ERR_FOREIGN);       /* below RAM */
+    expect_rejected(&f, 0x400, 1, FF_ERR_FOREIGN);      /* just past RAM */
+    expect_rejected(&f, FF_PFN_LIMIT - 1, 1, FF_ERR_FOREIGN);
+    expect_rejected(&f, a, 0x1000, FF_ERR_FOREIGN);     /* huge, crosses the hole */
+
+    expect_rejected(&f, a, 8, FF_ERR_DOUBLE);           /* 0x306 is free */
+    expect_rejected(&f, c, 4, FF_ERR_DOUBLE);           /* c + 3 went back */
+    expect_rejected(&f, c + 1, 3, FF_ERR_DOUBLE);       /* c + 3 is free: beats misaligned */
+    expect_rejected(&f, c + 3, 1, FF_ERR_DOUBLE);
+
+    expect_rejected(&f, a + 1, 1, FF_ERR_MISALIGNED);
+    expect_rejected(&f, a + 1, 3, FF_ERR_MISALIGNED);
+    expect_rejected(&f, c + 2, 1, FF_ERR_MISALIGNED);
+
+    expect_rejected(&f, a, 1, FF_ERR_WRONG_SIZE);
+    expect_rejected(&f, a, 3, FF_ERR_WRONG_SIZE);
+    expect_rejected(&f, x, 2, FF_ERR_WRONG_SIZE);       /* two whole allocations */
+    expect_rejected(&f, c, 2, FF_ERR_WRONG_SIZE);
+    expect_rejected(&f, c, 1ull << 20, FF_ERR_FOREIGN); /* size checks come after RAM */
+
+    CHECK_EQ(free_frames(&f), held);
+    CHECK_EQ(OPS->free(f.b, a, 4), FF_OK);
+    CHECK_EQ(OPS->free(f.b, c, 3), FF_OK);
+    CHECK_EQ(OPS->free(f.b, x, 1), FF_OK);
+    expect_rejected(&f, x, 1, FF_ERR_DOUBLE);
+    expect_rejected(&f, a, 4, FF_ERR_DOUBLE);
+    CHECK_EQ(OPS->free(f.b, y, 1), FF_OK);
+    CHECK_EQ(free_frames(&f), 0x200);
+    check_clean(&f);
+    teardown(&f);
+}
+
+FF_TEST(buddy_invalid_requests)
+{
+    const ff_range ranges[] = {{PFN_16M, 0x1000}};
+    fixture f;
+    setup(&f, ranges, 1);
+    ff_pfn pfn;
+    CHECK_EQ(alloc_in(&f, 0, 0, FF_ZONE_NORMAL, &pfn), FF_ERR_INVALID);
+    CHECK_EQ(alloc_in(&f, 1, 3, FF_ZONE_NORMAL, &pfn), FF_ERR_INVALID);
+    CHECK_EQ(alloc_in(&f, 1, 0x600, FF_ZONE_NORMAL, &pfn), FF_ERR_INVALID);
+    CHECK_EQ(alloc_in(&f, 1, ORDER18 << 1, FF_ZONE_NORMAL, &pfn), FF_ERR_INVALID);
+    CHECK_EQ(alloc_in(&f, 1, UINT64_C(1) << 63, FF_ZONE_NORMAL, &pfn), FF_ERR_INVALID);
+    CHECK_EQ(alloc_in(&f, ORDER18 + 1, 0, FF_ZONE_NORMAL, &pfn), FF_ERR_INVALID);
+    CHECK_EQ(alloc_in(&f, UINT64_MAX, 0, FF_ZONE_NORMAL, &pfn), FF_ERR_INVALID);
+    CHECK_EQ(alloc_in(&f, 1, 0, FF_ZONE_COUNT, &pfn), FF_ERR_INVALID);
+    CHECK_EQ(alloc_in(&f, 1, 0, (ff_zone)-1, &pfn), FF_ERR_INVALID);
+    CHECK_EQ(pfn, ~(ff_pfn)0); /* no answer written */
+    /* At the maximum: well-formed, only too big for this RAM. */
+    CHECK_EQ(alloc_in(&f, ORDER18, 0, FF_ZONE_NORMAL, &pfn), FF_ERR_NOMEM);
+    CHECK_EQ(alloc_in(&f, 1, ORDER18, FF_ZONE_NORMAL, &pfn), FF_ERR_NOMEM);
+    CHECK_EQ(free_frames(&f), 0x1000);
+    check_clean(&f);
+    CHECK_EQ(must_alloc(&f, 0x1000, 0), PFN_16M);
+    teardown(&f);
+}
+
+FF_TEST(buddy_bad_range_lists)
+{
+    ff_env env = {0};
+    const ff_range unsorted[] = {{0x2000, 0x10}, {0x1000, 0x10}};
+    const ff_range overlapping[] = {{0x1000, 0x20}, {0x1010, 0x20}};
+    const ff_range too_high[] = {{FF_PFN_LIMIT - 1, 2}};
+    CHECK(OPS->create(&env, unsorted, 2) == NULL);
+    CHECK(OPS->create(&env, overlapping, 2) == NULL);
+    CHECK(OPS->create(&env, too_high, 1) == NULL);
+
+    /* No RAM at all, or only empty ranges: an allocator with nothing in it. */
+    const ff_range empty[] = {{0x1000, 0}};
+    void *b = OPS->create(&env, empty, 1);
+    CHECK(b != NULL);
+    ff_alloc_req req = {.count = 1, .zone = FF_ZONE_NORMAL};
+    ff_pfn pfn;
+    CHECK_EQ(OPS->alloc(b, &req, &pfn), FF_ERR_NOMEM);
+    CHECK_EQ(OPS->free(b, 0x1000, 1), FF_ERR_FOREIGN);
+    CHECK_EQ(OPS->free_frames(b), 0);
+    CHECK(OPS->check(b) == NULL);
+    OPS->destroy(b);
+
+    /* A span of 2^40 frames: either too big for the host or managed; never a crash. */
+    const ff_range far_apart[] = {{0, 1}, {FF_PFN_LIMIT - 1, 1}};
+    b = OPS->create(&env, far_apart, 2);
+    if (b) {
+        CHECK_EQ(OPS->alloc(b, &req, &pfn), FF_OK);
+        CHECK_EQ(pfn, FF_PFN_LIMIT - 1);
+        CHECK_EQ(OPS->free(b, pfn, 1), FF_OK);
+        CHECK_EQ(OPS->free(b, 1, 1), FF_ERR_FOREIGN);
+        OPS->destroy(b);
+    }
+
+    /* A range straddling 16 MiB (against the contract) is still split at it. */
+    const ff_range straddle[] = {{0, 0x2000}};
+    fixture f;
+    setup(&f, straddle, 1);
+    CHECK_EQ(alloc_in(&f, 0x2000, 0, FF_ZONE_NORMAL, &pfn), FF_ERR_NOMEM);
+    CHECK_EQ(must_alloc(&f, PFN_16M, 0), PFN_16M);
+    teardown(&f);
+}
+
+FF_TEST(buddy_step_budget)
+{
+    const ff_range ranges[] = {{PFN_4G, ORDER18}};
+    fixture f;
+    setup(&f, ranges, 1);
+    jmp_buf hang;
+    f.env.on_hang = &hang;
+    f.env.step_budget = 12;
+
+    /* Half the block: one split, nothing given back. */
+    f.env.steps = 0;
+    ff_pfn pfn = must_alloc(&f, ORDER18 / 2, 0);
+    CHECK_EQ(pfn, PFN_4G);
+    CHECK(f.env.steps > 0 && f.env.steps <= 12);
+    f.env.steps = 0;
+    CHECK_EQ(OPS->free(f.b, pfn, ORDER18 / 2), FF_OK);
+
+    /* 4097 frames: five splits, then the 4095-frame excess goes back as 12 chunks. */
+    volatile int jumped = 0;
+    f.env.steps = 0;
+    if (setjmp(hang) == 0) {
+        ff_alloc_req req = {.count = 4097, .zone = FF_ZONE_NORMAL};
+        (void)OPS->alloc(f.b, &req, &pfn);
+    } else {
+        jumped = 1;
+    }
+    CHECK(jumped);
+    CHECK_EQ(f.env.steps, 13);
+    teardown(&f); /* destroy stays legal after a hang */
+}
+
+FF_TEST(buddy_terabyte_space)
+{
+    /* [1, 2^28): 1 TiB less one frame, zone-split as the space would hand it over. */
+    const ff_range ranges[] = {{1, PFN_16M - 1}, {PFN_16M, PFN_4G - PFN_16M},
+                               {PFN_4G, (UINT64_C(1) << 28) - PFN_4G}};
+    const uint64_t total = (UINT64_C(1) << 28) - 1;
+    fixture f = {0};
+    f.b = OPS->create(&f.env, ranges, 3); /* no check(): it would walk every frame */
+    CHECK(f.b != NULL);
+    CHECK_EQ(free_frames(&f), total);
+
+    /* Normal holds only order-18 blocks; the last one freed is on top. */
+    ff_pfn top = (UINT64_C(1) << 28) - ORDER18, pfn;
+    CHECK_EQ(must_alloc(&f, 1, 0), top);
+    CHECK_EQ(free_frames(&f), total - 1);
+    CHECK_EQ(OPS->free(f.b, top, 1), FF_OK);
+    CHECK_EQ(must_alloc(&f, ORDER18, 0), top);
+    CHECK_EQ(OPS->free(f.b, top, ORDER18), FF_OK);
+    /* DMA starts at pfn 1, its only order-0 block. */
+    CHECK_EQ(alloc_in(&f, 1, 0, FF_ZONE_DMA, &pfn), FF_OK);
+    CHECK_EQ(pfn, 1);
+    CHECK_EQ(OPS->free(f.b, 1, 1), FF_OK);
+    CHECK_EQ(free_frames(&f), total);
+    CHECK_EQ(OPS->free(f.b, 0, 1), FF_ERR_FOREIGN);
+    CHECK_EQ(OPS->free(f.b, 1, 1), FF_ERR_DOUBLE);
+    CHECK_EQ(free_frames(&f), total);
+    teardown(&f);
+}
+
+/* Runs a fixed pseudo-random workload; returns a digest of every answer. */
+static uint64_t run_workload(uint64_t seed)
+{
+    const ff_range ranges[] = {{0x21, 0x7df}, {0x900, 0x700}, {PFN_16M, 0x3000}};
+    fixture f;
+    setup(&f, ranges, 3);
+    ff_pfn starts[64] = {0};
+    uint64_t counts[64] = {0}, digest = 0, rng = seed;
+    for (int op = 0; op < 3000; op++) {
+        uint64_t r = next_rand(&rng);
+        unsigned slot = (unsigned)(r % 64);
+        ff_status st;
+        if (counts[slot]) {
+            st = OPS->free(f.b, starts[slot], counts[slot]);
+            CHECK_EQ(st, FF_OK);
+            counts[slot] = 0;
+        } else {
+            uint64_t count = 1 + (r >> 8) % 40, align = UINT64_C(1) << ((r >> 16) % 5);
+            ff_zone zone = (ff_zone)((r >> 24) % FF_ZONE_COUNT);
+            ff_pfn pfn;
+            st = alloc_in(&f, count, align, zone, &pfn);
+            if (st == FF_OK) {
+                CHECK(pfn < ff_zone_end(zone));
+                starts[slot] = pfn;
+                counts[slot] = count;
+                digest = digest * 31 + pfn;
+            }
+        }
+        digest = digest * 31 + (uint64_t)st + free_frames(&f);
+        if (op % 500 == 0) check_clean(&f);
+    }
+    check_clean(&f);
+    teardown(&f);
+    return digest;
+}
+
+FF_TEST(buddy_deterministic)
+{
+    uint64_t first = run_workload(0x9e3779b97f4a7c15u);
+    CHECK_EQ(run_workload(0x9e3779b97f4a7c15u), first);
+    CHECK(run_workload(12345) != first);
+}

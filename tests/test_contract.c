@@ -1,0 +1,174 @@
+/* test_contract.c — every validating back-end against the contract in backend.h:
+ * each rejection code where it belongs, and no change of state on any rejection. */
+#include <stdio.h>
+#include <string.h>
+
+#include "backend.h"
+#include "space.h"
+#include "unit.h"
+
+/* Two usable ranges with a reserved gap and a hole, and RAM straddling 16 MiB. */
+static void contract_space(ff_space *space)
+{
+    ff_e820_map map;
+    char err[128];
+    ff_e820_init(&map);
+    CHECK(ff_e820_add(&map, 0x10 * FF_FRAME_SIZE, 0x40 * FF_FRAME_SIZE, FF_MEM_USABLE));
+    CHECK(ff_e820_add(&map, 0x50 * FF_FRAME_SIZE, 0x10 * FF_FRAME_SIZE, FF_MEM_RESERVED));
+    CHECK(ff_e820_add(&map, 0x80 * FF_FRAME_SIZE, 0x40 * FF_FRAME_SIZE, FF_MEM_USABLE));
+    CHECK(ff_e820_add(&map, (FF_ZONE_DMA_END_PFN - 32) * FF_FRAME_SIZE, 64 * FF_FRAME_SIZE,
+                      FF_MEM_USABLE));
+    ff_space_opts opts = {0};
+    CHECK(ff_space_init(space, &map, &opts, err, sizeof err));
+    ff_e820_free(&map);
+    CHECK(ff_space_enable_backing(space, FF_POISON_DEFAULT));
+}
+
+typedef struct instance {
+    const ff_backend_ops *ops;
+    ff_env env;
+    void *self;
+} instance;
+
+static void instance_create(instance *in, const ff_backend_ops *ops, ff_space *space)
+{
+    in->ops = ops;
+    in->env = (ff_env){.frame_mem = ff_space_frame_mem, .space = space};
+    in->self = ops->create(&in->env, space->usable, space->nusable);
+    CHECK(in->self);
+}
+
+/* Asserts a free is refused with `want` and changes nothing observable. */
+static void expect_refused(instance *in, ff_pfn start, uint64_t count, ff_status want)
+{
+    uint64_t before = in->ops->free_frames(in->self);
+    ff_status got = in->ops->free(in->self, start, count);
+    if (got != want)
+        printf("  %s: free(0x%llx, %llu) answered %s, expected %s\n", in->ops->name,
+               (unsigned long long)start, (unsigned long long)count, ff_status_name(got),
+               ff_status_name(want));
+    CHECK_EQ(got, want);
+    CHECK_EQ(in->ops->free_frames(in->self), before);
+    if (in->ops->check) {
+        const char *broken = in->ops->check(in->self);
+        if (broken) printf("  %s: %s\n", in->ops->name, broken);
+        CHECK(broken == NULL);
+    }
+}
+
+static void run_contract(const ff_backend_ops *ops)
+{
+    ff_space space;
+    instance in;
+    contract_space(&space);
+    instance_create(&in, ops, &space);
+    uint64_t free0 = ops->free_frames(in.self);
+    CHECK_EQ(free0, space.usable_frames);
+
+    /* Fill RAM with 4-frame allocations, then find one followed by another. */
+    ff_pfn blocks[64];
+    size_t n = 0;
+    ff_alloc_req four = {.count = 4, .zone = FF_ZONE_NORMAL};
+    while (n < 64 && ops->alloc(in.self, &four, &blocks[n]) == FF_OK) n++;
+    CHECK(n >= 8);
+    ff_pfn a = blocks[0], b = 0;
+    bool followed = false;
+    for (size_t i = 0; i < n && !followed; i++)
+        for (size_t j = 0; j < n; j++)
+            if (blocks[j] == blocks[i] + 4) {
+                a = blocks[i];
+                b = blocks[j];
+                followed = true;
+                break;
+            }
+    CHECK(followed);
+
+    /* INVALID: zero frames, a range that wraps. */
+    expect_refused(&in, a, 0, FF_ERR_INVALID);
+    expect_refused(&in, UINT64_MAX - 1, 4, FF_ERR_INVALID);
+    /* FOREIGN: a reserved frame, a hole, past all RAM, a range running into a hole. */
+    expect_refused(&in, 0x50, 1, FF_ERR_FOREIGN);
+    expect_refused(&in, 0x70, 1, FF_ERR_FOREIGN);
+    expect_refused(&in, 0x5, 1, FF_ERR_FOREIGN);
+    expect_refused(&in, FF_ZONE_DMA_END_PFN + 1000, 1, FF_ERR_FOREIGN);
+    expect_refused(&in, 0x4e, 4, FF_ERR_FOREIGN);
+    /* MISALIGNED: inside an allocation, not at its first frame. */
+    expect_refused(&in, a + 1, 3, FF_ERR_MISALIGNED);
+    expect_refused(&in, a + 2, 1, FF_ERR_MISALIGNED);
+    expect_refused(&in, b + 1, 2, FF_ERR_MISALIGNED);
+    /* WRONG_SIZE: the right start, the wrong count (short, or running into b). */
+    expect_refused(&in, a, 3, FF_ERR_WRONG_SIZE);
+    expect_refused(&in, a, 1, FF_ERR_WRONG_SIZE);
+    expect_refused(&in, a, 8, FF_ERR_WRONG_SIZE);
+
+    /* DOUBLE: a's frames once freed; a range touching free frames. */
+    CHECK_EQ(ops->free(in.self, a, 4), FF_OK);
+    expect_refused(&in, a, 4, FF_ERR_DOUBLE);
+    expect_refused(&in, a + 1, 1, FF_ERR_DOUBLE);
+    expect_refused(&in, a, 8, FF_ERR_DOUBLE);
+
+    /* Everything else goes back cleanly and the counter returns to where it began. */
+    for (size_t i = 0; i < n; i++)
+        if (blocks[i] != a) CHECK_EQ(ops->free(in.self, blocks[i], 4), FF_OK);
+    CHECK_EQ(ops->free_frames(in.self), free0);
+    if (ops->check) CHECK(ops->check(in.self) == NULL);
+
+    ops->destroy(in.self);
+    ff_space_destroy(&space);
+}
+
+FF_TEST(contract_validating_backends_reject_every_bad_free_without_change)
+{
+    size_t validating = 0;
+    for (size_t i = 0; i < ff_backend_count; i++) {
+        const ff_backend_ops *ops = ff_backends[i];
+        if (!ops->policy.validates_frees) continue;
+        CHECK_EQ(ops->policy.free_rule, FF_FREE_EXACT);
+        run_contract(ops);
+        validating++;
+    }
+    CHECK_EQ(validating, 3);
+}
+
+FF_TEST(contract_malformed_allocations_are_invalid_everywhere)
+{
+    for (size_t i = 0; i < ff_backend_count; i++) {
+        const ff_backend_ops *ops = ff_backends[i];
+        ff_space space;
+        instance in;
+        contract_space(&space);
+        instance_create(&in, ops, &space);
+        uint64_t free0 = ops->free_frames(in.self);
+        ff_pfn start;
+        ff_alloc_req bad_align = {.count = 1, .align = 3, .zone = FF_ZONE_NORMAL};
+        ff_alloc_req bad_zone = {.count = 1, .zone = (ff_zone)7};
+        ff_alloc_req huge = {.count = UINT64_MAX, .zone = FF_ZONE_NORMAL};
+        CHECK_EQ(ops->alloc(in.self, &bad_align, &start), FF_ERR_INVALID);
+        CHECK_EQ(ops->alloc(in.self, &bad_zone, &start), FF_ERR_INVALID);
+        ff_status st = ops->alloc(in.self, &huge, &start);
+        CHECK(st == FF_ERR_INVALID || st == FF_ERR_NOMEM);
+        if (ops->policy.validates_frees) {
+            ff_alloc_req zero = {.count = 0, .zone = FF_ZONE_NORMAL};
+            CHECK_EQ(ops->alloc(in.self, &zero, &start), FF_ERR_INVALID);
+        }
+        CHECK_EQ(ops->free_frames(in.self), free0);
+        ops->destroy(in.self);
+        ff_space_destroy(&space);
+    }
+}
+
+FF_TEST(contract_every_backend_is_registered_once_with_a_sane_policy)
+{
+    CHECK_EQ(ff_backend_count, 4);
+    for (size_t i = 0; i < ff_backend_count; i++) {
+        const ff_backend_ops *ops = ff_backends[i];
+        CHECK(ff_backend_find(ops->name) == ops);
+        CHECK(ops->create && ops->destroy && ops->alloc && ops->free && ops->free_frames);
+        CHECK(ops->summary && ops->summary[0]);
+        CHECK(ops->policy.max_order < 64);
+        CHECK(ops->policy.inband_bytes < FF_FRAME_SIZE);
+        if (ops->policy.inband_bytes) CHECK(ops->policy.needs_backing);
+    }
+    CHECK(ff_backend_find("nope") == NULL);
+    CHECK(!ff_backend_find("bsa")->policy.validates_frees);
+}
