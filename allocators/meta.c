@@ -330,10 +330,25 @@ static void mark_allocation(ff_meta *m, ff_pfn start, uint64_t count)
     h->order = (uint8_t)ff_log2_ceil(count);
 }
 
-static bool paddr_to_pfn(uint64_t paddr, uint64_t count, ff_pfn *pfn)
+/* asterinas-2024: builds pages one by one, any slot with refcount 0 will do; the
+ * first that will not panics, and the unwinding drops the pages built so far. */
+static ff_meta_status build_frames_2024(ff_meta *m, ff_pfn start, uint64_t count, uint8_t usage)
 {
-    *pfn = paddr >> FF_FRAME_SHIFT;
-    return count && *pfn + count > *pfn && *pfn + count <= FF_PFN_LIMIT;
+    for (uint64_t i = 0; i < count; i++) {
+        ff_pfn pfn = start + i;
+        if (pfn >= m->nslots) {
+            set_reason(m, "from_unused(0x%llx): out of bound of the metadata array",
+                       (unsigned long long)(pfn << FF_FRAME_SHIFT));
+            return panic_and_unwind(m, pfn, start, i);
+        }
+        if (m->slots[pfn].state != ST_INITIAL) {
+            set_reason(m, "from_unused(0x%llx): page already in use (refcount %u)",
+                       (unsigned long long)(pfn << FF_FRAME_SHIFT), m->slots[pfn].refcount);
+            return panic_and_unwind(m, pfn, start, i);
+        }
+        take_frame(m, pfn, usage);
+    }
+    return FF_META_OK;
 }
 
 ff_meta_status ff_meta_alloc(ff_meta *m, const ff_alloc_req *req, uint8_t usage, ff_handle *out)
@@ -357,21 +372,9 @@ ff_meta_status ff_meta_alloc(ff_meta *m, const ff_alloc_req *req, uint8_t usage,
 
     uint64_t count = req->count;
     if (m->opts.semantics == FF_SEM_ASTERINAS_2024) {
-        /* Frames are built while the allocator lock is still held. */
-        for (uint64_t i = 0; i < count; i++) {
-            ff_pfn pfn = start + i;
-            if (pfn >= m->nslots) {
-                set_reason(m, "from_unused(0x%llx): frame %llu has no metadata slot (out of bound)",
-                           (unsigned long long)(pfn << FF_FRAME_SHIFT), (unsigned long long)pfn);
-                return panic_and_unwind(m, pfn, start, i);
-            }
-            if (m->slots[pfn].state != ST_INITIAL) {
-                set_reason(m, "from_unused(0x%llx): page already in use (refcount %u)",
-                           (unsigned long long)(pfn << FF_FRAME_SHIFT), m->slots[pfn].refcount);
-                return panic_and_unwind(m, pfn, start, i);
-            }
-            take_frame(m, pfn, usage);
-        }
+        /* The pages are built while the allocator lock is still held. */
+        ff_meta_status built = build_frames_2024(m, start, count, usage);
+        if (built != FF_META_OK) return built;
         lock_release(m);
     } else {
         lock_release(m);
@@ -394,6 +397,27 @@ ff_meta_status ff_meta_alloc(ff_meta *m, const ff_alloc_req *req, uint8_t usage,
     return FF_META_OK;
 }
 
+/* The frames named by a caller's physical address: false with the status when the
+ * range is malformed or the address is not frame-aligned (a panic in 2024). */
+static bool caller_frames(ff_meta *m, const char *what, uint64_t paddr, uint64_t count,
+                          ff_pfn *start, ff_meta_status *st)
+{
+    *start = paddr >> FF_FRAME_SHIFT;
+    if (!count || *start + count < *start || *start + count > FF_PFN_LIMIT) {
+        *st = FF_META_INVALID;
+        return false;
+    }
+    if (!(paddr & (FF_FRAME_SIZE - 1))) return true;
+    if (m->opts.semantics == FF_SEM_HARDENED) {
+        *st = FF_META_NOT_ALIGNED;
+        return false;
+    }
+    set_reason(m, "%s(0x%llx): address not page-aligned", what, (unsigned long long)paddr);
+    panic(m, *start);
+    *st = m->death;
+    return false;
+}
+
 ff_meta_status ff_meta_from_unused(ff_meta *m, uint64_t paddr, uint64_t count, uint8_t usage,
                                    ff_handle *out)
 {
@@ -401,16 +425,13 @@ ff_meta_status ff_meta_from_unused(ff_meta *m, uint64_t paddr, uint64_t count, u
     m->last.reason[0] = 0;
     *out = (ff_handle){0};
     ff_pfn start;
-    if (!paddr_to_pfn(paddr, count, &start)) return FF_META_INVALID;
-    bool faithful = m->opts.semantics == FF_SEM_ASTERINAS_2024;
+    ff_meta_status st;
+    if (!caller_frames(m, "from_unused", paddr, count, &start, &st)) return st;
 
-    if (paddr & (FF_FRAME_SIZE - 1)) {
-        if (!faithful) return FF_META_NOT_ALIGNED;
-        set_reason(m, "from_unused(0x%llx): address not page-aligned", (unsigned long long)paddr);
-        panic(m, start);
-        return m->death;
-    }
-    if (!faithful) {
+    if (m->opts.semantics == FF_SEM_ASTERINAS_2024) {
+        st = build_frames_2024(m, start, count, usage);
+        if (st != FF_META_OK) return st;
+    } else {
         /* All or nothing: hardened never leaves half a segment behind. */
         for (uint64_t i = 0; i < count; i++) {
             ff_slot_state vs = view_state(m, start + i);
@@ -419,23 +440,6 @@ ff_meta_status ff_meta_from_unused(ff_meta *m, uint64_t paddr, uint64_t count, u
             if (vs != FF_SLOT_UNUSED) return FF_META_IN_USE;
         }
         for (uint64_t i = 0; i < count; i++) take_frame(m, start + i, usage);
-        *out = (ff_handle){start, count};
-        return FF_META_OK;
-    }
-    /* asterinas-2024: frame by frame; any slot with refcount 0 will do. */
-    for (uint64_t i = 0; i < count; i++) {
-        ff_pfn pfn = start + i;
-        if (pfn >= m->nslots) {
-            set_reason(m, "from_unused(0x%llx): out of bound of the metadata array",
-                       (unsigned long long)(pfn << FF_FRAME_SHIFT));
-            return panic_and_unwind(m, pfn, start, i);
-        }
-        if (m->slots[pfn].state != ST_INITIAL) {
-            set_reason(m, "from_unused(0x%llx): page already in use (refcount %u)",
-                       (unsigned long long)(pfn << FF_FRAME_SHIFT), m->slots[pfn].refcount);
-            return panic_and_unwind(m, pfn, start, i);
-        }
-        take_frame(m, pfn, usage);
     }
     *out = (ff_handle){start, count};
     return FF_META_OK;
@@ -480,14 +484,10 @@ ff_meta_status ff_meta_from_in_use(ff_meta *m, uint64_t paddr, uint64_t count, u
     m->last.reason[0] = 0;
     *out = (ff_handle){0};
     ff_pfn start;
-    if (!paddr_to_pfn(paddr, count, &start) || refs == 0) return FF_META_INVALID;
-    if (paddr & (FF_FRAME_SIZE - 1)) {
-        if (m->opts.semantics == FF_SEM_HARDENED) return FF_META_NOT_ALIGNED;
-        set_reason(m, "from_in_use(0x%llx): address not page-aligned", (unsigned long long)paddr);
-        panic(m, start);
-        return m->death;
-    }
-    ff_meta_status st = require_in_use(m, start, count, "from_in_use", refs);
+    ff_meta_status st;
+    if (refs == 0) return FF_META_INVALID;
+    if (!caller_frames(m, "from_in_use", paddr, count, &start, &st)) return st;
+    st = require_in_use(m, start, count, "from_in_use", refs);
     if (st != FF_META_OK) return st;
     for (uint64_t i = 0; i < count; i++) slot_mut(m, start + i)->refcount += refs;
     *out = (ff_handle){start, count};
