@@ -20,10 +20,12 @@
  *           leaves the state untouched — then cut into aligned chunks and merged.
  *
  * State, all out of band and zero when nothing is there:
- *   per block   every order has its own numbering of aligned blocks over the managed
- *               span; a bit says "this block is free and listed", a link pair chains it
- *               into its free area. Same-order blocks sit side by side, so creating
- *               over 1 TiB touches a few pages, not one per chunk.
+ *   per block   every order has its own numbering of the aligned blocks over the
+ *               managed span (widened to whole 1 GiB blocks); a bit says "this block is
+ *               free and listed", a link pair (block numbers) chains it into its free
+ *               area. A listed block is aligned by construction. Same-order blocks sit
+ *               side by side, so creating over 1 TiB touches a few pages, not one per
+ *               chunk.
  *   per frame   the frame count of the allocation starting there, else 0.
  * Which block covers a frame follows from natural alignment: it is one of the 19
  * aligned blocks that contain it. That answers what Linux's bad_page checks ask (free?
@@ -40,11 +42,14 @@
 #define BUDDY_ORDERS    (BUDDY_MAX_ORDER + 1)
 #define BUDDY_MAX_BLOCK (UINT64_C(1) << BUDDY_MAX_ORDER)
 
-/* End of a list; never a pfn, which is below 2^40. */
+/* A block's number in the per-block arrays (see first_block). */
+typedef uint64_t block_id;
+
+/* End of a list; never a block number, as there are fewer than 2^42. */
 #define NIL UINT64_MAX
 
 typedef struct buddy_link {
-    ff_pfn next, prev;
+    block_id next, prev;
 } buddy_link;
 
 typedef struct buddy {
@@ -54,14 +59,16 @@ typedef struct buddy {
     ff_pfn base;    /* lowest managed pfn */
     uint64_t span;  /* frames from base to the end of the last run */
 
-    /* Blocks of order o are numbered first_block[o] + (pfn >> o) - (base >> o). */
-    uint64_t first_block[BUDDY_ORDERS], nblocks[BUDDY_ORDERS], total_blocks;
-    uint64_t *free_bits; /* per block: free and listed */
-    buddy_link *links;   /* per block: its free-area links (while free) */
+    /* Blocks are numbered over [origin, top): the span widened to whole order-18 blocks,
+     * so the buddy of any block there is there too. Order o's come first_block[o] on. */
+    ff_pfn origin, top;
+    uint64_t first_block[BUDDY_ORDERS], total_blocks;
+    uint64_t *free_bits;  /* per block: free and listed */
+    buddy_link *links;    /* per block: its free-area links (while free) */
     uint32_t *head_count; /* per frame, from base: count of the allocation starting there */
 
-    ff_pfn head[FF_ZONE_COUNT][BUDDY_ORDERS]; /* free areas: first block or NIL */
-    uint32_t nonempty[FF_ZONE_COUNT];         /* bit o: that zone's order-o list has a block */
+    block_id head[FF_ZONE_COUNT][BUDDY_ORDERS]; /* free areas: first block or NIL */
+    uint32_t nonempty[FF_ZONE_COUNT];           /* bit o: that zone's order-o list has a block */
     uint64_t free_frames;
     char msg[160]; /* check()'s last complaint */
 } buddy;
@@ -74,38 +81,35 @@ static inline uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 /* pfn below base wraps around and fails too. */
 static inline bool in_span(const buddy *b, ff_pfn pfn) { return pfn - b->base < b->span; }
 
-static inline uint32_t *head_count_of(const buddy *b, ff_pfn pfn) { return &b->head_count[pfn - b->base]; }
-
-/* Is there an order-`order` block numbered at pfn? */
-static inline bool block_exists(const buddy *b, ff_pfn pfn, unsigned order)
+static inline uint32_t *head_count_of(const buddy *b, ff_pfn pfn)
 {
-    return (pfn >> order) - (b->base >> order) < b->nblocks[order];
+    return &b->head_count[pfn - b->base];
 }
 
-static inline uint64_t block_index(const buddy *b, ff_pfn pfn, unsigned order)
+/* The order-`order` block holding pfn, a managed frame or its buddy. */
+static inline block_id block_of(const buddy *b, ff_pfn pfn, unsigned order)
 {
-    return b->first_block[order] + (pfn >> order) - (b->base >> order);
+    return b->first_block[order] + ((pfn - b->origin) >> order);
 }
 
-static inline buddy_link *link_of(const buddy *b, ff_pfn pfn, unsigned order)
+/* The first frame of an order-`order` block: aligned by construction. */
+static inline ff_pfn block_pfn(const buddy *b, block_id id, unsigned order)
 {
-    return &b->links[block_index(b, pfn, order)];
+    return b->origin + ((id - b->first_block[order]) << order);
 }
 
-/* Is the order-`order` block at pfn (which must exist) free? */
-static inline bool block_is_free(const buddy *b, ff_pfn pfn, unsigned order)
+static inline bool is_free(const buddy *b, block_id id)
 {
-    uint64_t i = block_index(b, pfn, order);
-    return (b->free_bits[i / 64] >> (i % 64)) & 1;
+    return (b->free_bits[id / 64] >> (id % 64)) & 1;
 }
 
-static inline void set_block_free(buddy *b, ff_pfn pfn, unsigned order, bool free)
+static inline void mark_free(buddy *b, block_id id, bool free)
 {
-    uint64_t i = block_index(b, pfn, order), bit = UINT64_C(1) << (i % 64);
+    uint64_t bit = UINT64_C(1) << (id % 64);
     if (free)
-        b->free_bits[i / 64] |= bit;
+        b->free_bits[id / 64] |= bit;
     else
-        b->free_bits[i / 64] &= ~bit;
+        b->free_bits[id / 64] &= ~bit;
 }
 
 /* Largest order of an aligned chunk at pfn that fits in `room` frames (room > 0). */
@@ -118,29 +122,27 @@ static inline unsigned chunk_order(ff_pfn pfn, uint64_t room)
 
 /* ---------------------------------------------------------------- free areas */
 
-static inline void list_add(buddy *b, ff_pfn pfn, ff_zone zone, unsigned order)
+static inline void list_add(buddy *b, block_id id, ff_zone zone, unsigned order)
 {
-    ff_pfn *head = &b->head[zone][order];
-    buddy_link *l = link_of(b, pfn, order);
-    l->next = *head;
-    l->prev = NIL;
-    if (*head != NIL) link_of(b, *head, order)->prev = pfn;
-    *head = pfn;
+    block_id *head = &b->head[zone][order];
+    b->links[id] = (buddy_link){.next = *head, .prev = NIL};
+    if (*head != NIL) b->links[*head].prev = id;
+    *head = id;
     b->nonempty[zone] |= 1u << order;
-    set_block_free(b, pfn, order, true);
+    mark_free(b, id, true);
 }
 
-static inline void list_del(buddy *b, ff_pfn pfn, ff_zone zone, unsigned order)
+static inline void list_del(buddy *b, block_id id, ff_zone zone, unsigned order)
 {
-    ff_pfn *head = &b->head[zone][order];
-    const buddy_link *l = link_of(b, pfn, order);
-    if (l->prev != NIL)
-        link_of(b, l->prev, order)->next = l->next;
+    block_id *head = &b->head[zone][order];
+    buddy_link l = b->links[id];
+    if (l.prev != NIL)
+        b->links[l.prev].next = l.next;
     else
-        *head = l->next;
-    if (l->next != NIL) link_of(b, l->next, order)->prev = l->prev;
+        *head = l.next;
+    if (l.next != NIL) b->links[l.next].prev = l.prev;
     if (*head == NIL) b->nonempty[zone] &= ~(1u << order);
-    set_block_free(b, pfn, order, false);
+    mark_free(b, id, false);
 }
 
 /* __free_one_page: frees one aligned block, merging with free buddies of the same
@@ -151,14 +153,14 @@ static inline void free_block(buddy *b, ff_pfn pfn, unsigned order)
     while (order < BUDDY_MAX_ORDER) {
         ff_step(b->env);
         ff_pfn buddy_pfn = pfn ^ order_size(order);
-        if (!block_exists(b, buddy_pfn, order) || !block_is_free(b, buddy_pfn, order) ||
-            ff_zone_of(buddy_pfn) != zone)
-            break;
-        list_del(b, buddy_pfn, zone, order);
+        if (ff_zone_of(buddy_pfn) != zone) break;
+        block_id buddy_id = block_of(b, buddy_pfn, order);
+        if (!is_free(b, buddy_id)) break;
+        list_del(b, buddy_id, zone, order);
         pfn &= buddy_pfn;
         order++;
     }
-    list_add(b, pfn, zone, order);
+    list_add(b, block_of(b, pfn, order), zone, order);
 }
 
 /* Frees the frames [start, end) as maximal aligned chunks, each merged. Chunks stop
@@ -208,7 +210,7 @@ static bool find_allocation(const buddy *b, ff_pfn pfn, ff_pfn *start, uint64_t 
         ff_step(b->env);
         ff_pfn at = pfn & ~(order_size(order) - 1);
         if (!in_span(b, at)) break; /* and so is every larger order's */
-        if (block_is_free(b, at, order)) return false;
+        if (is_free(b, block_of(b, at, order))) return false;
         uint32_t n = *head_count_of(b, at);
         if (n > pfn - at) {
             *start = at;
@@ -253,14 +255,15 @@ static bool build_runs(buddy *b, const ff_range *ranges, size_t nranges)
     return true;
 }
 
-/* Numbers every order's blocks over [base, base + span). */
+/* Numbers every order's blocks over [origin, top). */
 static void number_blocks(buddy *b)
 {
+    b->origin = b->base & ~(BUDDY_MAX_BLOCK - 1);
+    b->top = (b->base + b->span + BUDDY_MAX_BLOCK - 1) & ~(BUDDY_MAX_BLOCK - 1);
     for (unsigned o = 0; o <= BUDDY_MAX_ORDER; o++) {
         ff_step(b->env);
         b->first_block[o] = b->total_blocks;
-        b->nblocks[o] = b->span ? ((b->base + b->span - 1) >> o) - (b->base >> o) + 1 : 0;
-        b->total_blocks += b->nblocks[o];
+        b->total_blocks += (b->top - b->origin) >> o;
     }
 }
 
@@ -312,12 +315,13 @@ static ff_status buddy_alloc(void *self, const ff_alloc_req *req, ff_pfn *start)
         if (!fits) continue;
         ff_zone zone = (ff_zone)z;
         unsigned order = (unsigned)__builtin_ctz(fits);
-        ff_pfn pfn = b->head[zone][order];
-        list_del(b, pfn, zone, order);
+        block_id id = b->head[zone][order];
+        ff_pfn pfn = block_pfn(b, id, order);
+        list_del(b, id, zone, order);
         while (order > want) { /* expand(): the upper halves go back */
             ff_step(b->env);
             order--;
-            list_add(b, pfn + order_size(order), zone, order);
+            list_add(b, block_of(b, pfn + order_size(order), order), zone, order);
         }
         *head_count_of(b, pfn) = (uint32_t)req->count;
         free_run(b, pfn + req->count, pfn + order_size(want));
@@ -346,7 +350,8 @@ static ff_status diagnose_free(const buddy *b, ff_pfn start, ff_pfn end)
 static ff_status buddy_free(void *self, ff_pfn start, uint64_t count)
 {
     buddy *b = self;
-    if (count == 0 || start >= FF_PFN_LIMIT || count > FF_PFN_LIMIT - start) return FF_ERR_INVALID;
+    if (count == 0 || start >= FF_PFN_LIMIT || count > FF_PFN_LIMIT - start)
+        return FF_ERR_INVALID;
     ff_pfn end = start + count;
     if (!is_managed(b, start, end)) return FF_ERR_FOREIGN;
     uint32_t *head_count = head_count_of(b, start);
@@ -369,23 +374,23 @@ static uint64_t buddy_free_frames(const void *self)
 #define FAIL(...) (snprintf(b->msg, sizeof b->msg, __VA_ARGS__), b->msg)
 
 /* One listed block of zone/order: where it lies, its bit, its buddy. */
-static const char *check_free_block(buddy *b, ff_pfn pfn, ff_zone zone, unsigned order)
+static const char *check_free_block(buddy *b, block_id id, ff_zone zone, unsigned order)
 {
     uint64_t size = order_size(order);
-    if (pfn & (size - 1)) return FAIL("order-%u block at pfn 0x%" PRIx64 " not aligned", order, pfn);
+    ff_pfn pfn = block_pfn(b, id, order);
     const ff_range *run = find_run(b, pfn);
     if (!run || size > ff_range_end(*run) - pfn)
         return FAIL("order-%u block at pfn 0x%" PRIx64 " not inside managed RAM", order, pfn);
     if (ff_zone_of(pfn) != zone || ff_zone_of(pfn + size - 1) != zone)
         return FAIL("order-%u block at pfn 0x%" PRIx64 " on the %s list is not all in that zone",
                     order, pfn, ff_zone_name(zone));
-    if (!block_is_free(b, pfn, order))
+    if (!is_free(b, id))
         return FAIL("order-%u block at pfn 0x%" PRIx64 " listed but not marked free", order, pfn);
     ff_pfn buddy_pfn = pfn ^ size;
-    if (order < BUDDY_MAX_ORDER && block_exists(b, buddy_pfn, order) &&
-        block_is_free(b, buddy_pfn, order) && ff_zone_of(buddy_pfn) == zone)
-        return FAIL("order-%u blocks at pfn 0x%" PRIx64 " and 0x%" PRIx64 " are free buddies left unmerged",
-                    order, pfn, buddy_pfn);
+    if (order < BUDDY_MAX_ORDER && is_free(b, block_of(b, buddy_pfn, order)) &&
+        ff_zone_of(buddy_pfn) == zone)
+        return FAIL("order-%u blocks at pfn 0x%" PRIx64 " and 0x%" PRIx64
+                    " are free buddies left unmerged", order, pfn, buddy_pfn);
     return NULL;
 }
 
@@ -400,14 +405,16 @@ static const char *check_lists(buddy *b, uint64_t *blocks, uint64_t *frames)
                 return FAIL("%s order-%u list: non-empty mark %d disagrees with the list",
                             ff_zone_name((ff_zone)z), o, marked);
             /* A wrong prev link also catches a cycle, where it closes. */
-            for (ff_pfn pfn = b->head[z][o], prev = NIL; pfn != NIL; prev = pfn, pfn = link_of(b, pfn, o)->next) {
+            block_id prev = NIL;
+            for (block_id id = b->head[z][o]; id != NIL; prev = id, id = b->links[id].next) {
                 ff_step(b->env);
-                if (!block_exists(b, pfn, o))
-                    return FAIL("%s order-%u list holds pfn 0x%" PRIx64 " outside managed RAM",
-                                ff_zone_name((ff_zone)z), o, pfn);
-                if (link_of(b, pfn, o)->prev != prev)
-                    return FAIL("order-%u block at pfn 0x%" PRIx64 " has a broken prev link", o, pfn);
-                const char *why = check_free_block(b, pfn, (ff_zone)z, o);
+                if (id - b->first_block[o] >= (b->top - b->origin) >> o)
+                    return FAIL("%s order-%u list holds block %" PRIu64 ", not one of that order",
+                                ff_zone_name((ff_zone)z), o, id);
+                if (b->links[id].prev != prev)
+                    return FAIL("order-%u block at pfn 0x%" PRIx64 " has a broken prev link", o,
+                                block_pfn(b, id, o));
+                const char *why = check_free_block(b, id, (ff_zone)z, o);
                 if (why) return why;
                 *blocks += 1;
                 *frames += order_size(o);
@@ -424,12 +431,29 @@ static unsigned free_blocks_at(const buddy *b, ff_pfn pfn, unsigned *order)
     unsigned n = 0;
     for (unsigned o = 0; o <= BUDDY_MAX_ORDER && !(pfn & (order_size(o) - 1)); o++) {
         ff_step(b->env);
-        if (block_is_free(b, pfn, o)) {
+        if (is_free(b, block_of(b, pfn, o))) {
             n++;
             *order = o;
         }
     }
     return n;
+}
+
+/* Does a free block of this order start in [from, to) (managed frames)? Scans the
+ * free bits a word at a time. */
+static bool any_free_block_in(const buddy *b, unsigned order, ff_pfn from, ff_pfn to)
+{
+    ff_pfn first = (from + order_size(order) - 1) & ~(order_size(order) - 1);
+    if (first >= to) return false;
+    block_id lo = block_of(b, first, order), last = block_of(b, to - 1, order);
+    for (uint64_t w = lo / 64; w <= last / 64; w++) {
+        ff_step(b->env);
+        uint64_t word = b->free_bits[w];
+        if (w == lo / 64) word &= ~UINT64_C(0) << (lo % 64);
+        if (w == last / 64) word &= ~UINT64_C(0) >> (63 - last % 64);
+        if (word) return true;
+    }
+    return false;
 }
 
 /* Walks every managed frame: each belongs to exactly one free block or allocation.
@@ -450,32 +474,28 @@ static const char *check_frames(buddy *b, uint64_t *free_blocks)
             } else if (!count) {
                 return FAIL("frame 0x%" PRIx64 " is in no free block and no allocation", pfn);
             } else if (count > BUDDY_MAX_BLOCK || (pfn & (order_size(ff_log2_ceil(count)) - 1))) {
-                return FAIL("allocation of %" PRIu64 " frames at pfn 0x%" PRIx64 " is not a buddy block",
-                            count, pfn);
+                return FAIL("allocation of %" PRIu64 " frames at pfn 0x%" PRIx64
+                            " is not a buddy block", count, pfn);
             }
             if (size > end - pfn || ff_zone_of(pfn) != ff_zone_of(pfn + size - 1))
                 return FAIL("block at pfn 0x%" PRIx64 " leaves its managed range or zone", pfn);
+            /* Nothing else may start inside. Only smaller orders can: it is aligned. */
             for (uint64_t i = 1; i < size; i++) {
                 ff_step(b->env);
                 if (*head_count_of(b, pfn + i))
-                    return FAIL("allocation at pfn 0x%" PRIx64 " lies inside the block at 0x%" PRIx64,
-                                pfn + i, pfn);
+                    return FAIL("allocation at pfn 0x%" PRIx64 " lies inside the block at 0x%"
+                                PRIx64, pfn + i, pfn);
+            }
+            for (unsigned o = 0; order_size(o) < size; o++) {
+                ff_step(b->env);
+                if (any_free_block_in(b, o, pfn + 1, pfn + size))
+                    return FAIL("a free order-%u block lies inside the block at 0x%" PRIx64, o,
+                                pfn);
             }
             pfn += size;
         }
     }
     return NULL;
-}
-
-/* Free bits set, over every order. */
-static uint64_t count_free_bits(const buddy *b)
-{
-    uint64_t n = 0;
-    for (uint64_t w = 0; w < (b->total_blocks + 63) / 64; w++) {
-        ff_step(b->env);
-        n += (uint64_t)__builtin_popcountll(b->free_bits[w]);
-    }
-    return n;
 }
 
 static const char *buddy_check(void *self)
@@ -487,15 +507,13 @@ static const char *buddy_check(void *self)
     if (frames != b->free_frames)
         return FAIL("free lists hold %" PRIu64 " frames but the counter says %" PRIu64, frames,
                     b->free_frames);
-    /* Every listed block has its bit: equal counts mean no bit without a block. */
-    uint64_t bits = count_free_bits(b);
-    if (bits != blocks)
-        return FAIL("%" PRIu64 " blocks marked free but %" PRIu64 " listed", bits, blocks);
     why = check_frames(b, &met);
     if (why) return why;
-    /* A listed block hidden inside another block is never met by the walk. */
+    /* The walk meets every free bit of RAM, and every listed block has one: equal
+     * counts make lists and bits agree. */
     if (met != blocks)
-        return FAIL("the frame walk meets %" PRIu64 " free blocks but %" PRIu64 " are listed", met, blocks);
+        return FAIL("the frame walk meets %" PRIu64 " free blocks but %" PRIu64 " are listed",
+                    met, blocks);
     return NULL;
 }
 

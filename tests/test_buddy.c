@@ -62,8 +62,8 @@ static void expect_rejected(fixture *f, ff_pfn start, uint64_t count, ff_status 
     uint64_t before = free_frames(f);
     ff_status got = OPS->free(f->b, start, count);
     if (got != want)
-        ff_test_fail(__FILE__, __LINE__, "free(0x%" PRIx64 ", %" PRIu64 ") = %s, want %s", start, count,
-                     ff_status_name(got), ff_status_name(want));
+        ff_test_fail(__FILE__, __LINE__, "free(0x%" PRIx64 ", %" PRIu64 ") = %s, want %s", start,
+                     count, ff_status_name(got), ff_status_name(want));
     CHECK_EQ(free_frames(f), before);
     check_clean(f);
 }
