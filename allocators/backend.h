@@ -148,6 +148,31 @@ extern const ff_backend_ops *const ff_backends[];
 extern const size_t ff_backend_count;
 const ff_backend_ops *ff_backend_find(const char *name);
 
+/* ---------------------------------------------------------------- contiguous RAM */
+
+/*
+ * The ranges a back-end is given are split at zone boundaries, but RAM is contiguous
+ * across those splits. ff_runs joins them back into maximal runs of contiguous RAM and
+ * numbers RAM frames densely (`base`), so per-frame state can skip holes.
+ */
+typedef struct ff_run {
+    ff_pfn start, end; /* frames [start, end) */
+    uint64_t base;     /* RAM frames in the runs before this one */
+} ff_run;
+
+typedef struct ff_runs {
+    ff_run *run;
+    size_t count;
+    uint64_t frames; /* RAM frames in all runs */
+} ff_runs;
+
+/* False, with nothing allocated, unless the ranges are sorted, disjoint and below
+ * FF_PFN_LIMIT (empty ranges are skipped), or when host memory runs out. */
+bool ff_runs_init(ff_runs *runs, const ff_range *ranges, size_t nranges);
+void ff_runs_destroy(ff_runs *runs);
+/* The run holding pfn, or NULL for a hole or a frame outside RAM: O(log runs). */
+const ff_run *ff_runs_find(const ff_runs *runs, ff_pfn pfn);
+
 /* ---------------------------------------------------------------- host memory */
 
 /*

@@ -55,8 +55,7 @@ typedef struct bit_tree {
 
 typedef struct bitmap {
     ff_env *env;
-    ff_range *runs; /* managed RAM: the ranges, adjacent ones joined; sorted */
-    size_t nruns;
+    ff_runs ram; /* managed RAM: the ranges, adjacent ones joined */
     ff_pfn base;    /* lowest managed pfn: bit 0 */
     uint64_t span;  /* bits from base to the end of the last run */
     unsigned nlevels;
@@ -198,44 +197,6 @@ static uint64_t count_bits(const bitmap *b, const uint64_t *words, uint64_t lo, 
 
 /* ---------------------------------------------------------------- managed RAM */
 
-/* The run holding pfn, or NULL. */
-static const ff_range *find_run(const bitmap *b, ff_pfn pfn)
-{
-    size_t lo = 0, hi = b->nruns; /* answer is the last run starting at or below pfn */
-    while (lo < hi) {
-        ff_step(b->env);
-        size_t mid = lo + (hi - lo) / 2;
-        if (b->runs[mid].start <= pfn)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == 0) return NULL;
-    const ff_range *run = &b->runs[lo - 1];
-    return pfn < ff_range_end(*run) ? run : NULL;
-}
-
-/* Copies the ranges into runs, joining adjacent ones. False if they are not sorted
- * and disjoint or pass the pfn limit: such a list cannot be managed. */
-static bool build_runs(bitmap *b, const ff_range *ranges, size_t nranges)
-{
-    b->runs = calloc(nranges ? nranges : 1, sizeof *b->runs);
-    if (!b->runs) return false;
-    for (size_t i = 0; i < nranges; i++) {
-        ff_step(b->env);
-        ff_range r = ranges[i];
-        if (r.count == 0) continue;
-        if (r.start >= FF_PFN_LIMIT || r.count > FF_PFN_LIMIT - r.start) return false;
-        ff_range *last = b->nruns ? &b->runs[b->nruns - 1] : NULL;
-        if (last && r.start < ff_range_end(*last)) return false;
-        if (last && r.start == ff_range_end(*last))
-            last->count += r.count;
-        else
-            b->runs[b->nruns++] = r;
-    }
-    return true;
-}
-
 /* ---------------------------------------------------------------- create / destroy */
 
 static void bitmap_destroy(void *self)
@@ -248,7 +209,7 @@ static void bitmap_destroy(void *self)
     }
     ff_host_free(b->frames, b->nwords[0] * sizeof(uint64_t));
     ff_host_free(b->heads, b->nwords[0] * sizeof(uint64_t));
-    free(b->runs);
+    ff_runs_destroy(&b->ram);
     free(b);
 }
 
@@ -280,17 +241,17 @@ static void *bitmap_create(ff_env *env, const ff_range *ranges, size_t nranges)
     bitmap *b = calloc(1, sizeof *b);
     if (!b) return NULL;
     b->env = env;
-    if (!build_runs(b, ranges, nranges)) goto fail;
-    if (b->nruns) {
-        b->base = b->runs[0].start;
-        b->span = ff_range_end(b->runs[b->nruns - 1]) - b->base;
+    if (!ff_runs_init(&b->ram, ranges, nranges)) goto fail;
+    if (b->ram.count) {
+        b->base = b->ram.run[0].start;
+        b->span = b->ram.run[b->ram.count - 1].end - b->base;
     }
     if (!build_levels(b)) goto fail;
-    for (size_t i = 0; i < b->nruns; i++) {
+    for (size_t i = 0; i < b->ram.count; i++) {
         ff_step(env);
-        ff_pfn lo = b->runs[i].start - b->base;
-        mark_frames(b, lo, lo + b->runs[i].count, true);
-        b->free_frames += b->runs[i].count;
+        ff_pfn lo = b->ram.run[i].start - b->base, hi = b->ram.run[i].end - b->base;
+        mark_frames(b, lo, hi, true);
+        b->free_frames += hi - lo;
     }
     return b;
 fail:
@@ -360,8 +321,8 @@ static ff_status bitmap_free(void *self, ff_pfn start, uint64_t count)
 {
     bitmap *b = self;
     if (count == 0 || start >= FF_PFN_LIMIT || count > FF_PFN_LIMIT - start) return FF_ERR_INVALID;
-    const ff_range *run = find_run(b, start);
-    if (!run || start + count > ff_range_end(*run)) return FF_ERR_FOREIGN;
+    const ff_run *run = ff_runs_find(&b->ram, start);
+    if (!run || start + count > run->end) return FF_ERR_FOREIGN;
 
     uint64_t lo = start - b->base, hi = lo + count;
     if (next_free(b, lo, hi) < hi) return FF_ERR_DOUBLE;
@@ -369,7 +330,7 @@ static ff_status bitmap_free(void *self, ff_pfn start, uint64_t count)
     if (next_head(b, lo + 1, hi) < hi) return FF_ERR_WRONG_SIZE;
     /* The allocation goes on past the range if the next frame is RAM, in use and
      * not the head of another allocation. */
-    bool more_ram = start + count < ff_range_end(*run);
+    bool more_ram = start + count < run->end;
     if (more_ram && !test_bit(b->frames, hi) && !test_bit(b->heads, hi)) return FF_ERR_WRONG_SIZE;
 
     b->heads[lo / WORD_BITS] &= ~bit(lo);
@@ -413,16 +374,16 @@ static const char *check_tree(bitmap *b, const bit_tree *t, const char *name)
 static const char *check_outside(bitmap *b)
 {
     uint64_t gap_start = 0;
-    for (size_t r = 0; r <= b->nruns; r++) {
+    for (size_t r = 0; r <= b->ram.count; r++) {
         ff_step(b->env);
-        uint64_t gap_end = r < b->nruns ? b->runs[r].start - b->base : b->nwords[0] * WORD_BITS;
+        uint64_t gap_end = r < b->ram.count ? b->ram.run[r].start - b->base : b->nwords[0] * WORD_BITS;
         if (count_bits(b, b->frames, gap_start, gap_end))
             return FAIL("free bits set outside managed RAM in pfn [0x%" PRIx64 ", 0x%" PRIx64 ")",
                         b->base + gap_start, b->base + gap_end);
         if (count_bits(b, b->heads, gap_start, gap_end))
             return FAIL("allocation heads outside managed RAM in pfn [0x%" PRIx64 ", 0x%" PRIx64 ")",
                         b->base + gap_start, b->base + gap_end);
-        if (r < b->nruns) gap_start = gap_end + b->runs[r].count;
+        if (r < b->ram.count) gap_start = b->ram.run[r].end - b->base;
     }
     return NULL;
 }

@@ -1,4 +1,5 @@
-/* common.c — names of the shared enums, the step-hook exit and host memory. */
+/* common.c — the contract's shared services: names of the shared enums, the step-hook
+ * exit, contiguous RAM runs and host memory. */
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -44,4 +45,48 @@ void ff_host_free(void *p, size_t bytes)
         free(p);
     else
         munmap(p, bytes);
+}
+
+bool ff_runs_init(ff_runs *runs, const ff_range *ranges, size_t nranges)
+{
+    *runs = (ff_runs){0};
+    runs->run = calloc(nranges ? nranges : 1, sizeof *runs->run);
+    if (!runs->run) return false;
+    for (size_t i = 0; i < nranges; i++) {
+        ff_range r = ranges[i];
+        if (r.count == 0) continue;
+        if (r.start >= FF_PFN_LIMIT || r.count > FF_PFN_LIMIT - r.start) goto bad;
+        ff_run *last = runs->count ? &runs->run[runs->count - 1] : NULL;
+        if (last && r.start < last->end) goto bad;
+        if (last && r.start == last->end)
+            last->end += r.count;
+        else
+            runs->run[runs->count++] = (ff_run){r.start, ff_range_end(r), runs->frames};
+        runs->frames += r.count;
+    }
+    return true;
+bad:
+    ff_runs_destroy(runs);
+    return false;
+}
+
+void ff_runs_destroy(ff_runs *runs)
+{
+    free(runs->run);
+    *runs = (ff_runs){0};
+}
+
+const ff_run *ff_runs_find(const ff_runs *runs, ff_pfn pfn)
+{
+    size_t lo = 0, hi = runs->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (pfn < runs->run[mid].start)
+            hi = mid;
+        else if (pfn >= runs->run[mid].end)
+            lo = mid + 1;
+        else
+            return &runs->run[mid];
+    }
+    return NULL;
 }

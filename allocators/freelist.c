@@ -47,17 +47,9 @@ typedef struct fl_node {
 
 #define FL_END UINT64_MAX
 
-/* A maximal run of contiguous managed RAM. Head bits are numbered segment after
- * segment, so holes cost no bits. */
-typedef struct fl_segment {
-    ff_pfn start, end;
-    uint64_t bit_base;
-} fl_segment;
-
 typedef struct freelist {
     ff_env *env;
-    fl_segment *segs;
-    size_t nsegs;
+    ff_runs ram;     /* managed RAM; head bits are numbered by ff_run.base, so holes cost none */
     uint64_t *heads; /* bit set at the first frame of every allocation */
     size_t heads_bytes;
     ff_pfn first;    /* first free extent, or FL_END */
@@ -67,26 +59,15 @@ typedef struct freelist {
 
 /* ---------------------------------------------------------------- segments and head bits */
 
-/* The segment holding pfn, or NULL when pfn is not managed RAM. */
-static const fl_segment *segment_of(const freelist *fl, ff_pfn pfn)
+/* The run holding pfn, or NULL when pfn is not managed RAM. */
+static inline const ff_run *segment_of(const freelist *fl, ff_pfn pfn)
 {
-    size_t lo = 0, hi = fl->nsegs;
-    while (lo < hi) {
-        ff_step(fl->env);
-        size_t mid = lo + (hi - lo) / 2;
-        if (pfn < fl->segs[mid].start)
-            hi = mid;
-        else if (pfn >= fl->segs[mid].end)
-            lo = mid + 1;
-        else
-            return &fl->segs[mid];
-    }
-    return NULL;
+    return ff_runs_find(&fl->ram, pfn);
 }
 
-static inline uint64_t head_bit(const fl_segment *seg, ff_pfn pfn)
+static inline uint64_t head_bit(const ff_run *seg, ff_pfn pfn)
 {
-    return seg->bit_base + (pfn - seg->start);
+    return seg->base + (pfn - seg->start);
 }
 
 static inline bool bit_test(const uint64_t *bits, uint64_t i) { return bits[i / 64] >> (i % 64) & 1; }
@@ -131,7 +112,7 @@ static inline ff_pfn extent_end(ff_pfn pfn, fl_node node) { return pfn + node.co
  * wrong with it; nothing is dereferenced before the frame is known to be ours. */
 static const char *node_fetch(const freelist *fl, ff_pfn pfn, void **mem, fl_node *node)
 {
-    const fl_segment *seg = segment_of(fl, pfn);
+    const ff_run *seg = segment_of(fl, pfn);
     if (!seg) return "extent outside managed RAM";
     if (!(*mem = frame_of(fl, pfn))) return "extent frame has no backing memory";
     *node = node_load(*mem);
@@ -191,29 +172,8 @@ static void fl_destroy(void *self)
     freelist *fl = self;
     if (!fl) return;
     ff_host_free(fl->heads, fl->heads_bytes);
-    free(fl->segs);
+    ff_runs_destroy(&fl->ram);
     free(fl);
-}
-
-/* Merges touching ranges into segments; false unless the ranges are sorted, disjoint
- * and below FF_PFN_LIMIT. Returns the number of head bits needed in *bits. */
-static bool build_segments(freelist *fl, const ff_range *ranges, size_t nranges, uint64_t *bits)
-{
-    *bits = 0;
-    for (size_t i = 0; i < nranges; i++) {
-        ff_step(fl->env);
-        ff_range r = ranges[i];
-        if (r.count == 0) continue;
-        if (r.count > FF_PFN_LIMIT || r.start > FF_PFN_LIMIT - r.count) return false;
-        fl_segment *last = fl->nsegs ? &fl->segs[fl->nsegs - 1] : NULL;
-        if (last && r.start < last->end) return false;
-        if (last && r.start == last->end)
-            last->end = ff_range_end(r);
-        else
-            fl->segs[fl->nsegs++] = (fl_segment){r.start, ff_range_end(r), *bits};
-        *bits += r.count;
-    }
-    return true;
 }
 
 /* Every range must be backed; its first and last frames stand for the rest, since
@@ -232,9 +192,9 @@ static bool backing_present(const freelist *fl, const ff_range *ranges, size_t n
 /* All RAM starts free: one extent per segment. */
 static void seed_list(freelist *fl)
 {
-    for (size_t i = fl->nsegs; i-- > 0;) {
+    for (size_t i = fl->ram.count; i-- > 0;) {
         ff_step(fl->env);
-        const fl_segment *seg = &fl->segs[i];
+        const ff_run *seg = &fl->ram.run[i];
         node_store(frame_of(fl, seg->start), (fl_node){seg->end - seg->start, fl->first});
         fl->first = seg->start;
         fl->free_frames += seg->end - seg->start;
@@ -248,11 +208,12 @@ static void *fl_create(ff_env *env, const ff_range *ranges, size_t nranges)
     if (!fl) return NULL;
     fl->env = env;
     fl->first = FL_END;
-    uint64_t bits;
-    if (!(fl->segs = calloc(nranges ? nranges : 1, sizeof *fl->segs)) ||
-        !build_segments(fl, ranges, nranges, &bits) || !backing_present(fl, ranges, nranges))
-        goto fail;
-    fl->heads_bytes = (size_t)((bits + 63) / 64 * sizeof(uint64_t));
+    if (!ff_runs_init(&fl->ram, ranges, nranges)) {
+        free(fl);
+        return NULL;
+    }
+    if (!backing_present(fl, ranges, nranges)) goto fail;
+    fl->heads_bytes = (size_t)((fl->ram.frames + 63) / 64 * sizeof(uint64_t));
     if (!(fl->heads = ff_host_zalloc(fl->heads_bytes))) goto fail;
     seed_list(fl);
     return fl;
@@ -325,7 +286,7 @@ static ff_status fl_free(void *self, ff_pfn start, uint64_t count)
     ff_pfn end = start + count;
 
     /* Segments are separated by holes, so a managed range lies in one of them. */
-    const fl_segment *seg = segment_of(fl, start);
+    const ff_run *seg = segment_of(fl, start);
     if (!seg || end > seg->end) return FF_ERR_FOREIGN;
 
     fl_cursor c = cursor_first(fl);
