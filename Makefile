@@ -6,7 +6,10 @@
 #   make bench    prints the speed and memory figures
 #   make setup    installs what the project needs (Debian packages; root) or prints how
 
-CC      ?= clang
+# clang unless the caller chose a compiler (make's built-in default, cc, does not count).
+ifeq ($(origin CC),default)
+CC      := clang
+endif
 GCC     ?= gcc
 PYTHON  ?= /usr/bin/python3
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
