@@ -330,6 +330,15 @@ static void mark_allocation(ff_meta *m, ff_pfn start, uint64_t count)
     h->order = (uint8_t)ff_log2_ceil(count);
 }
 
+/* Every operation starts here: nothing runs on a dead system, and the detail of the
+ * last operation is cleared. */
+static bool op_begin(ff_meta *m)
+{
+    if (m->death != FF_META_OK) return false;
+    m->last.reason[0] = 0;
+    return true;
+}
+
 /* asterinas-2024: builds pages one by one, any slot with refcount 0 will do; the
  * first that will not panics, and the unwinding drops the pages built so far. */
 static ff_meta_status build_frames_2024(ff_meta *m, ff_pfn start, uint64_t count, uint8_t usage)
@@ -353,8 +362,7 @@ static ff_meta_status build_frames_2024(ff_meta *m, ff_pfn start, uint64_t count
 
 ff_meta_status ff_meta_alloc(ff_meta *m, const ff_alloc_req *req, uint8_t usage, ff_handle *out)
 {
-    if (m->death != FF_META_OK) return FF_META_DEAD;
-    m->last.reason[0] = 0;
+    if (!op_begin(m)) return FF_META_DEAD;
     *out = (ff_handle){0};
 
     ff_pfn start = 0;
@@ -421,8 +429,7 @@ static bool caller_frames(ff_meta *m, const char *what, uint64_t paddr, uint64_t
 ff_meta_status ff_meta_from_unused(ff_meta *m, uint64_t paddr, uint64_t count, uint8_t usage,
                                    ff_handle *out)
 {
-    if (m->death != FF_META_OK) return FF_META_DEAD;
-    m->last.reason[0] = 0;
+    if (!op_begin(m)) return FF_META_DEAD;
     *out = (ff_handle){0};
     ff_pfn start;
     ff_meta_status st;
@@ -480,8 +487,7 @@ static ff_meta_status require_in_use(ff_meta *m, ff_pfn start, uint64_t count, c
 ff_meta_status ff_meta_from_in_use(ff_meta *m, uint64_t paddr, uint64_t count, uint32_t refs,
                                    ff_handle *out)
 {
-    if (m->death != FF_META_OK) return FF_META_DEAD;
-    m->last.reason[0] = 0;
+    if (!op_begin(m)) return FF_META_DEAD;
     *out = (ff_handle){0};
     ff_pfn start;
     ff_meta_status st;
@@ -496,8 +502,7 @@ ff_meta_status ff_meta_from_in_use(ff_meta *m, uint64_t paddr, uint64_t count, u
 
 ff_meta_status ff_meta_drop(ff_meta *m, ff_handle h)
 {
-    if (m->death != FF_META_OK) return FF_META_DEAD;
-    m->last.reason[0] = 0;
+    if (!op_begin(m)) return FF_META_DEAD;
     if (h.count == 0 || h.start + h.count < h.start) return FF_META_INVALID;
     ff_meta_status st = require_in_use(m, h.start, h.count, "drop", 0);
     if (st != FF_META_OK) return st;
@@ -506,8 +511,7 @@ ff_meta_status ff_meta_drop(ff_meta *m, ff_handle h)
 
 ff_meta_status ff_meta_raw_free(ff_meta *m, uint64_t paddr, uint64_t count)
 {
-    if (m->death != FF_META_OK) return FF_META_DEAD;
-    m->last.reason[0] = 0;
+    if (!op_begin(m)) return FF_META_DEAD;
     if (paddr & (FF_FRAME_SIZE - 1)) {
         /* asterinas-2024 callers computed dealloc(paddr / PAGE_SIZE, n): the offset is
          * silently dropped. Hardened refuses the address. */
