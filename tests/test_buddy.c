@@ -210,6 +210,78 @@ FF_TEST(buddy_gives_back_excess)
     teardown(&f);
 }
 
+FF_TEST(buddy_smallest_order_first)
+{
+    /* One order-6 block in DMA32; whittled down to free blocks of orders 0, 2 and 5. */
+    const ff_range ranges[] = {{PFN_16M, 0x40}};
+    fixture f;
+    setup(&f, ranges, 1);
+    ff_pfn pfn;
+    CHECK_EQ(must_alloc(&f, 1, 0), PFN_16M);
+    CHECK_EQ(must_alloc(&f, 2, 0), PFN_16M + 0x2);
+    CHECK_EQ(must_alloc(&f, 8, 0), PFN_16M + 0x8);
+    CHECK_EQ(must_alloc(&f, 16, 0), PFN_16M + 0x10);
+    check_clean(&f);
+    /* Each request takes the smallest block that fits, never a larger one. */
+    CHECK_EQ(must_alloc(&f, 1, 0), PFN_16M + 0x1);
+    CHECK_EQ(must_alloc(&f, 2, 0), PFN_16M + 0x4); /* splits the order-2 block */
+    CHECK_EQ(must_alloc(&f, 2, 0), PFN_16M + 0x6); /* its other half, not order 5 */
+    CHECK_EQ(must_alloc(&f, 32, 0), PFN_16M + 0x20);
+    CHECK_EQ(alloc_in(&f, 1, 0, FF_ZONE_NORMAL, &pfn), FF_ERR_NOMEM);
+    static const ff_pfn held[][2] = {{0x0, 1},  {0x1, 1},  {0x2, 2},  {0x4, 2},
+                                     {0x6, 2},  {0x8, 8},  {0x10, 16}, {0x20, 32}};
+    for (size_t i = 0; i < sizeof held / sizeof held[0]; i++)
+        CHECK_EQ(OPS->free(f.b, PFN_16M + held[i][0], held[i][1]), FF_OK);
+    check_clean(&f);
+    CHECK_EQ(must_alloc(&f, 0x40, 0), PFN_16M);
+    teardown(&f);
+
+    /* The zone comes first: Normal's order-9 block is split although DMA32 holds a
+     * single free frame, as Linux's zonelist does. */
+    const ff_range two_zones[] = {{PFN_16M, 2}, {PFN_4G, 0x200}};
+    setup(&f, two_zones, 2);
+    CHECK_EQ(alloc_in(&f, 1, 0, FF_ZONE_DMA32, &pfn), FF_OK);
+    CHECK_EQ(pfn, PFN_16M);
+    CHECK_EQ(must_alloc(&f, 1, 0), PFN_4G);
+    CHECK_EQ(alloc_in(&f, 1, 0, FF_ZONE_DMA32, &pfn), FF_OK);
+    CHECK_EQ(pfn, PFN_16M + 1);
+    check_clean(&f);
+    teardown(&f);
+}
+
+FF_TEST(buddy_spare_then_last_freed)
+{
+    /* One order-4 block: single-frame allocations come out in address order. */
+    const ff_range ranges[] = {{PFN_16M, 0x10}};
+    fixture f;
+    setup(&f, ranges, 1);
+    for (ff_pfn i = 0; i < 0x10; i++) CHECK_EQ(must_alloc(&f, 1, 0), PFN_16M + i);
+
+    /* Four order-0 blocks whose buddies are held: the first freed becomes the area's
+     * spare, the others its list, last freed first. */
+    for (ff_pfn i = 0; i < 8; i += 2) CHECK_EQ(OPS->free(f.b, PFN_16M + i, 1), FF_OK);
+    check_clean(&f);
+    /* Merges take the buddy from wherever it is: the list's tail, then its middle. */
+    CHECK_EQ(OPS->free(f.b, PFN_16M + 3, 1), FF_OK); /* 2+3: order 1, the order's spare */
+    check_clean(&f);
+    CHECK_EQ(OPS->free(f.b, PFN_16M + 5, 1), FF_OK); /* 4+5: order 1, on its list */
+    check_clean(&f);
+    expect_rejected(&f, PFN_16M + 2, 1, FF_ERR_DOUBLE);
+    expect_rejected(&f, PFN_16M + 5, 1, FF_ERR_DOUBLE);
+
+    /* Single frames: order 0's spare, its list; then order 1's spare and list, split. */
+    static const ff_pfn order[] = {0x0, 0x6, 0x2, 0x3, 0x4, 0x5};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        CHECK_EQ(must_alloc(&f, 1, 0), PFN_16M + order[i]);
+    ff_pfn pfn;
+    CHECK_EQ(alloc_in(&f, 1, 0, FF_ZONE_NORMAL, &pfn), FF_ERR_NOMEM);
+    check_clean(&f);
+    for (ff_pfn i = 0; i < 0x10; i++) CHECK_EQ(OPS->free(f.b, PFN_16M + i, 1), FF_OK);
+    check_clean(&f);
+    CHECK_EQ(must_alloc(&f, 0x10, 0), PFN_16M);
+    teardown(&f);
+}
+
 FF_TEST(buddy_zone_limits)
 {
     const ff_range ranges[] = {{0x100, 0xf00}, {PFN_16M, 0x2000}, {PFN_4G, 0x400}};
@@ -322,15 +394,15 @@ FF_TEST(buddy_rejected_frees_change_nothing)
     const ff_range ranges[] = {{0x100, 0x100}, {0x300, 0x100}};
     fixture f;
     setup(&f, ranges, 2);
-    /* 0x300 is the last chunk freed at create, so it is split first. */
+    /* 0x100 is the first order-8 chunk freed at create: the spare, split first. */
     ff_pfn a = must_alloc(&f, 4, 0);
     ff_pfn x = must_alloc(&f, 1, 0);
     ff_pfn y = must_alloc(&f, 1, 0);
     ff_pfn c = must_alloc(&f, 3, 0);
-    CHECK_EQ(a, 0x300);
-    CHECK_EQ(x, 0x304);
-    CHECK_EQ(y, 0x305); /* x and y: both halves of one order-1 block */
-    CHECK_EQ(c, 0x308);
+    CHECK_EQ(a, 0x100);
+    CHECK_EQ(x, 0x104);
+    CHECK_EQ(y, 0x105); /* x and y: both halves of one order-1 block */
+    CHECK_EQ(c, 0x108);
     uint64_t held = free_frames(&f);
 
     expect_rejected(&f, a, 0, FF_ERR_INVALID);
@@ -346,7 +418,7 @@ FF_TEST(buddy_rejected_frees_change_nothing)
     expect_rejected(&f, FF_PFN_LIMIT - 1, 1, FF_ERR_FOREIGN);
     expect_rejected(&f, a, 0x1000, FF_ERR_FOREIGN);     /* huge, crosses the hole */
 
-    expect_rejected(&f, a, 8, FF_ERR_DOUBLE);           /* 0x306 is free */
+    expect_rejected(&f, a, 8, FF_ERR_DOUBLE);           /* 0x106 is free */
     expect_rejected(&f, c, 4, FF_ERR_DOUBLE);           /* c + 3 went back */
     expect_rejected(&f, c + 1, 3, FF_ERR_DOUBLE);       /* c + 3 is free: beats misaligned */
     expect_rejected(&f, c + 3, 1, FF_ERR_DOUBLE);
@@ -482,13 +554,17 @@ FF_TEST(buddy_terabyte_space)
     CHECK(f.b != NULL);
     CHECK_EQ(free_frames(&f), total);
 
-    /* Normal holds only order-18 blocks; the last one freed is on top. */
-    ff_pfn top = (UINT64_C(1) << 28) - ORDER18, pfn;
-    CHECK_EQ(must_alloc(&f, 1, 0), top);
+    /* Normal holds only order-18 blocks: the first one freed is the spare, taken
+     * first, and the merge puts it back as the spare. */
+    ff_pfn pfn;
+    CHECK_EQ(must_alloc(&f, 1, 0), PFN_4G);
     CHECK_EQ(free_frames(&f), total - 1);
-    CHECK_EQ(OPS->free(f.b, top, 1), FF_OK);
-    CHECK_EQ(must_alloc(&f, ORDER18, 0), top);
-    CHECK_EQ(OPS->free(f.b, top, ORDER18), FF_OK);
+    CHECK_EQ(OPS->free(f.b, PFN_4G, 1), FF_OK);
+    CHECK_EQ(must_alloc(&f, ORDER18, 0), PFN_4G);
+    /* Then the listed ones, last freed first: the top block. */
+    CHECK_EQ(must_alloc(&f, ORDER18, 0), (UINT64_C(1) << 28) - ORDER18);
+    CHECK_EQ(OPS->free(f.b, (UINT64_C(1) << 28) - ORDER18, ORDER18), FF_OK);
+    CHECK_EQ(OPS->free(f.b, PFN_4G, ORDER18), FF_OK);
     /* DMA starts at pfn 1, its only order-0 block. */
     CHECK_EQ(alloc_in(&f, 1, 0, FF_ZONE_DMA, &pfn), FF_OK);
     CHECK_EQ(pfn, 1);
@@ -541,4 +617,174 @@ FF_TEST(buddy_deterministic)
     uint64_t first = run_workload(0x9e3779b97f4a7c15u);
     CHECK_EQ(run_workload(0x9e3779b97f4a7c15u), first);
     CHECK(run_workload(12345) != first);
+}
+
+/* ---------------------------------------------------------------- against a shadow */
+
+/*
+ * A random workload judged frame by frame against a shadow of the space: every frame
+ * not RAM, free, or owned by one live allocation. Allocations must land on free RAM,
+ * naturally aligned, inside one zone within the limit; NOMEM must mean that no free
+ * aligned block of that order lies in an allowed zone; every free, good or bad, must
+ * get the answer the shadow predicts, and bad ones must change nothing.
+ */
+#define SHADOW_FRAMES (PFN_4G + 0x1000)
+#define SHADOW_LIVE   128
+#define NOT_RAM       0
+#define FREE          1 /* then 2 + the slot of the owning allocation */
+
+typedef struct shadow {
+    fixture f;
+    const ff_range *ranges;
+    size_t nranges;
+    uint16_t *owner; /* per frame */
+    ff_pfn start[SHADOW_LIVE];
+    uint64_t count[SHADOW_LIVE]; /* 0: slot unused */
+    uint64_t free;
+} shadow;
+
+/* The answer a free of [start, start + count) must get. */
+static ff_status shadow_verdict(const shadow *s, ff_pfn start, uint64_t count)
+{
+    if (count == 0 || start >= FF_PFN_LIMIT || count > FF_PFN_LIMIT - start) return FF_ERR_INVALID;
+    for (ff_pfn p = start; p < start + count; p++)
+        if (p >= SHADOW_FRAMES || s->owner[p] == NOT_RAM) return FF_ERR_FOREIGN;
+    unsigned slot = s->owner[start] - 2u;
+    if (s->owner[start] != FREE && s->start[slot] == start && s->count[slot] == count)
+        return FF_OK;
+    for (ff_pfn p = start; p < start + count; p++)
+        if (s->owner[p] == FREE) return FF_ERR_DOUBLE;
+    return s->start[slot] == start ? FF_ERR_WRONG_SIZE : FF_ERR_MISALIGNED;
+}
+
+/* Is a free, aligned block of 2^order frames inside one zone no higher than `zone`? */
+static bool shadow_has_block(const shadow *s, unsigned order, ff_zone zone)
+{
+    uint64_t size = UINT64_C(1) << order;
+    for (size_t r = 0; r < s->nranges; r++) {
+        ff_pfn end = ff_range_end(s->ranges[r]);
+        for (ff_pfn p = (s->ranges[r].start + size - 1) & ~(size - 1); p + size <= end; p += size) {
+            if (ff_zone_of(p) != ff_zone_of(p + size - 1) || ff_zone_of(p) > zone) continue;
+            uint64_t i = 0;
+            while (i < size && s->owner[p + i] == FREE) i++;
+            if (i == size) return true;
+        }
+    }
+    return false;
+}
+
+static void shadow_alloc(shadow *s, uint64_t r)
+{
+    unsigned slot = 0;
+    while (slot < SHADOW_LIVE && s->count[slot]) slot++;
+    if (slot == SHADOW_LIVE) return;
+    uint64_t count = (r >> 8) % 10 < 7 ? 1 + (r >> 16) % 8
+                     : (r >> 8) % 10 < 9 ? 1 + (r >> 16) % 64
+                                          : 1 + (r >> 16) % 700;
+    uint64_t align = (r >> 32) & 1 ? 0 : UINT64_C(1) << ((r >> 33) % 10);
+    ff_zone zone = (ff_zone)((r >> 40) % FF_ZONE_COUNT);
+    unsigned want = ff_log2_ceil(count > align ? count : align);
+    ff_pfn pfn;
+    ff_status st = alloc_in(&s->f, count, align, zone, &pfn);
+    if (st == FF_ERR_NOMEM) {
+        if (shadow_has_block(s, want, zone))
+            ff_test_fail(__FILE__, __LINE__, "alloc(%" PRIu64 ", align %" PRIu64 ", %s) = nomem "
+                         "though a free order-%u block fits", count, align, ff_zone_name(zone), want);
+        return;
+    }
+    CHECK_EQ(st, FF_OK);
+    CHECK(pfn + count <= SHADOW_FRAMES);
+    CHECK_EQ(pfn & ((UINT64_C(1) << want) - 1), 0);
+    CHECK(ff_zone_of(pfn + count - 1) == ff_zone_of(pfn) && ff_zone_of(pfn) <= zone);
+    for (ff_pfn p = pfn; p < pfn + count; p++) {
+        if (s->owner[p] != FREE)
+            ff_test_fail(__FILE__, __LINE__, "alloc handed out frame 0x%" PRIx64 " (shadow %u)",
+                         p, s->owner[p]);
+        s->owner[p] = (uint16_t)(2 + slot);
+    }
+    s->start[slot] = pfn;
+    s->count[slot] = count;
+    s->free -= count;
+    CHECK_EQ(free_frames(&s->f), s->free);
+}
+
+/* Frees [start, start + count) and insists on the shadow's verdict. */
+static void shadow_free(shadow *s, ff_pfn start, uint64_t count)
+{
+    ff_status want = shadow_verdict(s, start, count), got = OPS->free(s->f.b, start, count);
+    if (got != want)
+        ff_test_fail(__FILE__, __LINE__, "free(0x%" PRIx64 ", %" PRIu64 ") = %s, want %s", start,
+                     count, ff_status_name(got), ff_status_name(want));
+    if (got == FF_OK) {
+        unsigned slot = s->owner[start] - 2u;
+        for (ff_pfn p = start; p < start + count; p++) s->owner[p] = FREE;
+        s->count[slot] = 0;
+        s->free += count;
+    }
+    CHECK_EQ(free_frames(&s->f), s->free);
+}
+
+/* A free that names anything: free or held frames, holes, parts of an allocation. */
+static void shadow_bad_free(shadow *s, uint64_t r)
+{
+    unsigned slot = (unsigned)((r >> 16) % SHADOW_LIVE);
+    switch ((r >> 8) % 4) {
+    case 0: shadow_free(s, (r >> 24) % (PFN_16M + 0x4000), 1 + (r >> 56) % 4); break;
+    case 1: shadow_free(s, PFN_4G + (r >> 24) % 0x1000, 1 + (r >> 56) % 4); break;
+    case 2:
+        if (s->count[slot]) shadow_free(s, s->start[slot], s->count[slot] + (r >> 24) % 3 - 1);
+        break;
+    default:
+        if (s->count[slot]) shadow_free(s, s->start[slot] + 1 + (r >> 24) % s->count[slot], 1);
+        break;
+    }
+}
+
+static void run_against_shadow(uint64_t seed)
+{
+    /* Ragged DMA with a hole, a run joined across 16 MiB, ragged DMA32, some Normal. */
+    static const ff_range ranges[] = {{0x21, 0x7df},   {0x900, 0x700}, {PFN_16M, 0x1c00},
+                                      {0x3003, 0xffd}, {PFN_4G, 0x800}};
+    shadow *s = calloc(1, sizeof *s);
+    CHECK(s != NULL);
+    s->owner = calloc(SHADOW_FRAMES, sizeof *s->owner);
+    CHECK(s->owner != NULL);
+    s->ranges = ranges;
+    s->nranges = sizeof ranges / sizeof ranges[0];
+    for (size_t r = 0; r < s->nranges; r++) {
+        for (ff_pfn p = ranges[r].start; p < ff_range_end(ranges[r]); p++) s->owner[p] = FREE;
+        s->free += ranges[r].count;
+    }
+    setup(&s->f, ranges, s->nranges);
+    CHECK_EQ(free_frames(&s->f), s->free);
+
+    uint64_t rng = seed;
+    for (int op = 1; op <= 3000; op++) {
+        uint64_t r = next_rand(&rng), slot = (r >> 48) % SHADOW_LIVE;
+        if (r % 100 < 50)
+            shadow_alloc(s, r);
+        else if (r % 100 < 85 && s->count[slot])
+            shadow_free(s, s->start[slot], s->count[slot]);
+        else
+            shadow_bad_free(s, r);
+        if (op % 300 == 0) check_clean(&s->f);
+    }
+    for (unsigned slot = 0; slot < SHADOW_LIVE; slot++)
+        if (s->count[slot]) shadow_free(s, s->start[slot], s->count[slot]);
+    check_clean(&s->f);
+    /* All merged back: the largest blocks the layout has are whole again. */
+    ff_pfn pfn;
+    CHECK_EQ(alloc_in(&s->f, 0x800, 0, FF_ZONE_NORMAL, &pfn), FF_OK);
+    CHECK_EQ(pfn, PFN_4G);
+    CHECK_EQ(alloc_in(&s->f, 0x1000, 0, FF_ZONE_DMA32, &pfn), FF_OK);
+    CHECK_EQ(pfn, PFN_16M);
+    teardown(&s->f);
+    free(s->owner);
+    free(s);
+}
+
+FF_TEST(buddy_random_against_shadow)
+{
+    run_against_shadow(0x9e3779b97f4a7c15u);
+    run_against_shadow(0x2545f4914f6cdd1du);
 }
