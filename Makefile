@@ -14,15 +14,16 @@ GCC     ?= gcc
 PYTHON  ?= /usr/bin/python3
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CSTD    := -std=c11 -D_DEFAULT_SOURCE
-INC     := -Iallocators
+INC     := -Iallocators -Ifuzz
 CFLAGS  ?= -O2 -g
 SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-LIB_SRC   := $(sort $(wildcard allocators/*.c))
-TEST_SRC  := $(sort $(wildcard tests/*.c))
 TOOL_SRC  := fuzz/fftool.c
+# Everything but the programs' mains goes into the library.
+LIB_SRC   := $(sort $(wildcard allocators/*.c) $(filter-out $(TOOL_SRC),$(wildcard fuzz/*.c)))
+TEST_SRC  := $(sort $(wildcard tests/*.c))
 BENCH_SRC := bench/bench.c
-HDRS      := $(wildcard allocators/*.h allocators/*.def tests/*.h)
+HDRS      := $(wildcard allocators/*.h allocators/*.def fuzz/*.h tests/*.h)
 
 B := build
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/rel/%.o)
