@@ -1,0 +1,722 @@
+/*
+ * ops.c — the operation-sequence language (see ops.h): binary decoder and canonical
+ * encoder, text parser and canonical printer.
+ *
+ * Design:
+ *   - The binary decoder reads through a cursor that yields 0 past the end, so every
+ *     byte string is a program; it stops at the first opcode boundary outside the
+ *     input (zero padding never becomes an operation) or at FF_OPS_MAX operations.
+ *   - The encoder writes the canonical form: the shortest num for each value
+ *     (itself below 0xE0, else its interesting code, else u16/u32/u64), a log byte for
+ *     powers of two and 64 + num otherwise. Decoding any bytes and re-encoding gives a
+ *     program that decodes identically, because every decoded field is representable.
+ *   - The printer writes every directive in a fixed order (backend if named,
+ *     semantics, map and its regions, poison), so text -> binary -> text is exact.
+ *   - The parser is strict: one pass over a private copy of the text, split into
+ *     lines and words; the first problem ends the parse with
+ *     "line N: what: offending text".
+ *
+ * Region edges in text are inclusive and computed with wrapping arithmetic, so an
+ * empty binary region (size 0 KiB) prints as START-(START-1) and parses back.
+ */
+#include "ops.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Only maps cheap enough to build for every fuzz input; append only. */
+const char *const ff_ops_fuzz_presets[] = {"tiny", "qemu", "pc-1g", "pc-4g"};
+const size_t ff_ops_fuzz_preset_count = sizeof ff_ops_fuzz_presets / sizeof ff_ops_fuzz_presets[0];
+
+/* Sizes, alignments, refcounts and addresses at the edges allocators get wrong: around
+ * the small powers of two and the 4 KiB frame, the DMA32 end in frames (0xFFFFF,
+ * 1 << 20), 32-bit and refcount limits, the 2^40 pfn and 2^52 address limits, and the
+ * u64 edges where start + count wraps. All are >= 0xE0, so no value has two canonical
+ * encodings. Stable across versions. */
+const uint64_t ff_ops_interesting[24] = {
+    256,
+    511,
+    512,
+    513,
+    1023,
+    1024,
+    4095,
+    4096,
+    4097,
+    UINT64_C(1) << 18,
+    (UINT64_C(1) << 18) + 1,
+    0xFFFFF,
+    UINT64_C(1) << 20,
+    UINT64_C(1) << 31,
+    (UINT64_C(1) << 31) + 1,
+    0xFFFFFFFF,
+    UINT64_C(1) << 32,
+    UINT64_C(1) << 40,
+    UINT64_C(1) << 52,
+    UINT64_C(1) << 62,
+    UINT64_C(1) << 63,
+    (UINT64_C(1) << 63) + 1,
+    UINT64_MAX - 1,
+    UINT64_MAX,
+};
+
+#define NUM_INTERESTING 0xE0 /* first num byte naming an interesting value */
+#define NUM_U16         0xF8
+#define NUM_U32         0xF9
+#define NUM_U64         0xFA /* 0xFA-0xFF all read a u64 */
+#define LOG_NUM         64   /* first log byte followed by a num */
+#define MAP_CUSTOM      7
+#define FLAG_HARDENED   0x01
+#define FLAG_POISON     0x02
+#define FLAG_MAP_SHIFT  2
+#define FLAG_BACKEND    0x20
+#define NAME_LEN_MAX    31
+#define KIB             1024
+
+static const char *const kind_names[FF_OP_KIND_COUNT] = {
+    "alloc", "drop", "drop_piece", "from_unused", "clone", "from_in_use", "raw_free", "write",
+    "check",
+};
+
+/* Text names of the zone byte's four values. */
+static const char *const zone_words[FF_ZONE_COUNT + 1] = {"dma", "dma32", "normal", "invalid"};
+
+const char *ff_op_kind_name(ff_op_kind kind)
+{
+    return (unsigned)kind < FF_OP_KIND_COUNT ? kind_names[kind] : "?";
+}
+
+/* ---------------------------------------------------------------- the program */
+
+void ff_program_init(ff_program *p)
+{
+    *p = (ff_program){0};
+    p->semantics = FF_SEM_HARDENED;
+    p->preset = ff_ops_fuzz_presets[0];
+}
+
+void ff_program_free(ff_program *p)
+{
+    free(p->ops);
+    ff_program_init(p);
+}
+
+bool ff_program_add(ff_program *p, const ff_op *op)
+{
+    if (p->nops >= FF_OPS_MAX) return false;
+    if (p->nops == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 16;
+        if (cap > FF_OPS_MAX) cap = FF_OPS_MAX;
+        ff_op *ops = realloc(p->ops, cap * sizeof *ops);
+        if (!ops) return false;
+        p->ops = ops;
+        p->cap = cap;
+    }
+    p->ops[p->nops++] = *op;
+    return true;
+}
+
+static ff_op op_of(ff_op_kind kind)
+{
+    return (ff_op){.kind = kind, .zone = FF_ZONE_NORMAL, .refs = 1, .count = 1, .align = 1};
+}
+
+/* Index of a fuzz preset by name; -1 when it is not one. */
+static int fuzz_preset_index(const char *name)
+{
+    for (size_t i = 0; name && i < ff_ops_fuzz_preset_count; i++)
+        if (strcmp(ff_ops_fuzz_presets[i], name) == 0) return (int)i;
+    return -1;
+}
+
+/* ---------------------------------------------------------------- binary: decoding */
+
+/* Reads the input; past its end every byte is 0. */
+typedef struct cursor {
+    const uint8_t *data;
+    size_t size, pos;
+} cursor;
+
+static inline bool cursor_more(const cursor *c) { return c->pos < c->size; }
+
+static inline uint8_t get_byte(cursor *c) { return cursor_more(c) ? c->data[c->pos++] : 0; }
+
+static uint64_t get_le(cursor *c, unsigned bytes)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < bytes; i++) v |= (uint64_t)get_byte(c) << (8 * i);
+    return v;
+}
+
+static uint64_t get_num(cursor *c)
+{
+    uint8_t b = get_byte(c);
+    if (b < NUM_INTERESTING) return b;
+    if (b < NUM_U16) return ff_ops_interesting[b - NUM_INTERESTING];
+    if (b == NUM_U16) return get_le(c, 2);
+    if (b == NUM_U32) return get_le(c, 4);
+    return get_le(c, 8);
+}
+
+static uint64_t get_log(cursor *c)
+{
+    uint8_t b = get_byte(c);
+    return b < LOG_NUM ? UINT64_C(1) << b : get_num(c);
+}
+
+/* A frame number, then the offset within the frame (its low 12 bits). */
+static uint64_t get_paddr(cursor *c)
+{
+    uint64_t frame = get_num(c);
+    return (frame << FF_FRAME_SHIFT) | (get_num(c) & (FF_FRAME_SIZE - 1));
+}
+
+static void decode_regions(ff_program *p, cursor *c)
+{
+    p->preset = NULL;
+    p->nregions = 1 + get_byte(c) % FF_OPS_MAX_REGIONS;
+    for (size_t i = 0; i < p->nregions; i++) {
+        ff_e820_entry *e = &p->regions[i];
+        e->start = get_le(c, 2) * KIB;
+        e->size = get_le(c, 2) * KIB;
+        e->type = (ff_mem_type)(FF_MEM_USABLE + get_byte(c) % (FF_MEM_UNUSABLE - FF_MEM_USABLE + 1));
+    }
+}
+
+/* The name bytes are consumed even when they name no registered back-end. */
+static void decode_backend(ff_program *p, cursor *c)
+{
+    size_t len = 1 + get_byte(c) % NAME_LEN_MAX;
+    char name[NAME_LEN_MAX + 1];
+    for (size_t i = 0; i < len; i++) name[i] = (char)get_byte(c);
+    name[len] = '\0';
+    if (strlen(name) == len && ff_backend_find(name)) memcpy(p->backend, name, len + 1);
+}
+
+static ff_op decode_op(cursor *c)
+{
+    ff_op op = op_of((ff_op_kind)(get_byte(c) % FF_OP_KIND_COUNT));
+    switch (op.kind) {
+    case FF_OP_ALLOC:
+        op.count = get_num(c);
+        op.align = get_log(c);
+        op.zone = (ff_zone)(get_byte(c) & 3);
+        break;
+    case FF_OP_DROP:
+    case FF_OP_CLONE: op.handle = get_byte(c); break;
+    case FF_OP_DROP_PIECE:
+        op.handle = get_byte(c);
+        op.offset = get_num(c);
+        op.count = get_num(c);
+        break;
+    case FF_OP_FROM_UNUSED:
+    case FF_OP_RAW_FREE:
+        op.paddr = get_paddr(c);
+        op.count = get_num(c);
+        break;
+    case FF_OP_FROM_IN_USE:
+        op.paddr = get_paddr(c);
+        op.count = get_num(c);
+        op.refs = (uint32_t)get_num(c);
+        break;
+    case FF_OP_WRITE:
+        op.paddr = get_paddr(c);
+        op.value = get_byte(c);
+        break;
+    default: break;
+    }
+    return op;
+}
+
+bool ff_program_decode(ff_program *p, const uint8_t *data, size_t size)
+{
+    ff_program_init(p);
+    cursor c = {data, size, 0};
+    (void)get_byte(&c); /* version: every version so far reads as version 1 */
+    uint8_t flags = get_byte(&c);
+    p->semantics = (flags & FLAG_HARDENED) ? FF_SEM_HARDENED : FF_SEM_ASTERINAS_2024;
+    p->poison = (flags & FLAG_POISON) != 0;
+    unsigned map = (flags >> FLAG_MAP_SHIFT) & 7;
+    if (map == MAP_CUSTOM)
+        decode_regions(p, &c);
+    else
+        p->preset = ff_ops_fuzz_presets[map % ff_ops_fuzz_preset_count];
+    if (flags & FLAG_BACKEND) decode_backend(p, &c);
+    while (cursor_more(&c) && p->nops < FF_OPS_MAX) {
+        ff_op op = decode_op(&c);
+        if (!ff_program_add(p, &op)) {
+            ff_program_free(p);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- binary: encoding */
+
+/* Upper bounds of one encoded part, so the buffer is sized once. */
+#define HEADER_MAX (2 + 1 + FF_OPS_MAX_REGIONS * 5 + 1 + NAME_LEN_MAX)
+#define OP_MAX     (1 + 2 * 9 + 9 + 9) /* opcode, paddr, count, refs */
+
+typedef struct writer {
+    uint8_t *buf;
+    size_t len;
+} writer;
+
+static inline void put_byte(writer *w, uint8_t b) { w->buf[w->len++] = b; }
+
+static void put_le(writer *w, uint64_t v, unsigned bytes)
+{
+    for (unsigned i = 0; i < bytes; i++) put_byte(w, (uint8_t)(v >> (8 * i)));
+}
+
+static void put_num(writer *w, uint64_t v)
+{
+    if (v < NUM_INTERESTING) {
+        put_byte(w, (uint8_t)v);
+        return;
+    }
+    for (unsigned i = 0; i < 24; i++)
+        if (ff_ops_interesting[i] == v) {
+            put_byte(w, (uint8_t)(NUM_INTERESTING + i));
+            return;
+        }
+    if (v <= UINT16_MAX) {
+        put_byte(w, NUM_U16);
+        put_le(w, v, 2);
+    } else if (v <= UINT32_MAX) {
+        put_byte(w, NUM_U32);
+        put_le(w, v, 4);
+    } else {
+        put_byte(w, NUM_U64);
+        put_le(w, v, 8);
+    }
+}
+
+static void put_log(writer *w, uint64_t v)
+{
+    if (ff_is_pow2(v)) {
+        put_byte(w, (uint8_t)ff_log2(v));
+    } else {
+        put_byte(w, LOG_NUM);
+        put_num(w, v);
+    }
+}
+
+static void put_paddr(writer *w, uint64_t paddr)
+{
+    put_num(w, paddr >> FF_FRAME_SHIFT);
+    put_num(w, paddr & (FF_FRAME_SIZE - 1));
+}
+
+static void encode_op(writer *w, const ff_op *op)
+{
+    put_byte(w, (uint8_t)op->kind);
+    switch (op->kind) {
+    case FF_OP_ALLOC:
+        put_num(w, op->count);
+        put_log(w, op->align);
+        put_byte(w, (unsigned)op->zone < FF_ZONE_COUNT ? (uint8_t)op->zone : FF_ZONE_COUNT);
+        break;
+    case FF_OP_DROP:
+    case FF_OP_CLONE: put_byte(w, op->handle); break;
+    case FF_OP_DROP_PIECE:
+        put_byte(w, op->handle);
+        put_num(w, op->offset);
+        put_num(w, op->count);
+        break;
+    case FF_OP_FROM_UNUSED:
+    case FF_OP_RAW_FREE:
+        put_paddr(w, op->paddr);
+        put_num(w, op->count);
+        break;
+    case FF_OP_FROM_IN_USE:
+        put_paddr(w, op->paddr);
+        put_num(w, op->count);
+        put_num(w, op->refs);
+        break;
+    case FF_OP_WRITE:
+        put_paddr(w, op->paddr);
+        put_byte(w, op->value);
+        break;
+    default: break;
+    }
+}
+
+bool ff_program_encode(const ff_program *p, uint8_t **data, size_t *size)
+{
+    writer w = {malloc(HEADER_MAX + p->nops * OP_MAX), 0};
+    if (!w.buf) return false;
+    size_t name_len = strnlen(p->backend, sizeof p->backend);
+    if (name_len > NAME_LEN_MAX) name_len = NAME_LEN_MAX;
+    /* A preset that is no fuzz preset has no binary form: it falls back to the first. */
+    int preset = fuzz_preset_index(p->preset);
+    unsigned map = p->preset ? (unsigned)(preset < 0 ? 0 : preset) : MAP_CUSTOM;
+    put_byte(&w, FF_OPS_VERSION);
+    put_byte(&w, (uint8_t)((p->semantics == FF_SEM_HARDENED ? FLAG_HARDENED : 0) |
+                           (p->poison ? FLAG_POISON : 0) | (map << FLAG_MAP_SHIFT) |
+                           (name_len ? FLAG_BACKEND : 0)));
+    if (map == MAP_CUSTOM) {
+        size_t n = p->nregions ? p->nregions : 1;
+        put_byte(&w, (uint8_t)(n - 1));
+        for (size_t i = 0; i < n; i++) {
+            const ff_e820_entry *e = &p->regions[i];
+            put_le(&w, e->start / KIB, 2);
+            put_le(&w, e->size / KIB, 2);
+            put_byte(&w, (uint8_t)((unsigned)(e->type + 4) % 5)); /* type 1 + b % 5 */
+        }
+    }
+    if (name_len) {
+        put_byte(&w, (uint8_t)(name_len - 1));
+        for (size_t i = 0; i < name_len; i++) put_byte(&w, (uint8_t)p->backend[i]);
+    }
+    for (size_t i = 0; i < p->nops; i++) encode_op(&w, &p->ops[i]);
+    *data = w.buf;
+    *size = w.len;
+    return true;
+}
+
+/* ---------------------------------------------------------------- text: printing */
+
+void ff_op_format(const ff_op *op, char *buf, size_t len)
+{
+    const char *zone = zone_words[(unsigned)op->zone < FF_ZONE_COUNT ? op->zone : FF_ZONE_COUNT];
+    switch (op->kind) {
+    case FF_OP_ALLOC: {
+        int n = snprintf(buf, len, "alloc %" PRIu64, op->count);
+        if (op->align != 1 && n >= 0 && (size_t)n < len)
+            n += snprintf(buf + n, len - (size_t)n, " align %" PRIu64, op->align);
+        if (op->zone != FF_ZONE_NORMAL && n >= 0 && (size_t)n < len)
+            snprintf(buf + n, len - (size_t)n, " zone %s", zone);
+        break;
+    }
+    case FF_OP_DROP: snprintf(buf, len, "drop h%u", op->handle); break;
+    case FF_OP_DROP_PIECE:
+        snprintf(buf, len, "drop h%u +%" PRIu64 " %" PRIu64, op->handle, op->offset, op->count);
+        break;
+    case FF_OP_FROM_UNUSED:
+    case FF_OP_RAW_FREE:
+        snprintf(buf, len, "%s 0x%" PRIx64 " %" PRIu64, kind_names[op->kind], op->paddr,
+                 op->count);
+        break;
+    case FF_OP_CLONE: snprintf(buf, len, "clone h%u", op->handle); break;
+    case FF_OP_FROM_IN_USE:
+        snprintf(buf, len, "from_in_use 0x%" PRIx64 " %" PRIu64 " refs %" PRIu32, op->paddr,
+                 op->count, op->refs);
+        break;
+    case FF_OP_WRITE: snprintf(buf, len, "write 0x%" PRIx64 " 0x%02x", op->paddr, op->value); break;
+    case FF_OP_CHECK: snprintf(buf, len, "check"); break;
+    default: snprintf(buf, len, "?"); break;
+    }
+}
+
+void ff_program_print(const ff_program *p, FILE *out)
+{
+    if (p->backend[0]) fprintf(out, "backend %.*s\n", FF_OPS_NAME_MAX - 1, p->backend);
+    fprintf(out, "semantics %s\n", ff_semantics_name(p->semantics));
+    if (p->preset) {
+        fprintf(out, "map %s\n", p->preset);
+    } else {
+        fprintf(out, "map custom\n");
+        for (size_t i = 0; i < p->nregions; i++) {
+            const ff_e820_entry *e = &p->regions[i];
+            fprintf(out, "region 0x%" PRIx64 "-0x%" PRIx64 " %s\n", e->start,
+                    e->start + e->size - 1, ff_mem_type_name(e->type));
+        }
+    }
+    fprintf(out, "poison %s\n", p->poison ? "on" : "off");
+    char line[160];
+    for (size_t i = 0; i < p->nops; i++) {
+        ff_op_format(&p->ops[i], line, sizeof line);
+        fprintf(out, "%s\n", line);
+    }
+}
+
+bool ff_program_is_text(const uint8_t *data, size_t size)
+{
+    if (size == 0) return false;
+    for (size_t i = 0; i < size; i++) {
+        uint8_t b = data[i];
+        if (!((b >= 0x20 && b < 0x7f) || b == '\t' || b == '\r' || b == '\n')) return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- text: parsing */
+
+#define WORDS_MAX 8
+
+typedef struct parser {
+    ff_program *p;
+    size_t line;
+    char *err;
+    size_t errlen;
+    char *words[WORDS_MAX];
+    size_t nwords;
+    bool ops_started;
+    bool custom;        /* `map custom` seen */
+    size_t custom_line; /* where, for "no region" */
+} parser;
+
+/* Reports "line N: what: text" and returns false, so callers can `return fail(...)`. */
+static bool fail_at(parser *ps, size_t line, const char *what, const char *text)
+{
+    if (ps->err && ps->errlen) snprintf(ps->err, ps->errlen, "line %zu: %s: %.40s", line, what, text);
+    return false;
+}
+
+static bool fail(parser *ps, const char *what, const char *text)
+{
+    return fail_at(ps, ps->line, what, text);
+}
+
+/* Decimal or 0x-hex, the full u64 range; no sign, no trailing junk, no overflow. */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    unsigned base = 10;
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+    }
+    if (!*s) return false;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        unsigned d;
+        if (*s >= '0' && *s <= '9') d = (unsigned)(*s - '0');
+        else if (base == 16 && *s >= 'a' && *s <= 'f') d = (unsigned)(*s - 'a' + 10);
+        else if (base == 16 && *s >= 'A' && *s <= 'F') d = (unsigned)(*s - 'A' + 10);
+        else return false;
+        if (d >= base || v > (UINT64_MAX - d) / base) return false;
+        v = v * base + d;
+    }
+    *out = v;
+    return true;
+}
+
+static bool word_num(parser *ps, size_t i, uint64_t *out)
+{
+    return parse_u64(ps->words[i], out) || fail(ps, "bad number", ps->words[i]);
+}
+
+/* hN with N in 0..255. */
+static bool word_handle(parser *ps, size_t i, uint8_t *out)
+{
+    const char *w = ps->words[i];
+    uint64_t v;
+    if (w[0] != 'h' || !parse_u64(w + 1, &v)) return fail(ps, "bad handle (want h0..h255)", w);
+    if (v > UINT8_MAX) return fail(ps, "handle out of range (h0..h255)", w);
+    *out = (uint8_t)v;
+    return true;
+}
+
+/* Requires between min and max words on the line, the keyword included. */
+static bool want_words(parser *ps, size_t min, size_t max)
+{
+    if (ps->nwords < min) return fail(ps, "missing operand", ps->words[0]);
+    if (ps->nwords > max) return fail(ps, "unexpected operand", ps->words[max]);
+    return true;
+}
+
+static bool parse_region(parser *ps)
+{
+    if (!ps->custom) return fail(ps, "region without map custom", ps->words[0]);
+    if (ps->nwords < 3) return fail(ps, "missing operand", ps->words[0]);
+    if (ps->p->nregions == FF_OPS_MAX_REGIONS) return fail(ps, "too many regions", ps->words[1]);
+    char *range = ps->words[1], *dash = strchr(range, '-');
+    uint64_t start, end;
+    if (!dash) return fail(ps, "bad region (want 0xSTART-0xEND)", range);
+    *dash = '\0';
+    bool ok = parse_u64(range, &start) && parse_u64(dash + 1, &end);
+    *dash = '-';
+    if (!ok) return fail(ps, "bad number", range);
+    /* Wrapping on purpose: END = START - 1 is an empty region. */
+    uint64_t size = end + 1 - start;
+    if (start % KIB || (end + 1) % KIB) return fail(ps, "region not KiB-aligned", range);
+    if (start / KIB > UINT16_MAX || size / KIB > UINT16_MAX)
+        return fail(ps, "region out of range (start and size below 64 MiB)", range);
+    /* The type is the rest of the line: some e820 names are two words. */
+    char type_name[32] = "";
+    for (size_t i = 2; i < ps->nwords; i++) {
+        size_t used = strlen(type_name);
+        snprintf(type_name + used, sizeof type_name - used, "%s%s", i > 2 ? " " : "", ps->words[i]);
+    }
+    for (int t = FF_MEM_USABLE; t < FF_MEM_TYPE_COUNT; t++)
+        if (strcmp(type_name, ff_mem_type_name((ff_mem_type)t)) == 0) {
+            ps->p->regions[ps->p->nregions++] = (ff_e820_entry){start, size, (ff_mem_type)t};
+            return true;
+        }
+    return fail(ps, "unknown region type", ps->words[2]);
+}
+
+static bool parse_directive(parser *ps, const char *word)
+{
+    ff_program *p = ps->p;
+    if (strcmp(word, "region") == 0) return parse_region(ps);
+    if (!want_words(ps, 2, 2)) return false;
+    const char *arg = ps->words[1];
+    if (strcmp(word, "backend") == 0) {
+        if (!ff_backend_find(arg) || strlen(arg) > NAME_LEN_MAX)
+            return fail(ps, "unknown backend", arg);
+        strcpy(p->backend, arg);
+    } else if (strcmp(word, "semantics") == 0) {
+        if (!ff_semantics_parse(arg, &p->semantics)) return fail(ps, "unknown semantics", arg);
+    } else if (strcmp(word, "poison") == 0) {
+        if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0)
+            return fail(ps, "poison must be on or off", arg);
+        p->poison = strcmp(arg, "on") == 0;
+    } else { /* map */
+        if (p->nregions) return fail(ps, "map after regions", arg);
+        ps->custom = strcmp(arg, "custom") == 0;
+        ps->custom_line = ps->line;
+        int i = fuzz_preset_index(arg);
+        if (!ps->custom && i < 0) return fail(ps, "unknown preset", arg);
+        p->preset = ps->custom ? NULL : ff_ops_fuzz_presets[i];
+    }
+    return true;
+}
+
+/* alloc COUNT [align A] [zone Z], options in either order, each at most once. */
+static bool parse_alloc(parser *ps, ff_op *op)
+{
+    if (!want_words(ps, 2, 6) || !word_num(ps, 1, &op->count)) return false;
+    bool have_align = false, have_zone = false;
+    for (size_t i = 2; i < ps->nwords; i += 2) {
+        const char *opt = ps->words[i];
+        bool is_align = strcmp(opt, "align") == 0, is_zone = strcmp(opt, "zone") == 0;
+        if (!is_align && !is_zone) return fail(ps, "unknown word", opt);
+        if (is_align ? have_align : have_zone) return fail(ps, "repeated option", opt);
+        if (i + 1 >= ps->nwords) return fail(ps, "missing operand", opt);
+        if (is_align) {
+            have_align = true;
+            if (!word_num(ps, i + 1, &op->align)) return false;
+            continue;
+        }
+        have_zone = true;
+        size_t z = 0;
+        while (z <= FF_ZONE_COUNT && strcmp(ps->words[i + 1], zone_words[z]) != 0) z++;
+        if (z > FF_ZONE_COUNT) return fail(ps, "unknown zone", ps->words[i + 1]);
+        op->zone = (ff_zone)z;
+    }
+    return true;
+}
+
+/* drop hN [+OFFSET COUNT] */
+static bool parse_drop(parser *ps, ff_op *op)
+{
+    if (!want_words(ps, 2, 4) || !word_handle(ps, 1, &op->handle)) return false;
+    if (ps->nwords == 2) return true;
+    if (ps->nwords == 3) return fail(ps, "missing operand", ps->words[2]);
+    const char *off = ps->words[2];
+    if (off[0] != '+' || !parse_u64(off + 1, &op->offset)) return fail(ps, "bad offset (want +N)", off);
+    op->kind = FF_OP_DROP_PIECE;
+    return word_num(ps, 3, &op->count);
+}
+
+/* from_in_use 0xPADDR [COUNT] [refs R] */
+static bool parse_from_in_use(parser *ps, ff_op *op)
+{
+    if (!want_words(ps, 2, 5) || !word_num(ps, 1, &op->paddr)) return false;
+    size_t i = 2;
+    if (i < ps->nwords && strcmp(ps->words[i], "refs") != 0 && !word_num(ps, i++, &op->count))
+        return false;
+    if (i == ps->nwords) return true;
+    if (strcmp(ps->words[i], "refs") != 0) return fail(ps, "unexpected operand", ps->words[i]);
+    if (i + 1 >= ps->nwords) return fail(ps, "missing operand", ps->words[i]);
+    if (i + 2 < ps->nwords) return fail(ps, "unexpected operand", ps->words[i + 2]);
+    uint64_t refs;
+    if (!word_num(ps, i + 1, &refs)) return false;
+    if (refs > UINT32_MAX) return fail(ps, "refs out of range (0..2^32-1)", ps->words[i + 1]);
+    op->refs = (uint32_t)refs;
+    return true;
+}
+
+static bool parse_op(parser *ps, ff_op_kind kind)
+{
+    ff_op op = op_of(kind);
+    bool ok;
+    uint64_t value = 0;
+    switch (kind) {
+    case FF_OP_ALLOC: ok = parse_alloc(ps, &op); break;
+    case FF_OP_DROP: ok = parse_drop(ps, &op); break;
+    case FF_OP_CLONE: ok = want_words(ps, 2, 2) && word_handle(ps, 1, &op.handle); break;
+    case FF_OP_FROM_IN_USE: ok = parse_from_in_use(ps, &op); break;
+    case FF_OP_FROM_UNUSED:
+    case FF_OP_RAW_FREE:
+        ok = want_words(ps, 2, 3) && word_num(ps, 1, &op.paddr) &&
+             (ps->nwords == 2 || word_num(ps, 2, &op.count));
+        break;
+    case FF_OP_WRITE:
+        ok = want_words(ps, 3, 3) && word_num(ps, 1, &op.paddr) && word_num(ps, 2, &value);
+        if (ok && value > UINT8_MAX) ok = fail(ps, "value out of range (0..255)", ps->words[2]);
+        op.value = (uint8_t)value;
+        break;
+    default: ok = want_words(ps, 1, 1); break;
+    }
+    if (!ok) return false;
+    if (ps->p->nops >= FF_OPS_MAX) return fail(ps, "too many operations (FF_OPS_MAX)", ps->words[0]);
+    if (!ff_program_add(ps->p, &op)) return fail(ps, "out of host memory", ps->words[0]);
+    return true;
+}
+
+/* Splits one line (comment removed) into words; false when there are too many. */
+static bool split_words(parser *ps, char *line)
+{
+    char *hash = strchr(line, '#');
+    if (hash) *hash = '\0';
+    ps->nwords = 0;
+    for (char *s = line;;) {
+        while (*s == ' ' || *s == '\t' || *s == '\r') s++;
+        if (!*s) return true;
+        if (ps->nwords == WORDS_MAX) return fail(ps, "too many words", s);
+        ps->words[ps->nwords++] = s;
+        while (*s && *s != ' ' && *s != '\t' && *s != '\r') s++;
+        if (*s) *s++ = '\0';
+    }
+}
+
+static bool parse_line(parser *ps, char *line)
+{
+    static const char *const directives[] = {"backend", "semantics", "map", "region", "poison"};
+    if (!split_words(ps, line)) return false;
+    if (ps->nwords == 0) return true;
+    const char *word = ps->words[0];
+    for (size_t i = 0; i < sizeof directives / sizeof directives[0]; i++)
+        if (strcmp(word, directives[i]) == 0)
+            return ps->ops_started ? fail(ps, "directive after an operation", word)
+                                   : parse_directive(ps, word);
+    /* drop_piece has no word of its own: it is `drop hN +OFFSET COUNT`. */
+    for (int k = 0; k < FF_OP_KIND_COUNT; k++)
+        if (k != FF_OP_DROP_PIECE && strcmp(word, kind_names[k]) == 0) {
+            if (ps->custom && !ps->ops_started && ps->p->nregions == 0)
+                return fail_at(ps, ps->custom_line, "map custom without region", "map custom");
+            ps->ops_started = true;
+            return parse_op(ps, (ff_op_kind)k);
+        }
+    return fail(ps, "unknown word", word);
+}
+
+bool ff_program_parse(ff_program *p, const char *text, char *err, size_t errlen)
+{
+    ff_program_init(p);
+    parser ps = {.p = p, .err = err, .errlen = errlen};
+    char *copy = strdup(text);
+    if (!copy) {
+        if (err && errlen) snprintf(err, errlen, "line 0: out of host memory");
+        return false;
+    }
+    bool ok = true;
+    char *line = copy;
+    for (ps.line = 1; ok && line; ps.line++) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = '\0';
+        ok = parse_line(&ps, line);
+        line = nl ? nl + 1 : NULL;
+    }
+    if (ok && ps.custom && p->nregions == 0)
+        ok = fail_at(&ps, ps.custom_line, "map custom without region", "map custom");
+    free(copy);
+    if (!ok) ff_program_free(p);
+    return ok;
+}

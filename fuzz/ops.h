@@ -1,0 +1,153 @@
+/*
+ * ops.h — the operation-sequence language: what one fuzz input asks framefuzz to do.
+ *
+ * A program is a configuration (metadata semantics, memory map, poisoning, optionally
+ * the back-end) and a sequence of operations on the metadata layer. It has two forms:
+ *
+ * Binary — what fuzzers mutate. Every byte string decodes to a program (missing bytes
+ * read as zero, opcodes are taken modulo the number of kinds, trailing bytes are
+ * ignored), so nearly every input is meaningful. The first byte is the format
+ * version: a corpus stays replayable when the language grows, because a newer decoder
+ * still reads every older version.
+ *
+ *   byte 0     version (FF_OPS_VERSION)
+ *   byte 1     flags: bit 0 semantics (0 asterinas-2024, 1 hardened), bit 1 poison,
+ *              bits 2-4 map (index into ff_ops_fuzz_presets, modulo its size;
+ *              7 = custom regions follow), bit 5 a back-end name follows
+ *   [custom]   n = 1 + byte % FF_OPS_MAX_REGIONS regions of 5 bytes: start in KiB
+ *              (u16 LE), size in KiB (u16 LE), e820 type (1 + byte % 5)
+ *   [backend]  a byte L, then 1 + L % 31 name bytes; a name that is not a registered
+ *              back-end decodes as "no back-end named"
+ *   ops        an opcode byte (kind = byte % FF_OP_KIND_COUNT), then its operands:
+ *                alloc       count:num  align:log  zone:byte (& 3; 3 is an invalid zone)
+ *                drop        handle:byte
+ *                drop_piece  handle:byte  offset:num  count:num
+ *                from_unused paddr  count:num
+ *                clone       handle:byte
+ *                from_in_use paddr  count:num  refs:num (low 32 bits)
+ *                raw_free    paddr  count:num
+ *                write       paddr  value:byte
+ *                check       -
+ *              num: one byte b; b < 0xE0 is the value; 0xE0-0xF7 pick one of 24
+ *              interesting values (ff_ops_interesting); 0xF8 a u16, 0xF9 a u32,
+ *              0xFA-0xFF a u64 follows (little-endian).
+ *              log: one byte b; b < 64 means 1 << b; else a num follows (so any
+ *              alignment, also a non-power of two, can be expressed).
+ *              paddr: frame:num then low 12 bits:num (a misaligned address when non-zero).
+ *
+ * Text — what people read, write, diff and commit. One line per directive or
+ * operation; '#' starts a comment; blank lines are ignored. Numbers are decimal or
+ * 0x-hex. The printer writes the canonical form; the parser accepts it and the
+ * variations noted below.
+ *
+ *   backend NAME                  (optional) the back-end a reproducer was found on
+ *   semantics asterinas-2024|hardened
+ *   map PRESET | map custom       then, for custom, lines:
+ *   region 0xSTART-0xEND TYPE     bytes, END inclusive, KiB-granular; TYPE as e820
+ *                                 prints it (usable, reserved, ACPI data, ACPI NVS, unusable)
+ *   poison on|off
+ *   alloc COUNT [align A] [zone dma|dma32|normal|invalid]
+ *   drop hN [+OFFSET COUNT]       whole handle, or a piece of it
+ *   from_unused 0xPADDR [COUNT]
+ *   clone hN
+ *   from_in_use 0xPADDR [COUNT] [refs R]
+ *   raw_free 0xPADDR [COUNT]
+ *   write 0xPADDR 0xVALUE
+ *   check
+ * Directives come before the first operation. Defaults: semantics hardened, map tiny,
+ * poison off, COUNT 1, align 1, zone normal, refs 1.
+ *
+ * Handles: hN names the N-th live handle, modulo the number live when the operation
+ * runs (the executor resolves it), so mutated programs stay meaningful.
+ *
+ * Round trips are exact: text -> binary -> text reproduces the canonical text, and
+ * canonical binary -> text -> binary reproduces the bytes. Arbitrary fuzzer bytes
+ * decode to a program whose canonical encoding decodes to the same program.
+ */
+#ifndef FF_OPS_H
+#define FF_OPS_H
+
+#include <stddef.h>
+
+#include "meta.h"
+
+#define FF_OPS_VERSION     1
+#define FF_OPS_MAX         4096 /* operations in one program; more are ignored */
+#define FF_OPS_MAX_REGIONS 8
+#define FF_OPS_NAME_MAX    32
+
+typedef enum ff_op_kind {
+    FF_OP_ALLOC,
+    FF_OP_DROP,
+    FF_OP_DROP_PIECE,
+    FF_OP_FROM_UNUSED,
+    FF_OP_CLONE,
+    FF_OP_FROM_IN_USE,
+    FF_OP_RAW_FREE,
+    FF_OP_WRITE,
+    FF_OP_CHECK,
+    FF_OP_KIND_COUNT
+} ff_op_kind;
+
+/* The zone byte's fourth value: a request naming no valid zone. */
+#define FF_OPS_ZONE_INVALID ((ff_zone)FF_ZONE_COUNT)
+
+typedef struct ff_op {
+    ff_op_kind kind;
+    uint8_t handle;  /* drop, drop_piece, clone: index into the live handles */
+    ff_zone zone;    /* alloc (FF_OPS_ZONE_INVALID allowed) */
+    uint32_t refs;   /* from_in_use */
+    uint8_t value;   /* write */
+    uint64_t count;  /* alloc, drop_piece, from_unused, from_in_use, raw_free */
+    uint64_t align;  /* alloc */
+    uint64_t offset; /* drop_piece: first frame of the piece within the handle */
+    uint64_t paddr;  /* from_unused, from_in_use, raw_free, write */
+} ff_op;
+
+typedef struct ff_program {
+    char backend[FF_OPS_NAME_MAX]; /* "" when not named */
+    ff_semantics semantics;
+    bool poison;
+    const char *preset;            /* a name from ff_ops_fuzz_presets, or NULL for custom */
+    ff_e820_entry regions[FF_OPS_MAX_REGIONS];
+    size_t nregions;
+    ff_op *ops;
+    size_t nops, cap;
+} ff_program;
+
+/* The presets a binary program can name, by index; stable across versions (append only). */
+extern const char *const ff_ops_fuzz_presets[];
+extern const size_t ff_ops_fuzz_preset_count;
+/* The 24 values num bytes 0xE0-0xF7 stand for; stable across versions. */
+extern const uint64_t ff_ops_interesting[24];
+
+const char *ff_op_kind_name(ff_op_kind kind);
+
+/* An empty program with the defaults above. */
+void ff_program_init(ff_program *p);
+void ff_program_free(ff_program *p);
+/* Appends an operation; false when FF_OPS_MAX are there already or memory runs out. */
+bool ff_program_add(ff_program *p, const ff_op *op);
+
+/* Decode and parse initialise p themselves: free a program that holds operations
+ * before reusing it for them. After a failure p holds nothing. */
+
+/* Decodes any bytes; never fails except on host memory (false). An empty input, or
+ * one whose version byte is unknown, decodes as version 1 (so fuzzers need not
+ * discover the version byte) — the version byte is still consumed. */
+bool ff_program_decode(ff_program *p, const uint8_t *data, size_t size);
+/* The canonical binary form into a malloc'd buffer; false on host memory. */
+bool ff_program_encode(const ff_program *p, uint8_t **data, size_t *size);
+
+/* Parses text. On error returns false with "line N: what is wrong" in err. */
+bool ff_program_parse(ff_program *p, const char *text, char *err, size_t errlen);
+/* The canonical text form. */
+void ff_program_print(const ff_program *p, FILE *out);
+/* One operation in canonical text form (no newline) into buf. */
+void ff_op_format(const ff_op *op, char *buf, size_t len);
+
+/* True when data looks like text (what `framefuzz repro` uses to pick a parser): it
+ * is non-empty and every byte is printable ASCII, tab, CR or LF. */
+bool ff_program_is_text(const uint8_t *data, size_t size);
+
+#endif
