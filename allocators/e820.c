@@ -245,34 +245,51 @@ bool ff_e820_parse(ff_e820_map *map, const char *text, char *err, size_t errlen)
 /* A memory map is a few kilobytes; anything this large is the wrong file. */
 #define MAP_FILE_MAX (1u << 20)
 
-bool ff_e820_load_file(ff_e820_map *map, const char *path, char *err, size_t errlen)
+bool ff_read_file(const char *path, size_t max, char **data, size_t *size, char *err,
+                  size_t errlen)
 {
+    *data = NULL;
+    *size = 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
         if (err && errlen) snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return false;
     }
-    char *buf = malloc(MAP_FILE_MAX + 1);
+    char *buf = malloc(max + 1);
     if (!buf) {
         fclose(f);
         if (err && errlen) snprintf(err, errlen, "out of host memory reading %s", path);
         return false;
     }
-    size_t n = fread(buf, 1, MAP_FILE_MAX + 1, f);
+    size_t n = fread(buf, 1, max + 1, f);
     int read_errno = errno;
     bool failed = ferror(f);
     fclose(f);
+    if (failed || n > max) {
+        if (err && errlen) {
+            if (failed)
+                snprintf(err, errlen, "cannot read %s: %s", path, strerror(read_errno));
+            else
+                snprintf(err, errlen, "%s is larger than %zu KiB", path, max >> 10);
+        }
+        free(buf);
+        return false;
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *size = n;
+    return true;
+}
+
+bool ff_e820_load_file(ff_e820_map *map, const char *path, char *err, size_t errlen)
+{
+    char *buf;
+    size_t n;
+    if (!ff_read_file(path, MAP_FILE_MAX, &buf, &n, err, errlen)) return false;
     bool ok = false;
-    if (failed) {
-        if (err && errlen) snprintf(err, errlen, "cannot read %s: %s", path, strerror(read_errno));
-    } else if (n > MAP_FILE_MAX) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s is larger than %u KiB: not a memory map", path,
-                     MAP_FILE_MAX >> 10);
-    } else if (memchr(buf, '\0', n)) {
+    if (memchr(buf, '\0', n)) {
         if (err && errlen) snprintf(err, errlen, "%s holds a NUL byte: not a text memory map", path);
     } else {
-        buf[n] = '\0';
         ok = ff_e820_parse(map, buf, err, errlen);
     }
     free(buf);

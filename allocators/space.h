@@ -69,6 +69,10 @@ bool ff_e820_add(ff_e820_map *map, uint64_t start, uint64_t size, ff_mem_type ty
  */
 bool ff_e820_parse(ff_e820_map *map, const char *text, char *err, size_t errlen);
 bool ff_e820_load_file(ff_e820_map *map, const char *path, char *err, size_t errlen);
+/* Reads a whole file of at most `max` bytes into a malloc'd buffer with a NUL after
+ * its end. On failure returns false with a one-line reason naming the path. */
+bool ff_read_file(const char *path, size_t max, char **data, size_t *size, char *err,
+                  size_t errlen);
 /* Writes the map back as "BIOS-e820: [mem ...] type" lines (normalised form). */
 void ff_e820_print(const ff_e820_map *map, FILE *out);
 

@@ -6,14 +6,19 @@
  *                                              metadata semantics
  *   fftool map PRESET|FILE [--linux-fixups] [--json]
  *                                              what framefuzz makes of a memory map
+ *   fftool decode FILE                         a binary program (fuzz input) as text
+ *   fftool encode FILE [-o OUT]                a text program as binary
  *
  * Exit codes: 0 success, 2 bad usage or bad input (one line on stderr).
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "meta.h"
+#include <unistd.h>
+
+#include "ops.h"
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
@@ -193,14 +198,62 @@ static int cmd_map(const char *what, bool fixups, bool json)
     return 0;
 }
 
+/* Programs are at most FF_OPS_MAX operations: a few hundred KiB in either form. */
+#define PROGRAM_FILE_MAX (4u << 20)
+
+static int cmd_decode(const char *path)
+{
+    char err[256], *data;
+    size_t size;
+    if (!ff_read_file(path, PROGRAM_FILE_MAX, &data, &size, err, sizeof err))
+        return usage_error("%s", err);
+    ff_program prog;
+    bool ok = ff_program_decode(&prog, (const uint8_t *)data, size);
+    free(data);
+    if (!ok) return usage_error("%s: host out of memory", path);
+    printf("# decoded from %s (%zu bytes)\n", path, size);
+    ff_program_print(&prog, stdout);
+    ff_program_free(&prog);
+    return 0;
+}
+
+static int cmd_encode(const char *path, const char *out_path)
+{
+    if (!out_path && isatty(STDOUT_FILENO))
+        return usage_error("encode writes binary: name a file with -o FILE");
+    char err[256], *text;
+    size_t size;
+    if (!ff_read_file(path, PROGRAM_FILE_MAX, &text, &size, err, sizeof err))
+        return usage_error("%s", err);
+    ff_program prog;
+    bool parsed = !memchr(text, '\0', size) && ff_program_parse(&prog, text, err, sizeof err);
+    if (!parsed && memchr(text, '\0', size)) snprintf(err, sizeof err, "holds a NUL byte: not a text program");
+    free(text);
+    if (!parsed) return usage_error("%s: %s", path, err);
+    uint8_t *bin;
+    size_t len;
+    bool encoded = ff_program_encode(&prog, &bin, &len);
+    ff_program_free(&prog);
+    if (!encoded) return usage_error("%s: host out of memory", path);
+    FILE *out = out_path ? fopen(out_path, "wb") : stdout;
+    bool written = out && fwrite(bin, 1, len, out) == len;
+    if (out && out != stdout) written = fclose(out) == 0 && written;
+    free(bin);
+    if (!written) return usage_error("cannot write %s", out_path ? out_path : "standard output");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2) return usage_error("usage: fftool list [--json] | map PRESET|FILE [--linux-fixups] [--json]");
+    if (argc < 2)
+        return usage_error("usage: fftool list [--json] | map PRESET|FILE [--linux-fixups] [--json] | "
+                           "decode FILE | encode FILE [-o OUT]");
     bool json = false, fixups = false;
-    const char *operand = NULL;
+    const char *operand = NULL, *out_path = NULL;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) json = true;
         else if (strcmp(argv[i], "--linux-fixups") == 0) fixups = true;
+        else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) out_path = argv[++i];
         else if (argv[i][0] == '-') return usage_error("unknown option %s", argv[i]);
         else if (!operand) operand = argv[i];
         else return usage_error("unexpected argument %s", argv[i]);
@@ -213,5 +266,14 @@ int main(int argc, char **argv)
         if (!operand) return usage_error("map needs a preset name or a map file");
         return cmd_map(operand, fixups, json);
     }
-    return usage_error("unknown command %s (commands: list, map)", argv[1]);
+    if (strcmp(argv[1], "decode") == 0 || strcmp(argv[1], "encode") == 0) {
+        if (!operand) return usage_error("%s needs a program file", argv[1]);
+        if (json || fixups) return usage_error("%s takes only a file (and -o for encode)", argv[1]);
+        if (argv[1][0] == 'd') {
+            if (out_path) return usage_error("decode writes text to standard output; no -o");
+            return cmd_decode(operand);
+        }
+        return cmd_encode(operand, out_path);
+    }
+    return usage_error("unknown command %s (commands: list, map, decode, encode)", argv[1]);
 }

@@ -129,6 +129,36 @@ def cli_tests():
     finally:
         os.unlink(bad)
 
+    with tempfile.TemporaryDirectory() as tmp:
+        text = os.path.join(tmp, "p.txt")
+        binary = os.path.join(tmp, "p.bin")
+        program = ("backend bsa\nsemantics asterinas-2024\nmap custom\n"
+                   "region 0x0-0x7ffff usable\nregion 0xc8000-0xd6fff usable\npoison off\n"
+                   "alloc 32\ndrop h0\nfrom_unused 0x1000 1\ndrop h0\n" + "alloc 1\n" * 10 +
+                   "alloc 100 align 4 zone dma32\nraw_free 0x1000 1\nwrite 0x2008 0x41\ncheck\n")
+        with open(text, "w") as f:
+            f.write(program)
+        enc = cli(["encode", text, "-o", binary])
+        dec = cli(["decode", binary])
+        body = "\n".join(l for l in dec.stdout.splitlines() if not l.startswith("#")) + "\n"
+        report("cli: encode then decode gives the canonical text back",
+               enc.returncode == 0 and dec.returncode == 0 and body == program,
+               enc.stderr + dec.stdout + dec.stderr)
+
+        garbage = os.path.join(tmp, "g.bin")
+        with open(garbage, "wb") as f:
+            f.write(bytes(range(256)) * 3)
+        dec = cli(["decode", garbage])
+        report("cli: decode turns arbitrary bytes into a program",
+               dec.returncode == 0 and "semantics" in dec.stdout, dec.stdout + dec.stderr)
+
+        bad = os.path.join(tmp, "bad.txt")
+        with open(bad, "w") as f:
+            f.write("semantics hardened\nalloc 1\nfrobnicate h0\n")
+        ok, detail = one_line_error(cli(["encode", bad, "-o", binary]))
+        report("cli: a bad program line is a one-line error naming the line",
+               ok and "line 3" in detail, detail)
+
     for name, args in (("unknown command", ["frobnicate"]),
                        ("unknown option", ["list", "--bogus"]),
                        ("missing map file", ["map", "/nonexistent/map.txt"])):
