@@ -11,16 +11,20 @@ ifeq ($(origin CC),default)
 CC      := clang
 endif
 GCC     ?= gcc
+FUZZCC  ?= clang
 PYTHON  ?= /usr/bin/python3
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CSTD    := -std=c11 -D_DEFAULT_SOURCE
 INC     := -Iallocators -Ifuzz
 CFLAGS  ?= -O2 -g
 SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZFLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
 TOOL_SRC  := fuzz/fftool.c
+# libFuzzer targets (each has its own LLVMFuzzerTestOneInput; clang only).
+FUZZ_TARGETS := $(wildcard fuzz/fuzz_*.c)
 # Everything but the programs' mains goes into the library.
-LIB_SRC   := $(sort $(wildcard allocators/*.c) $(filter-out $(TOOL_SRC),$(wildcard fuzz/*.c)))
+LIB_SRC   := $(sort $(wildcard allocators/*.c) $(filter-out $(TOOL_SRC) $(FUZZ_TARGETS),$(wildcard fuzz/*.c)))
 TEST_SRC  := $(sort $(wildcard tests/*.c))
 BENCH_SRC := bench/bench.c
 HDRS      := $(wildcard allocators/*.h allocators/*.def fuzz/*.h tests/*.h)
@@ -28,7 +32,7 @@ HDRS      := $(wildcard allocators/*.h allocators/*.def fuzz/*.h tests/*.h)
 B := build
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/rel/%.o)
 
-.PHONY: all test bench setup clean unit-asan gcc-check
+.PHONY: all test bench setup clean unit-asan gcc-check fuzz-ops-smoke
 all: $(B)/libframefuzz.a $(B)/fftool
 
 $(B)/rel/%.o: %.c $(HDRS)
@@ -59,6 +63,18 @@ gcc-check:
 	$(GCC) $(CSTD) $(WARN) $(INC) -Itests -O2 $(LIB_SRC) $(TEST_SRC) -o $(B)/gcc/unit
 	$(GCC) $(CSTD) $(WARN) $(INC) -O2 $(TOOL_SRC) $(LIB_SRC) -o $(B)/gcc/fftool
 	$(GCC) $(CSTD) $(WARN) $(INC) -O2 $(BENCH_SRC) $(LIB_SRC) -o $(B)/gcc/bench
+
+# The operation language's decoder and parser, fuzzed for their own contracts (clang).
+$(B)/fuzz/ops_fuzzer: fuzz/fuzz_ops.c $(LIB_SRC) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FUZZFLAGS) fuzz/fuzz_ops.c $(LIB_SRC) -o $@
+
+# A short, seeded run over corpus/ops. New inputs go to a throwaway first corpus
+# directory, so corpus/ stays as committed.
+fuzz-ops-smoke: $(B)/fuzz/ops_fuzzer
+	@rm -rf $(B)/fuzz/ops-new && mkdir -p $(B)/fuzz/ops-new
+	$(B)/fuzz/ops_fuzzer -runs=200000 -seed=1 -max_len=512 -artifact_prefix=$(B)/fuzz/ $(B)/fuzz/ops-new corpus/ops
+	@rm -rf $(B)/fuzz/ops-new
 
 test:
 	@sh ci/setup.sh --check

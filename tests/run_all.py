@@ -2,7 +2,8 @@
 
 1. the C unit tests, built from scratch with ASan+UBSan (clang);
 2. warning-free builds: the tools with clang, everything with gcc;
-3. the CLI, end to end: listings, maps, and bad input (one-line errors, exit 2).
+3. a short libFuzzer run on the program decoder and parser (ASan+UBSan);
+4. the CLI, end to end: listings, maps, programs, and bad input (one-line errors, exit 2).
 The last line is "N passed, N failed" over all of them.
 """
 import json
@@ -170,6 +171,8 @@ def main():
     unit_tests()
     make("all", "build: library and tools warning-free with clang -Werror")
     make("gcc-check", "build: everything warning-free with gcc -Werror")
+    make("fuzz-ops-smoke", "fuzz: 200,000 libFuzzer runs on the program decoder and parser, "
+                           "no finding")
     cli_tests()
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
