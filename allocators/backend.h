@@ -78,7 +78,8 @@ typedef enum ff_rounding {
 } ff_rounding;
 
 typedef enum ff_free_rule {
-    FF_FREE_EXACT,     /* a free names one allocation: its first frame and its count */
+    FF_FREE_EXACT,     /* a free names one allocation: its first frame and the count
+                          that was requested */
     FF_FREE_PIECEWISE, /* any run of allocated frames may be freed, in any order */
 } ff_free_rule;
 
