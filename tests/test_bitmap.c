@@ -9,44 +9,20 @@
 #include <stdlib.h>
 
 #include "backend.h"
-#include "unit.h"
 
 extern const ff_backend_ops ff_backend_bitmap;
 #define OPS (&ff_backend_bitmap)
+#include "backend_fixture.h"
 
 #define PFN_16M UINT64_C(0x1000)   /* DMA | DMA32 */
 #define PFN_4G  UINT64_C(0x100000) /* DMA32 | Normal */
 
 /* ---------------------------------------------------------------- helpers */
 
-typedef struct fixture {
-    ff_env env;
-    void *b;
-} fixture;
-
-static void check_clean(fixture *f)
-{
-    const char *why = OPS->check(f->b);
-    if (why) ff_test_fail(__FILE__, __LINE__, "check(): %s", why);
-}
-
 static void setup(fixture *f, const ff_range *ranges, size_t n)
 {
-    memset(f, 0, sizeof *f);
-    f->b = OPS->create(&f->env, ranges, n);
-    CHECK(f->b != NULL);
+    fixture_open(f, ranges, n);
     check_clean(f);
-}
-
-static void teardown(fixture *f) { OPS->destroy(f->b); }
-
-static uint64_t free_frames(fixture *f) { return OPS->free_frames(f->b); }
-
-static ff_status alloc_in(fixture *f, uint64_t count, uint64_t align, ff_zone zone, ff_pfn *pfn)
-{
-    ff_alloc_req req = {.count = count, .align = align, .zone = zone};
-    *pfn = ~(ff_pfn)0;
-    return OPS->alloc(f->b, &req, pfn);
 }
 
 /* Allocates anywhere and insists it works. */
@@ -60,41 +36,12 @@ static ff_pfn must_alloc(fixture *f, uint64_t count, uint64_t align)
     return pfn;
 }
 
-static void must_free(fixture *f, ff_pfn start, uint64_t count)
-{
-    ff_status st = OPS->free(f->b, start, count);
-    if (st != FF_OK)
-        ff_test_fail(__FILE__, __LINE__, "free(0x%" PRIx64 ", %" PRIu64 ") = %s", start, count,
-                     ff_status_name(st));
-}
-
 static void expect_nomem(fixture *f, uint64_t count, uint64_t align, ff_zone zone)
 {
     ff_pfn pfn;
     uint64_t before = free_frames(f);
     CHECK_EQ(alloc_in(f, count, align, zone, &pfn), FF_ERR_NOMEM);
     CHECK_EQ(free_frames(f), before);
-}
-
-/* A rejected free must answer `want` and change nothing observable. */
-static void expect_rejected(fixture *f, ff_pfn start, uint64_t count, ff_status want)
-{
-    uint64_t before = free_frames(f);
-    ff_status got = OPS->free(f->b, start, count);
-    if (got != want)
-        ff_test_fail(__FILE__, __LINE__, "free(0x%" PRIx64 ", %" PRIu64 ") = %s, want %s", start, count,
-                     ff_status_name(got), ff_status_name(want));
-    CHECK_EQ(free_frames(f), before);
-    check_clean(f);
-}
-
-/* Deterministic pseudo-random numbers (xorshift64). */
-static uint64_t next_rand(uint64_t *state)
-{
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    return *state;
 }
 
 /* ---------------------------------------------------------------- a reference model */

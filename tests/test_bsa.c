@@ -11,42 +11,24 @@
 #include <stdlib.h>
 
 #include "backend.h"
-#include "unit.h"
 
 extern const ff_backend_ops ff_backend_bsa;
 #define OPS (&ff_backend_bsa)
+#include "backend_fixture.h"
 
 #define P31 (UINT64_C(1) << 31) /* the largest block: class ORDER-1 = 31 */
 #define P32 (UINT64_C(1) << 32)
 
 /* ---------------------------------------------------------------- helpers */
 
-typedef struct fixture {
-    ff_env env;
-    void *b;
-} fixture;
-
 static void setup(fixture *f, const ff_range *ranges, size_t n)
 {
-    memset(f, 0, sizeof *f);
-    f->b = OPS->create(&f->env, ranges, n);
-    CHECK(f->b != NULL);
-}
-
-static void teardown(fixture *f) { OPS->destroy(f->b); }
-
-static uint64_t free_frames(fixture *f) { return OPS->free_frames(f->b); }
-
-static ff_status alloc_full(fixture *f, uint64_t count, uint64_t align, ff_zone zone, ff_pfn *pfn)
-{
-    ff_alloc_req req = {.count = count, .align = align, .zone = zone};
-    *pfn = ~(ff_pfn)0;
-    return OPS->alloc(f->b, &req, pfn);
+    fixture_open(f, ranges, n);
 }
 
 static ff_status try_alloc(fixture *f, uint64_t count, ff_pfn *pfn)
 {
-    return alloc_full(f, count, 0, FF_ZONE_NORMAL, pfn);
+    return alloc_in(f, count, 0, FF_ZONE_NORMAL, pfn);
 }
 
 static ff_pfn must_alloc(fixture *f, uint64_t count)
@@ -56,17 +38,6 @@ static ff_pfn must_alloc(fixture *f, uint64_t count)
     return pfn;
 }
 
-static void must_free(fixture *f, ff_pfn start, uint64_t count)
-{
-    CHECK_EQ(OPS->free(f->b, start, count), FF_OK);
-}
-
-static void check_clean(fixture *f)
-{
-    const char *why = OPS->check(f->b);
-    if (why) ff_test_fail(__FILE__, __LINE__, "check(): %s", why);
-}
-
 /* check() must report a violation whose text contains `what`. */
 static void check_reports(fixture *f, const char *what)
 {
@@ -74,14 +45,6 @@ static void check_reports(fixture *f, const char *what)
     if (!why) ff_test_fail(__FILE__, __LINE__, "check() found nothing, expected \"%s\"", what);
     if (!strstr(why, what))
         ff_test_fail(__FILE__, __LINE__, "check(): %s (expected \"%s\")", why, what);
-}
-
-static uint64_t next_rand(uint64_t *state)
-{
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    return *state;
 }
 
 /* ---------------------------------------------------------------- the crate's own behaviour */
@@ -204,10 +167,10 @@ FF_TEST(bsa_alloc_aligned_reserves_the_alignment)
     setup(&f, ranges, 1);
     uint64_t before = free_frames(&f);
     ff_pfn pfn;
-    CHECK_EQ(alloc_full(&f, 1, 16, FF_ZONE_NORMAL, &pfn), FF_OK);
+    CHECK_EQ(alloc_in(&f, 1, 16, FF_ZONE_NORMAL, &pfn), FF_OK);
     CHECK_EQ(pfn, 0x110);
     CHECK_EQ(before - free_frames(&f), 16); /* max(next_power_of_two(1), 16) */
-    CHECK_EQ(alloc_full(&f, 3, 2, FF_ZONE_NORMAL, &pfn), FF_OK);
+    CHECK_EQ(alloc_in(&f, 3, 2, FF_ZONE_NORMAL, &pfn), FF_OK);
     CHECK_EQ(pfn & 3, 0);
     check_clean(&f);
     teardown(&f);
@@ -219,12 +182,12 @@ FF_TEST(bsa_zone_limits_and_malformed_requests)
     fixture f;
     setup(&f, ranges, 1);
     ff_pfn pfn;
-    CHECK_EQ(alloc_full(&f, 1, 0, FF_ZONE_DMA, &pfn), FF_ERR_UNSUPPORTED);
-    CHECK_EQ(alloc_full(&f, 1, 0, FF_ZONE_DMA32, &pfn), FF_ERR_UNSUPPORTED);
-    CHECK_EQ(alloc_full(&f, 1, 0, (ff_zone)7, &pfn), FF_ERR_INVALID);
-    CHECK_EQ(alloc_full(&f, 1, 3, FF_ZONE_NORMAL, &pfn), FF_ERR_INVALID);
-    CHECK_EQ(alloc_full(&f, 1, UINT64_C(1) << 63, FF_ZONE_NORMAL, &pfn), FF_ERR_INVALID);
-    CHECK_EQ(alloc_full(&f, 1, P32, FF_ZONE_NORMAL, &pfn), FF_ERR_INVALID);
+    CHECK_EQ(alloc_in(&f, 1, 0, FF_ZONE_DMA, &pfn), FF_ERR_UNSUPPORTED);
+    CHECK_EQ(alloc_in(&f, 1, 0, FF_ZONE_DMA32, &pfn), FF_ERR_UNSUPPORTED);
+    CHECK_EQ(alloc_in(&f, 1, 0, (ff_zone)7, &pfn), FF_ERR_INVALID);
+    CHECK_EQ(alloc_in(&f, 1, 3, FF_ZONE_NORMAL, &pfn), FF_ERR_INVALID);
+    CHECK_EQ(alloc_in(&f, 1, UINT64_C(1) << 63, FF_ZONE_NORMAL, &pfn), FF_ERR_INVALID);
+    CHECK_EQ(alloc_in(&f, 1, P32, FF_ZONE_NORMAL, &pfn), FF_ERR_INVALID);
     CHECK_EQ(try_alloc(&f, UINT64_MAX, &pfn), FF_ERR_INVALID);
     CHECK_EQ(try_alloc(&f, (UINT64_C(1) << 63) + 1, &pfn), FF_ERR_INVALID);
     CHECK_EQ(try_alloc(&f, P31 + 1, &pfn), FF_ERR_INVALID);
