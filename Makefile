@@ -15,25 +15,32 @@ FUZZCC  ?= clang
 PYTHON  ?= /usr/bin/python3
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CSTD    := -std=c11 -D_DEFAULT_SOURCE
-INC     := -Iallocators -Ifuzz
+INC     := -Iallocators -Ioracle -Ifuzz
 CFLAGS  ?= -O2 -g
 SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZFLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+# The library for the harness targets: instrumented for coverage, sanitized.
+FUZZLIBFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 
 TOOL_SRC  := fuzz/fftool.c
-# libFuzzer targets (each has its own LLVMFuzzerTestOneInput; clang only).
+REPLAY_SRC := fuzz/replay_main.c
+# libFuzzer glue (each has its own LLVMFuzzerTestOneInput; clang only).
 FUZZ_TARGETS := $(wildcard fuzz/fuzz_*.c)
+# One libFuzzer target per registered back-end, and the differential one over all.
+BACKENDS  := $(shell sed -n 's/^FF_BACKEND(\([a-z0-9_]*\)).*/\1/p' allocators/backends.def)
 # Everything but the programs' mains goes into the library.
-LIB_SRC   := $(sort $(wildcard allocators/*.c) $(filter-out $(TOOL_SRC) $(FUZZ_TARGETS),$(wildcard fuzz/*.c)))
+LIB_SRC   := $(sort $(wildcard allocators/*.c oracle/*.c) $(filter-out $(TOOL_SRC) $(REPLAY_SRC) $(FUZZ_TARGETS),$(wildcard fuzz/*.c)))
 TEST_SRC  := $(sort $(wildcard tests/*.c))
 BENCH_SRC := bench/bench.c
-HDRS      := $(wildcard allocators/*.h allocators/*.def fuzz/*.h tests/*.h)
+HDRS      := $(wildcard allocators/*.h allocators/*.def oracle/*.h fuzz/*.h tests/*.h)
 
 B := build
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/rel/%.o)
+FUZZLIB_OBJ := $(LIB_SRC:%.c=$(B)/fuzzlib/%.o)
+HARNESSES := $(BACKENDS:%=$(B)/fuzz/fuzz-%) $(B)/fuzz/fuzz-diff
 
-.PHONY: all test bench setup clean unit-asan gcc-check fuzz-ops-smoke
-all: $(B)/libframefuzz.a $(B)/fftool
+.PHONY: all test bench setup clean unit-asan gcc-check fuzz-ops-smoke harnesses
+all: $(B)/libframefuzz.a $(B)/fftool $(B)/replay
 
 $(B)/rel/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -44,6 +51,10 @@ $(B)/libframefuzz.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(B)/fftool: $(TOOL_SRC) $(B)/libframefuzz.a
+	$(CC) $(CSTD) $(WARN) $(INC) $(CFLAGS) $< $(B)/libframefuzz.a -o $@
+
+# The standalone replay driver: the harness without any fuzzer runtime.
+$(B)/replay: $(REPLAY_SRC) $(B)/libframefuzz.a
 	$(CC) $(CSTD) $(WARN) $(INC) $(CFLAGS) $< $(B)/libframefuzz.a -o $@
 
 $(B)/bench: $(BENCH_SRC) $(B)/libframefuzz.a
@@ -62,12 +73,28 @@ gcc-check:
 	@mkdir -p $(B)/gcc
 	$(GCC) $(CSTD) $(WARN) $(INC) -Itests -O2 $(LIB_SRC) $(TEST_SRC) -o $(B)/gcc/unit
 	$(GCC) $(CSTD) $(WARN) $(INC) -O2 $(TOOL_SRC) $(LIB_SRC) -o $(B)/gcc/fftool
+	$(GCC) $(CSTD) $(WARN) $(INC) -O2 $(REPLAY_SRC) $(LIB_SRC) -o $(B)/gcc/replay
 	$(GCC) $(CSTD) $(WARN) $(INC) -O2 $(BENCH_SRC) $(LIB_SRC) -o $(B)/gcc/bench
 
 # The operation language's decoder and parser, fuzzed for their own contracts (clang).
 $(B)/fuzz/ops_fuzzer: fuzz/fuzz_ops.c $(LIB_SRC) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FUZZFLAGS) fuzz/fuzz_ops.c $(LIB_SRC) -o $@
+
+# The harness targets: libFuzzer + ASan + UBSan (clang).
+$(B)/fuzzlib/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FUZZLIBFLAGS) -c $< -o $@
+
+$(B)/fuzz/fuzz-diff: fuzz/fuzz_target.c $(FUZZLIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FUZZFLAGS) -DFF_DEFAULT_TARGETS='"all"' $^ -o $@
+
+$(B)/fuzz/fuzz-%: fuzz/fuzz_target.c $(FUZZLIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FUZZFLAGS) -DFF_DEFAULT_TARGETS='"$*"' $^ -o $@
+
+harnesses: $(HARNESSES)
 
 # A short, seeded run over corpus/ops. New inputs go to a throwaway first corpus
 # directory, so corpus/ stays as committed.

@@ -43,7 +43,7 @@ typedef enum ff_status {
     FF_ERR_DOUBLE,      /* free: some frame is managed but already free */
     FF_ERR_MISALIGNED,  /* free: start lies inside an allocation, not at its first frame */
     FF_ERR_WRONG_SIZE,  /* free: right start, but not the allocation's frame count */
-    FF_ERR_INVALID,     /* malformed request: zero count, overflow, order or align past the maximum */
+    FF_ERR_INVALID,     /* malformed request (see ff_alloc_req) or free (zero count, wraps) */
     FF_ERR_NOMEM,       /* alloc: no block satisfies the request */
     FF_ERR_UNSUPPORTED, /* the back-end does not offer this (e.g. a zone limit) */
     FF_STATUS_COUNT
@@ -53,6 +53,11 @@ const char *ff_status_name(ff_status status);
 
 /* ---------------------------------------------------------------- requests */
 
+/* A request is malformed, and must be answered FF_ERR_INVALID with no change of state,
+ * when its count is 0, its align is neither 0, 1 nor a power of two, its zone is not a
+ * zone, its count or align exceeds FF_PFN_LIMIT, or (with a max_order) its count, its
+ * align or, for power-of-two placement, 2^ceil(log2(max(count, align))) exceeds
+ * 2^max_order. Any other request that cannot be met is FF_ERR_NOMEM. */
 typedef struct ff_alloc_req {
     uint64_t count; /* frames wanted; 0 is a malformed request */
     uint64_t align; /* required alignment in frames: a power of two; 0 or 1 = none */

@@ -295,9 +295,10 @@ static ff_status bitmap_alloc(void *self, const ff_alloc_req *req, ff_pfn *start
 {
     bitmap *b = self;
     uint64_t align = req->align > 1 ? req->align : 1;
-    if (req->count == 0 || !ff_is_pow2(align) || (unsigned)req->zone >= FF_ZONE_COUNT ||
-        req->count > b->span)
+    if (req->count == 0 || req->count > FF_PFN_LIMIT || !ff_is_pow2(align) ||
+        align > FF_PFN_LIMIT || (unsigned)req->zone >= FF_ZONE_COUNT)
         return FF_ERR_INVALID;
+    if (req->count > b->span) return FF_ERR_NOMEM;
     ff_pfn zone_end = ff_zone_end(req->zone);
     uint64_t limit = zone_end > b->base ? min_u64(zone_end - b->base, b->span) : 0;
 

@@ -30,9 +30,29 @@ _Noreturn void ff_step_exhausted(ff_env *env)
  * keeps per-frame arrays over huge spaces from costing what they do not use. */
 #define FF_HOST_MMAP_MIN (256u << 10)
 
+/*
+ * Mappings freed recently, kept for reuse. A harness rebuilds a back-end for every
+ * input, and creating and tearing down a large mapping each time costs more than the
+ * input's own work. A kept mapping is emptied with MADV_DONTNEED, which drops only
+ * the pages that were touched and leaves the rest reading as zero, so reuse is as
+ * cheap as it is correct. Process-wide, like the heap it stands beside; framefuzz is
+ * single-threaded.
+ */
+#define KEPT_MAPPINGS 16
+static struct kept {
+    void *p;
+    size_t bytes;
+} kept[KEPT_MAPPINGS];
+
 void *ff_host_zalloc(size_t bytes)
 {
     if (bytes < FF_HOST_MMAP_MIN) return calloc(1, bytes ? bytes : 1);
+    for (size_t i = 0; i < KEPT_MAPPINGS; i++)
+        if (kept[i].p && kept[i].bytes == bytes) {
+            void *p = kept[i].p;
+            kept[i].p = NULL;
+            return p;
+        }
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
     return p == MAP_FAILED ? NULL : p;
@@ -41,10 +61,16 @@ void *ff_host_zalloc(size_t bytes)
 void ff_host_free(void *p, size_t bytes)
 {
     if (!p) return;
-    if (bytes < FF_HOST_MMAP_MIN)
+    if (bytes < FF_HOST_MMAP_MIN) {
         free(p);
-    else
-        munmap(p, bytes);
+        return;
+    }
+    for (size_t i = 0; i < KEPT_MAPPINGS; i++)
+        if (!kept[i].p && madvise(p, bytes, MADV_DONTNEED) == 0) {
+            kept[i] = (struct kept){p, bytes};
+            return;
+        }
+    munmap(p, bytes);
 }
 
 bool ff_runs_init(ff_runs *runs, const ff_range *ranges, size_t nranges)

@@ -262,7 +262,8 @@ static ff_status fl_alloc(void *self, const ff_alloc_req *req, ff_pfn *start)
 {
     freelist *fl = self;
     uint64_t align = req->align > 1 ? req->align : 1;
-    if (req->count == 0 || !ff_is_pow2(align) || (unsigned)req->zone >= FF_ZONE_COUNT)
+    if (req->count == 0 || req->count > FF_PFN_LIMIT || !ff_is_pow2(align) ||
+        align > FF_PFN_LIMIT || (unsigned)req->zone >= FF_ZONE_COUNT)
         return FF_ERR_INVALID;
     ff_pfn limit = ff_zone_end(req->zone);
     for (fl_cursor c = cursor_first(fl); c.cur != FL_END && c.cur < limit; cursor_advance(fl, &c)) {

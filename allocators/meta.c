@@ -105,6 +105,14 @@ static void slot_clear(ff_slot *s)
     s->flags = logged;
 }
 
+/* A frame going back to the back-end: its slot returns to zero. */
+static void slot_release(ff_meta *m, ff_slot *s)
+{
+    slot_clear(s);
+    /* INJECTED BUG (test-only): the freed frame keeps a live slot. */
+    if (m->opts.faults & FF_META_FAULT_FREED_KEEPS_SLOT) s->state = ST_IN_USE;
+}
+
 static ff_slot_state view_state(const ff_meta *m, ff_pfn pfn)
 {
     if (pfn >= m->nslots) return FF_SLOT_NONE;
@@ -260,14 +268,14 @@ static bool release_frame(ff_meta *m, ff_pfn pfn, release_batch *b)
         if (--h->link > 0) return true;
         /* The whole allocation is released: give it back in one call. */
         ff_pfn end = allocation_end(m, head);
-        for (ff_pfn p = head; p < end; p++) slot_clear(slot_mut(m, p));
+        for (ff_pfn p = head; p < end; p++) slot_release(m, slot_mut(m, p));
         ff_status st;
         if (!backend_free(m, head, end - head, &st)) return false;
         if (st != FF_OK) b->rejected = true;
         return true;
     }
 
-    slot_clear(s);
+    slot_release(m, s);
     if (m->opts.semantics == FF_SEM_ASTERINAS_2024) {
         /* Page::drop: dealloc(pfn, 1), one frame at a time. */
         b->start = pfn;
@@ -405,6 +413,21 @@ ff_meta_status ff_meta_alloc(ff_meta *m, const ff_alloc_req *req, uint8_t usage,
     return FF_META_OK;
 }
 
+ff_meta_status ff_meta_reserve(ff_meta *m, const ff_alloc_req *req, ff_pfn *start)
+{
+    if (!op_begin(m)) return FF_META_DEAD;
+    ff_status st;
+    *start = 0;
+    if (!lock_acquire(m, "alloc", 0, req->count) || !call_alloc(m, req, start, &st))
+        return m->death;
+    lock_release(m);
+    m->last.backend = st;
+    m->last.pfn = *start;
+    ff_event ev = {.kind = FF_EV_ALLOC, .req = req, .status = st, .start = *start};
+    emit(m, &ev);
+    return st == FF_OK ? FF_META_OK : FF_META_ALLOC_FAILED;
+}
+
 /* The frames named by a caller's physical address: false with the status when the
  * range is malformed or the address is not frame-aligned (a panic in 2024). */
 static bool caller_frames(ff_meta *m, const char *what, uint64_t paddr, uint64_t count,
@@ -444,6 +467,9 @@ ff_meta_status ff_meta_from_unused(ff_meta *m, uint64_t paddr, uint64_t count, u
             ff_slot_state vs = view_state(m, start + i);
             m->last.pfn = start + i;
             if (vs == FF_SLOT_NONE) return FF_META_OUT_OF_BOUND;
+            /* INJECTED BUG (test-only): frames the allocator owns count as unused. */
+            if (vs == FF_SLOT_ALLOCATOR && (m->opts.faults & FF_META_FAULT_FROM_UNUSED_OWNED))
+                continue;
             if (vs != FF_SLOT_UNUSED) return FF_META_IN_USE;
         }
         for (uint64_t i = 0; i < count; i++) take_frame(m, start + i, usage);
@@ -604,6 +630,7 @@ const ff_meta_last *ff_meta_last_detail(const ff_meta *m) { return &m->last; }
 bool ff_meta_dead(const ff_meta *m) { return m->death != FF_META_OK; }
 const ff_backend_ops *ff_meta_backend(const ff_meta *m) { return m->ops; }
 ff_semantics ff_meta_semantics(const ff_meta *m) { return m->opts.semantics; }
+bool ff_meta_poisoning(const ff_meta *m) { return m->opts.poison; }
 size_t ff_meta_slot_bytes(void) { return sizeof(ff_slot); }
 
 uint64_t ff_meta_backend_free_frames(const ff_meta *m) { return m->ops->free_frames(m->backend); }
@@ -611,9 +638,9 @@ uint64_t ff_meta_backend_free_frames(const ff_meta *m) { return m->ops->free_fra
 const char *ff_meta_backend_check(ff_meta *m)
 {
     if (!m->ops->check || m->death != FF_META_OK) return NULL;
-    /* A whole-structure walk may take a step per frame: give it room for that. */
+    /* A whole-structure walk may take a few steps per frame and order: room for that. */
     uint64_t budget = m->env.step_budget;
-    if (budget) m->env.step_budget = budget + 16 * (m->space->usable_frames + 64);
+    if (budget) m->env.step_budget = budget + 64 * (m->space->top + 64);
     m->env.steps = 0;
     const char *verdict;
     if (m->env.step_budget && setjmp(m->hang_jmp)) {

@@ -102,7 +102,17 @@ typedef struct ff_meta_opts {
     uint64_t step_budget; /* per back-end call; 0 = unbounded */
     ff_observer observer; /* may be NULL */
     void *observer_ctx;
+    uint32_t faults;      /* INJECTED BUGS, test-only (FF_META_FAULT_*); 0 otherwise */
 } ff_meta_opts;
+
+/* Deliberate bugs the layer can be built with, so the oracle's layer checks can be
+ * shown to fire. Never set outside tests and the test-only broken targets. */
+enum ff_meta_fault {
+    /* hardened from_unused takes frames the allocator owns (refcount misuse) */
+    FF_META_FAULT_FROM_UNUSED_OWNED = 1u << 0,
+    /* a frame given back to the back-end keeps a live slot (metadata mismatch) */
+    FF_META_FAULT_FREED_KEEPS_SLOT = 1u << 1,
+};
 
 /* Detail of the last operation, beyond its status. */
 typedef struct ff_meta_last {
@@ -134,6 +144,10 @@ ff_meta_status ff_meta_from_in_use(ff_meta *m, uint64_t paddr, uint64_t count, u
                                    ff_handle *out);
 /* Drops one reference of every frame of h (a whole handle or any piece of one). */
 ff_meta_status ff_meta_drop(ff_meta *m, ff_handle h);
+/* Asks the back-end for a block and takes none of its frames: the frames stay out of
+ * circulation until reset. What a leak check uses to see which blocks the back-end
+ * can still give, without the per-frame cost of taking them. */
+ff_meta_status ff_meta_reserve(ff_meta *m, const ff_alloc_req *req, ff_pfn *start);
 /* Frees [paddr, paddr + count frames) straight into the back-end, under the lock, as a
  * caller of dealloc() would; metadata is not consulted. */
 ff_meta_status ff_meta_raw_free(ff_meta *m, uint64_t paddr, uint64_t count);
@@ -166,6 +180,8 @@ uint64_t ff_meta_backend_free_frames(const ff_meta *m);
 /* The back-end's invariant walk: NULL when it holds or the back-end has none. */
 const char *ff_meta_backend_check(ff_meta *m);
 ff_semantics ff_meta_semantics(const ff_meta *m);
+/* Whether frames are poisoned as they go back. */
+bool ff_meta_poisoning(const ff_meta *m);
 
 /* Bytes of metadata per frame (the slot size). */
 size_t ff_meta_slot_bytes(void);

@@ -8,8 +8,17 @@
  *                                              what framefuzz makes of a memory map
  *   fftool decode FILE                         a binary program (fuzz input) as text
  *   fftool encode FILE [-o OUT]                a text program as binary
+ *   fftool repro [OPTIONS] FILE...             replays programs with the oracle: the
+ *                                              trace of every operation and the verdict
+ *     --backend LIST     back-ends to run on (default: the program's own header line)
+ *     --semantics S      override the program's metadata semantics
+ *     --poison on|off    override the program's poisoning
+ *     --keep-going       run past the first finding, to show what follows from it
+ *     --quiet            verdicts only, no trace
+ *     --expect           compare with the program's "# expect:" lines instead
  *
- * Exit codes: 0 success, 2 bad usage or bad input (one line on stderr).
+ * Exit codes: 0 success (repro: every program clean, or as expected), 1 a finding (or
+ * a verdict other than expected), 2 bad usage or bad input (one line on stderr).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +27,7 @@
 
 #include <unistd.h>
 
+#include "exec.h"
 #include "ops.h"
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -243,11 +253,163 @@ static int cmd_encode(const char *path, const char *out_path)
     return 0;
 }
 
+/* ---------------------------------------------------------------- repro */
+
+typedef struct repro_opts {
+    const char *backends; /* NULL: the program's header */
+    int semantics, poison;
+    bool keep_going, quiet, expect;
+} repro_opts;
+
+/* "sig op N" or "sig at end" for a finding, as the expect lines write it. */
+static void verdict_of(const ff_finding *f, char *buf, size_t len)
+{
+    char sig[96];
+    ff_finding_signature(f, sig, sizeof sig);
+    if (f->op == FF_OP_AT_END) snprintf(buf, len, "%s at end", sig);
+    else snprintf(buf, len, "%s op %zu", sig, f->op);
+}
+
+/* The "# expect: ..." lines of a text program, in order, one per finding ("clean"
+ * for none). Returns how many, or -1 when the file has none. */
+static int expected_verdicts(const char *path, char lines[][128], int max)
+{
+    char err[256], *text;
+    size_t size;
+    if (!ff_read_file(path, PROGRAM_FILE_MAX, &text, &size, err, sizeof err)) return -1;
+    int n = 0;
+    bool any = false;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (strncmp(line, "# expect:", 9) != 0) continue;
+        any = true;
+        const char *v = line + 9;
+        while (*v == ' ') v++;
+        if (strcmp(v, "clean") == 0 || n == max) continue;
+        snprintf(lines[n++], sizeof lines[0], "%s", v);
+    }
+    free(text);
+    return any ? n : -1;
+}
+
+/* Runs one program file; returns 0 clean or as expected, 1 otherwise, 2 bad input. */
+static int repro_one(const char *path, const repro_opts *ro)
+{
+    char err[256];
+    ff_program prog;
+    if (!ff_program_load(&prog, path, err, sizeof err)) {
+        fprintf(stderr, "fftool: %s\n", err);
+        return 2;
+    }
+    const char *list = ro->backends ? ro->backends : prog.backend[0] ? prog.backend : NULL;
+    ff_target targets[16];
+    size_t n;
+    if (!list) {
+        ff_program_free(&prog);
+        fprintf(stderr, "fftool: %s names no back-end: pass --backend NAME[,NAME...]\n", path);
+        return 2;
+    }
+    if (!ff_target_parse_list(list, targets, 16, &n, err, sizeof err)) {
+        ff_program_free(&prog);
+        fprintf(stderr, "fftool: %s\n", err);
+        return 2;
+    }
+    ff_exec_opts xo = {.semantics = ro->semantics, .poison = ro->poison,
+                       .keep_going = ro->keep_going, .trace = ro->quiet ? NULL : stdout};
+    ff_exec *x = ff_exec_create(targets, n, &xo);
+    if (!x) {
+        ff_program_free(&prog);
+        fprintf(stderr, "fftool: host out of memory\n");
+        return 2;
+    }
+    if (!ro->quiet) printf("### %s\n", path);
+    size_t found = ff_exec_run(x, &prog);
+    int rc = found ? 1 : 0;
+    char expect[FF_ORACLE_MAX_FINDINGS][128];
+    int nexpect = ro->expect ? expected_verdicts(path, expect, FF_ORACLE_MAX_FINDINGS) : 0;
+    if (ro->expect && nexpect < 0) {
+        printf("FAIL %s: no \"# expect:\" line\n", path);
+        rc = 1;
+    } else if (ro->expect) {
+        /* Without --keep-going a run ends at its first finding. */
+        size_t want = ro->keep_going || nexpect == 0 ? (size_t)nexpect : 1;
+        bool same = want == found;
+        for (size_t i = 0; same && i < found; i++) {
+            char v[128];
+            verdict_of(ff_exec_finding(x, i), v, sizeof v);
+            same = strcmp(v, expect[i]) == 0;
+        }
+        printf("%s %s\n", same ? "ok  " : "FAIL", path);
+        if (!same) {
+            for (size_t i = 0; i < want; i++) printf("     expected: %s\n", expect[i]);
+            if (!want) printf("     expected: clean\n");
+            for (size_t i = 0; i < found; i++) {
+                char v[128];
+                verdict_of(ff_exec_finding(x, i), v, sizeof v);
+                printf("     got:      %s\n", v);
+            }
+            if (!found) printf("     got:      clean\n");
+        }
+        rc = same ? 0 : 1;
+    } else {
+        printf("verdict: %s", found ? "" : "clean");
+        for (size_t i = 0; i < found; i++) {
+            char v[128];
+            verdict_of(ff_exec_finding(x, i), v, sizeof v);
+            printf("%s%s", i ? "; " : "", v);
+        }
+        printf("  (%s)\n", path);
+    }
+    ff_exec_destroy(x);
+    ff_program_free(&prog);
+    return rc;
+}
+
+static int cmd_repro(int argc, char **argv)
+{
+    repro_opts ro = {.semantics = -1, .poison = -1};
+    int first_file = 0, worst = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--keep-going") == 0) ro.keep_going = true;
+        else if (strcmp(a, "--quiet") == 0) ro.quiet = true;
+        else if (strcmp(a, "--expect") == 0) ro.expect = ro.quiet = true;
+        else if (strcmp(a, "--backend") == 0 && i + 1 < argc) ro.backends = argv[++i];
+        else if (strcmp(a, "--semantics") == 0 && i + 1 < argc) {
+            ff_semantics sem;
+            if (!ff_semantics_parse(argv[++i], &sem))
+                return usage_error("unknown semantics %s (valid: asterinas-2024 hardened)", argv[i]);
+            ro.semantics = (int)sem;
+        } else if (strcmp(a, "--poison") == 0 && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (strcmp(v, "on") && strcmp(v, "off")) return usage_error("--poison takes on or off");
+            ro.poison = strcmp(v, "on") == 0;
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error("unknown repro option %s (valid: --backend --semantics --poison "
+                               "--keep-going --quiet --expect)", a);
+        } else if (!first_file) {
+            first_file = i;
+        }
+    }
+    if (!first_file) return usage_error("repro needs at least one program file");
+    for (int i = first_file; i < argc; i++) {
+        if (argv[i][0] == '-' && argv[i][1]) {
+            if (strcmp(argv[i], "--backend") == 0 || strcmp(argv[i], "--semantics") == 0 ||
+                strcmp(argv[i], "--poison") == 0)
+                i++;
+            continue;
+        }
+        int rc = repro_one(argv[i], &ro);
+        if (rc > worst) worst = rc;
+    }
+    return worst;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
         return usage_error("usage: fftool list [--json] | map PRESET|FILE [--linux-fixups] [--json] | "
-                           "decode FILE | encode FILE [-o OUT]");
+                           "decode FILE | encode FILE [-o OUT] | repro [OPTIONS] FILE...");
+    if (strcmp(argv[1], "repro") == 0) return cmd_repro(argc, argv);
     bool json = false, fixups = false;
     const char *operand = NULL, *out_path = NULL;
     for (int i = 2; i < argc; i++) {
@@ -275,5 +437,5 @@ int main(int argc, char **argv)
         }
         return cmd_encode(operand, out_path);
     }
-    return usage_error("unknown command %s (commands: list, map, decode, encode)", argv[1]);
+    return usage_error("unknown command %s (commands: list, map, decode, encode, repro)", argv[1]);
 }

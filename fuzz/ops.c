@@ -20,6 +20,7 @@
  * empty binary region (size 0 KiB) prints as START-(START-1) and parses back.
  */
 #include "ops.h"
+#include "exec.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -185,14 +186,24 @@ static void decode_regions(ff_program *p, cursor *c)
     }
 }
 
-/* The name bytes are consumed even when they name no registered back-end. */
+/* Whether name is a target, or a comma-separated list of them (a differential
+ * reproducer). */
+static bool known_targets(const char *name)
+{
+    ff_target targets[8];
+    size_t n;
+    char err[8];
+    return ff_target_parse_list(name, targets, sizeof targets / sizeof targets[0], &n, err, sizeof err);
+}
+
+/* The name bytes are consumed even when they name no target. */
 static void decode_backend(ff_program *p, cursor *c)
 {
     size_t len = 1 + get_byte(c) % NAME_LEN_MAX;
     char name[NAME_LEN_MAX + 1];
     for (size_t i = 0; i < len; i++) name[i] = (char)get_byte(c);
     name[len] = '\0';
-    if (strlen(name) == len && ff_backend_find(name)) memcpy(p->backend, name, len + 1);
+    if (strlen(name) == len && strcmp(name, "all") != 0 && known_targets(name)) memcpy(p->backend, name, len + 1);
 }
 
 static ff_op decode_op(cursor *c)
@@ -557,7 +568,7 @@ static bool parse_directive(parser *ps, const char *word)
     if (!want_words(ps, 2, 2)) return false;
     const char *arg = ps->words[1];
     if (strcmp(word, "backend") == 0) {
-        if (!ff_backend_find(arg) || strlen(arg) > NAME_LEN_MAX)
+        if (strlen(arg) > NAME_LEN_MAX || strcmp(arg, "all") == 0 || !known_targets(arg))
             return fail(ps, "unknown backend", arg);
         strcpy(p->backend, arg);
     } else if (strcmp(word, "semantics") == 0) {
@@ -718,5 +729,27 @@ bool ff_program_parse(ff_program *p, const char *text, char *err, size_t errlen)
         ok = fail_at(&ps, ps.custom_line, "map custom without region", "map custom");
     free(copy);
     if (!ok) ff_program_free(p);
+    return ok;
+}
+
+/* Programs are at most FF_OPS_MAX operations: a few hundred KiB in either form. */
+#define PROGRAM_FILE_MAX (4u << 20)
+
+bool ff_program_load(ff_program *p, const char *path, char *err, size_t errlen)
+{
+    char *data;
+    size_t size;
+    ff_program_init(p);
+    if (!ff_read_file(path, PROGRAM_FILE_MAX, &data, &size, err, errlen)) return false;
+    bool ok;
+    if (ff_program_is_text((const uint8_t *)data, size)) {
+        char why[200];
+        ok = ff_program_parse(p, data, why, sizeof why);
+        if (!ok) snprintf(err, errlen, "%s: %s", path, why);
+    } else {
+        ok = ff_program_decode(p, (const uint8_t *)data, size);
+        if (!ok) snprintf(err, errlen, "%s: host out of memory", path);
+    }
+    free(data);
     return ok;
 }

@@ -40,7 +40,8 @@
  * 0x-hex. The printer writes the canonical form; the parser accepts it and the
  * variations noted below.
  *
- *   backend NAME                  (optional) the back-end a reproducer was found on
+ *   backend NAME[,NAME...]        (optional) the back-end a reproducer was found on, or
+ *                                 the back-ends of a differential one (31 chars at most)
  *   semantics asterinas-2024|hardened
  *   map PRESET | map custom       then, for custom, lines:
  *   region 0xSTART-0xEND TYPE     bytes, END inclusive, KiB-granular; TYPE as e820
@@ -145,6 +146,11 @@ bool ff_program_parse(ff_program *p, const char *text, char *err, size_t errlen)
 void ff_program_print(const ff_program *p, FILE *out);
 /* One operation in canonical text form (no newline) into buf. */
 void ff_op_format(const ff_op *op, char *buf, size_t len);
+
+/* Reads a program file: text when ff_program_is_text says so, else binary. On
+ * failure returns false with a one-line reason (naming the file, and for text the
+ * line) in err. */
+bool ff_program_load(ff_program *p, const char *path, char *err, size_t errlen);
 
 /* True when data looks like text (what `framefuzz repro` uses to pick a parser): it
  * is non-empty and every byte is printable ASCII, tab, CR or LF. */

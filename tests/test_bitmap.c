@@ -487,15 +487,17 @@ FF_TEST(bitmap_invalid_requests)
     CHECK_EQ(alloc_in(&f, 1, UINT64_MAX, FF_ZONE_NORMAL, &pfn), FF_ERR_INVALID);
     CHECK_EQ(alloc_in(&f, 1, 0, FF_ZONE_COUNT, &pfn), FF_ERR_INVALID);
     CHECK_EQ(alloc_in(&f, 1, 0, (ff_zone)-1, &pfn), FF_ERR_INVALID);
-    CHECK_EQ(alloc_in(&f, 0x181, 0, FF_ZONE_NORMAL, &pfn), FF_ERR_INVALID); /* past the span */
+    CHECK_EQ(alloc_in(&f, FF_PFN_LIMIT + 1, 0, FF_ZONE_NORMAL, &pfn), FF_ERR_INVALID);
+    CHECK_EQ(alloc_in(&f, 0x181, 0, FF_ZONE_NORMAL, &pfn), FF_ERR_NOMEM); /* past the span */
     CHECK_EQ(alloc_in(&f, UINT64_MAX, 0, FF_ZONE_NORMAL, &pfn), FF_ERR_INVALID);
     CHECK_EQ(free_frames(&f), 0x100);
     /* Fits the span but not the RAM: a plain out-of-memory. */
     expect_nomem(&f, 0x180, 0, FF_ZONE_NORMAL);
-    /* Frame 0 is aligned to everything, even 2^63. */
-    CHECK_EQ(alloc_in(&f, 1, UINT64_C(1) << 63, FF_ZONE_NORMAL, &pfn), FF_OK);
+    /* Frame 0 is aligned to every alignment a frame space can have; more is malformed. */
+    CHECK_EQ(alloc_in(&f, 1, UINT64_C(1) << 63, FF_ZONE_NORMAL, &pfn), FF_ERR_INVALID);
+    CHECK_EQ(alloc_in(&f, 1, FF_PFN_LIMIT, FF_ZONE_NORMAL, &pfn), FF_OK);
     CHECK_EQ(pfn, 0);
-    expect_nomem(&f, 1, UINT64_C(1) << 63, FF_ZONE_NORMAL);
+    expect_nomem(&f, 1, FF_PFN_LIMIT, FF_ZONE_NORMAL);
     CHECK_EQ(alloc_in(&f, 1, 0x100, FF_ZONE_DMA, &pfn), FF_OK);
     CHECK_EQ(pfn, 0x100);
     check_clean(&f);
@@ -518,7 +520,7 @@ FF_TEST(bitmap_odd_range_lists)
     setup(&f, NULL, 0);
     ff_pfn pfn;
     CHECK_EQ(free_frames(&f), 0);
-    CHECK_EQ(alloc_in(&f, 1, 0, FF_ZONE_NORMAL, &pfn), FF_ERR_INVALID);
+    CHECK_EQ(alloc_in(&f, 1, 0, FF_ZONE_NORMAL, &pfn), FF_ERR_NOMEM);
     expect_rejected(&f, 0, 1, FF_ERR_FOREIGN);
     teardown(&f);
 

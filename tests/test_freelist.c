@@ -342,6 +342,9 @@ FF_TEST(freelist_invalid_requests_change_nothing)
         {0, 0, FF_ZONE_NORMAL},  {1, 3, FF_ZONE_NORMAL}, {1, 12, FF_ZONE_NORMAL},
         {1, UINT64_MAX, FF_ZONE_NORMAL}, {1, 0, FF_ZONE_COUNT}, {1, 0, (ff_zone)7},
         {0, 3, (ff_zone)9},
+        /* Past any frame space: malformed, not merely too big. */
+        {UINT64_MAX, 0, FF_ZONE_NORMAL}, {FF_PFN_LIMIT + 1, 0, FF_ZONE_NORMAL},
+        {1, UINT64_C(1) << 63, FF_ZONE_NORMAL},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ff_pfn start = 42;
@@ -349,9 +352,8 @@ FF_TEST(freelist_invalid_requests_change_nothing)
         CHECK_EQ(start, 42);
     }
     const ff_alloc_req too_big[] = {
-        {UINT64_MAX, 0, FF_ZONE_NORMAL}, {FF_PFN_LIMIT, 0, FF_ZONE_NORMAL},
-        {62, 0, FF_ZONE_NORMAL},         {1, UINT64_C(1) << 63, FF_ZONE_NORMAL},
-        {32, 64, FF_ZONE_NORMAL},
+        {FF_PFN_LIMIT, 0, FF_ZONE_NORMAL}, {62, 0, FF_ZONE_NORMAL},
+        {1, FF_PFN_LIMIT, FF_ZONE_NORMAL}, {32, 64, FF_ZONE_NORMAL},
     };
     for (size_t i = 0; i < sizeof too_big / sizeof too_big[0]; i++) {
         ff_pfn start;

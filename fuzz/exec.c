@@ -1,0 +1,779 @@
+/*
+ * exec.c — the executor (contract in exec.h).
+ *
+ * Cache. Building a space, a layer, a back-end and the oracle's baseline costs far
+ * more than running a typical program, and fuzzers reuse a handful of maps. So a
+ * "context" — one target over one map with one semantics and poison setting — is
+ * built once, with its baseline (the fresh back-end's counter, invariant walk and the
+ * leak check's blocks), and every later run resets it. Spaces and oracles are shared
+ * by the contexts over the same map.
+ *
+ * Handles. The table holds what the program owns: a run of frames and how many
+ * references to each frame it holds through this handle. Dropping a piece splits a
+ * handle, so the table never names a reference that is gone.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broken.h"
+#include "exec.h"
+
+/* ---------------------------------------------------------------- targets */
+
+/* Test-only targets whose bug is in the layer, not the back-end. */
+static const struct {
+    const char *name;
+    uint32_t faults;
+} layer_fault_targets[] = {
+    {"broken-refcount", FF_META_FAULT_FROM_UNUSED_OWNED},
+    {"broken-slot", FF_META_FAULT_FREED_KEEPS_SLOT},
+};
+
+bool ff_target_find(const char *name, ff_target *target)
+{
+    const ff_backend_ops *ops = ff_backend_find(name);
+    if (!ops) ops = ff_broken_find(name);
+    if (ops) {
+        *target = (ff_target){ops->name, ops, 0};
+        return true;
+    }
+    for (size_t i = 0; i < sizeof layer_fault_targets / sizeof layer_fault_targets[0]; i++)
+        if (strcmp(name, layer_fault_targets[i].name) == 0) {
+            *target = (ff_target){layer_fault_targets[i].name, ff_broken_find("broken-none"),
+                                  layer_fault_targets[i].faults};
+            return target->ops != NULL;
+        }
+    return false;
+}
+
+bool ff_target_parse_list(const char *list, ff_target *targets, size_t max, size_t *n, char *err,
+                          size_t errlen)
+{
+    *n = 0;
+    if (strcmp(list, "all") == 0) {
+        for (size_t i = 0; i < ff_backend_count && *n < max; i++)
+            targets[(*n)++] = (ff_target){ff_backends[i]->name, ff_backends[i], 0};
+        return true;
+    }
+    const char *p = list;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        char name[64];
+        if (len == 0 || len >= sizeof name) {
+            snprintf(err, errlen, "empty or overlong back-end name in '%s'", list);
+            return false;
+        }
+        memcpy(name, p, len);
+        name[len] = 0;
+        if (*n == max) {
+            snprintf(err, errlen, "more than %zu back-ends in '%s'", max, list);
+            return false;
+        }
+        if (!ff_target_find(name, &targets[*n])) {
+            int k = snprintf(err, errlen, "unknown back-end '%s' (valid:", name);
+            for (size_t i = 0; i < ff_backend_count && k >= 0 && (size_t)k < errlen; i++)
+                k += snprintf(err + k, errlen - (size_t)k, " %s", ff_backends[i]->name);
+            if (k >= 0 && (size_t)k < errlen) snprintf(err + k, errlen - (size_t)k, ")");
+            return false;
+        }
+        for (size_t i = 0; i < *n; i++)
+            if (strcmp(targets[i].name, name) == 0) {
+                snprintf(err, errlen, "back-end '%s' named twice", name);
+                return false;
+            }
+        (*n)++;
+        if (!p[len]) return true;
+        p += len + 1;
+    }
+}
+
+/* ---------------------------------------------------------------- cache */
+
+typedef struct map_key {
+    const char *preset; /* or NULL: custom regions */
+    ff_e820_entry regions[FF_OPS_MAX_REGIONS];
+    size_t nregions;
+} map_key;
+
+typedef struct space_entry {
+    map_key key;
+    ff_space space;
+    ff_oracle *oracle;
+    bool ok;           /* false: the map has no usable RAM (err says why) */
+    char err[160];
+} space_entry;
+
+typedef struct ff_exec ff_exec;
+
+typedef struct context {
+    space_entry *se;
+    const ff_target *target;
+    ff_semantics sem;
+    bool poison;
+    ff_meta *meta;
+    ff_oracle_baseline baseline;
+    bool dirty; /* ran since it was last reset */
+    ff_exec *x;
+} context;
+
+#define MAX_SPACES   16
+#define MAX_CONTEXTS 64
+#define MAX_TARGETS  16
+/* Past this many drop calls at the end, the leak check is skipped (a program holding
+ * 2^31 references to a frame cannot be dropped in reasonable time). */
+#define END_DROP_LIMIT 65536
+/* Maps with more usable frames than this skip the leak check's re-allocation. */
+#define DRAIN_MAX_FRAMES 65536
+
+/* ---------------------------------------------------------------- handles */
+
+typedef struct handle {
+    ff_pfn start;
+    uint64_t count;
+    uint64_t refs; /* references to each frame held through this handle */
+} handle;
+
+/* What differential mode compares for one operation on one target. */
+enum { CMP_NONE, CMP_FREE, CMP_MALFORMED };
+typedef struct outcome {
+    uint8_t what;   /* CMP_* */
+    uint8_t kind;   /* ff_free_kind, for CMP_FREE */
+    uint8_t status; /* the back-end's ff_status */
+} outcome;
+
+struct ff_exec {
+    ff_target targets[MAX_TARGETS];
+    size_t ntargets;
+    ff_exec_opts opts;
+
+    space_entry *spaces[MAX_SPACES];
+    size_t nspaces;
+    context *contexts[MAX_CONTEXTS];
+    size_t ncontexts;
+
+    handle *handles;
+    size_t nhandles, handles_cap;
+
+    /* The run in progress. */
+    context *cur;
+    bool judging;           /* events go to the oracle */
+    bool op_event;          /* the current operation reached the back-end */
+    ff_status op_status;    /* ... and its answer */
+    outcome *outcomes;      /* [target][op] */
+    size_t outcomes_cap;
+
+    ff_finding *findings;
+    size_t nfindings, findings_cap;
+};
+
+static _Noreturn void host_out_of_memory(void)
+{
+    fprintf(stderr, "framefuzz: host out of memory in the executor\n");
+    abort();
+}
+
+static bool key_equal(const map_key *a, const map_key *b)
+{
+    if (a->preset || b->preset) return a->preset && b->preset && strcmp(a->preset, b->preset) == 0;
+    if (a->nregions != b->nregions) return false;
+    for (size_t i = 0; i < a->nregions; i++)
+        if (a->regions[i].start != b->regions[i].start || a->regions[i].size != b->regions[i].size ||
+            a->regions[i].type != b->regions[i].type)
+            return false;
+    return true;
+}
+
+static void context_destroy(context *c)
+{
+    ff_meta_destroy(c->meta);
+    ff_oracle_baseline_free(&c->baseline);
+    free(c);
+}
+
+static void space_entry_destroy(space_entry *se)
+{
+    ff_oracle_destroy(se->oracle);
+    if (se->ok) ff_space_destroy(&se->space);
+    free(se);
+}
+
+/* Empties the cache (when full): contexts first, they point into spaces. */
+static void cache_clear(ff_exec *x)
+{
+    for (size_t i = 0; i < x->ncontexts; i++) context_destroy(x->contexts[i]);
+    x->ncontexts = 0;
+    for (size_t i = 0; i < x->nspaces; i++) space_entry_destroy(x->spaces[i]);
+    x->nspaces = 0;
+}
+
+static space_entry *space_get(ff_exec *x, const map_key *key)
+{
+    for (size_t i = 0; i < x->nspaces; i++)
+        if (key_equal(&x->spaces[i]->key, key)) return x->spaces[i];
+    if (x->nspaces == MAX_SPACES || x->ncontexts == MAX_CONTEXTS) cache_clear(x);
+    space_entry *se = calloc(1, sizeof *se);
+    if (!se) host_out_of_memory();
+    se->key = *key;
+    if (key->preset) {
+        se->ok = ff_space_init_preset(&se->space, key->preset, se->err, sizeof se->err);
+    } else {
+        ff_e820_map map;
+        ff_e820_init(&map);
+        for (size_t i = 0; i < key->nregions; i++)
+            if (!ff_e820_add(&map, key->regions[i].start, key->regions[i].size, key->regions[i].type))
+                host_out_of_memory();
+        ff_space_opts sopts = {0};
+        se->ok = ff_space_init(&se->space, &map, &sopts, se->err, sizeof se->err);
+        ff_e820_free(&map);
+    }
+    if (se->ok) {
+        se->oracle = ff_oracle_create(&se->space);
+        if (!se->oracle) host_out_of_memory();
+    }
+    x->spaces[x->nspaces++] = se;
+    return se;
+}
+
+static void observe(void *ctx, const ff_event *ev);
+
+/* The leak check's blocks a fresh instance gives: only those are owed at the end. */
+static void baseline_drain(context *c)
+{
+    for (size_t i = 0; i < c->baseline.ndrain; i++) {
+        ff_pfn start;
+        c->baseline.drain_fresh_ok[i] = ff_meta_reserve(c->meta, &c->baseline.drain[i], &start) == FF_META_OK;
+    }
+}
+
+/* The step budget of one back-end call: generous for any legitimate walk over the
+ * map, finite so that a loop that never ends is a hang after a bounded time. */
+static uint64_t step_budget(const ff_space *space) { return 1024 + 4 * space->usable_frames; }
+
+static context *context_get(ff_exec *x, space_entry *se, const ff_target *t, ff_semantics sem,
+                            bool poison, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < x->ncontexts; i++) {
+        context *c = x->contexts[i];
+        if (c->se == se && c->target == t && c->sem == sem && c->poison == poison) return c;
+    }
+    context *c = calloc(1, sizeof *c);
+    if (!c) host_out_of_memory();
+    *c = (context){.se = se, .target = t, .sem = sem, .poison = poison, .x = x};
+    ff_meta_opts mo = {.semantics = sem, .poison = poison, .step_budget = step_budget(&se->space),
+                       .observer = observe, .observer_ctx = c, .faults = t->meta_faults};
+    c->meta = ff_meta_create(&se->space, t->ops, &mo, err, errlen);
+    if (!c->meta) {
+        free(c);
+        return NULL;
+    }
+    if (!ff_oracle_baseline_init(&c->baseline, c->meta, &se->space)) host_out_of_memory();
+    baseline_drain(c);
+    c->dirty = true;
+    x->contexts[x->ncontexts++] = c;
+    return c;
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+ff_exec *ff_exec_create(const ff_target *targets, size_t ntargets, const ff_exec_opts *opts)
+{
+    if (ntargets == 0 || ntargets > MAX_TARGETS) return NULL;
+    ff_exec *x = calloc(1, sizeof *x);
+    if (!x) return NULL;
+    memcpy(x->targets, targets, ntargets * sizeof *targets);
+    x->ntargets = ntargets;
+    x->opts = *opts;
+    return x;
+}
+
+void ff_exec_destroy(ff_exec *x)
+{
+    if (!x) return;
+    cache_clear(x);
+    free(x->handles);
+    free(x->outcomes);
+    free(x->findings);
+    free(x);
+}
+
+size_t ff_exec_finding_count(const ff_exec *x) { return x->nfindings; }
+const ff_finding *ff_exec_finding(const ff_exec *x, size_t i)
+{
+    return i < x->nfindings ? &x->findings[i] : NULL;
+}
+
+/* ---------------------------------------------------------------- tracing */
+
+#define TRACE(x, ...) \
+    do { \
+        if ((x)->opts.trace) fprintf((x)->opts.trace, __VA_ARGS__); \
+    } while (0)
+
+static const char *zone_label(ff_zone zone)
+{
+    return (unsigned)zone < FF_ZONE_COUNT ? ff_zone_name(zone) : "invalid";
+}
+
+static void trace_finding(ff_exec *x, const ff_finding *f)
+{
+    if (!x->opts.trace) return;
+    char sig[96];
+    ff_finding_signature(f, sig, sizeof sig);
+    if (f->op == FF_OP_AT_END)
+        fprintf(x->opts.trace, "  !! %s at the end: %s\n", sig, f->detail);
+    else
+        fprintf(x->opts.trace, "  !! %s at op %zu: %s\n", sig, f->op, f->detail);
+}
+
+static void record_finding(ff_exec *x, const ff_finding *f)
+{
+    if (x->nfindings == x->findings_cap) {
+        size_t cap = x->findings_cap ? 2 * x->findings_cap : 16;
+        ff_finding *p = realloc(x->findings, cap * sizeof *p);
+        if (!p) host_out_of_memory();
+        x->findings = p;
+        x->findings_cap = cap;
+    }
+    x->findings[x->nfindings++] = *f;
+    trace_finding(x, f);
+    if (x->opts.on_finding) x->opts.on_finding(x->opts.ctx, f);
+}
+
+static void oracle_finding(void *ctx, const ff_finding *f) { record_finding(ctx, f); }
+
+static void observe(void *ctx, const ff_event *ev)
+{
+    context *c = ctx;
+    ff_exec *x = c->x;
+    if (x->cur != c || !x->judging) return;
+    const char *name = c->target->name;
+    switch (ev->kind) {
+    case FF_EV_ALLOC:
+        x->op_event = true;
+        x->op_status = ev->status;
+        if (ev->status == FF_OK)
+            TRACE(x, "     %s alloc(%llu, align %llu, zone %s) = ok 0x%llx\n", name,
+                  (unsigned long long)ev->req->count, (unsigned long long)ev->req->align,
+                  zone_label(ev->req->zone), (unsigned long long)ev->start);
+        else
+            TRACE(x, "     %s alloc(%llu, align %llu, zone %s) = %s\n", name,
+                  (unsigned long long)ev->req->count, (unsigned long long)ev->req->align,
+                  zone_label(ev->req->zone), ff_status_name(ev->status));
+        break;
+    case FF_EV_FREE:
+        x->op_event = true;
+        x->op_status = ev->status;
+        TRACE(x, "     %s free(0x%llx, %llu) = %s\n", name, (unsigned long long)ev->start,
+              (unsigned long long)ev->count, ff_status_name(ev->status));
+        break;
+    case FF_EV_PANIC:
+        TRACE(x, "     PANIC%s: %s\n", ev->lock_held ? " with the allocator lock held" : "",
+              ev->reason);
+        break;
+    case FF_EV_DEADLOCK: TRACE(x, "     DEADLOCK: %s\n", ev->reason); break;
+    case FF_EV_HANG: TRACE(x, "     HANG: %s\n", ev->reason); break;
+    }
+    ff_oracle_observe(c->se->oracle, ev);
+}
+
+/* ---------------------------------------------------------------- handle table */
+
+static void handle_push(ff_exec *x, ff_pfn start, uint64_t count, uint64_t refs)
+{
+    if (x->nhandles == x->handles_cap) {
+        size_t cap = x->handles_cap ? 2 * x->handles_cap : 64;
+        handle *p = realloc(x->handles, cap * sizeof *p);
+        if (!p) host_out_of_memory();
+        x->handles = p;
+        x->handles_cap = cap;
+    }
+    x->handles[x->nhandles++] = (handle){start, count, refs};
+}
+
+static void handle_remove(ff_exec *x, size_t i)
+{
+    memmove(&x->handles[i], &x->handles[i + 1], (x->nhandles - i - 1) * sizeof *x->handles);
+    x->nhandles--;
+}
+
+/* ---------------------------------------------------------------- operations */
+
+typedef struct run {
+    ff_exec *x;
+    context *c;
+    ff_oracle *o;
+    ff_meta *m;
+    size_t op;
+    outcome *out; /* this target's outcomes, or NULL */
+} run;
+
+static void layer_result(run *r, ff_layer_call call, ff_meta_status st, ff_pfn start,
+                         uint64_t count, uint32_t refs)
+{
+    ff_layer_result res = {call, st, start, count, refs};
+    ff_oracle_op_end(r->o, &res);
+}
+
+static void begin_call(run *r, ff_layer_call call)
+{
+    r->x->op_event = false;
+    ff_oracle_op_begin(r->o, r->op, call);
+}
+
+static void trace_status(run *r, ff_meta_status st)
+{
+    const ff_meta_last *last = ff_meta_last_detail(r->m);
+    if (st == FF_META_OK) return;
+    if (last->reason[0] && (st == FF_META_BAD_HANDOUT))
+        TRACE(r->x, "     layer: %s\n", last->reason);
+}
+
+static void do_alloc(run *r, const ff_op *op)
+{
+    ff_alloc_req req = {.count = op->count, .align = op->align, .zone = op->zone};
+    ff_handle h;
+    begin_call(r, FF_CALL_ALLOC);
+    ff_meta_status st = ff_meta_alloc(r->m, &req, 1, &h);
+    if (st == FF_META_OK) {
+        handle_push(r->x, h.start, h.count, 1);
+        TRACE(r->x, "  -> ok: h%zu = [0x%llx, +%llu)\n", r->x->nhandles - 1,
+              (unsigned long long)h.start, (unsigned long long)h.count);
+    } else {
+        TRACE(r->x, "  -> %s\n", ff_meta_status_name(st));
+        trace_status(r, st);
+    }
+    if (r->out && r->x->op_event &&
+        ff_oracle_request_malformed(&r->c->target->ops->policy, &req))
+        *r->out = (outcome){CMP_MALFORMED, 0, (uint8_t)r->x->op_status};
+    layer_result(r, FF_CALL_ALLOC, st, h.start, h.count, 0);
+}
+
+/* Drops one reference of [start, +count), a piece of handle i, and splits the handle
+ * so it keeps naming exactly what is still held. */
+static void drop_piece(run *r, size_t i, uint64_t offset, uint64_t count)
+{
+    handle h = r->x->handles[i];
+    ff_handle piece = {h.start + offset, count};
+    begin_call(r, FF_CALL_DROP);
+    ff_meta_status st = ff_meta_drop(r->m, piece);
+    TRACE(r->x, "  -> %s\n", ff_meta_status_name(st));
+    handle_remove(r->x, i);
+    if (offset) handle_push(r->x, h.start, offset, h.refs);
+    if (h.refs > 1) handle_push(r->x, piece.start, count, h.refs - 1);
+    if (offset + count < h.count)
+        handle_push(r->x, piece.start + count, h.count - offset - count, h.refs);
+    layer_result(r, FF_CALL_DROP, st, piece.start, piece.count, 0);
+}
+
+static bool pick_handle(run *r, uint8_t index, size_t *i)
+{
+    if (r->x->nhandles == 0) {
+        TRACE(r->x, "  -> skipped: no live handle\n");
+        return false;
+    }
+    *i = index % r->x->nhandles;
+    TRACE(r->x, "  (h%u is h%zu = [0x%llx, +%llu)%s)\n", index, *i,
+          (unsigned long long)r->x->handles[*i].start,
+          (unsigned long long)r->x->handles[*i].count,
+          r->x->handles[*i].refs > 1 ? ", several references" : "");
+    return true;
+}
+
+static void do_from_unused(run *r, const ff_op *op)
+{
+    ff_handle h;
+    begin_call(r, FF_CALL_FROM_UNUSED);
+    ff_meta_status st = ff_meta_from_unused(r->m, op->paddr, op->count, 1, &h);
+    if (st == FF_META_OK) {
+        handle_push(r->x, h.start, h.count, 1);
+        TRACE(r->x, "  -> ok: h%zu = [0x%llx, +%llu)\n", r->x->nhandles - 1,
+              (unsigned long long)h.start, (unsigned long long)h.count);
+    } else {
+        TRACE(r->x, "  -> %s\n", ff_meta_status_name(st));
+    }
+    layer_result(r, FF_CALL_FROM_UNUSED, st, op->paddr >> FF_FRAME_SHIFT, op->count, 0);
+}
+
+static void from_in_use(run *r, uint64_t paddr, uint64_t count, uint32_t refs)
+{
+    ff_handle h;
+    begin_call(r, FF_CALL_FROM_IN_USE);
+    ff_meta_status st = ff_meta_from_in_use(r->m, paddr, count, refs, &h);
+    if (st == FF_META_OK) {
+        handle_push(r->x, h.start, h.count, refs);
+        TRACE(r->x, "  -> ok: h%zu = [0x%llx, +%llu)\n", r->x->nhandles - 1,
+              (unsigned long long)h.start, (unsigned long long)h.count);
+    } else {
+        TRACE(r->x, "  -> %s\n", ff_meta_status_name(st));
+    }
+    layer_result(r, FF_CALL_FROM_IN_USE, st, paddr >> FF_FRAME_SHIFT, count, refs);
+}
+
+static void do_raw_free(run *r, const ff_op *op)
+{
+    ff_pfn start = op->paddr >> FF_FRAME_SHIFT;
+    ff_free_kind kind = ff_oracle_classify_free(r->o, start, op->count);
+    begin_call(r, FF_CALL_RAW_FREE);
+    ff_meta_status st = ff_meta_raw_free(r->m, op->paddr, op->count);
+    TRACE(r->x, "  -> %s\n", ff_meta_status_name(st));
+    if (r->out && r->x->op_event) *r->out = (outcome){CMP_FREE, (uint8_t)kind, (uint8_t)r->x->op_status};
+    layer_result(r, FF_CALL_RAW_FREE, st, start, op->count, 0);
+}
+
+static void do_write(run *r, const ff_op *op)
+{
+    ff_space *space = &r->c->se->space;
+    ff_pfn pfn = op->paddr >> FF_FRAME_SHIFT;
+    uint32_t offset = (uint32_t)(op->paddr & (FF_FRAME_SIZE - 1));
+    /* The space may have backing from another run; this run has it only if it asked. */
+    bool backed = r->c->poison || r->c->target->ops->policy.needs_backing;
+    unsigned char *mem = backed ? ff_space_frame_mem(space, pfn) : NULL;
+    if (!mem) {
+        TRACE(r->x, "  -> skipped: %s\n", backed ? "past the top of the map"
+                                                 : "no backing memory (poison is off)");
+        return;
+    }
+    ff_oracle_op_begin(r->o, r->op, FF_CALL_NONE);
+    if (!ff_oracle_write(r->o, pfn, offset)) {
+        TRACE(r->x, "  -> skipped: the allocator's in-band bytes of a frame the program "
+                    "does not hold\n");
+        return;
+    }
+    mem[offset] = op->value;
+    TRACE(r->x, "  -> written\n");
+}
+
+static void do_check(run *r)
+{
+    ff_oracle_op_begin(r->o, r->op, FF_CALL_NONE);
+    const char *verdict = ff_meta_backend_check(r->m);
+    TRACE(r->x, "  -> %s\n", verdict ? verdict : "holds");
+    ff_oracle_check(r->o, verdict);
+}
+
+static void run_op(run *r, const ff_op *op)
+{
+    size_t i;
+    switch (op->kind) {
+    case FF_OP_ALLOC: do_alloc(r, op); break;
+    case FF_OP_DROP:
+        if (!pick_handle(r, op->handle, &i)) break;
+        drop_piece(r, i, 0, r->x->handles[i].count);
+        break;
+    case FF_OP_DROP_PIECE: {
+        if (!pick_handle(r, op->handle, &i)) break;
+        uint64_t n = r->x->handles[i].count;
+        uint64_t offset = op->offset % n;
+        uint64_t count = op->count ? op->count : 1;
+        if (count > n - offset) count = n - offset;
+        drop_piece(r, i, offset, count);
+        break;
+    }
+    case FF_OP_FROM_UNUSED: do_from_unused(r, op); break;
+    case FF_OP_CLONE:
+        if (!pick_handle(r, op->handle, &i)) break;
+        from_in_use(r, r->x->handles[i].start << FF_FRAME_SHIFT, r->x->handles[i].count, 1);
+        break;
+    case FF_OP_FROM_IN_USE: from_in_use(r, op->paddr, op->count, op->refs); break;
+    case FF_OP_RAW_FREE: do_raw_free(r, op); break;
+    case FF_OP_WRITE: do_write(r, op); break;
+    case FF_OP_CHECK: do_check(r); break;
+    case FF_OP_KIND_COUNT: break;
+    }
+}
+
+/* ---------------------------------------------------------------- end of run */
+
+static void give_back_orphan(void *ctx, ff_pfn start, uint64_t count)
+{
+    run *r = ctx;
+    begin_call(r, FF_CALL_RAW_FREE);
+    TRACE(r->x, "[end] give back the block the layer refused: raw_free 0x%llx %llu\n",
+          (unsigned long long)(start << FF_FRAME_SHIFT), (unsigned long long)count);
+    ff_meta_status st = ff_meta_raw_free(r->m, start << FF_FRAME_SHIFT, count);
+    layer_result(r, FF_CALL_RAW_FREE, st, start, count, 0);
+}
+
+static bool stop(const run *r, size_t findings_before)
+{
+    return ff_meta_dead(r->m) || (!r->x->opts.keep_going && r->x->nfindings > findings_before);
+}
+
+static void end_of_run(run *r, size_t findings_before)
+{
+    ff_exec *x = r->x;
+    r->op = FF_OP_AT_END;
+    uint64_t drops = 0;
+    for (size_t i = 0; i < x->nhandles; i++) drops += x->handles[i].refs;
+    if (drops > END_DROP_LIMIT) {
+        TRACE(x, "[end] %llu references held: too many to drop; no leak check\n",
+              (unsigned long long)drops);
+        return;
+    }
+    while (x->nhandles && !stop(r, findings_before)) {
+        TRACE(x, "[end] drop h%zu = [0x%llx, +%llu)\n", x->nhandles - 1,
+              (unsigned long long)x->handles[x->nhandles - 1].start,
+              (unsigned long long)x->handles[x->nhandles - 1].count);
+        drop_piece(r, x->nhandles - 1, 0, x->handles[x->nhandles - 1].count);
+    }
+    if (stop(r, findings_before)) return;
+    ff_oracle_orphans(r->o, give_back_orphan, r);
+    if (stop(r, findings_before)) return;
+    ff_oracle_leak_begin(r->o);
+    /* Asking for all of memory again costs a back-end O(frames): on the large presets
+     * the shadow and counter checks above stand alone, and fuzzers find lost blocks
+     * on the small maps. */
+    if (r->c->se->space.usable_frames > DRAIN_MAX_FRAMES) {
+        TRACE(x, "[end] leak check: every frame given back (no re-allocation on a map "
+                 "this large)\n");
+        return;
+    }
+    TRACE(x, "[end] leak check: everything given back, ask for all of memory again\n");
+    const ff_oracle_baseline *b = &r->c->baseline;
+    for (size_t i = 0; i < b->ndrain && !stop(r, findings_before); i++) {
+        if (!b->drain_fresh_ok[i]) continue;
+        ff_pfn start;
+        begin_call(r, FF_CALL_RESERVE);
+        bool was_tracing = x->opts.trace != NULL;
+        FILE *trace = x->opts.trace;
+        x->opts.trace = NULL; /* the blocks themselves are noise; findings still show */
+        ff_meta_status st = ff_meta_reserve(r->m, &b->drain[i], &start);
+        x->opts.trace = trace;
+        if (was_tracing && st != FF_META_OK)
+            TRACE(x, "     alloc(%llu) for the leak check = %s\n",
+                  (unsigned long long)b->drain[i].count, ff_meta_status_name(st));
+        layer_result(r, FF_CALL_RESERVE, st, start, b->drain[i].count, 0);
+    }
+}
+
+/* ---------------------------------------------------------------- one target */
+
+static void map_key_of(const ff_program *p, map_key *key)
+{
+    memset(key, 0, sizeof *key);
+    key->preset = p->preset;
+    if (!p->preset) {
+        key->nregions = p->nregions;
+        memcpy(key->regions, p->regions, p->nregions * sizeof p->regions[0]);
+    }
+}
+
+static void run_target(ff_exec *x, size_t ti, const ff_program *p, outcome *out)
+{
+    const ff_target *t = &x->targets[ti];
+    ff_semantics sem = x->opts.semantics >= 0 ? (ff_semantics)x->opts.semantics : p->semantics;
+    bool poison = x->opts.poison >= 0 ? x->opts.poison != 0 : p->poison;
+    map_key key;
+    map_key_of(p, &key);
+    space_entry *se = space_get(x, &key);
+    TRACE(x, "== %s, semantics %s, map %s, poison %s\n", t->name, ff_semantics_name(sem),
+          p->preset ? p->preset : "custom", poison ? "on" : "off");
+    if (!se->ok) {
+        TRACE(x, "   map not runnable: %s\n", se->err);
+        return;
+    }
+    char err[200];
+    context *c = context_get(x, se, t, sem, poison, err, sizeof err);
+    if (!c) {
+        TRACE(x, "   %s\n", err);
+        return;
+    }
+    if (c->dirty && !ff_meta_reset(c->meta)) host_out_of_memory();
+    c->dirty = true;
+
+    run r = {.x = x, .c = c, .o = se->oracle, .m = c->meta};
+    ff_oracle_begin(r.o, c->meta, t->name, &c->baseline);
+    ff_oracle_on_finding(r.o, oracle_finding, x);
+    x->cur = c;
+    x->judging = true;
+    x->nhandles = 0;
+    size_t findings_before = x->nfindings;
+
+    for (size_t i = 0; i < p->nops && !stop(&r, findings_before); i++) {
+        r.op = i;
+        r.out = out ? &out[i] : NULL;
+        if (x->opts.trace) {
+            char text[128];
+            ff_op_format(&p->ops[i], text, sizeof text);
+            fprintf(x->opts.trace, "[%zu] %s\n", i, text);
+        }
+        run_op(&r, &p->ops[i]);
+    }
+    if (!stop(&r, findings_before)) end_of_run(&r, findings_before);
+    else if (ff_meta_dead(c->meta)) TRACE(x, "   the system is dead: nothing more runs\n");
+    x->judging = false;
+    x->cur = NULL;
+}
+
+/* ---------------------------------------------------------------- differential */
+
+/* Two targets' answers to one operation are comparable when their contracts make
+ * the same promise about it. */
+static bool comparable(const ff_exec *x, size_t a, size_t b, const outcome *oa, const outcome *ob)
+{
+    if (oa->what == CMP_NONE || oa->what != ob->what) return false;
+    const ff_policy *pa = &x->targets[a].ops->policy, *pb = &x->targets[b].ops->policy;
+    if (!pa->validates_frees || !pb->validates_frees) return false;
+    if (oa->what == CMP_FREE) return pa->free_rule == pb->free_rule && oa->kind == ob->kind;
+    return true;
+}
+
+static void compare_targets(ff_exec *x, const ff_program *p)
+{
+    size_t n = x->ntargets;
+    for (size_t op = 0; op < p->nops; op++) {
+        for (size_t t = 0; t < n; t++) {
+            const outcome *ot = &x->outcomes[t * p->nops + op];
+            /* Agreement with the others that make the same promise. */
+            size_t agree = 0, differ = 0, other = SIZE_MAX;
+            for (size_t u = 0; u < n; u++) {
+                if (u == t) continue;
+                const outcome *ou = &x->outcomes[u * p->nops + op];
+                if (!comparable(x, t, u, ot, ou)) continue;
+                if (ou->status == ot->status) {
+                    agree++;
+                } else {
+                    differ++;
+                    if (other == SIZE_MAX) other = u;
+                }
+            }
+            /* The one outvoted (or, in a tie, the later one) deviates. */
+            if (!differ || agree > differ || (agree == differ && t < other)) continue;
+            const outcome *oo = &x->outcomes[other * p->nops + op];
+            char text[128];
+            ff_op_format(&p->ops[op], text, sizeof text);
+            ff_finding f = {.cls = FF_CLASS_DIVERGENCE, .op = op};
+            snprintf(f.backend, sizeof f.backend, "%s", x->targets[t].name);
+            snprintf(f.detail, sizeof f.detail,
+                     "'%s' (%s): %s answered %s, %s answered %s", text,
+                     ot->what == CMP_FREE ? ff_free_kind_name((ff_free_kind)ot->kind)
+                                          : "malformed request",
+                     x->targets[t].name, ff_status_name((ff_status)ot->status),
+                     x->targets[other].name, ff_status_name((ff_status)oo->status));
+            record_finding(x, &f);
+            if (!x->opts.keep_going) return;
+        }
+    }
+}
+
+size_t ff_exec_run(ff_exec *x, const ff_program *p)
+{
+    x->nfindings = 0;
+    bool differential = x->ntargets > 1;
+    if (differential) {
+        size_t need = x->ntargets * p->nops;
+        if (need > x->outcomes_cap) {
+            outcome *o = realloc(x->outcomes, need * sizeof *o);
+            if (!o) host_out_of_memory();
+            x->outcomes = o;
+            x->outcomes_cap = need;
+        }
+        memset(x->outcomes, 0, need * sizeof *x->outcomes);
+    }
+    for (size_t t = 0; t < x->ntargets; t++) {
+        if (x->nfindings && !x->opts.keep_going) break;
+        run_target(x, t, p, differential ? &x->outcomes[t * p->nops] : NULL);
+    }
+    if (differential && (!x->nfindings || x->opts.keep_going)) compare_targets(x, p);
+    return x->nfindings;
+}

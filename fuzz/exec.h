@@ -1,0 +1,70 @@
+/*
+ * exec.h — the executor: runs a program (ops.h) on one back-end, or on several in
+ * turn, through the metadata layer, with the oracle judging every answer.
+ *
+ * One run of a program on a target:
+ *   1. the space for the program's map, the layer and the back-end are taken from a
+ *      cache and reset (O(what the last run touched)), so a fuzzer's per-input cost
+ *      is the input's own work;
+ *   2. each operation goes through the layer; handles the program holds are kept in a
+ *      table, and "hN" names the N-th live one, modulo how many are live;
+ *   3. at the end every handle is dropped, blocks the layer refused to take are given
+ *      back, and the leak check asks the back-end for all of its memory again.
+ * A run stops at the first finding unless keep_going is set, and always when the
+ * simulated system died (a panic, a hang, a self-deadlock).
+ *
+ * Differential mode (several targets): the same program runs on each target, and
+ * afterwards answers that contracts say must agree are compared, operation by
+ * operation: raw frees whose shadow classification is the same on validating
+ * back-ends with the same free rule, and requests every policy calls malformed. A
+ * target answering otherwise than the majority is reported as a divergence.
+ *
+ * Deterministic: the same program gives the same findings and the same trace, on any
+ * engine, whatever ran before.
+ */
+#ifndef FF_EXEC_H
+#define FF_EXEC_H
+
+#include <stdio.h>
+
+#include "oracle.h"
+#include "ops.h"
+
+/* What a program can run on: a back-end, and for the test-only layer targets, the
+ * metadata-layer faults to build the layer with. */
+typedef struct ff_target {
+    const char *name;
+    const ff_backend_ops *ops;
+    uint32_t meta_faults;
+} ff_target;
+
+/* A registered back-end or a test-only broken target (never listed to users). */
+bool ff_target_find(const char *name, ff_target *target);
+/* Parses "a,b,c" (or "all": every registered back-end) into at most max targets.
+ * False with a one-line reason naming the bad entry. */
+bool ff_target_parse_list(const char *list, ff_target *targets, size_t max, size_t *n,
+                          char *err, size_t errlen);
+
+typedef struct ff_exec_opts {
+    int semantics;       /* -1: as the program says, else an ff_semantics */
+    int poison;          /* -1: as the program says, else 0 or 1 */
+    bool keep_going;     /* run past findings (reproduction); else stop at the first */
+    FILE *trace;         /* the operation trace, or NULL (fuzzing: no formatting) */
+    /* Called for each finding as it is made; may not return (a fuzzer's abort). */
+    void (*on_finding)(void *ctx, const ff_finding *f);
+    void *ctx;
+} ff_exec_opts;
+
+typedef struct ff_exec ff_exec;
+
+/* NULL on host memory. The targets are copied. */
+ff_exec *ff_exec_create(const ff_target *targets, size_t ntargets, const ff_exec_opts *opts);
+void ff_exec_destroy(ff_exec *x);
+
+/* Runs p on every target; returns the number of findings (also retrievable below).
+ * A map that cannot be built is reported in the trace and runs nothing. */
+size_t ff_exec_run(ff_exec *x, const ff_program *p);
+size_t ff_exec_finding_count(const ff_exec *x);
+const ff_finding *ff_exec_finding(const ff_exec *x, size_t i);
+
+#endif

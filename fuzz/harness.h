@@ -1,0 +1,32 @@
+/*
+ * harness.h — what every fuzzing engine calls: one function that runs an input's
+ * bytes through the executor and the oracle, and crashes, from a site of its own per
+ * bug class, when the oracle reports a finding. Engines (libFuzzer, AFL++, the
+ * standalone replay driver) are thin mains around it.
+ *
+ * Options come from flags beginning with "--ff-" (libFuzzer ignores flags starting
+ * with "--") or, for engines that own the command line, from the environment:
+ *   --ff-targets=LIST    FRAMEFUZZ_TARGETS    back-ends (comma list or "all")
+ *   --ff-semantics=S     FRAMEFUZZ_SEMANTICS  force asterinas-2024 or hardened
+ *   --ff-poison=on|off   FRAMEFUZZ_POISON     force poisoning
+ *   --ff-classes=LIST    FRAMEFUZZ_CLASSES    crash only on these classes (others are
+ *                                             noted and the run goes on)
+ *   --ff-mutator=on|off  FRAMEFUZZ_MUTATOR    the structure-aware mutator (libFuzzer)
+ * A flag wins over the environment. A bad value prints one line and exits 2.
+ */
+#ifndef FF_HARNESS_H
+#define FF_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <stdbool.h>
+
+/* Reads the options (argv may be NULL) over the built-in default target list. */
+void ff_harness_init(int argc, char **argv, const char *default_targets);
+/* Runs one input. Returns 0 (crashes instead on a finding). */
+int ff_harness_run(const uint8_t *data, size_t size);
+/* Whether the structure-aware mutator is on. */
+bool ff_harness_mutator_on(void);
+
+#endif

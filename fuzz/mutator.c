@@ -1,0 +1,587 @@
+/*
+ * mutator.c — the structure-aware mutator (see mutator.h).
+ *
+ * One call: decode the input (every byte string is a program), apply one to four
+ * mutations drawn from a splitmix64 stream seeded by the engine's seed, encode, and
+ * shrink until the encoding fits. Nothing survives a call, so the same seed and input
+ * always give the same output.
+ *
+ * Mutations and their rough weights (out of 20):
+ *   insert 4     a fresh operation of any kind at any position
+ *   delete 4     one operation, now and then a run of up to 8
+ *   swap 2       two operations trade places
+ *   duplicate 2  a copy next to the original (builds runs like #1760's ten allocs)
+ *                or anywhere
+ *   tweak 4      one operand nudged (+-1, *2, /2, frame +-1, misalignment toggled) or
+ *                redrawn, or the kind changed while the operands stay
+ *   replace 2    an operation redrawn from scratch
+ *   config 2     semantics, poison, preset, or the custom map's regions
+ * The back-end name is never mutated: it says which allocator a reproducer was for.
+ *
+ * Operands are drawn towards the values allocators get wrong, since the executor's
+ * state is unknown here: counts of 1 and other small counts, powers of two and their
+ * neighbours, ff_ops_interesting; frames of the tiny preset (0-47), around the zone
+ * boundaries (pfn 0x1000 and 0x100000), at the edges of a custom map's regions, at
+ * powers of two; now and then a misaligned address; refcounts at 0, 1 and the
+ * FF_REF_MAX overflow edge.
+ *
+ * Fitting the output: the encoding is a header followed by the operations, each
+ * encoded on its own, so the longest fitting prefix of operations is found by a
+ * binary search over the operation count. This path only runs when the output would
+ * exceed max_size, so the handful of extra encodings does not matter.
+ */
+#include "mutator.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+
+#define FALLBACK_ONE_IN 8 /* how often the engine's byte mutator gets the input */
+#define MAX_ROUNDS      4 /* mutations in one call, at most */
+#define DELETE_RUN_MAX  8
+#define TINY_FRAMES     48 /* the tiny preset's RAM lies in frames 0-42 */
+#define FRAME_LOW_MASK  (FF_FRAME_SIZE - 1)
+#define KIB             1024
+#define REGION_KIB_MAX  0xFFFF /* a region's start and size are u16 KiB in binary */
+#define N_INTERESTING   COUNT_OF(ff_ops_interesting)
+
+#define COUNT_OF(table) (sizeof(table) / sizeof((table)[0]))
+
+/* ---------------------------------------------------------------- randomness */
+
+/* splitmix64: each output is a full hash of the state, so the neighbouring seeds an
+ * engine passes still give unrelated streams. */
+typedef struct rng {
+    uint64_t state;
+} rng;
+
+static inline uint64_t rng_next(rng *r)
+{
+    uint64_t z = (r->state += UINT64_C(0x9E3779B97F4A7C15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+/* [0, n) for n > 0; the modulo bias is far below what matters here. */
+static inline uint64_t rng_below(rng *r, uint64_t n) { return rng_next(r) % n; }
+
+static inline bool one_in(rng *r, uint64_t n) { return rng_below(r, n) == 0; }
+
+static inline size_t random_index(rng *r, size_t n) { return (size_t)rng_below(r, n); }
+
+/* 2^k - 1, 2^k or 2^k + 1 for k in [0, max_log]. */
+static inline uint64_t pow2_neighbour(rng *r, unsigned max_log)
+{
+    uint64_t pow = UINT64_C(1) << rng_below(r, max_log + 1);
+    return pow + rng_below(r, 3) - 1;
+}
+
+static inline uint64_t interesting(rng *r) { return ff_ops_interesting[rng_below(r, N_INTERESTING)]; }
+
+/* ---------------------------------------------------------------- operands */
+
+static uint64_t gen_count(rng *r)
+{
+    switch (rng_below(r, 8)) {
+    case 0:
+    case 1:
+    case 2: return 1;
+    case 3: return rng_below(r, 9);
+    case 4: return pow2_neighbour(r, 20);
+    case 5: return interesting(r);
+    case 6: return UINT64_C(1) << rng_below(r, 11);
+    default: return rng_next(r) >> rng_below(r, 64); /* any magnitude */
+    }
+}
+
+/* Mostly powers of two; 0 and non-powers of two come from the neighbours. */
+static uint64_t gen_align(rng *r)
+{
+    switch (rng_below(r, 8)) {
+    case 0:
+    case 1:
+    case 2: return 1;
+    case 3:
+    case 4: return UINT64_C(1) << rng_below(r, 11);
+    case 5: return UINT64_C(1) << rng_below(r, 64);
+    case 6: return pow2_neighbour(r, 12);
+    default: return interesting(r);
+    }
+}
+
+static ff_zone gen_zone(rng *r)
+{
+    static const ff_zone zones[] = {FF_ZONE_NORMAL, FF_ZONE_NORMAL, FF_ZONE_NORMAL, FF_ZONE_DMA,
+                                    FF_ZONE_DMA,    FF_ZONE_DMA32,  FF_ZONE_DMA32,  FF_OPS_ZONE_INVALID};
+    return zones[rng_below(r, COUNT_OF(zones))];
+}
+
+/* Handles resolve modulo the live count, so small indices are the meaningful ones. */
+static uint8_t gen_handle(rng *r) { return (uint8_t)(one_in(r, 4) ? rng_below(r, 256) : rng_below(r, 4)); }
+
+static uint32_t gen_refs(rng *r)
+{
+    static const uint32_t edges[] = {0, 1, 1, 2, FF_REF_MAX - 1, FF_REF_MAX, FF_REF_MAX + 1, UINT32_MAX};
+    return one_in(r, 8) ? (uint32_t)rng_next(r) : edges[rng_below(r, COUNT_OF(edges))];
+}
+
+static uint8_t gen_value(rng *r)
+{
+    static const uint8_t values[] = {0x00, 0xff, 0xaa, 0x55};
+    return one_in(r, 2) ? values[rng_below(r, COUNT_OF(values))] : (uint8_t)rng_next(r);
+}
+
+/* A frame at the first or last-plus-one frame of a custom region, give or take one. */
+static uint64_t region_edge_frame(rng *r, const ff_program *p)
+{
+    const ff_e820_entry *e = &p->regions[rng_below(r, p->nregions)];
+    uint64_t edge = one_in(r, 2) ? e->start : e->start + e->size;
+    return (edge >> FF_FRAME_SHIFT) + rng_below(r, 3) - 1;
+}
+
+static uint64_t gen_frame(rng *r, const ff_program *p)
+{
+    switch (rng_below(r, 8)) {
+    case 0:
+    case 1:
+    case 2: return rng_below(r, TINY_FRAMES);
+    case 3: {
+        uint64_t edge = one_in(r, 2) ? FF_ZONE_DMA_END_PFN : FF_ZONE_DMA32_END_PFN;
+        return edge + rng_below(r, 17) - 8;
+    }
+    case 4:
+        if (!p->preset && p->nregions) return region_edge_frame(r, p);
+        return rng_below(r, TINY_FRAMES);
+    case 5: return pow2_neighbour(r, 40);
+    case 6: return interesting(r);
+    default: return rng_below(r, 0x2000);
+    }
+}
+
+/* A non-zero offset within a frame. */
+static uint64_t gen_misalignment(rng *r)
+{
+    static const uint64_t offsets[] = {1, 8, FF_FRAME_SIZE / 2, FRAME_LOW_MASK};
+    return one_in(r, 2) ? offsets[rng_below(r, COUNT_OF(offsets))] : 1 + rng_below(r, FRAME_LOW_MASK);
+}
+
+static uint64_t gen_paddr(rng *r, const ff_program *p)
+{
+    uint64_t paddr = gen_frame(r, p) << FF_FRAME_SHIFT;
+    return one_in(r, 16) ? paddr | gen_misalignment(r) : paddr;
+}
+
+/* Allocations most often, since they create the handles the other kinds use. */
+static ff_op_kind gen_kind(rng *r)
+{
+    static const ff_op_kind kinds[] = {
+        FF_OP_ALLOC,       FF_OP_ALLOC,    FF_OP_ALLOC,       FF_OP_ALLOC,
+        FF_OP_DROP,        FF_OP_DROP,     FF_OP_DROP_PIECE,  FF_OP_CLONE,
+        FF_OP_FROM_UNUSED, FF_OP_FROM_UNUSED, FF_OP_FROM_IN_USE, FF_OP_RAW_FREE,
+        FF_OP_WRITE,       FF_OP_CHECK,
+    };
+    return kinds[rng_below(r, COUNT_OF(kinds))];
+}
+
+/* The decoder's defaults, so operands a kind does not use read as they would decode. */
+static ff_op blank_op(ff_op_kind kind)
+{
+    return (ff_op){.kind = kind, .zone = FF_ZONE_NORMAL, .refs = 1, .count = 1, .align = 1};
+}
+
+static ff_op gen_op(rng *r, const ff_program *p)
+{
+    ff_op op = blank_op(gen_kind(r));
+    switch (op.kind) {
+    case FF_OP_ALLOC:
+        op.count = gen_count(r);
+        op.align = gen_align(r);
+        op.zone = gen_zone(r);
+        break;
+    case FF_OP_DROP:
+    case FF_OP_CLONE: op.handle = gen_handle(r); break;
+    case FF_OP_DROP_PIECE:
+        op.handle = gen_handle(r);
+        op.offset = one_in(r, 2) ? rng_below(r, 4) : gen_count(r);
+        op.count = gen_count(r);
+        break;
+    case FF_OP_FROM_UNUSED:
+    case FF_OP_RAW_FREE:
+        op.paddr = gen_paddr(r, p);
+        op.count = gen_count(r);
+        break;
+    case FF_OP_FROM_IN_USE:
+        op.paddr = gen_paddr(r, p);
+        op.count = gen_count(r);
+        op.refs = gen_refs(r);
+        break;
+    case FF_OP_WRITE:
+        op.paddr = gen_paddr(r, p);
+        op.value = gen_value(r);
+        break;
+    default: break;
+    }
+    return op;
+}
+
+/* ---------------------------------------------------------------- operand tweaks */
+
+typedef enum operand {
+    OPND_COUNT,
+    OPND_ALIGN,
+    OPND_ZONE,
+    OPND_HANDLE,
+    OPND_OFFSET,
+    OPND_PADDR,
+    OPND_REFS,
+    OPND_VALUE,
+} operand;
+
+/* The operands each kind carries. */
+typedef struct operand_list {
+    operand list[3];
+    size_t n;
+} operand_list;
+
+static const operand_list kind_operands[FF_OP_KIND_COUNT] = {
+    [FF_OP_ALLOC] = {{OPND_COUNT, OPND_ALIGN, OPND_ZONE}, 3},
+    [FF_OP_DROP] = {{OPND_HANDLE}, 1},
+    [FF_OP_DROP_PIECE] = {{OPND_HANDLE, OPND_OFFSET, OPND_COUNT}, 3},
+    [FF_OP_FROM_UNUSED] = {{OPND_PADDR, OPND_COUNT}, 2},
+    [FF_OP_CLONE] = {{OPND_HANDLE}, 1},
+    [FF_OP_FROM_IN_USE] = {{OPND_PADDR, OPND_COUNT, OPND_REFS}, 3},
+    [FF_OP_RAW_FREE] = {{OPND_PADDR, OPND_COUNT}, 2},
+    [FF_OP_WRITE] = {{OPND_PADDR, OPND_VALUE}, 2},
+    [FF_OP_CHECK] = {.n = 0},
+};
+
+/* Unsigned arithmetic wraps on purpose: 0 - 1 and 2^63 * 2 are good test values. */
+static uint64_t tweak_num(rng *r, uint64_t v)
+{
+    switch (rng_below(r, 6)) {
+    case 0: return v + 1;
+    case 1: return v - 1;
+    case 2: return v * 2;
+    case 3: return v / 2;
+    case 4: return interesting(r);
+    default: return gen_count(r);
+    }
+}
+
+static uint64_t tweak_align(rng *r, uint64_t align)
+{
+    switch (rng_below(r, 3)) {
+    case 0: return align * 2;
+    case 1: return align / 2;
+    default: return gen_align(r);
+    }
+}
+
+static uint64_t tweak_paddr(rng *r, uint64_t paddr, const ff_program *p)
+{
+    switch (rng_below(r, 4)) {
+    case 0: return paddr + FF_FRAME_SIZE;
+    case 1: return paddr - FF_FRAME_SIZE;
+    case 2: /* misaligned <-> aligned */
+        return (paddr & FRAME_LOW_MASK) ? paddr & ~FRAME_LOW_MASK : paddr | gen_misalignment(r);
+    default: return gen_paddr(r, p);
+    }
+}
+
+static uint32_t tweak_refs(rng *r, uint32_t refs)
+{
+    switch (rng_below(r, 4)) {
+    case 0: return refs + 1;
+    case 1: return refs - 1;
+    case 2: return FF_REF_MAX;
+    default: return gen_refs(r);
+    }
+}
+
+static void tweak_operand(rng *r, ff_op *op, operand which, const ff_program *p)
+{
+    switch (which) {
+    case OPND_COUNT: op->count = tweak_num(r, op->count); break;
+    case OPND_ALIGN: op->align = tweak_align(r, op->align); break;
+    case OPND_ZONE: /* always a different one of the four zone bytes */
+        op->zone = (ff_zone)(((unsigned)op->zone + 1 + rng_below(r, FF_ZONE_COUNT)) % (FF_ZONE_COUNT + 1));
+        break;
+    case OPND_HANDLE:
+        op->handle = one_in(r, 2) ? (uint8_t)(op->handle + (one_in(r, 2) ? 1 : -1)) : gen_handle(r);
+        break;
+    case OPND_OFFSET: op->offset = tweak_num(r, op->offset); break;
+    case OPND_PADDR: op->paddr = tweak_paddr(r, op->paddr, p); break;
+    case OPND_REFS: op->refs = tweak_refs(r, op->refs); break;
+    case OPND_VALUE: op->value ^= (uint8_t)(1u << rng_below(r, 8)); break;
+    }
+}
+
+/* One operand changed, or (1 in 8, and always for check) the kind: operands shared by
+ * both kinds stay, e.g. from_unused 0x1000 becomes raw_free 0x1000. */
+static void tweak_op(rng *r, ff_op *op, const ff_program *p)
+{
+    const operand_list *operands = &kind_operands[op->kind];
+    if (operands->n == 0 || one_in(r, 8)) {
+        op->kind = (ff_op_kind)(((unsigned)op->kind + 1 + rng_below(r, FF_OP_KIND_COUNT - 1)) %
+                                FF_OP_KIND_COUNT);
+        return;
+    }
+    tweak_operand(r, op, operands->list[random_index(r, operands->n)], p);
+}
+
+/* ---------------------------------------------------------------- configuration */
+
+/* A start in KiB: 0, the legacy 640 KiB hole, 1 MiB, 16 MiB, or anywhere (frame-aligned
+ * or not). */
+static uint64_t gen_region_start_kib(rng *r)
+{
+    static const uint64_t starts[] = {0, 640, 1024, 16 * 1024};
+    switch (rng_below(r, 3)) {
+    case 0: return starts[rng_below(r, COUNT_OF(starts))];
+    case 1: return 4 * rng_below(r, (REGION_KIB_MAX + 1) / 4);
+    default: return rng_below(r, REGION_KIB_MAX + 1);
+    }
+}
+
+/* A size in KiB: a few frames, a sub-frame sliver, empty, the maximum, or any. */
+static uint64_t gen_region_size_kib(rng *r)
+{
+    switch (rng_below(r, 6)) {
+    case 0:
+    case 1: return 4 * (1 + rng_below(r, 64));
+    case 2: return 1 + rng_below(r, 7);
+    case 3: return one_in(r, 2) ? 0 : REGION_KIB_MAX;
+    case 4: return 4 * rng_below(r, (REGION_KIB_MAX + 1) / 4);
+    default: return rng_below(r, REGION_KIB_MAX + 1);
+    }
+}
+
+static ff_mem_type gen_region_type(rng *r)
+{
+    if (!one_in(r, 4)) return FF_MEM_USABLE;
+    return (ff_mem_type)(FF_MEM_RESERVED + rng_below(r, FF_MEM_UNUSABLE - FF_MEM_RESERVED + 1));
+}
+
+static ff_e820_entry gen_region(rng *r)
+{
+    return (ff_e820_entry){gen_region_start_kib(r) * KIB, gen_region_size_kib(r) * KIB, gen_region_type(r)};
+}
+
+/* Moves a KiB quantity by a frame or by a single KiB, or redraws it; stays a u16. */
+static uint64_t tweak_kib(rng *r, uint64_t bytes, uint64_t fresh_kib)
+{
+    static const uint64_t deltas[] = {4, (uint64_t)-4, 1, (uint64_t)-1};
+    uint64_t kib = one_in(r, 3) ? fresh_kib : bytes / KIB + deltas[rng_below(r, COUNT_OF(deltas))];
+    return (kib & REGION_KIB_MAX) * KIB;
+}
+
+static void mutate_regions(rng *r, ff_program *p)
+{
+    if (p->preset || p->nregions == 0) { /* a preset becomes a fresh custom map */
+        p->preset = NULL;
+        p->nregions = 1 + rng_below(r, 3);
+        for (size_t i = 0; i < p->nregions; i++) p->regions[i] = gen_region(r);
+        return;
+    }
+    ff_e820_entry *e = &p->regions[rng_below(r, p->nregions)];
+    switch (rng_below(r, 5)) {
+    case 0: e->start = tweak_kib(r, e->start, gen_region_start_kib(r)); break;
+    case 1: e->size = tweak_kib(r, e->size, gen_region_size_kib(r)); break;
+    case 2: e->type = gen_region_type(r); break;
+    case 3:
+        if (p->nregions < FF_OPS_MAX_REGIONS) p->regions[p->nregions++] = gen_region(r);
+        break;
+    default:
+        if (p->nregions > 1) *e = p->regions[--p->nregions];
+        break;
+    }
+}
+
+/* A preset index other than current's (any, when the map is custom). */
+static size_t other_preset(rng *r, const char *current)
+{
+    size_t n = ff_ops_fuzz_preset_count;
+    for (size_t i = 0; current && i < n; i++)
+        if (strcmp(ff_ops_fuzz_presets[i], current) == 0)
+            return n > 1 ? (i + 1 + random_index(r, n - 1)) % n : i;
+    return random_index(r, n);
+}
+
+static void mutate_config(rng *r, ff_program *p)
+{
+    switch (rng_below(r, 5)) {
+    case 0:
+        p->semantics = p->semantics == FF_SEM_HARDENED ? FF_SEM_ASTERINAS_2024 : FF_SEM_HARDENED;
+        break;
+    case 1: p->poison = !p->poison; break;
+    case 2: p->preset = ff_ops_fuzz_presets[other_preset(r, p->preset)]; break;
+    default: mutate_regions(r, p); break;
+    }
+}
+
+/* ---------------------------------------------------------------- the sequence */
+
+/* False when the program is full (FF_OPS_MAX) or the host is out of memory. */
+static bool insert_at(ff_program *p, size_t pos, ff_op op)
+{
+    if (!ff_program_add(p, &op)) return false;
+    memmove(&p->ops[pos + 1], &p->ops[pos], (p->nops - 1 - pos) * sizeof *p->ops);
+    p->ops[pos] = op;
+    return true;
+}
+
+static void delete_run(ff_program *p, size_t pos, size_t n)
+{
+    memmove(&p->ops[pos], &p->ops[pos + n], (p->nops - pos - n) * sizeof *p->ops);
+    p->nops -= n;
+}
+
+static void mutate_delete(rng *r, ff_program *p)
+{
+    size_t pos = random_index(r, p->nops);
+    size_t n = one_in(r, 4) ? 1 + random_index(r, DELETE_RUN_MAX) : 1;
+    if (n > p->nops - pos) n = p->nops - pos;
+    delete_run(p, pos, n);
+}
+
+static void mutate_swap(rng *r, ff_program *p)
+{
+    size_t i = random_index(r, p->nops);
+    size_t j = (i + 1 + random_index(r, p->nops - 1)) % p->nops; /* j != i */
+    ff_op t = p->ops[i];
+    p->ops[i] = p->ops[j];
+    p->ops[j] = t;
+}
+
+static void mutate_duplicate(rng *r, ff_program *p)
+{
+    size_t i = random_index(r, p->nops);
+    size_t at = one_in(r, 2) ? i + 1 : random_index(r, p->nops + 1);
+    (void)insert_at(p, at, p->ops[i]);
+}
+
+/* One mutation. A program without operations can only grow or change its config; one
+ * with a single operation cannot swap, so it grows instead. */
+static void mutate_once(rng *r, ff_program *p)
+{
+    uint64_t roll = rng_below(r, 20);
+    if ((p->nops == 0 && roll < 18) || (p->nops == 1 && roll >= 8 && roll < 10)) roll = 0;
+    if (roll < 4)
+        (void)insert_at(p, random_index(r, p->nops + 1), gen_op(r, p));
+    else if (roll < 8)
+        mutate_delete(r, p);
+    else if (roll < 10)
+        mutate_swap(r, p);
+    else if (roll < 12)
+        mutate_duplicate(r, p);
+    else if (roll < 16)
+        tweak_op(r, &p->ops[random_index(r, p->nops)], p);
+    else if (roll < 18)
+        p->ops[random_index(r, p->nops)] = gen_op(r, p);
+    else
+        mutate_config(r, p);
+}
+
+/* ---------------------------------------------------------------- fitting the output */
+
+/* Bytes in the encoding of p's first nops operations; SIZE_MAX when the host is out of
+ * memory, which then counts as "does not fit". */
+static size_t encoded_size(ff_program *p, size_t nops)
+{
+    size_t all = p->nops, size;
+    uint8_t *bin;
+    p->nops = nops;
+    if (ff_program_encode(p, &bin, &size))
+        free(bin);
+    else
+        size = SIZE_MAX;
+    p->nops = all;
+    return size;
+}
+
+/* Shrinks p, whose encoding exceeds max bytes, until it fits when it can (max >= 2):
+ * the header only when it alone is too big, then trailing operations. */
+static void fit(ff_program *p, size_t max)
+{
+    if (!p->preset && p->nregions > 1 && encoded_size(p, 0) > max) p->nregions = 1;
+    if (!p->preset && encoded_size(p, 0) > max) {
+        p->preset = ff_ops_fuzz_presets[0];
+        p->nregions = 0;
+    }
+    if (p->backend[0] && encoded_size(p, 0) > max) p->backend[0] = '\0';
+    /* The largest operation count that fits: lo fits (or is 0), hi + 1 does not. */
+    size_t lo = 0, hi = p->nops;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo + 1) / 2;
+        if (encoded_size(p, mid) <= max)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    p->nops = lo;
+}
+
+/* Writes p, shrunk to fit, into out; false when the host is out of memory. Below the
+ * 2-byte shortest header only a prefix of it fits (it still decodes, not canonically). */
+static bool emit(ff_program *p, uint8_t *out, size_t max, size_t *written)
+{
+    uint8_t *bin;
+    size_t size;
+    if (!ff_program_encode(p, &bin, &size)) return false;
+    if (size > max) { /* the rare path: encode again after shrinking */
+        free(bin);
+        fit(p, max);
+        if (!ff_program_encode(p, &bin, &size)) return false;
+        if (size > max) size = max;
+    }
+    if (size) memcpy(out, bin, size);
+    free(bin);
+    *written = size;
+    return true;
+}
+
+/* ---------------------------------------------------------------- the interface */
+
+size_t ff_mutate(uint8_t *data, size_t size, size_t max_size, unsigned int seed,
+                 ff_byte_mutator fallback)
+{
+    rng r = {seed};
+    if (size > max_size) size = max_size; /* never read past the capacity */
+    if (fallback && one_in(&r, FALLBACK_ONE_IN)) {
+        size_t n = fallback(data, size, max_size);
+        return n <= max_size ? n : max_size;
+    }
+    ff_program p;
+    if (!ff_program_decode(&p, data, size)) return size;
+    unsigned rounds = 1;
+    while (rounds < MAX_ROUNDS && one_in(&r, 2)) rounds++;
+    for (unsigned i = 0; i < rounds; i++) mutate_once(&r, &p);
+    size_t written = size; /* out of host memory: the input stays as it was */
+    (void)emit(&p, data, max_size, &written);
+    ff_program_free(&p);
+    return written;
+}
+
+size_t ff_crossover(const uint8_t *a, size_t asize, const uint8_t *b, size_t bsize, uint8_t *out,
+                    size_t max_out_size, unsigned int seed)
+{
+    rng r = {seed};
+    ff_program pa, pb;
+    size_t written = 0;
+    if (!ff_program_decode(&pa, a, asize)) return 0;
+    if (!ff_program_decode(&pb, b, bsize)) {
+        ff_program_free(&pa);
+        return 0;
+    }
+    /* A non-empty prefix of a and a non-empty suffix of b, so the child mixes both. */
+    pa.nops = pa.nops ? 1 + random_index(&r, pa.nops) : 0;
+    size_t from = pb.nops ? random_index(&r, pb.nops) : 0;
+    for (size_t i = from; i < pb.nops; i++)
+        if (!ff_program_add(&pa, &pb.ops[i])) break; /* FF_OPS_MAX reached */
+    (void)emit(&pa, out, max_out_size, &written);
+    ff_program_free(&pa);
+    ff_program_free(&pb);
+    return written;
+}

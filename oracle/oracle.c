@@ -1,0 +1,1029 @@
+/*
+ * oracle.c — the reference oracle (contract in oracle.h).
+ *
+ * Two structures shadow the space:
+ *   - `taken`, one bit per frame below the top: set while the back-end has the frame
+ *     handed out. Every question about free blocks ("is this block free?", "is there
+ *     a free aligned block of 2^k frames below this zone?") is a word-at-a-time scan
+ *     of it, so judging a failed allocation costs O(frames / 64) at worst.
+ *   - `frames`, one record per frame below the top, lazily zeroed: the references the
+ *     program holds, flags, and for handed-out frames their allocation's first frame
+ *     (and at that first frame, the counts asked and reserved).
+ * Both log what they change; a new run clears exactly that.
+ *
+ * The back-end's free counter is compared with the shadow after every event. A finding
+ * that explains a difference (an accepted double free bumps the counter) re-bases the
+ * comparison, so one bug is reported once, under its own class.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oracle.h"
+
+/* ---------------------------------------------------------------- classes */
+
+static const struct {
+    const char *name, *summary;
+} class_info[FF_CLASS_COUNT] = {
+    [FF_CLASS_ACCEPTED_FOREIGN_FREE] = {"accepted-foreign-free",
+        "a free of frames the back-end never handed out (a hole, reserved, outside RAM, or "
+        "free and never given to the one freeing them) was accepted"},
+    [FF_CLASS_ACCEPTED_DOUBLE_FREE] = {"accepted-double-free",
+        "a free of frames already given back was accepted"},
+    [FF_CLASS_ACCEPTED_WRONG_SIZE_FREE] = {"accepted-wrong-size-free",
+        "a free of the right first frame but another count than the allocation was accepted"},
+    [FF_CLASS_ACCEPTED_MISALIGNED_FREE] = {"accepted-misaligned-free",
+        "a free starting inside an allocation, not at its first frame, was accepted"},
+    [FF_CLASS_REJECTED_VALID_FREE] = {"rejected-valid-free",
+        "a validating back-end refused the free of exactly one of its allocations"},
+    [FF_CLASS_DOUBLE_HANDOUT] = {"double-handout",
+        "an allocation returned a frame that is still handed out"},
+    [FF_CLASS_OUT_OF_MAP_ALLOC] = {"out-of-map-alloc",
+        "an allocation returned a hole, a reserved frame, or a frame past RAM"},
+    [FF_CLASS_OUT_OF_ZONE_ALLOC] = {"out-of-zone-alloc",
+        "an allocation returned a block that ends past the zone the request allowed"},
+    [FF_CLASS_MISALIGNED_ALLOC] = {"misaligned-alloc",
+        "an allocation is not aligned as the request or the placement policy demands"},
+    [FF_CLASS_WRONG_SIZE_ALLOC] = {"wrong-size-alloc",
+        "an allocation reserved another number of frames than the policy declares"},
+    [FF_CLASS_SPURIOUS_OOM] = {"spurious-oom",
+        "an allocation failed although the shadow holds a block the placement policy "
+        "guarantees"},
+    [FF_CLASS_ACCEPTED_BAD_REQUEST] = {"accepted-bad-request",
+        "a zero-size, overflowing or out-of-range request was not rejected"},
+    [FF_CLASS_LEAK] = {"leak",
+        "after every handle was dropped, memory did not come back"},
+    [FF_CLASS_ACCOUNTING_DRIFT] = {"accounting-drift",
+        "the back-end's free-frame counter moved differently from the frames it gave and "
+        "took"},
+    [FF_CLASS_HANG] = {"hang",
+        "a back-end call exhausted its deterministic step budget"},
+    [FF_CLASS_SELF_DEADLOCK] = {"self-deadlock",
+        "the allocator lock was taken again by the CPU holding it (the #1760 hang)"},
+    [FF_CLASS_REFCOUNT_MISUSE] = {"refcount-misuse",
+        "the metadata layer granted a reference it must refuse (unused slot, overflow, "
+        "frame in use or owned by the allocator)"},
+    [FF_CLASS_METADATA_MISMATCH] = {"metadata-mismatch",
+        "the metadata layer's slots disagree with the references the program holds"},
+    [FF_CLASS_STRUCTURAL_CORRUPTION] = {"structural-corruption",
+        "the back-end's own invariant walk fails (and did not on the fresh instance)"},
+    [FF_CLASS_POISON_CORRUPTED] = {"poison-corrupted",
+        "a frame was written while free: its poison changed before it was handed out"},
+    [FF_CLASS_DIVERGENCE] = {"divergence",
+        "back-ends given the same operations answered differently where their contracts "
+        "must agree"},
+};
+
+const char *ff_class_name(ff_class cls)
+{
+    return (unsigned)cls < FF_CLASS_COUNT ? class_info[cls].name : "?";
+}
+
+const char *ff_class_summary(ff_class cls)
+{
+    return (unsigned)cls < FF_CLASS_COUNT ? class_info[cls].summary : "?";
+}
+
+bool ff_class_parse(const char *name, ff_class *cls)
+{
+    for (int c = 0; c < FF_CLASS_COUNT; c++)
+        if (strcmp(name, class_info[c].name) == 0) {
+            *cls = (ff_class)c;
+            return true;
+        }
+    return false;
+}
+
+void ff_finding_signature(const ff_finding *f, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s@%s", ff_class_name(f->cls), f->backend);
+}
+
+const char *ff_free_kind_name(ff_free_kind kind)
+{
+    static const char *const names[] = {"valid",  "invalid",    "foreign",   "unowned",
+                                        "double", "misaligned", "wrong-size"};
+    return (unsigned)kind <= FF_FREE_KIND_WRONG_SIZE ? names[kind] : "?";
+}
+
+/* ---------------------------------------------------------------- state */
+
+enum frame_flags {
+    FR_LOGGED = 1 << 0,  /* in the reset log */
+    FR_EVER = 1 << 1,    /* handed out at least once */
+    FR_PHANTOM = 1 << 2, /* held through from_unused while the back-end held it free */
+    FR_TAINTED = 1 << 3, /* the program misused it: its poison and slot prove nothing */
+};
+
+typedef struct shadow_frame {
+    uint64_t refs;    /* references the program holds */
+    ff_pfn head;      /* handed out: its allocation's first frame */
+    uint64_t asked;   /* at a head: frames asked for */
+    uint64_t granted; /* at a head: frames the policy says are reserved */
+    uint8_t flags;
+} shadow_frame;
+
+typedef struct orphan {
+    ff_pfn start;
+    uint64_t count;
+} orphan;
+
+struct ff_oracle {
+    const ff_space *space;
+    ff_pfn top;
+    ff_runs ram; /* usable RAM joined into contiguous runs */
+
+    shadow_frame *frames;
+    ff_pfn *frame_log;
+    size_t frame_log_count, frame_log_cap;
+
+    uint64_t *taken; /* bit per frame: handed out */
+    size_t taken_words;
+    size_t *word_log; /* words of `taken` changed since the last run began */
+    size_t word_log_count, word_log_cap;
+    uint8_t *word_logged; /* one byte per word: already in word_log */
+
+    /* The run being judged. */
+    ff_meta *meta;
+    ff_policy policy;
+    const ff_oracle_baseline *baseline;
+    char name[64];
+    uint64_t shadow_free;  /* usable frames not handed out */
+    int64_t counter_skew;  /* back-end counter - shadow_free, as last explained */
+    size_t op;
+    ff_layer_call call;
+    bool leak_phase, dead;
+    size_t findings_at_event; /* findings before the current event */
+    /* The last allocation event, for a layer answer about it. */
+    ff_pfn last_alloc_start;
+    uint64_t last_alloc_asked;
+    bool last_alloc_ok;
+
+    orphan *orphans;
+    size_t norphans, orphans_cap;
+
+    ff_finding findings[FF_ORACLE_MAX_FINDINGS];
+    size_t nfindings;
+    void (*on_finding)(void *ctx, const ff_finding *f);
+    void *on_finding_ctx;
+};
+
+static _Noreturn void host_out_of_memory(void)
+{
+    fprintf(stderr, "framefuzz: host out of memory in the oracle\n");
+    abort();
+}
+
+static void grow(void **array, size_t *cap, size_t elem)
+{
+    size_t n = *cap ? 2 * *cap : 64;
+    void *p = realloc(*array, n * elem);
+    if (!p) host_out_of_memory();
+    *array = p;
+    *cap = n;
+}
+
+ff_oracle *ff_oracle_create(const ff_space *space)
+{
+    ff_oracle *o = calloc(1, sizeof *o);
+    if (!o) return NULL;
+    o->space = space;
+    o->top = space->top;
+    o->taken_words = (size_t)((space->top + 63) / 64);
+    o->frames = ff_host_zalloc(space->top * sizeof(shadow_frame));
+    o->taken = ff_host_zalloc(o->taken_words * sizeof(uint64_t));
+    o->word_logged = ff_host_zalloc(o->taken_words);
+    if (!o->frames || !o->taken || !o->word_logged ||
+        !ff_runs_init(&o->ram, space->usable, space->nusable)) {
+        ff_oracle_destroy(o);
+        return NULL;
+    }
+    return o;
+}
+
+void ff_oracle_destroy(ff_oracle *o)
+{
+    if (!o) return;
+    ff_host_free(o->frames, o->top * sizeof(shadow_frame));
+    ff_host_free(o->taken, o->taken_words * sizeof(uint64_t));
+    ff_host_free(o->word_logged, o->taken_words);
+    ff_runs_destroy(&o->ram);
+    free(o->frame_log);
+    free(o->word_log);
+    free(o->orphans);
+    free(o);
+}
+
+/* The record of pfn (< top), logged for reset before its first change. */
+static shadow_frame *frame_mut(ff_oracle *o, ff_pfn pfn)
+{
+    shadow_frame *f = &o->frames[pfn];
+    if (!(f->flags & FR_LOGGED)) {
+        if (o->frame_log_count == o->frame_log_cap)
+            grow((void **)&o->frame_log, &o->frame_log_cap, sizeof *o->frame_log);
+        o->frame_log[o->frame_log_count++] = pfn;
+        f->flags |= FR_LOGGED;
+    }
+    return f;
+}
+
+static void word_touch(ff_oracle *o, size_t w)
+{
+    if (o->word_logged[w]) return;
+    if (o->word_log_count == o->word_log_cap)
+        grow((void **)&o->word_log, &o->word_log_cap, sizeof *o->word_log);
+    o->word_log[o->word_log_count++] = w;
+    o->word_logged[w] = 1;
+}
+
+/* ---------------------------------------------------------------- the taken bitmap */
+
+static inline bool is_taken(const ff_oracle *o, ff_pfn pfn)
+{
+    return o->taken[pfn / 64] >> (pfn % 64) & 1;
+}
+
+/* Mask of bits [lo, hi) within one word (0 <= lo < hi <= 64). */
+static inline uint64_t bits_between(unsigned lo, unsigned hi)
+{
+    uint64_t upper = hi == 64 ? ~UINT64_C(0) : (UINT64_C(1) << hi) - 1;
+    return upper & ~((UINT64_C(1) << lo) - 1);
+}
+
+/* Sets (or clears) the taken bits of [start, end), a word at a time. */
+static void taken_set(ff_oracle *o, ff_pfn start, ff_pfn end, bool value)
+{
+    while (start < end) {
+        size_t w = (size_t)(start / 64);
+        unsigned lo = start % 64;
+        unsigned hi = end - start >= 64 - lo ? 64 : lo + (unsigned)(end - start);
+        word_touch(o, w);
+        if (value)
+            o->taken[w] |= bits_between(lo, hi);
+        else
+            o->taken[w] &= ~bits_between(lo, hi);
+        start += hi - lo;
+    }
+}
+
+/* Frames of [start, end) with the taken bit equal to `value`. */
+static uint64_t taken_count(const ff_oracle *o, ff_pfn start, ff_pfn end, bool value)
+{
+    uint64_t n = 0;
+    while (start < end) {
+        size_t w = (size_t)(start / 64);
+        unsigned lo = start % 64;
+        unsigned hi = end - start >= 64 - lo ? 64 : lo + (unsigned)(end - start);
+        uint64_t bits = o->taken[w] & bits_between(lo, hi);
+        n += (uint64_t)__builtin_popcountll(value ? bits : ~bits & bits_between(lo, hi));
+        start += hi - lo;
+    }
+    return n;
+}
+
+/* The last taken frame in [start, end), or end when none is. */
+static ff_pfn last_taken(const ff_oracle *o, ff_pfn start, ff_pfn end)
+{
+    while (start < end) {
+        ff_pfn last = end - 1;
+        size_t w = (size_t)(last / 64);
+        unsigned hi = (unsigned)(last % 64) + 1;
+        unsigned lo = (ff_pfn)w * 64 < start ? (unsigned)(start % 64) : 0;
+        uint64_t bits = o->taken[w] & bits_between(lo, hi);
+        if (bits) return (ff_pfn)w * 64 + 63 - (unsigned)__builtin_clzll(bits);
+        end = (ff_pfn)w * 64 + lo;
+    }
+    return UINT64_MAX;
+}
+
+/* The first taken frame in [start, end), or UINT64_MAX. */
+static ff_pfn first_taken(const ff_oracle *o, ff_pfn start, ff_pfn end)
+{
+    while (start < end) {
+        size_t w = (size_t)(start / 64);
+        unsigned lo = start % 64;
+        unsigned hi = end - start >= 64 - lo ? 64 : lo + (unsigned)(end - start);
+        uint64_t bits = o->taken[w] & bits_between(lo, hi);
+        if (bits) return (ff_pfn)w * 64 + (unsigned)__builtin_ctzll(bits);
+        start += hi - lo;
+    }
+    return UINT64_MAX;
+}
+
+/* First start >= lo, a multiple of align, of `count` untaken frames within [lo, hi);
+ * UINT64_MAX when there is none. Jumps past the last taken frame of each candidate,
+ * so a scan is O((hi - lo) / 64) words plus one step per candidate rejected. */
+static ff_pfn find_untaken(const ff_oracle *o, ff_pfn lo, ff_pfn hi, uint64_t count,
+                           uint64_t align)
+{
+    ff_pfn p = (lo + align - 1) / align * align;
+    while (p >= lo && p < hi && count <= hi - p) {
+        ff_pfn t = last_taken(o, p, p + count);
+        if (t == UINT64_MAX) return p;
+        ff_pfn next = (t + 1 + align - 1) / align * align;
+        if (next <= p) break; /* wrapped */
+        p = next;
+    }
+    return UINT64_MAX;
+}
+
+/* ---------------------------------------------------------------- findings */
+
+static void vreport(ff_oracle *o, ff_class cls, size_t op, const char *backend, const char *fmt,
+                    va_list ap)
+{
+    size_t slot = o->nfindings++;
+    if (slot >= FF_ORACLE_MAX_FINDINGS) return;
+    ff_finding *f = &o->findings[slot];
+    f->cls = cls;
+    f->op = op;
+    snprintf(f->backend, sizeof f->backend, "%s", backend);
+    vsnprintf(f->detail, sizeof f->detail, fmt, ap);
+    if (o->on_finding) o->on_finding(o->on_finding_ctx, f);
+}
+
+void ff_oracle_report(ff_oracle *o, ff_class cls, size_t op, const char *backend,
+                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(o, cls, op, backend, fmt, ap);
+    va_end(ap);
+}
+
+static void finding(ff_oracle *o, ff_class cls, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void finding(ff_oracle *o, ff_class cls, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(o, cls, o->op, o->name, fmt, ap);
+    va_end(ap);
+}
+
+size_t ff_oracle_finding_count(const ff_oracle *o) { return o->nfindings; }
+
+const ff_finding *ff_oracle_finding(const ff_oracle *o, size_t i)
+{
+    return i < o->nfindings && i < FF_ORACLE_MAX_FINDINGS ? &o->findings[i] : NULL;
+}
+
+void ff_oracle_on_finding(ff_oracle *o, void (*fn)(void *ctx, const ff_finding *f), void *ctx)
+{
+    o->on_finding = fn;
+    o->on_finding_ctx = ctx;
+}
+
+/* ---------------------------------------------------------------- policy arithmetic */
+
+static inline uint64_t pow2_cover(uint64_t count, uint64_t align)
+{
+    uint64_t n = count > align ? count : align;
+    return UINT64_C(1) << ff_log2_ceil(n);
+}
+
+bool ff_oracle_request_malformed(const ff_policy *policy, const ff_alloc_req *req)
+{
+    if (req->count == 0 || (unsigned)req->zone >= FF_ZONE_COUNT) return true;
+    if (req->align > 1 && !ff_is_pow2(req->align)) return true;
+    /* 2^ceil(log2(n)) must exist, and no request can outgrow the frame space. */
+    if (req->count > FF_PFN_LIMIT || req->align > FF_PFN_LIMIT) return true;
+    if (policy->max_order) {
+        uint64_t largest = UINT64_C(1) << policy->max_order;
+        if (req->count > largest || req->align > largest) return true;
+        if (policy->placement == FF_PLACE_POW2_NATURAL && pow2_cover(req->count, req->align) > largest)
+            return true;
+    }
+    return false;
+}
+
+/* Frames the policy says a well-formed request reserves. */
+static uint64_t granted_of(const ff_policy *policy, const ff_alloc_req *req)
+{
+    return policy->rounding == FF_ROUND_POW2 ? pow2_cover(req->count, req->align) : req->count;
+}
+
+/* The alignment a returned block must have. */
+static uint64_t alignment_of(const ff_policy *policy, const ff_alloc_req *req)
+{
+    if (policy->placement == FF_PLACE_POW2_NATURAL) return pow2_cover(req->count, req->align);
+    return req->align > 1 ? req->align : 1;
+}
+
+/* Whether [start, +count) is all usable RAM, below the top. */
+static bool all_ram(const ff_oracle *o, ff_pfn start, uint64_t count)
+{
+    if (start >= o->top || count > o->top - start) return false;
+    return ff_space_usable_in(o->space, start, count) == count;
+}
+
+/* A block the policy guarantees for req, from the shadow: its first frame, or
+ * UINT64_MAX when the failure was allowed. */
+static ff_pfn guaranteed_block(const ff_oracle *o, const ff_alloc_req *req)
+{
+    const ff_policy *pol = &o->policy;
+    if (ff_oracle_request_malformed(pol, req)) return UINT64_MAX;
+    if (req->zone != FF_ZONE_NORMAL && !pol->honours_zone) return UINT64_MAX;
+    if (req->align > 1 && !pol->honours_align) return UINT64_MAX;
+    ff_pfn limit = req->zone == FF_ZONE_NORMAL ? UINT64_MAX : ff_zone_end(req->zone);
+    if (pol->placement == FF_PLACE_POW2_NATURAL) {
+        /* A free, naturally aligned block inside one zone-split range. */
+        uint64_t size = pow2_cover(req->count, req->align);
+        for (size_t i = 0; i < o->space->nusable; i++) {
+            ff_pfn lo = o->space->usable[i].start, hi = ff_range_end(o->space->usable[i]);
+            if (hi > limit) hi = limit;
+            ff_pfn at = find_untaken(o, lo, hi, size, size);
+            if (at != UINT64_MAX) return at;
+        }
+        return UINT64_MAX;
+    }
+    uint64_t align = req->align > 1 ? req->align : 1;
+    for (size_t i = 0; i < o->ram.count; i++) {
+        ff_pfn lo = o->ram.run[i].start, hi = o->ram.run[i].end;
+        if (hi > limit) hi = limit;
+        ff_pfn at = find_untaken(o, lo, hi, req->count, align);
+        if (at != UINT64_MAX) return at;
+    }
+    return UINT64_MAX;
+}
+
+/* ---------------------------------------------------------------- baseline and drain plan */
+
+static int by_count_desc(const void *a, const void *b)
+{
+    const ff_alloc_req *x = a, *y = b;
+    return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
+}
+
+static bool plan_add(ff_alloc_req **reqs, size_t *n, size_t *cap, uint64_t count)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? 2 * *cap : 16;
+        ff_alloc_req *p = realloc(*reqs, c * sizeof *p);
+        if (!p) return false;
+        *reqs = p;
+        *cap = c;
+    }
+    (*reqs)[(*n)++] = (ff_alloc_req){.count = count, .align = 1, .zone = FF_ZONE_NORMAL};
+    return true;
+}
+
+bool ff_oracle_drain_plan(const ff_space *space, const ff_policy *policy, ff_alloc_req **reqs,
+                          size_t *n)
+{
+    size_t cap = 0;
+    *reqs = NULL;
+    *n = 0;
+    uint64_t largest = policy->max_order ? UINT64_C(1) << policy->max_order : UINT64_MAX;
+    if (policy->placement == FF_PLACE_POW2_NATURAL) {
+        /* Each zone-split range cut into maximal naturally aligned blocks. */
+        for (size_t i = 0; i < space->nusable; i++) {
+            ff_pfn p = space->usable[i].start, end = ff_range_end(space->usable[i]);
+            while (p < end) {
+                uint64_t size = p ? p & -p : UINT64_C(1) << 62;
+                while (size > end - p || size > largest) size >>= 1;
+                if (!plan_add(reqs, n, &cap, size)) goto oom;
+                p += size;
+            }
+        }
+    } else {
+        ff_runs runs;
+        if (!ff_runs_init(&runs, space->usable, space->nusable)) goto oom;
+        for (size_t i = 0; i < runs.count; i++)
+            for (uint64_t left = runs.run[i].end - runs.run[i].start; left;) {
+                uint64_t size = left < largest ? left : largest;
+                if (!plan_add(reqs, n, &cap, size)) {
+                    ff_runs_destroy(&runs);
+                    goto oom;
+                }
+                left -= size;
+            }
+        ff_runs_destroy(&runs);
+    }
+    qsort(*reqs, *n, sizeof **reqs, by_count_desc);
+    return true;
+oom:
+    free(*reqs);
+    *reqs = NULL;
+    *n = 0;
+    return false;
+}
+
+bool ff_oracle_baseline_init(ff_oracle_baseline *b, ff_meta *m, const ff_space *space)
+{
+    memset(b, 0, sizeof *b);
+    b->free_frames = ff_meta_backend_free_frames(m);
+    const char *verdict = ff_meta_backend_check(m);
+    snprintf(b->check, sizeof b->check, "%s", verdict ? verdict : "");
+    if (!ff_oracle_drain_plan(space, &ff_meta_backend(m)->policy, &b->drain, &b->ndrain))
+        return false;
+    b->drain_fresh_ok = calloc(b->ndrain ? b->ndrain : 1, sizeof *b->drain_fresh_ok);
+    if (!b->drain_fresh_ok) {
+        ff_oracle_baseline_free(b);
+        return false;
+    }
+    return true;
+}
+
+void ff_oracle_baseline_free(ff_oracle_baseline *b)
+{
+    free(b->drain);
+    free(b->drain_fresh_ok);
+    memset(b, 0, sizeof *b);
+}
+
+/* ---------------------------------------------------------------- runs */
+
+void ff_oracle_begin(ff_oracle *o, ff_meta *m, const char *name, const ff_oracle_baseline *b)
+{
+    for (size_t i = 0; i < o->frame_log_count; i++) memset(&o->frames[o->frame_log[i]], 0, sizeof(shadow_frame));
+    o->frame_log_count = 0;
+    for (size_t i = 0; i < o->word_log_count; i++) {
+        o->taken[o->word_log[i]] = 0;
+        o->word_logged[o->word_log[i]] = 0;
+    }
+    o->word_log_count = 0;
+    o->meta = m;
+    o->policy = ff_meta_backend(m)->policy;
+    o->baseline = b;
+    snprintf(o->name, sizeof o->name, "%s", name);
+    o->shadow_free = o->space->usable_frames;
+    o->counter_skew = (int64_t)(b->free_frames - o->shadow_free);
+    o->op = 0;
+    o->leak_phase = o->dead = false;
+    o->norphans = 0;
+    o->nfindings = 0;
+    o->last_alloc_ok = false;
+}
+
+void ff_oracle_op_begin(ff_oracle *o, size_t index, ff_layer_call call)
+{
+    o->op = index;
+    o->call = call;
+    o->last_alloc_ok = false;
+}
+
+/* ---------------------------------------------------------------- free classification */
+
+ff_free_kind ff_oracle_classify_free(const ff_oracle *o, ff_pfn start, uint64_t count)
+{
+    if (count == 0 || start + count < start) return FF_FREE_KIND_INVALID;
+    if (!all_ram(o, start, count)) return FF_FREE_KIND_FOREIGN;
+    ff_pfn end = start + count;
+    if (taken_count(o, start, end, false)) {
+        /* Some frame is free: a double free if it came back from one of its own
+         * allocations, foreign if the back-end never gave it to whoever frees it. */
+        for (ff_pfn p = start; p < end; p++) {
+            if (is_taken(o, p)) continue;
+            uint8_t fl = o->frames[p].flags;
+            if (!(fl & FR_EVER) || (fl & FR_PHANTOM)) return FF_FREE_KIND_UNOWNED;
+        }
+        return FF_FREE_KIND_DOUBLE;
+    }
+    if (o->policy.free_rule == FF_FREE_PIECEWISE) return FF_FREE_KIND_VALID;
+    ff_pfn head = o->frames[start].head;
+    if (head != start) return FF_FREE_KIND_MISALIGNED;
+    if (count != o->frames[head].asked) return FF_FREE_KIND_WRONG_SIZE;
+    return FF_FREE_KIND_VALID;
+}
+
+/* ---------------------------------------------------------------- judging events */
+
+static uint64_t counter(const ff_oracle *o) { return ff_meta_backend_free_frames(o->meta); }
+
+/* After an event: the counter must have moved exactly as the shadow did, unless a
+ * finding of this event explains the difference. */
+static void judge_counter(ff_oracle *o, const char *what)
+{
+    int64_t skew = (int64_t)(counter(o) - o->shadow_free);
+    if (skew == o->counter_skew) return;
+    if (o->nfindings == o->findings_at_event)
+        finding(o, FF_CLASS_ACCOUNTING_DRIFT,
+                "after %s the free counter says %llu, the shadow %llu free frames (off by %lld, "
+                "was %lld)",
+                what, (unsigned long long)counter(o), (unsigned long long)o->shadow_free,
+                (long long)skew, (long long)o->counter_skew);
+    o->counter_skew = skew;
+}
+
+/* Hands frames [start, end) (all RAM below top) to one allocation in the shadow. */
+static void shadow_hand_out(ff_oracle *o, ff_pfn start, ff_pfn end, uint64_t asked)
+{
+    o->shadow_free -= taken_count(o, start, end, false);
+    taken_set(o, start, end, true);
+    if (o->call == FF_CALL_RESERVE) return; /* the leak check takes no frames */
+    for (ff_pfn p = start; p < end; p++) {
+        shadow_frame *f = frame_mut(o, p);
+        f->head = start;
+        f->flags = (uint8_t)((f->flags | FR_EVER) & ~FR_PHANTOM);
+    }
+    shadow_frame *h = frame_mut(o, start);
+    h->asked = asked;
+    h->granted = end - start;
+}
+
+static void shadow_give_back(ff_oracle *o, ff_pfn start, ff_pfn end)
+{
+    o->shadow_free += taken_count(o, start, end, true);
+    taken_set(o, start, end, false);
+}
+
+/* Poison of the frames of a hand-out, skipping frames the program itself misused. */
+static void judge_poison(ff_oracle *o, ff_pfn start, ff_pfn end)
+{
+    if (!ff_meta_poisoning(o->meta)) return;
+    uint32_t skip = o->policy.inband_bytes;
+    for (ff_pfn p = start; p < end; p++) {
+        if (o->frames[p].flags & FR_TAINTED) continue;
+        ff_pfn bad;
+        uint32_t off;
+        if (!ff_space_poison_intact(o->space, p, 1, skip, &bad, &off)) {
+            const unsigned char *mem = ff_space_frame_mem((void *)o->space, bad);
+            finding(o, FF_CLASS_POISON_CORRUPTED,
+                    "frame 0x%llx handed out with byte %u changed while it was free "
+                    "(0x%02x, poison 0x%02x; the back-end may use %u in-band bytes)",
+                    (unsigned long long)bad, off, mem ? mem[off] : 0, o->space->poison, skip);
+            return;
+        }
+    }
+}
+
+static void judge_alloc(ff_oracle *o, const ff_event *ev)
+{
+    const ff_alloc_req *req = ev->req;
+    const ff_policy *pol = &o->policy;
+    bool malformed = ff_oracle_request_malformed(pol, req);
+    if (ev->status != FF_OK) {
+        judge_counter(o, "a failed allocation");
+        ff_pfn at = guaranteed_block(o, req);
+        if (at == UINT64_MAX) return;
+        if (o->leak_phase) {
+            if (o->call == FF_CALL_RESERVE)
+                finding(o, FF_CLASS_LEAK,
+                        "with everything given back, alloc(%llu) failed (%s) although frames "
+                        "[0x%llx, +%llu) are free, and a fresh instance gave such a block",
+                        (unsigned long long)req->count, ff_status_name(ev->status),
+                        (unsigned long long)at, (unsigned long long)req->count);
+            return;
+        }
+        finding(o, FF_CLASS_SPURIOUS_OOM,
+                "alloc(%llu, align %llu, zone %s) failed (%s) although [0x%llx, +%llu) is free "
+                "and the %s placement guarantees it",
+                (unsigned long long)req->count, (unsigned long long)req->align,
+                ff_zone_name(req->zone), ff_status_name(ev->status), (unsigned long long)at,
+                (unsigned long long)(pol->placement == FF_PLACE_POW2_NATURAL
+                                         ? pow2_cover(req->count, req->align)
+                                         : req->count),
+                pol->placement == FF_PLACE_POW2_NATURAL ? "power-of-two" : "any-run");
+        return;
+    }
+
+    ff_pfn start = ev->start;
+    uint64_t before = (uint64_t)((int64_t)o->shadow_free + o->counter_skew);
+    uint64_t now = counter(o);
+    uint64_t reserved = before - now; /* what the counter says it took */
+    uint64_t granted;
+    if (malformed) {
+        finding(o, FF_CLASS_ACCEPTED_BAD_REQUEST,
+                "alloc(%llu, align %llu, zone %u) must be rejected, yet returned frame 0x%llx",
+                (unsigned long long)req->count, (unsigned long long)req->align,
+                (unsigned)req->zone, (unsigned long long)start);
+        granted = now < before && reserved <= FF_PFN_LIMIT ? reserved : 1;
+    } else {
+        granted = granted_of(pol, req);
+    }
+
+    ff_pfn end = start + granted;
+    if (end < start || !all_ram(o, start, granted)) {
+        if (!malformed)
+            finding(o, FF_CLASS_OUT_OF_MAP_ALLOC,
+                    "alloc(%llu) returned [0x%llx, +%llu), which is not all usable RAM "
+                    "(first frame: %s)",
+                    (unsigned long long)req->count, (unsigned long long)start,
+                    (unsigned long long)granted,
+                    start < o->top ? ff_mem_type_name(ff_space_type(o->space, start))
+                                   : "past the top of the map");
+        /* Track whatever RAM it did return. */
+        ff_pfn lo = start < o->top ? start : o->top;
+        ff_pfn hi = end < start || end > o->top ? o->top : end;
+        for (ff_pfn p = lo; p < hi; p++)
+            if (ff_space_is_usable(o->space, p) && !is_taken(o, p)) shadow_hand_out(o, p, p + 1, 1);
+        judge_counter(o, "an allocation");
+        return;
+    }
+    ff_pfn clash = first_taken(o, start, end);
+    if (clash != UINT64_MAX) {
+        ff_pfn owner = o->frames[clash].head;
+        finding(o, FF_CLASS_DOUBLE_HANDOUT,
+                "alloc(%llu) returned [0x%llx, +%llu), but frame 0x%llx is still handed out "
+                "(allocation at 0x%llx)",
+                (unsigned long long)req->count, (unsigned long long)start,
+                (unsigned long long)granted, (unsigned long long)clash, (unsigned long long)owner);
+    } else if (!malformed && req->zone != FF_ZONE_NORMAL && end > ff_zone_end(req->zone)) {
+        finding(o, FF_CLASS_OUT_OF_ZONE_ALLOC,
+                "alloc(%llu, zone %s) returned [0x%llx, +%llu), past the zone's end 0x%llx",
+                (unsigned long long)req->count, ff_zone_name(req->zone),
+                (unsigned long long)start, (unsigned long long)granted,
+                (unsigned long long)ff_zone_end(req->zone));
+    } else if (!malformed && start % alignment_of(pol, req)) {
+        finding(o, FF_CLASS_MISALIGNED_ALLOC,
+                "alloc(%llu, align %llu) returned frame 0x%llx, not a multiple of %llu",
+                (unsigned long long)req->count, (unsigned long long)req->align,
+                (unsigned long long)start, (unsigned long long)alignment_of(pol, req));
+    } else if (!malformed && reserved != granted) {
+        finding(o, FF_CLASS_WRONG_SIZE_ALLOC,
+                "alloc(%llu) took %lld frames off the free counter; the policy reserves %llu",
+                (unsigned long long)req->count, (long long)(before - now),
+                (unsigned long long)granted);
+    } else {
+        judge_poison(o, start, end);
+    }
+    shadow_hand_out(o, start, end, malformed ? granted : req->count);
+    judge_counter(o, "an allocation");
+    o->last_alloc_start = start;
+    o->last_alloc_asked = malformed ? granted : req->count;
+    o->last_alloc_ok = true;
+}
+
+static ff_class class_of_free(ff_free_kind kind)
+{
+    switch (kind) {
+    case FF_FREE_KIND_INVALID: return FF_CLASS_ACCEPTED_BAD_REQUEST;
+    case FF_FREE_KIND_FOREIGN:
+    case FF_FREE_KIND_UNOWNED: return FF_CLASS_ACCEPTED_FOREIGN_FREE;
+    case FF_FREE_KIND_DOUBLE: return FF_CLASS_ACCEPTED_DOUBLE_FREE;
+    case FF_FREE_KIND_MISALIGNED: return FF_CLASS_ACCEPTED_MISALIGNED_FREE;
+    default: return FF_CLASS_ACCEPTED_WRONG_SIZE_FREE;
+    }
+}
+
+static const char *why_free_is_bad(ff_free_kind kind)
+{
+    switch (kind) {
+    case FF_FREE_KIND_INVALID: return "a zero-size or wrapping range";
+    case FF_FREE_KIND_FOREIGN: return "not all usable RAM below the top of the map";
+    case FF_FREE_KIND_UNOWNED: return "free frames the back-end never handed to whoever frees them";
+    case FF_FREE_KIND_DOUBLE: return "frames already given back";
+    case FF_FREE_KIND_MISALIGNED: return "not the first frame of its allocation";
+    case FF_FREE_KIND_WRONG_SIZE: return "not the count its allocation asked for";
+    default: return "valid";
+    }
+}
+
+/* The frames a layer free left behind must hold no live slot. */
+static void judge_freed_slots(ff_oracle *o, ff_pfn start, ff_pfn end)
+{
+    if (o->call == FF_CALL_RAW_FREE) return; /* raw frees bypass the metadata on purpose */
+    for (ff_pfn p = start; p < end && p < o->top; p++) {
+        if (o->frames[p].refs || (o->frames[p].flags & FR_TAINTED)) continue;
+        ff_slot_view v = ff_meta_slot(o->meta, p);
+        if (v.state == FF_SLOT_IN_USE || v.refcount) {
+            finding(o, FF_CLASS_METADATA_MISMATCH,
+                    "frame 0x%llx went back to the back-end but its slot is still %s "
+                    "(refcount %u)",
+                    (unsigned long long)p, ff_slot_state_name(v.state), v.refcount);
+            return;
+        }
+    }
+}
+
+static void judge_free(ff_oracle *o, const ff_event *ev)
+{
+    ff_pfn start = ev->start;
+    uint64_t count = ev->count;
+    ff_free_kind kind = ff_oracle_classify_free(o, start, count);
+    if (ev->status != FF_OK) {
+        if (kind == FF_FREE_KIND_VALID && o->policy.validates_frees)
+            finding(o, FF_CLASS_REJECTED_VALID_FREE,
+                    "free(0x%llx, %llu) names exactly one allocation, yet was rejected (%s)",
+                    (unsigned long long)start, (unsigned long long)count,
+                    ff_status_name(ev->status));
+        judge_counter(o, "a rejected free");
+        return;
+    }
+    if (kind != FF_FREE_KIND_VALID)
+        finding(o, class_of_free(kind), "free(0x%llx, %llu) was accepted, but it is %s",
+                (unsigned long long)start, (unsigned long long)count, why_free_is_bad(kind));
+
+    if (kind == FF_FREE_KIND_VALID && o->policy.free_rule == FF_FREE_EXACT) {
+        /* The whole reservation comes back, rounding excess included. */
+        ff_pfn end = start + o->frames[start].granted;
+        shadow_give_back(o, start, end);
+        judge_freed_slots(o, start, start + count);
+    } else if (kind != FF_FREE_KIND_INVALID && start < o->top) {
+        ff_pfn end = count > o->top - start ? o->top : start + count;
+        shadow_give_back(o, start, end);
+        for (ff_pfn p = start; p < end; p++)
+            if (o->frames[p].flags & FR_PHANTOM) frame_mut(o, p)->flags &= (uint8_t)~FR_PHANTOM;
+        judge_freed_slots(o, start, end);
+    }
+    judge_counter(o, "a free");
+}
+
+void ff_oracle_observe(void *oracle, const ff_event *ev)
+{
+    ff_oracle *o = oracle;
+    if (!o->meta || o->dead) return;
+    o->findings_at_event = o->nfindings;
+    switch (ev->kind) {
+    case FF_EV_ALLOC: judge_alloc(o, ev); break;
+    case FF_EV_FREE: judge_free(o, ev); break;
+    case FF_EV_PANIC: break; /* the kernel's answer to misuse; what follows is judged */
+    case FF_EV_DEADLOCK:
+        o->dead = true;
+        finding(o, FF_CLASS_SELF_DEADLOCK, "%s", ev->reason);
+        break;
+    case FF_EV_HANG:
+        o->dead = true;
+        finding(o, FF_CLASS_HANG, "%s", ev->reason);
+        break;
+    }
+}
+
+/* ---------------------------------------------------------------- judging the layer */
+
+/* The layer's refcounts over [start, +count) must equal the references the program
+ * holds, except on frames the program misused. */
+static void judge_slots(ff_oracle *o, ff_pfn start, uint64_t count, const char *after)
+{
+    for (uint64_t i = 0; i < count && start + i < o->top; i++) {
+        ff_pfn p = start + i;
+        const shadow_frame *f = &o->frames[p];
+        if (f->flags & FR_TAINTED) continue;
+        ff_slot_view v = ff_meta_slot(o->meta, p);
+        if (v.refcount != f->refs) {
+            finding(o, FF_CLASS_METADATA_MISMATCH,
+                    "after %s frame 0x%llx has refcount %u in the layer, but the program holds "
+                    "%llu references",
+                    after, (unsigned long long)p, v.refcount, (unsigned long long)f->refs);
+            return;
+        }
+    }
+}
+
+static void add_refs(ff_oracle *o, ff_pfn start, uint64_t count, int64_t delta)
+{
+    for (uint64_t i = 0; i < count && start + i < o->top; i++) {
+        shadow_frame *f = frame_mut(o, start + i);
+        f->refs = (uint64_t)((int64_t)f->refs + delta);
+    }
+}
+
+static void judge_from_unused(ff_oracle *o, ff_pfn start, uint64_t count)
+{
+    bool hardened = ff_meta_semantics(o->meta) == FF_SEM_HARDENED;
+    for (uint64_t i = 0; i < count; i++) {
+        ff_pfn p = start + i;
+        if (p >= o->top) {
+            finding(o, FF_CLASS_REFCOUNT_MISUSE,
+                    "from_unused granted frame 0x%llx, past the top of the map",
+                    (unsigned long long)p);
+            return;
+        }
+        const shadow_frame *f = &o->frames[p];
+        if (f->refs) {
+            finding(o, FF_CLASS_REFCOUNT_MISUSE,
+                    "from_unused granted frame 0x%llx, which holds %llu references",
+                    (unsigned long long)p, (unsigned long long)f->refs);
+            return;
+        }
+        if (hardened && !is_taken(o, p)) {
+            finding(o, FF_CLASS_REFCOUNT_MISUSE,
+                    "hardened from_unused granted frame 0x%llx, which is %s",
+                    (unsigned long long)p,
+                    ff_space_is_usable(o->space, p) ? "owned by the allocator (free)"
+                                                    : "not usable RAM");
+            return;
+        }
+    }
+}
+
+static void judge_from_in_use(ff_oracle *o, ff_pfn start, uint64_t count, uint32_t refs)
+{
+    for (uint64_t i = 0; i < count; i++) {
+        ff_pfn p = start + i;
+        uint64_t held = p < o->top ? o->frames[p].refs : 0;
+        if (held == 0) {
+            finding(o, FF_CLASS_REFCOUNT_MISUSE,
+                    "from_in_use added references to frame 0x%llx, which holds none",
+                    (unsigned long long)p);
+            return;
+        }
+        if (held + refs > FF_REF_MAX) {
+            finding(o, FF_CLASS_REFCOUNT_MISUSE,
+                    "from_in_use took frame 0x%llx to %llu references, past the maximum %llu",
+                    (unsigned long long)p, (unsigned long long)(held + refs),
+                    (unsigned long long)FF_REF_MAX);
+            return;
+        }
+    }
+}
+
+static void add_orphan(ff_oracle *o, ff_pfn start, uint64_t count)
+{
+    if (o->norphans == o->orphans_cap) grow((void **)&o->orphans, &o->orphans_cap, sizeof *o->orphans);
+    o->orphans[o->norphans++] = (orphan){start, count};
+}
+
+void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
+{
+    if (!o->meta || o->dead) return;
+    if (ff_meta_dead(o->meta)) {
+        o->dead = true; /* a panic: nothing runs any more */
+        return;
+    }
+    o->findings_at_event = o->nfindings;
+    switch (r->call) {
+    case FF_CALL_ALLOC:
+        if (r->status == FF_META_OK) {
+            add_refs(o, r->start, r->count, 1);
+            judge_slots(o, r->start, r->count, "alloc");
+        } else if (r->status == FF_META_BAD_HANDOUT && o->last_alloc_ok) {
+            /* The layer keeps the block out of circulation: it must come back at the end. */
+            add_orphan(o, o->last_alloc_start, o->last_alloc_asked);
+        }
+        break;
+    case FF_CALL_FROM_UNUSED:
+        if (r->status != FF_META_OK) break;
+        judge_from_unused(o, r->start, r->count);
+        for (uint64_t i = 0; i < r->count && r->start + i < o->top; i++)
+            if (!is_taken(o, r->start + i)) frame_mut(o, r->start + i)->flags |= FR_PHANTOM;
+        add_refs(o, r->start, r->count, 1);
+        judge_slots(o, r->start, r->count, "from_unused");
+        break;
+    case FF_CALL_FROM_IN_USE:
+        if (r->status != FF_META_OK) break;
+        judge_from_in_use(o, r->start, r->count, r->refs);
+        add_refs(o, r->start, r->count, r->refs);
+        judge_slots(o, r->start, r->count, "from_in_use");
+        break;
+    case FF_CALL_DROP:
+        if (r->status == FF_META_OK || r->status == FF_META_FREE_REJECTED) {
+            add_refs(o, r->start, r->count, -1);
+            judge_slots(o, r->start, r->count, "drop");
+        } else {
+            finding(o, FF_CLASS_METADATA_MISMATCH,
+                    "drop of [0x%llx, +%llu), references the program holds, answered %s",
+                    (unsigned long long)r->start, (unsigned long long)r->count,
+                    ff_meta_status_name(r->status));
+        }
+        break;
+    case FF_CALL_RAW_FREE:
+        /* Frames freed under live references: the program's own misuse. */
+        if (r->status == FF_META_OK)
+            for (uint64_t i = 0; i < r->count && r->start + i < o->top; i++)
+                if (o->frames[r->start + i].refs) frame_mut(o, r->start + i)->flags |= FR_TAINTED;
+        break;
+    case FF_CALL_RESERVE:
+    case FF_CALL_NONE: break;
+    }
+}
+
+bool ff_oracle_write(ff_oracle *o, ff_pfn pfn, uint32_t offset)
+{
+    if (pfn >= o->top) return true;
+    if (o->frames[pfn].refs) return true;
+    /* A write into a frame the program holds no reference to: a use after free by the
+     * program, so this frame's poison no longer says anything about the back-end. */
+    frame_mut(o, pfn)->flags |= FR_TAINTED;
+    return is_taken(o, pfn) || offset >= o->policy.inband_bytes;
+}
+
+void ff_oracle_check(ff_oracle *o, const char *verdict)
+{
+    if (!verdict || !o->meta || o->dead) return;
+    if (o->baseline && strcmp(verdict, o->baseline->check) == 0) return;
+    finding(o, FF_CLASS_STRUCTURAL_CORRUPTION, "invariant walk: %s", verdict);
+}
+
+/* ---------------------------------------------------------------- end of run */
+
+void ff_oracle_orphans(ff_oracle *o, void (*fn)(void *ctx, ff_pfn start, uint64_t count),
+                       void *ctx)
+{
+    for (size_t i = 0; i < o->norphans; i++)
+        if (o->orphans[i].start < o->top && is_taken(o, o->orphans[i].start))
+            fn(ctx, o->orphans[i].start, o->orphans[i].count);
+}
+
+void ff_oracle_leak_begin(ff_oracle *o)
+{
+    o->op = FF_OP_AT_END;
+    o->leak_phase = true;
+    if (o->dead) return;
+    o->findings_at_event = o->nfindings;
+    uint64_t out = o->space->usable_frames - o->shadow_free;
+    if (out) {
+        ff_pfn first = first_taken(o, 0, o->top);
+        ff_pfn head = first < o->top ? o->frames[first].head : first;
+        finding(o, FF_CLASS_LEAK,
+                "with every handle dropped, %llu frames were never given back (first: 0x%llx, "
+                "of the allocation at 0x%llx asking %llu and reserving %llu)",
+                (unsigned long long)out, (unsigned long long)first, (unsigned long long)head,
+                (unsigned long long)(head < o->top ? o->frames[head].asked : 0),
+                (unsigned long long)(head < o->top ? o->frames[head].granted : 0));
+        /* The leak check below asks only for what the shadow holds free. */
+    }
+}

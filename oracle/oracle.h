@@ -1,0 +1,187 @@
+/*
+ * oracle.h — the reference oracle: an independent shadow of the frame space and of the
+ * metadata slots, against which every answer of a back-end and of the metadata layer
+ * is judged.
+ *
+ * What it knows of a back-end is its declared ff_policy, its free-frame counter and,
+ * when asked, the verdict of its own invariant walk. It never looks inside.
+ *
+ * How it is fed. The oracle is the metadata layer's observer (ff_oracle_observe):
+ * every back-end alloc and free, every panic, hang and self-deadlock reaches it as it
+ * happens, including the frees made while a panic unwinds. Around each operation the
+ * executor tells it which operation runs (op_begin) and what the layer answered
+ * (op_end), so it can keep the shadow of the references the program holds and judge
+ * the layer too.
+ *
+ * The shadow, per frame below the top of the map: not RAM (a hole or a non-usable
+ * region), free, or allocated — with the allocation's first frame, the count that was
+ * asked and the count the policy says is reserved. Flags remember whether a frame was
+ * ever handed out, whether the program holds it through from_unused while the
+ * allocator held it free (a "phantom" reference, the #1760 shape), and whether the
+ * program itself misused it (a raw free of frames it still held, a write into a frame
+ * it held no reference to): findings that misuse alone explains are not the system's.
+ * Plus the references the program holds on each frame. A bitmap of allocated frames
+ * makes free-block searches word-at-a-time. Everything is reset in O(frames touched).
+ *
+ * Verdicts. A finding names its class, the operation and the back-end; its signature
+ * is "class@backend". The first finding is what a fuzzer reports; all findings are
+ * kept (up to FF_ORACLE_MAX_FINDINGS) so a reproducer can show what follows from the
+ * first.
+ */
+#ifndef FF_ORACLE_H
+#define FF_ORACLE_H
+
+#include <stddef.h>
+
+#include "backend.h"
+#include "meta.h"
+#include "space.h"
+
+/* Every bug class, in a stable order (names in oracle.c). */
+typedef enum ff_class {
+    FF_CLASS_ACCEPTED_FOREIGN_FREE,    /* accepted a free of frames it never handed out */
+    FF_CLASS_ACCEPTED_DOUBLE_FREE,     /* accepted a free of frames already free */
+    FF_CLASS_ACCEPTED_WRONG_SIZE_FREE, /* accepted an overlapping, partial or wrong-size free */
+    FF_CLASS_ACCEPTED_MISALIGNED_FREE, /* accepted a free not starting at an allocation */
+    FF_CLASS_REJECTED_VALID_FREE,      /* a validating back-end refused a valid free */
+    FF_CLASS_DOUBLE_HANDOUT,           /* handed out a frame that is allocated */
+    FF_CLASS_OUT_OF_MAP_ALLOC,         /* handed out a hole, a reserved frame, past RAM */
+    FF_CLASS_OUT_OF_ZONE_ALLOC,        /* handed out a block past the zone asked for */
+    FF_CLASS_MISALIGNED_ALLOC,         /* block not aligned as request or policy demand */
+    FF_CLASS_WRONG_SIZE_ALLOC,         /* reserved another number of frames than declared */
+    FF_CLASS_SPURIOUS_OOM,             /* failed though its placement guarantee holds */
+    FF_CLASS_ACCEPTED_BAD_REQUEST,     /* zero-size, overflowing or out-of-range request */
+    FF_CLASS_LEAK,                     /* memory not back after everything was dropped */
+    FF_CLASS_ACCOUNTING_DRIFT,         /* free-frame counter disagrees with the shadow */
+    FF_CLASS_HANG,                     /* a call exhausted its step budget */
+    FF_CLASS_SELF_DEADLOCK,            /* the allocator lock was re-entered by its holder */
+    FF_CLASS_REFCOUNT_MISUSE,          /* the layer granted a reference it must refuse */
+    FF_CLASS_METADATA_MISMATCH,        /* the layer's slots disagree with the shadow */
+    FF_CLASS_STRUCTURAL_CORRUPTION,    /* the back-end's own invariant walk fails */
+    FF_CLASS_POISON_CORRUPTED,         /* a free frame's poison changed before hand-out */
+    FF_CLASS_DIVERGENCE,               /* back-ends disagree where contracts must agree */
+    FF_CLASS_COUNT
+} ff_class;
+
+const char *ff_class_name(ff_class cls);
+/* One line: what the class means. */
+const char *ff_class_summary(ff_class cls);
+bool ff_class_parse(const char *name, ff_class *cls);
+
+/* The operation index of findings from the end-of-run checks. */
+#define FF_OP_AT_END SIZE_MAX
+
+typedef struct ff_finding {
+    ff_class cls;
+    size_t op;          /* operation index, or FF_OP_AT_END */
+    char backend[64];   /* the back-end (for divergence: the one that deviated) */
+    char detail[224];   /* what was seen, with frame numbers */
+} ff_finding;
+
+/* "class@backend" into buf. */
+void ff_finding_signature(const ff_finding *f, char *buf, size_t len);
+
+#define FF_ORACLE_MAX_FINDINGS 16
+
+/* What the layer answered to one operation of the program. */
+typedef enum ff_layer_call {
+    FF_CALL_ALLOC,
+    FF_CALL_DROP,        /* one reference of each frame of [start, +count) */
+    FF_CALL_FROM_UNUSED,
+    FF_CALL_FROM_IN_USE, /* refs references of each frame */
+    FF_CALL_RAW_FREE,
+    FF_CALL_RESERVE,     /* leak check: a block asked for and never taken */
+    FF_CALL_NONE,        /* an operation that calls no layer function (check, write) */
+} ff_layer_call;
+
+typedef struct ff_layer_result {
+    ff_layer_call call;
+    ff_meta_status status;
+    ff_pfn start;   /* the frames the call was about (alloc: the handle returned) */
+    uint64_t count;
+    uint32_t refs;  /* FF_CALL_FROM_IN_USE */
+} ff_layer_result;
+
+/* A baseline taken on the fresh back-end, before any operation: what a just-built
+ * instance already does is its design, not a finding (bsa's frame-0 quirk). */
+typedef struct ff_oracle_baseline {
+    uint64_t free_frames;      /* its counter */
+    char check[160];           /* its invariant walk's verdict, "" when it holds */
+    /* The leak check's blocks (ff_oracle_drain_plan), and which of them a fresh
+     * instance gave: only those must be given again at the end. */
+    ff_alloc_req *drain;
+    bool *drain_fresh_ok;
+    size_t ndrain;
+} ff_oracle_baseline;
+
+typedef struct ff_oracle ff_oracle;
+
+/* An oracle for runs over `space`. NULL on host memory. */
+ff_oracle *ff_oracle_create(const ff_space *space);
+void ff_oracle_destroy(ff_oracle *o);
+
+/* Blocks that together make up all usable RAM, as the back-end's placement policy
+ * would hand them out, largest first: the leak check asks for each at the end. The
+ * caller frees reqs. False on host memory. */
+bool ff_oracle_drain_plan(const ff_space *space, const ff_policy *policy, ff_alloc_req **reqs,
+                          size_t *n);
+/* Fills b for the fresh instance behind m (its free counter and invariant walk; the
+ * drain plan is the caller's to run, recording successes). */
+bool ff_oracle_baseline_init(ff_oracle_baseline *b, ff_meta *m, const ff_space *space);
+void ff_oracle_baseline_free(ff_oracle_baseline *b);
+
+/* Starts judging a run on m (fresh or just reset): O(frames touched by the last run).
+ * `name` is the back-end's name in findings. */
+void ff_oracle_begin(ff_oracle *o, ff_meta *m, const char *name, const ff_oracle_baseline *b);
+
+/* The layer observer (ff_meta_opts.observer, with the oracle as context). */
+void ff_oracle_observe(void *oracle, const ff_event *ev);
+
+/* Brackets one operation. */
+void ff_oracle_op_begin(ff_oracle *o, size_t index, ff_layer_call call);
+void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r);
+/* The program writes one byte into frame pfn at offset: false when the oracle advises
+ * skipping it (it would overwrite the allocator's own in-band bytes of a frame the
+ * program does not hold: corruption no back-end can defend against). */
+bool ff_oracle_write(ff_oracle *o, ff_pfn pfn, uint32_t offset);
+/* The back-end's invariant walk answered verdict (NULL = holds). */
+void ff_oracle_check(ff_oracle *o, const char *verdict);
+
+/* End of run, after every handle was dropped: allocations the layer refused to take
+ * (hardened, bad hand-out) are still out; calls fn for each so the executor can give
+ * them back. */
+void ff_oracle_orphans(ff_oracle *o, void (*fn)(void *ctx, ff_pfn start, uint64_t count),
+                       void *ctx);
+/* Starts the leak check: from here a failed allocation the shadow says must succeed
+ * is a leak. Reports frames that never came back and a counter off its baseline. */
+void ff_oracle_leak_begin(ff_oracle *o);
+
+/* Findings so far, in order. */
+size_t ff_oracle_finding_count(const ff_oracle *o);
+const ff_finding *ff_oracle_finding(const ff_oracle *o, size_t i);
+/* Called for every finding as it is made (e.g. to abort a fuzzing run): may not
+ * return. */
+void ff_oracle_on_finding(ff_oracle *o, void (*fn)(void *ctx, const ff_finding *f), void *ctx);
+/* Adds a finding made outside the oracle (divergence, from the executor). */
+void ff_oracle_report(ff_oracle *o, ff_class cls, size_t op, const char *backend,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* What the shadow holds for a free of [start, +count) right now, before the back-end
+ * answers: how a validating back-end must answer it. Used by the executor's
+ * differential comparison. */
+typedef enum ff_free_kind {
+    FF_FREE_KIND_VALID,
+    FF_FREE_KIND_INVALID, /* zero count or wrapping range */
+    FF_FREE_KIND_FOREIGN, /* some frame is not usable RAM below the top */
+    FF_FREE_KIND_UNOWNED, /* free frames never handed to whoever frees them */
+    FF_FREE_KIND_DOUBLE,  /* free frames that came back from their own allocation */
+    FF_FREE_KIND_MISALIGNED,
+    FF_FREE_KIND_WRONG_SIZE,
+} ff_free_kind;
+ff_free_kind ff_oracle_classify_free(const ff_oracle *o, ff_pfn start, uint64_t count);
+const char *ff_free_kind_name(ff_free_kind kind);
+
+/* Whether a request is malformed under the back-end's policy (must be rejected). */
+bool ff_oracle_request_malformed(const ff_policy *policy, const ff_alloc_req *req);
+
+#endif
