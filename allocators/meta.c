@@ -54,6 +54,9 @@ _Static_assert(sizeof(ff_slot) == 16, "a metadata slot must stay at 16 bytes");
 
 #define NO_HOLDER (-1)
 
+/* Frames a check walk may cover beyond the map: arrays sized to a largest block. */
+#define CHECK_WALK_SLACK (UINT64_C(1) << 20)
+
 struct ff_meta {
     ff_space *space;
     const ff_backend_ops *ops;
@@ -209,19 +212,20 @@ static bool call_free(ff_meta *m, ff_pfn start, uint64_t count, ff_status *statu
     return true;
 }
 
-/* dealloc(start, count) as a kernel caller makes it: lock, free, unlock. Frames the
- * back-end takes back are poisoned (outside its in-band bytes). False when the
- * system died on the way. */
+/* dealloc(start, count) as a kernel caller makes it: lock, free, unlock. Frames are
+ * poisoned as the caller gives them up, outside the back-end's in-band bytes, so any
+ * later write past those bytes — the back-end's own included — shows at the next
+ * hand-out. (A refused free leaves its frames poisoned: only free frames' poison is
+ * ever checked.) False when the system died on the way. */
 static bool backend_free(ff_meta *m, ff_pfn start, uint64_t count, ff_status *status)
 {
     if (!lock_acquire(m, "dealloc", start, count)) return false;
+    if (m->opts.poison) ff_space_poison(m->space, start, count, m->ops->policy.inband_bytes);
     if (!call_free(m, start, count, status)) return false;
     lock_release(m);
     m->last.backend = *status;
     ff_event ev = {.kind = FF_EV_FREE, .status = *status, .start = start, .count = count};
     emit(m, &ev);
-    if (*status == FF_OK && m->opts.poison)
-        ff_space_poison(m->space, start, count, m->ops->policy.inband_bytes);
     return true;
 }
 
@@ -638,9 +642,10 @@ uint64_t ff_meta_backend_free_frames(const ff_meta *m) { return m->ops->free_fra
 const char *ff_meta_backend_check(ff_meta *m)
 {
     if (!m->ops->check || m->death != FF_META_OK) return NULL;
-    /* A whole-structure walk may take a few steps per frame and order: room for that. */
+    /* A walk may take a few steps per frame of the map, and per word of structures
+     * sized by a back-end's largest block in each zone: room for all that. */
     uint64_t budget = m->env.step_budget;
-    if (budget) m->env.step_budget = budget + 64 * (m->space->top + 64);
+    if (budget) m->env.step_budget = budget + 64 * (m->space->top + CHECK_WALK_SLACK);
     m->env.steps = 0;
     const char *verdict;
     if (m->env.step_budget && setjmp(m->hang_jmp)) {

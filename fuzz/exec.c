@@ -197,11 +197,16 @@ static void space_entry_destroy(space_entry *se)
     free(se);
 }
 
-/* Empties the cache (when full): contexts first, they point into spaces. */
-static void cache_clear(ff_exec *x)
+static void contexts_clear(ff_exec *x)
 {
     for (size_t i = 0; i < x->ncontexts; i++) context_destroy(x->contexts[i]);
     x->ncontexts = 0;
+}
+
+/* Empties the cache (when full): contexts first, they point into spaces. */
+static void cache_clear(ff_exec *x)
+{
+    contexts_clear(x);
     for (size_t i = 0; i < x->nspaces; i++) space_entry_destroy(x->spaces[i]);
     x->nspaces = 0;
 }
@@ -210,7 +215,7 @@ static space_entry *space_get(ff_exec *x, const map_key *key)
 {
     for (size_t i = 0; i < x->nspaces; i++)
         if (key_equal(&x->spaces[i]->key, key)) return x->spaces[i];
-    if (x->nspaces == MAX_SPACES || x->ncontexts == MAX_CONTEXTS) cache_clear(x);
+    if (x->nspaces == MAX_SPACES) cache_clear(x);
     space_entry *se = calloc(1, sizeof *se);
     if (!se) host_out_of_memory();
     se->key = *key;
@@ -256,6 +261,7 @@ static context *context_get(ff_exec *x, space_entry *se, const ff_target *t, ff_
         context *c = x->contexts[i];
         if (c->se == se && c->target == t && c->sem == sem && c->poison == poison) return c;
     }
+    if (x->ncontexts == MAX_CONTEXTS) contexts_clear(x);
     context *c = calloc(1, sizeof *c);
     if (!c) host_out_of_memory();
     *c = (context){.se = se, .target = t, .sem = sem, .poison = poison, .x = x};
@@ -738,7 +744,8 @@ static void compare_targets(ff_exec *x, const ff_program *p)
                 }
             }
             /* The one outvoted (or, in a tie, the later one) deviates. */
-            if (!differ || agree > differ || (agree == differ && t < other)) continue;
+            size_t with_t = agree + 1;
+            if (differ < with_t || (differ == with_t && t < other)) continue;
             const outcome *oo = &x->outcomes[other * p->nops + op];
             char text[128];
             ff_op_format(&p->ops[op], text, sizeof text);
@@ -759,7 +766,7 @@ static void compare_targets(ff_exec *x, const ff_program *p)
 size_t ff_exec_run(ff_exec *x, const ff_program *p)
 {
     x->nfindings = 0;
-    bool differential = x->ntargets > 1;
+    bool differential = x->ntargets > 1 && p->nops > 0;
     if (differential) {
         size_t need = x->ntargets * p->nops;
         if (need > x->outcomes_cap) {
@@ -768,7 +775,7 @@ size_t ff_exec_run(ff_exec *x, const ff_program *p)
             x->outcomes = o;
             x->outcomes_cap = need;
         }
-        memset(x->outcomes, 0, need * sizeof *x->outcomes);
+        if (need) memset(x->outcomes, 0, need * sizeof *x->outcomes);
     }
     for (size_t t = 0; t < x->ntargets; t++) {
         if (x->nfindings && !x->opts.keep_going) break;

@@ -125,10 +125,15 @@ typedef struct shadow_frame {
     uint8_t flags;
 } shadow_frame;
 
+/* A run of frames: an allocation the layer refused to take, or frames freed. */
 typedef struct orphan {
     ff_pfn start;
     uint64_t count;
 } orphan;
+
+/* Freed runs remembered per operation; an operation freeing more (asterinas-2024
+ * gives frames back one by one) has its first ones checked. */
+#define FREED_MAX 32
 
 struct ff_oracle {
     const ff_space *space;
@@ -163,6 +168,8 @@ struct ff_oracle {
 
     orphan *orphans;
     size_t norphans, orphans_cap;
+    orphan freed[FREED_MAX]; /* frames the back-end took back in this operation */
+    size_t nfreed;
 
     ff_finding findings[FF_ORACLE_MAX_FINDINGS];
     size_t nfindings;
@@ -562,6 +569,7 @@ void ff_oracle_op_begin(ff_oracle *o, size_t index, ff_layer_call call)
 {
     o->op = index;
     o->call = call;
+    o->nfreed = 0;
     o->last_alloc_ok = false;
 }
 
@@ -772,10 +780,16 @@ static const char *why_free_is_bad(ff_free_kind kind)
     }
 }
 
-/* The frames a layer free left behind must hold no live slot. */
-static void judge_freed_slots(ff_oracle *o, ff_pfn start, ff_pfn end)
+/* Frames the back-end took back during the current operation: once the operation's
+ * references are counted off, none of them may keep a live slot. */
+static void note_freed(ff_oracle *o, ff_pfn start, ff_pfn end)
 {
     if (o->call == FF_CALL_RAW_FREE) return; /* raw frees bypass the metadata on purpose */
+    if (o->nfreed < FREED_MAX) o->freed[o->nfreed++] = (orphan){start, end - start};
+}
+
+static void judge_freed_slots(ff_oracle *o, ff_pfn start, ff_pfn end)
+{
     for (ff_pfn p = start; p < end && p < o->top; p++) {
         if (o->frames[p].refs || (o->frames[p].flags & FR_TAINTED)) continue;
         ff_slot_view v = ff_meta_slot(o->meta, p);
@@ -811,7 +825,7 @@ static void judge_free(ff_oracle *o, const ff_event *ev)
         /* The whole reservation comes back, rounding excess included. */
         ff_pfn end = start + o->frames[start].granted;
         shadow_give_back(o, start, end);
-        judge_freed_slots(o, start, start + count);
+        note_freed(o, start, start + count);
     } else if (kind != FF_FREE_KIND_INVALID && start < o->top) {
         ff_pfn end = count > o->top - start ? o->top : start + count;
         shadow_give_back(o, start, end);
@@ -963,6 +977,8 @@ void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
         if (r->status == FF_META_OK || r->status == FF_META_FREE_REJECTED) {
             add_refs(o, r->start, r->count, -1);
             judge_slots(o, r->start, r->count, "drop");
+            for (size_t i = 0; i < o->nfreed && o->nfindings == o->findings_at_event; i++)
+                judge_freed_slots(o, o->freed[i].start, o->freed[i].start + o->freed[i].count);
         } else {
             finding(o, FF_CLASS_METADATA_MISMATCH,
                     "drop of [0x%llx, +%llu), references the program holds, answered %s",
