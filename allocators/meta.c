@@ -398,8 +398,12 @@ ff_meta_status ff_meta_alloc(ff_meta *m, const ff_alloc_req *req, uint8_t usage,
         lock_release(m);
     } else {
         lock_release(m);
+        /* One range query instead of a region lookup per frame. */
+        bool all_usable = start < m->nslots && count <= m->nslots - start &&
+                          ff_space_usable_in(m->space, start, count) == count;
         for (uint64_t i = 0; i < count; i++) {
             ff_pfn pfn = start + i;
+            if (all_usable && m->slots[pfn].state == ST_INITIAL) continue; /* the allocator's */
             ff_slot_state vs = view_state(m, pfn);
             if (vs != FF_SLOT_ALLOCATOR) {
                 /* Taking it would corrupt someone else's frame: refuse, and keep the

@@ -385,10 +385,10 @@ bool ff_space_poison_intact(const ff_space *space, ff_pfn start, uint64_t count,
     return true;
 }
 
-/* A space whose whole backing fits in this many bytes keeps its pages across resets:
- * re-faulting a page costs far more than the memset that re-poisons it, and the host
- * memory stays bounded by the space itself. Larger spaces give touched pages back, so
- * many runs over scattered frames cannot add up to the whole space. */
+/* Touched pages stay resident across resets while they add up to at most this many
+ * bytes: re-faulting a page costs far more than the memset that re-poisons it on its
+ * next touch. Past it, every page goes back to the host at once, so many runs over
+ * scattered frames of a huge space cannot add up to the whole space. */
 #define KEEP_RESIDENT_MAX (UINT64_C(64) << 20)
 
 /* Forgets every touch. Clearing a frame's bit is what makes it pristine again: its old
@@ -396,16 +396,16 @@ bool ff_space_poison_intact(const ff_space *space, ff_pfn start, uint64_t count,
 void ff_space_reset(ff_space *space)
 {
     if (!space->backing) return;
-    bool give_back = space->top * FF_FRAME_SIZE > KEEP_RESIDENT_MAX;
-    for (size_t i = 0; i < space->touched_count;) {
-        ff_pfn first = space->touched_log[i];
-        size_t run = 0; /* neighbouring frames go back in one call */
-        for (; i < space->touched_count && space->touched_log[i] == first + run; i++, run++) {
-            ff_pfn pfn = space->touched_log[i];
-            space->touched_bits[pfn / 64] &= ~(UINT64_C(1) << (pfn % 64));
-        }
+    for (size_t i = 0; i < space->touched_count; i++) {
+        ff_pfn pfn = space->touched_log[i];
+        space->touched_bits[pfn / 64] &= ~(UINT64_C(1) << (pfn % 64));
+    }
+    /* Counts frames kept, repeats included: an upper bound on what is resident. */
+    space->kept_frames += space->touched_count;
+    if (space->kept_frames * FF_FRAME_SIZE > KEEP_RESIDENT_MAX) {
         /* A refusal (e.g. host pages larger than a frame) only keeps memory resident. */
-        if (give_back) (void)madvise(frame_at(space, first), run * FF_FRAME_SIZE, MADV_DONTNEED);
+        (void)madvise(space->backing, space->top * FF_FRAME_SIZE, MADV_DONTNEED);
+        space->kept_frames = 0;
     }
     space->touched_count = 0;
 }

@@ -114,6 +114,7 @@ typedef struct ff_space {
     uint64_t *touched_bits; /* one bit per frame below top */
     ff_pfn *touched_log;    /* frames touched since the last reset */
     size_t touched_count, touched_cap;
+    uint64_t kept_frames; /* frames left resident by resets since the last give-back */
     unsigned char poison;
 } ff_space;
 

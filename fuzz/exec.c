@@ -122,8 +122,13 @@ typedef struct context {
 /* Past this many drop calls at the end, the leak check is skipped (a program holding
  * 2^31 references to a frame cannot be dropped in reasonable time). */
 #define END_DROP_LIMIT 65536
+/* Frames a run may take or drop references to, or have walked by a check, in all:
+ * past it, operations are skipped. The work is per frame, and a few operations on a
+ * million frames would make one input cost what thousands of ordinary ones do.
+ * Blocks of the largest orders (2^18 frames) still fit. */
+#define RUN_FRAME_BUDGET (UINT64_C(1) << 20)
 /* Maps with more usable frames than this skip the leak check's re-allocation. */
-#define DRAIN_MAX_FRAMES 65536
+#define DRAIN_MAX_FRAMES 4096
 
 /* ---------------------------------------------------------------- handles */
 
@@ -410,6 +415,7 @@ typedef struct run {
     ff_oracle *o;
     ff_meta *m;
     size_t op;
+    uint64_t frames_left; /* of RUN_FRAME_BUDGET */
     outcome *out; /* this target's outcomes, or NULL */
 } run;
 
@@ -557,9 +563,32 @@ static void do_check(run *r)
     ff_oracle_check(r->o, verdict);
 }
 
+/* Frames of per-frame layer work an operation asks for. */
+static uint64_t frames_of(const run *r, const ff_op *op)
+{
+    switch (op->kind) {
+    case FF_OP_ALLOC:
+    case FF_OP_FROM_UNUSED:
+    case FF_OP_FROM_IN_USE:
+    case FF_OP_DROP_PIECE: return op->count;
+    case FF_OP_DROP:
+    case FF_OP_CLONE:
+        return r->x->nhandles ? r->x->handles[op->handle % r->x->nhandles].count : 0;
+    case FF_OP_CHECK: return r->c->se->space.usable_frames; /* the walk covers the map */
+    default: return 0;
+    }
+}
+
 static void run_op(run *r, const ff_op *op)
 {
     size_t i;
+    uint64_t frames = frames_of(r, op);
+    if (frames > r->frames_left) {
+        TRACE(r->x, "  -> skipped: the run's budget of %llu frames is spent\n",
+              (unsigned long long)RUN_FRAME_BUDGET);
+        return;
+    }
+    r->frames_left -= frames;
     switch (op->kind) {
     case FF_OP_ALLOC: do_alloc(r, op); break;
     case FF_OP_DROP:
@@ -687,7 +716,7 @@ static void run_target(ff_exec *x, size_t ti, const ff_program *p, outcome *out)
     if (c->dirty && !ff_meta_reset(c->meta)) host_out_of_memory();
     c->dirty = true;
 
-    run r = {.x = x, .c = c, .o = se->oracle, .m = c->meta};
+    run r = {.x = x, .c = c, .o = se->oracle, .m = c->meta, .frames_left = RUN_FRAME_BUDGET};
     ff_oracle_begin(r.o, c->meta, t->name, &c->baseline);
     ff_oracle_on_finding(r.o, oracle_finding, x);
     x->cur = c;
