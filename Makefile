@@ -39,7 +39,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/rel/%.o)
 FUZZLIB_OBJ := $(LIB_SRC:%.c=$(B)/fuzzlib/%.o)
 HARNESSES := $(BACKENDS:%=$(B)/fuzz/fuzz-%) $(B)/fuzz/fuzz-diff
 
-.PHONY: all test bench setup clean unit-asan gcc-check fuzz-ops-smoke harnesses
+.PHONY: all test bench bench-fuzz setup clean unit-asan gcc-check fuzz-ops-smoke harnesses
 all: $(B)/libframefuzz.a $(B)/fftool $(B)/replay
 
 $(B)/rel/%.o: %.c $(HDRS)
@@ -110,6 +110,10 @@ test:
 
 bench: $(B)/bench
 	$(B)/bench
+
+# The harnesses' exec/s and time to detect (libFuzzer, one core each).
+bench-fuzz: $(HARNESSES)
+	$(PYTHON) bench/fuzzbench.py
 
 setup:
 	@sh ci/setup.sh

@@ -125,8 +125,8 @@ typedef struct context {
 /* Frames a run may take or drop references to, or have walked by a check, in all:
  * past it, operations are skipped. The work is per frame, and a few operations on a
  * million frames would make one input cost what thousands of ordinary ones do.
- * Blocks of the largest orders (2^18 frames) still fit. */
-#define RUN_FRAME_BUDGET (UINT64_C(1) << 20)
+ * One block of the largest order (2^18 frames) still fits. */
+#define RUN_FRAME_BUDGET (UINT64_C(1) << 18)
 /* Maps with more usable frames than this skip the leak check's re-allocation. */
 #define DRAIN_MAX_FRAMES 4096
 
@@ -575,6 +575,8 @@ static uint64_t frames_of(const run *r, const ff_op *op)
     case FF_OP_CLONE:
         return r->x->nhandles ? r->x->handles[op->handle % r->x->nhandles].count : 0;
     case FF_OP_CHECK: return r->c->se->space.usable_frames; /* the walk covers the map */
+    case FF_OP_RAW_FREE: /* frames poisoned, merged, counted: as many as the map holds */
+        return op->count < r->c->se->space.top ? op->count : r->c->se->space.top;
     default: return 0;
     }
 }

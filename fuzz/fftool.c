@@ -16,6 +16,7 @@
  *     --keep-going       run past the first finding, to show what follows from it
  *     --quiet            verdicts only, no trace
  *     --expect           compare with the program's "# expect:" lines instead
+ *     --binary           read every file as binary, even one that looks like text
  *
  * Exit codes: 0 success (repro: every program clean, or as expected), 1 a finding (or
  * a verdict other than expected), 2 bad usage or bad input (one line on stderr).
@@ -258,7 +259,7 @@ static int cmd_encode(const char *path, const char *out_path)
 typedef struct repro_opts {
     const char *backends; /* NULL: the program's header */
     int semantics, poison;
-    bool keep_going, quiet, expect;
+    bool keep_going, quiet, expect, binary;
 } repro_opts;
 
 /* "sig op N" or "sig at end" for a finding, as the expect lines write it. */
@@ -296,7 +297,7 @@ static int repro_one(const char *path, const repro_opts *ro)
 {
     char err[256];
     ff_program prog;
-    if (!ff_program_load(&prog, path, err, sizeof err)) {
+    if (!ff_program_load(&prog, path, ro->binary, err, sizeof err)) {
         fprintf(stderr, "fftool: %s\n", err);
         return 2;
     }
@@ -367,40 +368,49 @@ static int repro_one(const char *path, const repro_opts *ro)
 static int cmd_repro(int argc, char **argv)
 {
     repro_opts ro = {.semantics = -1, .poison = -1};
-    int first_file = 0, worst = 0;
+    const char **files = calloc((size_t)argc, sizeof *files);
+    int nfiles = 0, worst = 0;
+    if (!files) return usage_error("host out of memory");
+    bool options = true;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--keep-going") == 0) ro.keep_going = true;
+        bool has_value = i + 1 < argc;
+        if (!options || a[0] != '-' || !a[1]) files[nfiles++] = a;
+        else if (strcmp(a, "--") == 0) options = false;
+        else if (strcmp(a, "--keep-going") == 0) ro.keep_going = true;
         else if (strcmp(a, "--quiet") == 0) ro.quiet = true;
+        else if (strcmp(a, "--binary") == 0) ro.binary = true;
         else if (strcmp(a, "--expect") == 0) ro.expect = ro.quiet = true;
-        else if (strcmp(a, "--backend") == 0 && i + 1 < argc) ro.backends = argv[++i];
-        else if (strcmp(a, "--semantics") == 0 && i + 1 < argc) {
+        else if (strcmp(a, "--backend") == 0 && has_value) ro.backends = argv[++i];
+        else if (strcmp(a, "--semantics") == 0 && has_value) {
             ff_semantics sem;
-            if (!ff_semantics_parse(argv[++i], &sem))
+            if (!ff_semantics_parse(argv[++i], &sem)) {
+                free(files);
                 return usage_error("unknown semantics %s (valid: asterinas-2024 hardened)", argv[i]);
+            }
             ro.semantics = (int)sem;
-        } else if (strcmp(a, "--poison") == 0 && i + 1 < argc) {
+        } else if (strcmp(a, "--poison") == 0 && has_value) {
             const char *v = argv[++i];
-            if (strcmp(v, "on") && strcmp(v, "off")) return usage_error("--poison takes on or off");
+            if (strcmp(v, "on") && strcmp(v, "off")) {
+                free(files);
+                return usage_error("--poison takes on or off");
+            }
             ro.poison = strcmp(v, "on") == 0;
-        } else if (a[0] == '-' && a[1]) {
+        } else {
+            free(files);
             return usage_error("unknown repro option %s (valid: --backend --semantics --poison "
-                               "--keep-going --quiet --expect)", a);
-        } else if (!first_file) {
-            first_file = i;
+                               "--keep-going --quiet --expect --binary)", a);
         }
     }
-    if (!first_file) return usage_error("repro needs at least one program file");
-    for (int i = first_file; i < argc; i++) {
-        if (argv[i][0] == '-' && argv[i][1]) {
-            if (strcmp(argv[i], "--backend") == 0 || strcmp(argv[i], "--semantics") == 0 ||
-                strcmp(argv[i], "--poison") == 0)
-                i++;
-            continue;
-        }
-        int rc = repro_one(argv[i], &ro);
+    if (!nfiles) {
+        free(files);
+        return usage_error("repro needs at least one program file");
+    }
+    for (int i = 0; i < nfiles; i++) {
+        int rc = repro_one(files[i], &ro);
         if (rc > worst) worst = rc;
     }
+    free(files);
     return worst;
 }
 

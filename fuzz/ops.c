@@ -735,14 +735,14 @@ bool ff_program_parse(ff_program *p, const char *text, char *err, size_t errlen)
 /* Programs are at most FF_OPS_MAX operations: a few hundred KiB in either form. */
 #define PROGRAM_FILE_MAX (4u << 20)
 
-bool ff_program_load(ff_program *p, const char *path, char *err, size_t errlen)
+bool ff_program_load(ff_program *p, const char *path, bool binary, char *err, size_t errlen)
 {
     char *data;
     size_t size;
     ff_program_init(p);
     if (!ff_read_file(path, PROGRAM_FILE_MAX, &data, &size, err, errlen)) return false;
     bool ok;
-    if (ff_program_is_text((const uint8_t *)data, size)) {
+    if (!binary && ff_program_is_text((const uint8_t *)data, size)) {
         char why[200];
         ok = ff_program_parse(p, data, why, sizeof why);
         if (!ok) snprintf(err, errlen, "%s: %s", path, why);

@@ -147,10 +147,10 @@ void ff_program_print(const ff_program *p, FILE *out);
 /* One operation in canonical text form (no newline) into buf. */
 void ff_op_format(const ff_op *op, char *buf, size_t len);
 
-/* Reads a program file: text when ff_program_is_text says so, else binary. On
- * failure returns false with a one-line reason (naming the file, and for text the
- * line) in err. */
-bool ff_program_load(ff_program *p, const char *path, char *err, size_t errlen);
+/* Reads a program file: text when ff_program_is_text says so (unless binary is
+ * set), else binary. On failure returns false with a one-line reason (naming the
+ * file, and for text the line) in err. */
+bool ff_program_load(ff_program *p, const char *path, bool binary, char *err, size_t errlen);
 
 /* True when data looks like text (what `framefuzz repro` uses to pick a parser): it
  * is non-empty and every byte is printable ASCII, tab, CR or LF. */

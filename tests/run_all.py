@@ -3,7 +3,12 @@
 1. the C unit tests, built from scratch with ASan+UBSan (clang);
 2. warning-free builds: the tools with clang, everything with gcc;
 3. a short libFuzzer run on the program decoder and parser (ASan+UBSan);
-4. the CLI, end to end: listings, maps, programs, and bad input (one-line errors, exit 2).
+4. the regression corpus: every reproducer replayed, its verdict compared with the
+   "# expect:" lines it carries (one per bug class, each with a clean twin);
+5. the fuzz harnesses: built (libFuzzer, ASan+UBSan), briefly run, and the replay
+   driver checked against them;
+6. the CLI, end to end: listings, maps, programs, repro, and bad input (one-line
+   errors, exit 2).
 The last line is "N passed, N failed" over all of them.
 """
 import json
@@ -167,13 +172,118 @@ def cli_tests():
         report(f"cli: {name} is a one-line error with exit 2", ok, detail)
 
 
+REGRESSIONS = os.path.join(ROOT, "corpus", "regressions")
+FUZZ = os.path.join(ROOT, "build", "fuzz")
+
+
+def regression_tests():
+    files = sorted(os.path.join(REGRESSIONS, f) for f in os.listdir(REGRESSIONS)
+                   if f.endswith(".txt"))
+    proc = cli(["repro", "--expect", *files])
+    for line in proc.stdout.splitlines():
+        if line.startswith(("ok ", "FAIL ")):
+            name = os.path.basename(line.split()[1])
+            detail = "\n".join(l for l in proc.stdout.splitlines() if l.startswith("     "))
+            report(f"regression: {name}", line.startswith("ok"), detail)
+    seen = sum(1 for l in proc.stdout.splitlines() if l.startswith(("ok ", "FAIL ")))
+    report("regression: every reproducer was replayed", seen == len(files) and seen >= 43,
+           proc.stdout + proc.stderr)
+
+    story = os.path.join(REGRESSIONS, "asterinas-1760.txt")
+    proc = cli(["repro", "--expect", "--keep-going", story])
+    report("regression: #1760 with --keep-going: foreign free, double hand-out, self-deadlock",
+           proc.returncode == 0, proc.stdout + proc.stderr)
+    proc = cli(["repro", "--semantics", "hardened", "--backend", "buddy,bitmap,freelist", story])
+    report("regression: #1760 under hardened semantics is refused cleanly by the validating "
+           "back-ends", proc.returncode == 0 and "verdict: clean" in proc.stdout
+           and proc.stdout.count("-> in-use") == 3, proc.stdout[-2000:] + proc.stderr)
+    proc = cli(["repro", story])
+    trace = proc.stdout
+    report("regression: a repro trace shows every operation with its result and the verdict",
+           proc.returncode == 1 and "[3] drop h0" in trace and "bsa free(0x1, 1) = ok" in trace
+           and "!! accepted-foreign-free@bsa at op 3" in trace
+           and "verdict: accepted-foreign-free@bsa op 3" in trace, trace[-3000:] + proc.stderr)
+    again = cli(["repro", story])
+    report("regression: the same input gives the same trace", again.stdout == trace,
+           again.stdout[-1000:])
+
+
+def harness_tests():
+    if not make("harnesses", "build: libFuzzer harnesses (per back-end and differential), "
+                             "ASan+UBSan"):
+        return
+    make("build/replay", "build: standalone replay driver")
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = os.path.join(tmp, "corpus")
+        os.mkdir(corpus)
+        proc = run([os.path.join(FUZZ, "fuzz-diff"), "--ff-targets=buddy,bitmap,freelist",
+                    "--ff-semantics=hardened", "-runs=4000", "-seed=1",
+                    f"-artifact_prefix={tmp}/", "-dict=fuzz/ops.dict", corpus,
+                    os.path.join(ROOT, "corpus", "ops")])
+        report("fuzz: differential target over the validating back-ends, 4,000 runs, no finding",
+               proc.returncode == 0, proc.stderr[-3000:])
+
+        bsa_corpus = os.path.join(tmp, "bsa")
+        os.mkdir(bsa_corpus)
+        proc = run([os.path.join(FUZZ, "fuzz-bsa"), "--ff-classes=accepted-foreign-free",
+                    "-seed=1", "-max_total_time=60", f"-artifact_prefix={tmp}/", bsa_corpus])
+        crashes = [os.path.join(tmp, f) for f in os.listdir(tmp) if f.startswith("crash-")]
+        report("fuzz: the bsa target finds an accepted foreign free from an empty corpus",
+               proc.returncode != 0 and "FINDING accepted-foreign-free@bsa" in proc.stderr
+               and len(crashes) == 1, proc.stderr[-3000:])
+        if crashes:
+            replay = run([os.path.join(ROOT, "build", "replay"), "--ff-targets=bsa",
+                          "--ff-classes=accepted-foreign-free", crashes[0]])
+            report("fuzz: the replay driver reproduces the artifact from the same crash site",
+                   replay.returncode != 0 and
+                   "FINDING accepted-foreign-free@bsa" in replay.stderr, replay.stderr[-2000:])
+            repro = cli(["repro", "--keep-going", "--binary", "--backend", "bsa", crashes[0]])
+            report("fuzz: framefuzz repro reads the binary artifact and names the finding",
+                   repro.returncode == 1 and "accepted-foreign-free@bsa" in repro.stdout,
+                   repro.stdout[-2000:] + repro.stderr)
+        clean = run([os.path.join(ROOT, "build", "replay"), "--ff-targets=buddy",
+                     os.path.join(ROOT, "corpus", "ops", "tall.txt")])
+        report("fuzz: the replay driver runs a clean input to completion",
+               clean.returncode == 0 and "clean:" in clean.stdout, clean.stdout + clean.stderr)
+        for name, args in (("unknown target", ["--ff-targets=nope"]),
+                           ("unknown class", ["--ff-classes=nope"]),
+                           ("bad semantics", ["--ff-semantics=nope"])):
+            bad = run([os.path.join(ROOT, "build", "replay"), *args,
+                       os.path.join(ROOT, "corpus", "ops", "tall.txt")])
+            ok, detail = one_line_error(bad)
+            report(f"fuzz: harness option with {name} is a one-line error, exit 2", ok, detail)
+
+
+def repro_cli_tests():
+    with tempfile.TemporaryDirectory() as tmp:
+        nameless = os.path.join(tmp, "nameless.txt")
+        with open(nameless, "w") as f:
+            f.write("semantics hardened\nalloc 1\n")
+        for name, args in (("names no back-end", ["repro", nameless]),
+                           ("unknown back-end", ["repro", "--backend", "nope", nameless]),
+                           ("missing file", ["repro", "/nonexistent/p.txt"]),
+                           ("bad program line", ["repro", os.path.join(ROOT, "corpus", "ops",
+                                                                       "tbad.txt")])):
+            ok, detail = one_line_error(cli(args))
+            report(f"cli: repro with a file that {name} is a one-line error, exit 2"
+                   if name != "unknown back-end" else
+                   "cli: repro --backend with an unknown back-end is a one-line error, exit 2",
+                   ok, detail)
+        proc = cli(["repro", "--backend", "all", nameless])
+        report("cli: repro --backend all runs every back-end and exits 0 when clean",
+               proc.returncode == 0 and proc.stdout.count("== ") == 4, proc.stdout + proc.stderr)
+
+
 def main():
     unit_tests()
     make("all", "build: library and tools warning-free with clang -Werror")
     make("gcc-check", "build: everything warning-free with gcc -Werror")
     make("fuzz-ops-smoke", "fuzz: 200,000 libFuzzer runs on the program decoder and parser, "
                            "no finding")
+    regression_tests()
+    harness_tests()
     cli_tests()
+    repro_cli_tests()
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+"""fuzzbench.py — what `make bench-fuzz` prints: the harnesses' speed and how fast
+they find the bug class they exist for. Figures only; nothing here passes or fails.
+
+1. exec/s of every libFuzzer target (one core, ASan+UBSan as built), from the seed
+   corpus, read from libFuzzer's -print_final_stats=1 output.
+2. time to detect: the bsa target, from an empty corpus, until it reports an accepted
+   foreign free (the #1760 class); several seeds, median printed.
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FUZZ = os.path.join(ROOT, "build", "fuzz")
+
+
+def run_target(binary, args, seconds):
+    """Runs a libFuzzer target; returns (wall seconds, stdout+stderr)."""
+    start = time.monotonic()
+    proc = subprocess.run([binary] + args + [f"-max_total_time={seconds}"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          errors="replace")
+    return time.monotonic() - start, proc.stdout
+
+
+def exec_rate(target, seconds, extra):
+    with tempfile.TemporaryDirectory() as work:
+        corpus = os.path.join(work, "corpus")
+        os.mkdir(corpus)
+        _, out = run_target(os.path.join(FUZZ, f"fuzz-{target}"),
+                            extra + ["-print_final_stats=1", f"-artifact_prefix={work}/",
+                                     "-dict=" + os.path.join(ROOT, "fuzz", "ops.dict"),
+                                     corpus, os.path.join(ROOT, "corpus", "ops")], seconds)
+    rate = re.search(r"stat::average_exec_per_sec:\s+(\d+)", out)
+    runs = re.search(r"stat::number_of_executed_units:\s+(\d+)", out)
+    finding = re.search(r"==framefuzz== FINDING (\S+)", out)
+    return (int(rate.group(1)) if rate else 0, int(runs.group(1)) if runs else 0,
+            finding.group(1) if finding else None)
+
+
+def time_to_detect(target, cls, seed, limit):
+    with tempfile.TemporaryDirectory() as work:
+        corpus = os.path.join(work, "corpus")
+        os.mkdir(corpus)
+        wall, out = run_target(os.path.join(FUZZ, f"fuzz-{target}"),
+                               [f"--ff-classes={cls}", f"-seed={seed}",
+                                f"-artifact_prefix={work}/",
+                                "-dict=" + os.path.join(ROOT, "fuzz", "ops.dict"), corpus],
+                               limit)
+    found = re.search(r"==framefuzz== FINDING (\S+)", out)
+    return (wall, found.group(1)) if found else (None, None)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=int, default=10, help="per exec/s measurement")
+    ap.add_argument("--trials", type=int, default=5, help="time-to-detect trials")
+    ap.add_argument("--limit", type=int, default=60, help="time-to-detect cap, seconds")
+    args = ap.parse_args()
+    targets = sorted(f[len("fuzz-"):] for f in os.listdir(FUZZ) if f.startswith("fuzz-"))
+    if not targets:
+        sys.exit("fuzzbench: no targets in build/fuzz (make harnesses)")
+
+    print(f"exec/s, one core, {args.seconds} s from corpus/ops (ASan+UBSan builds):")
+    rows = [(t, []) for t in targets]
+    rows.append(("diff", ["--ff-targets=buddy,bitmap,freelist", "--ff-semantics=hardened"]))
+    for target, extra in rows:
+        name = target if not extra else "diff (validating back-ends, hardened)"
+        rate, runs, finding = exec_rate(target, args.seconds, extra)
+        note = f"  stopped at a finding: {finding}" if finding else ""
+        print(f"  {name:42} {rate:8d} exec/s  ({runs} runs){note}")
+
+    print(f"\ntime for the bsa target to find accepted-foreign-free from an empty corpus "
+          f"({args.trials} seeds, cap {args.limit} s):")
+    times = []
+    for seed in range(1, args.trials + 1):
+        wall, sig = time_to_detect("bsa", "accepted-foreign-free", seed, args.limit)
+        times.append(wall)
+        print(f"  seed {seed}: " + (f"{wall:.2f} s ({sig})" if wall else "not found"))
+    found = [t for t in times if t is not None]
+    if found:
+        print(f"  median {statistics.median(found):.2f} s, worst {max(found):.2f} s, "
+              f"found in {len(found)}/{len(times)} (target: within 5 s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,244 @@
+/* test_exec.c — the executor and the oracle together: verdicts, determinism, handles,
+ * budgets, the leak check and differential comparison. Every bug class's own
+ * reproducer lives in corpus/regressions/ (replayed by make test); these tests pin
+ * down the machinery around them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec.h"
+#include "unit.h"
+
+/* Runs a text program on a target list; returns the executor (caller destroys) and,
+ * when trace is non-NULL, the trace text (caller frees). */
+static ff_exec *run_text(const char *targets, const char *text, bool keep_going, char **trace)
+{
+    ff_target t[8];
+    size_t n;
+    char err[200];
+    CHECK(ff_target_parse_list(targets, t, 8, &n, err, sizeof err));
+    ff_program p;
+    if (!ff_program_parse(&p, text, err, sizeof err)) printf("  parse: %s\n", err);
+    size_t len = 0;
+    FILE *out = trace ? open_memstream(trace, &len) : NULL;
+    ff_exec_opts o = {.semantics = -1, .poison = -1, .keep_going = keep_going, .trace = out};
+    ff_exec *x = ff_exec_create(t, n, &o);
+    CHECK(x != NULL);
+    ff_exec_run(x, &p);
+    if (out) fclose(out);
+    ff_program_free(&p);
+    return x;
+}
+
+static void signature(const ff_exec *x, size_t i, char *buf, size_t len)
+{
+    const ff_finding *f = ff_exec_finding(x, i);
+    if (!f) {
+        snprintf(buf, len, "none");
+        return;
+    }
+    ff_finding_signature(f, buf, len);
+}
+
+FF_TEST(exec_class_names_round_trip)
+{
+    for (int c = 0; c < FF_CLASS_COUNT; c++) {
+        ff_class back;
+        CHECK(ff_class_parse(ff_class_name((ff_class)c), &back));
+        CHECK_EQ(back, c);
+        CHECK(strlen(ff_class_summary((ff_class)c)) > 20);
+    }
+    ff_class none;
+    CHECK(!ff_class_parse("no-such-class", &none));
+}
+
+FF_TEST(exec_targets_include_the_test_only_ones_but_all_means_registered)
+{
+    ff_target t[8];
+    size_t n;
+    char err[200];
+    CHECK(ff_target_parse_list("all", t, 8, &n, err, sizeof err));
+    CHECK_EQ(n, ff_backend_count);
+    for (size_t i = 0; i < n; i++) CHECK(strncmp(t[i].name, "broken", 6) != 0);
+    CHECK(ff_target_parse_list("buddy,broken-slot", t, 8, &n, err, sizeof err));
+    CHECK_EQ(n, 2);
+    CHECK_EQ(t[1].meta_faults, FF_META_FAULT_FREED_KEEPS_SLOT);
+    CHECK(!ff_target_parse_list("buddy,,bitmap", t, 8, &n, err, sizeof err));
+    CHECK(!ff_target_parse_list("buddy,buddy", t, 8, &n, err, sizeof err));
+    CHECK(strstr(err, "twice") != NULL);
+    CHECK(!ff_target_parse_list("nope", t, 8, &n, err, sizeof err));
+    CHECK(strstr(err, "unknown back-end 'nope'") != NULL);
+    CHECK(strstr(err, "buddy") != NULL); /* names the valid ones */
+    CHECK(ff_backend_find("broken-none") == NULL); /* never in the real registry */
+}
+
+static const char *const the_1760 =
+    "semantics asterinas-2024\nmap custom\nregion 0x0-0x7ffff usable\n"
+    "region 0xc8000-0xd6fff usable\nalloc 32\ndrop h0\nfrom_unused 0x1000\ndrop h0\n"
+    "alloc 1\nalloc 1\nalloc 1\nalloc 1\nalloc 1\nalloc 1\nalloc 1\nalloc 1\nalloc 1\n"
+    "alloc 1\nalloc 100\n";
+
+FF_TEST(exec_1760_stops_at_the_first_finding_unless_keep_going)
+{
+    ff_exec *x = run_text("bsa", the_1760, false, NULL);
+    char sig[96];
+    CHECK_EQ(ff_exec_finding_count(x), 1);
+    signature(x, 0, sig, sizeof sig);
+    CHECK_STREQ(sig, "accepted-foreign-free@bsa");
+    CHECK_EQ(ff_exec_finding(x, 0)->op, 3);
+    ff_exec_destroy(x);
+
+    x = run_text("bsa", the_1760, true, NULL);
+    CHECK_EQ(ff_exec_finding_count(x), 3);
+    signature(x, 1, sig, sizeof sig);
+    CHECK_STREQ(sig, "double-handout@bsa");
+    CHECK_EQ(ff_exec_finding(x, 1)->op, 14);
+    signature(x, 2, sig, sizeof sig);
+    CHECK_STREQ(sig, "self-deadlock@bsa");
+    ff_exec_destroy(x);
+}
+
+FF_TEST(exec_same_program_same_trace_whatever_ran_before)
+{
+    char *first;
+    ff_exec *x = run_text("buddy,bitmap,freelist,bsa", the_1760, true, &first);
+    ff_exec_destroy(x);
+
+    /* One executor runs other programs first: its caches must carry no state over. */
+    ff_target t[4];
+    size_t n, len;
+    char err[200], *second;
+    CHECK(ff_target_parse_list("buddy,bitmap,freelist,bsa", t, 4, &n, err, sizeof err));
+    FILE *out = open_memstream(&second, &len);
+    ff_exec_opts o = {.semantics = -1, .poison = -1, .keep_going = true, .trace = out};
+    x = ff_exec_create(t, n, &o);
+    const char *const others[] = {
+        "map custom\nregion 0x0-0x7ffff usable\nregion 0xc8000-0xd6fff usable\npoison on\n"
+        "alloc 7\nalloc 64 align 64\nwrite 0x3000 0x11\ndrop h0\nraw_free 0x9000 3\n",
+        "semantics asterinas-2024\nmap custom\nregion 0x0-0x7ffff usable\n"
+        "region 0xc8000-0xd6fff usable\nfrom_unused 0x5000 4\nalloc 128\ncheck\n",
+        the_1760,
+    };
+    long mark = 0;
+    for (size_t i = 0; i < 3; i++) {
+        ff_program p;
+        CHECK(ff_program_parse(&p, others[i], err, sizeof err));
+        fflush(out);
+        mark = ftell(out);
+        ff_exec_run(x, &p);
+        ff_program_free(&p);
+    }
+    fclose(out);
+    CHECK(strcmp(second + mark, first) == 0);
+    free(first);
+    free(second);
+    ff_exec_destroy(x);
+}
+
+FF_TEST(exec_drop_piece_splits_the_handle)
+{
+    char *trace;
+    /* Drop the middle of a 4-frame allocation, then the rest: every piece is named by
+     * a handle, so the leak check finds all of memory back. */
+    ff_exec *x = run_text("freelist",
+                          "map tiny\nalloc 4\ndrop h0 +1 2\ndrop h0\ndrop h0\ndrop h0\n",
+                          false, &trace);
+    CHECK_EQ(ff_exec_finding_count(x), 0);
+    CHECK(strstr(trace, "[2] drop h0\n  (h0 is h0 = [0x0, +1))") != NULL);
+    CHECK(strstr(trace, "[3] drop h0\n  (h0 is h0 = [0x3, +1))") != NULL);
+    /* The allocation goes back in one call once its last frame is released. */
+    CHECK(strstr(trace, "freelist free(0x0, 4) = ok") != NULL);
+    CHECK(strstr(trace, "[4] drop h0\n  -> skipped: no live handle") != NULL);
+    free(trace);
+    ff_exec_destroy(x);
+}
+
+FF_TEST(exec_frame_budget_skips_what_would_pass_it)
+{
+    char *trace;
+    ff_exec *x = run_text("freelist", "map pc-1g\nalloc 200000\nalloc 100000\nalloc 60000\n",
+                          false, &trace);
+    CHECK_EQ(ff_exec_finding_count(x), 0);
+    CHECK(strstr(trace, "[1] alloc 100000\n  -> skipped: the run's budget") != NULL);
+    CHECK(strstr(trace, "[2] alloc 60000\n     freelist alloc(60000") != NULL);
+    free(trace);
+    ff_exec_destroy(x);
+}
+
+FF_TEST(exec_leak_check_finds_the_bsa_rounding_leak)
+{
+    /* bsa reserves 4 frames for alloc(3) and is given back the 3 asked for, one by one
+     * as Page::drop did. */
+    ff_exec *x = run_text("bsa", "semantics asterinas-2024\nmap tiny\nalloc 3\n", false, NULL);
+    char sig[96];
+    signature(x, 0, sig, sizeof sig);
+    CHECK_STREQ(sig, "leak@bsa");
+    CHECK_EQ(ff_exec_finding(x, 0)->op, FF_OP_AT_END);
+    CHECK(strstr(ff_exec_finding(x, 0)->detail, "1 frames were never given back") != NULL);
+    ff_exec_destroy(x);
+}
+
+FF_TEST(exec_validating_back_ends_refuse_bad_frees_cleanly)
+{
+    const char *program =
+        "map tiny\nalloc 4\nalloc 2\nraw_free 0x10000\nraw_free 0x0 2\nraw_free 0x1000 3\n"
+        "raw_free 0x30000\nraw_free 0x4000 2\nraw_free 0x0 0\nfrom_unused 0x6000\n"
+        "from_in_use 0x9000\nclone h1\ndrop h2\ncheck\n";
+    char *trace;
+    ff_exec *x = run_text("buddy,bitmap,freelist", program, true, &trace);
+    CHECK_EQ(ff_exec_finding_count(x), 0);
+    if (ff_exec_finding_count(x)) printf("%s\n", trace);
+    free(trace);
+    ff_exec_destroy(x);
+}
+
+FF_TEST(exec_divergence_names_the_odd_one_out)
+{
+    /* Three targets: the majority answers 'foreign', broken-code 'double'. */
+    ff_exec *x = run_text("buddy,broken-code,freelist", "map tiny\nraw_free 0x10000\n", true,
+                          NULL);
+    CHECK_EQ(ff_exec_finding_count(x), 1);
+    char sig[96];
+    signature(x, 0, sig, sizeof sig);
+    CHECK_STREQ(sig, "divergence@broken-code");
+    CHECK(strstr(ff_exec_finding(x, 0)->detail, "broken-code answered double") != NULL);
+    ff_exec_destroy(x);
+}
+
+FF_TEST(exec_hang_is_reported_and_stops_the_run)
+{
+    char *trace;
+    ff_exec *x = run_text("broken-hang", "map tiny\nalloc 1 align 8\nalloc 1\n", true, &trace);
+    CHECK_EQ(ff_exec_finding_count(x), 1);
+    char sig[96];
+    signature(x, 0, sig, sizeof sig);
+    CHECK_STREQ(sig, "hang@broken-hang");
+    CHECK(strstr(trace, "[1] alloc 1") == NULL); /* nothing runs on a dead system */
+    free(trace);
+    ff_exec_destroy(x);
+}
+
+FF_TEST(exec_drain_plan_covers_the_usable_ram)
+{
+    ff_space space;
+    char err[200];
+    CHECK(ff_space_init_preset(&space, "tiny", err, sizeof err));
+    const ff_backend_ops *kinds[] = {ff_backend_find("buddy"), ff_backend_find("bitmap")};
+    for (size_t k = 0; k < 2; k++) {
+        ff_alloc_req *reqs;
+        size_t n;
+        CHECK(ff_oracle_drain_plan(&space, &kinds[k]->policy, &reqs, &n));
+        uint64_t total = 0;
+        for (size_t i = 0; i < n; i++) {
+            total += reqs[i].count;
+            if (i) CHECK(reqs[i].count <= reqs[i - 1].count); /* largest first */
+            if (kinds[k]->policy.placement == FF_PLACE_POW2_NATURAL)
+                CHECK(ff_is_pow2(reqs[i].count));
+        }
+        CHECK_EQ(total, space.usable_frames);
+        /* Any-run plans ask for each contiguous run whole: tiny has four. */
+        if (k == 1) CHECK_EQ(n, 4);
+        free(reqs);
+    }
+    ff_space_destroy(&space);
+}
