@@ -36,7 +36,7 @@ def exec_rate(target, seconds, extra):
         _, out = run_target(os.path.join(FUZZ, f"fuzz-{target}"),
                             extra + ["-print_final_stats=1", f"-artifact_prefix={work}/",
                                      "-dict=" + os.path.join(ROOT, "fuzz", "ops.dict"),
-                                     corpus, os.path.join(ROOT, "corpus", "ops")], seconds)
+                                     corpus, os.path.join(ROOT, "corpus", target)], seconds)
     rate = re.search(r"stat::average_exec_per_sec:\s+(\d+)", out)
     runs = re.search(r"stat::number_of_executed_units:\s+(\d+)", out)
     finding = re.search(r"==framefuzz== FINDING (\S+)", out)
@@ -67,7 +67,7 @@ def main():
     if not targets:
         sys.exit("fuzzbench: no targets in build/fuzz (make harnesses)")
 
-    print(f"exec/s, one core, {args.seconds} s from corpus/ops (ASan+UBSan builds):")
+    print(f"exec/s, one core, {args.seconds} s from corpus/TARGET (ASan+UBSan builds):")
     rows = [(t, []) for t in targets]
     rows.append(("diff", ["--ff-targets=buddy,bitmap,freelist", "--ff-semantics=hardened"]))
     for target, extra in rows:

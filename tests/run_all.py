@@ -11,6 +11,7 @@
    errors, exit 2).
 The last line is "N passed, N failed" over all of them.
 """
+import glob
 import json
 import os
 import re
@@ -208,6 +209,23 @@ def regression_tests():
            again.stdout[-1000:])
 
 
+def seed_tests():
+    """Every per-target seed corpus replays, and the validating back-ends' seeds are
+    clean under hardened semantics (a seed that crashes would stop a campaign at once)."""
+    for target in ("buddy", "bitmap", "freelist", "diff"):
+        seeds = sorted(glob.glob(os.path.join(ROOT, "corpus", target, "*")))
+        backends = "buddy,bitmap,freelist" if target == "diff" else target
+        proc = cli(["repro", "--quiet", "--binary", "--semantics", "hardened", "--backend",
+                    backends, *seeds])
+        report(f"seeds: corpus/{target} ({len(seeds)} programs) is clean on {backends}",
+               len(seeds) >= 5 and proc.returncode == 0, proc.stdout + proc.stderr)
+    seeds = sorted(glob.glob(os.path.join(ROOT, "corpus", "bsa", "*")))
+    proc = cli(["repro", "--quiet", "--binary", "--backend", "bsa", *seeds])
+    report("seeds: corpus/bsa replays, and bsa's known flaws show in it",
+           len(seeds) >= 5 and proc.returncode == 1 and "@bsa" in proc.stdout,
+           proc.stdout + proc.stderr)
+
+
 def harness_tests():
     if not make("harnesses", "build: libFuzzer harnesses (per back-end and differential), "
                              "ASan+UBSan"):
@@ -219,7 +237,7 @@ def harness_tests():
         proc = run([os.path.join(FUZZ, "fuzz-diff"), "--ff-targets=buddy,bitmap,freelist",
                     "--ff-semantics=hardened", "-runs=4000", "-seed=1",
                     f"-artifact_prefix={tmp}/", "-dict=fuzz/ops.dict", corpus,
-                    os.path.join(ROOT, "corpus", "ops")])
+                    os.path.join(ROOT, "corpus", "diff")])
         report("fuzz: differential target over the validating back-ends, 4,000 runs, no finding",
                proc.returncode == 0, proc.stderr[-3000:])
 
@@ -281,6 +299,7 @@ def main():
     make("fuzz-ops-smoke", "fuzz: 200,000 libFuzzer runs on the program decoder and parser, "
                            "no finding")
     regression_tests()
+    seed_tests()
     harness_tests()
     cli_tests()
     repro_cli_tests()
