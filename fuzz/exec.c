@@ -125,8 +125,11 @@ typedef struct context {
 /* Frames a run may take or drop references to, or have walked by a check, in all:
  * past it, operations are skipped. The work is per frame, and a few operations on a
  * million frames would make one input cost what thousands of ordinary ones do.
- * One block of the largest order (2^18 frames) still fits. */
-#define RUN_FRAME_BUDGET (UINT64_C(1) << 18)
+ * Blocks of order 16 (256 MiB) still fit. */
+#define RUN_FRAME_BUDGET (UINT64_C(1) << 16)
+/* Invariant walks a run may ask for: a walk costs some back-ends O(their largest
+ * block) however small the map, and fuzzers insert check operations freely. */
+#define RUN_CHECKS 4
 /* Maps with more usable frames than this skip the leak check's re-allocation. */
 #define DRAIN_MAX_FRAMES 4096
 
@@ -416,6 +419,7 @@ typedef struct run {
     ff_meta *m;
     size_t op;
     uint64_t frames_left; /* of RUN_FRAME_BUDGET */
+    unsigned checks_left; /* of RUN_CHECKS */
     outcome *out; /* this target's outcomes, or NULL */
 } run;
 
@@ -590,7 +594,12 @@ static void run_op(run *r, const ff_op *op)
               (unsigned long long)RUN_FRAME_BUDGET);
         return;
     }
+    if (op->kind == FF_OP_CHECK && !r->checks_left) {
+        TRACE(r->x, "  -> skipped: the run's %d invariant walks are spent\n", RUN_CHECKS);
+        return;
+    }
     r->frames_left -= frames;
+    r->checks_left -= op->kind == FF_OP_CHECK;
     switch (op->kind) {
     case FF_OP_ALLOC: do_alloc(r, op); break;
     case FF_OP_DROP:
@@ -718,7 +727,8 @@ static void run_target(ff_exec *x, size_t ti, const ff_program *p, outcome *out)
     if (c->dirty && !ff_meta_reset(c->meta)) host_out_of_memory();
     c->dirty = true;
 
-    run r = {.x = x, .c = c, .o = se->oracle, .m = c->meta, .frames_left = RUN_FRAME_BUDGET};
+    run r = {.x = x, .c = c, .o = se->oracle, .m = c->meta, .frames_left = RUN_FRAME_BUDGET,
+             .checks_left = RUN_CHECKS};
     ff_oracle_begin(r.o, c->meta, t->name, &c->baseline);
     ff_oracle_on_finding(r.o, oracle_finding, x);
     x->cur = c;

@@ -1000,10 +1000,15 @@ void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
 bool ff_oracle_write(ff_oracle *o, ff_pfn pfn, uint32_t offset)
 {
     if (pfn >= o->top) return true;
-    if (o->frames[pfn].refs) return true;
-    /* A write into a frame the program holds no reference to: a use after free by the
-     * program, so this frame's poison no longer says anything about the back-end. */
+    const shadow_frame *f = &o->frames[pfn];
+    /* A write into a frame the program holds no reference to is a use after free by
+     * the program: this frame's poison no longer says anything about the back-end. */
+    bool misuse = !f->refs || (f->flags & FR_TAINTED);
+    if (!misuse) return true;
     frame_mut(o, pfn)->flags |= FR_TAINTED;
+    /* The back-end's own in-band bytes of a frame it holds free are off limits to a
+     * program misusing it: no allocator can defend against that. (A reference the
+     * layer wrongly granted, as asterinas-2024's from_unused does, is not misuse.) */
     return is_taken(o, pfn) || offset >= o->policy.inband_bytes;
 }
 
