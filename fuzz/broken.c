@@ -3,7 +3,7 @@
  * of it that each carry exactly one deliberate, labelled flaw.
  *
  * Why. An oracle check that never fires proves nothing. Each variant below commits
- * one bug class of /work/shared/bug-classes.md on a known, narrow input and
+ * one bug class the oracle knows (oracle.h) on a known, narrow input and
  * behaves like the control everywhere else, so a test can show that the check fires
  * on that input and stays silent on a near-identical one.
  *

@@ -20,6 +20,8 @@ static struct {
     ff_exec *exec;
     uint32_t crash_classes; /* bit per ff_class that crashes */
     bool mutator;
+    int semantics, poison;     /* forced by an option, or -1 */
+    char targets[64];          /* the targets, as a program's backend line names them */
     const ff_program *program; /* the input being run, for the report */
 } harness;
 
@@ -81,8 +83,14 @@ static void on_finding(void *ctx, const ff_finding *f)
     else
         fprintf(stderr, "==framefuzz== FINDING %s at op %zu: %s\n", sig, f->op, f->detail);
     if (harness.program) {
+        /* Self-contained: names what it ran on and what the options forced, so
+         * `framefuzz repro FILE` replays it with no flags. */
+        ff_program text = *harness.program;
+        snprintf(text.backend, sizeof text.backend, "%s", harness.targets);
+        if (harness.semantics >= 0) text.semantics = (ff_semantics)harness.semantics;
+        if (harness.poison >= 0) text.poison = harness.poison != 0;
         fprintf(stderr, "==framefuzz== reproducer (text form):\n");
-        ff_program_print(harness.program, stderr);
+        ff_program_print(&text, stderr);
     }
     fflush(stderr);
     crash_sites[f->cls]();
@@ -149,6 +157,12 @@ void ff_harness_init(int argc, char **argv, const char *default_targets)
     /* Only some classes crash: run past the others to reach them. */
     xo.keep_going = classes != NULL;
     harness.mutator = on_off("mutator", option(argc, argv, "--ff-mutator", "FRAMEFUZZ_MUTATOR")) != 0;
+    harness.semantics = xo.semantics;
+    harness.poison = xo.poison;
+    size_t len = 0;
+    for (size_t i = 0; i < n && len < sizeof harness.targets; i++)
+        len += (size_t)snprintf(harness.targets + len, sizeof harness.targets - len, "%s%s",
+                                i ? "," : "", targets[i].name);
     harness.exec = ff_exec_create(targets, n, &xo);
     if (!harness.exec) {
         fprintf(stderr, "framefuzz: host out of memory\n");

@@ -249,6 +249,15 @@ def harness_tests():
         report("fuzz: the bsa target finds an accepted foreign free from an empty corpus",
                proc.returncode != 0 and "FINDING accepted-foreign-free@bsa" in proc.stderr
                and len(crashes) == 1, proc.stderr[-3000:])
+        text = proc.stderr.split("==framefuzz== reproducer (text form):\n", 1)[-1]
+        text = text.split("==", 1)[0]
+        printed = os.path.join(tmp, "printed.txt")
+        with open(printed, "w") as f:
+            f.write(text)
+        repro = cli(["repro", "--quiet", printed])
+        report("fuzz: the reproducer a finding prints replays with no flags, same finding",
+               repro.returncode == 1 and "accepted-foreign-free@bsa" in repro.stdout
+               and text.startswith("backend bsa\n"), text + repro.stdout + repro.stderr)
         if crashes:
             replay = run([os.path.join(ROOT, "build", "replay"), "--ff-targets=bsa",
                           "--ff-classes=accepted-foreign-free", crashes[0]])
