@@ -40,7 +40,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/rel/%.o)
 FUZZLIB_OBJ := $(LIB_SRC:%.c=$(B)/fuzzlib/%.o)
 HARNESSES := $(BACKENDS:%=$(B)/fuzz/fuzz-%) $(B)/fuzz/fuzz-diff
 
-.PHONY: all test bench bench-fuzz setup clean unit-asan gcc-check fuzz-ops-smoke harnesses
+.PHONY: all test bench bench-fuzz setup clean unit-asan gcc-check fuzz-ops-smoke harnesses harnesses-fast
 all: $(B)/libframefuzz.a $(B)/fftool $(B)/replay
 
 $(B)/rel/%.o: %.c $(HDRS)
@@ -100,6 +100,26 @@ $(B)/fuzz/fuzz-%: fuzz/fuzz_target.c $(FUZZLIB_OBJ)
 
 harnesses: $(HARNESSES)
 
+# The same targets without sanitizers, for throughput: the oracle judges the
+# allocators either way; ASan+UBSan additionally guard the framework's own memory.
+FASTLIB_OBJ := $(LIB_SRC:%.c=$(B)/fastlib/%.o)
+FAST_HARNESSES := $(BACKENDS:%=$(B)/fuzz-fast/fuzz-%) $(B)/fuzz-fast/fuzz-diff
+FASTFLAGS := -O2 -g -fsanitize=fuzzer
+$(B)/fastlib/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(CSTD) $(WARN) $(INC) -O2 -g -fsanitize=fuzzer-no-link \
+	    -fno-sanitize-coverage=trace-cmp -c $< -o $@
+
+$(B)/fuzz-fast/fuzz-diff: fuzz/fuzz_target.c $(FASTLIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FASTFLAGS) -DFF_DEFAULT_TARGETS='"all"' $^ -o $@
+
+$(B)/fuzz-fast/fuzz-%: fuzz/fuzz_target.c $(FASTLIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FASTFLAGS) -DFF_DEFAULT_TARGETS='"$*"' $^ -o $@
+
+harnesses-fast: $(FAST_HARNESSES)
+
 # A short, seeded run over corpus/ops. New inputs go to a throwaway first corpus
 # directory, so corpus/ stays as committed.
 fuzz-ops-smoke: $(B)/fuzz/ops_fuzzer
@@ -116,7 +136,7 @@ bench: $(B)/bench
 	$(B)/bench
 
 # The harnesses' exec/s and time to detect (libFuzzer, one core each).
-bench-fuzz: $(HARNESSES)
+bench-fuzz: $(HARNESSES) $(FAST_HARNESSES)
 	$(PYTHON) bench/fuzzbench.py
 
 setup:

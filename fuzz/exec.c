@@ -117,7 +117,7 @@ typedef struct context {
 } context;
 
 #define MAX_SPACES   16
-#define MAX_CONTEXTS 64
+#define MAX_CONTEXTS 256
 #define MAX_TARGETS  16
 /* Past this many drop calls at the end, the leak check is skipped (a program holding
  * 2^31 references to a frame cannot be dropped in reasonable time). */
@@ -205,25 +205,42 @@ static void space_entry_destroy(space_entry *se)
     free(se);
 }
 
-static void contexts_clear(ff_exec *x)
+/* Destroys the contexts over custom maps, or all of them. */
+static void contexts_evict(ff_exec *x, bool everything)
 {
-    for (size_t i = 0; i < x->ncontexts; i++) context_destroy(x->contexts[i]);
-    x->ncontexts = 0;
+    size_t keep = 0;
+    for (size_t i = 0; i < x->ncontexts; i++) {
+        context *c = x->contexts[i];
+        if (everything || !c->se->key.preset)
+            context_destroy(c);
+        else
+            x->contexts[keep++] = c;
+    }
+    x->ncontexts = keep;
 }
 
-/* Empties the cache (when full): contexts first, they point into spaces. */
-static void cache_clear(ff_exec *x)
+/* Makes room in the cache. What custom maps built goes first (contexts before the
+ * spaces they point into); the few presets stay unless `everything`: rebuilding a
+ * large one costs more than any input. */
+static void cache_evict(ff_exec *x, bool everything)
 {
-    contexts_clear(x);
-    for (size_t i = 0; i < x->nspaces; i++) space_entry_destroy(x->spaces[i]);
-    x->nspaces = 0;
+    contexts_evict(x, everything);
+    size_t keep = 0;
+    for (size_t i = 0; i < x->nspaces; i++) {
+        space_entry *se = x->spaces[i];
+        if (everything || !se->key.preset)
+            space_entry_destroy(se);
+        else
+            x->spaces[keep++] = se;
+    }
+    x->nspaces = keep;
 }
 
 static space_entry *space_get(ff_exec *x, const map_key *key)
 {
     for (size_t i = 0; i < x->nspaces; i++)
         if (key_equal(&x->spaces[i]->key, key)) return x->spaces[i];
-    if (x->nspaces == MAX_SPACES) cache_clear(x);
+    if (x->nspaces == MAX_SPACES) cache_evict(x, false);
     space_entry *se = calloc(1, sizeof *se);
     if (!se) host_out_of_memory();
     se->key = *key;
@@ -269,7 +286,9 @@ static context *context_get(ff_exec *x, space_entry *se, const ff_target *t, ff_
         context *c = x->contexts[i];
         if (c->se == se && c->target == t && c->sem == sem && c->poison == poison) return c;
     }
-    if (x->ncontexts == MAX_CONTEXTS) contexts_clear(x);
+    /* Spaces stay: the caller holds se. */
+    if (x->ncontexts == MAX_CONTEXTS) contexts_evict(x, false);
+    if (x->ncontexts == MAX_CONTEXTS) contexts_evict(x, true);
     context *c = calloc(1, sizeof *c);
     if (!c) host_out_of_memory();
     *c = (context){.se = se, .target = t, .sem = sem, .poison = poison, .x = x};
@@ -303,7 +322,7 @@ ff_exec *ff_exec_create(const ff_target *targets, size_t ntargets, const ff_exec
 void ff_exec_destroy(ff_exec *x)
 {
     if (!x) return;
-    cache_clear(x);
+    cache_evict(x, true);
     free(x->handles);
     free(x->outcomes);
     free(x->findings);

@@ -21,7 +21,8 @@ static struct {
     uint32_t crash_classes; /* bit per ff_class that crashes */
     bool mutator;
     int semantics, poison;     /* forced by an option, or -1 */
-    char targets[64];          /* the targets, as a program's backend line names them */
+    char targets[FF_OPS_NAME_MAX]; /* the targets as a backend line names them, or "" if
+                                      the list is too long for one */
     const ff_program *program; /* the input being run, for the report */
 } harness;
 
@@ -86,7 +87,7 @@ static void on_finding(void *ctx, const ff_finding *f)
         /* Self-contained: names what it ran on and what the options forced, so
          * `framefuzz repro FILE` replays it with no flags. */
         ff_program text = *harness.program;
-        snprintf(text.backend, sizeof text.backend, "%s", harness.targets);
+        memcpy(text.backend, harness.targets, sizeof text.backend);
         if (harness.semantics >= 0) text.semantics = (ff_semantics)harness.semantics;
         if (harness.poison >= 0) text.poison = harness.poison != 0;
         fprintf(stderr, "==framefuzz== reproducer (text form):\n");
@@ -159,10 +160,12 @@ void ff_harness_init(int argc, char **argv, const char *default_targets)
     harness.mutator = on_off("mutator", option(argc, argv, "--ff-mutator", "FRAMEFUZZ_MUTATOR")) != 0;
     harness.semantics = xo.semantics;
     harness.poison = xo.poison;
+    char list_text[16 * 64] = "";
     size_t len = 0;
-    for (size_t i = 0; i < n && len < sizeof harness.targets; i++)
-        len += (size_t)snprintf(harness.targets + len, sizeof harness.targets - len, "%s%s",
-                                i ? "," : "", targets[i].name);
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(list_text + len, sizeof list_text - len, "%s%s", i ? "," : "",
+                                targets[i].name);
+    if (len < sizeof harness.targets) memcpy(harness.targets, list_text, len + 1);
     harness.exec = ff_exec_create(targets, n, &xo);
     if (!harness.exec) {
         fprintf(stderr, "framefuzz: host out of memory\n");
