@@ -469,10 +469,12 @@ static void do_alloc(run *r, const ff_op *op)
     ff_handle h;
     begin_call(r, FF_CALL_ALLOC);
     ff_meta_status st = ff_meta_alloc(r->m, &req, 1, &h);
-    if (st == FF_META_OK) {
+    if (st == FF_META_OK && h.count) {
         handle_push(r->x, h.start, h.count, 1);
         TRACE(r->x, "  -> ok: h%zu = [0x%llx, +%llu)\n", r->x->nhandles - 1,
               (unsigned long long)h.start, (unsigned long long)h.count);
+    } else if (st == FF_META_OK) {
+        TRACE(r->x, "  -> ok, and no frame to hold (a zero-size allocation)\n");
     } else {
         TRACE(r->x, "  -> %s\n", ff_meta_status_name(st));
         trace_status(r, st);

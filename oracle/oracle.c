@@ -156,7 +156,7 @@ struct ff_oracle {
     const ff_oracle_baseline *baseline;
     char name[64];
     uint64_t shadow_free;  /* usable frames not handed out */
-    int64_t counter_skew;  /* back-end counter - shadow_free, as last explained */
+    uint64_t counter_skew; /* back-end counter - shadow_free (mod 2^64), as last explained */
     size_t op;
     ff_layer_call call;
     bool leak_phase, dead;
@@ -557,7 +557,7 @@ void ff_oracle_begin(ff_oracle *o, ff_meta *m, const char *name, const ff_oracle
     o->baseline = b;
     snprintf(o->name, sizeof o->name, "%s", name);
     o->shadow_free = o->space->usable_frames;
-    o->counter_skew = (int64_t)(b->free_frames - o->shadow_free);
+    o->counter_skew = b->free_frames - o->shadow_free;
     o->op = 0;
     o->leak_phase = o->dead = false;
     o->norphans = 0;
@@ -605,7 +605,8 @@ static uint64_t counter(const ff_oracle *o) { return ff_meta_backend_free_frames
  * finding of this event explains the difference. */
 static void judge_counter(ff_oracle *o, const char *what)
 {
-    int64_t skew = (int64_t)(counter(o) - o->shadow_free);
+    /* Modular: a broken back-end's counter may wrap below zero. */
+    uint64_t skew = counter(o) - o->shadow_free;
     if (skew == o->counter_skew) return;
     if (o->nfindings == o->findings_at_event)
         finding(o, FF_CLASS_ACCOUNTING_DRIFT,
@@ -689,7 +690,7 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
     }
 
     ff_pfn start = ev->start;
-    uint64_t before = (uint64_t)((int64_t)o->shadow_free + o->counter_skew);
+    uint64_t before = o->shadow_free + o->counter_skew;
     uint64_t now = counter(o);
     uint64_t reserved = before - now; /* what the counter says it took */
     uint64_t granted;
@@ -877,11 +878,17 @@ static void judge_slots(ff_oracle *o, ff_pfn start, uint64_t count, const char *
     }
 }
 
-static void add_refs(ff_oracle *o, ff_pfn start, uint64_t count, int64_t delta)
+/* Adds refs references to each frame of [start, +count), or takes one away. */
+static void add_refs(ff_oracle *o, ff_pfn start, uint64_t count, uint64_t refs)
+{
+    for (uint64_t i = 0; i < count && start + i < o->top; i++) frame_mut(o, start + i)->refs += refs;
+}
+
+static void drop_ref(ff_oracle *o, ff_pfn start, uint64_t count)
 {
     for (uint64_t i = 0; i < count && start + i < o->top; i++) {
         shadow_frame *f = frame_mut(o, start + i);
-        f->refs = (uint64_t)((int64_t)f->refs + delta);
+        if (f->refs) f->refs--;
     }
 }
 
@@ -975,7 +982,7 @@ void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
         break;
     case FF_CALL_DROP:
         if (r->status == FF_META_OK || r->status == FF_META_FREE_REJECTED) {
-            add_refs(o, r->start, r->count, -1);
+            drop_ref(o, r->start, r->count);
             judge_slots(o, r->start, r->count, "drop");
             for (size_t i = 0; i < o->nfreed && o->nfindings == o->findings_at_event; i++)
                 judge_freed_slots(o, o->freed[i].start, o->freed[i].start + o->freed[i].count);
@@ -1001,14 +1008,13 @@ bool ff_oracle_write(ff_oracle *o, ff_pfn pfn, uint32_t offset)
 {
     if (pfn >= o->top) return true;
     const shadow_frame *f = &o->frames[pfn];
-    /* A write into a frame the program holds no reference to is a use after free by
-     * the program: this frame's poison no longer says anything about the back-end. */
-    bool misuse = !f->refs || (f->flags & FR_TAINTED);
-    if (!misuse) return true;
-    frame_mut(o, pfn)->flags |= FR_TAINTED;
-    /* The back-end's own in-band bytes of a frame it holds free are off limits to a
-     * program misusing it: no allocator can defend against that. (A reference the
-     * layer wrongly granted, as asterinas-2024's from_unused does, is not misuse.) */
+    /* A write into a frame the program holds no reference to (or freed raw) is a use
+     * after free by the program: this frame's poison no longer says anything about
+     * the back-end. */
+    if (!f->refs || (f->flags & FR_TAINTED)) frame_mut(o, pfn)->flags |= FR_TAINTED;
+    /* The in-band bytes of a frame the back-end holds free are its own: overwriting
+     * them tests how it survives memory corruption, which no allocator can promise,
+     * not its logic. (A write past them still shows as corrupted poison.) */
     return is_taken(o, pfn) || offset >= o->policy.inband_bytes;
 }
 

@@ -141,9 +141,8 @@ void ff_oracle_observe(void *oracle, const ff_event *ev);
 void ff_oracle_op_begin(ff_oracle *o, size_t index, ff_layer_call call);
 void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r);
 /* The program writes one byte into frame pfn at offset: false when the oracle advises
- * skipping it (a program misusing the frame — holding no reference, or having freed
- * it raw — would overwrite the allocator's in-band bytes of a frame it holds free:
- * corruption no back-end can defend against). */
+ * skipping it (it would overwrite the in-band bytes of a frame the back-end holds
+ * free: corruption no back-end can defend against). */
 bool ff_oracle_write(ff_oracle *o, ff_pfn pfn, uint32_t offset);
 /* The back-end's invariant walk answered verdict (NULL = holds). */
 void ff_oracle_check(ff_oracle *o, const char *verdict);
