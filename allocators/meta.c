@@ -662,6 +662,11 @@ const char *ff_meta_backend_check(ff_meta *m)
     return verdict;
 }
 
+uint32_t ff_meta_refcount(const ff_meta *m, ff_pfn pfn)
+{
+    return pfn < m->nslots ? m->slots[pfn].refcount : 0;
+}
+
 ff_slot_view ff_meta_slot(const ff_meta *m, ff_pfn pfn)
 {
     ff_slot_view v = {.state = view_state(m, pfn)};

@@ -173,6 +173,8 @@ typedef struct ff_slot_view {
 
 const char *ff_slot_state_name(ff_slot_state state);
 ff_slot_view ff_meta_slot(const ff_meta *m, ff_pfn pfn);
+/* Just the refcount of pfn's slot (0 past the top): cheaper than ff_meta_slot. */
+uint32_t ff_meta_refcount(const ff_meta *m, ff_pfn pfn);
 
 /* The back-end behind the layer. */
 const ff_backend_ops *ff_meta_backend(const ff_meta *m);

@@ -867,12 +867,12 @@ static void judge_slots(ff_oracle *o, ff_pfn start, uint64_t count, const char *
         ff_pfn p = start + i;
         const shadow_frame *f = &o->frames[p];
         if (f->flags & FR_TAINTED) continue;
-        ff_slot_view v = ff_meta_slot(o->meta, p);
-        if (v.refcount != f->refs) {
+        uint32_t refcount = ff_meta_refcount(o->meta, p);
+        if (refcount != f->refs) {
             finding(o, FF_CLASS_METADATA_MISMATCH,
                     "after %s frame 0x%llx has refcount %u in the layer, but the program holds "
                     "%llu references",
-                    after, (unsigned long long)p, v.refcount, (unsigned long long)f->refs);
+                    after, (unsigned long long)p, refcount, (unsigned long long)f->refs);
             return;
         }
     }
