@@ -165,6 +165,7 @@ struct ff_exec {
     /* The run in progress. */
     context *cur;
     bool judging;           /* events go to the oracle */
+    bool trace_events;      /* events go to the trace */
     bool op_event;          /* the current operation reached the back-end */
     ff_status op_status;    /* ... and its answer */
     outcome *outcomes;      /* [target][op] */
@@ -380,6 +381,8 @@ static void observe(void *ctx, const ff_event *ev)
     ff_exec *x = c->x;
     if (x->cur != c || !x->judging) return;
     const char *name = c->target->name;
+    FILE *trace = x->opts.trace;
+    if (!x->trace_events) x->opts.trace = NULL;
     switch (ev->kind) {
     case FF_EV_ALLOC:
         x->op_event = true;
@@ -406,6 +409,7 @@ static void observe(void *ctx, const ff_event *ev)
     case FF_EV_DEADLOCK: TRACE(x, "     DEADLOCK: %s\n", ev->reason); break;
     case FF_EV_HANG: TRACE(x, "     HANG: %s\n", ev->reason); break;
     }
+    x->opts.trace = trace;
     ff_oracle_observe(c->se->oracle, ev);
 }
 
@@ -455,14 +459,6 @@ static void begin_call(run *r, ff_layer_call call)
     ff_oracle_op_begin(r->o, r->op, call);
 }
 
-static void trace_status(run *r, ff_meta_status st)
-{
-    const ff_meta_last *last = ff_meta_last_detail(r->m);
-    if (st == FF_META_OK) return;
-    if (last->reason[0] && (st == FF_META_BAD_HANDOUT))
-        TRACE(r->x, "     layer: %s\n", last->reason);
-}
-
 static void do_alloc(run *r, const ff_op *op)
 {
     ff_alloc_req req = {.count = op->count, .align = op->align, .zone = op->zone};
@@ -477,7 +473,8 @@ static void do_alloc(run *r, const ff_op *op)
         TRACE(r->x, "  -> ok, and no frame to hold (a zero-size allocation)\n");
     } else {
         TRACE(r->x, "  -> %s\n", ff_meta_status_name(st));
-        trace_status(r, st);
+        if (st == FF_META_BAD_HANDOUT) /* the layer's reason, as no event carries it */
+            TRACE(r->x, "     layer: %s\n", ff_meta_last_detail(r->m)->reason);
     }
     if (r->out && r->x->op_event &&
         ff_oracle_request_malformed(&r->c->target->ops->policy, &req))
@@ -701,12 +698,10 @@ static void end_of_run(run *r, size_t findings_before)
         if (!b->drain_fresh_ok[i]) continue;
         ff_pfn start;
         begin_call(r, FF_CALL_RESERVE);
-        bool was_tracing = x->opts.trace != NULL;
-        FILE *trace = x->opts.trace;
-        x->opts.trace = NULL; /* the blocks themselves are noise; findings still show */
+        x->trace_events = false; /* the blocks themselves are noise; findings still show */
         ff_meta_status st = ff_meta_reserve(r->m, &b->drain[i], &start);
-        x->opts.trace = trace;
-        if (was_tracing && st != FF_META_OK)
+        x->trace_events = true;
+        if (st != FF_META_OK)
             TRACE(x, "     alloc(%llu) for the leak check = %s\n",
                   (unsigned long long)b->drain[i].count, ff_meta_status_name(st));
         layer_result(r, FF_CALL_RESERVE, st, start, b->drain[i].count, 0);
@@ -753,7 +748,7 @@ static void run_target(ff_exec *x, size_t ti, const ff_program *p, outcome *out)
     ff_oracle_begin(r.o, c->meta, t->name, &c->baseline);
     ff_oracle_on_finding(r.o, oracle_finding, x);
     x->cur = c;
-    x->judging = true;
+    x->judging = x->trace_events = true;
     x->nhandles = 0;
     size_t findings_before = x->nfindings;
 

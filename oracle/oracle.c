@@ -171,8 +171,7 @@ struct ff_oracle {
     orphan freed[FREED_MAX]; /* frames the back-end took back in this operation */
     size_t nfreed;
 
-    ff_finding findings[FF_ORACLE_MAX_FINDINGS];
-    size_t nfindings;
+    size_t nfindings; /* made in this run */
     void (*on_finding)(void *ctx, const ff_finding *f);
     void *on_finding_ctx;
 };
@@ -338,43 +337,19 @@ static ff_pfn find_untaken(const ff_oracle *o, ff_pfn lo, ff_pfn hi, uint64_t co
 
 /* ---------------------------------------------------------------- findings */
 
-static void vreport(ff_oracle *o, ff_class cls, size_t op, const char *backend, const char *fmt,
-                    va_list ap)
-{
-    size_t slot = o->nfindings++;
-    if (slot >= FF_ORACLE_MAX_FINDINGS) return;
-    ff_finding *f = &o->findings[slot];
-    f->cls = cls;
-    f->op = op;
-    snprintf(f->backend, sizeof f->backend, "%s", backend);
-    vsnprintf(f->detail, sizeof f->detail, fmt, ap);
-    if (o->on_finding) o->on_finding(o->on_finding_ctx, f);
-}
-
-void ff_oracle_report(ff_oracle *o, ff_class cls, size_t op, const char *backend,
-                      const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vreport(o, cls, op, backend, fmt, ap);
-    va_end(ap);
-}
-
 static void finding(ff_oracle *o, ff_class cls, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void finding(ff_oracle *o, ff_class cls, const char *fmt, ...)
 {
+    o->nfindings++;
+    if (!o->on_finding) return;
+    ff_finding f = {.cls = cls, .op = o->op};
+    snprintf(f.backend, sizeof f.backend, "%s", o->name);
     va_list ap;
     va_start(ap, fmt);
-    vreport(o, cls, o->op, o->name, fmt, ap);
+    vsnprintf(f.detail, sizeof f.detail, fmt, ap);
     va_end(ap);
-}
-
-size_t ff_oracle_finding_count(const ff_oracle *o) { return o->nfindings; }
-
-const ff_finding *ff_oracle_finding(const ff_oracle *o, size_t i)
-{
-    return i < o->nfindings && i < FF_ORACLE_MAX_FINDINGS ? &o->findings[i] : NULL;
+    o->on_finding(o->on_finding_ctx, &f);
 }
 
 void ff_oracle_on_finding(ff_oracle *o, void (*fn)(void *ctx, const ff_finding *f), void *ctx)

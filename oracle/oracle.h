@@ -24,9 +24,8 @@
  * makes free-block searches word-at-a-time. Everything is reset in O(frames touched).
  *
  * Verdicts. A finding names its class, the operation and the back-end; its signature
- * is "class@backend". The first finding is what a fuzzer reports; all findings are
- * kept (up to FF_ORACLE_MAX_FINDINGS) so a reproducer can show what follows from the
- * first.
+ * is "class@backend". Each is handed to a callback as it is made: the first is what a
+ * fuzzer reports, and a reproducer can go on to show what follows from it.
  */
 #ifndef FF_ORACLE_H
 #define FF_ORACLE_H
@@ -80,8 +79,6 @@ typedef struct ff_finding {
 
 /* "class@backend" into buf. */
 void ff_finding_signature(const ff_finding *f, char *buf, size_t len);
-
-#define FF_ORACLE_MAX_FINDINGS 16
 
 /* What the layer answered to one operation of the program. */
 typedef enum ff_layer_call {
@@ -156,15 +153,9 @@ void ff_oracle_orphans(ff_oracle *o, void (*fn)(void *ctx, ff_pfn start, uint64_
  * is a leak. Reports frames that never came back and a counter off its baseline. */
 void ff_oracle_leak_begin(ff_oracle *o);
 
-/* Findings so far, in order. */
-size_t ff_oracle_finding_count(const ff_oracle *o);
-const ff_finding *ff_oracle_finding(const ff_oracle *o, size_t i);
-/* Called for every finding as it is made (e.g. to abort a fuzzing run): may not
- * return. */
+/* Called for every finding as it is made (the executor collects them; a fuzzer's
+ * harness aborts): may not return. */
 void ff_oracle_on_finding(ff_oracle *o, void (*fn)(void *ctx, const ff_finding *f), void *ctx);
-/* Adds a finding made outside the oracle (divergence, from the executor). */
-void ff_oracle_report(ff_oracle *o, ff_class cls, size_t op, const char *backend,
-                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* What the shadow holds for a free of [start, +count) right now, before the back-end
  * answers: how a validating back-end must answer it. Used by the executor's
