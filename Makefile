@@ -25,12 +25,14 @@ FUZZLIBFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize
 
 TOOL_SRC  := fuzz/fftool.c
 REPLAY_SRC := fuzz/replay_main.c
+# AFL++ glue: the persistent-mode main (afl-clang-fast only) and the custom mutator.
+AFL_SRC    := fuzz/afl_main.c fuzz/afl_mutator.c
 # libFuzzer glue (each has its own LLVMFuzzerTestOneInput; clang only).
 FUZZ_TARGETS := $(wildcard fuzz/fuzz_*.c)
 # One libFuzzer target per registered back-end, and the differential one over all.
 BACKENDS  := $(shell sed -n 's/^FF_BACKEND(\([a-z0-9_]*\)).*/\1/p' allocators/backends.def)
 # Everything but the programs' mains goes into the library.
-LIB_SRC   := $(sort $(wildcard allocators/*.c oracle/*.c) $(filter-out $(TOOL_SRC) $(REPLAY_SRC) $(FUZZ_TARGETS),$(wildcard fuzz/*.c)))
+LIB_SRC   := $(sort $(wildcard allocators/*.c oracle/*.c) $(filter-out $(TOOL_SRC) $(REPLAY_SRC) $(AFL_SRC) $(FUZZ_TARGETS),$(wildcard fuzz/*.c)))
 TEST_SRC  := $(sort $(wildcard tests/*.c))
 BENCH_SRC := bench/bench.c
 HDRS      := $(wildcard allocators/*.h allocators/*.def oracle/*.h fuzz/*.h tests/*.h)
@@ -40,7 +42,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/rel/%.o)
 FUZZLIB_OBJ := $(LIB_SRC:%.c=$(B)/fuzzlib/%.o)
 HARNESSES := $(BACKENDS:%=$(B)/fuzz/fuzz-%) $(B)/fuzz/fuzz-diff
 
-.PHONY: all test bench bench-fuzz setup clean unit-asan gcc-check fuzz-ops-smoke harnesses harnesses-fast
+.PHONY: all test bench bench-fuzz setup clean unit-asan gcc-check fuzz-ops-smoke harnesses harnesses-fast afl
 all: $(B)/libframefuzz.a $(B)/fftool $(B)/replay
 
 $(B)/rel/%.o: %.c $(HDRS)
@@ -75,6 +77,7 @@ gcc-check:
 	$(GCC) $(CSTD) $(WARN) $(INC) -Itests -O2 $(LIB_SRC) $(TEST_SRC) -o $(B)/gcc/unit
 	$(GCC) $(CSTD) $(WARN) $(INC) -O2 $(TOOL_SRC) $(LIB_SRC) -o $(B)/gcc/fftool
 	$(GCC) $(CSTD) $(WARN) $(INC) -O2 $(REPLAY_SRC) $(LIB_SRC) -o $(B)/gcc/replay
+	$(GCC) $(CSTD) $(WARN) $(INC) -O2 -c fuzz/afl_mutator.c -o $(B)/gcc/afl_mutator.o
 	$(GCC) $(CSTD) $(WARN) $(INC) -O2 $(BENCH_SRC) $(LIB_SRC) -o $(B)/gcc/bench
 
 # The operation language's decoder and parser, fuzzed for their own contracts (clang).
@@ -119,6 +122,40 @@ $(B)/fuzz-fast/fuzz-%: fuzz/fuzz_target.c $(FASTLIB_OBJ)
 	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FASTFLAGS) -DFF_DEFAULT_TARGETS='"$*"' $^ -o $@
 
 harnesses-fast: $(FAST_HARNESSES)
+
+# AFL++: the same harness built with afl-clang-fast in persistent mode, a CMPLOG build
+# of each target (afl-fuzz -c), and the structure-aware mutator as a custom mutator.
+AFL_CC      ?= afl-clang-fast
+AFL_NAMES   := $(BACKENDS) diff
+AFL_TARGETS := $(AFL_NAMES:%=$(B)/afl/fuzz-%) $(AFL_NAMES:%=$(B)/afl/fuzz-%.cmplog) \
+               $(B)/afl/ff-mutator.so
+AFLLIB_OBJ    := $(LIB_SRC:%.c=$(B)/afllib/%.o)
+AFLCMPLOG_OBJ := $(LIB_SRC:%.c=$(B)/afllib-cmplog/%.o)
+afl_targets = $(if $(filter diff,$(1)),all,$(1))
+
+$(B)/afllib/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	AFL_QUIET=1 $(AFL_CC) $(CSTD) $(WARN) $(INC) -O2 -g -c $< -o $@
+
+$(B)/afllib-cmplog/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	AFL_QUIET=1 AFL_LLVM_CMPLOG=1 $(AFL_CC) $(CSTD) $(WARN) $(INC) -O2 -g -c $< -o $@
+
+$(B)/afl/fuzz-%.cmplog: fuzz/afl_main.c $(AFLCMPLOG_OBJ)
+	@mkdir -p $(dir $@)
+	AFL_QUIET=1 AFL_LLVM_CMPLOG=1 $(AFL_CC) $(CSTD) $(WARN) $(INC) -O2 -g \
+	    -DFF_DEFAULT_TARGETS='"$(call afl_targets,$*)"' $^ -o $@
+
+$(B)/afl/fuzz-%: fuzz/afl_main.c $(AFLLIB_OBJ)
+	@mkdir -p $(dir $@)
+	AFL_QUIET=1 $(AFL_CC) $(CSTD) $(WARN) $(INC) -O2 -g \
+	    -DFF_DEFAULT_TARGETS='"$(call afl_targets,$*)"' $^ -o $@
+
+$(B)/afl/ff-mutator.so: fuzz/afl_mutator.c $(LIB_SRC) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(INC) -O2 -g -shared -fPIC fuzz/afl_mutator.c $(LIB_SRC) -o $@
+
+afl: $(AFL_TARGETS)
 
 # A short, seeded run over corpus/ops. New inputs go to a throwaway first corpus
 # directory, so corpus/ stays as committed.

@@ -10,7 +10,7 @@ quiet=0
 [ "${1:-}" = "--check" ] && quiet=1
 
 # Debian packages and what each provides.
-packages="make gcc clang llvm libclang-rt-dev python3"
+packages="make gcc clang llvm libclang-rt-dev python3 afl++ python3-matplotlib"
 
 missing=""
 need() { # need PACKAGE TEST...
@@ -29,6 +29,10 @@ need gcc     command -v gcc
 need clang   command -v clang
 need llvm    command -v llvm-symbolizer
 need python3 test -x /usr/bin/python3
+need afl++   command -v afl-clang-fast
+need afl++   command -v afl-fuzz
+# Plots in reports: Debian's matplotlib, for the Debian python3 the tools run on.
+need python3-matplotlib /usr/bin/python3 -c "import matplotlib"
 # The sanitizer runtimes: only a real link proves they are there.
 command -v clang >/dev/null 2>&1 &&
     need libclang-rt-dev clang -fsanitize=address,undefined "$probe_dir/p.c" -o "$probe_dir/p"

@@ -6,7 +6,8 @@
 4. the regression corpus: every reproducer replayed, its verdict compared with the
    "# expect:" lines it carries (one per bug class, each with a clean twin);
 5. the fuzz harnesses: built (libFuzzer, ASan+UBSan), briefly run, and the replay
-   driver checked against them;
+   driver checked against them; the AFL++ builds (persistent mode, CMPLOG, custom
+   mutator) built and briefly run;
 6. the CLI, end to end: listings, maps, programs, repro, and bad input (one-line
    errors, exit 2).
 The last line is "N passed, N failed" over all of them.
@@ -281,6 +282,48 @@ def harness_tests():
             report(f"fuzz: harness option with {name} is a one-line error, exit 2", ok, detail)
 
 
+def afl_tests():
+    """The same harness under AFL++: persistent mode, CMPLOG, the custom mutator."""
+    if not make("afl", "build: AFL++ targets (persistent mode), CMPLOG builds, custom mutator"):
+        return
+    env = dict(os.environ, AFL_NO_UI="1", AFL_SKIP_CPUFREQ="1",
+               AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES="1", AFL_NO_AFFINITY="1",
+               AFL_CUSTOM_MUTATOR_LIBRARY=os.path.join(ROOT, "build", "afl", "ff-mutator.so"))
+    afl = os.path.join(ROOT, "build", "afl")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "diff")
+        proc = run(["afl-fuzz", "-i", os.path.join(ROOT, "corpus", "diff"), "-o", out,
+                    "-c", os.path.join(afl, "fuzz-diff.cmplog"), "-V", "5", "--",
+                    os.path.join(afl, "fuzz-diff"), "--ff-targets=buddy,bitmap,freelist",
+                    "--ff-semantics=hardened"], env=env)
+        stats = {}
+        try:
+            with open(os.path.join(out, "default", "fuzzer_stats")) as f:
+                for line in f:
+                    key, _, value = line.partition(":")
+                    stats[key.strip()] = value.strip()
+        except OSError:
+            pass
+        report("afl: 5 s of the differential target (CMPLOG, custom mutator) over the "
+               "validating back-ends, no crash",
+               proc.returncode == 0 and int(stats.get("execs_done", "0")) > 1000
+               and stats.get("saved_crashes") == "0", proc.stdout[-2000:] + proc.stderr[-2000:])
+
+        out = os.path.join(tmp, "bsa")
+        proc = run(["afl-fuzz", "-i", os.path.join(ROOT, "corpus", "bsa"), "-o", out, "-V", "5",
+                    "--", os.path.join(afl, "fuzz-bsa"), "--ff-classes=accepted-foreign-free"],
+                   env=env)
+        crashes = sorted(glob.glob(os.path.join(out, "default", "crashes", "id:*")))
+        report("afl: the bsa target saves crashes for accepted foreign frees",
+               proc.returncode == 0 and len(crashes) > 0, proc.stdout[-2000:] + proc.stderr[-2000:])
+        if crashes:
+            repro = cli(["repro", "--quiet", "--binary", "--backend", "bsa", "--keep-going",
+                         crashes[0]])
+            report("afl: framefuzz repro replays an AFL++ crash and names the finding",
+                   repro.returncode == 1 and "accepted-foreign-free@bsa" in repro.stdout,
+                   repro.stdout + repro.stderr)
+
+
 def repro_cli_tests():
     with tempfile.TemporaryDirectory() as tmp:
         nameless = os.path.join(tmp, "nameless.txt")
@@ -310,6 +353,7 @@ def main():
     regression_tests()
     seed_tests()
     harness_tests()
+    afl_tests()
     cli_tests()
     repro_cli_tests()
     print(f"{passed} passed, {failed} failed")
