@@ -727,9 +727,10 @@ static void run_target(ff_exec *x, size_t ti, const ff_program *p, outcome *out)
     bool poison = x->opts.poison >= 0 ? x->opts.poison != 0 : p->poison;
     map_key key;
     map_key_of(p, &key);
+    if (x->opts.map) key = (map_key){.preset = x->opts.map};
     space_entry *se = space_get(x, &key);
     TRACE(x, "== %s, semantics %s, map %s, poison %s\n", t->name, ff_semantics_name(sem),
-          p->preset ? p->preset : "custom", poison ? "on" : "off");
+          key.preset ? key.preset : "custom", poison ? "on" : "off");
     if (!se->ok) {
         TRACE(x, "   map not runnable: %s\n", se->err);
         return;

@@ -48,6 +48,7 @@ bool ff_target_parse_list(const char *list, ff_target *targets, size_t max, size
 typedef struct ff_exec_opts {
     int semantics;       /* -1: as the program says, else an ff_semantics */
     int poison;          /* -1: as the program says, else 0 or 1 */
+    const char *map;     /* NULL: as the program says, else a preset name (ff_preset_find) */
     bool keep_going;     /* run past findings (reproduction); else stop at the first */
     FILE *trace;         /* the operation trace, or NULL (fuzzing: no formatting) */
     /* Called for each finding as it is made; may not return (a fuzzer's abort). */

@@ -16,9 +16,13 @@
 #include "exec.h"
 #include "harness.h"
 
+#define KNOWN_MAX 256
+
 static struct {
     ff_exec *exec;
     uint32_t crash_classes; /* bit per ff_class that crashes */
+    char known[KNOWN_MAX][96]; /* signatures already found: noted, not crashed on */
+    size_t nknown;
     bool mutator;
     int semantics, poison;     /* forced by an option, or -1 */
     char targets[FF_OPS_NAME_MAX]; /* the targets as a backend line names them, or "" if
@@ -79,6 +83,8 @@ static void on_finding(void *ctx, const ff_finding *f)
     if (!(harness.crash_classes >> f->cls & 1)) return;
     char sig[96];
     ff_finding_signature(f, sig, sizeof sig);
+    for (size_t i = 0; i < harness.nknown; i++)
+        if (strcmp(sig, harness.known[i]) == 0) return;
     if (f->op == FF_OP_AT_END)
         fprintf(stderr, "==framefuzz== FINDING %s at end: %s\n", sig, f->detail);
     else
@@ -135,6 +141,21 @@ static uint32_t parse_classes(const char *list)
     return mask;
 }
 
+/* The signatures a campaign has already found, one per line; a missing file is an
+ * empty list (nothing found yet). */
+static void read_known(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char line[128];
+    while (harness.nknown < KNOWN_MAX && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (line[0] && strlen(line) < sizeof harness.known[0])
+            memcpy(harness.known[harness.nknown++], line, strlen(line) + 1);
+    }
+    fclose(f);
+}
+
 void ff_harness_init(int argc, char **argv, const char *default_targets)
 {
     const char *list = option(argc, argv, "--ff-targets", "FRAMEFUZZ_TARGETS");
@@ -153,10 +174,21 @@ void ff_harness_init(int argc, char **argv, const char *default_targets)
         xo.semantics = (int)s;
     }
     xo.poison = on_off("poison", option(argc, argv, "--ff-poison", "FRAMEFUZZ_POISON"));
+    xo.map = option(argc, argv, "--ff-map", "FRAMEFUZZ_MAP");
+    if (xo.map && !ff_preset_find(xo.map)) {
+        char valid[512];
+        size_t len = 0;
+        for (size_t i = 0; i < ff_preset_count && len < sizeof valid; i++)
+            len += (size_t)snprintf(valid + len, sizeof valid - len, "%s%s", i ? " " : "",
+                                    ff_presets[i].name);
+        bad_option("map", xo.map, valid);
+    }
     const char *classes = option(argc, argv, "--ff-classes", "FRAMEFUZZ_CLASSES");
     harness.crash_classes = classes ? parse_classes(classes) : ~UINT32_C(0);
-    /* Only some classes crash: run past the others to reach them. */
-    xo.keep_going = classes != NULL;
+    const char *known = option(argc, argv, "--ff-known", "FRAMEFUZZ_KNOWN");
+    if (known) read_known(known);
+    /* Some findings do not crash: run past them to reach the others. */
+    xo.keep_going = classes != NULL || known != NULL;
     harness.mutator = on_off("mutator", option(argc, argv, "--ff-mutator", "FRAMEFUZZ_MUTATOR")) != 0;
     harness.semantics = xo.semantics;
     harness.poison = xo.poison;

@@ -9,9 +9,14 @@
  *   --ff-targets=LIST    FRAMEFUZZ_TARGETS    back-ends (comma list or "all")
  *   --ff-semantics=S     FRAMEFUZZ_SEMANTICS  force asterinas-2024 or hardened
  *   --ff-poison=on|off   FRAMEFUZZ_POISON     force poisoning
+ *   --ff-map=PRESET      FRAMEFUZZ_MAP        force the memory map (a preset)
  *   --ff-classes=LIST    FRAMEFUZZ_CLASSES    crash only on these classes (others are
  *                                             noted and the run goes on)
  *   --ff-mutator=on|off  FRAMEFUZZ_MUTATOR    the structure-aware mutator (libFuzzer)
+ *   --ff-known=FILE      FRAMEFUZZ_KNOWN      signatures already found, one a line:
+ *                                             noted, not crashed on (a campaign adds
+ *                                             to it as it triages, so later jobs look
+ *                                             for new bugs)
  * A flag wins over the environment. A bad value prints one line and exits 2.
  */
 #ifndef FF_HARNESS_H

@@ -8,7 +8,8 @@
 5. the fuzz harnesses: built (libFuzzer, ASan+UBSan), briefly run, and the replay
    driver checked against them; the AFL++ builds (persistent mode, CMPLOG, custom
    mutator) built and briefly run;
-6. the CLI, end to end: listings, maps, programs, repro, and bad input (one-line
+6. campaigns (framefuzz fuzz): findings, deduplication, SIGKILL and --resume;
+7. the CLI, end to end: listings, maps, programs, repro, and bad input (one-line
    errors, exit 2).
 The last line is "N passed, N failed" over all of them.
 """
@@ -16,9 +17,11 @@ import glob
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_E820 = os.path.join(os.path.dirname(ROOT), "shared", "e820")
@@ -324,6 +327,71 @@ def afl_tests():
                    repro.stdout + repro.stderr)
 
 
+def campaign_tests():
+    """framefuzz fuzz: findings written as found, deduplicated, replayable; a campaign
+    killed with SIGKILL loses nothing and resumes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "camp")
+        proc = cli(["fuzz", "--time", "6", "--jobs", "1", "--out", out, "--json"])
+        events = []
+        for line in proc.stdout.splitlines():
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                pass
+        summary = [e for e in events if e.get("event") == "summary"]
+        found = summary[0]["findings"] if summary else []
+        report("fuzz: a 6 s campaign (differential, all back-ends) reports progress and "
+               "finds bsa's bugs",
+               proc.returncode == 1 and any(e.get("event") == "progress" for e in events)
+               and len(found) >= 3 and all(f["backend"] == "bsa" for f in found),
+               proc.stdout[-2000:] + proc.stderr[-2000:])
+        sigs = [f["signature"] for f in found]
+        report("fuzz: one finding per signature", len(sigs) == len(set(sigs)), str(sigs))
+        ok = bool(found)
+        for f in found:
+            d = os.path.join(out, "findings", f["signature"])
+            text = os.path.join(d, "reproducer.txt")
+            replay = cli(["repro", "--quiet", "--keep-going", text])
+            ok = ok and os.path.exists(os.path.join(d, "reproducer")) and \
+                f["signature"] in replay.stdout
+        report("fuzz: every finding's text reproducer replays its signature with no flags",
+               ok, "")
+
+        # Killed at any moment: artifacts the engine wrote are triaged on resume.
+        out = os.path.join(tmp, "killed")
+        proc = subprocess.Popen([os.path.join(ROOT, "framefuzz"), "fuzz", "--time", "60",
+                                 "--jobs", "1", "--target", "bsa", "--out", out, "--quiet"],
+                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        artifacts = os.path.join(out, "artifacts")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (os.path.isdir(artifacts) and
+                                                   len(os.listdir(artifacts)) >= 2):
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        names = [n for n in os.listdir(artifacts) if not n.startswith(".")] \
+            if os.path.isdir(artifacts) else []
+        resumed = cli(["fuzz", "--resume", out, "--time", "2", "--quiet"])
+        triaged = set()
+        if os.path.exists(os.path.join(out, "triaged")):
+            with open(os.path.join(out, "triaged")) as f:
+                triaged = {l.strip() for l in f}
+        findings = [n for n in os.listdir(os.path.join(out, "findings")) if not n.startswith(".")]
+        report("fuzz: a campaign killed with SIGKILL loses no finding: --resume triages "
+               "what it left",
+               len(names) >= 2 and set(names) <= triaged and len(findings) >= 1
+               and resumed.returncode == 1, resumed.stdout[-1500:] + resumed.stderr[-1500:])
+
+    for name, args in (("unknown target", ["fuzz", "--target", "nope"]),
+                       ("unknown back-end", ["fuzz", "--backends", "buddy,nope"]),
+                       ("missing campaign", ["fuzz", "--resume", "/nonexistent/campaign"]),
+                       ("bad job count", ["fuzz", "--jobs", "0"])):
+        ok, detail = one_line_error(cli(args))
+        report(f"cli: fuzz with {name} is a one-line error, exit 2", ok, detail)
+
+
 def repro_cli_tests():
     with tempfile.TemporaryDirectory() as tmp:
         nameless = os.path.join(tmp, "nameless.txt")
@@ -354,6 +422,7 @@ def main():
     seed_tests()
     harness_tests()
     afl_tests()
+    campaign_tests()
     cli_tests()
     repro_cli_tests()
     print(f"{passed} passed, {failed} failed")

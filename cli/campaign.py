@@ -1,0 +1,368 @@
+"""campaign.py — `framefuzz fuzz`: run a fuzz campaign, watch it, keep what it finds.
+
+A campaign directory survives anything: the engine writes every crash input into
+artifacts/ itself, the moment it finds it, and triage turns each into a finding —
+one directory per distinct signature, written under a temporary name and renamed into
+place, so a campaign killed at any instant loses nothing and never leaves half a
+finding. `--resume DIR` continues with the same configuration and triages whatever
+the last run left untriaged.
+
+    DIR/campaign.json      the configuration (what --resume reuses)
+    DIR/corpus/            the working corpus
+    DIR/artifacts/         crash inputs as the engine wrote them
+    DIR/findings/SIG/      one per distinct bug: reproducer (binary), reproducer.txt,
+                           finding.json (signature, class, op, detail, first seen, hits)
+    DIR/known              signatures found so far: jobs started later skip them
+    DIR/triaged            artifacts already triaged, one name a line
+    DIR/progress.jsonl     progress snapshots
+    DIR/logs/              the engine's output
+
+Verdicts and signatures come from the C side (fftool repro); nothing is judged here.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FFTOOL = os.path.join(ROOT, "build", "fftool")
+LIBFUZZER_DIR = os.path.join(ROOT, "build", "fuzz")
+DICT = os.path.join(ROOT, "fuzz", "ops.dict")
+
+FORK_LINE = re.compile(r"^#(\d+): cov: (\d+) ft: (\d+) corp: (\d+) exec/s \d+ "
+                       r"oom/timeout/crash: (\d+)/(\d+)/(\d+) time: (\d+)s job: (\d+)")
+VERDICT = re.compile(r"^verdict: (.*?)  \(")
+
+
+class CampaignError(Exception):
+    """Bad input to a campaign: one line, exit 2."""
+
+
+# ---------------------------------------------------------------- files
+
+def write_atomically(path, data):
+    """Writes bytes or text so that readers see the old file or the new one, never half."""
+    mode = "wb" if isinstance(data, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    with os.fdopen(fd, mode) as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def append_line(path, line):
+    with open(path, "a") as f:
+        f.write(line + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_lines(path):
+    try:
+        with open(path) as f:
+            return [l.strip() for l in f if l.strip()]
+    except FileNotFoundError:
+        return []
+
+
+# ---------------------------------------------------------------- triage
+
+def targets_of(config):
+    """The back-end list the harness ran on, as repro takes it."""
+    return config["backends"]
+
+
+def verdicts(config, path, keep_going):
+    """Runs fftool repro on one input; returns the list of 'sig op N' / 'sig at end'."""
+    args = [FFTOOL, "repro", "--quiet", "--binary", "--backend", targets_of(config)]
+    if config.get("semantics"):
+        args += ["--semantics", config["semantics"]]
+    if keep_going:
+        args.append("--keep-going")
+    proc = subprocess.run(args + ["--", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True)
+    if proc.returncode == 2:
+        return None  # unreadable: named and skipped by the caller
+    m = VERDICT.search(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else None
+    if not m or m.group(1) == "clean":
+        return []
+    return [v.strip() for v in m.group(1).split(";")]
+
+
+def text_reproducer(config, path, signature):
+    """The canonical text of an input, naming what it runs on, so it replays with no
+    flags: the finding's own back-end (each runs the input on its own), or for a
+    divergence every back-end compared."""
+    proc = subprocess.run([FFTOOL, "decode", path], stdout=subprocess.PIPE, text=True)
+    lines = [l for l in proc.stdout.splitlines() if not l.startswith("#")]
+    lines = [l for l in lines if not l.startswith("backend ")]
+    if config.get("semantics"):
+        lines = [f"semantics {config['semantics']}" if l.startswith("semantics ") else l
+                 for l in lines]
+    backend = targets_of(config) if signature.startswith("divergence@") else \
+        signature.split("@", 1)[1]
+    return f"backend {backend}\n" + "\n".join(lines) + "\n"
+
+
+def triage_one(camp, name):
+    """Turns one artifact into a finding (new, or one more hit of a known one).
+    Returns the finding record when it is new, else None."""
+    config, root = camp.config, camp.dir
+    path = os.path.join(root, "artifacts", name)
+    found = verdicts(config, path, keep_going=True)
+    if found is None:
+        camp.say_warning(f"artifact {name} could not be read; skipped")
+        return None
+    if not found:
+        # The engine saw a crash the oracle does not reproduce (e.g. a libFuzzer
+        # timeout or out-of-memory): keep it under the engine's own name.
+        kind = name.split("-", 1)[0]
+        found = [f"engine-{kind}@{config['target']} at end"]
+    known = set(read_lines(os.path.join(root, "known")))
+    first_new = next((v for v in found if v.split()[0] not in known), None)
+    signature = (first_new or found[0]).split()[0]
+    where = (first_new or found[0])[len(signature):].strip()
+    fdir = os.path.join(root, "findings", signature)
+    if os.path.isdir(fdir):
+        meta_path = os.path.join(fdir, "finding.json")
+        with open(meta_path) as f:
+            meta = json.load(f)
+        meta["hits"] += 1
+        write_atomically(meta_path, json.dumps(meta, indent=2) + "\n")
+        return None
+    with open(path, "rb") as f:
+        data = f.read()
+    tmp = tempfile.mkdtemp(dir=os.path.join(root, "findings"), prefix=".tmp-")
+    meta = {"signature": signature, "class": signature.split("@")[0],
+            "backend": signature.split("@", 1)[1], "where": where, "artifact": name,
+            "first_seen_s": round(camp.elapsed(), 1), "hits": 1}
+    with open(os.path.join(tmp, "reproducer"), "wb") as f:
+        f.write(data)
+    with open(os.path.join(tmp, "reproducer.txt"), "w") as f:
+        f.write(f"# {signature} {where}, found by framefuzz fuzz ({name})\n")
+        f.write(text_reproducer(config, path, signature))
+    with open(os.path.join(tmp, "finding.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, fdir)
+    append_line(os.path.join(root, "known"), signature)
+    return meta
+
+
+def registered_backends():
+    """The back-ends `all` stands for, from the C side."""
+    proc = subprocess.run([FFTOOL, "list", "--json"], stdout=subprocess.PIPE, text=True)
+    return [b["name"] for b in json.loads(proc.stdout)["backends"]]
+
+
+# ---------------------------------------------------------------- the campaign
+
+class Campaign:
+    def __init__(self, opts):
+        self.opts = opts
+        self.started = time.monotonic()
+        self.progress = {"execs": 0, "cov": 0, "corpus": 0, "crashes": 0}
+        self.ticks = 0
+        self.lock = threading.Lock()
+        if opts.resume:
+            self.dir = opts.resume
+            try:
+                with open(os.path.join(self.dir, "campaign.json")) as f:
+                    self.config = json.load(f)
+            except (OSError, ValueError) as e:
+                raise CampaignError(f"{self.dir} is not a campaign directory ({e})")
+            if opts.time:
+                self.config["time"] = opts.time
+        else:
+            self.dir = opts.out or time.strftime("campaigns/%Y%m%d-%H%M%S")
+            if os.path.exists(os.path.join(self.dir, "campaign.json")):
+                raise CampaignError(f"{self.dir} already holds a campaign: use --resume {self.dir}")
+            self.config = self.make_config(opts)
+        for sub in ("corpus", "artifacts", "findings", "logs"):
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        write_atomically(os.path.join(self.dir, "campaign.json"),
+                         json.dumps(self.config, indent=2) + "\n")
+
+    @staticmethod
+    def make_config(opts):
+        target = opts.target
+        known = registered_backends()
+        backends = opts.backends or (",".join(known) if target == "diff" else target)
+        for name in backends.split(","):
+            if name not in known:
+                raise CampaignError(f"unknown back-end '{name}' in --backends "
+                                    f"(valid: {' '.join(known)})")
+        if opts.backends and target != "diff":
+            raise CampaignError("--backends is for --target diff")
+        seeds = [os.path.abspath(s) for s in (opts.seeds or [])]
+        default_seeds = os.path.join(ROOT, "corpus", target)
+        if not seeds and os.path.isdir(default_seeds):
+            seeds = [default_seeds]
+        for s in seeds:
+            if not os.path.isdir(s):
+                raise CampaignError(f"seed directory {s} does not exist")
+        semantics = None if opts.semantics == "input" else opts.semantics
+        return {"engine": opts.engine, "target": target, "backends": backends,
+                "semantics": semantics, "map": opts.map, "time": opts.time,
+                "jobs": opts.jobs, "seeds": seeds, "created": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+    def elapsed(self):
+        return time.monotonic() - self.started
+
+    # -------------------------------------------------- output
+
+    def emit(self, event):
+        if self.opts.json:
+            print(json.dumps(event), flush=True)
+
+    def say_warning(self, text):
+        sys.stderr.write(f"framefuzz: {text}\n")
+
+    def findings(self):
+        out = []
+        for name in sorted(os.listdir(os.path.join(self.dir, "findings"))):
+            if name.startswith("."):
+                continue
+            try:
+                with open(os.path.join(self.dir, "findings", name, "finding.json")) as f:
+                    out.append(json.load(f))
+            except (OSError, ValueError):
+                continue
+        return out
+
+    def status_line(self):
+        with self.lock:
+            p = dict(self.progress)
+        by_class = {}
+        for f in self.findings():
+            by_class[f["class"]] = by_class.get(f["class"], 0) + 1
+        rate = p["execs"] / self.elapsed() if self.elapsed() > 0 else 0
+        classes = ", ".join(f"{c} {n}" for c, n in sorted(by_class.items())) or "none"
+        line = (f"[{int(self.elapsed()) // 60:02d}:{int(self.elapsed()) % 60:02d}] "
+                f"{rate:7.0f} exec/s  corpus {p['corpus']}  cov {p['cov']}  "
+                f"findings {sum(by_class.values())}: {classes}")
+        return line, p, rate, by_class
+
+    # -------------------------------------------------- the engine
+
+    def engine_command(self):
+        c = self.config
+        binary = os.path.join(LIBFUZZER_DIR, f"fuzz-{c['target']}")
+        args = [binary, f"--ff-targets={c['backends']}",
+                f"--ff-known={os.path.join(self.dir, 'known')}"]
+        if c.get("semantics"):
+            args.append(f"--ff-semantics={c['semantics']}")
+        if c.get("map"):
+            args.append(f"--ff-map={c['map']}")
+        args += [f"-fork={c['jobs']}", "-ignore_crashes=1", "-ignore_timeouts=1",
+                 "-ignore_ooms=1", f"-max_total_time={c['time']}",
+                 f"-artifact_prefix={os.path.join(self.dir, 'artifacts')}/", f"-dict={DICT}",
+                 os.path.join(self.dir, "corpus")] + c["seeds"]
+        return args
+
+    def read_engine(self, stream, log):
+        for line in stream:
+            log.write(line)
+            m = FORK_LINE.match(line)
+            if m:
+                with self.lock:
+                    self.progress = {"execs": int(m.group(1)), "cov": int(m.group(2)),
+                                     "corpus": int(m.group(4)), "crashes": int(m.group(7))}
+
+    def triage_pending(self):
+        done = set(read_lines(os.path.join(self.dir, "triaged")))
+        names = sorted(n for n in os.listdir(os.path.join(self.dir, "artifacts"))
+                       if not n.startswith(".") and n not in done)
+        for name in names:
+            meta = triage_one(self, name)
+            append_line(os.path.join(self.dir, "triaged"), name)
+            if meta:
+                self.emit({"event": "finding", **meta})
+                if not self.opts.json and not self.opts.quiet:
+                    self.clear_line()
+                    print(f"new finding: {meta['signature']} {meta['where']}  "
+                          f"-> {os.path.join(self.dir, 'findings', meta['signature'])}",
+                          flush=True)
+
+    def clear_line(self):
+        if sys.stdout.isatty():
+            sys.stdout.write("\r\033[K")
+
+    def run(self):
+        self.triage_pending()  # what a killed run left behind
+        log_path = os.path.join(self.dir, "logs", "engine.log")
+        with open(log_path, "a") as log:
+            proc = subprocess.Popen(self.engine_command(), stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True, errors="replace")
+            reader = threading.Thread(target=self.read_engine, args=(proc.stdout, log),
+                                      daemon=True)
+            reader.start()
+            try:
+                while proc.poll() is None:
+                    time.sleep(1)
+                    self.tick()
+            except KeyboardInterrupt:
+                proc.terminate()
+                proc.wait()
+            reader.join(timeout=5)
+        self.triage_pending()
+        return self.summary()
+
+    def tick(self):
+        self.triage_pending()
+        line, p, rate, by_class = self.status_line()
+        snapshot = {"event": "progress", "elapsed_s": round(self.elapsed(), 1),
+                    "execs": p["execs"], "exec_per_s": round(rate), "corpus": p["corpus"],
+                    "cov": p["cov"], "findings": by_class}
+        append_line(os.path.join(self.dir, "progress.jsonl"), json.dumps(snapshot))
+        self.emit(snapshot)
+        if self.opts.json or self.opts.quiet:
+            return
+        if sys.stdout.isatty():
+            sys.stdout.write("\r\033[K" + line)
+            sys.stdout.flush()
+        elif self.ticks % 10 == 0:  # a log, not a terminal: a line every 10 s
+            print(line, flush=True)
+        self.ticks += 1
+
+    def summary(self):
+        found = self.findings()
+        if self.opts.json:
+            self.emit({"event": "summary", "dir": self.dir, "findings": found})
+            return 1 if found else 0
+        self.clear_line()
+        print(f"campaign {self.dir}: {len(found)} distinct finding(s) in "
+              f"{int(self.elapsed())} s")
+        for f in found:
+            print(f"  {f['signature']:40} {f['where']:12} hits {f['hits']:5}  "
+                  f"{os.path.join(self.dir, 'findings', f['signature'], 'reproducer.txt')}")
+        return 1 if found else 0
+
+
+def build(targets_needed):
+    """Brings the harnesses and tools up to date (quietly unless it fails)."""
+    proc = subprocess.run(["make", "-s", "-C", ROOT, "build/fftool"] + targets_needed,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-3000:])
+        raise CampaignError("building the harnesses failed (run 'sh ci/setup.sh' if tools "
+                            "are missing)")
+
+
+def run(opts):
+    """`framefuzz fuzz`; returns the exit status."""
+    build([])
+    camp = Campaign(opts)
+    target = camp.config["target"]
+    build([os.path.relpath(os.path.join(LIBFUZZER_DIR, f"fuzz-{target}"), ROOT)])
+    if not opts.quiet and not opts.json:
+        c = camp.config
+        print(f"framefuzz fuzz: {c['target']} over {c['backends']}, libfuzzer, {c['jobs']} "
+              f"job(s), {c['time']} s, semantics {c.get('semantics') or 'from the inputs'}, "
+              f"map {c.get('map') or 'from the inputs'} -> {camp.dir}", flush=True)
+    return camp.run()
