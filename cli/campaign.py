@@ -109,6 +109,19 @@ def text_reproducer(config, path, signature):
     return f"backend {backend}\n" + "\n".join(lines) + "\n"
 
 
+def minimized_reproducer(config, path, signature):
+    """The shortest text program with the same finding (fftool minimize), or None when
+    the finding does not reproduce alone (the original then stands)."""
+    backend = targets_of(config) if signature.startswith("divergence@") else \
+        signature.split("@", 1)[1]
+    args = [FFTOOL, "minimize", "--binary", "--backend", backend, "--signature", signature]
+    if config.get("semantics"):
+        args += ["--semantics", config["semantics"]]
+    proc = subprocess.run(args + ["--", path], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+    return proc.stdout if proc.returncode == 0 else None
+
+
 def triage_one(camp, name):
     """Turns one artifact into a finding (new, or one more hit of a known one).
     Returns the finding record when it is new, else None."""
@@ -145,7 +158,8 @@ def triage_one(camp, name):
         f.write(data)
     with open(os.path.join(tmp, "reproducer.txt"), "w") as f:
         f.write(f"# {signature} {where}, found by framefuzz fuzz ({name})\n")
-        f.write(text_reproducer(config, path, signature))
+        f.write(minimized_reproducer(config, path, signature) or
+                text_reproducer(config, path, signature))
     with open(os.path.join(tmp, "finding.json"), "w") as f:
         json.dump(meta, f, indent=2)
         f.write("\n")

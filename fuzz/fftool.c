@@ -17,6 +17,10 @@
  *     --quiet            verdicts only, no trace
  *     --expect           compare with the program's "# expect:" lines instead
  *     --binary           read every file as binary, even one that looks like text
+ *   fftool minimize [OPTIONS] FILE [-o OUT]     the shortest program with the same finding,
+ *                                              as text (operation-level delta debugging)
+ *     --backend, --semantics, --poison, --binary as for repro
+ *     --signature SIG    the finding to keep (default: the program's first)
  *
  * Exit codes: 0 success (repro: every program clean, or as expected), 1 a finding (or
  * a verdict other than expected), 2 bad usage or bad input (one line on stderr).
@@ -29,6 +33,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "minimize.h"
 #include "ops.h"
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -417,12 +422,119 @@ static int cmd_repro(int argc, char **argv)
     return worst;
 }
 
+/* ---------------------------------------------------------------- minimize */
+
+static int cmd_minimize(int argc, char **argv)
+{
+    repro_opts ro = {.semantics = -1, .poison = -1};
+    const char *file = NULL, *out_path = NULL, *signature = NULL;
+    bool options = true;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        bool has_value = i + 1 < argc;
+        if (!options || a[0] != '-' || !a[1]) {
+            if (file) return usage_error("minimize takes one program file");
+            file = a;
+        } else if (strcmp(a, "--") == 0) {
+            options = false;
+        } else if (strcmp(a, "--binary") == 0) {
+            ro.binary = true;
+        } else if (strcmp(a, "--backend") == 0 && has_value) {
+            ro.backends = argv[++i];
+        } else if (strcmp(a, "--signature") == 0 && has_value) {
+            signature = argv[++i];
+        } else if (strcmp(a, "-o") == 0 && has_value) {
+            out_path = argv[++i];
+        } else if (strcmp(a, "--semantics") == 0 && has_value) {
+            ff_semantics sem;
+            if (!ff_semantics_parse(argv[++i], &sem))
+                return usage_error("unknown semantics %s (valid: asterinas-2024 hardened)", argv[i]);
+            ro.semantics = (int)sem;
+        } else if (strcmp(a, "--poison") == 0 && has_value) {
+            const char *v = argv[++i];
+            if (strcmp(v, "on") && strcmp(v, "off")) return usage_error("--poison takes on or off");
+            ro.poison = strcmp(v, "on") == 0;
+        } else {
+            return usage_error("unknown minimize option %s (valid: --backend --semantics --poison "
+                               "--signature --binary -o)", a);
+        }
+    }
+    if (!file) return usage_error("minimize needs a program file");
+    char err[256];
+    ff_program prog;
+    if (!ff_program_load(&prog, file, ro.binary, err, sizeof err)) return usage_error("%s", err);
+    const char *list = ro.backends ? ro.backends : prog.backend[0] ? prog.backend : NULL;
+    ff_target targets[16];
+    size_t n;
+    int rc = 2;
+    if (!list) {
+        usage_error("%s names no back-end: pass --backend NAME[,NAME...]", file);
+        goto done;
+    }
+    if (!ff_target_parse_list(list, targets, 16, &n, err, sizeof err)) {
+        usage_error("%s", err);
+        goto done;
+    }
+    ff_exec_opts xo = {.semantics = ro.semantics, .poison = ro.poison};
+    char first[96];
+    if (!signature) {
+        ff_exec *x = ff_exec_create(targets, n, &xo);
+        if (!x) {
+            usage_error("host out of memory");
+            goto done;
+        }
+        size_t found = ff_exec_run(x, &prog);
+        if (found) ff_finding_signature(ff_exec_finding(x, 0), first, sizeof first);
+        ff_exec_destroy(x);
+        if (!found) {
+            fprintf(stderr, "fftool: %s shows no finding: nothing to minimize\n", file);
+            rc = 1;
+            goto done;
+        }
+        signature = first;
+    }
+    ff_program small;
+    ff_minimize_result res;
+    if (!ff_minimize(&prog, targets, n, &xo, signature, &small, &res, err, sizeof err)) {
+        fprintf(stderr, "fftool: %s: %s\n", file, err);
+        rc = 1;
+        goto done;
+    }
+    /* The result names what it runs on and what was forced, so it replays unflagged. */
+    snprintf(small.backend, sizeof small.backend, "%s", strlen(list) < sizeof small.backend ? list : "");
+    if (ro.semantics >= 0) small.semantics = (ff_semantics)ro.semantics;
+    if (ro.poison >= 0) small.poison = ro.poison != 0;
+    FILE *out = out_path ? fopen(out_path, "w") : stdout;
+    if (!out) {
+        usage_error("cannot write %s", out_path);
+        ff_program_free(&small);
+        goto done;
+    }
+    fprintf(out, "# %s: minimized from %zu to %zu operations in %zu runs\n", signature,
+            res.ops_before, res.ops_after, res.runs);
+    ff_program_print(&small, out);
+    bool written = out == stdout || fclose(out) == 0;
+    ff_program_free(&small);
+    if (!written) {
+        usage_error("cannot write %s", out_path);
+        goto done;
+    }
+    fprintf(stderr, "%s: %zu -> %zu operations (%zu runs)%s\n", signature, res.ops_before,
+            res.ops_after, res.runs, res.position ? "; other findings still come first" : "");
+    rc = 0;
+done:
+    ff_program_free(&prog);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
         return usage_error("usage: fftool list [--json] | map PRESET|FILE [--linux-fixups] [--json] | "
-                           "decode FILE | encode FILE [-o OUT] | repro [OPTIONS] FILE...");
+                           "decode FILE | encode FILE [-o OUT] | repro [OPTIONS] FILE... | "
+                           "minimize [OPTIONS] FILE [-o OUT]");
     if (strcmp(argv[1], "repro") == 0) return cmd_repro(argc, argv);
+    if (strcmp(argv[1], "minimize") == 0) return cmd_minimize(argc, argv);
     bool json = false, fixups = false;
     const char *operand = NULL, *out_path = NULL;
     for (int i = 2; i < argc; i++) {
@@ -450,5 +562,5 @@ int main(int argc, char **argv)
         }
         return cmd_encode(operand, out_path);
     }
-    return usage_error("unknown command %s (commands: list, map, decode, encode, repro)", argv[1]);
+    return usage_error("unknown command %s (commands: list, map, decode, encode, repro, minimize)", argv[1]);
 }

@@ -407,6 +407,21 @@ def repro_cli_tests():
                    if name != "unknown back-end" else
                    "cli: repro --backend with an unknown back-end is a one-line error, exit 2",
                    ok, detail)
+        small = os.path.join(tmp, "small.txt")
+        story = os.path.join(REGRESSIONS, "asterinas-1760.txt")
+        proc = cli(["minimize", "--signature", "self-deadlock@bsa", "-o", small, story])
+        replay = cli(["repro", "--quiet", small]) if os.path.exists(small) else proc
+        ops = [l for l in open(small).read().splitlines()
+               if l and not l.startswith(("#", "backend", "semantics", "map", "region",
+                                          "poison"))] if os.path.exists(small) else []
+        report("cli: minimize cuts #1760 to the operations its self-deadlock needs, shown first",
+               proc.returncode == 0 and "verdict: self-deadlock@bsa" in replay.stdout
+               and 0 < len(ops) <= 5, proc.stderr + replay.stdout + "\n".join(ops))
+        proc = cli(["minimize", nameless, "--backend", "buddy"])
+        report("cli: minimize of a clean program says so and exits 1",
+               proc.returncode == 1 and "no finding" in proc.stderr, proc.stderr)
+        ok, detail = one_line_error(cli(["minimize", "/nonexistent/p.txt"]))
+        report("cli: minimize with a missing file is a one-line error, exit 2", ok, detail)
         proc = cli(["repro", "--backend", "all", nameless])
         report("cli: repro --backend all runs every back-end and exits 0 when clean",
                proc.returncode == 0 and proc.stdout.count("== ") == 4, proc.stdout + proc.stderr)

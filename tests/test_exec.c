@@ -242,3 +242,49 @@ FF_TEST(exec_drain_plan_covers_the_usable_ram)
     }
     ff_space_destroy(&space);
 }
+
+/* ---------------------------------------------------------------- minimisation */
+
+#include "minimize.h"
+
+FF_TEST(minimize_sheds_unrelated_operations_and_earlier_findings)
+{
+    /* The #1760 deadlock, buried among operations that have nothing to do with it and
+     * behind an earlier finding of another class (bsa's alloc(0)). */
+    const char *text =
+        "semantics asterinas-2024\nmap custom\nregion 0x0-0x7ffff usable\n"
+        "region 0xc8000-0xd6fff usable\nalloc 0\nalloc 32\ndrop h0\ncheck\nalloc 2\n"
+        "from_unused 0x1000\nalloc 100\nalloc 1\n";
+    ff_program p, small;
+    char err[200];
+    CHECK(ff_program_parse(&p, text, err, sizeof err));
+    ff_target t;
+    CHECK(ff_target_find("bsa", &t));
+    ff_exec_opts o = {.semantics = -1, .poison = -1};
+    ff_minimize_result res;
+    bool minimized = ff_minimize(&p, &t, 1, &o, "self-deadlock@bsa", &small, &res, err, sizeof err);
+    if (!minimized) ff_program_free(&p);
+    CHECK(minimized);
+    CHECK_EQ(res.ops_before, 8);
+    CHECK(res.ops_after <= 4);
+    CHECK_EQ(res.position, 0); /* the alloc(0) finding went with its operation */
+    /* The result shows the finding first, on its own. */
+    ff_exec *x = ff_exec_create(&t, 1, &o);
+    CHECK(ff_exec_run(x, &small) >= 1);
+    char sig[96];
+    ff_finding_signature(ff_exec_finding(x, 0), sig, sizeof sig);
+    CHECK_STREQ(sig, "self-deadlock@bsa");
+    ff_exec_destroy(x);
+    /* Deterministic. */
+    ff_program again;
+    ff_minimize_result res2;
+    CHECK(ff_minimize(&p, &t, 1, &o, "self-deadlock@bsa", &again, &res2, err, sizeof err));
+    CHECK_EQ(again.nops, small.nops);
+    CHECK(memcmp(again.ops, small.ops, small.nops * sizeof *small.ops) == 0);
+    ff_program_free(&again);
+    ff_program_free(&small);
+
+    CHECK(!ff_minimize(&p, &t, 1, &o, "leak@buddy", &small, &res, err, sizeof err));
+    CHECK(strstr(err, "does not show leak@buddy") != NULL);
+    ff_program_free(&p);
+}

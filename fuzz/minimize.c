@@ -1,0 +1,121 @@
+/*
+ * minimize.c — operation-level delta debugging (contract in minimize.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "minimize.h"
+
+typedef struct minimizer {
+    ff_exec *x;
+    const char *signature;
+    size_t runs;
+    ff_program candidate; /* reused: its ops point into the caller's array */
+} minimizer;
+
+/* Where the signature stands among the findings of ops[0..n), or SIZE_MAX if absent. */
+static size_t position_of(minimizer *mz, const ff_op *ops, size_t n)
+{
+    mz->candidate.ops = (ff_op *)ops;
+    mz->candidate.nops = n;
+    mz->runs++;
+    size_t found = ff_exec_run(mz->x, &mz->candidate);
+    for (size_t i = 0; i < found; i++) {
+        char sig[96];
+        ff_finding_signature(ff_exec_finding(mz->x, i), sig, sizeof sig);
+        if (strcmp(sig, mz->signature) == 0) return i;
+    }
+    return SIZE_MAX;
+}
+
+/* Copies ops without the chunk [from, to) into scratch; returns the count. */
+static size_t without(const ff_op *ops, size_t n, size_t from, size_t to, ff_op *scratch)
+{
+    memcpy(scratch, ops, from * sizeof *ops);
+    memcpy(scratch + from, ops + to, (n - to) * sizeof *ops);
+    return n - (to - from);
+}
+
+bool ff_minimize(const ff_program *p, const ff_target *targets, size_t ntargets,
+                 const ff_exec_opts *opts, const char *signature, ff_program *out,
+                 ff_minimize_result *result, char *err, size_t errlen)
+{
+    ff_exec_opts xo = *opts;
+    xo.keep_going = true;
+    xo.trace = NULL;
+    xo.on_finding = NULL;
+    minimizer mz = {.x = ff_exec_create(targets, ntargets, &xo), .signature = signature,
+                    .candidate = *p};
+    size_t n = p->nops;
+    ff_op *ops = malloc((n ? n : 1) * sizeof *ops);
+    ff_op *scratch = malloc((n ? n : 1) * sizeof *scratch);
+    if (!mz.x || !ops || !scratch) {
+        snprintf(err, errlen, "host out of memory");
+        goto fail;
+    }
+    memcpy(ops, p->ops, n * sizeof *ops);
+    size_t best = position_of(&mz, ops, n);
+    if (best == SIZE_MAX) {
+        snprintf(err, errlen, "the program does not show %s", signature);
+        goto fail;
+    }
+    *result = (ff_minimize_result){.ops_before = n};
+
+    /* ddmin: try removing each of `chunks` parts; on success keep the smaller program
+     * and coarsen again; else refine until parts are single operations. */
+    size_t chunks = 2;
+    while (n >= 2) {
+        size_t size = (n + chunks - 1) / chunks;
+        bool reduced = false;
+        for (size_t from = 0; from < n; from += size) {
+            size_t to = from + size < n ? from + size : n;
+            size_t m = without(ops, n, from, to, scratch);
+            size_t pos = position_of(&mz, scratch, m);
+            if (pos <= best) {
+                memcpy(ops, scratch, m * sizeof *ops);
+                n = m;
+                best = pos;
+                reduced = true;
+                break;
+            }
+        }
+        if (reduced) {
+            chunks = chunks > 2 ? chunks - 1 : 2;
+        } else if (size == 1) {
+            break;
+        } else {
+            chunks = chunks * 2 < n ? chunks * 2 : n;
+        }
+    }
+    /* A last pass of single removals: ddmin's result is 1-minimal only in the limit. */
+    for (size_t i = 0; i < n;) {
+        size_t m = without(ops, n, i, i + 1, scratch);
+        size_t pos = position_of(&mz, scratch, m);
+        if (pos <= best) {
+            memcpy(ops, scratch, m * sizeof *ops);
+            n = m;
+            best = pos;
+        } else {
+            i++;
+        }
+    }
+
+    *out = *p;
+    out->ops = ops;
+    out->nops = out->cap = n;
+    if (!n) {
+        free(ops);
+        out->ops = NULL;
+    }
+    result->runs = mz.runs;
+    result->ops_after = n;
+    result->position = best;
+    free(scratch);
+    ff_exec_destroy(mz.x);
+    return true;
+fail:
+    free(ops);
+    free(scratch);
+    ff_exec_destroy(mz.x);
+    return false;
+}
