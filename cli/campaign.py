@@ -15,6 +15,7 @@ the last run left untriaged.
     DIR/known              signatures found so far: jobs started later skip them
     DIR/triaged            artifacts already triaged, one name a line
     DIR/progress.jsonl     progress snapshots
+    DIR/running            "PID ENGINE_PID" while a run is on (stale after a kill)
     DIR/logs/              the engine's output
 
 Verdicts and signatures come from the C side (fftool repro); nothing is judged here.
@@ -313,6 +314,7 @@ class Campaign:
         with open(log_path, "a") as log:
             proc = subprocess.Popen(self.engine_command(), stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True, errors="replace")
+            write_atomically(os.path.join(self.dir, "running"), f"{os.getpid()} {proc.pid}\n")
             reader = threading.Thread(target=self.read_engine, args=(proc.stdout, log),
                                       daemon=True)
             reader.start()
@@ -324,6 +326,7 @@ class Campaign:
                 proc.terminate()
                 proc.wait()
             reader.join(timeout=5)
+        os.unlink(os.path.join(self.dir, "running"))
         self.triage_pending()
         return self.summary()
 
@@ -380,3 +383,105 @@ def run(opts):
               f"job(s), {c['time']} s, semantics {c.get('semantics') or 'from the inputs'}, "
               f"map {c.get('map') or 'from the inputs'} -> {camp.dir}", flush=True)
     return camp.run()
+
+
+# ---------------------------------------------------------------- triage and status
+
+class Opened:
+    """A campaign directory opened for triage or status, not for running."""
+
+    def __init__(self, path):
+        self.dir = path
+        try:
+            with open(os.path.join(path, "campaign.json")) as f:
+                self.config = json.load(f)
+        except (OSError, ValueError) as e:
+            raise CampaignError(f"{path} is not a campaign directory ({e})")
+        self.started = time.monotonic()
+        self.opts = None
+
+    def elapsed(self):
+        return 0.0
+
+    def say_warning(self, text):
+        sys.stderr.write(f"framefuzz: {text}\n")
+
+
+def findings_of(path):
+    out = []
+    fdir = os.path.join(path, "findings")
+    for name in sorted(os.listdir(fdir)) if os.path.isdir(fdir) else []:
+        if name.startswith("."):
+            continue
+        try:
+            with open(os.path.join(fdir, name, "finding.json")) as f:
+                out.append(json.load(f))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def triage(path, as_json):
+    """`framefuzz triage DIR`: triages what is untriaged, then lists the findings."""
+    camp = Opened(path)
+    done = set(read_lines(os.path.join(path, "triaged")))
+    new = 0
+    for name in sorted(os.listdir(os.path.join(path, "artifacts"))):
+        if name.startswith(".") or name in done:
+            continue
+        if triage_one(camp, name):
+            new += 1
+        append_line(os.path.join(path, "triaged"), name)
+    found = findings_of(path)
+    if as_json:
+        print(json.dumps({"dir": path, "new": new, "findings": found}))
+    else:
+        print(f"{path}: {len(found)} distinct finding(s), {new} new")
+        for f in found:
+            print(f"  {f['signature']:40} {f['where']:12} hits {f['hits']:5}  "
+                  f"{os.path.join(path, 'findings', f['signature'], 'reproducer.txt')}")
+    return 1 if found else 0
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def status(path, as_json):
+    """`framefuzz status DIR`: where a campaign stands (like afl-whatsup)."""
+    camp = Opened(path)
+    c = camp.config
+    runs = read_lines(os.path.join(path, "running"))
+    pids = [int(x) for x in runs[0].split()] if runs else []
+    running = bool(pids) and all(alive(p) for p in pids)
+    last = {}
+    for line in read_lines(os.path.join(path, "progress.jsonl"))[-1:]:
+        last = json.loads(line)
+    found = findings_of(path)
+    by_class = {}
+    for f in found:
+        by_class[f["class"]] = by_class.get(f["class"], 0) + 1
+    pending = len([n for n in os.listdir(os.path.join(path, "artifacts")) if not n.startswith(".")]) \
+        - len(read_lines(os.path.join(path, "triaged")))
+    state = "running" if running else ("stopped while running (killed?): --resume it"
+                                       if pids else "stopped")
+    info = {"dir": path, "state": state, "target": c["target"], "backends": c["backends"],
+            "engine": c["engine"], "semantics": c.get("semantics") or "from the inputs",
+            "elapsed_s": last.get("elapsed_s", 0), "execs": last.get("execs", 0),
+            "exec_per_s": last.get("exec_per_s", 0), "corpus": last.get("corpus", 0),
+            "cov": last.get("cov", 0), "findings": by_class, "untriaged": max(pending, 0)}
+    if as_json:
+        print(json.dumps(info))
+        return 0
+    print(f"{path}: {state}")
+    print(f"  {c['engine']}, target {c['target']} over {c['backends']}, semantics "
+          f"{info['semantics']}, {c['jobs']} job(s)")
+    print(f"  last run: {info['elapsed_s']:.0f} s, {info['execs']} execs, "
+          f"{info['exec_per_s']} exec/s, corpus {info['corpus']}, cov {info['cov']}")
+    classes = ", ".join(f"{k} {v}" for k, v in sorted(by_class.items())) or "none"
+    print(f"  findings: {len(found)} distinct ({classes}); {info['untriaged']} untriaged")
+    return 0

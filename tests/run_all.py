@@ -373,6 +373,9 @@ def campaign_tests():
         proc.wait()
         names = [n for n in os.listdir(artifacts) if not n.startswith(".")] \
             if os.path.isdir(artifacts) else []
+        st = cli(["status", out])
+        report("status: a killed campaign shows as stopped while running, with untriaged "
+               "inputs", st.returncode == 0 and "killed" in st.stdout, st.stdout + st.stderr)
         resumed = cli(["fuzz", "--resume", out, "--time", "2", "--quiet"])
         triaged = set()
         if os.path.exists(os.path.join(out, "triaged")):
@@ -384,12 +387,27 @@ def campaign_tests():
                len(names) >= 2 and set(names) <= triaged and len(findings) >= 1
                and resumed.returncode == 1, resumed.stdout[-1500:] + resumed.stderr[-1500:])
 
+        st = cli(["status", "--json", out])
+        try:
+            info = json.loads(st.stdout)
+        except ValueError:
+            info = {}
+        report("status: after --resume the campaign is stopped, everything triaged",
+               info.get("state") == "stopped" and info.get("untriaged") == 0
+               and sum(info.get("findings", {}).values()) >= 1, st.stdout + st.stderr)
+        tri = cli(["triage", out])
+        report("triage: lists the distinct findings, exit 1",
+               tri.returncode == 1 and "distinct finding" in tri.stdout and "@bsa" in tri.stdout,
+               tri.stdout + tri.stderr)
+
     for name, args in (("unknown target", ["fuzz", "--target", "nope"]),
+                       ("a directory that is no campaign", ["status", "/nonexistent/campaign"]),
+                       ("a directory that is no campaign", ["triage", "/nonexistent/campaign"]),
                        ("unknown back-end", ["fuzz", "--backends", "buddy,nope"]),
                        ("missing campaign", ["fuzz", "--resume", "/nonexistent/campaign"]),
                        ("bad job count", ["fuzz", "--jobs", "0"])):
         ok, detail = one_line_error(cli(args))
-        report(f"cli: fuzz with {name} is a one-line error, exit 2", ok, detail)
+        report(f"cli: {args[0]} with {name} is a one-line error, exit 2", ok, detail)
 
 
 def repro_cli_tests():
