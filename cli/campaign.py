@@ -9,7 +9,10 @@ the last run left untriaged.
 
     DIR/campaign.json      the configuration (what --resume reuses)
     DIR/corpus/            the working corpus
-    DIR/artifacts/         crash inputs as the engine wrote them
+    DIR/artifacts/         crash inputs as libFuzzer wrote them
+    DIR/afl/               AFL++'s output (-o): instances main, sec1, ... with crashes/,
+                           hangs/, queue/; they sync with corpus/ (-F), and a later
+                           libFuzzer run reads their queues
     DIR/findings/SIG/      one per distinct bug: reproducer (binary), reproducer.txt,
                            finding.json (signature, class, op, detail, first seen, hits)
     DIR/known              signatures found so far: jobs started later skip them
@@ -20,9 +23,11 @@ the last run left untriaged.
 
 Verdicts and signatures come from the C side (fftool repro); nothing is judged here.
 """
+import glob
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,6 +37,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FFTOOL = os.path.join(ROOT, "build", "fftool")
 LIBFUZZER_DIR = os.path.join(ROOT, "build", "fuzz")
+AFL_DIR = os.path.join(ROOT, "build", "afl")
 DICT = os.path.join(ROOT, "fuzz", "ops.dict")
 
 FORK_LINE = re.compile(r"^#(\d+): cov: (\d+) ft: (\d+) corp: (\d+) exec/s \d+ "
@@ -123,20 +129,42 @@ def minimized_reproducer(config, path, signature):
     return proc.stdout if proc.returncode == 0 else None
 
 
+def artifacts(root):
+    """Every crash input the engines wrote, as paths relative to the campaign: libFuzzer's
+    artifacts/, and AFL++'s crashes/ and hangs/ of every instance under afl/."""
+    out = [os.path.join("artifacts", n) for n in os.listdir(os.path.join(root, "artifacts"))
+           if not n.startswith(".")]
+    afl = os.path.join(root, "afl")
+    for inst in sorted(os.listdir(afl)) if os.path.isdir(afl) else []:
+        for kind in ("crashes", "hangs"):
+            d = os.path.join(afl, inst, kind)
+            if os.path.isdir(d):
+                out += [os.path.join("afl", inst, kind, n) for n in os.listdir(d)
+                        if n.startswith("id:")]
+    return sorted(out)
+
+
+def engine_verdict(config, name):
+    """What an engine saw that the oracle does not reproduce: an AFL++ hang is the
+    framework's hang class (a loop the step budget did not catch, e.g. outside a
+    back-end); anything else keeps the engine's own name."""
+    if os.sep + "hangs" + os.sep in name:
+        return f"hang@{config['target']} at end"
+    kind = os.path.basename(name).split("-", 1)[0].split(":", 1)[0]
+    return f"engine-{kind}@{config['target']} at end"
+
+
 def triage_one(camp, name):
-    """Turns one artifact into a finding (new, or one more hit of a known one).
-    Returns the finding record when it is new, else None."""
+    """Turns one artifact (a path relative to the campaign) into a finding — new, or
+    one more hit of a known one. Returns the finding record when it is new."""
     config, root = camp.config, camp.dir
-    path = os.path.join(root, "artifacts", name)
+    path = os.path.join(root, name)
     found = verdicts(config, path, keep_going=True)
     if found is None:
         camp.say_warning(f"artifact {name} could not be read; skipped")
         return None
     if not found:
-        # The engine saw a crash the oracle does not reproduce (e.g. a libFuzzer
-        # timeout or out-of-memory): keep it under the engine's own name.
-        kind = name.split("-", 1)[0]
-        found = [f"engine-{kind}@{config['target']} at end"]
+        found = [engine_verdict(config, name)]
     known = set(read_lines(os.path.join(root, "known")))
     first_new = next((v for v in found if v.split()[0] not in known), None)
     signature = (first_new or found[0]).split()[0]
@@ -158,7 +186,7 @@ def triage_one(camp, name):
     with open(os.path.join(tmp, "reproducer"), "wb") as f:
         f.write(data)
     with open(os.path.join(tmp, "reproducer.txt"), "w") as f:
-        f.write(f"# {signature} {where}, found by framefuzz fuzz ({name})\n")
+        f.write(f"# {signature} {where}, found by framefuzz fuzz ({os.path.basename(name)})\n")
         f.write(minimized_reproducer(config, path, signature) or
                 text_reproducer(config, path, signature))
     with open(os.path.join(tmp, "finding.json"), "w") as f:
@@ -265,20 +293,67 @@ class Campaign:
 
     # -------------------------------------------------- the engine
 
-    def engine_command(self):
+    def harness_options(self):
+        """The harness's --ff- options for this campaign."""
         c = self.config
-        binary = os.path.join(LIBFUZZER_DIR, f"fuzz-{c['target']}")
-        args = [binary, f"--ff-targets={c['backends']}",
-                f"--ff-known={os.path.join(self.dir, 'known')}"]
+        args = [f"--ff-targets={c['backends']}", f"--ff-known={os.path.join(self.dir, 'known')}"]
         if c.get("semantics"):
             args.append(f"--ff-semantics={c['semantics']}")
         if c.get("map"):
             args.append(f"--ff-map={c['map']}")
-        args += [f"-fork={c['jobs']}", "-ignore_crashes=1", "-ignore_timeouts=1",
+        return args
+
+    def libfuzzer_command(self):
+        c = self.config
+        # AFL++ instances of this campaign (an earlier --engine afl run) feed it too.
+        afl_queues = sorted(glob.glob(os.path.join(self.dir, "afl", "*", "queue")))
+        return ([os.path.join(LIBFUZZER_DIR, f"fuzz-{c['target']}")] + self.harness_options() +
+                [f"-fork={c['jobs']}", "-ignore_crashes=1", "-ignore_timeouts=1",
                  "-ignore_ooms=1", f"-max_total_time={c['time']}",
                  f"-artifact_prefix={os.path.join(self.dir, 'artifacts')}/", f"-dict={DICT}",
-                 os.path.join(self.dir, "corpus")] + c["seeds"]
-        return args
+                 os.path.join(self.dir, "corpus")] + c["seeds"] + afl_queues)
+
+    def afl_commands(self):
+        """One afl-fuzz per job sharing DIR/afl: a main instance with CMPLOG, syncing the
+        libFuzzer corpus in, and secondaries."""
+        c = self.config
+        seeds = os.path.join(self.dir, "afl-seeds")
+        os.makedirs(seeds, exist_ok=True)
+        for src in c["seeds"] + [os.path.join(self.dir, "corpus")]:
+            for n in sorted(os.listdir(src))[:1000]:
+                p = os.path.join(src, n)
+                if os.path.isfile(p) and os.path.getsize(p) <= 1 << 20:
+                    with open(p, "rb") as f:
+                        data = f.read()
+                    with open(os.path.join(seeds, f"{abs(hash(p)) % 10**12:012d}"), "wb") as f:
+                        f.write(data)
+        if not os.listdir(seeds):
+            with open(os.path.join(seeds, "empty"), "wb") as f:
+                f.write(b"\x01\x02")
+        target = os.path.join(AFL_DIR, f"fuzz-{c['target']}")
+        cmds = []
+        for job in range(c["jobs"]):
+            # The main instance syncs the libFuzzer corpus in (-F is main-only); the
+            # secondaries get it from the main through the shared output directory.
+            role = (["-M", "main", "-c", target + ".cmplog", "-F", os.path.join(self.dir, "corpus")]
+                    if job == 0 else ["-S", f"sec{job}"])
+            cmds.append(["afl-fuzz", "-i", seeds, "-o", os.path.join(self.dir, "afl")] + role +
+                        ["-x", DICT, "-V", str(c["time"]), "--", target] + self.harness_options())
+        return cmds
+
+    def afl_progress(self):
+        execs = corpus = 0
+        cov = 0.0
+        for stats in glob.glob(os.path.join(self.dir, "afl", "*", "fuzzer_stats")):
+            values = {}
+            for line in read_lines(stats):
+                key, _, value = line.partition(":")
+                values[key.strip()] = value.strip()
+            execs += int(values.get("execs_done", 0))
+            corpus = max(corpus, int(values.get("corpus_count", 0)))
+            cov = max(cov, float(values.get("bitmap_cvg", "0%").rstrip("%") or 0))
+        with self.lock:
+            self.progress = {"execs": execs, "cov": cov, "corpus": corpus, "crashes": 0}
 
     def read_engine(self, stream, log):
         for line in stream:
@@ -291,9 +366,7 @@ class Campaign:
 
     def triage_pending(self):
         done = set(read_lines(os.path.join(self.dir, "triaged")))
-        names = sorted(n for n in os.listdir(os.path.join(self.dir, "artifacts"))
-                       if not n.startswith(".") and n not in done)
-        for name in names:
+        for name in (n for n in artifacts(self.dir) if n not in done):
             meta = triage_one(self, name)
             append_line(os.path.join(self.dir, "triaged"), name)
             if meta:
@@ -310,22 +383,39 @@ class Campaign:
 
     def run(self):
         self.triage_pending()  # what a killed run left behind
-        log_path = os.path.join(self.dir, "logs", "engine.log")
-        with open(log_path, "a") as log:
-            proc = subprocess.Popen(self.engine_command(), stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True, errors="replace")
-            write_atomically(os.path.join(self.dir, "running"), f"{os.getpid()} {proc.pid}\n")
+        afl = self.config["engine"] == "afl"
+        commands = self.afl_commands() if afl else [self.libfuzzer_command()]
+        env = dict(os.environ, AFL_NO_UI="1", AFL_SKIP_CPUFREQ="1", AFL_AUTORESUME="1",
+                   AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES="1", AFL_NO_AFFINITY="1",
+                   AFL_CUSTOM_MUTATOR_LIBRARY=os.path.join(AFL_DIR, "ff-mutator.so"))
+        procs, readers, logs = [], [], []
+        for i, cmd in enumerate(commands):
+            log = open(os.path.join(self.dir, "logs", f"engine-{i}.log"), "a")
+            logs.append(log)
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True, errors="replace", env=env)
+            procs.append(proc)
             reader = threading.Thread(target=self.read_engine, args=(proc.stdout, log),
                                       daemon=True)
             reader.start()
-            try:
-                while proc.poll() is None:
-                    time.sleep(1)
-                    self.tick()
-            except KeyboardInterrupt:
-                proc.terminate()
-                proc.wait()
+            readers.append(reader)
+        write_atomically(os.path.join(self.dir, "running"),
+                         " ".join(str(p) for p in [os.getpid()] + [q.pid for q in procs]) + "\n")
+        try:
+            while any(p.poll() is None for p in procs):
+                time.sleep(1)
+                if afl:
+                    self.afl_progress()
+                self.tick()
+        except KeyboardInterrupt:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.wait()
+        for reader in readers:
             reader.join(timeout=5)
+        for log in logs:
+            log.close()
         os.unlink(os.path.join(self.dir, "running"))
         self.triage_pending()
         return self.summary()
@@ -376,10 +466,17 @@ def run(opts):
     build([])
     camp = Campaign(opts)
     target = camp.config["target"]
-    build([os.path.relpath(os.path.join(LIBFUZZER_DIR, f"fuzz-{target}"), ROOT)])
+    if camp.config["engine"] == "afl":
+        if not shutil.which("afl-fuzz") or not shutil.which("afl-clang-fast"):
+            raise CampaignError("AFL++ is not installed: run 'apt-get install -y afl++' as "
+                                "root (or 'sh ci/setup.sh')")
+        build([os.path.relpath(os.path.join(AFL_DIR, f), ROOT)
+               for f in (f"fuzz-{target}", f"fuzz-{target}.cmplog", "ff-mutator.so")])
+    else:
+        build([os.path.relpath(os.path.join(LIBFUZZER_DIR, f"fuzz-{target}"), ROOT)])
     if not opts.quiet and not opts.json:
         c = camp.config
-        print(f"framefuzz fuzz: {c['target']} over {c['backends']}, libfuzzer, {c['jobs']} "
+        print(f"framefuzz fuzz: {c['target']} over {c['backends']}, {c['engine']}, {c['jobs']} "
               f"job(s), {c['time']} s, semantics {c.get('semantics') or 'from the inputs'}, "
               f"map {c.get('map') or 'from the inputs'} -> {camp.dir}", flush=True)
     return camp.run()
@@ -426,8 +523,8 @@ def triage(path, as_json):
     camp = Opened(path)
     done = set(read_lines(os.path.join(path, "triaged")))
     new = 0
-    for name in sorted(os.listdir(os.path.join(path, "artifacts"))):
-        if name.startswith(".") or name in done:
+    for name in artifacts(path):
+        if name in done:
             continue
         if triage_one(camp, name):
             new += 1
@@ -465,8 +562,7 @@ def status(path, as_json):
     by_class = {}
     for f in found:
         by_class[f["class"]] = by_class.get(f["class"], 0) + 1
-    pending = len([n for n in os.listdir(os.path.join(path, "artifacts")) if not n.startswith(".")]) \
-        - len(read_lines(os.path.join(path, "triaged")))
+    pending = len(set(artifacts(path)) - set(read_lines(os.path.join(path, "triaged"))))
     state = "running" if running else ("stopped while running (killed?): --resume it"
                                        if pids else "stopped")
     info = {"dir": path, "state": state, "target": c["target"], "backends": c["backends"],

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "exec.h"
 #include "harness.h"
@@ -23,6 +24,9 @@ static struct {
     uint32_t crash_classes; /* bit per ff_class that crashes */
     char known[KNOWN_MAX][96]; /* signatures already found: noted, not crashed on */
     size_t nknown;
+    const char *known_path;    /* re-read when it changes (long-lived engines: AFL++) */
+    off_t known_size;          /* the file only grows: a new size means new lines */
+    unsigned runs;
     bool mutator;
     int semantics, poison;     /* forced by an option, or -1 */
     char targets[FF_OPS_NAME_MAX]; /* the targets as a backend line names them, or "" if
@@ -145,6 +149,9 @@ static uint32_t parse_classes(const char *list)
  * empty list (nothing found yet). */
 static void read_known(const char *path)
 {
+    struct stat st;
+    harness.known_size = stat(path, &st) == 0 ? st.st_size : 0;
+    harness.nknown = 0;
     FILE *f = fopen(path, "r");
     if (!f) return;
     char line[128];
@@ -187,6 +194,7 @@ void ff_harness_init(int argc, char **argv, const char *default_targets)
     harness.crash_classes = classes ? parse_classes(classes) : ~UINT32_C(0);
     const char *known = option(argc, argv, "--ff-known", "FRAMEFUZZ_KNOWN");
     if (known) read_known(known);
+    harness.known_path = known;
     /* Some findings do not crash: run past them to reach the others. */
     xo.keep_going = classes != NULL || known != NULL;
     harness.mutator = on_off("mutator", option(argc, argv, "--ff-mutator", "FRAMEFUZZ_MUTATOR")) != 0;
@@ -207,8 +215,19 @@ void ff_harness_init(int argc, char **argv, const char *default_targets)
 
 bool ff_harness_mutator_on(void) { return harness.mutator; }
 
+/* A campaign appends to the known file as it triages; an engine that keeps one
+ * process for hours (AFL++'s persistent mode) looks again now and then. */
+static void refresh_known(void)
+{
+    struct stat st;
+    if (harness.known_path && ++harness.runs % 4096 == 0 && stat(harness.known_path, &st) == 0 &&
+        st.st_size != harness.known_size)
+        read_known(harness.known_path);
+}
+
 int ff_harness_run(const uint8_t *data, size_t size)
 {
+    refresh_known();
     ff_program prog;
     if (!ff_program_decode(&prog, data, size)) {
         fprintf(stderr, "framefuzz: host out of memory decoding an input\n");

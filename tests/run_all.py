@@ -358,6 +358,20 @@ def campaign_tests():
         report("fuzz: every finding's text reproducer replays its signature with no flags",
                ok, "")
 
+        out = os.path.join(tmp, "afl")
+        proc = cli(["fuzz", "--engine", "afl", "--time", "5", "--jobs", "2", "--out", out,
+                    "--json"])
+        summary = [json.loads(l) for l in proc.stdout.splitlines()
+                   if l.startswith("{") and '"summary"' in l]
+        found = summary[0]["findings"] if summary else []
+        report("fuzz: a 5 s AFL++ campaign (main with CMPLOG + secondary) finds bsa's bugs, "
+               "triaged from afl/*/crashes",
+               proc.returncode == 1 and len(found) >= 2
+               and all(f["artifact"].startswith("afl/") for f in found)
+               and os.path.isdir(os.path.join(out, "afl", "main", "queue"))
+               and os.path.isdir(os.path.join(out, "afl", "sec1", "queue")),
+               proc.stdout[-2000:] + proc.stderr[-2000:])
+
         # Killed at any moment: artifacts the engine wrote are triaged on resume.
         out = os.path.join(tmp, "killed")
         proc = subprocess.Popen([os.path.join(ROOT, "framefuzz"), "fuzz", "--time", "60",
@@ -371,8 +385,8 @@ def campaign_tests():
             time.sleep(0.2)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        names = [n for n in os.listdir(artifacts) if not n.startswith(".")] \
-            if os.path.isdir(artifacts) else []
+        names = [os.path.join("artifacts", n) for n in os.listdir(artifacts)
+                 if not n.startswith(".")] if os.path.isdir(artifacts) else []
         st = cli(["status", out])
         report("status: a killed campaign shows as stopped while running, with untriaged "
                "inputs", st.returncode == 0 and "killed" in st.stdout, st.stdout + st.stderr)
