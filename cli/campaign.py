@@ -182,7 +182,7 @@ def triage_one(camp, name):
     tmp = tempfile.mkdtemp(dir=os.path.join(root, "findings"), prefix=".tmp-")
     meta = {"signature": signature, "class": signature.split("@")[0],
             "backend": signature.split("@", 1)[1], "where": where, "artifact": name,
-            "first_seen_s": round(camp.elapsed(), 1), "hits": 1}
+            "first_seen_s": round(camp.campaign_time(), 1), "hits": 1}
     with open(os.path.join(tmp, "reproducer"), "wb") as f:
         f.write(data)
     with open(os.path.join(tmp, "reproducer.txt"), "w") as f:
@@ -203,6 +203,21 @@ def registered_backends():
     return [b["name"] for b in json.loads(proc.stdout)["backends"]]
 
 
+def earlier_runs_s(root):
+    """How long the campaign's earlier runs took: the last progress snapshot of each (a
+    run's clock starts again at 0)."""
+    total, last = 0.0, 0.0
+    for line in read_lines(os.path.join(root, "progress.jsonl")):
+        try:
+            t = json.loads(line)["elapsed_s"]
+        except (ValueError, KeyError):
+            continue
+        if t < last:
+            total += last
+        last = t
+    return total + last
+
+
 # ---------------------------------------------------------------- the campaign
 
 class Campaign:
@@ -211,6 +226,7 @@ class Campaign:
         self.started = time.monotonic()
         self.progress = {"execs": 0, "cov": 0, "corpus": 0, "crashes": 0}
         self.ticks = 0
+        self.rate_window = [(0.0, 0)]
         self.lock = threading.Lock()
         if opts.resume:
             self.dir = opts.resume
@@ -228,6 +244,7 @@ class Campaign:
             self.config = self.make_config(opts)
         for sub in ("corpus", "artifacts", "findings", "logs"):
             os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        self.earlier_runs_s = earlier_runs_s(self.dir)
         write_atomically(os.path.join(self.dir, "campaign.json"),
                          json.dumps(self.config, indent=2) + "\n")
 
@@ -255,7 +272,21 @@ class Campaign:
                 "jobs": opts.jobs, "seeds": seeds, "created": time.strftime("%Y-%m-%d %H:%M:%S")}
 
     def elapsed(self):
+        """Seconds into this run."""
         return time.monotonic() - self.started
+
+    def campaign_time(self):
+        """Seconds into the campaign: earlier runs (before --resume) laid end to end."""
+        return self.earlier_runs_s + self.elapsed()
+
+    def rate(self, execs):
+        """exec/s over the last 10 s: engines report executions in bursts."""
+        now = self.elapsed()
+        self.rate_window.append((now, execs))
+        while len(self.rate_window) > 2 and now - self.rate_window[1][0] >= 10:
+            self.rate_window.pop(0)
+        t0, e0 = self.rate_window[0]
+        return (execs - e0) / (now - t0) if now > t0 else 0.0
 
     # -------------------------------------------------- output
 
@@ -284,7 +315,7 @@ class Campaign:
         by_class = {}
         for f in self.findings():
             by_class[f["class"]] = by_class.get(f["class"], 0) + 1
-        rate = p["execs"] / self.elapsed() if self.elapsed() > 0 else 0
+        rate = self.rate(p["execs"])
         classes = ", ".join(f"{c} {n}" for c, n in sorted(by_class.items())) or "none"
         line = (f"[{int(self.elapsed()) // 60:02d}:{int(self.elapsed()) % 60:02d}] "
                 f"{rate:7.0f} exec/s  corpus {p['corpus']}  cov {p['cov']}  "
@@ -497,8 +528,8 @@ class Opened:
         self.started = time.monotonic()
         self.opts = None
 
-    def elapsed(self):
-        return 0.0
+    def campaign_time(self):
+        return earlier_runs_s(self.dir)
 
     def say_warning(self, text):
         sys.stderr.write(f"framefuzz: {text}\n")

@@ -348,6 +348,17 @@ def campaign_tests():
                proc.stdout[-2000:] + proc.stderr[-2000:])
         sigs = [f["signature"] for f in found]
         report("fuzz: one finding per signature", len(sigs) == len(set(sigs)), str(sigs))
+        rep = cli(["report", out])
+        page_path = os.path.join(out, "report", "index.html")
+        page = open(page_path).read() if os.path.exists(page_path) else ""
+        pngs = [f for f in ("execs.png", "coverage.png", "corpus.png", "findings.png")
+                if os.path.getsize(os.path.join(out, "report", f)) > 5000] \
+            if os.path.isdir(os.path.join(out, "report")) else []
+        report("report: HTML page and markdown with every finding, its reproducer and four "
+               "matplotlib plots",
+               rep.returncode == 0 and len(pngs) == 4 and all(sg in page for sg in sigs)
+               and "<pre>" in page and os.path.exists(os.path.join(out, "report", "report.md")),
+               rep.stdout + rep.stderr)
         ok = bool(found)
         for f in found:
             d = os.path.join(out, "findings", f["signature"])
@@ -417,6 +428,7 @@ def campaign_tests():
     for name, args in (("unknown target", ["fuzz", "--target", "nope"]),
                        ("a directory that is no campaign", ["status", "/nonexistent/campaign"]),
                        ("a directory that is no campaign", ["triage", "/nonexistent/campaign"]),
+                       ("a directory that is no campaign", ["report", "/nonexistent/campaign"]),
                        ("unknown back-end", ["fuzz", "--backends", "buddy,nope"]),
                        ("missing campaign", ["fuzz", "--resume", "/nonexistent/campaign"]),
                        ("bad job count", ["fuzz", "--jobs", "0"])):
