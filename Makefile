@@ -42,7 +42,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/rel/%.o)
 FUZZLIB_OBJ := $(LIB_SRC:%.c=$(B)/fuzzlib/%.o)
 HARNESSES := $(BACKENDS:%=$(B)/fuzz/fuzz-%) $(B)/fuzz/fuzz-diff
 
-.PHONY: all test bench bench-fuzz setup clean unit-asan gcc-check fuzz-ops-smoke harnesses harnesses-fast afl
+.PHONY: all test bench bench-fuzz setup clean unit-asan gcc-check fuzz-ops-smoke harnesses harnesses-fast afl oss-fuzz-check
 all: $(B)/libframefuzz.a $(B)/fftool $(B)/replay
 
 $(B)/rel/%.o: %.c $(HDRS)
@@ -156,6 +156,11 @@ $(B)/afl/ff-mutator.so: fuzz/afl_mutator.c $(LIB_SRC) $(HDRS)
 	$(CC) $(CSTD) $(WARN) $(INC) -O2 -g -shared -fPIC fuzz/afl_mutator.c $(LIB_SRC) -o $@
 
 afl: $(AFL_TARGETS)
+
+# .clusterfuzzlite/build.sh run as OSS-Fuzz would (libFuzzer and the AFL++ driver),
+# then every target it produced, briefly.
+oss-fuzz-check:
+	@sh ci/oss-fuzz-check.sh
 
 # A short, seeded run over corpus/ops. New inputs go to a throwaway first corpus
 # directory, so corpus/ stays as committed.

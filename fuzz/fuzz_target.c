@@ -1,10 +1,12 @@
 /*
  * fuzz_target.c — the libFuzzer engine glue: every per-back-end target and the
  * differential target are this file, built with FF_DEFAULT_TARGETS naming the
- * back-end(s) ("all" for the differential target). All the work is in harness.c.
+ * back-end(s) ("all" for the differential target), and optionally FF_DEFAULT_SEMANTICS.
+ * All the work is in harness.c.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "harness.h"
 #include "mutator.h"
@@ -24,6 +26,11 @@ size_t LLVMFuzzerCustomCrossOver(const uint8_t *data1, size_t size1, const uint8
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+#ifdef FF_DEFAULT_SEMANTICS
+    /* A build-time default (OSS-Fuzz passes no flags of ours); the environment and
+     * --ff-semantics still win. */
+    setenv("FRAMEFUZZ_SEMANTICS", FF_DEFAULT_SEMANTICS, 0);
+#endif
     ff_harness_init(*argc, *argv, FF_DEFAULT_TARGETS);
     return 0;
 }

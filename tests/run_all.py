@@ -481,6 +481,8 @@ def main():
     seed_tests()
     harness_tests()
     afl_tests()
+    make("oss-fuzz-check", "oss-fuzz: .clusterfuzzlite/build.sh with libFuzzer and the AFL++ "
+                           "driver, every target run briefly")
     campaign_tests()
     cli_tests()
     repro_cli_tests()
