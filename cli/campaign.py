@@ -8,13 +8,14 @@ finding. `--resume DIR` continues with the same configuration and triages whatev
 the last run left untriaged.
 
     DIR/campaign.json      the configuration (what --resume reuses)
-    DIR/corpus/            the working corpus
+    DIR/corpus/            the working corpus (merged with libFuzzer's -merge after each run)
     DIR/artifacts/         crash inputs as libFuzzer wrote them
     DIR/afl/               AFL++'s output (-o): instances main, sec1, ... with crashes/,
                            hangs/, queue/; they sync with corpus/ (-F), and a later
                            libFuzzer run reads their queues
-    DIR/findings/SIG/      one per distinct bug: reproducer (binary), reproducer.txt,
-                           finding.json (signature, class, op, detail, first seen, hits)
+    DIR/findings/SIG/      one per distinct bug: reproducer (binary), reproducer.txt
+                           (minimised at the end of a run), finding.json (signature,
+                           class, where, first seen, hits, minimised yet)
     DIR/known              signatures found so far: jobs started later skip them
     DIR/triaged            artifacts already triaged, one name a line
     DIR/progress.jsonl     progress snapshots
@@ -116,17 +117,84 @@ def text_reproducer(config, path, signature):
     return f"backend {backend}\n" + "\n".join(lines) + "\n"
 
 
-def minimized_reproducer(config, path, signature):
-    """The shortest text program with the same finding (fftool minimize), or None when
-    the finding does not reproduce alone (the original then stands)."""
+def byte_minimized(config, name, path, signature, work):
+    """The engine's own byte-level minimiser (libFuzzer -minimize_crash, afl-tmin) on a
+    crash input, crashing only on the finding's class; the result when it still shows
+    the very finding, else the input itself."""
+    cls = signature.split("@", 1)[0]
+    options = [f"--ff-targets={config['backends']}", f"--ff-classes={cls}"]
+    if config.get("semantics"):
+        options.append(f"--ff-semantics={config['semantics']}")
+    if config.get("map"):
+        options.append(f"--ff-map={config['map']}")
+    out = os.path.join(work, "bytes")
+    if name.startswith("afl" + os.sep):
+        cmd = ["afl-tmin", "-i", path, "-o", out, "--",
+               os.path.join(AFL_DIR, f"fuzz-{config['target']}")] + options
+        env = dict(os.environ, AFL_QUIET="1", AFL_NO_AFFINITY="1")
+    else:
+        cmd = [os.path.join(LIBFUZZER_DIR, f"fuzz-{config['target']}")] + options + \
+              ["-minimize_crash=1", "-max_total_time=3", f"-exact_artifact_path={out}", path]
+        env = None
+    try:
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                       timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return path
+    if os.path.exists(out) and signature in " ".join(verdicts(config, out, True) or []):
+        return out
+    return path
+
+
+def operations_of(text):
+    return sum(1 for l in text.splitlines()
+               if l and not l.startswith(("#", "backend ", "semantics ", "map ", "region ",
+                                          "poison ")))
+
+
+def minimized_reproducer(config, name, path, signature):
+    """The shortest text program with the same finding: operation-level delta debugging
+    (fftool minimize, fast); when more than two operations remain, the engine's
+    byte-level minimiser too (slow: it shrinks operands delta debugging keeps), and the
+    shorter result. None when the finding does not reproduce alone."""
     backend = targets_of(config) if signature.startswith("divergence@") else \
         signature.split("@", 1)[1]
     args = [FFTOOL, "minimize", "--binary", "--backend", backend, "--signature", signature]
     if config.get("semantics"):
         args += ["--semantics", config["semantics"]]
-    proc = subprocess.run(args + ["--", path], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
-    return proc.stdout if proc.returncode == 0 else None
+
+    def ddmin(start):
+        proc = subprocess.run(args + ["--", start], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+        return proc.stdout if proc.returncode == 0 else None
+
+    best = ddmin(path)
+    if best is None or operations_of(best) <= 2:
+        return best
+    with tempfile.TemporaryDirectory() as work:
+        start = byte_minimized(config, name, path, signature, work)
+        other = ddmin(start) if start != path else None
+    if other and (operations_of(other), len(other)) < (operations_of(best), len(best)):
+        return other
+    return best
+
+
+def minimize_pending(camp):
+    """Minimises the reproducers of findings that have not been yet (a finding is kept
+    at once, as found; making it small takes seconds, so it waits for the end of a
+    run or for `framefuzz triage`). Each file is replaced atomically."""
+    for meta in findings_of(camp.dir):
+        if meta.get("minimized", True):
+            continue
+        fdir = os.path.join(camp.dir, "findings", meta["signature"])
+        small = minimized_reproducer(camp.config, meta["artifact"],
+                                     os.path.join(fdir, "reproducer"), meta["signature"])
+        if small:
+            write_atomically(os.path.join(fdir, "reproducer.txt"),
+                             f"# {meta['signature']} {meta['where']}, found by framefuzz fuzz "
+                             f"({os.path.basename(meta['artifact'])})\n" + small)
+        meta["minimized"] = True
+        write_atomically(os.path.join(fdir, "finding.json"), json.dumps(meta, indent=2) + "\n")
 
 
 def artifacts(root):
@@ -182,13 +250,12 @@ def triage_one(camp, name):
     tmp = tempfile.mkdtemp(dir=os.path.join(root, "findings"), prefix=".tmp-")
     meta = {"signature": signature, "class": signature.split("@")[0],
             "backend": signature.split("@", 1)[1], "where": where, "artifact": name,
-            "first_seen_s": round(camp.campaign_time(), 1), "hits": 1}
+            "first_seen_s": round(camp.campaign_time(), 1), "hits": 1, "minimized": False}
     with open(os.path.join(tmp, "reproducer"), "wb") as f:
         f.write(data)
     with open(os.path.join(tmp, "reproducer.txt"), "w") as f:
         f.write(f"# {signature} {where}, found by framefuzz fuzz ({os.path.basename(name)})\n")
-        f.write(minimized_reproducer(config, path, signature) or
-                text_reproducer(config, path, signature))
+        f.write(text_reproducer(config, path, signature))
     with open(os.path.join(tmp, "finding.json"), "w") as f:
         json.dump(meta, f, indent=2)
         f.write("\n")
@@ -227,6 +294,7 @@ class Campaign:
         self.progress = {"execs": 0, "cov": 0, "corpus": 0, "crashes": 0}
         self.ticks = 0
         self.rate_window = [(0.0, 0)]
+        self.merged = None
         self.lock = threading.Lock()
         if opts.resume:
             self.dir = opts.resume
@@ -244,6 +312,11 @@ class Campaign:
             self.config = self.make_config(opts)
         for sub in ("corpus", "artifacts", "findings", "logs"):
             os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        # A kill during the last corpus merge: the old corpus is whole or already swapped.
+        if not os.path.isdir(os.path.join(self.dir, "corpus")) and \
+                os.path.isdir(os.path.join(self.dir, "corpus.old")):
+            os.rename(os.path.join(self.dir, "corpus.old"), os.path.join(self.dir, "corpus"))
+        shutil.rmtree(os.path.join(self.dir, "corpus.merging"), ignore_errors=True)
         self.earlier_runs_s = earlier_runs_s(self.dir)
         write_atomically(os.path.join(self.dir, "campaign.json"),
                          json.dumps(self.config, indent=2) + "\n")
@@ -372,6 +445,34 @@ class Campaign:
                         ["-x", DICT, "-V", str(c["time"]), "--", target] + self.harness_options())
         return cmds
 
+    def merge_corpus(self):
+        """Corpus upkeep: libFuzzer's -merge keeps the inputs that add coverage, into a
+        new directory that replaces the old one only once complete (a kill midway
+        leaves the old corpus, and the half-merged one is thrown away next time)."""
+        corpus = os.path.join(self.dir, "corpus")
+        merged = os.path.join(self.dir, "corpus.merging")
+        shutil.rmtree(merged, ignore_errors=True)
+        os.makedirs(merged)
+        before = len(os.listdir(corpus))
+        cmd = ([os.path.join(LIBFUZZER_DIR, f"fuzz-{self.config['target']}")] +
+               self.harness_options() +
+               ["-merge=1", f"-merge_control_file={os.path.join(self.dir, 'merge.ctl')}",
+                f"-artifact_prefix={os.path.join(self.dir, 'artifacts')}/", merged, corpus])
+        with open(os.path.join(self.dir, "logs", "merge.log"), "a") as log:
+            rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode
+        if rc != 0 or (before and not os.listdir(merged)):
+            shutil.rmtree(merged, ignore_errors=True)
+            self.say_warning("corpus merge failed (see logs/merge.log); the corpus stays as is")
+            return
+        old = os.path.join(self.dir, "corpus.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.rename(corpus, old)
+        os.rename(merged, corpus)
+        shutil.rmtree(old, ignore_errors=True)
+        if os.path.exists(os.path.join(self.dir, "merge.ctl")):
+            os.unlink(os.path.join(self.dir, "merge.ctl"))
+        self.merged = (before, len(os.listdir(corpus)))
+
     def afl_progress(self):
         execs = corpus = 0
         cov = 0.0
@@ -449,6 +550,13 @@ class Campaign:
             log.close()
         os.unlink(os.path.join(self.dir, "running"))
         self.triage_pending()
+        if not afl:
+            self.merge_corpus()
+        if not self.opts.quiet and not self.opts.json and any(
+                not f.get("minimized", True) for f in self.findings()):
+            self.clear_line()
+            print("minimising the reproducers ...", flush=True)
+        minimize_pending(self)
         return self.summary()
 
     def tick(self):
@@ -475,7 +583,8 @@ class Campaign:
             return 1 if found else 0
         self.clear_line()
         print(f"campaign {self.dir}: {len(found)} distinct finding(s) in "
-              f"{int(self.elapsed())} s")
+              f"{int(self.elapsed())} s" + (f"; corpus merged from {self.merged[0]} to "
+                                          f"{self.merged[1]} inputs" if self.merged else ""))
         for f in found:
             print(f"  {f['signature']:40} {f['where']:12} hits {f['hits']:5}  "
                   f"{os.path.join(self.dir, 'findings', f['signature'], 'reproducer.txt')}")
@@ -560,6 +669,7 @@ def triage(path, as_json):
         if triage_one(camp, name):
             new += 1
         append_line(os.path.join(path, "triaged"), name)
+    minimize_pending(camp)
     found = findings_of(path)
     if as_json:
         print(json.dumps({"dir": path, "new": new, "findings": found}))
