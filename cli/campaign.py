@@ -310,6 +310,10 @@ class Campaign:
             if os.path.exists(os.path.join(self.dir, "campaign.json")):
                 raise CampaignError(f"{self.dir} already holds a campaign: use --resume {self.dir}")
             self.config = self.make_config(opts)
+        if self.config["engine"] == "afl" and not (shutil.which("afl-fuzz") and
+                                                    shutil.which("afl-clang-fast")):
+            raise CampaignError("AFL++ is not installed: run 'apt-get install -y afl++' as "
+                                "root (or 'sh ci/setup.sh')")
         for sub in ("corpus", "artifacts", "findings", "logs"):
             os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
         # A kill during the last corpus merge: the old corpus is whole or already swapped.
@@ -607,9 +611,6 @@ def run(opts):
     camp = Campaign(opts)
     target = camp.config["target"]
     if camp.config["engine"] == "afl":
-        if not shutil.which("afl-fuzz") or not shutil.which("afl-clang-fast"):
-            raise CampaignError("AFL++ is not installed: run 'apt-get install -y afl++' as "
-                                "root (or 'sh ci/setup.sh')")
         build([os.path.relpath(os.path.join(AFL_DIR, f), ROOT)
                for f in (f"fuzz-{target}", f"fuzz-{target}.cmplog", "ff-mutator.so")])
     else:

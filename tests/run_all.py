@@ -17,6 +17,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -424,6 +425,17 @@ def campaign_tests():
         report("triage: lists the distinct findings, exit 1",
                tri.returncode == 1 and "distinct finding" in tri.stdout and "@bsa" in tri.stdout,
                tri.stdout + tri.stderr)
+
+    with tempfile.TemporaryDirectory() as bare:
+        for tool in ("make", "sh"):
+            os.symlink(shutil.which(tool), os.path.join(bare, tool))
+        proc = run([os.path.join(ROOT, "framefuzz"), "fuzz", "--engine", "afl", "--time", "1",
+                    "--out", os.path.join(bare, "camp")], env=dict(os.environ, PATH=bare))
+        ok, detail = one_line_error(proc)
+        report("cli: fuzz --engine afl without AFL++ names the install command, exit 2, "
+               "and creates nothing",
+               ok and "apt-get install -y afl++" in proc.stderr
+               and not os.path.exists(os.path.join(bare, "camp")), detail)
 
     for name, args in (("unknown target", ["fuzz", "--target", "nope"]),
                        ("a directory that is no campaign", ["status", "/nonexistent/campaign"]),
