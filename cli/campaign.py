@@ -428,13 +428,21 @@ class Campaign:
         seeds = os.path.join(self.dir, "afl-seeds")
         os.makedirs(seeds, exist_ok=True)
         for src in c["seeds"] + [os.path.join(self.dir, "corpus")]:
-            for n in sorted(os.listdir(src))[:1000]:
+            for i, n in enumerate(sorted(os.listdir(src))[:1000]):
                 p = os.path.join(src, n)
-                if os.path.isfile(p) and os.path.getsize(p) <= 1 << 20:
+                if not os.path.isfile(p):
+                    continue
+                try:
+                    if os.path.getsize(p) > 1 << 20:
+                        raise OSError("larger than 1 MiB")
                     with open(p, "rb") as f:
                         data = f.read()
-                    with open(os.path.join(seeds, f"{abs(hash(p)) % 10**12:012d}"), "wb") as f:
-                        f.write(data)
+                except OSError as e:
+                    self.say_warning(f"seed {p} skipped: {e}")
+                    continue
+                name = f"{os.path.basename(src)}-{i:04d}"
+                with open(os.path.join(seeds, name), "wb") as f:
+                    f.write(data)
         if not os.listdir(seeds):
             with open(os.path.join(seeds, "empty"), "wb") as f:
                 f.write(b"\x01\x02")
