@@ -38,6 +38,29 @@ BENCH_SRC := bench/bench.c
 HDRS      := $(wildcard allocators/*.h allocators/*.def oracle/*.h fuzz/*.h tests/*.h)
 
 B := build
+
+# A plug-in allocator (`framefuzz --plugin FILE.c`, or `make PLUGIN=FILE.c ...`): built
+# into every program in a build directory of its own, with a one-line registry of its
+# own (FF_PLUGIN_DEF), so the tree is never touched. FILE.c defines
+# `const ff_backend_ops ff_backend_NAME`, NAME being its file name (plugins/TEMPLATE.c).
+ifdef PLUGIN
+PLUGIN_NAME := $(basename $(notdir $(PLUGIN)))
+B := build/plugin-$(PLUGIN_NAME)
+PLUGIN_SRC := $(B)/plugin/$(PLUGIN_NAME).c
+PLUGIN_DEF := $(CURDIR)/$(B)/plugin/plugin.def
+CSTD += -DFF_PLUGIN_DEF='"$(PLUGIN_DEF)"'
+BACKENDS += $(PLUGIN_NAME)
+LIB_SRC += $(PLUGIN_SRC)
+HDRS += $(PLUGIN_DEF)
+
+$(PLUGIN_SRC): $(PLUGIN)
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(PLUGIN_DEF):
+	@mkdir -p $(dir $@)
+	echo 'FF_BACKEND($(PLUGIN_NAME))' > $@
+endif
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/rel/%.o)
 FUZZLIB_OBJ := $(LIB_SRC:%.c=$(B)/fuzzlib/%.o)
 HARNESSES := $(BACKENDS:%=$(B)/fuzz/fuzz-%) $(B)/fuzz/fuzz-diff

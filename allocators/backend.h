@@ -55,7 +55,8 @@ const char *ff_status_name(ff_status status);
 
 /* A request is malformed, and must be answered FF_ERR_INVALID with no change of state,
  * when its count is 0, its align is neither 0, 1 nor a power of two, its zone is not a
- * zone, its count or align exceeds FF_PFN_LIMIT, or (with a max_order) its count, its
+ * zone, its count or align exceeds FF_PFN_LIMIT, or (unless max_order is FF_ORDER_ANY)
+ * its count, its
  * align or, for power-of-two placement, 2^ceil(log2(max(count, align))) exceeds
  * 2^max_order. Any other request that cannot be met is FF_ERR_NOMEM. */
 typedef struct ff_alloc_req {
@@ -88,12 +89,16 @@ typedef enum ff_free_rule {
     FF_FREE_PIECEWISE, /* any run of allocated frames may be freed, in any order */
 } ff_free_rule;
 
+/* max_order of a back-end whose blocks are limited only by the RAM. */
+#define FF_ORDER_ANY 255u
+
 typedef struct ff_policy {
     ff_placement placement;
     ff_rounding rounding;
     ff_free_rule free_rule;
     unsigned max_order;      /* largest block is 2^max_order frames; count and align are
-                                limited to it (0 = no limit beyond the RAM) */
+                                limited to it (0: single frames only; FF_ORDER_ANY: no
+                                limit beyond the RAM) */
     bool validates_frees;    /* false only for known-buggy reference models */
     bool honours_zone;       /* false: a zone-limited request answers UNSUPPORTED */
     bool honours_align;      /* false: align beyond the natural one answers UNSUPPORTED */
@@ -153,6 +158,11 @@ typedef struct ff_backend_ops {
 extern const ff_backend_ops *const ff_backends[];
 extern const size_t ff_backend_count;
 const ff_backend_ops *ff_backend_find(const char *name);
+
+/* Whether ops keeps this contract as far as can be seen without running it: a name of
+ * [a-z0-9_-], every required hook, a policy that can hold. False with a one-line
+ * reason naming what is wrong (for plug-ins, whose authors need to hear it). */
+bool ff_backend_validate(const ff_backend_ops *ops, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- contiguous RAM */
 

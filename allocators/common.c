@@ -1,6 +1,8 @@
 /* common.c — the contract's shared services: names of the shared enums, the step-hook
  * exit, contiguous RAM runs and host memory. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "backend.h"
@@ -115,4 +117,52 @@ const ff_run *ff_runs_find(const ff_runs *runs, ff_pfn pfn)
             return &runs->run[mid];
     }
     return NULL;
+}
+
+bool ff_backend_validate(const ff_backend_ops *ops, char *err, size_t errlen)
+{
+    const char *name = ops->name ? ops->name : "";
+    if (!*name || strlen(name) > 24 || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(name)) {
+        snprintf(err, errlen, "name '%s' must be 1-24 characters of [a-z0-9_-]", name);
+        return false;
+    }
+    const struct {
+        const char *hook;
+        bool present;
+    } hooks[] = {{"create", ops->create != NULL}, {"destroy", ops->destroy != NULL},
+                 {"alloc", ops->alloc != NULL},   {"free", ops->free != NULL},
+                 {"free_frames", ops->free_frames != NULL}};
+    for (size_t i = 0; i < sizeof hooks / sizeof hooks[0]; i++)
+        if (!hooks[i].present) {
+            snprintf(err, errlen, "%s: the required hook .%s is missing", name, hooks[i].hook);
+            return false;
+        }
+    const ff_policy *p = &ops->policy;
+    if ((unsigned)p->placement > FF_PLACE_ANY_RUN || (unsigned)p->rounding > FF_ROUND_POW2 ||
+        (unsigned)p->free_rule > FF_FREE_PIECEWISE) {
+        snprintf(err, errlen, "%s: policy has an unknown placement, rounding or free rule", name);
+        return false;
+    }
+    if (p->max_order > 40 && p->max_order != FF_ORDER_ANY) {
+        snprintf(err, errlen, "%s: policy max_order %u is past the frame space (at most 40, or FF_ORDER_ANY)", name,
+                 p->max_order);
+        return false;
+    }
+    if (p->rounding == FF_ROUND_POW2 && p->placement != FF_PLACE_POW2_NATURAL) {
+        snprintf(err, errlen, "%s: policy rounds to powers of two but places any run: "
+                              "power-of-two rounding needs power-of-two placement", name);
+        return false;
+    }
+    if (p->inband_bytes >= FF_FRAME_SIZE) {
+        snprintf(err, errlen, "%s: policy inband_bytes %u leaves nothing of a %u-byte frame to check",
+                 name, p->inband_bytes, (unsigned)FF_FRAME_SIZE);
+        return false;
+    }
+    if (p->inband_bytes && !p->needs_backing) {
+        snprintf(err, errlen, "%s: policy declares %u in-band bytes but not needs_backing: "
+                              "in-band structures live in the frames' backing memory",
+                 name, p->inband_bytes);
+        return false;
+    }
+    return true;
 }

@@ -1,15 +1,23 @@
-/* registry.c — turns backends.def into the table of back-ends. */
+/* registry.c — turns backends.def into the table of back-ends. A plug-in build adds
+ * its own one-line table through FF_PLUGIN_DEF (a path to a .def file the build
+ * writes), so a user's allocator joins without an edit to the tree. */
 #include <string.h>
 
 #include "backend.h"
 
 #define FF_BACKEND(name) extern const ff_backend_ops ff_backend_##name;
 #include "backends.def"
+#ifdef FF_PLUGIN_DEF
+#include FF_PLUGIN_DEF
+#endif
 #undef FF_BACKEND
 
 const ff_backend_ops *const ff_backends[] = {
 #define FF_BACKEND(name) &ff_backend_##name,
 #include "backends.def"
+#ifdef FF_PLUGIN_DEF
+#include FF_PLUGIN_DEF
+#endif
 #undef FF_BACKEND
 };
 

@@ -455,7 +455,7 @@ static const char *broken_check(void *self)
                 .placement = FF_PLACE_ANY_RUN,                                                \
                 .rounding = FF_ROUND_NONE,                                                    \
                 .free_rule = FF_FREE_EXACT,                                                   \
-                .max_order = 0,                                                               \
+                .max_order = FF_ORDER_ANY,                                                               \
                 .validates_frees = true,                                                      \
                 .honours_zone = true,                                                         \
                 .honours_align = true,                                                        \

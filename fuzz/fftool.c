@@ -98,21 +98,25 @@ static int cmd_list(bool json)
             json_str(b->name);
             printf(",\"summary\":");
             json_str(b->summary);
+            char order[16];
+            snprintf(order, sizeof order, p->max_order == FF_ORDER_ANY ? "null" : "%u", p->max_order);
             printf(",\"policy\":{\"placement\":\"%s\",\"rounding\":\"%s\",\"free_rule\":\"%s\","
-                   "\"max_order\":%u,\"validates_frees\":%s,\"honours_zone\":%s,"
+                   "\"max_order\":%s,\"validates_frees\":%s,\"honours_zone\":%s,"
                    "\"honours_align\":%s,\"needs_backing\":%s,\"inband_bytes\":%u,"
                    "\"invariant_check\":%s}}",
                    placement_name(p->placement), rounding_name(p->rounding),
-                   free_rule_name(p->free_rule), p->max_order, p->validates_frees ? "true" : "false",
+                   free_rule_name(p->free_rule), order, p->validates_frees ? "true" : "false",
                    p->honours_zone ? "true" : "false", p->honours_align ? "true" : "false",
                    p->needs_backing ? "true" : "false", p->inband_bytes,
                    b->check ? "true" : "false");
         } else {
+            char order[16];
+            snprintf(order, sizeof order, p->max_order == FF_ORDER_ANY ? "any" : "%u", p->max_order);
             printf("  %-9s %s\n", b->name, b->summary);
-            printf("  %-9s placement=%s rounding=%s frees=%s max-order=%u validates-frees=%s "
+            printf("  %-9s placement=%s rounding=%s frees=%s max-order=%s validates-frees=%s "
                    "zones=%s align=%s in-band=%u invariant-check=%s\n",
                    "", placement_name(p->placement), rounding_name(p->rounding),
-                   free_rule_name(p->free_rule), p->max_order, yes_no(p->validates_frees),
+                   free_rule_name(p->free_rule), order, yes_no(p->validates_frees),
                    yes_no(p->honours_zone), yes_no(p->honours_align), p->inband_bytes,
                    yes_no(b->check != NULL));
         }

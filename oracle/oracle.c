@@ -372,7 +372,7 @@ bool ff_oracle_request_malformed(const ff_policy *policy, const ff_alloc_req *re
     if (req->align > 1 && !ff_is_pow2(req->align)) return true;
     /* 2^ceil(log2(n)) must exist, and no request can outgrow the frame space. */
     if (req->count > FF_PFN_LIMIT || req->align > FF_PFN_LIMIT) return true;
-    if (policy->max_order) {
+    if (policy->max_order != FF_ORDER_ANY) {
         uint64_t largest = UINT64_C(1) << policy->max_order;
         if (req->count > largest || req->align > largest) return true;
         if (policy->placement == FF_PLACE_POW2_NATURAL && pow2_cover(req->count, req->align) > largest)
@@ -458,7 +458,8 @@ bool ff_oracle_drain_plan(const ff_space *space, const ff_policy *policy, ff_all
     size_t cap = 0;
     *reqs = NULL;
     *n = 0;
-    uint64_t largest = policy->max_order ? UINT64_C(1) << policy->max_order : UINT64_MAX;
+    uint64_t largest =
+        policy->max_order == FF_ORDER_ANY ? UINT64_MAX : UINT64_C(1) << policy->max_order;
     if (policy->placement == FF_PLACE_POW2_NATURAL) {
         /* Each zone-split range cut into maximal naturally aligned blocks. */
         for (size_t i = 0; i < space->nusable; i++) {

@@ -137,7 +137,7 @@ FF_TEST(broken_registry_lists_every_variant_once)
         CHECK_EQ(ops->policy.placement, FF_PLACE_ANY_RUN);
         CHECK_EQ(ops->policy.rounding, FF_ROUND_NONE);
         CHECK_EQ(ops->policy.free_rule, FF_FREE_EXACT);
-        CHECK_EQ(ops->policy.max_order, 0);
+        CHECK_EQ(ops->policy.max_order, FF_ORDER_ANY);
         CHECK(ops->policy.validates_frees && ops->policy.honours_zone && ops->policy.honours_align);
     }
     CHECK(ff_broken_find("none") == NULL);

@@ -165,10 +165,56 @@ FF_TEST(contract_every_backend_is_registered_once_with_a_sane_policy)
         CHECK(ff_backend_find(ops->name) == ops);
         CHECK(ops->create && ops->destroy && ops->alloc && ops->free && ops->free_frames);
         CHECK(ops->summary && ops->summary[0]);
-        CHECK(ops->policy.max_order < 64);
+        CHECK(ops->policy.max_order < 64 || ops->policy.max_order == FF_ORDER_ANY);
         CHECK(ops->policy.inband_bytes < FF_FRAME_SIZE);
         if (ops->policy.inband_bytes) CHECK(ops->policy.needs_backing);
     }
     CHECK(ff_backend_find("nope") == NULL);
     CHECK(!ff_backend_find("bsa")->policy.validates_frees);
+}
+
+/* ---------------------------------------------------------------- validation */
+
+FF_TEST(contract_every_registered_backend_validates)
+{
+    char err[200];
+    for (size_t i = 0; i < ff_backend_count; i++) {
+        bool ok = ff_backend_validate(ff_backends[i], err, sizeof err);
+        if (!ok) printf("  %s\n", err);
+        CHECK(ok);
+    }
+}
+
+FF_TEST(contract_validation_names_what_is_wrong)
+{
+    char err[200];
+    ff_backend_ops ops = *ff_backend_find("buddy");
+    ops.name = "My Alloc";
+    CHECK(!ff_backend_validate(&ops, err, sizeof err));
+    CHECK(strstr(err, "name 'My Alloc'") != NULL);
+
+    ops = *ff_backend_find("buddy");
+    ops.free = NULL;
+    CHECK(!ff_backend_validate(&ops, err, sizeof err));
+    CHECK_STREQ(err, "buddy: the required hook .free is missing");
+
+    ops = *ff_backend_find("bitmap");
+    ops.policy.rounding = FF_ROUND_POW2;
+    CHECK(!ff_backend_validate(&ops, err, sizeof err));
+    CHECK(strstr(err, "power-of-two rounding needs power-of-two placement") != NULL);
+
+    ops = *ff_backend_find("bitmap");
+    ops.policy.inband_bytes = 16;
+    CHECK(!ff_backend_validate(&ops, err, sizeof err));
+    CHECK(strstr(err, "not needs_backing") != NULL);
+
+    ops = *ff_backend_find("buddy");
+    ops.policy.max_order = 41;
+    CHECK(!ff_backend_validate(&ops, err, sizeof err));
+    CHECK(strstr(err, "max_order 41") != NULL);
+
+    ops = *ff_backend_find("freelist");
+    ops.policy.inband_bytes = FF_FRAME_SIZE;
+    CHECK(!ff_backend_validate(&ops, err, sizeof err));
+    CHECK(strstr(err, "inband_bytes 4096") != NULL);
 }

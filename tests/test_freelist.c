@@ -130,7 +130,7 @@ FF_TEST(freelist_policy)
     CHECK_EQ(p->placement, FF_PLACE_ANY_RUN);
     CHECK_EQ(p->rounding, FF_ROUND_NONE);
     CHECK_EQ(p->free_rule, FF_FREE_EXACT);
-    CHECK_EQ(p->max_order, 0);
+    CHECK_EQ(p->max_order, FF_ORDER_ANY);
     CHECK(p->validates_frees && p->honours_zone && p->honours_align && p->needs_backing);
     CHECK_EQ(p->inband_bytes, 16);
     CHECK(FL->check != NULL);
