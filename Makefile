@@ -60,6 +60,10 @@ $(PLUGIN_SRC): $(PLUGIN)
 $(PLUGIN_DEF):
 	@mkdir -p $(dir $@)
 	echo 'FF_BACKEND($(PLUGIN_NAME))' > $@
+
+# A plug-in's warnings are its author's to read, not a reason to refuse it.
+PLUGIN_OBJS = $(foreach d,rel fuzzlib fastlib afllib afllib-cmplog,$(PLUGIN_SRC:%.c=$(B)/$(d)/%.o))
+$(PLUGIN_OBJS): WARN := -Wall -Wextra
 endif
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/rel/%.o)
 FUZZLIB_OBJ := $(LIB_SRC:%.c=$(B)/fuzzlib/%.o)

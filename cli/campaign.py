@@ -264,6 +264,18 @@ def triage_one(camp, name):
     return meta
 
 
+MAKE_ARGS = []  # the plug-in build's make arguments (use_build)
+
+
+def use_build(build_dir, make_args):
+    """Points the campaign at another build (a plug-in's)."""
+    global FFTOOL, LIBFUZZER_DIR, AFL_DIR
+    FFTOOL = os.path.join(build_dir, "fftool")
+    LIBFUZZER_DIR = os.path.join(build_dir, "fuzz")
+    AFL_DIR = os.path.join(build_dir, "afl")
+    MAKE_ARGS[:] = make_args
+
+
 def registered_backends():
     """The back-ends `all` stands for, from the C side."""
     proc = subprocess.run([FFTOOL, "list", "--json"], stdout=subprocess.PIPE, text=True)
@@ -329,6 +341,8 @@ class Campaign:
     def make_config(opts):
         target = opts.target
         known = registered_backends()
+        if target != "diff" and target not in known:
+            raise CampaignError(f"unknown target '{target}' (valid: diff {' '.join(known)})")
         backends = opts.backends or (",".join(known) if target == "diff" else target)
         for name in backends.split(","):
             if name not in known:
@@ -605,7 +619,8 @@ class Campaign:
 
 def build(targets_needed):
     """Brings the harnesses and tools up to date (quietly unless it fails)."""
-    proc = subprocess.run(["make", "-s", "-C", ROOT, "build/fftool"] + targets_needed,
+    proc = subprocess.run(["make", "-s", "-C", ROOT, *MAKE_ARGS,
+                           os.path.relpath(FFTOOL, ROOT)] + targets_needed,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-3000:])

@@ -17,6 +17,8 @@
  *     --quiet            verdicts only, no trace
  *     --expect           compare with the program's "# expect:" lines instead
  *     --binary           read every file as binary, even one that looks like text
+ *   fftool validate                            every back-end of this build (plug-ins too)
+ *                                              against the contract: one line if not
  *   fftool minimize [OPTIONS] FILE [-o OUT]     the shortest program with the same finding,
  *                                              as text (operation-level delta debugging)
  *     --backend, --semantics, --poison, --binary as for repro
@@ -539,6 +541,13 @@ int main(int argc, char **argv)
                            "minimize [OPTIONS] FILE [-o OUT]");
     if (strcmp(argv[1], "repro") == 0) return cmd_repro(argc, argv);
     if (strcmp(argv[1], "minimize") == 0) return cmd_minimize(argc, argv);
+    if (strcmp(argv[1], "validate") == 0) {
+        /* Every back-end this build holds, plug-ins included, against the contract. */
+        char err[256];
+        for (size_t i = 0; i < ff_backend_count; i++)
+            if (!ff_backend_validate(ff_backends[i], err, sizeof err)) return usage_error("%s", err);
+        return 0;
+    }
     bool json = false, fixups = false;
     const char *operand = NULL, *out_path = NULL;
     for (int i = 2; i < argc; i++) {
@@ -566,5 +575,5 @@ int main(int argc, char **argv)
         }
         return cmd_encode(operand, out_path);
     }
-    return usage_error("unknown command %s (commands: list, map, decode, encode, repro, minimize)", argv[1]);
+    return usage_error("unknown command %s (commands: list, map, decode, encode, repro, minimize, validate)", argv[1]);
 }
