@@ -70,7 +70,7 @@ FUZZLIB_OBJ := $(LIB_SRC:%.c=$(B)/fuzzlib/%.o)
 HARNESSES := $(BACKENDS:%=$(B)/fuzz/fuzz-%) $(B)/fuzz/fuzz-diff
 
 .PHONY: all test bench bench-fuzz setup clean unit-asan gcc-check fuzz-ops-smoke harnesses harnesses-fast afl oss-fuzz-check
-all: $(B)/libframefuzz.a $(B)/fftool $(B)/replay
+all: $(B)/libframefuzz.a $(B)/fftool $(B)/replay $(B)/ffcompare
 
 $(B)/rel/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -82,6 +82,11 @@ $(B)/libframefuzz.a: $(LIB_OBJ)
 
 $(B)/fftool: $(TOOL_SRC) $(B)/libframefuzz.a
 	$(CC) $(CSTD) $(WARN) $(INC) $(CFLAGS) $< $(B)/libframefuzz.a -o $@
+
+# The C side of `framefuzz compare`: workloads, a checked pass and a timed pass.
+COMPARE_SRC := bench/compare.c bench/workload.c
+$(B)/ffcompare: $(COMPARE_SRC) bench/workload.h $(B)/libframefuzz.a
+	$(CC) $(CSTD) $(WARN) $(INC) -Ibench -O2 -g $(COMPARE_SRC) $(B)/libframefuzz.a -o $@
 
 # The standalone replay driver: the harness without any fuzzer runtime.
 $(B)/replay: $(REPLAY_SRC) $(B)/libframefuzz.a
@@ -105,6 +110,7 @@ gcc-check:
 	$(GCC) $(CSTD) $(WARN) $(INC) -O2 $(TOOL_SRC) $(LIB_SRC) -o $(B)/gcc/fftool
 	$(GCC) $(CSTD) $(WARN) $(INC) -O2 $(REPLAY_SRC) $(LIB_SRC) -o $(B)/gcc/replay
 	$(GCC) $(CSTD) $(WARN) $(INC) -O2 -c fuzz/afl_mutator.c -o $(B)/gcc/afl_mutator.o
+	$(GCC) $(CSTD) $(WARN) $(INC) -Ibench -O2 $(COMPARE_SRC) $(LIB_SRC) -o $(B)/gcc/ffcompare
 	$(GCC) $(CSTD) $(WARN) $(INC) -O2 $(BENCH_SRC) $(LIB_SRC) -o $(B)/gcc/bench
 
 # The operation language's decoder and parser, fuzzed for their own contracts (clang).
