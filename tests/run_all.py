@@ -501,6 +501,44 @@ def plugin_tests():
            all(open(os.path.join(ROOT, f)).read() == t for f, t in tracked.items()), "")
 
 
+def compare_tests():
+    proc = cli(["compare", "--workloads", "churn,storm", "--maps", "tiny", "--runs", "2",
+                "--format", "json"])
+    try:
+        rows = json.loads(proc.stdout)
+    except ValueError:
+        rows = []
+    names = {r["backend"] for r in rows}
+    report("compare: every back-end on each workload, each run checked by the oracle",
+           proc.returncode == 0 and len(rows) == 8 and names == {"buddy", "bitmap", "freelist",
+                                                                  "bsa"}
+           and all(r["alloc_ns"]["median"] > 0 and r["checked"] for r in rows)
+           and all(r["ooms"] > 0 for r in rows if r["workload"] == "storm"),
+           proc.stdout[-2000:] + proc.stderr)
+    again = cli(["compare", "--workloads", "storm", "--maps", "tiny", "--runs", "1",
+                 "--format", "json"])
+    try:
+        keep = [(r["backend"], r["ooms"], r["largest_free_block"], r["unusable_index_order9"])
+                for r in json.loads(again.stdout)]
+        first = [(r["backend"], r["ooms"], r["largest_free_block"], r["unusable_index_order9"])
+                 for r in rows if r["workload"] == "storm"]
+    except ValueError:
+        keep, first = [], [1]
+    report("compare: workloads are deterministic (same counts and fragmentation)",
+           keep == first, again.stdout + again.stderr)
+    for fmt, marker in (("markdown", "| back-end |"), ("csv", "back-end,workload"),
+                        ("table", "ns/alloc")):
+        proc = cli(["compare", "--workloads", "churn", "--maps", "tiny", "--runs", "1",
+                    "--format", fmt])
+        report(f"compare: --format {fmt}", proc.returncode == 0 and marker in proc.stdout,
+               proc.stdout + proc.stderr)
+    for name, args in (("unknown workload", ["compare", "--workloads", "nope"]),
+                       ("unknown map", ["compare", "--maps", "nope"]),
+                       ("unknown back-end", ["compare", "--backends", "nope"])):
+        ok, detail = one_line_error(cli(args))
+        report(f"cli: compare with {name} is a one-line error, exit 2", ok, detail)
+
+
 def repro_cli_tests():
     with tempfile.TemporaryDirectory() as tmp:
         nameless = os.path.join(tmp, "nameless.txt")
@@ -550,6 +588,7 @@ def main():
                            "driver, every target run briefly")
     campaign_tests()
     plugin_tests()
+    compare_tests()
     cli_tests()
     repro_cli_tests()
     print(f"{passed} passed, {failed} failed")
