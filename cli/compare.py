@@ -62,3 +62,88 @@ def render(rows, fmt):
     lines = ["  ".join(h.ljust(w) for h, w in zip(heads, widths))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in table]
     return "\n".join(lines) + "\n"
+
+
+def plots(rows, out_dir):
+    """Bar charts of ns per alloc and per free for each workload, and, when several
+    maps were measured, a scaling curve per back-end. Returns [(file, title)]."""
+    import matplotlib
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    os.makedirs(out_dir, exist_ok=True)
+    made = []
+    backends = sorted({r["backend"] for r in rows}, key=[r["backend"] for r in rows].index)
+    workloads = sorted({r["workload"] for r in rows}, key=[r["workload"] for r in rows].index)
+    maps = sorted({r["preset"] for r in rows}, key=lambda p: next(
+        r["usable_frames"] for r in rows if r["preset"] == p))
+    for key, title in (("alloc_ns", "ns per alloc"), ("free_ns", "ns per free")):
+        fig, ax = plt.subplots(figsize=(8, 3.6), dpi=100)
+        width = 0.8 / max(len(backends), 1)
+        for i, b in enumerate(backends):
+            values = [next((r[key]["median"] for r in rows if r["backend"] == b and
+                            r["workload"] == w and r["preset"] == maps[-1]), 0) for w in workloads]
+            ax.bar([x + i * width for x in range(len(workloads))], values, width, label=b)
+        ax.set_xticks([x + width * (len(backends) - 1) / 2 for x in range(len(workloads))])
+        ax.set_xticklabels(workloads)
+        ax.set_yscale("log")
+        ax.set_ylabel(title + " (log)")
+        ax.set_title(f"{title}, median, map {maps[-1]}")
+        ax.legend(fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+        fig.tight_layout()
+        name = f"{key}.png"
+        fig.savefig(os.path.join(out_dir, name))
+        plt.close(fig)
+        made.append((name, f"{title} by workload"))
+    if len(maps) > 1:
+        for w in workloads:
+            fig, ax = plt.subplots(figsize=(7, 3.4), dpi=100)
+            for b in backends:
+                pts = [(r["usable_frames"] * 4096 / 2**30, r["alloc_ns"]["median"])
+                       for r in rows if r["backend"] == b and r["workload"] == w]
+                pts.sort()
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=b)
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("simulated RAM (GiB)")
+            ax.set_ylabel("ns per alloc")
+            ax.set_title(f"scaling: {w}")
+            ax.legend(fontsize=8)
+            ax.grid(alpha=0.3)
+            fig.tight_layout()
+            name = f"scaling-{w}.png"
+            fig.savefig(os.path.join(out_dir, name))
+            plt.close(fig)
+            made.append((name, f"ns per alloc against RAM, {w}"))
+    return made
+
+
+def page(rows, charts):
+    import html
+    e = html.escape
+    heads = "".join(f"<th>{e(h)}</th>" for _, h in COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{e(cell(r, k))}</td>" for k, _ in COLUMNS) + "</tr>"
+                   for r in rows)
+    figs = "".join(f"<figure><img src='{e(n)}' alt='{e(t)}'><figcaption>{e(t)}</figcaption>"
+                   f"</figure>" for n, t in charts)
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>framefuzz compare</title>"
+            "<style>body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;"
+            "padding:0 1rem}table{border-collapse:collapse;font-size:.9rem}td,th{border:1px "
+            "solid #ccc;padding:.25rem .5rem;text-align:left}th{background:#f3f3f3}"
+            ".plots{display:grid;grid-template-columns:repeat(auto-fit,minmax(30rem,1fr));"
+            "gap:1rem}.plots img{width:100%;border:1px solid #ddd}</style></head><body>"
+            "<h1>framefuzz compare</h1><p>Times are medians of the timed runs (range in "
+            "brackets); the oracle column says whether the checked pass was clean.</p>"
+            f"<table><tr>{heads}</tr>{body}</table><div class='plots'>{figs}</div>"
+            "</body></html>\n")
+
+
+def write_html(rows, out_dir):
+    charts = plots(rows, out_dir)
+    path = os.path.join(out_dir, "index.html")
+    with open(path, "w") as f:
+        f.write(page(rows, charts))
+    with open(os.path.join(out_dir, "compare.md"), "w") as f:
+        f.write("# framefuzz compare\n\n" + render(rows, "markdown") + "\n" +
+                "\n".join(f"![{t}]({n})" for n, t in charts) + "\n")
+    return path

@@ -532,6 +532,16 @@ def compare_tests():
                     "--format", fmt])
         report(f"compare: --format {fmt}", proc.returncode == 0 and marker in proc.stdout,
                proc.stdout + proc.stderr)
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = cli(["compare", "--workloads", "churn", "--maps", "tiny,qemu", "--runs", "1",
+                    "--html", tmp])
+        files = set(os.listdir(tmp))
+        page = open(os.path.join(tmp, "index.html")).read() if "index.html" in files else ""
+        report("compare: --html writes a page with bar charts and scaling curves (matplotlib)",
+               proc.returncode == 0 and {"alloc_ns.png", "free_ns.png", "scaling-churn.png",
+                                         "compare.md"} <= files and "<table>" in page,
+               proc.stderr + str(files))
+
     for name, args in (("unknown workload", ["compare", "--workloads", "nope"]),
                        ("unknown map", ["compare", "--maps", "nope"]),
                        ("unknown back-end", ["compare", "--backends", "nope"])):
