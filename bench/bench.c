@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host_memory.h"
 #include "meta.h"
 
 #define RUNS 5
@@ -198,19 +199,6 @@ static figure layer_cost(const ff_backend_ops *ops, const char *preset, long ite
 
 /* ---------------------------------------------------------------- memory */
 
-static long status_kib(const char *field)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = -1;
-    size_t len = strlen(field);
-    if (!f) return -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, field, len) == 0) kib = strtol(line + len, NULL, 10);
-    fclose(f);
-    return kib;
-}
-
 /* Peak RSS (MiB) of a child that builds a 1 TiB space, the metadata layer and the
  * back-end, and runs 10,000 single-frame and 100 2 MiB allocations through it. */
 static double tib_peak_mib(const ff_backend_ops *ops, double *create_ms)
@@ -238,7 +226,7 @@ static double tib_peak_mib(const ff_backend_ops *ops, double *create_ms)
             for (int i = 0; i < 10000; i++) ff_meta_drop(m, h[i]);
             for (int i = 0; i < 100; i++) ff_meta_alloc(m, &huge, 1, &h[i]);
             for (int i = 0; i < 100; i++) ff_meta_drop(m, h[i]);
-            result[0] = (double)status_kib("VmHWM:") / 1024.0;
+            result[0] = (double)ff_status_kib("VmHWM:") / 1024.0;
         }
         if (write(fds[1], result, sizeof result) != (ssize_t)sizeof result) _exit(1);
         _exit(0);

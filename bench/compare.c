@@ -12,7 +12,8 @@
  *            shadow of the frames handed out, at the workload's measuring point:
  *            the largest free block the back-end's placement could hand out, and
  *            Linux's unusable-free-space index for order 9 (the share of free
- *            frames that lie outside any free, aligned 2 MiB block).
+ *            frames that lie outside any free, aligned 2 MiB block);
+ *   memory   one more run in a child process: the peak host memory it added (MiB).
  * Output: one JSON object per back-end.
  */
 #include <stdio.h>
@@ -20,7 +21,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "exec.h"
+#include "host_memory.h"
 #include "workload.h"
 
 static double now_ns(void)
@@ -193,6 +198,31 @@ static timing timed_pass(ff_space *space, const ff_backend_ops *ops, const ff_wo
     return t;
 }
 
+/* Peak host memory (MiB) of the back-end running the workload once, measured in a child
+ * whose only other memory is the space and the process itself; -1 if unmeasurable. */
+static double peak_mib(ff_space *space, const ff_backend_ops *ops, const ff_workload *w)
+{
+    int fds[2];
+    if (pipe(fds) != 0) return -1;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        long before = ff_status_kib("VmRSS:");
+        timed_pass(space, ops, w, false);
+        long peak = ff_status_kib("VmHWM:");
+        double mib = before >= 0 && peak >= 0 ? (double)(peak - before) / 1024.0 : -1;
+        ssize_t wrote = write(fds[1], &mib, sizeof mib);
+        _exit(wrote == (ssize_t)sizeof mib ? 0 : 1);
+    }
+    close(fds[1]);
+    double mib = -1;
+    if (pid < 0 || read(fds[0], &mib, sizeof mib) != (ssize_t)sizeof mib) mib = -1;
+    close(fds[0]);
+    if (pid > 0) waitpid(pid, NULL, 0);
+    return mib;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) die("%s", "usage: ffcompare WORKLOAD PRESET [--backends LIST] [--runs N] [--seed S]");
@@ -225,6 +255,8 @@ int main(int argc, char **argv)
         if (ops->policy.needs_backing && !ff_space_has_backing(&space) &&
             !ff_space_enable_backing(&space, FF_POISON_DEFAULT))
             die("%s", "cannot reserve backing memory");
+        /* First, while nothing of this back-end is resident in this process yet. */
+        double peak = peak_mib(&space, ops, &w);
         ff_finding first;
         size_t findings = checked_pass(&space, ops, &w, &first);
         ff_space_reset(&space);
@@ -243,11 +275,12 @@ int main(int argc, char **argv)
                "\"events\":%zu,\"alloc_ns\":{\"median\":%.1f,\"min\":%.1f,\"max\":%.1f},"
                "\"free_ns\":{\"median\":%.1f,\"min\":%.1f,\"max\":%.1f},\"ooms\":%llu,"
                "\"largest_free_block\":%llu,\"unusable_index_order9\":%.4f,"
-               "\"metadata_bytes_per_frame\":%zu,\"checked\":%s,\"finding\":\"%s\"}\n",
+               "\"metadata_bytes_per_frame\":%zu,\"peak_host_mib\":%.1f,\"checked\":%s,"
+               "\"finding\":\"%s\"}\n",
                ops->name, workload, preset, (unsigned long long)space.usable_frames, w.n,
                a[runs / 2], a[0], a[runs - 1], f[runs / 2], f[0], f[runs - 1],
                (unsigned long long)measured.ooms, (unsigned long long)measured.largest,
-               measured.unusable9, ff_meta_slot_bytes(), findings ? "false" : "true", sig);
+               measured.unusable9, ff_meta_slot_bytes(), peak, findings ? "false" : "true", sig);
         fflush(stdout);
     }
     ff_workload_free(&w);

@@ -11,7 +11,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLUMNS = [("backend", "back-end"), ("workload", "workload"), ("preset", "map"),
            ("alloc", "ns/alloc"), ("free", "ns/free"), ("ooms", "OOM"),
            ("largest_free_block", "largest free"), ("unusable_index_order9", "unusable(9)"),
-           ("checked", "oracle")]
+           ("peak_host_mib", "peak MiB"), ("checked", "oracle")]
 
 
 class CompareError(Exception):
@@ -38,6 +38,8 @@ def cell(row, key):
         return f"{f['median']:.1f} ({f['min']:.1f}-{f['max']:.1f})"
     if key == "unusable_index_order9":
         return f"{row[key]:.3f}"
+    if key == "peak_host_mib":
+        return f"{row[key]:.1f}" if row[key] >= 0 else "?"
     if key == "checked":
         return "clean" if row["checked"] else row["finding"]
     return str(row[key])
