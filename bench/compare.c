@@ -247,7 +247,8 @@ int main(int argc, char **argv)
         char valid[256] = "";
         for (size_t i = 0; i < ff_workload_count; i++)
             strcat(strcat(valid, i ? " " : ""), ff_workloads[i].name);
-        fprintf(stderr, "ffcompare: unknown workload '%s' (valid: %s)\n", workload, valid);
+        fprintf(stderr, "ffcompare: unknown workload '%s' (valid: %s corpus:DIR)\n", workload,
+                valid);
         return 2;
     }
     for (size_t t = 0; t < n; t++) {

@@ -2,11 +2,16 @@
  * workload.c — the named workloads of `framefuzz compare` (contract in workload.h).
  *
  * Sizes scale with the space, so the same workload means the same pressure on 1 GiB
- * and on 1 TiB, with a cap on the number of events that keeps a run short.
+ * and on 1 TiB, with a cap on the number of events that keeps a run short. A name
+ * "corpus:DIR" replays a fuzz corpus: its programs' allocations and drops.
  */
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops.h"
+#include "space.h"
 #include "workload.h"
 
 const ff_workload_info ff_workloads[] = {
@@ -69,8 +74,57 @@ static size_t take_random(live_set *l, uint64_t *seed)
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
+/* A fuzz corpus as a workload: every program of the directory in name order, its
+ * allocations as allocations and its drops as frees of the handles they name (other
+ * operations have no back-end call of their own). */
+static bool build_corpus(ff_workload *w, const char *dir)
+{
+    struct dirent **names;
+    int n = scandir(dir, &names, NULL, alphasort);
+    if (n < 0) return false;
+    bool ok = true;
+    size_t *live = malloc(sizeof *live * (FF_OPS_MAX + 1));
+    if (!live) ok = false;
+    for (int i = 0; i < n; i++) {
+        char path[4096], err[200], *data;
+        size_t size, nlive = 0;
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
+        bool is_file = names[i]->d_name[0] != '.';
+        free(names[i]);
+        if (!ok || !is_file || !ff_read_file(path, 4u << 20, &data, &size, err, sizeof err)) continue;
+        ff_program p;
+        bool decoded = ff_program_decode(&p, (const uint8_t *)data, size);
+        free(data);
+        if (!decoded) continue;
+        for (size_t k = 0; ok && k < p.nops && w->n < 2 * MAX_ALLOCS; k++) {
+            const ff_op *op = &p.ops[k];
+            if (op->kind == FF_OP_ALLOC && op->zone < FF_ZONE_COUNT) {
+                live[nlive++] = w->n;
+                ok = alloc_ev(w, op->count, op->align, op->zone);
+            } else if ((op->kind == FF_OP_DROP || op->kind == FF_OP_DROP_PIECE) && nlive) {
+                size_t h = op->handle % nlive;
+                ok = free_ev(w, live[h]);
+                memmove(&live[h], &live[h + 1], (nlive - h - 1) * sizeof *live);
+                nlive--;
+            }
+        }
+        while (ok && nlive) ok = free_ev(w, live[--nlive]); /* what each program left */
+        ff_program_free(&p);
+    }
+    free(names);
+    free(live);
+    w->measure_at = w->n;
+    return ok && w->n > 0;
+}
+
 bool ff_workload_build(ff_workload *w, const char *name, uint64_t frames, uint64_t seed)
 {
+    if (strncmp(name, "corpus:", 7) == 0) {
+        memset(w, 0, sizeof *w);
+        if (build_corpus(w, name + 7)) return true;
+        ff_workload_free(w);
+        return false;
+    }
     memset(w, 0, sizeof *w);
     uint64_t s = seed;
     live_set live = {calloc(MAX_ALLOCS + 1, sizeof(size_t)), 0};

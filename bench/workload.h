@@ -30,8 +30,9 @@ typedef struct ff_workload_info {
 extern const ff_workload_info ff_workloads[];
 extern const size_t ff_workload_count;
 
-/* Builds workload `name` for a space of usable_frames frames with the seed. False
- * for an unknown name or host memory. */
+/* Builds workload `name` (or "corpus:DIR", the replay of a fuzz corpus's allocations
+ * and drops) for a space of usable_frames frames with the seed. False for an unknown
+ * name, an unreadable or empty corpus, or host memory. */
 bool ff_workload_build(ff_workload *w, const char *name, uint64_t usable_frames, uint64_t seed);
 void ff_workload_free(ff_workload *w);
 

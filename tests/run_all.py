@@ -532,6 +532,16 @@ def compare_tests():
                     "--format", fmt])
         report(f"compare: --format {fmt}", proc.returncode == 0 and marker in proc.stdout,
                proc.stdout + proc.stderr)
+    proc = cli(["compare", "--workloads", "corpus:corpus/diff", "--maps", "tiny", "--runs", "1",
+                "--format", "json"])
+    try:
+        rows = {r["backend"]: r for r in json.loads(proc.stdout)}
+    except ValueError:
+        rows = {}
+    report("compare: a fuzz corpus replays as a workload, checked (bsa's drift shows)",
+           proc.returncode == 0 and rows.get("buddy", {}).get("checked") is True
+           and rows.get("bsa", {}).get("finding", "").endswith("@bsa"),
+           proc.stdout[-1500:] + proc.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         proc = cli(["compare", "--workloads", "churn", "--maps", "tiny,qemu", "--runs", "1",
                     "--html", tmp])
