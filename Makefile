@@ -85,14 +85,14 @@ $(B)/fftool: $(TOOL_SRC) $(B)/libframefuzz.a
 
 # The C side of `framefuzz compare`: workloads, a checked pass and a timed pass.
 COMPARE_SRC := bench/compare.c bench/workload.c
-$(B)/ffcompare: $(COMPARE_SRC) bench/workload.h bench/host_memory.h $(B)/libframefuzz.a
+$(B)/ffcompare: $(COMPARE_SRC) bench/workload.h bench/measure.h $(B)/libframefuzz.a
 	$(CC) $(CSTD) $(WARN) $(INC) -Ibench -O2 -g $(COMPARE_SRC) $(B)/libframefuzz.a -o $@
 
 # The standalone replay driver: the harness without any fuzzer runtime.
 $(B)/replay: $(REPLAY_SRC) $(B)/libframefuzz.a
 	$(CC) $(CSTD) $(WARN) $(INC) $(CFLAGS) $< $(B)/libframefuzz.a -o $@
 
-$(B)/bench: $(BENCH_SRC) bench/host_memory.h $(B)/libframefuzz.a
+$(B)/bench: $(BENCH_SRC) bench/measure.h $(B)/libframefuzz.a
 	$(CC) $(CSTD) $(WARN) $(INC) -O2 -g $< $(B)/libframefuzz.a -o $@
 
 # Unit tests: one binary, every part, built from scratch with ASan+UBSan.

@@ -20,23 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "host_memory.h"
+#include "measure.h"
 #include "meta.h"
 
 #define RUNS 5
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 typedef struct figure {
     double median, min, max;
@@ -45,7 +32,7 @@ typedef struct figure {
 
 static figure summarise(double *runs)
 {
-    qsort(runs, RUNS, sizeof *runs, cmp_double);
+    qsort(runs, RUNS, sizeof *runs, ff_cmp_double);
     return (figure){runs[RUNS / 2], runs[0], runs[RUNS - 1], true};
 }
 
@@ -113,12 +100,12 @@ static figure pair_cost(const ff_backend_ops *ops, const char *preset, uint64_t 
             return (figure){0};
         }
         ops->free(t.self, p, count);
-        double t0 = now_ns();
+        double t0 = ff_now_ns();
         for (long i = 0; i < iterations; i++) {
             if (ops->alloc(t.self, &req, &p) != FF_OK) die("alloc failed mid-run");
             ops->free(t.self, p, count);
         }
-        runs[r] = (now_ns() - t0) / (double)iterations;
+        runs[r] = (ff_now_ns() - t0) / (double)iterations;
         target_close(&t);
     }
     return summarise(runs);
@@ -148,7 +135,7 @@ static figure mixed_cost(const ff_backend_ops *ops, const char *preset, long pai
         uint64_t seed = 0x9e3779b97f4a7c15u;
         size_t live = 0;
         long allocs = 0;
-        double t0 = now_ns();
+        double t0 = ff_now_ns();
         while (allocs < pairs) {
             bool do_alloc = live == 0 || (live < LIVE_MAX && (xorshift(&seed) & 1));
             if (do_alloc) {
@@ -167,7 +154,7 @@ static figure mixed_cost(const ff_backend_ops *ops, const char *preset, long pai
             live--;
             ops->free(t.self, start[live], count[live]);
         }
-        runs[r] = (now_ns() - t0) / (double)pairs;
+        runs[r] = (ff_now_ns() - t0) / (double)pairs;
         target_close(&t);
     }
     return summarise(runs);
@@ -185,12 +172,12 @@ static figure layer_cost(const ff_backend_ops *ops, const char *preset, long ite
         if (!m) die(err);
         ff_alloc_req one = {.count = 1, .zone = FF_ZONE_NORMAL};
         ff_handle h;
-        double t0 = now_ns();
+        double t0 = ff_now_ns();
         for (long i = 0; i < iterations; i++) {
             if (ff_meta_alloc(m, &one, 1, &h) != FF_META_OK) die("layer alloc failed");
             ff_meta_drop(m, h);
         }
-        runs[r] = (now_ns() - t0) / (double)iterations;
+        runs[r] = (ff_now_ns() - t0) / (double)iterations;
         ff_meta_destroy(m);
         ff_space_destroy(&space);
     }
@@ -212,13 +199,13 @@ static double tib_peak_mib(const ff_backend_ops *ops, double *create_ms)
         char err[160];
         ff_space space;
         double result[2] = {-1, -1};
-        double t0 = now_ns();
+        double t0 = ff_now_ns();
         ff_meta_opts opts = {.semantics = FF_SEM_HARDENED};
         ff_meta *m = NULL;
         if (ff_space_init_preset(&space, "pc-1t", err, sizeof err))
             m = ff_meta_create(&space, ops, &opts, err, sizeof err);
         if (m) {
-            result[1] = (now_ns() - t0) / 1e6;
+            result[1] = (ff_now_ns() - t0) / 1e6;
             static ff_handle h[10000];
             ff_alloc_req one = {.count = 1, .zone = FF_ZONE_NORMAL};
             ff_alloc_req huge = {.count = 512, .align = 512, .zone = FF_ZONE_NORMAL};

@@ -25,21 +25,8 @@
 #include <unistd.h>
 
 #include "exec.h"
-#include "host_memory.h"
+#include "measure.h"
 #include "workload.h"
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static _Noreturn void die(const char *fmt, const char *arg)
 {
@@ -166,9 +153,9 @@ static timing timed_pass(ff_space *space, const ff_backend_ops *ops, const ff_wo
         if (measure && i == w->measure_at) fragmentation(space, &ops->policy, &sh, &t.largest, &t.unusable9);
         const ff_wl_event *e = &w->ev[i];
         if (!e->is_free) {
-            double t0 = now_ns();
+            double t0 = ff_now_ns();
             ff_status st = ops->alloc(b, &e->req, &starts[i]);
-            alloc_total += now_ns() - t0;
+            alloc_total += ff_now_ns() - t0;
             allocs++;
             held[i] = st == FF_OK;
             t.ooms += st != FF_OK;
@@ -177,9 +164,9 @@ static timing timed_pass(ff_space *space, const ff_backend_ops *ops, const ff_wo
                     sh.taken[starts[i] + k] = 1;
         } else if (held[e->target]) {
             const ff_alloc_req *req = &w->ev[e->target].req;
-            double t0 = now_ns();
+            double t0 = ff_now_ns();
             ops->free(b, starts[e->target], req->count);
-            free_total += now_ns() - t0;
+            free_total += ff_now_ns() - t0;
             frees++;
             held[e->target] = false;
             if (measure)
@@ -268,8 +255,8 @@ int main(int argc, char **argv)
             a[r] = tr.alloc_ns;
             f[r] = tr.free_ns;
         }
-        qsort(a, (size_t)runs, sizeof *a, cmp_double);
-        qsort(f, (size_t)runs, sizeof *f, cmp_double);
+        qsort(a, (size_t)runs, sizeof *a, ff_cmp_double);
+        qsort(f, (size_t)runs, sizeof *f, ff_cmp_double);
         char sig[96] = "";
         if (findings) ff_finding_signature(&first, sig, sizeof sig);
         printf("{\"backend\":\"%s\",\"workload\":\"%s\",\"preset\":\"%s\",\"usable_frames\":%llu,"
