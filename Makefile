@@ -42,28 +42,54 @@ B := build
 # A plug-in allocator (`framefuzz --plugin FILE.c`, or `make PLUGIN=FILE.c ...`): built
 # into every program in a build directory of its own, with a one-line registry of its
 # own (FF_PLUGIN_DEF), so the tree is never touched. FILE.c defines
-# `const ff_backend_ops ff_backend_NAME`, NAME being its file name (plugins/TEMPLATE.c).
+# `const ff_backend_ops ff_backend_NAME`, NAME being its file name (plugins/extent.c).
+# A prebuilt shared object (PLUGIN=libNAME.so, or PLUGIN_NAME=NAME when its file name
+# says otherwise) is copied into build/plugin-so-NAME and linked into every program
+# instead, found there at run time through the programs' rpath.
 ifdef PLUGIN
+# A source and a shared object of one name build apart: neither's objects leak into the other.
+ifeq ($(suffix $(PLUGIN)),.so)
+PLUGIN_NAME ?= $(patsubst lib%,%,$(basename $(notdir $(PLUGIN))))
+B := build/plugin-so-$(PLUGIN_NAME)
+else
 PLUGIN_NAME := $(basename $(notdir $(PLUGIN)))
 B := build/plugin-$(PLUGIN_NAME)
-PLUGIN_SRC := $(B)/plugin/$(PLUGIN_NAME).c
+endif
 PLUGIN_DEF := $(CURDIR)/$(B)/plugin/plugin.def
 CSTD += -DFF_PLUGIN_DEF='"$(PLUGIN_DEF)"'
 BACKENDS += $(PLUGIN_NAME)
-LIB_SRC += $(PLUGIN_SRC)
 HDRS += $(PLUGIN_DEF)
-
-$(PLUGIN_SRC): $(PLUGIN)
-	@mkdir -p $(dir $@)
-	cp $< $@
 
 $(PLUGIN_DEF):
 	@mkdir -p $(dir $@)
 	echo 'FF_BACKEND($(PLUGIN_NAME))' > $@
 
+# Another file of the same name may replace the plug-in, with any time stamp: the copy
+# is compared every time, and rewritten (so everything relinks) only when it differs.
+.PHONY: plugin-copy
+plugin-copy:
+
+ifeq ($(suffix $(PLUGIN)),.so)
+# The programs record the library by its SONAME when it has one, else by file name.
+PLUGIN_SONAME := $(shell objdump -p $(PLUGIN) 2>/dev/null | sed -n 's/^ *SONAME *//p')
+PLUGIN_SO := $(B)/plugin/$(or $(PLUGIN_SONAME),libff-$(PLUGIN_NAME).so)
+PLUGIN_LINK := -L$(CURDIR)/$(B)/plugin -l:$(notdir $(PLUGIN_SO)) -Wl,-rpath,$(CURDIR)/$(B)/plugin
+
+$(PLUGIN_SO): plugin-copy
+	@mkdir -p $(dir $@)
+	@cmp -s $(PLUGIN) $@ || cp $(PLUGIN) $@
+else
+PLUGIN_SRC := $(B)/plugin/$(PLUGIN_NAME).c
+LIB_SRC += $(PLUGIN_SRC)
+
+$(PLUGIN_SRC): plugin-copy
+	@mkdir -p $(dir $@)
+	@cmp -s $(PLUGIN) $@ || cp $(PLUGIN) $@
+
 # A plug-in's warnings are its author's to read, not a reason to refuse it.
 PLUGIN_OBJS = $(foreach d,rel fuzzlib fastlib afllib afllib-cmplog,$(PLUGIN_SRC:%.c=$(B)/$(d)/%.o))
 $(PLUGIN_OBJS): WARN := -Wall -Wextra
+endif
 endif
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/rel/%.o)
 FUZZLIB_OBJ := $(LIB_SRC:%.c=$(B)/fuzzlib/%.o)
@@ -80,20 +106,20 @@ $(B)/libframefuzz.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/fftool: $(TOOL_SRC) $(B)/libframefuzz.a
-	$(CC) $(CSTD) $(WARN) $(INC) $(CFLAGS) $< $(B)/libframefuzz.a -o $@
+$(B)/fftool: $(TOOL_SRC) $(B)/libframefuzz.a $(PLUGIN_SO)
+	$(CC) $(CSTD) $(WARN) $(INC) $(CFLAGS) $< $(B)/libframefuzz.a $(PLUGIN_LINK) -o $@
 
 # The C side of `framefuzz compare`: workloads, a checked pass and a timed pass.
 COMPARE_SRC := bench/compare.c bench/workload.c
-$(B)/ffcompare: $(COMPARE_SRC) bench/workload.h bench/measure.h $(B)/libframefuzz.a
-	$(CC) $(CSTD) $(WARN) $(INC) -Ibench -O2 -g $(COMPARE_SRC) $(B)/libframefuzz.a -o $@
+$(B)/ffcompare: $(COMPARE_SRC) bench/workload.h bench/measure.h $(B)/libframefuzz.a $(PLUGIN_SO)
+	$(CC) $(CSTD) $(WARN) $(INC) -Ibench -O2 -g $(COMPARE_SRC) $(B)/libframefuzz.a $(PLUGIN_LINK) -o $@
 
 # The standalone replay driver: the harness without any fuzzer runtime.
-$(B)/replay: $(REPLAY_SRC) $(B)/libframefuzz.a
-	$(CC) $(CSTD) $(WARN) $(INC) $(CFLAGS) $< $(B)/libframefuzz.a -o $@
+$(B)/replay: $(REPLAY_SRC) $(B)/libframefuzz.a $(PLUGIN_SO)
+	$(CC) $(CSTD) $(WARN) $(INC) $(CFLAGS) $< $(B)/libframefuzz.a $(PLUGIN_LINK) -o $@
 
-$(B)/bench: $(BENCH_SRC) bench/measure.h $(B)/libframefuzz.a
-	$(CC) $(CSTD) $(WARN) $(INC) -O2 -g $< $(B)/libframefuzz.a -o $@
+$(B)/bench: $(BENCH_SRC) bench/measure.h $(B)/libframefuzz.a $(PLUGIN_SO)
+	$(CC) $(CSTD) $(WARN) $(INC) -O2 -g $< $(B)/libframefuzz.a $(PLUGIN_LINK) -o $@
 
 # Unit tests: one binary, every part, built from scratch with ASan+UBSan.
 $(B)/asan/unit: $(LIB_SRC) $(TEST_SRC) $(HDRS)
@@ -126,13 +152,13 @@ $(B)/fuzzlib/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FUZZLIBFLAGS) -c $< -o $@
 
-$(B)/fuzz/fuzz-diff: fuzz/fuzz_target.c $(FUZZLIB_OBJ)
+$(B)/fuzz/fuzz-diff: fuzz/fuzz_target.c $(FUZZLIB_OBJ) $(PLUGIN_SO)
 	@mkdir -p $(dir $@)
-	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FUZZFLAGS) -DFF_DEFAULT_TARGETS='"all"' $^ -o $@
+	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FUZZFLAGS) -DFF_DEFAULT_TARGETS='"all"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@
 
-$(B)/fuzz/fuzz-%: fuzz/fuzz_target.c $(FUZZLIB_OBJ)
+$(B)/fuzz/fuzz-%: fuzz/fuzz_target.c $(FUZZLIB_OBJ) $(PLUGIN_SO)
 	@mkdir -p $(dir $@)
-	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FUZZFLAGS) -DFF_DEFAULT_TARGETS='"$*"' $^ -o $@
+	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FUZZFLAGS) -DFF_DEFAULT_TARGETS='"$*"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@
 
 harnesses: $(HARNESSES)
 
@@ -146,13 +172,13 @@ $(B)/fastlib/%.o: %.c $(HDRS)
 	$(FUZZCC) $(CSTD) $(WARN) $(INC) -O2 -g -fsanitize=fuzzer-no-link \
 	    -fno-sanitize-coverage=trace-cmp -c $< -o $@
 
-$(B)/fuzz-fast/fuzz-diff: fuzz/fuzz_target.c $(FASTLIB_OBJ)
+$(B)/fuzz-fast/fuzz-diff: fuzz/fuzz_target.c $(FASTLIB_OBJ) $(PLUGIN_SO)
 	@mkdir -p $(dir $@)
-	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FASTFLAGS) -DFF_DEFAULT_TARGETS='"all"' $^ -o $@
+	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FASTFLAGS) -DFF_DEFAULT_TARGETS='"all"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@
 
-$(B)/fuzz-fast/fuzz-%: fuzz/fuzz_target.c $(FASTLIB_OBJ)
+$(B)/fuzz-fast/fuzz-%: fuzz/fuzz_target.c $(FASTLIB_OBJ) $(PLUGIN_SO)
 	@mkdir -p $(dir $@)
-	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FASTFLAGS) -DFF_DEFAULT_TARGETS='"$*"' $^ -o $@
+	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FASTFLAGS) -DFF_DEFAULT_TARGETS='"$*"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@
 
 harnesses-fast: $(FAST_HARNESSES)
 
@@ -174,19 +200,19 @@ $(B)/afllib-cmplog/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	AFL_QUIET=1 AFL_LLVM_CMPLOG=1 $(AFL_CC) $(CSTD) $(WARN) $(INC) -O2 -g -c $< -o $@
 
-$(B)/afl/fuzz-%.cmplog: fuzz/afl_main.c $(AFLCMPLOG_OBJ)
+$(B)/afl/fuzz-%.cmplog: fuzz/afl_main.c $(AFLCMPLOG_OBJ) $(PLUGIN_SO)
 	@mkdir -p $(dir $@)
 	AFL_QUIET=1 AFL_LLVM_CMPLOG=1 $(AFL_CC) $(CSTD) $(WARN) $(INC) -O2 -g \
-	    -DFF_DEFAULT_TARGETS='"$(call afl_targets,$*)"' $^ -o $@
+	    -DFF_DEFAULT_TARGETS='"$(call afl_targets,$*)"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@
 
-$(B)/afl/fuzz-%: fuzz/afl_main.c $(AFLLIB_OBJ)
+$(B)/afl/fuzz-%: fuzz/afl_main.c $(AFLLIB_OBJ) $(PLUGIN_SO)
 	@mkdir -p $(dir $@)
 	AFL_QUIET=1 $(AFL_CC) $(CSTD) $(WARN) $(INC) -O2 -g \
-	    -DFF_DEFAULT_TARGETS='"$(call afl_targets,$*)"' $^ -o $@
+	    -DFF_DEFAULT_TARGETS='"$(call afl_targets,$*)"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@
 
-$(B)/afl/ff-mutator.so: fuzz/afl_mutator.c $(LIB_SRC) $(HDRS)
+$(B)/afl/ff-mutator.so: fuzz/afl_mutator.c $(LIB_SRC) $(HDRS) $(PLUGIN_SO)
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(INC) -O2 -g -shared -fPIC fuzz/afl_mutator.c $(LIB_SRC) -o $@
+	$(CC) $(CSTD) $(WARN) $(INC) -O2 -g -shared -fPIC fuzz/afl_mutator.c $(LIB_SRC) $(PLUGIN_LINK) -o $@
 
 afl: $(AFL_TARGETS)
 

@@ -478,7 +478,7 @@ def plugin_tests():
                             "syntax.c:", "does not build"),
                "nohook.c": ('#include "backend.h"\nconst ff_backend_ops ff_backend_nohook = '
                             '{.name = "nohook"};\n', "required hook .create is missing", ""),
-               "Bad-Name.c": ("", "a C file named NAME.c", "")}
+               "Bad-Name.c": ("", "the back-end name 'Bad-Name' is not 1 to 24 of [a-z0-9_]", "")}
         for name, (text, expect1, expect2) in bad.items():
             path = os.path.join(tmp, name)
             with open(path, "w") as f:
@@ -499,6 +499,78 @@ def plugin_tests():
                proc.returncode == 2 and "inband_bytes 4096" in proc.stderr, proc.stderr)
     report("plugin: the source tree is untouched",
            all(open(os.path.join(ROOT, f)).read() == t for f, t in tracked.items()), "")
+
+
+def shared_plugin_tests():
+    """A prebuilt shared object as a plug-in: linked into every tool and harness from a
+    build directory of its own; bad objects get a message naming what is wrong."""
+    xv6 = os.path.join(ROOT, "plugins", "xv6.c")
+    with tempfile.TemporaryDirectory() as tmp:
+        def shared(name, source, *flags):
+            out = os.path.join(tmp, name)
+            proc = run(["clang", "-std=c11", "-D_DEFAULT_SOURCE", "-O2", "-shared", "-fPIC",
+                        "-Iallocators", *flags, source, "-o", out])
+            return out if proc.returncode == 0 else proc.stderr
+        lib = shared("libxv6.so", xv6, "-Wl,-soname,libxv6.so.1")
+        prog = os.path.join(tmp, "double.txt")
+        with open(prog, "w") as f:
+            f.write("backend xv6\nmap tiny\nalloc 1\ndrop h0\nraw_free 0x0\n")
+        proc = cli(["repro", "--plugin", lib, "--quiet", prog])
+        report("plugin .so: repro --plugin libxv6.so (with a SONAME) shows xv6's double free",
+               proc.returncode == 1 and "accepted-double-free@xv6 op 2" in proc.stdout,
+               proc.stdout + proc.stderr)
+        build = os.path.join(ROOT, "build", "plugin-so-xv6")
+        binary = os.path.join(tmp, "double.bin")
+        enc = run([os.path.join(build, "fftool"), "encode", prog, "-o", binary])
+        made = run(["make", "-s", f"PLUGIN={lib}", "PLUGIN_NAME=xv6",
+                    "build/plugin-so-xv6/fuzz/fuzz-xv6", "build/plugin-so-xv6/replay",
+                    "build/plugin-so-xv6/afl/fuzz-xv6"])
+        found = []
+        if enc.returncode == 0 and made.returncode == 0:
+            for harness, how in (("fuzz/fuzz-xv6", "arg"), ("replay", "arg"),
+                                 ("afl/fuzz-xv6", "stdin")):
+                with open(binary, "rb") as f:
+                    proc = subprocess.run(
+                        [os.path.join(build, harness), "--ff-semantics=hardened",
+                         "--ff-targets=xv6",
+                         *([binary] if how == "arg" else [])],
+                        stdin=f if how == "stdin" else subprocess.DEVNULL, cwd=tmp,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                found.append("accepted-double-free@xv6" in proc.stderr + proc.stdout
+                             and proc.returncode != 0)
+        report("plugin .so: the libFuzzer, replay and AFL++ harnesses link it and find the "
+               "double free", found == [True, True, True],
+               enc.stderr + made.stdout + made.stderr + str(found))
+        with open(xv6) as f:
+            renamed = f.read().replace("example plug-in: xv6's kalloc", "rebuilt xv6")
+        with open(os.path.join(tmp, "xv6.c"), "w") as f:
+            f.write(renamed)
+        relib = shared("libxv6.so", os.path.join(tmp, "xv6.c"))
+        os.utime(relib, (0, 0))  # older than the copy framefuzz made of the first one
+        proc = cli(["list", "--plugin", relib])
+        report("plugin .so: a replaced object of the same name is picked up, whatever its "
+               "time stamp", proc.returncode == 0 and "rebuilt xv6" in proc.stdout,
+               proc.stdout + proc.stderr)
+
+        with open(os.path.join(tmp, "notelf.so"), "w") as f:
+            f.write("not an object\n")
+        with open(os.path.join(tmp, "none.c"), "w") as f:
+            f.write("int unrelated;\n")
+        with open(os.path.join(tmp, "missing.c"), "w") as f:
+            f.write(renamed.replace("ff_runs_find(", "ff_runs_lookup("))
+        bad = {"not ELF": (os.path.join(tmp, "notelf.so"), "not a shared object"),
+               "no back-end": (shared("libnone.so", os.path.join(tmp, "none.c")),
+                               "exports no ff_backend_NAME"),
+               "ASan-built": (shared("libasan.so", xv6, "-fsanitize=address"),
+                              "built with asan instrumentation"),
+               "unresolved symbol": (shared("libmissing.so", os.path.join(tmp, "missing.c"),
+                                            "-Wno-implicit-function-declaration"),
+                                     "undefined reference to `ff_runs_lookup'")}
+        for name, (path, expect) in bad.items():
+            proc = cli(["list", "--plugin", path])
+            report(f"plugin .so: a bad shared object ({name}) is named with what is wrong, "
+                   f"exit 2", proc.returncode == 2 and expect in proc.stderr
+                   and path in proc.stderr, proc.stderr)
 
 
 def compare_tests():
@@ -608,6 +680,7 @@ def main():
                            "driver, every target run briefly")
     campaign_tests()
     plugin_tests()
+    shared_plugin_tests()
     compare_tests()
     cli_tests()
     repro_cli_tests()
