@@ -33,6 +33,7 @@
 #include <setjmp.h>
 #include <stddef.h>
 
+#include "bugs.h"
 #include "frame.h"
 
 /* ---------------------------------------------------------------- answers */
@@ -110,6 +111,8 @@ typedef struct ff_policy {
 /* ---------------------------------------------------------------- environment */
 
 typedef struct ff_env {
+    ff_bug bug;           /* framefuzz's own back-ends: the injected bug switched on
+                             (bugs.h); plug-ins ignore it */
     uint64_t steps;       /* steps taken by the current operation */
     uint64_t step_budget; /* 0 = unbounded */
     jmp_buf *on_hang;     /* where ff_step jumps when the budget is exhausted */

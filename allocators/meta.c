@@ -112,8 +112,8 @@ static void slot_clear(ff_slot *s)
 static void slot_release(ff_meta *m, ff_slot *s)
 {
     slot_clear(s);
-    /* INJECTED BUG (test-only): the freed frame keeps a live slot. */
-    if (m->opts.faults & FF_META_FAULT_FREED_KEEPS_SLOT) s->state = ST_IN_USE;
+    /* INJECTED BUG layer-freed-keeps-slot: the freed frame keeps a live slot. */
+    if (FF_BUG(m->opts.bug, LAYER_FREED_KEEPS_SLOT, true)) s->state = ST_IN_USE;
 }
 
 static ff_slot_state view_state(const ff_meta *m, ff_pfn pfn)
@@ -475,9 +475,8 @@ ff_meta_status ff_meta_from_unused(ff_meta *m, uint64_t paddr, uint64_t count, u
             ff_slot_state vs = view_state(m, start + i);
             m->last.pfn = start + i;
             if (vs == FF_SLOT_NONE) return FF_META_OUT_OF_BOUND;
-            /* INJECTED BUG (test-only): frames the allocator owns count as unused. */
-            if (vs == FF_SLOT_ALLOCATOR && (m->opts.faults & FF_META_FAULT_FROM_UNUSED_OWNED))
-                continue;
+            /* INJECTED BUG layer-from-unused-owned: frames the allocator owns count as unused. */
+            if (FF_BUG(m->opts.bug, LAYER_FROM_UNUSED_OWNED, vs == FF_SLOT_ALLOCATOR)) continue;
             if (vs != FF_SLOT_UNUSED) return FF_META_IN_USE;
         }
         for (uint64_t i = 0; i < count; i++) take_frame(m, start + i, usage);
@@ -503,7 +502,10 @@ static ff_meta_status require_in_use(ff_meta *m, ff_pfn start, uint64_t count, c
             st = FF_META_UNUSED;
             set_reason(m, "%s(0x%llx): the page holds no reference", what,
                        (unsigned long long)(pfn << FF_FRAME_SHIFT));
-        } else if (refs_to_add > FF_REF_MAX - m->slots[pfn].refcount) {
+        } else if (refs_to_add > FF_REF_MAX - m->slots[pfn].refcount &&
+                   /* INJECTED BUG layer-refcount-wrap: only a 32-bit wrap is caught */
+                   !FF_BUG(m->opts.bug, LAYER_REFCOUNT_WRAP,
+                           (uint32_t)(m->slots[pfn].refcount + refs_to_add) >= refs_to_add)) {
             st = FF_META_OVERFLOW;
             set_reason(m, "%s(0x%llx): reference count overflow (%u + %u)", what,
                        (unsigned long long)(pfn << FF_FRAME_SHIFT), m->slots[pfn].refcount,
@@ -589,7 +591,7 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_ops *ops, const ff_met
     m->opts = *opts;
     m->nslots = space->top;
     m->lock_holder = NO_HOLDER;
-    m->env = (ff_env){.step_budget = opts->step_budget, .on_hang = &m->hang_jmp,
+    m->env = (ff_env){.bug = opts->bug, .step_budget = opts->step_budget, .on_hang = &m->hang_jmp,
                       .frame_mem = ff_space_has_backing(space) ? ff_space_frame_mem : NULL,
                       .space = space};
     m->slots = ff_host_zalloc(m->nslots * sizeof(ff_slot));

@@ -102,17 +102,9 @@ typedef struct ff_meta_opts {
     uint64_t step_budget; /* per back-end call; 0 = unbounded */
     ff_observer observer; /* may be NULL */
     void *observer_ctx;
-    uint32_t faults;      /* INJECTED BUGS, test-only (FF_META_FAULT_*); 0 otherwise */
+    ff_bug bug;           /* the injected bug switched on (bugs.h), for the layer and its
+                             back-end alike; FF_BUG_NONE otherwise */
 } ff_meta_opts;
-
-/* Deliberate bugs the layer can be built with, so the oracle's layer checks can be
- * shown to fire. Never set outside tests and the test-only broken targets. */
-enum ff_meta_fault {
-    /* hardened from_unused takes frames the allocator owns (refcount misuse) */
-    FF_META_FAULT_FROM_UNUSED_OWNED = 1u << 0,
-    /* a frame given back to the back-end keeps a live slot (metadata mismatch) */
-    FF_META_FAULT_FREED_KEEPS_SLOT = 1u << 1,
-};
 
 /* Detail of the last operation, beyond its status. */
 typedef struct ff_meta_last {

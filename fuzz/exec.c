@@ -20,13 +20,14 @@
 
 /* ---------------------------------------------------------------- targets */
 
-/* Test-only targets whose bug is in the layer, not the back-end. */
+/* Test-only targets whose bug is in the layer, not the back-end: the correct broken-none
+ * under a layer with the injected bug on. */
 static const struct {
     const char *name;
-    uint32_t faults;
+    ff_bug bug;
 } layer_fault_targets[] = {
-    {"broken-refcount", FF_META_FAULT_FROM_UNUSED_OWNED},
-    {"broken-slot", FF_META_FAULT_FREED_KEEPS_SLOT},
+    {"broken-refcount", FF_BUG_LAYER_FROM_UNUSED_OWNED},
+    {"broken-slot", FF_BUG_LAYER_FREED_KEEPS_SLOT},
 };
 
 bool ff_target_find(const char *name, ff_target *target)
@@ -34,13 +35,13 @@ bool ff_target_find(const char *name, ff_target *target)
     const ff_backend_ops *ops = ff_backend_find(name);
     if (!ops) ops = ff_broken_find(name);
     if (ops) {
-        *target = (ff_target){ops->name, ops, 0};
+        *target = (ff_target){ops->name, ops, FF_BUG_NONE};
         return true;
     }
     for (size_t i = 0; i < sizeof layer_fault_targets / sizeof layer_fault_targets[0]; i++)
         if (strcmp(name, layer_fault_targets[i].name) == 0) {
             *target = (ff_target){layer_fault_targets[i].name, ff_broken_find("broken-none"),
-                                  layer_fault_targets[i].faults};
+                                  layer_fault_targets[i].bug};
             return target->ops != NULL;
         }
     return false;
@@ -52,7 +53,7 @@ bool ff_target_parse_list(const char *list, ff_target *targets, size_t max, size
     *n = 0;
     if (strcmp(list, "all") == 0) {
         for (size_t i = 0; i < ff_backend_count && *n < max; i++)
-            targets[(*n)++] = (ff_target){ff_backends[i]->name, ff_backends[i], 0};
+            targets[(*n)++] = (ff_target){ff_backends[i]->name, ff_backends[i], FF_BUG_NONE};
         return true;
     }
     const char *p = list;
@@ -85,6 +86,21 @@ bool ff_target_parse_list(const char *list, ff_target *targets, size_t max, size
         if (!p[len]) return true;
         p += len + 1;
     }
+}
+
+bool ff_target_inject(ff_target *targets, size_t n, ff_bug bug, char *err, size_t errlen)
+{
+    const ff_bug_info *info = ff_bug_info_of(bug);
+    if (!info) return true; /* none: nothing to switch on */
+    bool layer = strcmp(info->where, "layer") == 0, placed = false;
+    for (size_t i = 0; i < n; i++)
+        if (layer || strcmp(targets[i].ops->name, info->where) == 0) {
+            targets[i].bug = bug;
+            placed = true;
+        }
+    if (!placed) snprintf(err, errlen, "bug %s lives in %s, which is not among the targets",
+                          info->name, info->where);
+    return placed;
 }
 
 /* ---------------------------------------------------------------- cache */
@@ -294,7 +310,7 @@ static context *context_get(ff_exec *x, space_entry *se, const ff_target *t, ff_
     if (!c) host_out_of_memory();
     *c = (context){.se = se, .target = t, .sem = sem, .poison = poison, .x = x};
     ff_meta_opts mo = {.semantics = sem, .poison = poison, .step_budget = step_budget(&se->space),
-                       .observer = observe, .observer_ctx = c, .faults = t->meta_faults};
+                       .observer = observe, .observer_ctx = c, .bug = t->bug};
     c->meta = ff_meta_create(&se->space, t->ops, &mo, err, errlen);
     if (!c->meta) {
         free(c);

@@ -157,6 +157,24 @@ static int cmd_list(bool json)
                    ff_semantics_summary((ff_semantics)s));
         }
     }
+    if (json) printf("],\"bugs\":[");
+    else printf("\nInjected bugs (off unless named: framefuzz bugs, repro --bug, --ff-bug):\n");
+    for (int b = FF_BUG_NONE + 1; b < FF_BUG_COUNT; b++) {
+        const ff_bug_info *bug = ff_bug_info_of((ff_bug)b);
+        if (json) {
+            printf("%s{\"name\":", b > 1 ? "," : "");
+            json_str(bug->name);
+            printf(",\"where\":");
+            json_str(bug->where);
+            printf(",\"expect\":");
+            json_str(bug->expect);
+            printf(",\"summary\":");
+            json_str(bug->summary);
+            printf("}");
+        } else {
+            printf("  %-27s %-25s %s\n", bug->name, bug->expect, bug->summary);
+        }
+    }
     printf(json ? "],\"metadata_bytes_per_frame\":%zu}\n" : "\nMetadata: %zu bytes per frame.\n",
            ff_meta_slot_bytes());
     return 0;
@@ -252,6 +270,11 @@ static int cmd_encode(const char *path, const char *out_path)
     if (!parsed && memchr(text, '\0', size)) snprintf(err, sizeof err, "holds a NUL byte: not a text program");
     free(text);
     if (!parsed) return usage_error("%s: %s", path, err);
+    if (prog.bug != FF_BUG_NONE) {
+        ff_program_free(&prog);
+        return usage_error("%s: a bug line has no binary form (give the harness --ff-bug=NAME)",
+                           path);
+    }
     uint8_t *bin;
     size_t len;
     bool encoded = ff_program_encode(&prog, &bin, &len);
@@ -273,6 +296,7 @@ static int cmd_encode(const char *path, const char *out_path)
 typedef struct repro_opts {
     const char *backends; /* NULL: the program's header */
     int semantics, poison;
+    int bug;              /* -1: as the program says, else an ff_bug */
     bool keep_going, quiet, expect, binary;
 } repro_opts;
 
@@ -323,11 +347,14 @@ static int repro_one(const char *path, const repro_opts *ro)
         fprintf(stderr, "fftool: %s names no back-end: pass --backend NAME[,NAME...]\n", path);
         return 2;
     }
-    if (!ff_target_parse_list(list, targets, 16, &n, err, sizeof err)) {
+    ff_bug bug = ro->bug >= 0 ? (ff_bug)ro->bug : prog.bug;
+    if (!ff_target_parse_list(list, targets, 16, &n, err, sizeof err) ||
+        !ff_target_inject(targets, n, bug, err, sizeof err)) {
         ff_program_free(&prog);
         fprintf(stderr, "fftool: %s\n", err);
         return 2;
     }
+    ff_bug_canary_reset();
     ff_exec_opts xo = {.semantics = ro->semantics, .poison = ro->poison,
                        .keep_going = ro->keep_going, .trace = ro->quiet ? NULL : stdout};
     ff_exec *x = ff_exec_create(targets, n, &xo);
@@ -374,6 +401,11 @@ static int repro_one(const char *path, const repro_opts *ro)
         }
         printf("  (%s)\n", path);
     }
+    if (bug != FF_BUG_NONE && !ro->expect) {
+        ff_canary c = ff_bug_canary(bug);
+        printf("canary %s: reached %llu, triggered %llu\n", ff_bug_info_of(bug)->name,
+               (unsigned long long)c.reached, (unsigned long long)c.triggered);
+    }
     ff_exec_destroy(x);
     ff_program_free(&prog);
     return rc;
@@ -381,7 +413,7 @@ static int repro_one(const char *path, const repro_opts *ro)
 
 static int cmd_repro(int argc, char **argv)
 {
-    repro_opts ro = {.semantics = -1, .poison = -1};
+    repro_opts ro = {.semantics = -1, .poison = -1, .bug = -1};
     const char **files = calloc((size_t)argc, sizeof *files);
     int nfiles = 0, worst = 0;
     if (!files) return usage_error("host out of memory");
@@ -396,7 +428,14 @@ static int cmd_repro(int argc, char **argv)
         else if (strcmp(a, "--binary") == 0) ro.binary = true;
         else if (strcmp(a, "--expect") == 0) ro.expect = ro.quiet = true;
         else if (strcmp(a, "--backend") == 0 && has_value) ro.backends = argv[++i];
-        else if (strcmp(a, "--semantics") == 0 && has_value) {
+        else if (strcmp(a, "--bug") == 0 && has_value) {
+            ff_bug bug;
+            if (!ff_bug_parse(argv[++i], &bug)) {
+                free(files);
+                return usage_error("unknown injected bug %s (framefuzz list shows them)", argv[i]);
+            }
+            ro.bug = (int)bug;
+        } else if (strcmp(a, "--semantics") == 0 && has_value) {
             ff_semantics sem;
             if (!ff_semantics_parse(argv[++i], &sem)) {
                 free(files);
@@ -412,8 +451,8 @@ static int cmd_repro(int argc, char **argv)
             ro.poison = strcmp(v, "on") == 0;
         } else {
             free(files);
-            return usage_error("unknown repro option %s (valid: --backend --semantics --poison "
-                               "--keep-going --quiet --expect --binary)", a);
+            return usage_error("unknown repro option %s (valid: --backend --bug --semantics "
+                               "--poison --keep-going --quiet --expect --binary)", a);
         }
     }
     if (!nfiles) {
@@ -432,7 +471,7 @@ static int cmd_repro(int argc, char **argv)
 
 static int cmd_minimize(int argc, char **argv)
 {
-    repro_opts ro = {.semantics = -1, .poison = -1};
+    repro_opts ro = {.semantics = -1, .poison = -1, .bug = -1};
     const char *file = NULL, *out_path = NULL, *signature = NULL;
     bool options = true;
     for (int i = 2; i < argc; i++) {
@@ -449,6 +488,11 @@ static int cmd_minimize(int argc, char **argv)
             ro.backends = argv[++i];
         } else if (strcmp(a, "--signature") == 0 && has_value) {
             signature = argv[++i];
+        } else if (strcmp(a, "--bug") == 0 && has_value) {
+            ff_bug bug;
+            if (!ff_bug_parse(argv[++i], &bug))
+                return usage_error("unknown injected bug %s (framefuzz list shows them)", argv[i]);
+            ro.bug = (int)bug;
         } else if (strcmp(a, "-o") == 0 && has_value) {
             out_path = argv[++i];
         } else if (strcmp(a, "--semantics") == 0 && has_value) {
@@ -461,8 +505,8 @@ static int cmd_minimize(int argc, char **argv)
             if (strcmp(v, "on") && strcmp(v, "off")) return usage_error("--poison takes on or off");
             ro.poison = strcmp(v, "on") == 0;
         } else {
-            return usage_error("unknown minimize option %s (valid: --backend --semantics --poison "
-                               "--signature --binary -o)", a);
+            return usage_error("unknown minimize option %s (valid: --backend --bug --semantics "
+                               "--poison --signature --binary -o)", a);
         }
     }
     if (!file) return usage_error("minimize needs a program file");
@@ -477,7 +521,9 @@ static int cmd_minimize(int argc, char **argv)
         usage_error("%s names no back-end: pass --backend NAME[,NAME...]", file);
         goto done;
     }
-    if (!ff_target_parse_list(list, targets, 16, &n, err, sizeof err)) {
+    ff_bug bug = ro.bug >= 0 ? (ff_bug)ro.bug : prog.bug;
+    if (!ff_target_parse_list(list, targets, 16, &n, err, sizeof err) ||
+        !ff_target_inject(targets, n, bug, err, sizeof err)) {
         usage_error("%s", err);
         goto done;
     }
@@ -510,6 +556,7 @@ static int cmd_minimize(int argc, char **argv)
     snprintf(small.backend, sizeof small.backend, "%s", strlen(list) < sizeof small.backend ? list : "");
     if (ro.semantics >= 0) small.semantics = (ff_semantics)ro.semantics;
     if (ro.poison >= 0) small.poison = ro.poison != 0;
+    small.bug = bug;
     FILE *out = out_path ? fopen(out_path, "w") : stdout;
     if (!out) {
         usage_error("cannot write %s", out_path);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "exec.h"
 #include "harness.h"
@@ -32,6 +33,9 @@ static struct {
     char targets[FF_OPS_NAME_MAX]; /* the targets as a backend line names them, or "" if
                                       the list is too long for one */
     const ff_program *program; /* the input being run, for the report */
+    ff_bug bug;                /* the injected bug switched on, or FF_BUG_NONE */
+    const char *canary_path;   /* where the bug's first reach and trigger are noted */
+    ff_canary canary_noted;    /* what has been noted there already */
 } harness;
 
 static volatile int crashed_class;
@@ -80,11 +84,32 @@ static _Noreturn void bad_option(const char *what, const char *value, const char
     exit(2);
 }
 
+/* Notes the first reach and the first trigger of the injected bug's site, with the
+ * wall-clock time: a benchmark tells "never reached" from "reached, not detected". */
+static void note_canary(void)
+{
+    if (!harness.canary_path || harness.bug == FF_BUG_NONE) return;
+    ff_canary now = ff_bug_canary(harness.bug);
+    bool reached = now.reached && !harness.canary_noted.reached;
+    bool triggered = now.triggered && !harness.canary_noted.triggered;
+    if (!reached && !triggered) return;
+    harness.canary_noted = now;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double t = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    FILE *f = fopen(harness.canary_path, "a");
+    if (!f) return; /* a lost note costs a figure, never the run */
+    if (reached) fprintf(f, "reached %.3f\n", t);
+    if (triggered) fprintf(f, "triggered %.3f\n", t);
+    fclose(f);
+}
+
 /* The finding report: one line a script can parse, then the reproducer as text. */
 static void on_finding(void *ctx, const ff_finding *f)
 {
     (void)ctx;
     if (!(harness.crash_classes >> f->cls & 1)) return;
+    note_canary();
     char sig[96];
     ff_finding_signature(f, sig, sizeof sig);
     for (size_t i = 0; i < harness.nknown; i++)
@@ -98,6 +123,7 @@ static void on_finding(void *ctx, const ff_finding *f)
          * `framefuzz repro FILE` replays it with no flags. */
         ff_program text = *harness.program;
         memcpy(text.backend, harness.targets, sizeof text.backend);
+        text.bug = harness.bug;
         if (harness.semantics >= 0) text.semantics = (ff_semantics)harness.semantics;
         if (harness.poison >= 0) text.poison = harness.poison != 0;
         fprintf(stderr, "==framefuzz== reproducer (text form):\n");
@@ -173,6 +199,22 @@ void ff_harness_init(int argc, char **argv, const char *default_targets)
         fprintf(stderr, "framefuzz: %s\n", err);
         exit(2);
     }
+    const char *bug = option(argc, argv, "--ff-bug", "FRAMEFUZZ_BUG");
+    if (bug) {
+        if (!ff_bug_parse(bug, &harness.bug)) {
+            char valid[2048];
+            size_t len = 0;
+            for (int b = FF_BUG_NONE; b < FF_BUG_COUNT && len < sizeof valid; b++)
+                len += (size_t)snprintf(valid + len, sizeof valid - len, "%s%s", b ? " " : "",
+                                        b ? ff_bug_info_of((ff_bug)b)->name : "none");
+            bad_option("bug", bug, valid);
+        }
+        if (!ff_target_inject(targets, n, harness.bug, err, sizeof err)) {
+            fprintf(stderr, "framefuzz: %s\n", err);
+            exit(2);
+        }
+    }
+    harness.canary_path = option(argc, argv, "--ff-canary", "FRAMEFUZZ_CANARY");
     ff_exec_opts xo = {.semantics = -1, .poison = -1, .on_finding = on_finding};
     const char *sem = option(argc, argv, "--ff-semantics", "FRAMEFUZZ_SEMANTICS");
     if (sem) {
@@ -235,6 +277,7 @@ int ff_harness_run(const uint8_t *data, size_t size)
     }
     harness.program = &prog;
     ff_exec_run(harness.exec, &prog);
+    note_canary();
     harness.program = NULL;
     ff_program_free(&prog);
     return 0;

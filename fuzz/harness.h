@@ -17,6 +17,12 @@
  *                                             noted, not crashed on (a campaign adds
  *                                             to it as it triages, so later jobs look
  *                                             for new bugs)
+ *   --ff-bug=NAME        FRAMEFUZZ_BUG        switch an injected bug on (bugs.h) in the
+ *                                             targets it lives in
+ *   --ff-canary=FILE     FRAMEFUZZ_CANARY     append "reached T" and "triggered T" (T in
+ *                                             seconds since the epoch) the first time
+ *                                             this process reaches the bug's site and
+ *                                             the first time the bug acts
  * A flag wins over the environment. A bad value prints one line and exits 2.
  */
 #ifndef FF_HARNESS_H

@@ -426,6 +426,7 @@ void ff_op_format(const ff_op *op, char *buf, size_t len)
 void ff_program_print(const ff_program *p, FILE *out)
 {
     if (p->backend[0]) fprintf(out, "backend %.*s\n", FF_OPS_NAME_MAX - 1, p->backend);
+    if (p->bug != FF_BUG_NONE) fprintf(out, "bug %s\n", ff_bug_info_of(p->bug)->name);
     fprintf(out, "semantics %s\n", ff_semantics_name(p->semantics));
     if (p->preset) {
         fprintf(out, "map %s\n", p->preset);
@@ -571,6 +572,8 @@ static bool parse_directive(parser *ps, const char *word)
         if (strlen(arg) > NAME_LEN_MAX || strcmp(arg, "all") == 0 || !known_targets(arg))
             return fail(ps, "unknown backend", arg);
         strcpy(p->backend, arg);
+    } else if (strcmp(word, "bug") == 0) {
+        if (!ff_bug_parse(arg, &p->bug)) return fail(ps, "unknown injected bug", arg);
     } else if (strcmp(word, "semantics") == 0) {
         if (!ff_semantics_parse(arg, &p->semantics)) return fail(ps, "unknown semantics", arg);
     } else if (strcmp(word, "poison") == 0) {
@@ -689,7 +692,8 @@ static bool split_words(parser *ps, char *line)
 
 static bool parse_line(parser *ps, char *line)
 {
-    static const char *const directives[] = {"backend", "semantics", "map", "region", "poison"};
+    static const char *const directives[] = {"backend", "bug", "semantics", "map", "region",
+                                             "poison"};
     if (!split_words(ps, line)) return false;
     if (ps->nwords == 0) return true;
     const char *word = ps->words[0];

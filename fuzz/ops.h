@@ -42,6 +42,8 @@
  *
  *   backend NAME[,NAME...]        (optional) the back-end a reproducer was found on, or
  *                                 the back-ends of a differential one (31 chars at most)
+ *   bug NAME                      (optional) the injected bug (bugs.h) switched on: text
+ *                                 only; a binary input gets it from the harness (--ff-bug)
  *   semantics asterinas-2024|hardened
  *   map PRESET | map custom       then, for custom, lines:
  *   region 0xSTART-0xEND TYPE     bytes, END inclusive, KiB-granular; TYPE as e820
@@ -107,6 +109,7 @@ typedef struct ff_op {
 
 typedef struct ff_program {
     char backend[FF_OPS_NAME_MAX]; /* "" when not named */
+    ff_bug bug;                    /* FF_BUG_NONE unless a bug line names one */
     ff_semantics semantics;
     bool poison;
     const char *preset;            /* a name from ff_ops_fuzz_presets, or NULL for custom */

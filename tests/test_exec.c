@@ -62,7 +62,7 @@ FF_TEST(exec_targets_include_the_test_only_ones_but_all_means_registered)
     for (size_t i = 0; i < n; i++) CHECK(strncmp(t[i].name, "broken", 6) != 0);
     CHECK(ff_target_parse_list("buddy,broken-slot", t, 8, &n, err, sizeof err));
     CHECK_EQ(n, 2);
-    CHECK_EQ(t[1].meta_faults, FF_META_FAULT_FREED_KEEPS_SLOT);
+    CHECK_EQ(t[1].bug, FF_BUG_LAYER_FREED_KEEPS_SLOT);
     CHECK(!ff_target_parse_list("buddy,,bitmap", t, 8, &n, err, sizeof err));
     CHECK(!ff_target_parse_list("buddy,buddy", t, 8, &n, err, sizeof err));
     CHECK(strstr(err, "twice") != NULL);

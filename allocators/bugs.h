@@ -1,0 +1,104 @@
+/*
+ * bugs.h — the injected-bug suite: deliberate, labelled bugs in framefuzz's own
+ * back-ends and metadata layer, so that how fast framefuzz finds each kind of allocator
+ * bug can be measured on bugs whose ground truth is known (`framefuzz bugs`).
+ *
+ * Every bug is one site in the normal source, written
+ *
+ *     if (FF_BUG(env->bug, BUDDY_MAX_ORDER_LOST, order == max)) { ...the bug... }
+ *
+ * and is off unless a run names it (--ff-bug=NAME, FRAMEFUZZ_BUG, `repro --bug`): the
+ * instance's switch (ff_env.bug, ff_meta_opts.bug) is FF_BUG_NONE otherwise, and an
+ * inactive site costs one compare. No copy of a back-end exists; the harnesses users
+ * fuzz with are the ones measured.
+ *
+ * Each site is a canary, as in Magma: a site executed while its bug is switched on
+ * counts as *reached*, and when the condition that makes the bug act holds, as
+ * *triggered*. A trial can then tell "never got there" from "got there, unnoticed".
+ * The counts are process-wide, like the heap: framefuzz is single-threaded.
+ *
+ * Each bug names the finding it must produce, "class@where" ("layer" bugs show on
+ * whichever back-end runs under the layer): a trial counts only when that class is
+ * found on that back-end.
+ */
+#ifndef FF_BUGS_H
+#define FF_BUGS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* X(ID, name, where, expected class, what the bug does) */
+#define FF_BUG_LIST(X)                                                                       \
+    X(BUDDY_FOREIGN_FREE, "buddy-foreign-free", "buddy", "accepted-foreign-free",            \
+      "free takes frames in a hole or reserved range inside the span, unchecked")            \
+    X(BUDDY_DOUBLE_FREE_MERGED, "buddy-double-free-merged", "buddy", "accepted-double-free", \
+      "the double-free check looks at the block's own order only: a block already "          \
+      "merged into a larger free block is freed again")                                      \
+    X(BUDDY_MISALIGNED_MERGE, "buddy-misaligned-merge", "buddy", "accepted-misaligned-free", \
+      "a free starting inside an allocation is accepted and merged")                         \
+    X(BUDDY_MAX_ORDER_LOST, "buddy-max-order-lost", "buddy", "leak",                         \
+      "a merge that reaches the maximum order forgets to list the block")                    \
+    X(BUDDY_ROUNDING_LEAK, "buddy-rounding-leak", "buddy", "leak",                           \
+      "a non-power-of-two allocation keeps the rounded block: the excess is never freed")    \
+    X(BUDDY_ZONE_MERGE, "buddy-zone-merge", "buddy", "out-of-zone-alloc",                    \
+      "buddies merge across a zone boundary")                                                \
+    X(BUDDY_HOLE_MERGE, "buddy-hole-merge", "buddy", "out-of-map-alloc",                     \
+      "buddies merge across a hole")                                                         \
+    X(BITMAP_ALLOC_ZERO, "bitmap-alloc-zero", "bitmap", "accepted-bad-request",              \
+      "alloc(0) succeeds and consumes a frame")                                              \
+    X(BITMAP_TAIL_BITS, "bitmap-tail-bits", "bitmap", "out-of-map-alloc",                    \
+      "the bits past the end of RAM in the last bitmap word start out free")                 \
+    X(BITMAP_WORD_BOUNDARY, "bitmap-word-boundary", "bitmap", "double-handout",              \
+      "a run that crosses a 64-frame word boundary is handed out one frame off")             \
+    X(BITMAP_HINT_DRIFT, "bitmap-hint-drift", "bitmap", "accounting-drift",                  \
+      "a free below the next-fit hint moves the hint but not the free counter")              \
+    X(BITMAP_EARLY_GIVEUP, "bitmap-early-giveup", "bitmap", "spurious-oom",                  \
+      "the search gives up after a few summary words (spurious out-of-memory)")              \
+    X(FREELIST_COALESCE_OVERLAP, "freelist-coalesce-overlap", "freelist", "double-handout",  \
+      "coalescing with the next extent overlaps it instead of joining it")                   \
+    X(FREELIST_DOUBLE_FREE_CYCLE, "freelist-double-free-cycle", "freelist", "hang",          \
+      "a double free of the first free extent links it to itself: the list becomes a cycle") \
+    X(FREELIST_EARLY_GIVEUP, "freelist-early-giveup", "freelist", "spurious-oom",            \
+      "first fit stops at the first extent too small for the request")                       \
+    X(LAYER_REFCOUNT_WRAP, "layer-refcount-wrap", "layer", "refcount-misuse",                \
+      "the refcount overflow check tests for a 32-bit wrap, not for the maximum")            \
+    X(LAYER_FROM_UNUSED_OWNED, "layer-from-unused-owned", "layer", "refcount-misuse",        \
+      "hardened from_unused takes frames the allocator owns")                                \
+    X(LAYER_FREED_KEEPS_SLOT, "layer-freed-keeps-slot", "layer", "metadata-mismatch",        \
+      "a frame given back to the back-end keeps a live metadata slot")
+
+typedef enum ff_bug {
+    FF_BUG_NONE,
+#define FF_BUG_ENUM(id, name, where, expect, summary) FF_BUG_##id,
+    FF_BUG_LIST(FF_BUG_ENUM)
+#undef FF_BUG_ENUM
+    FF_BUG_COUNT
+} ff_bug;
+
+typedef struct ff_bug_info {
+    const char *name;    /* e.g. "buddy-max-order-lost" */
+    const char *where;   /* the back-end it lives in, or "layer" */
+    const char *expect;  /* the oracle class that must find it */
+    const char *summary; /* one line for `framefuzz list` */
+} ff_bug_info;
+
+/* Every bug but FF_BUG_NONE; NULL for FF_BUG_NONE or out of range. */
+const ff_bug_info *ff_bug_info_of(ff_bug bug);
+/* True with *bug set for a known name ("none" is FF_BUG_NONE). */
+bool ff_bug_parse(const char *name, ff_bug *bug);
+
+typedef struct ff_canary {
+    uint64_t reached;   /* the site ran while its bug was on */
+    uint64_t triggered; /* ... and the bug acted */
+} ff_canary;
+
+ff_canary ff_bug_canary(ff_bug bug);
+void ff_bug_canary_reset(void);
+/* The site's record keeping; returns `acts`. Use FF_BUG, not this. */
+bool ff_bug_site(ff_bug bug, bool acts);
+
+/* True when `bug` is the instance's switched-on bug and `acts`; records the canary.
+ * `acts` is evaluated only when the bug is on. */
+#define FF_BUG(active, ID, acts) ((active) == FF_BUG_##ID && ff_bug_site(FF_BUG_##ID, (acts)))
+
+#endif
