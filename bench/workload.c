@@ -21,11 +21,20 @@ const ff_workload_info ff_workloads[] = {
     {"storm", "fragmentation storm: fill with 8-frame blocks, free every other, ask for 64"},
     {"dma32", "requests limited to DMA32 (below 4 GiB) among unlimited ones"},
     {"lifetimes", "long-lived allocations kept to the end among short-lived churn"},
+    {"huge", "2 MiB churn: 512-frame blocks, 512-aligned, allocated and freed at random, "
+             "a quarter of RAM (at most 1000 blocks) live"},
 };
 const size_t ff_workload_count = sizeof ff_workloads / sizeof ff_workloads[0];
 
 /* The cap on allocations per workload: a run stays well under a second. */
 #define MAX_ALLOCS 200000
+
+/* huge: a 2 MiB block, and the most blocks live at once. Each allocation moves 512
+ * frames through the checked pass's oracle, so a quarter of MAX_ALLOCS keeps that pass
+ * as short as the other workloads' (the timed pass does not mind). */
+#define HUGE_FRAMES   512u
+#define HUGE_LIVE_MAX 1000u
+#define HUGE_ALLOCS   (MAX_ALLOCS / 4)
 
 static uint64_t next_random(uint64_t *s)
 {
@@ -158,6 +167,20 @@ bool ff_workload_build(ff_workload *w, const char *name, uint64_t frames, uint64
         for (uint64_t i = 0; ok && i < blocks; i += 2) ok = free_ev(w, (size_t)i);
         for (uint64_t i = 0; ok && i < blocks / 16; i++) ok = alloc_ev(w, 64, 64, FF_ZONE_NORMAL);
         w->measure_at = w->n;
+    } else if (strcmp(name, "huge") == 0) {
+        /* Frames / 8 allocations of 512 frames (up to the cap) hand out every usable
+         * frame about 64 times, and at most a quarter of the space's 2 MiB blocks is
+         * live, so a free aligned block always exists: no OOM where RAM has any. */
+        uint64_t blocks = frames / HUGE_FRAMES;
+        size_t target_live = (size_t)min_u64(HUGE_LIVE_MAX, blocks / 4 + 1);
+        uint64_t huge_allocs = min_u64(frames / 8, HUGE_ALLOCS);
+        for (uint64_t i = 0; ok && i < huge_allocs; i++) {
+            live.at[live.n++] = w->n;
+            ok = alloc_ev(w, HUGE_FRAMES, HUGE_FRAMES, FF_ZONE_NORMAL);
+            while (ok && live.n > target_live) ok = free_ev(w, take_random(&live, &s));
+        }
+        w->measure_at = w->n;
+        while (ok && live.n) ok = free_ev(w, take_random(&live, &s));
     } else {
         ok = false;
     }

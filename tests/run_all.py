@@ -577,8 +577,8 @@ def compare_tests():
     proc = cli(["compare", "--workloads", "churn,storm", "--maps", "tiny", "--runs", "2",
                 "--format", "json"])
     try:
-        rows = json.loads(proc.stdout)
-    except ValueError:
+        rows = json.loads(proc.stdout)["rows"]
+    except (ValueError, KeyError):
         rows = []
     names = {r["backend"] for r in rows}
     report("compare: every back-end on each workload, each run checked by the oracle",
@@ -591,10 +591,10 @@ def compare_tests():
                  "--format", "json"])
     try:
         keep = [(r["backend"], r["ooms"], r["largest_free_block"], r["unusable_index_order9"])
-                for r in json.loads(again.stdout)]
+                for r in json.loads(again.stdout)["rows"]]
         first = [(r["backend"], r["ooms"], r["largest_free_block"], r["unusable_index_order9"])
                  for r in rows if r["workload"] == "storm"]
-    except ValueError:
+    except (ValueError, KeyError):
         keep, first = [], [1]
     report("compare: workloads are deterministic (same counts and fragmentation)",
            keep == first, again.stdout + again.stderr)
@@ -602,13 +602,17 @@ def compare_tests():
                         ("table", "ns/alloc")):
         proc = cli(["compare", "--workloads", "churn", "--maps", "tiny", "--runs", "1",
                     "--format", fmt])
-        report(f"compare: --format {fmt}", proc.returncode == 0 and marker in proc.stdout,
+        # The buddy target is judged on churn rows: after the table, never in csv.
+        report(f"compare: --format {fmt}" + (", targets after the table" if fmt != "csv" else
+                                             ", rows only"),
+               proc.returncode == 0 and marker in proc.stdout
+               and ("buddy order-0 alloc+free pair [churn, tiny]" in proc.stdout) == (fmt != "csv"),
                proc.stdout + proc.stderr)
     proc = cli(["compare", "--workloads", "corpus:corpus/diff", "--maps", "tiny", "--runs", "1",
                 "--format", "json"])
     try:
-        rows = {r["backend"]: r for r in json.loads(proc.stdout)}
-    except ValueError:
+        rows = {r["backend"]: r for r in json.loads(proc.stdout)["rows"]}
+    except (ValueError, KeyError):
         rows = {}
     report("compare: a fuzz corpus replays as a workload, checked (bsa's drift shows)",
            proc.returncode == 0 and rows.get("buddy", {}).get("checked") is True
@@ -621,14 +625,169 @@ def compare_tests():
         page = open(os.path.join(tmp, "index.html")).read() if "index.html" in files else ""
         report("compare: --html writes a page with bar charts and scaling curves (matplotlib)",
                proc.returncode == 0 and {"alloc_ns.png", "free_ns.png", "scaling-churn.png",
-                                         "compare.md"} <= files and "<table>" in page,
-               proc.stderr + str(files))
+                                         "compare.md"} <= files and "<table>" in page
+               and "<h2>Targets</h2>" in page and "Targets:" in
+               open(os.path.join(tmp, "compare.md")).read(), proc.stderr + str(files))
+
+    # Memory, measured in a fresh process per back-end, and the huge workload.
+    proc = cli(["compare", "--workloads", "churn,huge", "--maps", "pc-1g", "--runs", "1",
+                "--format", "json"])
+    try:
+        out = json.loads(proc.stdout)
+        rows = {(r["backend"], r["workload"]): r for r in out["rows"]}
+    except (ValueError, KeyError):
+        out, rows = {}, {}
+    report("compare: --format json is one object: rows, targets, the run's peak host memory",
+           proc.returncode == 0 and set(out) == {"rows", "targets", "run_peak_host_mib"}
+           and len(rows) == 8 and out["run_peak_host_mib"] > 0
+           and [(t["target"], t["where"]) for t in out["targets"]] ==
+           [("buddy order-0 alloc+free pair", "churn, pc-1g")]
+           and out["targets"][0]["met"] in (True, False), proc.stdout[-2000:] + proc.stderr)
+    huge = [r for (_, wl), r in rows.items() if wl == "huge"]
+    report("compare: huge hands out 2 MiB blocks on pc-1g without OOM, checked, every back-end",
+           len(huge) == 4 and all(r["ooms"] == 0 and r["checked"] and r["events"] >= 2000
+                                  and r["pair_ns"]["median"] > 0 for r in huge),
+           json.dumps(huge)[-2000:])
+    proc = cli(["compare", "--workloads", "huge", "--maps", "tiny", "--runs", "1",
+                "--backends", "buddy,bitmap", "--format", "json"])
+    try:
+        tiny = json.loads(proc.stdout)["rows"]
+    except (ValueError, KeyError):
+        tiny = []
+    # Each allocation of the trace is followed by its free: half the events.
+    report("compare: every huge allocation is out of memory on tiny (50 frames)",
+           len(tiny) == 2 and all(2 * r["ooms"] == r["events"] > 0 for r in tiny),
+           proc.stdout[-1500:] + proc.stderr)
+    own = {b: rows.get((b, "churn"), {}).get("backend_bytes_per_frame", -1)
+           for b in ("buddy", "bitmap", "freelist", "bsa")}
+    # bitmap.c keeps two bits per frame over the span of RAM (free frames, allocation
+    # heads) and two summary trees of 64-way words over the frame bits (1/64 + 1/64^2 +
+    # ... bits per frame each): 2 + 2/63 = 2.03 bits = 0.254 bytes per frame. The frame
+    # bits are all written at create, the heads where allocations start (churn's next
+    # fit sweeps nearly all of pc-1g), and resident memory comes in whole pages (a few
+    # pages, < 0.1 B/frame here). Hence [0.20, 0.40]: a per-frame byte more, or the
+    # driver's 9 bytes per event, fails.
+    report(f"compare: bitmap's own metadata at pc-1g is its 2.03 bits per frame "
+           f"({own['bitmap']} B/frame)", 0.20 <= own["bitmap"] <= 0.40, json.dumps(own))
+    report(f"compare: bsa's own metadata (no per-frame state) is under half of bitmap's "
+           f"({own['bsa']} B/frame)", 0 <= own["bsa"] < own["bitmap"] / 2,
+           json.dumps(own))
+    fl = rows.get(("freelist", "churn"), {})
+    report("compare: freelist's in-band frames count in peak host memory, not in metadata",
+           fl.get("ram_touched_mib", 0) > 0 and fl["peak_host_mib"] >= fl["ram_touched_mib"]
+           and 0 <= fl["backend_bytes_per_frame"] < 0.5, json.dumps(fl))
+    report("compare: metadata bytes per frame = the back-end's own + the layer's slot",
+           rows and all(r["layer_bytes_per_frame"] > 0 and abs(
+               r["metadata_bytes_per_frame"] - r["layer_bytes_per_frame"] -
+               r["backend_bytes_per_frame"]) < 0.006 for r in rows.values()),
+           json.dumps(list(rows.values()))[-2000:])
+    ffcompare = os.path.join(ROOT, "build", "ffcompare")
+    probe, usage = run([ffcompare, "--memory-probe", "churn"]), run([ffcompare])
+    report("compare: ffcompare's internal --memory-probe is not in its usage and refuses misuse",
+           "--memory-probe" not in usage.stderr and probe.returncode == 2
+           and len(probe.stderr.strip().splitlines()) == 1, probe.stderr + usage.stderr)
+
+    # The targets, judged on hand-made rows (pure Python).
+    sys.path.insert(0, ROOT)
+    from cli import compare as cmp
+
+    def row(backend, workload, preset, pair, ooms=0, finding=""):
+        return {"backend": backend, "workload": workload, "preset": preset,
+                "alloc_ns": {"median": pair}, "free_ns": {"median": pair},
+                "pair_ns": {"median": pair}, "timer_ns": 25.0, "ooms": ooms,
+                "checked": not finding, "finding": finding}
+    made = [row("buddy", "churn", "pc-1g", 20.0), row("buddy", "churn", "pc-64g", 45.0),
+            row("bitmap", "huge", "pc-64g", 1500.0), row("bitmap", "huge", "pc-1g", 9999.0),
+            row("bitmap", "churn", "pc-64g", 9999.0), row("bsa", "huge", "pc-1t", 1.0)]
+    judged = [(t["where"], t["figure"], t["met"]) for t in cmp.targets(made, 9000.0)]
+    lines = [cmp.target_line(t) for t in cmp.targets(made, 9000.0)]
+    report("compare: targets are judged on the rows they name (buddy churn on any map, bitmap "
+           "huge at pc-64g, the run's peak when pc-1t ran), met or NOT MET",
+           judged == [("churn, pc-1g", 20.0, True), ("churn, pc-64g", 45.0, False),
+                      ("huge, pc-64g", 1500.0, True), ("pc-1t, every process", 9000.0, False)]
+           and lines[0].startswith("buddy order-0 alloc+free pair [churn, pc-1g]: 20 ns")
+           and lines[0].split(": ")[2].startswith("met")
+           and all(": NOT MET" in lines[i] for i in (1, 3)), "\n".join(lines))
+    report("compare: a target whose rows were not measured is not listed",
+           cmp.targets([row("bitmap", "huge", "pc-1g", 1.0), row("bsa", "churn", "pc-1t", 1.0)])
+           == [] and cmp.targets([row("bitmap", "churn", "pc-64g", 1.0)], 100.0) == []
+           and [t["where"] for t in cmp.targets(made[:3], 100.0)] ==
+           ["churn, pc-1g", "churn, pc-64g", "huge, pc-64g"], "")
+    bad = cmp.targets([row("buddy", "churn", "pc-1g", 10.0, finding="double-alloc@buddy"),
+                       row("buddy", "churn", "pc-64g", 10.0, ooms=3)])
+    report("compare: a fast pair with an oracle finding or out-of-memory answers is NOT MET",
+           [t["met"] for t in bad] == [False, False] and "double-alloc@buddy" in bad[0]["note"]
+           and "3 OOM" in bad[1]["note"], json.dumps(bad))
 
     for name, args in (("unknown workload", ["compare", "--workloads", "nope"]),
                        ("unknown map", ["compare", "--maps", "nope"]),
-                       ("unknown back-end", ["compare", "--backends", "nope"])):
+                       ("unknown back-end", ["compare", "--backends", "nope"]),
+                       ("--targets and --maps", ["compare", "--targets", "--maps", "pc-1g"]),
+                       ("--targets and --workloads", ["compare", "--targets", "--workloads",
+                                                      "churn"])):
         ok, detail = one_line_error(cli(args))
         report(f"cli: compare with {name} is a one-line error, exit 2", ok, detail)
+
+
+def bugs_tests():
+    """The injected-bug suite: each bug has a reproducer that shows its class only with the
+    bug on; each is found by fuzzing, with its class, within a generous cap (so a change
+    that blinds the oracle fails here); the statistics match hand-computed values."""
+    proc = run([os.path.join(ROOT, "build", "fftool"), "list", "--json"])
+    table = json.loads(proc.stdout)["bugs"] if proc.returncode == 0 else []
+    report("bugs: list shows at least 15 injected bugs, each with its class and place",
+           len(table) >= 15 and all(b["expect"] and b["where"] for b in table), proc.stderr)
+    with tempfile.TemporaryDirectory() as tmp:
+        for bug in table:
+            path = os.path.join(ROOT, "corpus", "bugs", bug["name"] + ".txt")
+            if not os.path.exists(path):
+                report(f"bugs: {bug['name']} has a reproducer in corpus/bugs", False, path)
+                continue
+            on = cli(["repro", "--expect", path])
+            off_path = os.path.join(tmp, bug["name"] + ".txt")
+            with open(path) as f, open(off_path, "w") as g:
+                g.write("".join(l for l in f if not l.startswith("bug ")))
+            off = cli(["repro", "--quiet", off_path])
+            canary = cli(["repro", "--quiet", path])
+            report(f"bugs: corpus/bugs/{bug['name']}.txt shows {bug['expect']} with the bug on, "
+                   f"clean with it off, and its canary triggers",
+                   on.returncode == 0 and off.returncode == 0 and "verdict: clean" in off.stdout
+                   and re.search(r"canary \S+: reached [1-9]\d*, triggered [1-9]", canary.stdout),
+                   on.stdout + off.stdout + canary.stdout + on.stderr)
+        out = os.path.join(tmp, "quick")
+        proc = cli(["bugs", "--quick", "--json", "--out", out])
+        try:
+            rows = {r["bug"]: r for r in json.loads(proc.stdout)["rows"]}
+        except (ValueError, KeyError):
+            rows = {}
+        for bug in table:
+            r = rows.get(bug["name"])
+            report(f"bugs: fuzzing finds {bug['name']} as {bug['expect']} (quick: one libFuzzer "
+                   f"trial from the seeds, 120 s cap)" + (f", in {r['times'][0]:.1f} s"
+                                                          if r and r["found"] else ""),
+                   r is not None and r["found"] == r["trials"] == 1,
+                   json.dumps(r) if r else proc.stdout[-2000:] + proc.stderr[-2000:])
+        report("bugs: the quick run writes its report (markdown and HTML)",
+               all(os.path.exists(os.path.join(out, f)) for f in ("report.md", "index.html")),
+               "")
+    for name, args in (("unknown bug", ["bugs", "--bugs", "nope"]),
+                       ("unknown configuration", ["bugs", "--configs", "libfuzzer-x-y-z"]),
+                       ("zero trials", ["bugs", "--trials", "0"]),
+                       ("--quick with --configs", ["bugs", "--quick", "--configs", "all"])):
+        ok, detail = one_line_error(cli(args))
+        report(f"cli: bugs with {name} is a one-line error, exit 2", ok, detail)
+    import unittest
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    import test_stats
+
+    def cases(suite):
+        for t in suite:
+            yield from cases(t) if isinstance(t, unittest.TestSuite) else [t]
+    for case in cases(unittest.defaultTestLoader.loadTestsFromModule(test_stats)):
+        result = unittest.TestResult()
+        case.run(result)
+        report(f"stats: {case.id().split('.', 1)[1]}", result.wasSuccessful(),
+               "".join(text for _, text in result.failures + result.errors))
 
 
 def repro_cli_tests():
@@ -684,6 +843,7 @@ def main():
     compare_tests()
     cli_tests()
     repro_cli_tests()
+    bugs_tests()
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
