@@ -250,6 +250,9 @@ static void *bitmap_create(ff_env *env, const ff_range *ranges, size_t nranges)
     for (size_t i = 0; i < b->ram.count; i++) {
         ff_step(env);
         ff_pfn lo = b->ram.run[i].start - b->base, hi = b->ram.run[i].end - b->base;
+        /* INJECTED BUG bitmap-tail-bits: the last run is freed, and searched, to its word's end */
+        if (FF_BUG(env->bug, BITMAP_TAIL_BITS, i + 1 == b->ram.count && hi % WORD_BITS != 0))
+            b->span = hi = words_for(hi) * WORD_BITS;
         mark_frames(b, lo, hi, true);
         b->free_frames += hi - lo;
     }
@@ -276,12 +279,14 @@ static inline uint64_t align_up(const bitmap *b, uint64_t p, uint64_t align)
 static bool find_fit(const bitmap *b, uint64_t from, uint64_t start_limit, uint64_t end_limit,
                      uint64_t count, uint64_t align, uint64_t *found)
 {
-    for (;;) {
+    for (unsigned tried = 0;; tried++) {
         ff_step(b->env);
         uint64_t p = next_free(b, from, start_limit);
         if (p >= start_limit) return false;
         uint64_t s = align_up(b, p, align);
         if (s >= start_limit || count > end_limit - s) return false;
+        /* INJECTED BUG bitmap-early-giveup: after a few rejected candidates the search gives up */
+        if (FF_BUG(b->env->bug, BITMAP_EARLY_GIVEUP, tried == 2)) return false;
         uint64_t q = next_used(b, s, s + count);
         if (q == s + count) {
             *found = s;
@@ -295,23 +300,31 @@ static ff_status bitmap_alloc(void *self, const ff_alloc_req *req, ff_pfn *start
 {
     bitmap *b = self;
     uint64_t align = req->align > 1 ? req->align : 1;
-    if (req->count == 0 || req->count > FF_PFN_LIMIT || !ff_is_pow2(align) ||
-        align > FF_PFN_LIMIT || (unsigned)req->zone >= FF_ZONE_COUNT)
+    if (req->count > FF_PFN_LIMIT || !ff_is_pow2(align) || align > FF_PFN_LIMIT ||
+        (unsigned)req->zone >= FF_ZONE_COUNT)
         return FF_ERR_INVALID;
-    if (req->count > b->span) return FF_ERR_NOMEM;
+    uint64_t count = req->count;
+    /* INJECTED BUG bitmap-alloc-zero: a zero count is read as one frame, as a zero align is */
+    if (FF_BUG(b->env->bug, BITMAP_ALLOC_ZERO, count == 0)) count = 1;
+    if (count == 0) return FF_ERR_INVALID;
+    if (count > b->span) return FF_ERR_NOMEM;
     ff_pfn zone_end = ff_zone_end(req->zone);
     uint64_t limit = zone_end > b->base ? min_u64(zone_end - b->base, b->span) : 0;
 
     /* Next fit: after the hint first, then the starts before it. */
     uint64_t s;
-    if (!find_fit(b, b->hint, limit, limit, req->count, align, &s) &&
-        !find_fit(b, 0, min_u64(b->hint, limit), limit, req->count, align, &s))
+    if (!find_fit(b, b->hint, limit, limit, count, align, &s) &&
+        !find_fit(b, 0, min_u64(b->hint, limit), limit, count, align, &s))
         return FF_ERR_NOMEM;
+    /* INJECTED BUG bitmap-word-boundary: a run at the hint straddling two words starts one early */
+    if (FF_BUG(b->env->bug, BITMAP_WORD_BOUNDARY,
+               s == b->hint && s % WORD_BITS && s % WORD_BITS + count > WORD_BITS))
+        s--;
 
-    mark_frames(b, s, s + req->count, false);
+    mark_frames(b, s, s + count, false);
     b->heads[s / WORD_BITS] |= bit(s);
-    b->free_frames -= req->count;
-    b->hint = s + req->count < b->span ? s + req->count : 0;
+    b->free_frames -= count;
+    b->hint = s + count < b->span ? s + count : 0;
     *start = b->base + s;
     return FF_OK;
 }
@@ -336,7 +349,9 @@ static ff_status bitmap_free(void *self, ff_pfn start, uint64_t count)
 
     b->heads[lo / WORD_BITS] &= ~bit(lo);
     mark_frames(b, lo, hi, true);
-    b->free_frames += count;
+    /* INJECTED BUG bitmap-hint-drift: a free below the hint moves the hint, not the counter */
+    if (FF_BUG(b->env->bug, BITMAP_HINT_DRIFT, lo < b->hint)) b->hint = lo;
+    else b->free_frames += count;
     return FF_OK;
 }
 

@@ -3,7 +3,8 @@
  * back-ends and metadata layer, so that how fast framefuzz finds each kind of allocator
  * bug can be measured on bugs whose ground truth is known (`framefuzz bugs`).
  *
- * Every bug is one site in the normal source, written
+ * Every bug is one site in the normal source (freelist-double-free-cycle is two: freelist
+ * checks every node it walks, so a cycle needs a second slip), written
  *
  *     if (FF_BUG(env->bug, BUDDY_MAX_ORDER_LOST, order == max)) { ...the bug... }
  *
@@ -47,17 +48,22 @@
     X(BITMAP_ALLOC_ZERO, "bitmap-alloc-zero", "bitmap", "accepted-bad-request",              \
       "alloc(0) succeeds and consumes a frame")                                              \
     X(BITMAP_TAIL_BITS, "bitmap-tail-bits", "bitmap", "out-of-map-alloc",                    \
-      "the bits past the end of RAM in the last bitmap word start out free")                 \
+      "the bits past the end of RAM in the last bitmap word start out free, inside the "     \
+      "searched span")                                                                       \
     X(BITMAP_WORD_BOUNDARY, "bitmap-word-boundary", "bitmap", "double-handout",              \
-      "a run that crosses a 64-frame word boundary is handed out one frame off")             \
+      "a run taken at the next-fit hint that crosses a 64-frame word boundary is handed out " \
+      "one frame early")                                                                     \
     X(BITMAP_HINT_DRIFT, "bitmap-hint-drift", "bitmap", "accounting-drift",                  \
       "a free below the next-fit hint moves the hint but not the free counter")              \
     X(BITMAP_EARLY_GIVEUP, "bitmap-early-giveup", "bitmap", "spurious-oom",                  \
-      "the search gives up after a few summary words (spurious out-of-memory)")              \
-    X(FREELIST_COALESCE_OVERLAP, "freelist-coalesce-overlap", "freelist", "double-handout",  \
-      "coalescing with the next extent overlaps it instead of joining it")                   \
+      "the search gives up after two rejected candidates (spurious out-of-memory)")          \
+    X(FREELIST_COALESCE_OVERLAP, "freelist-coalesce-overlap", "freelist",                    \
+      "structural-corruption",                                                               \
+      "a free coalesces with an extent one frame away as if adjacent: the merged extent "    \
+      "swallows the allocated frame between them")                                           \
     X(FREELIST_DOUBLE_FREE_CYCLE, "freelist-double-free-cycle", "freelist", "hang",          \
-      "a double free of the first free extent links it to itself: the list becomes a cycle") \
+      "a double free at the head of the list is linked to itself before it is refused, and " \
+      "the walk's order check lets a self-link through: the list becomes a cycle")           \
     X(FREELIST_EARLY_GIVEUP, "freelist-early-giveup", "freelist", "spurious-oom",            \
       "first fit stops at the first extent too small for the request")                       \
     X(LAYER_REFCOUNT_WRAP, "layer-refcount-wrap", "layer", "refcount-misuse",                \

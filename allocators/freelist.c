@@ -119,7 +119,10 @@ static const char *node_fetch(const freelist *fl, ff_pfn pfn, void **mem, fl_nod
     if (node->count == 0) return "zero count";
     if (node->count > seg->end - pfn) return "count runs past managed RAM";
     if (node->next == FL_END) return NULL;
-    if (node->next < extent_end(pfn, *node)) return "next overlaps or precedes the extent";
+    /* INJECTED BUG freelist-double-free-cycle: the order check lets a node link into itself */
+    if (node->next < extent_end(pfn, *node) &&
+        !FF_BUG(fl->env->bug, FREELIST_DOUBLE_FREE_CYCLE, node->next >= pfn))
+        return "next overlaps or precedes the extent";
     if (node->next == extent_end(pfn, *node)) return "next extent adjacent (not coalesced)";
     if (!segment_of(fl, node->next)) return "next outside managed RAM";
     return NULL;
@@ -270,7 +273,12 @@ static ff_status fl_alloc(void *self, const ff_alloc_req *req, ff_pfn *start)
         ff_step(fl->env);
         ff_pfn end = extent_end(c.cur, c.cur_node);
         ff_pfn at;
-        if (!aligned_fit(c.cur, end < limit ? end : limit, align, req->count, &at)) continue;
+        if (!aligned_fit(c.cur, end < limit ? end : limit, align, req->count, &at)) {
+            /* INJECTED BUG freelist-early-giveup: first fit stops at the first extent too small */
+            if (FF_BUG(fl->env->bug, FREELIST_EARLY_GIVEUP, c.cur_node.next < limit))
+                return FF_ERR_NOMEM;
+            continue;
+        }
         if (!carve(fl, &c, at, req->count)) return FF_ERR_NOMEM;
         *start = at;
         return FF_OK;
@@ -296,7 +304,12 @@ static ff_status fl_free(void *self, ff_pfn start, uint64_t count)
         cursor_advance(fl, &c);
     }
     ff_pfn prev_end = c.prev == FL_END ? 0 : extent_end(c.prev, c.prev_node);
-    if (prev_end > start || (c.cur != FL_END && c.cur < end)) return FF_ERR_DOUBLE;
+    if (prev_end > start || (c.cur != FL_END && c.cur < end)) {
+        /* INJECTED BUG freelist-double-free-cycle: a double free at the head is linked first */
+        if (FF_BUG(fl->env->bug, FREELIST_DOUBLE_FREE_CYCLE, c.prev == FL_END && c.cur == start))
+            node_store(c.cur_mem, (fl_node){count, c.cur});
+        return FF_ERR_DOUBLE;
+    }
 
     if (!bit_test(fl->heads, head_bit(seg, start))) return FF_ERR_MISALIGNED;
     /* Too long covers another head (free frames and holes were ruled out above); too
@@ -310,7 +323,10 @@ static ff_status fl_free(void *self, ff_pfn start, uint64_t count)
     if (!merge_prev && !mem) return FF_ERR_FOREIGN; /* no backing: cannot hold a node */
 
     fl_node node = {count, c.cur};
-    if (c.cur == end) { /* coalesce with the next extent */
+    /* INJECTED BUG freelist-coalesce-overlap: an extent one frame away counts as adjacent,
+     * so the merged extent swallows the frame between them */
+    if (c.cur == end || FF_BUG(fl->env->bug, FREELIST_COALESCE_OVERLAP, c.cur == end + 1)) {
+        /* coalesce with the next extent */
         node.count += c.cur_node.count;
         node.next = c.cur_node.next;
     }
