@@ -44,6 +44,9 @@
  *
  * Every per-block and per-frame array is zero when nothing is there and is touched
  * only where blocks are freed, so creating over 1 TiB touches a few pages.
+ *
+ * The seven buddy bugs of the injected-bug suite (bugs.h) are FF_BUG sites here, each
+ * marked INJECTED BUG; all are off unless a run names one.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -195,36 +198,104 @@ static inline uint32_t area_take(free_area *a, block_no i, uint32_t order_bit)
     return a->spare == NIL && a->head == NIL ? order_bit : 0;
 }
 
+/* ---------------------------------------------------------------- what injected bugs ask */
+
+/* What the sites of injected bugs (bugs.h) ask; only ever run while a bug is switched
+ * on. Where a buggy path frees or merges more than it should, they also keep it inside
+ * the per-frame array and the areas' numbered blocks. */
+
+/* Is the aligned order-`order` block at pfn one of the zone's area's numbered blocks? */
+static inline bool in_area(const buddy *b, ff_zone zone, ff_pfn pfn, unsigned order)
+{
+    return block_no_of(b, zone, pfn, order) < b->area[zone][order].blocks;
+}
+
+/* Is block i of a zone's order-`order` area inside the span, yet without RAM? */
+static bool is_hole(const buddy *b, ff_zone zone, block_no i, unsigned order)
+{
+    ff_pfn lo = block_pfn(b, zone, i, order), hi = lo + order_size(order);
+    if (!in_span(b, lo) || hi - b->base > b->span) return false;
+    size_t l = 0, h = b->runs.count; /* the first run that ends past lo */
+    while (l < h) {
+        ff_step(b->env);
+        size_t m = l + (h - l) / 2;
+        if (b->runs.run[m].end <= lo)
+            l = m + 1;
+        else
+            h = m;
+    }
+    return l == b->runs.count || b->runs.run[l].start >= hi;
+}
+
+/* Do the frames the free path would release for [start, +count) (a power of two as
+ * one aligned block) lie in the span and in one zone's numbered blocks? */
+static bool frees_inside(const buddy *b, ff_pfn start, uint64_t count)
+{
+    bool block = ff_is_pow2(count);
+    if (block && count > BUDDY_MAX_BLOCK) return false;
+    ff_pfn lo = block ? round_down(start, count) : start, last = lo + count - 1;
+    ff_zone zone = ff_zone_of(lo);
+    return in_span(b, lo) && in_span(b, last) && ff_zone_of(last) == zone &&
+           in_area(b, zone, lo, 0) && in_area(b, zone, last, 0);
+}
+
+/* Is the aligned block of the free's own order at start (2^ceil(log2(count)) frames)
+ * free only inside a larger free block, so that its own order's area does not hold it? */
+static bool merged_away(const buddy *b, ff_pfn start, uint64_t count)
+{
+    if (count > BUDDY_MAX_BLOCK) return false;
+    unsigned order = ff_log2_ceil(count);
+    if (start & (order_size(order) - 1)) return false;
+    for (unsigned o = order + 1; o <= BUDDY_MAX_ORDER; o++) {
+        ff_step(b->env);
+        if (is_free(b, round_down(start, order_size(o)), o)) return true;
+    }
+    return false;
+}
+
 /* ---------------------------------------------------------------- split and merge */
 
-/* __free_one_page: frees one aligned block of a zone, merging with its free buddy for
- * as long as it can. Below the largest order an area has an even number of blocks,
- * so the buddy's number is one of the area's too. */
-static inline void free_block(buddy *b, ff_pfn pfn, unsigned order)
+/* __free_one_page: frees one aligned block into a zone's areas, merging with its free
+ * buddy for as long as it can. Below the largest order an area has an even number of
+ * blocks, so the buddy's number is one of the area's too. */
+static inline void free_block(buddy *b, ff_zone zone, ff_pfn pfn, unsigned order)
 {
     ff_env *env = b->env;
-    ff_zone zone = ff_zone_of(pfn);
     free_area *a = &b->area[zone][order], *largest = &b->area[zone][BUDDY_MAX_ORDER];
     block_no i = block_no_of(b, zone, pfn, order);
     uint32_t order_bit = 1u << order, emptied = 0;
     for (; a < largest; a++, i /= 2, order_bit <<= 1) {
         ff_step(env);
-        if (!holds(a, i ^ 1)) break;
-        emptied |= area_take(a, i ^ 1, order_bit);
+        if (holds(a, i ^ 1))
+            emptied |= area_take(a, i ^ 1, order_bit);
+        /* INJECTED BUG buddy-hole-merge: a buddy with no RAM in it is merged as if free */
+        else if (!FF_BUG(env->bug, BUDDY_HOLE_MERGE,
+                         is_hole(b, zone, i ^ 1, (unsigned)(a - b->area[zone]))))
+            break;
     }
-    area_add(a, i);
+    /* INJECTED BUG buddy-max-order-lost: a block merged up to the largest order is not listed */
+    if (FF_BUG(env->bug, BUDDY_MAX_ORDER_LOST, a == largest && order < BUDDY_MAX_ORDER))
+        order_bit = 0;
+    else
+        area_add(a, i);
     b->nonempty[zone] = (b->nonempty[zone] & ~emptied) | order_bit;
 }
 
-/* Frees the frames [start, end) as maximal aligned chunks, each merged. Chunks stop
- * at zone ends so that none straddles one. */
+/* Frees the frames [start, end) as maximal aligned chunks, each merged in its own
+ * zone. Chunks stop at zone ends so that none straddles one. */
 static void free_run(buddy *b, ff_pfn start, ff_pfn end)
 {
+    const ff_pfn from = start;
     while (start < end) {
         ff_step(b->env);
-        ff_pfn stop = min_u64(end, ff_zone_end(ff_zone_of(start)));
+        ff_zone zone = ff_zone_of(start);
+        ff_pfn stop = min_u64(end, ff_zone_end(zone));
         unsigned order = chunk_order(start, stop - start);
-        free_block(b, start, order);
+        /* INJECTED BUG buddy-zone-merge: every chunk joins, and merges in, the run's first zone */
+        if (FF_BUG(b->env->bug, BUDDY_ZONE_MERGE,
+                   zone != ff_zone_of(from) && in_area(b, ff_zone_of(from), start, order)))
+            zone = ff_zone_of(from);
+        free_block(b, zone, start, order);
         start += order_size(order);
     }
 }
@@ -389,7 +460,10 @@ static ff_status buddy_alloc(void *self, const ff_alloc_req *req, ff_pfn *start)
         if (!fits) continue;
         ff_pfn pfn = take_block(b, (ff_zone)z, (unsigned)__builtin_ctz(fits), want);
         *head_count_of(b, pfn) = (uint32_t)req->count;
-        if (req->count < order_size(want)) free_run(b, pfn + req->count, pfn + order_size(want));
+        /* INJECTED BUG buddy-rounding-leak: the excess past count is never given back */
+        if (!FF_BUG(b->env->bug, BUDDY_ROUNDING_LEAK, req->count < order_size(want)) &&
+            req->count < order_size(want))
+            free_run(b, pfn + req->count, pfn + order_size(want));
         b->free_frames -= req->count;
         *start = pfn;
         return FF_OK;
@@ -397,14 +471,27 @@ static ff_status buddy_alloc(void *self, const ff_alloc_req *req, ff_pfn *start)
     return FF_ERR_NOMEM;
 }
 
-/* Why [start, end), managed but not one allocation, cannot be freed. Walks it
- * allocation by allocation: any free frame makes it a double free. */
-static ff_status diagnose_free(const buddy *b, ff_pfn start, ff_pfn end)
+/* Why [start, end), not one allocation, cannot be freed (FF_OK only where an injected
+ * bug lets it through). FOREIGN wins over every other verdict; managed frames are
+ * walked allocation by allocation: any free frame makes it a double free. */
+static ff_status judge_free(const buddy *b, ff_pfn start, ff_pfn end)
 {
+    if (!is_managed(b, start, end))
+        /* INJECTED BUG buddy-foreign-free: a range in the span is freed, never asked if RAM */
+        return FF_BUG(b->env->bug, BUDDY_FOREIGN_FREE, frees_inside(b, start, end - start))
+                   ? FF_OK
+                   : FF_ERR_FOREIGN;
     ff_pfn at;
     uint64_t count;
-    if (!find_allocation(b, start, &at, &count)) return FF_ERR_DOUBLE;
+    if (!find_allocation(b, start, &at, &count))
+        /* INJECTED BUG buddy-double-free-merged: the block's own order alone is asked if free */
+        return FF_BUG(b->env->bug, BUDDY_DOUBLE_FREE_MERGED, merged_away(b, start, end - start))
+                   ? FF_OK
+                   : FF_ERR_DOUBLE;
     ff_status verdict = at == start ? FF_ERR_WRONG_SIZE : FF_ERR_MISALIGNED;
+    /* INJECTED BUG buddy-misaligned-merge: any free inside one allocation passes */
+    if (FF_BUG(b->env->bug, BUDDY_MISALIGNED_MERGE, at != start && end <= at + count))
+        return FF_OK;
     for (ff_pfn pfn = at + count; pfn < end; pfn = at + count) {
         ff_step(b->env);
         if (!find_allocation(b, pfn, &at, &count)) return FF_ERR_DOUBLE;
@@ -418,16 +505,15 @@ static ff_status buddy_free(void *self, ff_pfn start, uint64_t count)
     if (count == 0 || start >= FF_PFN_LIMIT || count > FF_PFN_LIMIT - start)
         return FF_ERR_INVALID;
     ff_pfn end = start + count;
-    /* Naming an allocation exactly proves the frames managed; any other free is
-     * judged against the runs first, so that FOREIGN wins over every other verdict. */
+    /* Naming an allocation exactly proves the frames managed; any other free is judged. */
     if (!in_span(b, start) || *head_count_of(b, start) != count) {
-        if (!is_managed(b, start, end)) return FF_ERR_FOREIGN;
-        return diagnose_free(b, start, end);
+        ff_status why = judge_free(b, start, end);
+        if (why != FF_OK) return why;
     }
     *head_count_of(b, start) = 0;
     b->free_frames += count;
     if (ff_is_pow2(count))
-        free_block(b, start, ff_log2(count)); /* a whole naturally aligned block */
+        free_block(b, ff_zone_of(start), start, ff_log2(count)); /* a whole aligned block */
     else
         free_run(b, start, end);
     return FF_OK;
