@@ -269,23 +269,29 @@ def build_needed(configs, make_args):
         raise BugsError("building the harnesses failed:\n" + proc.stdout[-3000:])
 
 
+TRIAL_KEYS = {"bug", "config", "trial", "limit_s", "found", "time_s", "others", "error",
+              "reached_s", "triggered_s"}
+
+
 def read_trials(path):
+    """The trials recorded so far; lines torn by a kill, or not trials, are skipped."""
     trials = []
     try:
         with open(path) as f:
             for line in f:
                 try:
-                    trials.append(json.loads(line))
+                    record = json.loads(line)
                 except ValueError:
-                    continue  # a line torn by a kill
+                    continue
+                if isinstance(record, dict) and TRIAL_KEYS <= record.keys():
+                    trials.append(record)
     except OSError:
         pass
     return trials
 
 
 def run(bugs, configs, trials, limit, jobs, out, say):
-    """Runs every trial not already in out/trials.jsonl; returns all of them."""
-    os.makedirs(out, exist_ok=True)
+    """Runs every trial not already in out/trials.jsonl (out exists); returns all of them."""
     log = os.path.join(out, "trials.jsonl")
     done = {(t["bug"], t["config"], t["trial"]) for t in read_trials(log)
             if t.get("limit_s") == limit}

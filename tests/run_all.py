@@ -773,9 +773,25 @@ def bugs_tests():
     for name, args in (("unknown bug", ["bugs", "--bugs", "nope"]),
                        ("unknown configuration", ["bugs", "--configs", "libfuzzer-x-y-z"]),
                        ("zero trials", ["bugs", "--trials", "0"]),
-                       ("--quick with --configs", ["bugs", "--quick", "--configs", "all"])):
+                       ("--quick with --configs", ["bugs", "--quick", "--configs", "all"]),
+                       ("a file as results directory", ["bugs", "--quick", "--out",
+                                                        os.path.join(ROOT, "README.md")])):
         ok, detail = one_line_error(cli(args))
         report(f"cli: bugs with {name} is a one-line error, exit 2", ok, detail)
+    with tempfile.TemporaryDirectory() as tmp:
+        # A results file that a kill tore, or that holds lines no trial wrote, is read
+        # past: the trials it lacks are run, and the report covers them.
+        with open(os.path.join(tmp, "trials.jsonl"), "w") as f:
+            f.write('{"x": 1}\n[1, 2]\n{"bug": "layer-freed-keeps-slot"\n')
+        proc = cli(["bugs", "--bugs", "layer-freed-keeps-slot", "--configs",
+                    "libfuzzer-single-mutator-seeded", "--trials", "1", "--out", tmp, "--json"])
+        try:
+            rows = json.loads(proc.stdout)["rows"]
+        except (ValueError, KeyError):
+            rows = []
+        report("bugs: a torn or foreign trials.jsonl is read past, and the missing trial runs",
+               proc.returncode == 0 and len(rows) == 1 and rows[0]["found"] == 1,
+               proc.stdout[-1500:] + proc.stderr[-1500:])
     import unittest
     sys.path.insert(0, os.path.join(ROOT, "tests"))
     import test_stats
