@@ -111,8 +111,6 @@ typedef struct ff_policy {
 /* ---------------------------------------------------------------- environment */
 
 typedef struct ff_env {
-    ff_bug bug;           /* framefuzz's own back-ends: the injected bug switched on
-                             (bugs.h); plug-ins ignore it */
     uint64_t steps;       /* steps taken by the current operation */
     uint64_t step_budget; /* 0 = unbounded */
     jmp_buf *on_hang;     /* where ff_step jumps when the budget is exhausted */
@@ -120,6 +118,9 @@ typedef struct ff_env {
      * space has no backing memory. Only for back-ends whose policy says needs_backing. */
     void *(*frame_mem)(void *space, ff_pfn pfn);
     void *space;
+    /* framefuzz's own back-ends: the injected bug switched on (bugs.h); plug-ins ignore
+     * it. Last, so that a plug-in built before it was added still reads the rest. */
+    ff_bug bug;
 } ff_env;
 
 /* Called when env->steps passes env->step_budget; does not return. */
