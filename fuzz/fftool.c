@@ -411,6 +411,36 @@ static int repro_one(const char *path, const repro_opts *ro)
     return rc;
 }
 
+/* The options repro and minimize share, at argv[*i]: 1 when taken (with its value),
+ * 0 when not one of them, 2 after a one-line error. */
+static int replay_option(int argc, char **argv, int *i, repro_opts *ro)
+{
+    const char *a = argv[*i];
+    bool has_value = *i + 1 < argc;
+    if (strcmp(a, "--binary") == 0) {
+        ro->binary = true;
+    } else if (strcmp(a, "--backend") == 0 && has_value) {
+        ro->backends = argv[++*i];
+    } else if (strcmp(a, "--bug") == 0 && has_value) {
+        ff_bug bug;
+        if (!ff_bug_parse(argv[++*i], &bug))
+            return usage_error("unknown injected bug %s (framefuzz list shows them)", argv[*i]);
+        ro->bug = (int)bug;
+    } else if (strcmp(a, "--semantics") == 0 && has_value) {
+        ff_semantics sem;
+        if (!ff_semantics_parse(argv[++*i], &sem))
+            return usage_error("unknown semantics %s (valid: asterinas-2024 hardened)", argv[*i]);
+        ro->semantics = (int)sem;
+    } else if (strcmp(a, "--poison") == 0 && has_value) {
+        const char *v = argv[++*i];
+        if (strcmp(v, "on") && strcmp(v, "off")) return usage_error("--poison takes on or off");
+        ro->poison = strcmp(v, "on") == 0;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 static int cmd_repro(int argc, char **argv)
 {
     repro_opts ro = {.semantics = -1, .poison = -1, .bug = -1};
@@ -420,39 +450,18 @@ static int cmd_repro(int argc, char **argv)
     bool options = true;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        bool has_value = i + 1 < argc;
+        int taken;
         if (!options || a[0] != '-' || !a[1]) files[nfiles++] = a;
         else if (strcmp(a, "--") == 0) options = false;
         else if (strcmp(a, "--keep-going") == 0) ro.keep_going = true;
         else if (strcmp(a, "--quiet") == 0) ro.quiet = true;
-        else if (strcmp(a, "--binary") == 0) ro.binary = true;
         else if (strcmp(a, "--expect") == 0) ro.expect = ro.quiet = true;
-        else if (strcmp(a, "--backend") == 0 && has_value) ro.backends = argv[++i];
-        else if (strcmp(a, "--bug") == 0 && has_value) {
-            ff_bug bug;
-            if (!ff_bug_parse(argv[++i], &bug)) {
-                free(files);
-                return usage_error("unknown injected bug %s (framefuzz list shows them)", argv[i]);
-            }
-            ro.bug = (int)bug;
-        } else if (strcmp(a, "--semantics") == 0 && has_value) {
-            ff_semantics sem;
-            if (!ff_semantics_parse(argv[++i], &sem)) {
-                free(files);
-                return usage_error("unknown semantics %s (valid: asterinas-2024 hardened)", argv[i]);
-            }
-            ro.semantics = (int)sem;
-        } else if (strcmp(a, "--poison") == 0 && has_value) {
-            const char *v = argv[++i];
-            if (strcmp(v, "on") && strcmp(v, "off")) {
-                free(files);
-                return usage_error("--poison takes on or off");
-            }
-            ro.poison = strcmp(v, "on") == 0;
-        } else {
+        else if ((taken = replay_option(argc, argv, &i, &ro)) != 1) {
             free(files);
-            return usage_error("unknown repro option %s (valid: --backend --bug --semantics "
-                               "--poison --keep-going --quiet --expect --binary)", a);
+            return taken ? taken
+                         : usage_error("unknown repro option %s (valid: --backend --bug "
+                                       "--semantics --poison --keep-going --quiet --expect "
+                                       "--binary)", a);
         }
     }
     if (!nfiles) {
@@ -477,36 +486,20 @@ static int cmd_minimize(int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         bool has_value = i + 1 < argc;
+        int taken;
         if (!options || a[0] != '-' || !a[1]) {
             if (file) return usage_error("minimize takes one program file");
             file = a;
         } else if (strcmp(a, "--") == 0) {
             options = false;
-        } else if (strcmp(a, "--binary") == 0) {
-            ro.binary = true;
-        } else if (strcmp(a, "--backend") == 0 && has_value) {
-            ro.backends = argv[++i];
         } else if (strcmp(a, "--signature") == 0 && has_value) {
             signature = argv[++i];
-        } else if (strcmp(a, "--bug") == 0 && has_value) {
-            ff_bug bug;
-            if (!ff_bug_parse(argv[++i], &bug))
-                return usage_error("unknown injected bug %s (framefuzz list shows them)", argv[i]);
-            ro.bug = (int)bug;
         } else if (strcmp(a, "-o") == 0 && has_value) {
             out_path = argv[++i];
-        } else if (strcmp(a, "--semantics") == 0 && has_value) {
-            ff_semantics sem;
-            if (!ff_semantics_parse(argv[++i], &sem))
-                return usage_error("unknown semantics %s (valid: asterinas-2024 hardened)", argv[i]);
-            ro.semantics = (int)sem;
-        } else if (strcmp(a, "--poison") == 0 && has_value) {
-            const char *v = argv[++i];
-            if (strcmp(v, "on") && strcmp(v, "off")) return usage_error("--poison takes on or off");
-            ro.poison = strcmp(v, "on") == 0;
-        } else {
-            return usage_error("unknown minimize option %s (valid: --backend --bug --semantics "
-                               "--poison --signature --binary -o)", a);
+        } else if ((taken = replay_option(argc, argv, &i, &ro)) != 1) {
+            return taken ? taken
+                         : usage_error("unknown minimize option %s (valid: --backend --bug "
+                                       "--semantics --poison --signature --binary -o)", a);
         }
     }
     if (!file) return usage_error("minimize needs a program file");
