@@ -135,8 +135,13 @@ class Trial:
     def run(self):
         os.makedirs(self.work, exist_ok=True)
         self.wall0 = time.time()
-        found_s, sig, error = (self.run_afl if self.cfg["engine"] == "afl"
-                               else self.run_libfuzzer)()
+        try:
+            found_s, sig, error = (self.run_afl if self.cfg["engine"] == "afl"
+                                   else self.run_libfuzzer)()
+        except subprocess.TimeoutExpired as e:  # a trial's failure, not the run's
+            found_s, sig, error = None, None, f"{os.path.basename(e.cmd[0])} did not stop"
+        except OSError as e:
+            found_s, sig, error = None, None, f"cannot run a trial: {e}"
         return {"bug": self.bug["name"], "config": self.config, "trial": self.index,
                 "seed": self.seed, "limit_s": self.limit, "found": found_s is not None,
                 "time_s": round(found_s if found_s is not None else self.limit, 3),
