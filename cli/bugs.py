@@ -30,6 +30,7 @@ from cli import stats
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
 DIFF_TARGETS = "buddy,bitmap,freelist"
+DICT = os.path.join(ROOT, "fuzz", "ops.dict")  # as campaigns fuzz, both engines
 FINDING = re.compile(r"^==framefuzz== FINDING (\S+) ")
 
 # A configuration is one value of each axis, named by joining them:
@@ -173,7 +174,8 @@ class Trial:
             cmd = [harness, *self.harness_flags(),
                    f"--ff-mutator={'on' if self.cfg['mutator'] else 'off'}",
                    f"-seed={self.seed}", f"-max_total_time={math.ceil(left)}",
-                   f"-artifact_prefix={self.work}/", "-print_final_stats=0", corpus]
+                   f"-artifact_prefix={self.work}/", f"-dict={DICT}", "-print_final_stats=0",
+                   corpus]
             if self.cfg["seeded"]:
                 cmd.append(self.seeds())
             proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -216,7 +218,7 @@ class Trial:
         if self.cfg["mutator"]:
             env["AFL_CUSTOM_MUTATOR_LIBRARY"] = os.path.join(BUILD, "afl", "ff-mutator.so")
         cmd = ["afl-fuzz", "-i", seeds, "-o", out, "-s", str(self.seed), "-V", str(self.limit),
-               "-c", target + ".cmplog", "--", target, *self.harness_flags()]
+               "-c", target + ".cmplog", "-x", DICT, "--", target, *self.harness_flags()]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 text=True, errors="replace", env=env)
         crashes = os.path.join(out, "default", "crashes")
