@@ -448,6 +448,15 @@ def campaign_tests():
         report(f"cli: {args[0]} with {name} is a one-line error, exit 2", ok, detail)
 
 
+def xv6_double_free(tmp, plugin):
+    """Writes the program that shows xv6's own flaw (it frees a frame twice) and replays it
+    with the plug-in; returns the program's path and the replay."""
+    prog = os.path.join(tmp, "double.txt")
+    with open(prog, "w") as f:
+        f.write("backend xv6\nmap tiny\nalloc 1\ndrop h0\nraw_free 0x0\n")
+    return prog, cli(["repro", "--plugin", plugin, "--quiet", prog])
+
+
 def plugin_tests():
     """Bring your own allocator: one C file, built into every tool in a directory of its
     own; the tree is untouched; bad plug-ins get a clear message."""
@@ -460,10 +469,7 @@ def plugin_tests():
            proc.returncode == 0 and "xv6" in proc.stdout and "buddy" in proc.stdout,
            proc.stdout + proc.stderr)
     with tempfile.TemporaryDirectory() as tmp:
-        prog = os.path.join(tmp, "double.txt")
-        with open(prog, "w") as f:
-            f.write("backend xv6\nmap tiny\nalloc 1\ndrop h0\nraw_free 0x0\n")
-        proc = cli(["repro", "--plugin", xv6, "--quiet", prog])
+        _, proc = xv6_double_free(tmp, xv6)
         report("plugin: repro --plugin shows xv6's own flaw (an accepted double free)",
                proc.returncode == 1 and "accepted-double-free@xv6 op 2" in proc.stdout,
                proc.stdout + proc.stderr)
@@ -512,10 +518,7 @@ def shared_plugin_tests():
                         "-Iallocators", *flags, source, "-o", out])
             return out if proc.returncode == 0 else proc.stderr
         lib = shared("libxv6.so", xv6, "-Wl,-soname,libxv6.so.1")
-        prog = os.path.join(tmp, "double.txt")
-        with open(prog, "w") as f:
-            f.write("backend xv6\nmap tiny\nalloc 1\ndrop h0\nraw_free 0x0\n")
-        proc = cli(["repro", "--plugin", lib, "--quiet", prog])
+        prog, proc = xv6_double_free(tmp, lib)
         report("plugin .so: repro --plugin libxv6.so (with a SONAME) shows xv6's double free",
                proc.returncode == 1 and "accepted-double-free@xv6 op 2" in proc.stdout,
                proc.stdout + proc.stderr)
