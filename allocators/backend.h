@@ -14,18 +14,47 @@
  * What it must do
  *   - allocate `count` contiguous frames aligned to `align` frames, below the end
  *     of zone `zone`, or say why not;
- *   - free a range, answering success or exactly one rejection code; a rejected
- *     free changes no state (validating back-ends only, see `validates_frees`);
- *   - report its own free-frame counter (never recomputed: drift is a finding);
+ *   - free what its free rule (ff_free_rule) says names an allocation, answering
+ *     success or one rejection code (a specific one, or FF_ERR_REJECTED when it does
+ *     not tell reasons apart); a rejected free changes no state (validating back-ends
+ *     only, see `validates_frees`);
+ *   - optionally report its own free-frame counter (never recomputed: drift is a
+ *     finding; without one there is no drift check);
  *   - optionally walk its own invariants.
  *
  * What it declares (ff_policy) is all an oracle knows of it: the oracle judges every
  * answer against the policy and never looks inside.
  *
- * Every loop in a back-end calls ff_step(env) once per iteration. When a harness sets
- * a step budget, exhausting it leaves the back-end through the hang handler and the
- * operation is reported as a hang: deterministic, with no wall clock involved. A
- * back-end that was left that way is never called again, except for destroy.
+ * Leaving a call early. Every loop in a back-end calls ff_step(env) once per
+ * iteration. When a harness sets a step budget (it grows with the map and with the
+ * request's count), exhausting it leaves the back-end through the hang handler and the
+ * operation is reported as a hang, named after the call and the function that spent
+ * the budget: deterministic, with no wall clock involved. A loop that never calls
+ * ff_step is caught only by the campaign's wall-clock limit per input, much later. An
+ * allocator's own assertion calls ff_panic(env, ...), which leaves the call the same
+ * way: a panic on a bad request counts as the allocator catching it, a panic on a
+ * valid one is a finding (allocator-panic); the run ends there either way. A back-end
+ * left through either is never called again, except for destroy: its state (and any
+ * global of its own) may be half-updated, so destroy must not trust it, and create
+ * must build every instance from scratch.
+ *
+ * Several instances at once. framefuzz keeps one instance per memory map, semantics
+ * and poison setting it has run (a fuzzer switches between them from one input to the
+ * next), and calls them interleaved: everything an instance needs must hang off its
+ * `self`. An allocator written around globals (a kernel's `kmem`) saves them into its
+ * instance and loads those of `self` at the start of every hook when `self` is not
+ * the instance it last ran (plugins/kmem.c shows how).
+ *
+ * Memory. An allocator that keeps structures inside the managed frames (in-band free
+ * lists, headers) declares needs_backing and reaches a frame's 4 KiB through
+ * env->frame_mem(env->space, pfn). All frames are one contiguous host mapping:
+ * frame_mem(space, pfn) == frame_mem(space, 0) + pfn * FF_FRAME_SIZE for every pfn
+ * below the top of the map, so `base + pfn * 4096` is fine; but a frame's content is
+ * made (filled with poison) the first time frame_mem is called for it, so call it for
+ * every frame before you read it through the base. An allocator that keeps its own
+ * metadata in frames it manages (a bitmap in the first frames of RAM) takes them at
+ * create with ff_keep_frames(env, start, count): from then on they are its own, never
+ * free, never expected back, and a free or hand-out of one is judged as such.
  */
 #ifndef FF_BACKEND_H
 #define FF_BACKEND_H
@@ -47,6 +76,10 @@ typedef enum ff_status {
     FF_ERR_INVALID,     /* malformed request (see ff_alloc_req) or free (zero count, wraps) */
     FF_ERR_NOMEM,       /* alloc: no block satisfies the request */
     FF_ERR_UNSUPPORTED, /* the back-end does not offer this (e.g. a zone limit) */
+    FF_ERR_REJECTED,    /* refused, reason not given: for allocators with one error code
+                           (a NULL, a -EINVAL). A valid answer to any bad free and to any
+                           request that may fail; in differential runs it agrees with
+                           every specific refusal */
     FF_STATUS_COUNT
 } ff_status;
 
@@ -85,9 +118,16 @@ typedef enum ff_rounding {
 } ff_rounding;
 
 typedef enum ff_free_rule {
-    FF_FREE_EXACT,     /* a free names one allocation: its first frame and the count
-                          that was requested */
-    FF_FREE_PIECEWISE, /* any run of allocated frames may be freed, in any order */
+    FF_FREE_EXACT,      /* a free names one allocation: its first frame and the count
+                           that was requested */
+    FF_FREE_PIECEWISE,  /* any run of allocated frames may be freed, in any order */
+    FF_FREE_SIZE_CLASS, /* a free names one allocation: its first frame and any count of
+                           the same power-of-two size class as the count requested or
+                           the block reserved (free 4 frames of a 3-frame allocation);
+                           the whole block comes back. Needs FF_ROUND_POW2 */
+    FF_FREE_BY_ADDRESS, /* a free names one allocation by its first frame alone (kfree,
+                           free_pages without an order): the count framefuzz passes
+                           means nothing, and the whole allocation comes back */
 } ff_free_rule;
 
 /* max_order of a back-end whose blocks are limited only by the RAM. */
@@ -110,17 +150,28 @@ typedef struct ff_policy {
 
 /* ---------------------------------------------------------------- environment */
 
+/* Why a back-end call was left early (the value ff_step and ff_panic longjmp with). */
+typedef enum ff_exit {
+    FF_EXIT_HANG = 1,  /* the step budget was exhausted */
+    FF_EXIT_PANIC = 2, /* the allocator's own assertion failed (ff_panic) */
+} ff_exit;
+
 typedef struct ff_env {
     uint64_t steps;       /* steps taken by the current operation */
     uint64_t step_budget; /* 0 = unbounded */
-    jmp_buf *on_hang;     /* where ff_step jumps when the budget is exhausted */
+    jmp_buf *on_hang;     /* where ff_step and ff_panic leave a call (NULL: they abort) */
     /* Host memory backing simulated frame `pfn` (FF_FRAME_SIZE bytes), or NULL when the
      * space has no backing memory. Only for back-ends whose policy says needs_backing. */
     void *(*frame_mem)(void *space, ff_pfn pfn);
     void *space;
     /* framefuzz's own back-ends: the injected bug switched on (bugs.h); plug-ins ignore
-     * it. Last, so that a plug-in built before it was added still reads the rest. */
+     * it. */
     ff_bug bug;
+    /* framefuzz's side of ff_step_exhausted, ff_panic and ff_keep_frames (set by the
+     * metadata layer; a plug-in never touches them). Fields are only ever appended, so
+     * a plug-in built against an older header still reads the ones above. */
+    void (*on_exit)(struct ff_env *env, ff_exit why, const char *message);
+    void (*on_keep)(struct ff_env *env, ff_pfn start, uint64_t count);
 } ff_env;
 
 /* Called when env->steps passes env->step_budget; does not return. */
@@ -132,6 +183,18 @@ static inline void ff_step(ff_env *env)
     if (++env->steps > env->step_budget && env->step_budget)
         ff_step_exhausted(env);
 }
+
+/* The allocator's assertion failed: for an allocator's own BUG_ON/assert macro. Leaves
+ * the call (does not return) and ends the run; the trace shows the message, and the
+ * oracle judges whether the request deserved it (see the top of this file). Only from
+ * alloc, free and check. */
+_Noreturn void ff_panic(ff_env *env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* From create only: frames [start, start + count) of the usable RAM are the
+ * allocator's own from now on (where it keeps its metadata). They are never free,
+ * never handed out and never expected back; they must be RAM it was given, and are
+ * taken before anything else runs. */
+void ff_keep_frames(ff_env *env, ff_pfn start, uint64_t count);
 
 /* ---------------------------------------------------------------- operations */
 
@@ -149,7 +212,8 @@ typedef struct ff_backend_ops {
     ff_status (*alloc)(void *self, const ff_alloc_req *req, ff_pfn *start);
     ff_status (*free)(void *self, ff_pfn start, uint64_t count);
 
-    /* The back-end's own count of free frames. */
+    /* Optional (NULL = no counter, no drift check): the back-end's own count of free
+     * frames (kept frames are not free). */
     uint64_t (*free_frames)(const void *self);
 
     /* Optional (NULL = unsupported): walk every invariant of the back-end's own

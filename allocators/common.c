@@ -1,5 +1,6 @@
 /* common.c — the contract's shared services: names of the shared enums, the step-hook
  * exit, contiguous RAM runs and host memory. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,15 +18,44 @@ const char *ff_status_name(ff_status status)
 {
     static const char *const names[FF_STATUS_COUNT] = {
         "ok", "foreign", "double", "misaligned", "wrong-size", "invalid", "nomem", "unsupported",
+        "rejected",
     };
     return (unsigned)status < FF_STATUS_COUNT ? names[status] : "?";
 }
 
-_Noreturn void ff_step_exhausted(ff_env *env)
+/* Leaves the back-end call through the layer's landing place, telling it why first. */
+static _Noreturn void leave(ff_env *env, ff_exit why, const char *message)
 {
     /* A budget without a landing place is a harness bug, not a back-end one. */
-    if (!env->on_hang) abort();
-    longjmp(*env->on_hang, 1);
+    if (!env->on_hang) {
+        if (why == FF_EXIT_PANIC) fprintf(stderr, "framefuzz: allocator panic: %s\n", message);
+        abort();
+    }
+    if (env->on_exit) env->on_exit(env, why, message);
+    longjmp(*env->on_hang, (int)why);
+}
+
+/* noinline: the layer names the function that spent the budget from the return
+ * addresses on the stack, which must include the back-end's loop. */
+__attribute__((noinline)) _Noreturn void ff_step_exhausted(ff_env *env)
+{
+    leave(env, FF_EXIT_HANG, "");
+}
+
+__attribute__((noinline)) _Noreturn void ff_panic(ff_env *env, const char *fmt, ...)
+{
+    char message[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    leave(env, FF_EXIT_PANIC, message);
+}
+
+void ff_keep_frames(ff_env *env, ff_pfn start, uint64_t count)
+{
+    /* Outside the layer (a unit test, a timed pass) nobody keeps score of frames. */
+    if (env->on_keep) env->on_keep(env, start, count);
 }
 
 /* Below this size calloc is cheaper than a mapping; above it, lazily mapped memory
@@ -130,8 +160,7 @@ bool ff_backend_validate(const ff_backend_ops *ops, char *err, size_t errlen)
         const char *hook;
         bool present;
     } hooks[] = {{"create", ops->create != NULL}, {"destroy", ops->destroy != NULL},
-                 {"alloc", ops->alloc != NULL},   {"free", ops->free != NULL},
-                 {"free_frames", ops->free_frames != NULL}};
+                 {"alloc", ops->alloc != NULL},   {"free", ops->free != NULL}};
     for (size_t i = 0; i < sizeof hooks / sizeof hooks[0]; i++)
         if (!hooks[i].present) {
             snprintf(err, errlen, "%s: the required hook .%s is missing", name, hooks[i].hook);
@@ -139,7 +168,7 @@ bool ff_backend_validate(const ff_backend_ops *ops, char *err, size_t errlen)
         }
     const ff_policy *p = &ops->policy;
     if ((unsigned)p->placement > FF_PLACE_ANY_RUN || (unsigned)p->rounding > FF_ROUND_POW2 ||
-        (unsigned)p->free_rule > FF_FREE_PIECEWISE) {
+        (unsigned)p->free_rule > FF_FREE_BY_ADDRESS) {
         snprintf(err, errlen, "%s: policy has an unknown placement, rounding or free rule", name);
         return false;
     }
@@ -151,6 +180,12 @@ bool ff_backend_validate(const ff_backend_ops *ops, char *err, size_t errlen)
     if (p->rounding == FF_ROUND_POW2 && p->placement != FF_PLACE_POW2_NATURAL) {
         snprintf(err, errlen, "%s: policy rounds to powers of two but places any run: "
                               "power-of-two rounding needs power-of-two placement", name);
+        return false;
+    }
+    if (p->free_rule == FF_FREE_SIZE_CLASS && p->rounding != FF_ROUND_POW2) {
+        snprintf(err, errlen, "%s: policy frees by power-of-two size class but does not round "
+                              "to powers of two: size-class frees need power-of-two rounding",
+                 name);
         return false;
     }
     if (p->inband_bytes >= FF_FRAME_SIZE) {

@@ -4,7 +4,10 @@
  *
  * The parser reads what people paste: a Linux boot log (dmesg, dmesg with "<6>"
  * levels, journalctl), or the bare "[mem 0xSTART-0xEND] TYPE" / "0xSTART-0xEND TYPE"
- * form, one region per line, END inclusive. It works on one line at a time through a
+ * form, one region per line, END inclusive. Logs of Linux 6.15 and later read the same:
+ * their type words ("System RAM", "device reserved"), the size column between range and
+ * type ("639 KB", "1.9 GB"; skipped) and their "[gap 0xSTART-0xEND]" lines (checked,
+ * then dropped: a hole is what no entry covers). It works on one line at a time through a
  * cursor bounded by the line's end, so it never reads past the text. Every rejection
  * names the line and shows the text where the problem starts; a failed parse leaves
  * the map as it was.
@@ -60,6 +63,7 @@ typedef struct cursor {
 } cursor;
 
 static inline bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+static inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
 static inline bool is_alnum(char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -125,12 +129,44 @@ static bool all_digits(const char *p, const char *end)
 {
     if (p == end) return false;
     for (; p < end; p++)
-        if (*p < '0' || *p > '9') return false;
+        if (!is_digit(*p)) return false;
     return true;
 }
 
-/* The type words Linux prints (e820_print_type), exactly as it prints them; types it
- * has no name for are reserved memory as far as an allocator is concerned. */
+/* Consumes one or more decimal digits. */
+static bool take_digits(cursor *c)
+{
+    const char *digits = c->p;
+    while (c->p < c->end && is_digit(*c->p)) c->p++;
+    return c->p > digits;
+}
+
+/* The size column Linux 6.15+ prints between the range and the type (e820_print_size):
+ * "639 KB", "1.9 GB", "12   GB" — digits, an optional fraction, blanks, a unit that
+ * ends the word. It only repeats the range, rounded, so its value is not checked. On
+ * failure the cursor is left where it was. */
+static bool take_size(cursor *c)
+{
+    static const char *const units[] = {"B",  "KB",  "MB",  "GB",  "TB",
+                                        "PB", "KiB", "MiB", "GiB", "TiB"};
+    cursor t = *c;
+    if (!take_digits(&t)) return false;
+    if (take(&t, ".") && !take_digits(&t)) return false;
+    skip_blanks(&t);
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        size_t n = strlen(units[i]);
+        if (remaining(&t) >= n && memcmp(t.p, units[i], n) == 0 &&
+            (remaining(&t) == n || is_blank(t.p[n]))) {
+            c->p = t.p + n;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The type words Linux prints (e820_print_type), exactly as it prints them, before
+ * and since 6.15 ("System RAM", "device reserved", "persistent RAM (type N)"); types
+ * it has no name for are reserved memory as far as an allocator is concerned. */
 static bool parse_type(const cursor *c, ff_mem_type *type)
 {
     static const struct {
@@ -140,6 +176,8 @@ static bool parse_type(const cursor *c, ff_mem_type *type)
         {"usable", FF_MEM_USABLE},     {"reserved", FF_MEM_RESERVED},
         {"ACPI data", FF_MEM_ACPI},    {"ACPI NVS", FF_MEM_NVS},
         {"unusable", FF_MEM_UNUSABLE}, {"soft reserved", FF_MEM_RESERVED},
+        {"System RAM", FF_MEM_USABLE}, {"device reserved", FF_MEM_RESERVED},
+        {"persistent RAM", FF_MEM_RESERVED},
     };
     size_t n = remaining(c);
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
@@ -147,9 +185,9 @@ static bool parse_type(const cursor *c, ff_mem_type *type)
             *type = words[i].type;
             return true;
         }
-    /* "type N" and "persistent (type N)" */
+    /* "type N", "persistent (type N)" and "persistent RAM (type N)" */
     cursor t = *c;
-    if (take(&t, "persistent (")) {
+    if (take(&t, "persistent (") || take(&t, "persistent RAM (")) {
         if (remaining(&t) == 0 || t.end[-1] != ')') return false;
         t.end--;
     }
@@ -172,13 +210,17 @@ static bool parse_error(char *err, size_t errlen, size_t line, const char *what,
     return false;
 }
 
-/* Parses one line (no '\n'). Comments and the log's header add nothing. */
+/* Parses one line (no '\n'). Comments, the log's header, Linux's warning about an
+ * unsorted table and gap lines add nothing; a gap line is checked all the same. */
 static bool parse_line(ff_e820_map *map, cursor c, size_t line, char *err, size_t errlen)
 {
     skip_blanks(&c);
     trim_end(&c);
     if (remaining(&c) == 0 || *c.p == '#') return true;
     if (find(&c, "BIOS-provided physical RAM map")) return true;
+    /* e820__print_table's FW_BUG line among the entries (6.15+): the parser takes maps
+     * in any order anyway. */
+    if (find(&c, "[Firmware Bug]: out of order E820 entry")) return true;
     const char *tag = find(&c, "BIOS-e820:");
     if (tag) {
         c.p = tag + strlen("BIOS-e820:");
@@ -186,7 +228,8 @@ static bool parse_line(ff_e820_map *map, cursor c, size_t line, char *err, size_
     }
 
     const char *range = c.p; /* quoted by messages about the range as a whole */
-    bool bracketed = take(&c, "[mem");
+    bool gap = take(&c, "[gap"); /* 6.15+: the hole before the next entry */
+    bool bracketed = gap || take(&c, "[mem");
     if (bracketed) skip_blanks(&c);
     uint64_t start, last;
     const char *at = c.p;
@@ -214,8 +257,21 @@ static bool parse_line(ff_e820_map *map, cursor c, size_t line, char *err, size_
         return parse_error(err, errlen, line, "range covers all 2^64 bytes", range, c.end);
 
     if (c.p < c.end && !is_blank(*c.p))
-        return parse_error(err, errlen, line, "expected a blank before TYPE", c.p, c.end);
+        return parse_error(err, errlen, line,
+                           gap ? "expected a blank before SIZE" : "expected a blank before TYPE",
+                           c.p, c.end);
     skip_blanks(&c);
+    if (c.p < c.end && is_digit(*c.p)) { /* 6.15+: "639 KB", "1.9 GB" */
+        if (!take_size(&c))
+            return parse_error(err, errlen, line, "bad SIZE (want e.g. 639 KB or 1.9 GB)", c.p,
+                               c.end);
+        skip_blanks(&c);
+    }
+    if (gap) {
+        if (remaining(&c) != 0)
+            return parse_error(err, errlen, line, "a gap line takes only a SIZE", c.p, c.end);
+        return true;
+    }
     if (remaining(&c) == 0) return parse_error(err, errlen, line, "missing TYPE", range, c.end);
     ff_mem_type type;
     if (!parse_type(&c, &type)) return parse_error(err, errlen, line, "unknown TYPE", c.p, c.end);

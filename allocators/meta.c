@@ -20,11 +20,13 @@
  * of #1760: reported, never spun on.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "meta.h"
+#include "symbols.h"
 
 /* ---------------------------------------------------------------- slots */
 
@@ -63,7 +65,14 @@ struct ff_meta {
     void *backend;
     ff_meta_opts opts;
     ff_env env;
-    jmp_buf hang_jmp;
+    jmp_buf hang_jmp;      /* where ff_step and ff_panic leave a back-end call */
+    const void *boundary;  /* a local of the layer's frame that made the call */
+    char panic_message[200];
+
+    ff_range *kept;        /* frames the back-end kept at create (ff_keep_frames) */
+    size_t nkept, kept_cap;
+    bool creating;
+    bool keep_refused;     /* ff_keep_frames outside create, or out of host memory */
 
     ff_slot *slots; /* one per frame below space->top */
     uint64_t nslots;
@@ -177,38 +186,116 @@ static bool lock_acquire(ff_meta *m, const char *call, ff_pfn pfn, uint64_t coun
 
 static void lock_release(ff_meta *m) { m->lock_holder = NO_HOLDER; }
 
-static void hang(ff_meta *m, const char *call, ff_pfn pfn, uint64_t count)
+ff_meta_call_site ff_meta_current_call;
+
+const char *ff_backend_call_name(ff_backend_call call)
 {
-    set_reason(m, "%s %s(0x%llx, %llu) passed its budget of %llu steps", m->ops->name, call,
-               (unsigned long long)pfn, (unsigned long long)count,
-               (unsigned long long)m->env.step_budget);
-    m->death = FF_META_HANG;
-    m->last.pfn = pfn;
-    ff_event ev = {.kind = FF_EV_HANG, .start = pfn, .count = count, .reason = m->last.reason};
+    static const char *const names[] = {"alloc", "free", "check", "create", "destroy"};
+    return (unsigned)call <= FF_BCALL_DESTROY ? names[call] : "?";
+}
+
+/* The budget of one call: the base, plus 4 steps per frame the request names, so a
+ * back-end may walk what it was asked for frame by frame (saturating). */
+static uint64_t call_budget(const ff_meta *m, uint64_t frames)
+{
+    uint64_t base = m->opts.step_budget;
+    if (!base) return 0;
+    uint64_t room = (UINT64_MAX - base) / 4;
+    return base + 4 * (frames < room ? frames : room);
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+
+/* Arms a back-end call: its budget, and the record a crash report reads. */
+static void call_enter(ff_meta *m, ff_backend_call call, ff_pfn start, uint64_t count,
+                       uint64_t align, uint64_t budget_frames, const void *boundary)
+{
+    m->env.steps = 0;
+    m->env.step_budget = call_budget(m, budget_frames);
+    m->boundary = boundary;
+    m->last.where[0] = 0;
+    ff_meta_current_call = (ff_meta_call_site){.backend = m->ops->name, .call = call,
+                                               .start = start, .count = count, .align = align,
+                                               .boundary = boundary};
+    ff_meta_current_call.active = true;
+}
+
+static void call_leave(void) { ff_meta_current_call.active = false; }
+
+/* env->on_exit: the back-end is leaving through ff_step or ff_panic. Names the
+ * back-end's function that did, while its frames are still on the stack. */
+static void layer_exit(ff_env *env, ff_exit why, const char *message)
+{
+    ff_meta *m = (ff_meta *)(void *)((char *)env - offsetof(ff_meta, env));
+    snprintf(m->panic_message, sizeof m->panic_message, "%s", why == FF_EXIT_PANIC ? message : "");
+    static const char *const framework[] = {"layer_exit", "leave", "ff_step_exhausted",
+                                            "ff_panic", "ff_step", NULL};
+    ff_frames frames;
+    ff_frames_capture(&frames, m->boundary, 0);
+    ff_frames_describe(&frames, framework, 1, "", m->last.where, sizeof m->last.where);
+}
+
+/* A back-end call was left through ff_step or ff_panic (why): the system is dead. */
+static void backend_left(ff_meta *m, ff_backend_call call, const ff_alloc_req *req,
+                         ff_pfn start, uint64_t count, int why)
+{
+    char args[96];
+    if (call == FF_BCALL_ALLOC)
+        snprintf(args, sizeof args, "alloc(%llu, align %llu)", (unsigned long long)req->count,
+                 (unsigned long long)req->align);
+    else if (call == FF_BCALL_FREE)
+        snprintf(args, sizeof args, "free(0x%llx, %llu)", (unsigned long long)start,
+                 (unsigned long long)count);
+    else
+        snprintf(args, sizeof args, "%s()", ff_backend_call_name(call));
+    const char *in = m->last.where[0] ? " in " : "";
+    ff_event ev = {.req = req, .start = start, .count = count, .call = call,
+                   .reason = m->last.reason, .where = m->last.where};
+    if (why == FF_EXIT_PANIC) {
+        set_reason(m, "%s panicked in %s%s%s: %s", m->ops->name, args, in, m->last.where,
+                   m->panic_message);
+        m->death = FF_META_BACKEND_PANIC;
+        ev.kind = FF_EV_BACKEND_PANIC;
+    } else {
+        set_reason(m, "%s %s passed its budget of %llu steps%s%s", m->ops->name, args,
+                   (unsigned long long)m->env.step_budget, in, m->last.where);
+        m->death = FF_META_HANG;
+        ev.kind = FF_EV_HANG;
+    }
+    m->last.pfn = start;
     emit(m, &ev);
 }
 
-/* Back-end calls under the step budget: false when the back-end hung. No local of
- * these functions changes after setjmp, so nothing is indeterminate after a jump. */
+/* Back-end calls: false when the back-end left through ff_step or ff_panic. No local
+ * of these functions changes after setjmp, so nothing is indeterminate after a jump. */
 static bool call_alloc(ff_meta *m, const ff_alloc_req *req, ff_pfn *start, ff_status *status)
 {
-    m->env.steps = 0;
-    if (m->env.step_budget && setjmp(m->hang_jmp)) {
-        hang(m, "alloc", 0, req->count);
+    char boundary;
+    call_enter(m, FF_BCALL_ALLOC, 0, req->count, req->align, sat_add(req->count, req->align),
+               &boundary);
+    int why = setjmp(m->hang_jmp);
+    if (why) {
+        call_leave();
+        backend_left(m, FF_BCALL_ALLOC, req, 0, req->count, why);
         return false;
     }
     *status = m->ops->alloc(m->backend, req, start);
+    call_leave();
     return true;
 }
 
 static bool call_free(ff_meta *m, ff_pfn start, uint64_t count, ff_status *status)
 {
-    m->env.steps = 0;
-    if (m->env.step_budget && setjmp(m->hang_jmp)) {
-        hang(m, "free", start, count);
+    char boundary;
+    call_enter(m, FF_BCALL_FREE, start, count, 0, count, &boundary);
+    int why = setjmp(m->hang_jmp);
+    if (why) {
+        call_leave();
+        backend_left(m, FF_BCALL_FREE, NULL, start, count, why);
         return false;
     }
     *status = m->ops->free(m->backend, start, count);
+    call_leave();
     return true;
 }
 
@@ -262,7 +349,7 @@ static ff_pfn allocation_end(const ff_meta *m, ff_pfn head)
 static bool release_frame(ff_meta *m, ff_pfn pfn, release_batch *b)
 {
     ff_slot *s = slot_mut(m, pfn);
-    bool exact = m->ops->policy.free_rule == FF_FREE_EXACT;
+    bool exact = m->ops->policy.free_rule != FF_FREE_PIECEWISE;
 
     if (exact && (s->flags & F_MEMBER)) {
         ff_pfn head = (s->flags & F_HEAD) ? pfn : pfn - s->link;
@@ -561,15 +648,94 @@ ff_meta_status ff_meta_raw_free(ff_meta *m, uint64_t paddr, uint64_t count)
 
 /* ---------------------------------------------------------------- life cycle */
 
-/* Building a back-end is not an operation: it runs unbudgeted, since no hang
- * handler is armed outside a back-end call. */
-static void *create_backend(ff_meta *m)
+/* env->on_keep: the back-end takes frames for its own metadata (ff_keep_frames). */
+static void layer_keep(ff_env *env, ff_pfn start, uint64_t count)
 {
-    uint64_t budget = m->env.step_budget;
+    ff_meta *m = (ff_meta *)(void *)((char *)env - offsetof(ff_meta, env));
+    if (!count) return;
+    if (!m->creating) {
+        m->keep_refused = true;
+        return;
+    }
+    if (m->nkept == m->kept_cap) {
+        size_t cap = m->kept_cap ? 2 * m->kept_cap : 8;
+        ff_range *grown = realloc(m->kept, cap * sizeof *grown);
+        if (!grown) {
+            m->keep_refused = true;
+            return;
+        }
+        m->kept = grown;
+        m->kept_cap = cap;
+    }
+    m->kept[m->nkept++] = (ff_range){start, count};
+}
+
+static int by_start(const void *a, const void *b)
+{
+    const ff_range *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The kept frames must be usable RAM the back-end was given, each frame kept once. */
+static bool kept_frames_valid(ff_meta *m, char *err, size_t errlen)
+{
+    if (m->nkept) qsort(m->kept, m->nkept, sizeof *m->kept, by_start);
+    for (size_t i = 0; i < m->nkept; i++) {
+        ff_range r = m->kept[i];
+        bool ram = r.start < m->nslots && r.count <= m->nslots - r.start &&
+                   ff_space_usable_in(m->space, r.start, r.count) == r.count;
+        bool overlaps = i && m->kept[i - 1].start + m->kept[i - 1].count > r.start;
+        if (!ram || overlaps) {
+            snprintf(err, errlen, "%s kept frames [0x%llx, +%llu) at create, which %s", m->ops->name,
+                     (unsigned long long)r.start, (unsigned long long)r.count,
+                     ram ? "it had kept already" : "are not usable RAM it was given");
+            return false;
+        }
+    }
+    if (m->keep_refused) snprintf(err, errlen, "%s called ff_keep_frames outside create", m->ops->name);
+    return !m->keep_refused;
+}
+
+/* Building a back-end is not an operation: it runs unbudgeted. A panic in create
+ * means the back-end cannot manage this space. Returns NULL with the reason in err. */
+static void *create_backend(ff_meta *m, char *err, size_t errlen)
+{
+    char boundary;
+    m->nkept = 0;
+    m->keep_refused = false;
+    m->creating = true;
+    call_enter(m, FF_BCALL_CREATE, 0, 0, 0, 0, &boundary);
     m->env.step_budget = 0;
-    void *backend = m->ops->create(&m->env, m->space->usable, m->space->nusable);
-    m->env.step_budget = budget;
+    void *backend = NULL;
+    if (setjmp(m->hang_jmp)) {
+        call_leave();
+        m->creating = false;
+        snprintf(err, errlen, "back-end %s panicked at create: %s", m->ops->name, m->panic_message);
+        return NULL;
+    }
+    backend = m->ops->create(&m->env, m->space->usable, m->space->nusable);
+    call_leave();
+    m->creating = false;
+    if (!backend) {
+        snprintf(err, errlen, "back-end %s could not be created over this space", m->ops->name);
+        return NULL;
+    }
+    if (!kept_frames_valid(m, err, errlen)) {
+        m->ops->destroy(backend);
+        return NULL;
+    }
     return backend;
+}
+
+/* A panic in destroy has nothing left to judge: the instance is gone either way. */
+static void destroy_backend(ff_meta *m)
+{
+    char boundary;
+    call_enter(m, FF_BCALL_DESTROY, 0, 0, 0, 0, &boundary);
+    m->env.step_budget = 0;
+    if (!setjmp(m->hang_jmp)) m->ops->destroy(m->backend);
+    call_leave();
+    m->backend = NULL;
 }
 
 ff_meta *ff_meta_create(ff_space *space, const ff_backend_ops *ops, const ff_meta_opts *opts,
@@ -593,7 +759,7 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_ops *ops, const ff_met
     m->lock_holder = NO_HOLDER;
     m->env = (ff_env){.bug = opts->bug, .step_budget = opts->step_budget, .on_hang = &m->hang_jmp,
                       .frame_mem = ff_space_has_backing(space) ? ff_space_frame_mem : NULL,
-                      .space = space};
+                      .space = space, .on_exit = layer_exit, .on_keep = layer_keep};
     m->slots = ff_host_zalloc(m->nslots * sizeof(ff_slot));
     if (!m->slots) {
         snprintf(err, errlen, "cannot reserve metadata for %llu frames",
@@ -601,10 +767,10 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_ops *ops, const ff_met
         free(m);
         return NULL;
     }
-    m->backend = create_backend(m);
+    m->backend = create_backend(m, err, errlen);
     if (!m->backend) {
-        snprintf(err, errlen, "back-end %s could not be created over this space", ops->name);
         ff_host_free(m->slots, m->nslots * sizeof(ff_slot));
+        free(m->kept);
         free(m);
         return NULL;
     }
@@ -614,15 +780,16 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_ops *ops, const ff_met
 void ff_meta_destroy(ff_meta *m)
 {
     if (!m) return;
-    m->ops->destroy(m->backend);
+    destroy_backend(m);
     ff_host_free(m->slots, m->nslots * sizeof(ff_slot));
     free(m->log);
+    free(m->kept);
     free(m);
 }
 
 bool ff_meta_reset(ff_meta *m)
 {
-    m->ops->destroy(m->backend);
+    destroy_backend(m);
     for (size_t i = 0; i < m->log_count; i++) memset(&m->slots[m->log[i]], 0, sizeof(ff_slot));
     m->log_count = 0;
     ff_space_reset(m->space);
@@ -630,7 +797,8 @@ bool ff_meta_reset(ff_meta *m)
     m->death = FF_META_OK;
     m->last = (ff_meta_last){0};
     m->env.steps = 0;
-    m->backend = create_backend(m);
+    char err[256];
+    m->backend = create_backend(m, err, sizeof err);
     return m->backend != NULL;
 }
 
@@ -642,25 +810,36 @@ const ff_backend_ops *ff_meta_backend(const ff_meta *m) { return m->ops; }
 ff_semantics ff_meta_semantics(const ff_meta *m) { return m->opts.semantics; }
 bool ff_meta_poisoning(const ff_meta *m) { return m->opts.poison; }
 size_t ff_meta_slot_bytes(void) { return sizeof(ff_slot); }
+bool ff_meta_has_counter(const ff_meta *m) { return m->ops->free_frames != NULL; }
 
-uint64_t ff_meta_backend_free_frames(const ff_meta *m) { return m->ops->free_frames(m->backend); }
+uint64_t ff_meta_backend_free_frames(const ff_meta *m)
+{
+    return m->ops->free_frames ? m->ops->free_frames(m->backend) : 0;
+}
+
+const ff_range *ff_meta_kept(const ff_meta *m, size_t *n)
+{
+    *n = m->nkept;
+    return m->kept;
+}
 
 const char *ff_meta_backend_check(ff_meta *m)
 {
     if (!m->ops->check || m->death != FF_META_OK) return NULL;
     /* A walk may take a few steps per frame of the map, and per word of structures
      * sized by a back-end's largest block in each zone: room for all that. */
-    uint64_t budget = m->env.step_budget;
-    if (budget) m->env.step_budget = budget + 64 * (m->space->top + CHECK_WALK_SLACK);
-    m->env.steps = 0;
+    char boundary;
+    call_enter(m, FF_BCALL_CHECK, 0, 0, 0, 16 * (m->space->top + CHECK_WALK_SLACK), &boundary);
     const char *verdict;
-    if (m->env.step_budget && setjmp(m->hang_jmp)) {
-        hang(m, "check", 0, 0);
+    int why = setjmp(m->hang_jmp);
+    if (why) {
+        call_leave();
+        backend_left(m, FF_BCALL_CHECK, NULL, 0, 0, why);
         verdict = m->last.reason;
     } else {
         verdict = m->ops->check(m->backend);
+        call_leave();
     }
-    m->env.step_budget = budget;
     return verdict;
 }
 
@@ -716,7 +895,8 @@ const char *ff_meta_status_name(ff_meta_status status)
     static const char *const names[FF_META_STATUS_COUNT] = {
         "ok",           "not-aligned",   "out-of-bound", "in-use",   "unused",
         "overflow",     "invalid",       "alloc-failed", "free-rejected",
-        "bad-handout",  "panic",         "deadlock",     "hang",     "dead",
+        "bad-handout",  "panic",         "deadlock",     "hang",     "backend-panic",
+        "dead",
     };
     return (unsigned)status < FF_META_STATUS_COUNT ? names[status] : "?";
 }

@@ -23,9 +23,14 @@
  *                   lock is released before frames are built; a frame handed out that
  *                   is not the allocator's is refused; refcount overflow stops; errors
  *                   are values. Frames go back as maximal runs.
- * Both: a back-end whose policy is FF_FREE_EXACT gets an allocation back in one call
- * once every frame of it has been released (released frames wait, and cannot be
- * taken meanwhile); a FF_FREE_PIECEWISE back-end gets frames back as they go.
+ * Both: a back-end whose free rule names allocations (exact, size class, by address)
+ * gets an allocation back in one call, with the count it asked, once every frame of it
+ * has been released (released frames wait, and cannot be taken meanwhile); a
+ * FF_FREE_PIECEWISE back-end gets frames back as they go.
+ *
+ * Back-end calls run under a step budget that grows with the map and with the
+ * request's count, and land here when the back-end hangs or panics (ff_panic): the
+ * system is dead from then on, as after a kernel panic.
  *
  * Reset costs O(slots touched): every slot changed since the last reset is logged.
  */
@@ -63,6 +68,7 @@ typedef enum ff_meta_status {
     FF_META_PANIC,         /* asterinas-2024: the kernel panicked (see last.reason) */
     FF_META_DEADLOCK,      /* the allocator lock was taken again by its holder */
     FF_META_HANG,          /* a back-end exhausted its step budget */
+    FF_META_BACKEND_PANIC, /* the back-end's own assertion failed (ff_panic) */
     FF_META_DEAD,          /* an earlier panic, deadlock or hang stopped the system */
     FF_META_STATUS_COUNT
 } ff_meta_status;
@@ -77,21 +83,37 @@ typedef struct ff_handle {
 
 /* What an observer (the oracle, a tracer) is told of, in order. */
 typedef enum ff_event_kind {
-    FF_EV_ALLOC,    /* back-end alloc answered: req, status, start */
-    FF_EV_FREE,     /* back-end free answered: start, count, status */
-    FF_EV_PANIC,    /* the kernel panicked: reason, lock_held */
-    FF_EV_DEADLOCK, /* the lock was re-entered by its holder: reason */
-    FF_EV_HANG,     /* a back-end call exhausted its step budget: reason */
+    FF_EV_ALLOC,         /* back-end alloc answered: req, status, start */
+    FF_EV_FREE,          /* back-end free answered: start, count, status */
+    FF_EV_PANIC,         /* the kernel panicked: reason, lock_held */
+    FF_EV_DEADLOCK,      /* the lock was re-entered by its holder: reason */
+    FF_EV_HANG,          /* a back-end call exhausted its step budget: call, reason, where */
+    FF_EV_BACKEND_PANIC, /* the back-end called ff_panic: call, req or start and count,
+                            reason (its message), where */
 } ff_event_kind;
+
+/* The back-end hooks the layer calls, as events name them. */
+typedef enum ff_backend_call {
+    FF_BCALL_ALLOC,
+    FF_BCALL_FREE,
+    FF_BCALL_CHECK,
+    FF_BCALL_CREATE,
+    FF_BCALL_DESTROY,
+} ff_backend_call;
+
+const char *ff_backend_call_name(ff_backend_call call);
 
 typedef struct ff_event {
     ff_event_kind kind;
-    const ff_alloc_req *req; /* FF_EV_ALLOC */
+    const ff_alloc_req *req; /* FF_EV_ALLOC; FF_EV_HANG and _BACKEND_PANIC in an alloc */
     ff_status status;        /* FF_EV_ALLOC, FF_EV_FREE */
     ff_pfn start;            /* block returned, or first frame freed */
     uint64_t count;          /* frames freed */
     bool lock_held;          /* FF_EV_PANIC */
-    const char *reason;      /* FF_EV_PANIC, FF_EV_DEADLOCK, FF_EV_HANG */
+    ff_backend_call call;    /* FF_EV_HANG, FF_EV_BACKEND_PANIC */
+    const char *reason;      /* FF_EV_PANIC, FF_EV_DEADLOCK, FF_EV_HANG, _BACKEND_PANIC */
+    const char *where;       /* FF_EV_HANG, FF_EV_BACKEND_PANIC: the back-end's function
+                                that spent the budget or panicked ("" when unknown) */
 } ff_event;
 
 typedef void (*ff_observer)(void *ctx, const ff_event *event);
@@ -99,7 +121,8 @@ typedef void (*ff_observer)(void *ctx, const ff_event *event);
 typedef struct ff_meta_opts {
     ff_semantics semantics;
     bool poison;          /* poison frames as they go back (needs backing memory) */
-    uint64_t step_budget; /* per back-end call; 0 = unbounded */
+    uint64_t step_budget; /* per back-end call, plus 4 steps per frame the call names
+                             (count, align); 0 = unbounded */
     ff_observer observer; /* may be NULL */
     void *observer_ctx;
     ff_bug bug;           /* the injected bug switched on (bugs.h), for the layer and its
@@ -110,7 +133,8 @@ typedef struct ff_meta_opts {
 typedef struct ff_meta_last {
     ff_status backend; /* the back-end's answer to its last call */
     ff_pfn pfn;        /* the frame the status is about */
-    char reason[160];  /* for PANIC, DEADLOCK, HANG, BAD_HANDOUT */
+    char reason[208];  /* for PANIC, DEADLOCK, HANG, BACKEND_PANIC, BAD_HANDOUT */
+    char where[96];    /* for HANG, BACKEND_PANIC: the back-end's function, or "" */
 } ff_meta_last;
 
 typedef struct ff_meta ff_meta;
@@ -170,7 +194,12 @@ uint32_t ff_meta_refcount(const ff_meta *m, ff_pfn pfn);
 
 /* The back-end behind the layer. */
 const ff_backend_ops *ff_meta_backend(const ff_meta *m);
+/* Its free counter (ff_meta_has_counter), 0 when it keeps none. */
 uint64_t ff_meta_backend_free_frames(const ff_meta *m);
+bool ff_meta_has_counter(const ff_meta *m);
+/* The frames the back-end kept for itself at create (ff_keep_frames), sorted and
+ * disjoint. */
+const ff_range *ff_meta_kept(const ff_meta *m, size_t *n);
 /* The back-end's invariant walk: NULL when it holds or the back-end has none. */
 const char *ff_meta_backend_check(ff_meta *m);
 ff_semantics ff_meta_semantics(const ff_meta *m);
@@ -179,5 +208,20 @@ bool ff_meta_poisoning(const ff_meta *m);
 
 /* Bytes of metadata per frame (the slot size). */
 size_t ff_meta_slot_bytes(void);
+
+/* The back-end call in progress, process-wide, for a crash or time-out report: the
+ * last layer to call into a back-end records it before the call and clears `active`
+ * after. A signal handler may read it. */
+typedef struct ff_meta_call_site {
+    volatile bool active;
+    const char *backend;
+    ff_backend_call call;
+    ff_pfn start;        /* free: first frame */
+    uint64_t count;      /* alloc, free */
+    uint64_t align;      /* alloc */
+    const void *boundary; /* a local of the layer's calling frame (symbols.h) */
+} ff_meta_call_site;
+
+extern ff_meta_call_site ff_meta_current_call;
 
 #endif

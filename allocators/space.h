@@ -61,11 +61,20 @@ bool ff_e820_add(ff_e820_map *map, uint64_t start, uint64_t size, ff_mem_type ty
  *   - the lines a Linux boot log prints, with any prefix (timestamps, "<6>", journald):
  *       BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable
  *     (end inclusive), and its "BIOS-provided physical RAM map:" header, which is skipped;
- *   - the same without the prefix: "[mem 0xSTART-0xEND] TYPE" or "0xSTART-0xEND TYPE";
+ *   - the same as Linux 6.15+ prints it, with a size column between range and TYPE
+ *     (a decimal number, maybe with a fraction, and B, KB, MB, GB, TB, PB, KiB, MiB, GiB
+ *     or TiB; skipped, not checked against the range, as the kernel rounds it):
+ *       BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff]   639 KB System RAM
+ *     its gap lines, "BIOS-e820: [gap 0xSTART-0xEND]" with or without a size, which must
+ *     be well formed but add no entry, and its "[Firmware Bug]: out of order E820 entry!"
+ *     warning, which is skipped;
+ *   - the same without the prefix: "[mem 0xSTART-0xEND] [SIZE] TYPE",
+ *     "0xSTART-0xEND [SIZE] TYPE" or "[gap 0xSTART-0xEND] [SIZE]";
  *   - blank lines and '#' comments.
- * TYPE: usable, reserved, "ACPI data", "ACPI NVS", unusable, or "type N" / anything
- * Linux prints for other types (taken as reserved).
- * On error returns false and writes "LINE: what is wrong" into err.
+ * TYPE: usable or "System RAM" (usable); reserved, "device reserved", "soft reserved",
+ * "persistent (type N)", "persistent RAM", "persistent RAM (type N)", "type N" (all
+ * reserved); "ACPI data"; "ACPI NVS"; unusable. Words are matched exactly.
+ * On error returns false and writes "line N: what is wrong: <the text>" into err.
  */
 bool ff_e820_parse(ff_e820_map *map, const char *text, char *err, size_t errlen);
 bool ff_e820_load_file(ff_e820_map *map, const char *path, char *err, size_t errlen);

@@ -465,7 +465,7 @@ int main(int argc, char **argv)
         qsort(a, (size_t)runs, sizeof *a, ff_cmp_double);
         qsort(f, (size_t)runs, sizeof *f, ff_cmp_double);
         qsort(p, (size_t)runs, sizeof *p, ff_cmp_double);
-        char sig[96] = "";
+        char sig[FF_SIGNATURE_MAX] = "";
         if (findings) ff_finding_signature(&first, sig, sizeof sig);
         size_t layer = ff_meta_slot_bytes();
         double meta = mem.backend_per_frame < 0 ? -1 : (double)layer + mem.backend_per_frame;

@@ -180,6 +180,10 @@ struct ff_exec {
 
     /* The run in progress. */
     context *cur;
+    size_t target_first;    /* index of the current target's first finding, or SIZE_MAX */
+    size_t first_op[MAX_TARGETS]; /* each target's first finding's op (SIZE_MAX: none, or
+                                     at the end) */
+    size_t counted;         /* first findings that count (not set aside by on_finding) */
     bool judging;           /* events go to the oracle */
     bool trace_events;      /* events go to the trace */
     bool op_event;          /* the current operation reached the back-end */
@@ -367,15 +371,20 @@ static const char *zone_label(ff_zone zone)
 static void trace_finding(ff_exec *x, const ff_finding *f)
 {
     if (!x->opts.trace) return;
-    char sig[96];
+    char sig[FF_SIGNATURE_MAX];
     ff_finding_signature(f, sig, sizeof sig);
+    const char *mark = f->consequence ? "  .. then " : "  !! ";
     if (f->op == FF_OP_AT_END)
-        fprintf(x->opts.trace, "  !! %s at the end: %s\n", sig, f->detail);
+        fprintf(x->opts.trace, "%s%s at the end: %s\n", mark, sig, f->detail);
     else
-        fprintf(x->opts.trace, "  !! %s at op %zu: %s\n", sig, f->op, f->detail);
+        fprintf(x->opts.trace, "%s%s at op %zu: %s\n", mark, sig, f->op, f->detail);
 }
 
-static void record_finding(ff_exec *x, const ff_finding *f)
+ff_exec_position ff_exec_current;
+
+/* Records a finding; the first on the current target is its root cause, the rest are
+ * its consequences. */
+static void record_finding(ff_exec *x, const ff_finding *found)
 {
     if (x->nfindings == x->findings_cap) {
         size_t cap = x->findings_cap ? 2 * x->findings_cap : 16;
@@ -384,12 +393,27 @@ static void record_finding(ff_exec *x, const ff_finding *f)
         x->findings = p;
         x->findings_cap = cap;
     }
-    x->findings[x->nfindings++] = *f;
-    trace_finding(x, f);
-    if (x->opts.on_finding) x->opts.on_finding(x->opts.ctx, f);
+    ff_finding f = *found;
+    f.consequence = x->target_first != SIZE_MAX;
+    if (!f.consequence) x->target_first = x->nfindings;
+    ff_exec_current.target_found = true;
+    x->findings[x->nfindings++] = f;
+    ff_exec_current.nfindings = x->nfindings;
+    trace_finding(x, &f);
+    bool counts = x->opts.on_finding ? x->opts.on_finding(x->opts.ctx, &f) : true;
+    if (!f.consequence && counts) x->counted++;
 }
 
 static void oracle_finding(void *ctx, const ff_finding *f) { record_finding(ctx, f); }
+
+/* What made a request one the allocator had to refuse, for the trace. */
+static const char *panic_cause(const ff_oracle *o, const ff_policy *policy, const ff_event *ev)
+{
+    if (ev->call == FF_BCALL_FREE)
+        return ff_free_kind_name(ff_oracle_classify_free(o, ev->start, ev->count));
+    return ff_oracle_request_malformed(policy, ev->req) ? "a malformed request"
+                                                        : "a request no placement guarantee covers";
+}
 
 static void observe(void *ctx, const ff_event *ev)
 {
@@ -424,9 +448,14 @@ static void observe(void *ctx, const ff_event *ev)
         break;
     case FF_EV_DEADLOCK: TRACE(x, "     DEADLOCK: %s\n", ev->reason); break;
     case FF_EV_HANG: TRACE(x, "     HANG: %s\n", ev->reason); break;
+    case FF_EV_BACKEND_PANIC: TRACE(x, "     ALLOCATOR PANIC: %s\n", ev->reason); break;
     }
     x->opts.trace = trace;
+    size_t before = x->nfindings;
     ff_oracle_observe(c->se->oracle, ev);
+    if (ev->kind == FF_EV_BACKEND_PANIC && x->nfindings == before && ev->call != FF_BCALL_CHECK)
+        TRACE(x, "     (the allocator caught a request it had to refuse: %s)\n",
+              panic_cause(c->se->oracle, &c->target->ops->policy, ev));
 }
 
 /* ---------------------------------------------------------------- handle table */
@@ -667,22 +696,23 @@ static void run_op(run *r, const ff_op *op)
 static void give_back_orphan(void *ctx, ff_pfn start, uint64_t count)
 {
     run *r = ctx;
-    begin_call(r, FF_CALL_RAW_FREE);
+    begin_call(r, FF_CALL_GIVE_BACK);
     TRACE(r->x, "[end] give back the block the layer refused: raw_free 0x%llx %llu\n",
           (unsigned long long)(start << FF_FRAME_SHIFT), (unsigned long long)count);
     ff_meta_status st = ff_meta_raw_free(r->m, start << FF_FRAME_SHIFT, count);
-    layer_result(r, FF_CALL_RAW_FREE, st, start, count, 0);
+    layer_result(r, FF_CALL_GIVE_BACK, st, start, count, 0);
 }
 
-static bool stop(const run *r, size_t findings_before)
+/* A target's run ends with its system, or at its first finding. */
+static bool stop(const run *r)
 {
-    return ff_meta_dead(r->m) || (!r->x->opts.keep_going && r->x->nfindings > findings_before);
+    return ff_meta_dead(r->m) || (!r->x->opts.keep_going && r->x->target_first != SIZE_MAX);
 }
 
-static void end_of_run(run *r, size_t findings_before)
+static void end_of_run(run *r)
 {
     ff_exec *x = r->x;
-    r->op = FF_OP_AT_END;
+    r->op = ff_exec_current.op = FF_OP_AT_END;
     uint64_t drops = 0;
     for (size_t i = 0; i < x->nhandles; i++) drops += x->handles[i].refs;
     if (drops > END_DROP_LIMIT) {
@@ -690,15 +720,15 @@ static void end_of_run(run *r, size_t findings_before)
               (unsigned long long)drops);
         return;
     }
-    while (x->nhandles && !stop(r, findings_before)) {
+    while (x->nhandles && !stop(r)) {
         TRACE(x, "[end] drop h%zu = [0x%llx, +%llu)\n", x->nhandles - 1,
               (unsigned long long)x->handles[x->nhandles - 1].start,
               (unsigned long long)x->handles[x->nhandles - 1].count);
         drop_piece(r, x->nhandles - 1, 0, x->handles[x->nhandles - 1].count);
     }
-    if (stop(r, findings_before)) return;
+    if (stop(r)) return;
     ff_oracle_orphans(r->o, give_back_orphan, r);
-    if (stop(r, findings_before)) return;
+    if (stop(r)) return;
     ff_oracle_leak_begin(r->o);
     /* Asking for all of memory again costs a back-end O(frames): on the large presets
      * the shadow and counter checks above stand alone, and fuzzers find lost blocks
@@ -710,7 +740,7 @@ static void end_of_run(run *r, size_t findings_before)
     }
     TRACE(x, "[end] leak check: everything given back, ask for all of memory again\n");
     const ff_oracle_baseline *b = &r->c->baseline;
-    for (size_t i = 0; i < b->ndrain && !stop(r, findings_before); i++) {
+    for (size_t i = 0; i < b->ndrain && !stop(r); i++) {
         if (!b->drain_fresh_ok[i]) continue;
         ff_pfn start;
         begin_call(r, FF_CALL_RESERVE);
@@ -767,10 +797,12 @@ static void run_target(ff_exec *x, size_t ti, const ff_program *p, outcome *out)
     x->cur = c;
     x->judging = x->trace_events = true;
     x->nhandles = 0;
-    size_t findings_before = x->nfindings;
+    x->target_first = SIZE_MAX;
+    ff_exec_current = (ff_exec_position){.target = t->name, .nfindings = x->nfindings};
+    ff_exec_current.running = true;
 
-    for (size_t i = 0; i < p->nops && !stop(&r, findings_before); i++) {
-        r.op = i;
+    for (size_t i = 0; i < p->nops && !stop(&r); i++) {
+        r.op = ff_exec_current.op = i;
         r.out = out ? &out[i] : NULL;
         if (x->opts.trace) {
             char text[128];
@@ -779,19 +811,24 @@ static void run_target(ff_exec *x, size_t ti, const ff_program *p, outcome *out)
         }
         run_op(&r, &p->ops[i]);
     }
-    if (!stop(&r, findings_before)) end_of_run(&r, findings_before);
+    if (!stop(&r)) end_of_run(&r);
     else if (ff_meta_dead(c->meta)) TRACE(x, "   the system is dead: nothing more runs\n");
     x->judging = false;
     x->cur = NULL;
+    ff_exec_current.running = false;
+    /* Its answers from its first finding on are that finding's consequences. */
+    x->first_op[ti] = x->target_first == SIZE_MAX ? SIZE_MAX : x->findings[x->target_first].op;
 }
 
 /* ---------------------------------------------------------------- differential */
 
 /* Two targets' answers to one operation are comparable when their contracts make
  * the same promise about it. */
-static bool comparable(const ff_exec *x, size_t a, size_t b, const outcome *oa, const outcome *ob)
+static bool comparable(const ff_exec *x, size_t a, size_t b, size_t op, const outcome *oa,
+                       const outcome *ob)
 {
     if (oa->what == CMP_NONE || oa->what != ob->what) return false;
+    if (op >= x->first_op[a] || op >= x->first_op[b]) return false;
     const ff_policy *pa = &x->targets[a].ops->policy, *pb = &x->targets[b].ops->policy;
     if (!pa->validates_frees || !pb->validates_frees) return false;
     if (oa->what == CMP_FREE) return pa->free_rule == pb->free_rule && oa->kind == ob->kind;
@@ -801,6 +838,8 @@ static bool comparable(const ff_exec *x, size_t a, size_t b, const outcome *oa, 
 static void compare_targets(ff_exec *x, const ff_program *p)
 {
     size_t n = x->ntargets;
+    size_t first_divergence[MAX_TARGETS]; /* each target's, as a finding index */
+    for (size_t t = 0; t < n; t++) first_divergence[t] = SIZE_MAX;
     for (size_t op = 0; op < p->nops; op++) {
         for (size_t t = 0; t < n; t++) {
             const outcome *ot = &x->outcomes[t * p->nops + op];
@@ -809,8 +848,8 @@ static void compare_targets(ff_exec *x, const ff_program *p)
             for (size_t u = 0; u < n; u++) {
                 if (u == t) continue;
                 const outcome *ou = &x->outcomes[u * p->nops + op];
-                if (!comparable(x, t, u, ot, ou)) continue;
-                if (ou->status == ot->status) {
+                if (!comparable(x, t, u, op, ot, ou)) continue;
+                if (ff_status_agree((ff_status)ou->status, (ff_status)ot->status)) {
                     agree++;
                 } else {
                     differ++;
@@ -831,8 +870,11 @@ static void compare_targets(ff_exec *x, const ff_program *p)
                                           : "malformed request",
                      x->targets[t].name, ff_status_name((ff_status)ot->status),
                      x->targets[other].name, ff_status_name((ff_status)oo->status));
+            /* A target's later divergences follow from its first. */
+            x->target_first = first_divergence[t];
             record_finding(x, &f);
-            if (!x->opts.keep_going) return;
+            first_divergence[t] = x->target_first;
+            if (!x->opts.keep_going && x->counted) return;
         }
     }
 }
@@ -851,10 +893,12 @@ size_t ff_exec_run(ff_exec *x, const ff_program *p)
         }
         if (need) memset(x->outcomes, 0, need * sizeof *x->outcomes);
     }
+    x->counted = 0;
+    for (size_t t = 0; t < x->ntargets; t++) x->first_op[t] = SIZE_MAX;
     for (size_t t = 0; t < x->ntargets; t++) {
-        if (x->nfindings && !x->opts.keep_going) break;
+        if (x->counted && !x->opts.keep_going) break;
         run_target(x, t, p, differential ? &x->outcomes[t * p->nops] : NULL);
     }
-    if (differential && (!x->nfindings || x->opts.keep_going)) compare_targets(x, p);
+    if (differential && (!x->counted || x->opts.keep_going)) compare_targets(x, p);
     return x->nfindings;
 }

@@ -10,14 +10,21 @@
  *      table, and "hN" names the N-th live one, modulo how many are live;
  *   3. at the end every handle is dropped, blocks the layer refused to take are given
  *      back, and the leak check asks the back-end for all of its memory again.
- * A run stops at the first finding unless keep_going is set, and always when the
- * simulated system died (a panic, a hang, a self-deadlock).
+ * One finding per root cause. The first finding on a target is the finding; what
+ * follows on that target in the same run follows from it, and is marked a consequence
+ * (shown with keep_going, never a signature of its own). A target's run stops at its
+ * first finding unless keep_going is set, and always when the simulated system died
+ * (a panic, a hang, a self-deadlock, the back-end's own panic). A first finding the
+ * caller sets aside (on_finding returns false: a campaign's known bug) stops that
+ * target only; the other targets still run.
  *
  * Differential mode (several targets): the same program runs on each target, and
  * afterwards answers that contracts say must agree are compared, operation by
  * operation: raw frees whose shadow classification is the same on validating
  * back-ends with the same free rule, and requests every policy calls malformed. A
- * target answering otherwise than the majority is reported as a divergence.
+ * refusal that gives no reason (FF_ERR_REJECTED) agrees with every refusal. A
+ * target's answers count only before its first finding. A target answering otherwise
+ * than the majority is reported as a divergence.
  *
  * Deterministic: the same program gives the same findings and the same trace, on any
  * engine, whatever ran before.
@@ -56,8 +63,10 @@ typedef struct ff_exec_opts {
     const char *map;     /* NULL: as the program says, else a preset name (ff_preset_find) */
     bool keep_going;     /* run past findings (reproduction); else stop at the first */
     FILE *trace;         /* the operation trace, or NULL (fuzzing: no formatting) */
-    /* Called for each finding as it is made; may not return (a fuzzer's abort). */
-    void (*on_finding)(void *ctx, const ff_finding *f);
+    /* Called for each finding as it is made (consequences too, marked); may not return
+     * (a fuzzer's abort). For a first finding, false sets it aside: it does not end
+     * the run for the other targets. NULL: every first finding counts. */
+    bool (*on_finding)(void *ctx, const ff_finding *f);
     void *ctx;
 } ff_exec_opts;
 
@@ -72,5 +81,17 @@ void ff_exec_destroy(ff_exec *x);
 size_t ff_exec_run(ff_exec *x, const ff_program *p);
 size_t ff_exec_finding_count(const ff_exec *x);
 const ff_finding *ff_exec_finding(const ff_exec *x, size_t i);
+
+/* What the executor is running, process-wide, for a crash or time-out report (with
+ * ff_meta_current_call): a signal handler may read it. */
+typedef struct ff_exec_position {
+    volatile bool running;
+    const char *target; /* the target's name */
+    volatile size_t op; /* operation index, or FF_OP_AT_END */
+    size_t nfindings;   /* findings made so far in this program's run */
+    volatile bool target_found; /* the running target has had its first finding */
+} ff_exec_position;
+
+extern ff_exec_position ff_exec_current;
 
 #endif

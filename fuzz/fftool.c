@@ -15,8 +15,14 @@
  *     --poison on|off    override the program's poisoning
  *     --keep-going       run past the first finding, to show what follows from it
  *     --quiet            verdicts only, no trace
+ *     --json             JSON lines instead (verdict.h): each finding as it is made,
+ *                        then the file's verdict
+ *     --timeout S        wall-clock limit per file (default 10, 0 = none): a back-end
+ *                        call still running then is a hang
  *     --expect           compare with the program's "# expect:" lines instead
  *     --binary           read every file as binary, even one that looks like text
+ *   A fatal signal in the allocator is reported as an engine-crash finding naming the
+ *   call and the allocator's functions on the stack, after everything found before it.
  *   fftool validate                            every back-end of this build (plug-ins too)
  *                                              against the contract: one line if not
  *   fftool minimize [OPTIONS] FILE [-o OUT]     the shortest program with the same finding,
@@ -37,6 +43,7 @@
 #include "exec.h"
 #include "minimize.h"
 #include "ops.h"
+#include "verdict.h"
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
@@ -297,13 +304,21 @@ typedef struct repro_opts {
     const char *backends; /* NULL: the program's header */
     int semantics, poison;
     int bug;              /* -1: as the program says, else an ff_bug */
-    bool keep_going, quiet, expect, binary;
+    bool keep_going, quiet, expect, binary, json;
+    unsigned timeout_s;   /* per file; 0 = none */
 } repro_opts;
+
+static bool report_finding(void *ctx, const ff_finding *f)
+{
+    (void)ctx;
+    ff_verdict_finding(f);
+    return true;
+}
 
 /* "sig op N" or "sig at end" for a finding, as the expect lines write it. */
 static void verdict_of(const ff_finding *f, char *buf, size_t len)
 {
-    char sig[96];
+    char sig[FF_SIGNATURE_MAX];
     ff_finding_signature(f, sig, sizeof sig);
     if (f->op == FF_OP_AT_END) snprintf(buf, len, "%s at end", sig);
     else snprintf(buf, len, "%s op %zu", sig, f->op);
@@ -356,7 +371,8 @@ static int repro_one(const char *path, const repro_opts *ro)
     }
     ff_bug_canary_reset();
     ff_exec_opts xo = {.semantics = ro->semantics, .poison = ro->poison,
-                       .keep_going = ro->keep_going, .trace = ro->quiet ? NULL : stdout};
+                       .keep_going = ro->keep_going, .trace = ro->quiet ? NULL : stdout,
+                       .on_finding = report_finding};
     ff_exec *x = ff_exec_create(targets, n, &xo);
     if (!x) {
         ff_program_free(&prog);
@@ -364,7 +380,9 @@ static int repro_one(const char *path, const repro_opts *ro)
         return 2;
     }
     if (!ro->quiet) printf("### %s\n", path);
+    ff_verdict_begin(path);
     size_t found = ff_exec_run(x, &prog);
+    ff_verdict_end();
     int rc = found ? 1 : 0;
     char expect[EXPECT_MAX][128];
     int nexpect = ro->expect ? expected_verdicts(path, expect, EXPECT_MAX) : 0;
@@ -376,7 +394,7 @@ static int repro_one(const char *path, const repro_opts *ro)
         size_t want = ro->keep_going || nexpect == 0 ? (size_t)nexpect : 1;
         bool same = want == found;
         for (size_t i = 0; same && i < found; i++) {
-            char v[128];
+            char v[FF_SIGNATURE_MAX + 32];
             verdict_of(ff_exec_finding(x, i), v, sizeof v);
             same = strcmp(v, expect[i]) == 0;
         }
@@ -385,23 +403,30 @@ static int repro_one(const char *path, const repro_opts *ro)
             for (size_t i = 0; i < want; i++) printf("     expected: %s\n", expect[i]);
             if (!want) printf("     expected: clean\n");
             for (size_t i = 0; i < found; i++) {
-                char v[128];
+                char v[FF_SIGNATURE_MAX + 32];
                 verdict_of(ff_exec_finding(x, i), v, sizeof v);
                 printf("     got:      %s\n", v);
             }
             if (!found) printf("     got:      clean\n");
         }
         rc = same ? 0 : 1;
+    } else if (ro->json) {
+        char file[600];
+        ff_json_string(path, file, sizeof file);
+        printf("{\"event\":\"verdict\",\"file\":%s,\"findings\":%zu,\"clean\":%s}\n", file, found,
+               found ? "false" : "true");
     } else {
+        /* Consequences follow their root cause, marked "then". */
         printf("verdict: %s", found ? "" : "clean");
         for (size_t i = 0; i < found; i++) {
-            char v[128];
-            verdict_of(ff_exec_finding(x, i), v, sizeof v);
-            printf("%s%s", i ? "; " : "", v);
+            char v[FF_SIGNATURE_MAX + 32];
+            const ff_finding *f = ff_exec_finding(x, i);
+            verdict_of(f, v, sizeof v);
+            printf("%s%s%s", i ? "; " : "", f->consequence ? "then " : "", v);
         }
         printf("  (%s)\n", path);
     }
-    if (bug != FF_BUG_NONE && !ro->expect) {
+    if (bug != FF_BUG_NONE && !ro->expect && !ro->json) {
         ff_canary c = ff_bug_canary(bug);
         printf("canary %s: reached %llu, triggered %llu\n", ff_bug_info_of(bug)->name,
                (unsigned long long)c.reached, (unsigned long long)c.triggered);
@@ -443,7 +468,7 @@ static int replay_option(int argc, char **argv, int *i, repro_opts *ro)
 
 static int cmd_repro(int argc, char **argv)
 {
-    repro_opts ro = {.semantics = -1, .poison = -1, .bug = -1};
+    repro_opts ro = {.semantics = -1, .poison = -1, .bug = -1, .timeout_s = 10};
     const char **files = calloc((size_t)argc, sizeof *files);
     int nfiles = 0, worst = 0;
     if (!files) return usage_error("host out of memory");
@@ -455,19 +480,34 @@ static int cmd_repro(int argc, char **argv)
         else if (strcmp(a, "--") == 0) options = false;
         else if (strcmp(a, "--keep-going") == 0) ro.keep_going = true;
         else if (strcmp(a, "--quiet") == 0) ro.quiet = true;
+        else if (strcmp(a, "--json") == 0) ro.json = ro.quiet = true;
         else if (strcmp(a, "--expect") == 0) ro.expect = ro.quiet = true;
+        else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {
+            char *end;
+            unsigned long t = strtoul(argv[++i], &end, 10);
+            if (*end || !*argv[i] || argv[i][0] == '-' || t > 86400) {
+                free(files);
+                return usage_error("--timeout takes 0 to 86400 seconds, not '%s'", argv[i]);
+            }
+            ro.timeout_s = (unsigned)t;
+        }
         else if ((taken = replay_option(argc, argv, &i, &ro)) != 1) {
             free(files);
             return taken ? taken
                          : usage_error("unknown repro option %s (valid: --backend --bug "
-                                       "--semantics --poison --keep-going --quiet --expect "
-                                       "--binary)", a);
+                                       "--semantics --poison --keep-going --quiet --json "
+                                       "--timeout --expect --binary)", a);
         }
     }
     if (!nfiles) {
         free(files);
         return usage_error("repro needs at least one program file");
     }
+    if (ro.expect && ro.json) {
+        free(files);
+        return usage_error("--expect and --json do not go together");
+    }
+    ff_verdict_install(ro.json, ro.timeout_s);
     for (int i = 0; i < nfiles; i++) {
         int rc = repro_one(files[i], &ro);
         if (rc > worst) worst = rc;
@@ -521,7 +561,7 @@ static int cmd_minimize(int argc, char **argv)
         goto done;
     }
     ff_exec_opts xo = {.semantics = ro.semantics, .poison = ro.poison};
-    char first[96];
+    char first[FF_SIGNATURE_MAX];
     if (!signature) {
         ff_exec *x = ff_exec_create(targets, n, &xo);
         if (!x) {
@@ -575,6 +615,9 @@ done:
 
 int main(int argc, char **argv)
 {
+    /* Line by line even into a pipe: an allocator that kills the process must not
+     * take the trace so far with it. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2)
         return usage_error("usage: fftool list [--json] | map PRESET|FILE [--linux-fixups] [--json] | "
                            "decode FILE | encode FILE [-o OUT] | repro [OPTIONS] FILE... | "

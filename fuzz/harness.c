@@ -23,15 +23,14 @@
 static struct {
     ff_exec *exec;
     uint32_t crash_classes; /* bit per ff_class that crashes */
-    char known[KNOWN_MAX][96]; /* signatures already found: noted, not crashed on */
+    char known[KNOWN_MAX][FF_SIGNATURE_MAX]; /* signatures already found: not crashed on */
     size_t nknown;
     const char *known_path;    /* re-read when it changes (long-lived engines: AFL++) */
     off_t known_size;          /* the file only grows: a new size means new lines */
     unsigned runs;
     bool mutator;
     int semantics, poison;     /* forced by an option, or -1 */
-    char targets[FF_OPS_NAME_MAX]; /* the targets as a backend line names them, or "" if
-                                      the list is too long for one */
+    char targets[FF_OPS_BACKEND_MAX]; /* the targets as a backend line names them */
     const ff_program *program; /* the input being run, for the report */
     ff_bug bug;                /* the injected bug switched on, or FF_BUG_NONE */
     const char *canary_path;   /* where the bug's first reach and trigger are noted */
@@ -40,42 +39,21 @@ static struct {
 
 static volatile int crashed_class;
 
-#define CRASH_SITE(fn, cls) \
-    static __attribute__((noinline)) _Noreturn void fn(void) \
-    { \
-        crashed_class = cls; \
-        abort(); \
+/* One crash site per class, made from the class list itself, so a class and its site
+ * cannot fall out of step. */
+#define X(id, name, function, summary)                                                      \
+    static __attribute__((noinline)) _Noreturn void crash_##function(void)                  \
+    {                                                                                       \
+        crashed_class = FF_CLASS_##id;                                                      \
+        abort();                                                                            \
     }
-CRASH_SITE(crash_accepted_foreign_free, FF_CLASS_ACCEPTED_FOREIGN_FREE)
-CRASH_SITE(crash_accepted_double_free, FF_CLASS_ACCEPTED_DOUBLE_FREE)
-CRASH_SITE(crash_accepted_wrong_size_free, FF_CLASS_ACCEPTED_WRONG_SIZE_FREE)
-CRASH_SITE(crash_accepted_misaligned_free, FF_CLASS_ACCEPTED_MISALIGNED_FREE)
-CRASH_SITE(crash_rejected_valid_free, FF_CLASS_REJECTED_VALID_FREE)
-CRASH_SITE(crash_double_handout, FF_CLASS_DOUBLE_HANDOUT)
-CRASH_SITE(crash_out_of_map_alloc, FF_CLASS_OUT_OF_MAP_ALLOC)
-CRASH_SITE(crash_out_of_zone_alloc, FF_CLASS_OUT_OF_ZONE_ALLOC)
-CRASH_SITE(crash_misaligned_alloc, FF_CLASS_MISALIGNED_ALLOC)
-CRASH_SITE(crash_wrong_size_alloc, FF_CLASS_WRONG_SIZE_ALLOC)
-CRASH_SITE(crash_spurious_oom, FF_CLASS_SPURIOUS_OOM)
-CRASH_SITE(crash_accepted_bad_request, FF_CLASS_ACCEPTED_BAD_REQUEST)
-CRASH_SITE(crash_leak, FF_CLASS_LEAK)
-CRASH_SITE(crash_accounting_drift, FF_CLASS_ACCOUNTING_DRIFT)
-CRASH_SITE(crash_hang, FF_CLASS_HANG)
-CRASH_SITE(crash_self_deadlock, FF_CLASS_SELF_DEADLOCK)
-CRASH_SITE(crash_refcount_misuse, FF_CLASS_REFCOUNT_MISUSE)
-CRASH_SITE(crash_metadata_mismatch, FF_CLASS_METADATA_MISMATCH)
-CRASH_SITE(crash_structural_corruption, FF_CLASS_STRUCTURAL_CORRUPTION)
-CRASH_SITE(crash_poison_corrupted, FF_CLASS_POISON_CORRUPTED)
-CRASH_SITE(crash_divergence, FF_CLASS_DIVERGENCE)
+FF_CLASS_LIST(X)
+#undef X
 
 static void (*const crash_sites[FF_CLASS_COUNT])(void) = {
-    crash_accepted_foreign_free, crash_accepted_double_free, crash_accepted_wrong_size_free,
-    crash_accepted_misaligned_free, crash_rejected_valid_free, crash_double_handout,
-    crash_out_of_map_alloc, crash_out_of_zone_alloc, crash_misaligned_alloc,
-    crash_wrong_size_alloc, crash_spurious_oom, crash_accepted_bad_request, crash_leak,
-    crash_accounting_drift, crash_hang, crash_self_deadlock, crash_refcount_misuse,
-    crash_metadata_mismatch, crash_structural_corruption, crash_poison_corrupted,
-    crash_divergence,
+#define X(id, name, function, summary) [FF_CLASS_##id] = crash_##function,
+    FF_CLASS_LIST(X)
+#undef X
 };
 
 static _Noreturn void bad_option(const char *what, const char *value, const char *valid)
@@ -104,16 +82,20 @@ static void note_canary(void)
     fclose(f);
 }
 
-/* The finding report: one line a script can parse, then the reproducer as text. */
-static void on_finding(void *ctx, const ff_finding *f)
+/* The finding report: one line a script can parse, then the reproducer as text. Only
+ * a root cause crashes: what follows it on the same back-end is its consequence. A
+ * root cause already known, or of a class not asked for, is set aside (false): its
+ * back-end's run ends, the others go on. */
+static bool on_finding(void *ctx, const ff_finding *f)
 {
     (void)ctx;
-    if (!(harness.crash_classes >> f->cls & 1)) return;
+    if (f->consequence) return false;
+    if (!(harness.crash_classes >> f->cls & 1)) return false;
     note_canary();
-    char sig[96];
+    char sig[FF_SIGNATURE_MAX];
     ff_finding_signature(f, sig, sizeof sig);
     for (size_t i = 0; i < harness.nknown; i++)
-        if (strcmp(sig, harness.known[i]) == 0) return;
+        if (strcmp(sig, harness.known[i]) == 0) return false;
     if (f->op == FF_OP_AT_END)
         fprintf(stderr, "==framefuzz== FINDING %s at end: %s\n", sig, f->detail);
     else
@@ -131,6 +113,7 @@ static void on_finding(void *ctx, const ff_finding *f)
     }
     fflush(stderr);
     crash_sites[f->cls]();
+    return true;
 }
 
 /* "--ff-NAME=value" from argv, else the environment variable, else NULL. */
@@ -180,7 +163,7 @@ static void read_known(const char *path)
     harness.nknown = 0;
     FILE *f = fopen(path, "r");
     if (!f) return;
-    char line[128];
+    char line[FF_SIGNATURE_MAX + 2];
     while (harness.nknown < KNOWN_MAX && fgets(line, sizeof line, f)) {
         line[strcspn(line, "\r\n")] = 0;
         if (line[0] && strlen(line) < sizeof harness.known[0])
@@ -237,8 +220,7 @@ void ff_harness_init(int argc, char **argv, const char *default_targets)
     const char *known = option(argc, argv, "--ff-known", "FRAMEFUZZ_KNOWN");
     if (known) read_known(known);
     harness.known_path = known;
-    /* Some findings do not crash: run past them to reach the others. */
-    xo.keep_going = classes != NULL || known != NULL;
+
     harness.mutator = on_off("mutator", option(argc, argv, "--ff-mutator", "FRAMEFUZZ_MUTATOR")) != 0;
     harness.semantics = xo.semantics;
     harness.poison = xo.poison;

@@ -1,7 +1,7 @@
 /*
  * harness.h — what every fuzzing engine calls: one function that runs an input's
  * bytes through the executor and the oracle, and crashes, from a site of its own per
- * bug class, when the oracle reports a finding. Engines (libFuzzer, AFL++, the
+ * bug class, when the oracle reports a root cause (never on its consequences). Engines (libFuzzer, AFL++, the
  * standalone replay driver) are thin mains around it.
  *
  * Options come from flags beginning with "--ff-" (libFuzzer ignores flags starting
@@ -10,13 +10,16 @@
  *   --ff-semantics=S     FRAMEFUZZ_SEMANTICS  force asterinas-2024 or hardened
  *   --ff-poison=on|off   FRAMEFUZZ_POISON     force poisoning
  *   --ff-map=PRESET      FRAMEFUZZ_MAP        force the memory map (a preset)
- *   --ff-classes=LIST    FRAMEFUZZ_CLASSES    crash only on these classes (others are
- *                                             noted and the run goes on)
+ *   --ff-classes=LIST    FRAMEFUZZ_CLASSES    crash only on these classes (a first
+ *                                             finding of another class ends that back-end's
+ *                                             run; the other back-ends go on)
  *   --ff-mutator=on|off  FRAMEFUZZ_MUTATOR    the structure-aware mutator (libFuzzer)
  *   --ff-known=FILE      FRAMEFUZZ_KNOWN      signatures already found, one a line:
- *                                             noted, not crashed on (a campaign adds
- *                                             to it as it triages, so later jobs look
- *                                             for new bugs)
+ *                                             not crashed on; that back-end's run ends
+ *                                             there, since what follows is the known
+ *                                             bug's consequence (a campaign adds to it
+ *                                             as it triages, so later jobs look for new
+ *                                             bugs)
  *   --ff-bug=NAME        FRAMEFUZZ_BUG        switch an injected bug on (bugs.h) in the
  *                                             targets it lives in
  *   --ff-canary=FILE     FRAMEFUZZ_CANARY     append "reached T" and "triggered T" (T in

@@ -13,17 +13,21 @@ typedef struct minimizer {
     ff_program candidate; /* reused: its ops point into the caller's array */
 } minimizer;
 
-/* Where the signature stands among the findings of ops[0..n), or SIZE_MAX if absent. */
+/* Where the signature stands among the root causes of ops[0..n), or SIZE_MAX when it
+ * is not one (absent, or only a consequence of another). */
 static size_t position_of(minimizer *mz, const ff_op *ops, size_t n)
 {
     mz->candidate.ops = (ff_op *)ops;
     mz->candidate.nops = n;
     mz->runs++;
-    size_t found = ff_exec_run(mz->x, &mz->candidate);
+    size_t found = ff_exec_run(mz->x, &mz->candidate), roots = 0;
     for (size_t i = 0; i < found; i++) {
-        char sig[96];
-        ff_finding_signature(ff_exec_finding(mz->x, i), sig, sizeof sig);
-        if (strcmp(sig, mz->signature) == 0) return i;
+        const ff_finding *f = ff_exec_finding(mz->x, i);
+        if (f->consequence) continue;
+        char sig[FF_SIGNATURE_MAX];
+        ff_finding_signature(f, sig, sizeof sig);
+        if (strcmp(sig, mz->signature) == 0) return roots;
+        roots++;
     }
     return SIZE_MAX;
 }

@@ -2,10 +2,11 @@
  * minimize.h — operation-level delta debugging: the shortest program (ops.h) that
  * still shows a given finding.
  *
- * A candidate is kept when the finding's signature is still among the findings of a
- * keep-going run and comes no later among them than before. So findings that only
- * precede it (already-known bugs a campaign ran past) are shed along with the
- * operations behind them, and the result replays with the finding first. Handles are
+ * A candidate is kept when the finding's signature is still a root cause (exec.h) in
+ * a keep-going run and comes no later among the root causes than before. So findings
+ * that only precede it (already-known bugs a campaign ran past) are shed along with
+ * the operations behind them, and the result replays with the finding first; a
+ * candidate where it only follows from another finding does not count. Handles are
  * resolved modulo the live set, so every candidate is a meaningful program.
  *
  * Delta debugging after Zeller's ddmin, removing chunks only: cut the program into n
@@ -21,7 +22,7 @@
 typedef struct ff_minimize_result {
     size_t runs;       /* programs executed */
     size_t ops_before, ops_after;
-    size_t position;   /* index of the signature among the result's findings (0 = first) */
+    size_t position;   /* index of the signature among the result's root causes (0 = first) */
 } ff_minimize_result;
 
 /* Minimises p for the finding `signature` ("class@backend") on the targets, with the

@@ -190,7 +190,7 @@ static void decode_regions(ff_program *p, cursor *c)
  * reproducer). */
 static bool known_targets(const char *name)
 {
-    ff_target targets[8];
+    ff_target targets[16];
     size_t n;
     char err[8];
     return ff_target_parse_list(name, targets, sizeof targets / sizeof targets[0], &n, err, sizeof err);
@@ -361,7 +361,7 @@ bool ff_program_encode(const ff_program *p, uint8_t **data, size_t *size)
     writer w = {malloc(HEADER_MAX + p->nops * OP_MAX), 0};
     if (!w.buf) return false;
     size_t name_len = strnlen(p->backend, sizeof p->backend);
-    if (name_len > NAME_LEN_MAX) name_len = NAME_LEN_MAX;
+    if (name_len > NAME_LEN_MAX) name_len = 0; /* no binary form: see ff_program_encode */
     /* A preset that is no fuzz preset has no binary form: it falls back to the first. */
     int preset = fuzz_preset_index(p->preset);
     unsigned map = p->preset ? (unsigned)(preset < 0 ? 0 : preset) : MAP_CUSTOM;
@@ -425,7 +425,7 @@ void ff_op_format(const ff_op *op, char *buf, size_t len)
 
 void ff_program_print(const ff_program *p, FILE *out)
 {
-    if (p->backend[0]) fprintf(out, "backend %.*s\n", FF_OPS_NAME_MAX - 1, p->backend);
+    if (p->backend[0]) fprintf(out, "backend %s\n", p->backend);
     if (p->bug != FF_BUG_NONE) fprintf(out, "bug %s\n", ff_bug_info_of(p->bug)->name);
     fprintf(out, "semantics %s\n", ff_semantics_name(p->semantics));
     if (p->preset) {
@@ -569,7 +569,7 @@ static bool parse_directive(parser *ps, const char *word)
     if (!want_words(ps, 2, 2)) return false;
     const char *arg = ps->words[1];
     if (strcmp(word, "backend") == 0) {
-        if (strlen(arg) > NAME_LEN_MAX || strcmp(arg, "all") == 0 || !known_targets(arg))
+        if (strlen(arg) >= FF_OPS_BACKEND_MAX || strcmp(arg, "all") == 0 || !known_targets(arg))
             return fail(ps, "unknown backend", arg);
         strcpy(p->backend, arg);
     } else if (strcmp(word, "bug") == 0) {

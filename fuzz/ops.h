@@ -41,7 +41,8 @@
  * variations noted below.
  *
  *   backend NAME[,NAME...]        (optional) the back-end a reproducer was found on, or
- *                                 the back-ends of a differential one (31 chars at most)
+ *                                 the back-ends of a differential one (up to 16 names;
+ *                                 only a line of at most 31 characters has a binary form)
  *   bug NAME                      (optional) the injected bug (bugs.h) switched on: text
  *                                 only; a binary input gets it from the harness (--ff-bug)
  *   semantics asterinas-2024|hardened
@@ -77,7 +78,8 @@
 #define FF_OPS_VERSION     1
 #define FF_OPS_MAX         4096 /* operations in one program; more are ignored */
 #define FF_OPS_MAX_REGIONS 8
-#define FF_OPS_NAME_MAX    32
+#define FF_OPS_NAME_MAX    32  /* a back-end name in the binary form, with its NUL */
+#define FF_OPS_BACKEND_MAX 512 /* a text program's backend line (16 names), with its NUL */
 
 typedef enum ff_op_kind {
     FF_OP_ALLOC,
@@ -108,7 +110,7 @@ typedef struct ff_op {
 } ff_op;
 
 typedef struct ff_program {
-    char backend[FF_OPS_NAME_MAX]; /* "" when not named */
+    char backend[FF_OPS_BACKEND_MAX]; /* "" when not named */
     ff_bug bug;                    /* FF_BUG_NONE unless a bug line names one */
     ff_semantics semantics;
     bool poison;
@@ -140,7 +142,8 @@ bool ff_program_add(ff_program *p, const ff_op *op);
  * one whose version byte is unknown, decodes as version 1 (so fuzzers need not
  * discover the version byte) — the version byte is still consumed. */
 bool ff_program_decode(ff_program *p, const uint8_t *data, size_t size);
-/* The canonical binary form into a malloc'd buffer; false on host memory. */
+/* The canonical binary form into a malloc'd buffer; false on host memory. A backend
+ * line longer than a binary name (FF_OPS_NAME_MAX - 1) is left out. */
 bool ff_program_encode(const ff_program *p, uint8_t **data, size_t *size);
 
 /* Parses text. On error returns false with "line N: what is wrong" in err. */

@@ -27,53 +27,9 @@
 static const struct {
     const char *name, *summary;
 } class_info[FF_CLASS_COUNT] = {
-    [FF_CLASS_ACCEPTED_FOREIGN_FREE] = {"accepted-foreign-free",
-        "a free of frames the back-end never handed out (a hole, reserved, outside RAM, or "
-        "free and never given to the one freeing them) was accepted"},
-    [FF_CLASS_ACCEPTED_DOUBLE_FREE] = {"accepted-double-free",
-        "a free of frames already given back was accepted"},
-    [FF_CLASS_ACCEPTED_WRONG_SIZE_FREE] = {"accepted-wrong-size-free",
-        "a free of the right first frame but another count than the allocation was accepted"},
-    [FF_CLASS_ACCEPTED_MISALIGNED_FREE] = {"accepted-misaligned-free",
-        "a free starting inside an allocation, not at its first frame, was accepted"},
-    [FF_CLASS_REJECTED_VALID_FREE] = {"rejected-valid-free",
-        "a validating back-end refused the free of exactly one of its allocations"},
-    [FF_CLASS_DOUBLE_HANDOUT] = {"double-handout",
-        "an allocation returned a frame that is still handed out"},
-    [FF_CLASS_OUT_OF_MAP_ALLOC] = {"out-of-map-alloc",
-        "an allocation returned a hole, a reserved frame, or a frame past RAM"},
-    [FF_CLASS_OUT_OF_ZONE_ALLOC] = {"out-of-zone-alloc",
-        "an allocation returned a block that ends past the zone the request allowed"},
-    [FF_CLASS_MISALIGNED_ALLOC] = {"misaligned-alloc",
-        "an allocation is not aligned as the request or the placement policy demands"},
-    [FF_CLASS_WRONG_SIZE_ALLOC] = {"wrong-size-alloc",
-        "an allocation reserved another number of frames than the policy declares"},
-    [FF_CLASS_SPURIOUS_OOM] = {"spurious-oom",
-        "an allocation failed although the shadow holds a block the placement policy "
-        "guarantees"},
-    [FF_CLASS_ACCEPTED_BAD_REQUEST] = {"accepted-bad-request",
-        "a zero-size, overflowing or out-of-range request was not rejected"},
-    [FF_CLASS_LEAK] = {"leak",
-        "after every handle was dropped, memory did not come back"},
-    [FF_CLASS_ACCOUNTING_DRIFT] = {"accounting-drift",
-        "the back-end's free-frame counter moved differently from the frames it gave and "
-        "took"},
-    [FF_CLASS_HANG] = {"hang",
-        "a back-end call exhausted its deterministic step budget"},
-    [FF_CLASS_SELF_DEADLOCK] = {"self-deadlock",
-        "the allocator lock was taken again by the CPU holding it (the #1760 hang)"},
-    [FF_CLASS_REFCOUNT_MISUSE] = {"refcount-misuse",
-        "the metadata layer granted a reference it must refuse (unused slot, overflow, "
-        "frame in use or owned by the allocator)"},
-    [FF_CLASS_METADATA_MISMATCH] = {"metadata-mismatch",
-        "the metadata layer's slots disagree with the references the program holds"},
-    [FF_CLASS_STRUCTURAL_CORRUPTION] = {"structural-corruption",
-        "the back-end's own invariant walk fails (and did not on the fresh instance)"},
-    [FF_CLASS_POISON_CORRUPTED] = {"poison-corrupted",
-        "a frame was written while free: its poison changed before it was handed out"},
-    [FF_CLASS_DIVERGENCE] = {"divergence",
-        "back-ends given the same operations answered differently where their contracts "
-        "must agree"},
+#define X(id, name, function, summary) [FF_CLASS_##id] = {name, summary},
+    FF_CLASS_LIST(X)
+#undef X
 };
 
 const char *ff_class_name(ff_class cls)
@@ -98,7 +54,14 @@ bool ff_class_parse(const char *name, ff_class *cls)
 
 void ff_finding_signature(const ff_finding *f, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s@%s", ff_class_name(f->cls), f->backend);
+    snprintf(buf, len, "%s@%s%s%s", ff_class_name(f->cls), f->backend, f->state[0] ? ":" : "",
+             f->state);
+}
+
+bool ff_status_agree(ff_status a, ff_status b)
+{
+    if (a == b) return true;
+    return a != FF_OK && b != FF_OK && (a == FF_ERR_REJECTED || b == FF_ERR_REJECTED);
 }
 
 const char *ff_free_kind_name(ff_free_kind kind)
@@ -129,6 +92,7 @@ typedef struct shadow_frame {
 typedef struct orphan {
     ff_pfn start;
     uint64_t count;
+    uint64_t granted; /* orphans only: the frames the allocation reserved */
 } orphan;
 
 /* Freed runs remembered per operation; an operation freeing more (asterinas-2024
@@ -153,6 +117,10 @@ struct ff_oracle {
     /* The run being judged. */
     ff_meta *meta;
     ff_policy policy;
+    bool has_counter;        /* the back-end keeps a free counter */
+    const ff_range *kept;    /* frames the back-end kept at create: its own */
+    size_t nkept;
+    uint64_t kept_frames;
     const ff_oracle_baseline *baseline;
     char name[64];
     uint64_t shadow_free;  /* usable frames not handed out */
@@ -163,8 +131,9 @@ struct ff_oracle {
     size_t findings_at_event; /* findings before the current event */
     /* The last allocation event, for a layer answer about it. */
     ff_pfn last_alloc_start;
-    uint64_t last_alloc_asked;
+    uint64_t last_alloc_asked, last_alloc_granted;
     bool last_alloc_ok;
+    const orphan *giving_back; /* the orphan being given back (FF_CALL_GIVE_BACK) */
 
     orphan *orphans;
     size_t norphans, orphans_cap;
@@ -337,19 +306,36 @@ static ff_pfn find_untaken(const ff_oracle *o, ff_pfn lo, ff_pfn hi, uint64_t co
 
 /* ---------------------------------------------------------------- findings */
 
-static void finding(ff_oracle *o, ff_class cls, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void finding(ff_oracle *o, ff_class cls, const char *fmt, ...)
+static void vfinding(ff_oracle *o, ff_class cls, const char *state, const char *fmt, va_list ap)
 {
     o->nfindings++;
     if (!o->on_finding) return;
     ff_finding f = {.cls = cls, .op = o->op};
     snprintf(f.backend, sizeof f.backend, "%s", o->name);
+    snprintf(f.state, sizeof f.state, "%s", state);
+    vsnprintf(f.detail, sizeof f.detail, fmt, ap);
+    o->on_finding(o->on_finding_ctx, &f);
+}
+
+static void finding(ff_oracle *o, ff_class cls, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void finding(ff_oracle *o, ff_class cls, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(f.detail, sizeof f.detail, fmt, ap);
+    vfinding(o, cls, "", fmt, ap);
     va_end(ap);
-    o->on_finding(o->on_finding_ctx, &f);
+}
+
+/* A finding whose signature says where (ff_finding.state). */
+static void finding_in(ff_oracle *o, ff_class cls, const char *state, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void finding_in(ff_oracle *o, ff_class cls, const char *state, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfinding(o, cls, state, fmt, ap);
+    va_end(ap);
 }
 
 void ff_oracle_on_finding(ff_oracle *o, void (*fn)(void *ctx, const ff_finding *f), void *ctx)
@@ -530,9 +516,18 @@ void ff_oracle_begin(ff_oracle *o, ff_meta *m, const char *name, const ff_oracle
     o->word_log_count = 0;
     o->meta = m;
     o->policy = ff_meta_backend(m)->policy;
+    o->has_counter = ff_meta_has_counter(m);
     o->baseline = b;
     snprintf(o->name, sizeof o->name, "%s", name);
     o->shadow_free = o->space->usable_frames;
+    /* The frames the back-end kept at create are its own: out, never to come back. */
+    o->kept = ff_meta_kept(m, &o->nkept);
+    o->kept_frames = 0;
+    for (size_t i = 0; i < o->nkept; i++) {
+        taken_set(o, o->kept[i].start, ff_range_end(o->kept[i]), true);
+        o->kept_frames += o->kept[i].count;
+    }
+    o->shadow_free -= o->kept_frames;
     o->counter_skew = b->free_frames - o->shadow_free;
     o->op = 0;
     o->leak_phase = o->dead = false;
@@ -551,10 +546,32 @@ void ff_oracle_op_begin(ff_oracle *o, size_t index, ff_layer_call call)
 
 /* ---------------------------------------------------------------- free classification */
 
+/* Whether any frame of [start, +count) is one the back-end kept for itself. */
+static bool kept_in(const ff_oracle *o, ff_pfn start, uint64_t count)
+{
+    for (size_t i = 0; i < o->nkept; i++)
+        if (o->kept[i].start < start + count && start < ff_range_end(o->kept[i])) return true;
+    return false;
+}
+
+/* A free by address names the allocation starting at `start`, whatever the count. */
+static ff_free_kind classify_by_address(const ff_oracle *o, ff_pfn start)
+{
+    if (start >= o->top || !ff_space_is_usable(o->space, start)) return FF_FREE_KIND_FOREIGN;
+    if (kept_in(o, start, 1)) return FF_FREE_KIND_UNOWNED;
+    if (!is_taken(o, start)) {
+        uint8_t fl = o->frames[start].flags;
+        return !(fl & FR_EVER) || (fl & FR_PHANTOM) ? FF_FREE_KIND_UNOWNED : FF_FREE_KIND_DOUBLE;
+    }
+    return o->frames[start].head == start ? FF_FREE_KIND_VALID : FF_FREE_KIND_MISALIGNED;
+}
+
 ff_free_kind ff_oracle_classify_free(const ff_oracle *o, ff_pfn start, uint64_t count)
 {
+    if (o->policy.free_rule == FF_FREE_BY_ADDRESS) return classify_by_address(o, start);
     if (count == 0 || start + count < start) return FF_FREE_KIND_INVALID;
     if (!all_ram(o, start, count)) return FF_FREE_KIND_FOREIGN;
+    if (kept_in(o, start, count)) return FF_FREE_KIND_UNOWNED;
     ff_pfn end = start + count;
     if (taken_count(o, start, end, false)) {
         /* Some frame is free: a double free if it came back from one of its own
@@ -569,7 +586,14 @@ ff_free_kind ff_oracle_classify_free(const ff_oracle *o, ff_pfn start, uint64_t 
     if (o->policy.free_rule == FF_FREE_PIECEWISE) return FF_FREE_KIND_VALID;
     ff_pfn head = o->frames[start].head;
     if (head != start) return FF_FREE_KIND_MISALIGNED;
-    if (count != o->frames[head].asked) return FF_FREE_KIND_WRONG_SIZE;
+    const shadow_frame *h = &o->frames[head];
+    if (o->policy.free_rule == FF_FREE_SIZE_CLASS) {
+        uint64_t size_class = pow2_cover(count, 1);
+        return size_class == pow2_cover(h->asked, 1) || size_class == h->granted
+                   ? FF_FREE_KIND_VALID
+                   : FF_FREE_KIND_WRONG_SIZE;
+    }
+    if (count != h->asked) return FF_FREE_KIND_WRONG_SIZE;
     return FF_FREE_KIND_VALID;
 }
 
@@ -581,6 +605,7 @@ static uint64_t counter(const ff_oracle *o) { return ff_meta_backend_free_frames
  * finding of this event explains the difference. */
 static void judge_counter(ff_oracle *o, const char *what)
 {
+    if (!o->has_counter) return;
     /* Modular: a broken back-end's counter may wrap below zero. */
     uint64_t skew = counter(o) - o->shadow_free;
     if (skew == o->counter_skew) return;
@@ -635,6 +660,15 @@ static void judge_poison(ff_oracle *o, ff_pfn start, ff_pfn end)
     }
 }
 
+/* The block an allocation returned, for the layer's answer about it (op_end). */
+static void note_alloc(ff_oracle *o, ff_pfn start, uint64_t asked, uint64_t granted)
+{
+    o->last_alloc_start = start;
+    o->last_alloc_asked = asked;
+    o->last_alloc_granted = granted;
+    o->last_alloc_ok = true;
+}
+
 static void judge_alloc(ff_oracle *o, const ff_event *ev)
 {
     const ff_alloc_req *req = ev->req;
@@ -675,7 +709,7 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
                 "alloc(%llu, align %llu, zone %u) must be rejected, yet returned frame 0x%llx",
                 (unsigned long long)req->count, (unsigned long long)req->align,
                 (unsigned)req->zone, (unsigned long long)start);
-        granted = now < before && reserved <= FF_PFN_LIMIT ? reserved : 1;
+        granted = o->has_counter && now < before && reserved <= FF_PFN_LIMIT ? reserved : 1;
     } else {
         granted = granted_of(pol, req);
     }
@@ -696,10 +730,17 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
         for (ff_pfn p = lo; p < hi; p++)
             if (ff_space_is_usable(o->space, p) && !is_taken(o, p)) shadow_hand_out(o, p, p + 1, 1);
         judge_counter(o, "an allocation");
+        note_alloc(o, start, malformed ? granted : req->count, granted);
         return;
     }
     ff_pfn clash = first_taken(o, start, end);
-    if (clash != UINT64_MAX) {
+    if (clash != UINT64_MAX && kept_in(o, clash, 1)) {
+        finding(o, FF_CLASS_DOUBLE_HANDOUT,
+                "alloc(%llu) returned [0x%llx, +%llu), but frame 0x%llx is one the allocator "
+                "kept for its own metadata at create",
+                (unsigned long long)req->count, (unsigned long long)start,
+                (unsigned long long)granted, (unsigned long long)clash);
+    } else if (clash != UINT64_MAX) {
         ff_pfn owner = o->frames[clash].head;
         finding(o, FF_CLASS_DOUBLE_HANDOUT,
                 "alloc(%llu) returned [0x%llx, +%llu), but frame 0x%llx is still handed out "
@@ -717,7 +758,7 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
                 "alloc(%llu, align %llu) returned frame 0x%llx, not a multiple of %llu",
                 (unsigned long long)req->count, (unsigned long long)req->align,
                 (unsigned long long)start, (unsigned long long)alignment_of(pol, req));
-    } else if (!malformed && reserved != granted) {
+    } else if (!malformed && o->has_counter && reserved != granted) {
         finding(o, FF_CLASS_WRONG_SIZE_ALLOC,
                 "alloc(%llu) took %lld frames off the free counter; the policy reserves %llu",
                 (unsigned long long)req->count, (long long)(before - now),
@@ -727,9 +768,7 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
     }
     shadow_hand_out(o, start, end, malformed ? granted : req->count);
     judge_counter(o, "an allocation");
-    o->last_alloc_start = start;
-    o->last_alloc_asked = malformed ? granted : req->count;
-    o->last_alloc_ok = true;
+    note_alloc(o, start, malformed ? granted : req->count, granted);
 }
 
 static ff_class class_of_free(ff_free_kind kind)
@@ -761,8 +800,9 @@ static const char *why_free_is_bad(ff_free_kind kind)
  * references are counted off, none of them may keep a live slot. */
 static void note_freed(ff_oracle *o, ff_pfn start, ff_pfn end)
 {
-    if (o->call == FF_CALL_RAW_FREE) return; /* raw frees bypass the metadata on purpose */
-    if (o->nfreed < FREED_MAX) o->freed[o->nfreed++] = (orphan){start, end - start};
+    /* raw frees and give-backs bypass the metadata on purpose */
+    if (o->call == FF_CALL_RAW_FREE || o->call == FF_CALL_GIVE_BACK) return;
+    if (o->nfreed < FREED_MAX) o->freed[o->nfreed++] = (orphan){start, end - start, 0};
 }
 
 static void judge_freed_slots(ff_oracle *o, ff_pfn start, ff_pfn end)
@@ -780,8 +820,27 @@ static void judge_freed_slots(ff_oracle *o, ff_pfn start, ff_pfn end)
     }
 }
 
+/* The frames of an orphan below the top, [start, end). */
+static ff_pfn orphan_end(const ff_oracle *o, const orphan *b)
+{
+    return b->granted > o->top - b->start ? o->top : b->start + b->granted;
+}
+
+/* The executor returning a block the layer refused: the back-end's own hand-out, not a
+ * free of the program's to judge. What it takes back comes back in the shadow. */
+static void judge_give_back(ff_oracle *o, const ff_event *ev)
+{
+    if (ev->status == FF_OK && o->giving_back)
+        shadow_give_back(o, o->giving_back->start, orphan_end(o, o->giving_back));
+    judge_counter(o, "a give-back");
+}
+
 static void judge_free(ff_oracle *o, const ff_event *ev)
 {
+    if (o->call == FF_CALL_GIVE_BACK) {
+        judge_give_back(o, ev);
+        return;
+    }
     ff_pfn start = ev->start;
     uint64_t count = ev->count;
     ff_free_kind kind = ff_oracle_classify_free(o, start, count);
@@ -798,19 +857,66 @@ static void judge_free(ff_oracle *o, const ff_event *ev)
         finding(o, class_of_free(kind), "free(0x%llx, %llu) was accepted, but it is %s",
                 (unsigned long long)start, (unsigned long long)count, why_free_is_bad(kind));
 
-    if (kind == FF_FREE_KIND_VALID && o->policy.free_rule == FF_FREE_EXACT) {
+    bool by_address = o->policy.free_rule == FF_FREE_BY_ADDRESS;
+    if (kind == FF_FREE_KIND_VALID && o->policy.free_rule != FF_FREE_PIECEWISE) {
         /* The whole reservation comes back, rounding excess included. */
         ff_pfn end = start + o->frames[start].granted;
         shadow_give_back(o, start, end);
-        note_freed(o, start, start + count);
+        note_freed(o, start, by_address ? end : start + count);
     } else if (kind != FF_FREE_KIND_INVALID && start < o->top) {
-        ff_pfn end = count > o->top - start ? o->top : start + count;
+        /* A bad free by address names one frame; what else it took is unknown. */
+        uint64_t n = by_address ? 1 : count;
+        ff_pfn end = n > o->top - start ? o->top : start + n;
         shadow_give_back(o, start, end);
         for (ff_pfn p = start; p < end; p++)
             if (o->frames[p].flags & FR_PHANTOM) frame_mut(o, p)->flags &= (uint8_t)~FR_PHANTOM;
         judge_freed_slots(o, start, end);
     }
     judge_counter(o, "a free");
+}
+
+/* "CALL:FUNCTION" of a hang or a panic: the back-end call and its function that spent
+ * the budget or panicked. */
+static void call_state(const ff_event *ev, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%s%s", ff_backend_call_name(ev->call), ev->where[0] ? ":" : "", ev->where);
+}
+
+bool ff_oracle_alloc_may_fail(const ff_oracle *o, const ff_alloc_req *req)
+{
+    return guaranteed_block(o, req) == UINT64_MAX;
+}
+
+/* The allocator's own assertion fired. On a request it had to refuse (a bad free, a
+ * malformed request, one no guarantee covers) it caught the misuse: the trace shows
+ * it, nothing is found. On a valid one the assertion itself is the bug. */
+static void judge_backend_panic(ff_oracle *o, const ff_event *ev)
+{
+    char state[96];
+    call_state(ev, state, sizeof state);
+    switch (ev->call) {
+    case FF_BCALL_ALLOC: {
+        ff_pfn at = guaranteed_block(o, ev->req);
+        if (at != UINT64_MAX)
+            finding_in(o, FF_CLASS_ALLOCATOR_PANIC, state,
+                       "%s, although [0x%llx, +%llu) is free and the placement guarantees the "
+                       "request", ev->reason, (unsigned long long)at,
+                       (unsigned long long)granted_of(&o->policy, ev->req));
+        break;
+    }
+    case FF_BCALL_FREE:
+        if (o->call == FF_CALL_GIVE_BACK) break; /* its own bad hand-out, returned */
+        if (ff_oracle_classify_free(o, ev->start, ev->count) == FF_FREE_KIND_VALID)
+            finding_in(o, FF_CLASS_ALLOCATOR_PANIC, state,
+                       "%s, although the free names exactly one allocation", ev->reason);
+        break;
+    case FF_BCALL_CHECK:
+        /* An assertion in the invariant walk is the walk failing. */
+        if (!o->baseline || strcmp(ev->reason, o->baseline->check) != 0)
+            finding(o, FF_CLASS_STRUCTURAL_CORRUPTION, "invariant walk: %s", ev->reason);
+        break;
+    default: break;
+    }
 }
 
 void ff_oracle_observe(void *oracle, const ff_event *ev)
@@ -826,9 +932,16 @@ void ff_oracle_observe(void *oracle, const ff_event *ev)
         o->dead = true;
         finding(o, FF_CLASS_SELF_DEADLOCK, "%s", ev->reason);
         break;
-    case FF_EV_HANG:
+    case FF_EV_HANG: {
         o->dead = true;
-        finding(o, FF_CLASS_HANG, "%s", ev->reason);
+        char state[96];
+        call_state(ev, state, sizeof state);
+        finding_in(o, FF_CLASS_HANG, state, "%s", ev->reason);
+        break;
+    }
+    case FF_EV_BACKEND_PANIC:
+        judge_backend_panic(o, ev);
+        o->dead = true;
         break;
     }
 }
@@ -918,10 +1031,10 @@ static void judge_from_in_use(ff_oracle *o, ff_pfn start, uint64_t count, uint32
     }
 }
 
-static void add_orphan(ff_oracle *o, ff_pfn start, uint64_t count)
+static void add_orphan(ff_oracle *o, ff_pfn start, uint64_t count, uint64_t granted)
 {
     if (o->norphans == o->orphans_cap) grow((void **)&o->orphans, &o->orphans_cap, sizeof *o->orphans);
-    o->orphans[o->norphans++] = (orphan){start, count};
+    o->orphans[o->norphans++] = (orphan){start, count, granted};
 }
 
 void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
@@ -939,7 +1052,7 @@ void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
             judge_slots(o, r->start, r->count, "alloc");
         } else if (r->status == FF_META_BAD_HANDOUT && o->last_alloc_ok) {
             /* The layer keeps the block out of circulation: it must come back at the end. */
-            add_orphan(o, o->last_alloc_start, o->last_alloc_asked);
+            add_orphan(o, o->last_alloc_start, o->last_alloc_asked, o->last_alloc_granted);
         }
         break;
     case FF_CALL_FROM_UNUSED:
@@ -975,6 +1088,7 @@ void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
             for (uint64_t i = 0; i < r->count && r->start + i < o->top; i++)
                 if (o->frames[r->start + i].refs) frame_mut(o, r->start + i)->flags |= FR_TAINTED;
         break;
+    case FF_CALL_GIVE_BACK:
     case FF_CALL_RESERVE:
     case FF_CALL_NONE: break;
     }
@@ -988,6 +1102,9 @@ bool ff_oracle_write(ff_oracle *o, ff_pfn pfn, uint32_t offset)
      * after free by the program: this frame's poison no longer says anything about
      * the back-end. */
     if (!f->refs || (f->flags & FR_TAINTED)) frame_mut(o, pfn)->flags |= FR_TAINTED;
+    /* The allocator's own metadata frames: a write there is corruption of its
+     * structures, which it cannot defend against. */
+    if (kept_in(o, pfn, 1)) return false;
     /* The in-band bytes of a frame the back-end holds free are its own: overwriting
      * them tests how it survives memory corruption, which no allocator can promise,
      * not its logic. (A write past them still shows as corrupted poison.) */
@@ -1006,9 +1123,15 @@ void ff_oracle_check(ff_oracle *o, const char *verdict)
 void ff_oracle_orphans(ff_oracle *o, void (*fn)(void *ctx, ff_pfn start, uint64_t count),
                        void *ctx)
 {
-    for (size_t i = 0; i < o->norphans; i++)
-        if (o->orphans[i].start < o->top && is_taken(o, o->orphans[i].start))
-            fn(ctx, o->orphans[i].start, o->orphans[i].count);
+    /* Any frame of it still out, wherever the block starts (a hole, past RAM). */
+    for (size_t i = 0; i < o->norphans; i++) {
+        const orphan *b = &o->orphans[i];
+        if (b->start >= o->top || first_taken(o, b->start, orphan_end(o, b)) == UINT64_MAX)
+            continue;
+        o->giving_back = b;
+        fn(ctx, b->start, b->count);
+        o->giving_back = NULL;
+    }
 }
 
 void ff_oracle_leak_begin(ff_oracle *o)
@@ -1017,9 +1140,11 @@ void ff_oracle_leak_begin(ff_oracle *o)
     o->leak_phase = true;
     if (o->dead) return;
     o->findings_at_event = o->nfindings;
-    uint64_t out = o->space->usable_frames - o->shadow_free;
+    uint64_t out = o->space->usable_frames - o->kept_frames - o->shadow_free;
     if (out) {
         ff_pfn first = first_taken(o, 0, o->top);
+        while (first != UINT64_MAX && kept_in(o, first, 1))
+            first = first_taken(o, first + 1, o->top);
         ff_pfn head = first < o->top ? o->frames[first].head : first;
         finding(o, FF_CLASS_LEAK,
                 "with every handle dropped, %llu frames were never given back (first: 0x%llx, "

@@ -36,29 +36,66 @@
 #include "meta.h"
 #include "space.h"
 
-/* Every bug class, in a stable order (names in oracle.c). */
+/* Every bug class, in a stable order: X(ID, name, function, what it means). The one
+ * list: the enum, the names and summaries, and the harness's crash sites (one function
+ * per class, named by `function`) are all made from it. */
+#define FF_CLASS_LIST(X)                                                                      \
+    X(ACCEPTED_FOREIGN_FREE, "accepted-foreign-free", accepted_foreign_free,                  \
+      "a free of frames the back-end never handed out (a hole, reserved, outside RAM, kept "   \
+      "for its own metadata, or free and never given to the one freeing them) was accepted")   \
+    X(ACCEPTED_DOUBLE_FREE, "accepted-double-free", accepted_double_free,                     \
+      "a free of frames already given back was accepted")                                     \
+    X(ACCEPTED_WRONG_SIZE_FREE, "accepted-wrong-size-free", accepted_wrong_size_free,         \
+      "a free of the right first frame but a count its free rule does not allow was "         \
+      "accepted")                                                                             \
+    X(ACCEPTED_MISALIGNED_FREE, "accepted-misaligned-free", accepted_misaligned_free,         \
+      "a free starting inside an allocation, not at its first frame, was accepted")           \
+    X(REJECTED_VALID_FREE, "rejected-valid-free", rejected_valid_free,                        \
+      "a validating back-end refused the free of exactly one of its allocations")             \
+    X(DOUBLE_HANDOUT, "double-handout", double_handout,                                       \
+      "an allocation returned a frame that is still handed out (or kept by the allocator)")   \
+    X(OUT_OF_MAP_ALLOC, "out-of-map-alloc", out_of_map_alloc,                                 \
+      "an allocation returned a hole, a reserved frame, or a frame past RAM")                 \
+    X(OUT_OF_ZONE_ALLOC, "out-of-zone-alloc", out_of_zone_alloc,                              \
+      "an allocation returned a block that ends past the zone the request allowed")           \
+    X(MISALIGNED_ALLOC, "misaligned-alloc", misaligned_alloc,                                 \
+      "an allocation is not aligned as the request or the placement policy demands")          \
+    X(WRONG_SIZE_ALLOC, "wrong-size-alloc", wrong_size_alloc,                                 \
+      "an allocation reserved another number of frames than the policy declares")             \
+    X(SPURIOUS_OOM, "spurious-oom", spurious_oom,                                             \
+      "an allocation failed although the shadow holds a block the placement policy "          \
+      "guarantees")                                                                           \
+    X(ACCEPTED_BAD_REQUEST, "accepted-bad-request", accepted_bad_request,                     \
+      "a zero-size, overflowing or out-of-range request was not rejected")                    \
+    X(LEAK, "leak", leak, "after every handle was dropped, memory did not come back")         \
+    X(ACCOUNTING_DRIFT, "accounting-drift", accounting_drift,                                 \
+      "the back-end's free-frame counter moved differently from the frames it gave and "      \
+      "took")                                                                                 \
+    X(HANG, "hang", hang,                                                                     \
+      "a back-end call exhausted its deterministic step budget, or did not return within "    \
+      "the wall-clock limit (the signature names the call and the function)")                 \
+    X(SELF_DEADLOCK, "self-deadlock", self_deadlock,                                          \
+      "the allocator lock was taken again by the CPU holding it (the #1760 hang)")            \
+    X(REFCOUNT_MISUSE, "refcount-misuse", refcount_misuse,                                    \
+      "the metadata layer granted a reference it must refuse (unused slot, overflow, "        \
+      "frame in use or owned by the allocator)")                                              \
+    X(METADATA_MISMATCH, "metadata-mismatch", metadata_mismatch,                              \
+      "the metadata layer's slots disagree with the references the program holds")            \
+    X(STRUCTURAL_CORRUPTION, "structural-corruption", structural_corruption,                  \
+      "the back-end's own invariant walk fails (and did not on the fresh instance)")          \
+    X(POISON_CORRUPTED, "poison-corrupted", poison_corrupted,                                 \
+      "a frame was written while free: its poison changed before it was handed out")          \
+    X(DIVERGENCE, "divergence", divergence,                                                   \
+      "back-ends given the same operations answered differently where their contracts "       \
+      "must agree")                                                                           \
+    X(ALLOCATOR_PANIC, "allocator-panic", allocator_panic,                                    \
+      "the allocator's own assertion (ff_panic) fired on a valid request (a panic on a bad "  \
+      "one is the allocator catching it)")
+
 typedef enum ff_class {
-    FF_CLASS_ACCEPTED_FOREIGN_FREE,    /* accepted a free of frames it never handed out */
-    FF_CLASS_ACCEPTED_DOUBLE_FREE,     /* accepted a free of frames already free */
-    FF_CLASS_ACCEPTED_WRONG_SIZE_FREE, /* accepted an overlapping, partial or wrong-size free */
-    FF_CLASS_ACCEPTED_MISALIGNED_FREE, /* accepted a free not starting at an allocation */
-    FF_CLASS_REJECTED_VALID_FREE,      /* a validating back-end refused a valid free */
-    FF_CLASS_DOUBLE_HANDOUT,           /* handed out a frame that is allocated */
-    FF_CLASS_OUT_OF_MAP_ALLOC,         /* handed out a hole, a reserved frame, past RAM */
-    FF_CLASS_OUT_OF_ZONE_ALLOC,        /* handed out a block past the zone asked for */
-    FF_CLASS_MISALIGNED_ALLOC,         /* block not aligned as request or policy demand */
-    FF_CLASS_WRONG_SIZE_ALLOC,         /* reserved another number of frames than declared */
-    FF_CLASS_SPURIOUS_OOM,             /* failed though its placement guarantee holds */
-    FF_CLASS_ACCEPTED_BAD_REQUEST,     /* zero-size, overflowing or out-of-range request */
-    FF_CLASS_LEAK,                     /* memory not back after everything was dropped */
-    FF_CLASS_ACCOUNTING_DRIFT,         /* free-frame counter disagrees with the shadow */
-    FF_CLASS_HANG,                     /* a call exhausted its step budget */
-    FF_CLASS_SELF_DEADLOCK,            /* the allocator lock was re-entered by its holder */
-    FF_CLASS_REFCOUNT_MISUSE,          /* the layer granted a reference it must refuse */
-    FF_CLASS_METADATA_MISMATCH,        /* the layer's slots disagree with the shadow */
-    FF_CLASS_STRUCTURAL_CORRUPTION,    /* the back-end's own invariant walk fails */
-    FF_CLASS_POISON_CORRUPTED,         /* a free frame's poison changed before hand-out */
-    FF_CLASS_DIVERGENCE,               /* back-ends disagree where contracts must agree */
+#define X(id, name, function, summary) FF_CLASS_##id,
+    FF_CLASS_LIST(X)
+#undef X
     FF_CLASS_COUNT
 } ff_class;
 
@@ -74,10 +111,18 @@ typedef struct ff_finding {
     ff_class cls;
     size_t op;          /* operation index, or FF_OP_AT_END */
     char backend[64];   /* the back-end (for divergence: the one that deviated) */
-    char detail[224];   /* what was seen, with frame numbers */
+    char state[96];     /* where, for classes too coarse alone: for a hang or an allocator
+                           panic "CALL:FUNCTION" (the back-end call, the function that
+                           spent the budget or panicked), else "" */
+    char detail[256];   /* what was seen, with frame numbers */
+    bool consequence;   /* follows an earlier finding on the same back-end in this run:
+                           shown, never a signature of its own (set by the executor) */
 } ff_finding;
 
-/* "class@backend" into buf. */
+/* The longest signature (class, back-end, state and separators). */
+#define FF_SIGNATURE_MAX 192
+
+/* "class@backend", or "class@backend:state" when the finding has a state. */
 void ff_finding_signature(const ff_finding *f, char *buf, size_t len);
 
 /* What the layer answered to one operation of the program. */
@@ -87,6 +132,8 @@ typedef enum ff_layer_call {
     FF_CALL_FROM_UNUSED,
     FF_CALL_FROM_IN_USE, /* refs references of each frame */
     FF_CALL_RAW_FREE,
+    FF_CALL_GIVE_BACK,   /* end of run: a block the layer refused to take, returned to the
+                            back-end as it handed it out (not judged as a free) */
     FF_CALL_RESERVE,     /* leak check: a block asked for and never taken */
     FF_CALL_NONE,        /* an operation that calls no layer function (check, write) */
 } ff_layer_call;
@@ -145,8 +192,8 @@ bool ff_oracle_write(ff_oracle *o, ff_pfn pfn, uint32_t offset);
 void ff_oracle_check(ff_oracle *o, const char *verdict);
 
 /* End of run, after every handle was dropped: allocations the layer refused to take
- * (hardened, bad hand-out) are still out; calls fn for each so the executor can give
- * them back. */
+ * (hardened, bad hand-out) are still out, whole or in part; calls fn for each so the
+ * executor can give them back (as FF_CALL_GIVE_BACK). */
 void ff_oracle_orphans(ff_oracle *o, void (*fn)(void *ctx, ff_pfn start, uint64_t count),
                        void *ctx);
 /* Starts the leak check: from here a failed allocation the shadow says must succeed
@@ -158,8 +205,8 @@ void ff_oracle_leak_begin(ff_oracle *o);
 void ff_oracle_on_finding(ff_oracle *o, void (*fn)(void *ctx, const ff_finding *f), void *ctx);
 
 /* What the shadow holds for a free of [start, +count) right now, before the back-end
- * answers: how a validating back-end must answer it. Used by the executor's
- * differential comparison. */
+ * answers, under the back-end's free rule: how a validating back-end must answer it.
+ * Used by the executor's differential comparison. */
 typedef enum ff_free_kind {
     FF_FREE_KIND_VALID,
     FF_FREE_KIND_INVALID, /* zero count or wrapping range */
@@ -174,5 +221,13 @@ const char *ff_free_kind_name(ff_free_kind kind);
 
 /* Whether a request is malformed under the back-end's policy (must be rejected). */
 bool ff_oracle_request_malformed(const ff_policy *policy, const ff_alloc_req *req);
+
+/* Whether the request may fail now: malformed, or no block the placement policy
+ * guarantees is free in the shadow. */
+bool ff_oracle_alloc_may_fail(const ff_oracle *o, const ff_alloc_req *req);
+
+/* Whether two answers to the same request agree: equal, or both refusals with at
+ * least one of them FF_ERR_REJECTED (a refusal that gives no reason). */
+bool ff_status_agree(ff_status a, ff_status b);
 
 #endif

@@ -172,6 +172,201 @@ FF_TEST(e820_errors_name_the_line_and_the_problem)
     ff_e820_free(&map);
 }
 
+/* ---------------------------------------------------------------- Linux 6.15+ logs */
+
+/* Parses text that must be accepted into a fresh map (the caller frees it). */
+static void parse_ok(ff_e820_map *map, const char *text)
+{
+    char err[160] = "";
+    ff_e820_init(map);
+    if (!ff_e820_parse(map, text, err, sizeof err)) ff_test_fail(__FILE__, __LINE__, "%s", err);
+}
+
+FF_TEST(e820_new_format_log_parses_like_the_old)
+{
+    /* One map as Linux up to 6.14 prints it, and as 6.15+ prints it: sizes, new type
+     * words, gap lines, the FW_BUG warning for an unsorted table, every prefix. */
+    const char *old =
+        "[    0.000000] BIOS-provided physical RAM map:\n"
+        "[    0.000000] BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable\n"
+        "[    0.000000] BIOS-e820: [mem 0x000000000009fc00-0x000000000009ffff] reserved\n"
+        "[    0.000000] BIOS-e820: [mem 0x00000000000f0000-0x00000000000fffff] reserved\n"
+        "[    0.000000] BIOS-e820: [mem 0x0000000000100000-0x000000007ffdbfff] usable\n"
+        "[    0.000000] BIOS-e820: [mem 0x000000007ffdc000-0x000000007fffffff] ACPI data\n"
+        "[    0.000000] BIOS-e820: [mem 0x00000000b0000000-0x00000000bfffffff] reserved\n"
+        "[    0.000000] BIOS-e820: [mem 0x00000000fed1c000-0x00000000fed1ffff] ACPI NVS\n"
+        "[    0.000000] BIOS-e820: [mem 0x00000000feffc000-0x00000000feffffff] unusable\n"
+        "[    0.000000] BIOS-e820: [mem 0x00000000fffc0000-0x00000000ffffffff] reserved\n"
+        "[    0.000000] BIOS-e820: [mem 0x0000000100000000-0x000000017fffffff] usable\n"
+        "[    0.000000] BIOS-e820: [mem 0x0000000180000000-0x00000001bfffffff] persistent (type 12)\n"
+        "[    0.000000] BIOS-e820: [mem 0x000000fd00000000-0x000000ffffffffff] reserved\n"
+        "[    0.000000] BIOS-e820: [mem 0x00000000000a0000-0x00000000000a0fff] soft reserved\n";
+    const char *new =
+        "[    0.000000] BIOS-provided physical RAM map:\n"
+        "[    0.000000] BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff]  639   KB System RAM\n"
+        "<6>[    0.000000] BIOS-e820: [mem 0x000000000009fc00-0x000000000009ffff]    1   KB device reserved\n"
+        "[    0.000000] BIOS-e820: [gap 0x00000000000a0000-0x00000000000effff]  320   KB\n"
+        "Dec 30 22:05:18 host kernel: BIOS-e820: [mem 0x00000000000f0000-0x00000000000fffff]   64   KB device reserved\n"
+        "[    0.000000] BIOS-e820: [mem 0x0000000000100000-0x000000007ffdbfff]    1.9 GB System RAM\n"
+        "[    0.000000] BIOS-e820: [mem 0x000000007ffdc000-0x000000007fffffff]  144   KB ACPI data\n"
+        "[    0.000000] BIOS-e820: [gap 0x0000000080000000-0x00000000afffffff]  768   MB\n"
+        "[    0.000000] BIOS-e820: [mem 0x00000000b0000000-0x00000000bfffffff]  256   MB device reserved\n"
+        "[    0.000000] BIOS-e820: [gap 0x00000000c0000000-0x00000000fed1bfff] 1005.1 MB\n"
+        "[    0.000000] BIOS-e820: [mem 0x00000000fed1c000-0x00000000fed1ffff]   16   KB ACPI NVS\n"
+        "[    0.000000] BIOS-e820: [gap 0x00000000fed20000-0x00000000feffbfff]\n" /* no size */
+        "[    0.000000] BIOS-e820: [mem 0x00000000feffc000-0x00000000feffffff]   16   KB unusable\n"
+        "[    0.000000] BIOS-e820: [gap 0x00000000ff000000-0x00000000fffbffff]   15.7 MB\n"
+        "[    0.000000] BIOS-e820: [mem 0x00000000fffc0000-0x00000000ffffffff]  256   KB device reserved\n"
+        "[    0.000000] BIOS-e820: [mem 0x0000000100000000-0x000000017fffffff]    2   GB System RAM\n"
+        "[    0.000000] BIOS-e820: [mem 0x0000000180000000-0x00000001bfffffff]    1   GB persistent RAM (type 12)\n"
+        "[    0.000000] BIOS-e820: [gap 0x00000001c0000000-0x000000fcffffffff] 1007   GB\n"
+        "[    0.000000] BIOS-e820: [mem 0x000000fd00000000-0x000000ffffffffff]   12   GB device reserved\n"
+        "[    0.000000] [Firmware Bug]: out of order E820 entry!\n"
+        "[    0.000000] BIOS-e820: [mem 0x00000000000a0000-0x00000000000a0fff]    4   KB soft reserved\r\n";
+    ff_e820_map a, b;
+    parse_ok(&a, old);
+    parse_ok(&b, new);
+    CHECK_EQ(a.count, 13);
+    CHECK_EQ(b.count, a.count);
+    for (size_t i = 0; i < a.count; i++) {
+        CHECK_EQ(b.entries[i].start, a.entries[i].start);
+        CHECK_EQ(b.entries[i].size, a.entries[i].size);
+        CHECK_EQ(b.entries[i].type, a.entries[i].type);
+    }
+    expect_entry(&b, 0, 0, 0x9fc00, FF_MEM_USABLE);
+    expect_entry(&b, 1, 0x9fc00, 0x400, FF_MEM_RESERVED);
+    expect_entry(&b, 3, 0x100000, 0x7fedc000, FF_MEM_USABLE);
+    expect_entry(&b, 9, 0x100000000, 0x80000000, FF_MEM_USABLE);
+    expect_entry(&b, 10, 0x180000000, 0x40000000, FF_MEM_RESERVED);
+    ff_e820_free(&a);
+    ff_e820_free(&b);
+}
+
+FF_TEST(e820_new_type_words)
+{
+    ff_e820_map map;
+    parse_ok(&map, "0x0-0xfff System RAM\n"
+                   "[mem 0x1000-0x1fff] device reserved\n"
+                   "0x2000-0x2fff persistent RAM\n"
+                   "0x3000-0x3fff persistent RAM (type 7)\n"
+                   "0x4000-0x4fff persistent RAM (type 12)\n"
+                   "BIOS-e820: [mem 0x5000-0x5fff] 4 KB System RAM\n"
+                   "BIOS-e820: [mem 0x6000-0x6fff] 4 KB device reserved\n"
+                   "BIOS-e820: [mem 0x7000-0x7fff] 4 KB persistent RAM (type 7)\n"
+                   "BIOS-e820: [mem 0x8000-0x8fff] 4 KB type 13\n");
+    CHECK_EQ(map.count, 9);
+    expect_entry(&map, 0, 0, 0x1000, FF_MEM_USABLE);
+    expect_entry(&map, 1, 0x1000, 0x1000, FF_MEM_RESERVED);
+    expect_entry(&map, 2, 0x2000, 0x1000, FF_MEM_RESERVED);
+    expect_entry(&map, 3, 0x3000, 0x1000, FF_MEM_RESERVED);
+    expect_entry(&map, 4, 0x4000, 0x1000, FF_MEM_RESERVED);
+    expect_entry(&map, 5, 0x5000, 0x1000, FF_MEM_USABLE);
+    expect_entry(&map, 6, 0x6000, 0x1000, FF_MEM_RESERVED);
+    expect_entry(&map, 7, 0x7000, 0x1000, FF_MEM_RESERVED);
+    expect_entry(&map, 8, 0x8000, 0x1000, FF_MEM_RESERVED);
+    ff_e820_free(&map);
+}
+
+FF_TEST(e820_size_column_every_unit_and_fractions)
+{
+    /* The size is skipped, never compared with the range: the kernel rounds it. */
+    static const char *const sizes[] = {
+        "1 B",     "0.5 KB", "4 KB",    "1.9 MB", "1005.1 MB", "12   GB", "2 TB",
+        "1.0 PB",  "4 KiB",  "1.5 MiB", "3 GiB",  "0.1 TiB",   "7GB",     "  999.99   KB",
+        "\t64\tKB"};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char text[200];
+        snprintf(text, sizeof text,
+                 "BIOS-e820: [mem 0x1000-0x1fff] %s System RAM\n"
+                 "0x2000-0x2fff %s ACPI NVS\n"
+                 "BIOS-e820: [gap 0x3000-0x3fff] %s\n"
+                 "[mem 0x4000-0x4fff] %s usable\n",
+                 sizes[i], sizes[i], sizes[i], sizes[i]);
+        ff_e820_map map;
+        char err[160] = "";
+        ff_e820_init(&map);
+        if (!ff_e820_parse(&map, text, err, sizeof err))
+            ff_test_fail(__FILE__, __LINE__, "size \"%s\": %s", sizes[i], err);
+        CHECK_EQ(map.count, 3);
+        expect_entry(&map, 0, 0x1000, 0x1000, FF_MEM_USABLE);
+        expect_entry(&map, 1, 0x2000, 0x1000, FF_MEM_NVS);
+        expect_entry(&map, 2, 0x4000, 0x1000, FF_MEM_USABLE);
+        ff_e820_free(&map);
+    }
+}
+
+FF_TEST(e820_gap_lines_add_no_entry)
+{
+    ff_e820_map map;
+    parse_ok(&map, "BIOS-e820: [gap 0x00000000000a0000-0x00000000000effff]   320 KB\n"
+                   "[    0.000000] BIOS-e820: [gap 0x00000000000a0000-0x00000000000effff]\n"
+                   "[gap 0xa0000-0xeffff] 320 KB\n"
+                   "[gap 0xa0000 - 0xeffff]\n"
+                   "[gap 0x1000-0x1000]\n" /* a single byte */
+                   "BIOS-e820: [gap 0x1-0xffffffffffffffff] 16384 PB\n"
+                   "  \t\r\n");
+    CHECK_EQ(map.count, 0);
+    ff_e820_free(&map);
+    parse_ok(&map, "BIOS-e820: [mem 0x0-0x9fbff] 639 KB System RAM\n"
+                   "BIOS-e820: [gap 0xa0000-0xeffff] 320 KB\n"
+                   "BIOS-e820: [mem 0xf0000-0xfffff] 64 KB device reserved\n");
+    CHECK_EQ(map.count, 2);
+    expect_entry(&map, 0, 0, 0x9fc00, FF_MEM_USABLE);
+    expect_entry(&map, 1, 0xf0000, 0x10000, FF_MEM_RESERVED);
+    ff_e820_free(&map);
+}
+
+FF_TEST(e820_new_format_errors_name_the_line)
+{
+    /* A gap line is checked like a mem line. */
+    expect_error("BIOS-e820: [mem 0x0-0xfff] 4 KB System RAM\n"
+                 "BIOS-e820: [gap 0x0000zz0000-0x00000000000effff]   320 KB\n",
+                 2, "START is not");
+    expect_error("\n\nBIOS-e820: [gap 0xa0000-0xefffg]\n", 3, "END is not");
+    expect_error("BIOS-e820: [gap 0xeffff-0xa0000]   320 KB\n", 1,
+                 "START is above END: [gap 0xeffff-0xa0000]");
+    expect_error("BIOS-e820: [gap 0xa0000 0xeffff]\n", 1, "expected '-'");
+    expect_error("BIOS-e820: [gap 0xa0000-0xeffff 320 KB\n", 1, "expected ']'");
+    expect_error("BIOS-e820: [gap 0xa0000-0xeffff]320 KB\n", 1, "expected a blank");
+    expect_error("BIOS-e820: [gap]\n", 1, "START is not");
+    expect_error("BIOS-e820: [gap 0x0-0xffffffffffffffff]\n", 1, "2^64");
+    /* A gap carries a size at most. */
+    expect_error("BIOS-e820: [gap 0xa0000-0xeffff]   320 KB device reserved\n", 1,
+                 "a gap line takes only a SIZE: device reserved");
+    expect_error("BIOS-e820: [gap 0xa0000-0xeffff]  320   KB ...\n", 1, "only a SIZE: ...");
+    expect_error("[gap 0xa0000-0xeffff] usable\n", 1, "only a SIZE");
+    /* A size is not a type. */
+    expect_error("0x0-0xfff usable\nBIOS-e820: [mem 0x1000-0x1fff]   4 KB\n", 2, "missing TYPE");
+    expect_error("[    0.000000] BIOS-e820: [mem 0x1000-0x1fff]    1.9 GB   \n", 1, "missing TYPE");
+    expect_error("0x1000-0x1fff 4KB\n", 1, "missing TYPE");
+    /* A malformed size. */
+    expect_error("BIOS-e820: [mem 0x1000-0x1fff] 4 XB System RAM\n", 1,
+                 "bad SIZE (want e.g. 639 KB or 1.9 GB): 4 XB System RAM");
+    expect_error("BIOS-e820: [mem 0x1000-0x1fff] 4 System RAM\n", 1, "bad SIZE");
+    expect_error("BIOS-e820: [mem 0x1000-0x1fff] 4\n", 1, "bad SIZE");
+    expect_error("BIOS-e820: [mem 0x1000-0x1fff] 1. GB System RAM\n", 1, "bad SIZE");
+    expect_error("BIOS-e820: [mem 0x1000-0x1fff] 1.9GBSystem RAM\n", 1, "bad SIZE");
+    expect_error("BIOS-e820: [mem 0x1000-0x1fff] 4 kb System RAM\n", 1, "bad SIZE");
+    expect_error("BIOS-e820: [gap 0x1000-0x1fff] 4 K\n", 1, "bad SIZE");
+    /* Unknown labels stay unknown, with or without a size. */
+    expect_error("BIOS-e820: [mem 0x1000-0x1fff]    4 KB System ROM\n", 1,
+                 "unknown TYPE: System ROM");
+    expect_error("BIOS-e820: [mem 0x1000-0x1fff]    4 KB system RAM\n", 1, "unknown TYPE");
+    expect_error("BIOS-e820: [mem 0x1000-0x1fff] device  reserved\n", 1, "unknown TYPE");
+    expect_error("BIOS-e820: [mem 0x1000-0x1fff] 4 KB kernel usable RAM\n", 1, "unknown TYPE");
+    expect_error("0x1000-0x1fff persistent RAM (type 7\n", 1, "unknown TYPE");
+    expect_error("0x1000-0x1fff persistent RAM (type)\n", 1, "unknown TYPE");
+    expect_error("0x1000-0x1fff persistent RAM type 7\n", 1, "unknown TYPE");
+    expect_error("0x1000-0x1fff System RAM 4 KB\n", 1, "unknown TYPE");
+    /* Only the exact warning is skipped. */
+    expect_error("[    0.000000] [Firmware Bug]: something else\n", 1, "not a map line");
+    /* Gap lines count like any other line. */
+    expect_error("BIOS-e820: [gap 0xa0000-0xeffff] 320 KB\n"
+                 "BIOS-e820: [gap 0xa0000-0xeffff] 320 KB\n"
+                 "BIOS-e820: [mem 0x1000-0x1fff] 4 KB\n",
+                 3, "missing TYPE");
+}
+
 FF_TEST(e820_failed_parse_leaves_the_map_as_it_was)
 {
     ff_e820_map map;

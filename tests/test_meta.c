@@ -360,17 +360,21 @@ FF_TEST(meta_step_budget_turns_a_long_loop_into_a_hang)
     recorder rec = {0};
     CHECK(ff_space_init_preset(&space, "qemu", (char[128]){0}, 128));
     const ff_backend_ops *ops = ff_backend_find("buddy");
-    ff_meta_opts opts = {.semantics = FF_SEM_HARDENED, .step_budget = 3, .observer = record,
+    ff_meta_opts opts = {.semantics = FF_SEM_HARDENED, .step_budget = 1, .observer = record,
                          .observer_ctx = &rec};
     char err[128];
     ff_meta *m = ff_meta_create(&space, ops, &opts, err, sizeof err);
     CHECK(m);
     ff_handle h;
-    /* The first order-0 allocation splits a large block: many steps. */
+    /* The first order-0 allocation splits a large block: many steps, more than the
+     * base and 4 per frame the request names (count 1, align 0). */
     CHECK_EQ(ff_meta_alloc(m, &one_frame, 1, &h), FF_META_HANG);
     CHECK(ff_meta_dead(m));
     CHECK_EQ(rec.ev[rec.n - 1].kind, FF_EV_HANG);
-    CHECK(strstr(ff_meta_last_detail(m)->reason, "budget of 3 steps"));
+    CHECK_EQ(rec.ev[rec.n - 1].call, FF_BCALL_ALLOC);
+    CHECK(strstr(ff_meta_last_detail(m)->reason, "budget of 5 steps"));
+    /* Named after the back-end's function that spent it. */
+    CHECK(ff_meta_last_detail(m)->where[0] != 0);
     CHECK_EQ(ff_meta_drop(m, h), FF_META_DEAD);
     CHECK(ff_meta_reset(m));
     CHECK(!ff_meta_dead(m));
