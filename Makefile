@@ -43,31 +43,43 @@ B := build
 # into every program in a build directory of its own, with a one-line registry of its
 # own (FF_PLUGIN_DEF), so the tree is never touched. FILE.c defines
 # `const ff_backend_ops ff_backend_NAME`, NAME being its file name (plugins/extent.c).
+# It is compiled where it is, as real code is: its own directory on the include path,
+# with PLUGIN_SRCS (more of its C files) and PLUGIN_CFLAGS (-I, -D, ...) when given.
+# Only its own objects and the registry are built for it; everything else is the main
+# build's, shared by every plug-in. PLUGIN_BUILD names the build directory (framefuzz
+# gives each set of sources and flags its own, so twins built with other flags do not
+# rebuild each other).
 # A prebuilt shared object (PLUGIN=libNAME.so, or PLUGIN_NAME=NAME when its file name
-# says otherwise) is copied into build/plugin-so-NAME and linked into every program
+# says otherwise) is copied into the build directory and linked into every program
 # instead, found there at run time through the programs' rpath.
+MAIN_B := build
 ifdef PLUGIN
 # A source and a shared object of one name build apart: neither's objects leak into the other.
 ifeq ($(suffix $(PLUGIN)),.so)
 PLUGIN_NAME ?= $(patsubst lib%,%,$(basename $(notdir $(PLUGIN))))
-B := build/plugin-so-$(PLUGIN_NAME)
+PLUGIN_BUILD ?= build/plugin-so-$(PLUGIN_NAME)
 else
 PLUGIN_NAME := $(basename $(notdir $(PLUGIN)))
-B := build/plugin-$(PLUGIN_NAME)
+PLUGIN_BUILD ?= build/plugin-$(PLUGIN_NAME)
 endif
+B := $(PLUGIN_BUILD)
 PLUGIN_DEF := $(CURDIR)/$(B)/plugin/plugin.def
-CSTD += -DFF_PLUGIN_DEF='"$(PLUGIN_DEF)"'
 BACKENDS += $(PLUGIN_NAME)
-HDRS += $(PLUGIN_DEF)
 
 $(PLUGIN_DEF):
 	@mkdir -p $(dir $@)
 	echo 'FF_BACKEND($(PLUGIN_NAME))' > $@
 
-# Another file of the same name may replace the plug-in, with any time stamp: the copy
-# is compared every time, and rewritten (so everything relinks) only when it differs.
-.PHONY: plugin-copy
-plugin-copy:
+# Objects are rebuilt when the plug-in's sources or flags change, whatever the files'
+# time stamps (a file replaced by an older copy): the stamp holds their hash and is
+# rewritten only when it differs. Headers it includes are tracked by the compiler (-MMD).
+PLUGIN_STAMP := $(B)/plugin/sources.stamp
+.PHONY: plugin-stamp
+plugin-stamp:
+	@mkdir -p $(dir $(PLUGIN_STAMP))
+	@{ echo '$(PLUGIN_CFLAGS)'; cat $(PLUGIN) $(PLUGIN_SRCS); } | sha1sum > $(PLUGIN_STAMP).new
+	@cmp -s $(PLUGIN_STAMP).new $(PLUGIN_STAMP) && rm -f $(PLUGIN_STAMP).new || mv $(PLUGIN_STAMP).new $(PLUGIN_STAMP)
+$(PLUGIN_STAMP): plugin-stamp
 
 ifeq ($(suffix $(PLUGIN)),.so)
 # The programs record the library by its SONAME when it has one, else by file name.
@@ -75,30 +87,35 @@ PLUGIN_SONAME := $(shell objdump -p $(PLUGIN) 2>/dev/null | sed -n 's/^ *SONAME 
 PLUGIN_SO := $(B)/plugin/$(or $(PLUGIN_SONAME),libff-$(PLUGIN_NAME).so)
 PLUGIN_LINK := -L$(CURDIR)/$(B)/plugin -l:$(notdir $(PLUGIN_SO)) -Wl,-rpath,$(CURDIR)/$(B)/plugin
 
-$(PLUGIN_SO): plugin-copy
+$(PLUGIN_SO): $(PLUGIN_STAMP)
 	@mkdir -p $(dir $@)
 	@cmp -s $(PLUGIN) $@ || cp $(PLUGIN) $@
+PLUGIN_OBJ_NAMES :=
 else
-PLUGIN_SRC := $(B)/plugin/$(PLUGIN_NAME).c
-LIB_SRC += $(PLUGIN_SRC)
-
-$(PLUGIN_SRC): plugin-copy
-	@mkdir -p $(dir $@)
-	@cmp -s $(PLUGIN) $@ || cp $(PLUGIN) $@
-
-# A plug-in's warnings are its author's to read, not a reason to refuse it.
-PLUGIN_OBJS = $(foreach d,rel fuzzlib fastlib afllib afllib-cmplog,$(PLUGIN_SRC:%.c=$(B)/$(d)/%.o))
-$(PLUGIN_OBJS): WARN := -Wall -Wextra
+# Each plug-in source becomes plugin/NAME.o in every flavour (file names must differ).
+PLUGIN_ALL_SRCS := $(PLUGIN) $(PLUGIN_SRCS)
+PLUGIN_OBJ_NAMES := $(addprefix plugin/,$(notdir $(PLUGIN_ALL_SRCS:.c=.o)))
+PLUGIN_INC := -I$(dir $(PLUGIN)) $(PLUGIN_CFLAGS)
+vpath %.c $(sort $(dir $(PLUGIN_ALL_SRCS)))
 endif
 endif
-LIB_OBJ  := $(LIB_SRC:%.c=$(B)/rel/%.o)
-FUZZLIB_OBJ := $(LIB_SRC:%.c=$(B)/fuzzlib/%.o)
+
+# The library's objects for one flavour (build directory $(1)): in a plug-in build, the
+# main build's objects but for the registry, which names the plug-in, and the plug-in's.
+ifdef PLUGIN
+lib_objs = $(patsubst %.c,$(MAIN_B)/$(1)/%.o,$(filter-out allocators/registry.c,$(LIB_SRC))) \
+           $(B)/$(1)/allocators/registry.o $(addprefix $(B)/$(1)/,$(PLUGIN_OBJ_NAMES))
+else
+lib_objs = $(LIB_SRC:%.c=$(B)/$(1)/%.o)
+endif
+LIB_OBJ  := $(call lib_objs,rel)
+FUZZLIB_OBJ := $(call lib_objs,fuzzlib)
 HARNESSES := $(BACKENDS:%=$(B)/fuzz/fuzz-%) $(B)/fuzz/fuzz-diff
 
 .PHONY: all test bench bench-fuzz setup clean unit-asan gcc-check fuzz-ops-smoke harnesses harnesses-fast afl oss-fuzz-check
 all: $(B)/libframefuzz.a $(B)/fftool $(B)/replay $(B)/ffcompare
 
-$(B)/rel/%.o: %.c $(HDRS)
+$(MAIN_B)/rel/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(INC) $(CFLAGS) -c $< -o $@
 
@@ -148,7 +165,7 @@ $(B)/fuzz/ops_fuzzer: fuzz/fuzz_ops.c $(LIB_SRC) $(HDRS)
 # comparison tracing: in per-frame and per-word loops (back-ends, layer, oracle) it
 # costs most of every execution, and the inputs' interesting values come from the
 # structure-aware mutator and the dictionary instead.
-$(B)/fuzzlib/%.o: %.c $(HDRS)
+$(MAIN_B)/fuzzlib/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FUZZLIBFLAGS) -c $< -o $@
 
@@ -164,13 +181,13 @@ harnesses: $(HARNESSES)
 
 # The same targets without sanitizers, for throughput: the oracle judges the
 # allocators either way; ASan+UBSan additionally guard the framework's own memory.
-FASTLIB_OBJ := $(LIB_SRC:%.c=$(B)/fastlib/%.o)
+FASTLIB_OBJ := $(call lib_objs,fastlib)
 FAST_HARNESSES := $(BACKENDS:%=$(B)/fuzz-fast/fuzz-%) $(B)/fuzz-fast/fuzz-diff
 FASTFLAGS := -O2 -g -fsanitize=fuzzer
-$(B)/fastlib/%.o: %.c $(HDRS)
+FASTLIBFLAGS := -O2 -g -fsanitize=fuzzer-no-link -fno-sanitize-coverage=trace-cmp
+$(MAIN_B)/fastlib/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(FUZZCC) $(CSTD) $(WARN) $(INC) -O2 -g -fsanitize=fuzzer-no-link \
-	    -fno-sanitize-coverage=trace-cmp -c $< -o $@
+	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FASTLIBFLAGS) -c $< -o $@
 
 $(B)/fuzz-fast/fuzz-diff: fuzz/fuzz_target.c $(FASTLIB_OBJ) $(PLUGIN_SO)
 	@mkdir -p $(dir $@)
@@ -188,17 +205,40 @@ AFL_CC      ?= afl-clang-fast
 AFL_NAMES   := $(BACKENDS) diff
 AFL_TARGETS := $(AFL_NAMES:%=$(B)/afl/fuzz-%) $(AFL_NAMES:%=$(B)/afl/fuzz-%.cmplog) \
                $(B)/afl/ff-mutator.so
-AFLLIB_OBJ    := $(LIB_SRC:%.c=$(B)/afllib/%.o)
-AFLCMPLOG_OBJ := $(LIB_SRC:%.c=$(B)/afllib-cmplog/%.o)
+AFLLIB_OBJ    := $(call lib_objs,afllib)
+AFLCMPLOG_OBJ := $(call lib_objs,afllib-cmplog)
 afl_targets = $(if $(filter diff,$(1)),all,$(1))
 
-$(B)/afllib/%.o: %.c $(HDRS)
+$(MAIN_B)/afllib/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	AFL_QUIET=1 $(AFL_CC) $(CSTD) $(WARN) $(INC) -O2 -g -c $< -o $@
 
-$(B)/afllib-cmplog/%.o: %.c $(HDRS)
+$(MAIN_B)/afllib-cmplog/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	AFL_QUIET=1 AFL_LLVM_CMPLOG=1 $(AFL_CC) $(CSTD) $(WARN) $(INC) -O2 -g -c $< -o $@
+
+# A plug-in build's own objects: the registry naming it, and its sources, in each
+# flavour, compiled as the main objects of that flavour are. A plug-in's warnings are
+# its author's to read, not a reason to refuse it.
+ifdef PLUGIN
+FLAVOUR_CC_rel := $(CC) $(CFLAGS)
+FLAVOUR_CC_pic := $(CC) -O2 -g -fPIC
+FLAVOUR_CC_fuzzlib := $(FUZZCC) $(FUZZLIBFLAGS)
+FLAVOUR_CC_fastlib := $(FUZZCC) $(FASTLIBFLAGS)
+FLAVOUR_CC_afllib := AFL_QUIET=1 $(AFL_CC) -O2 -g
+FLAVOUR_CC_afllib-cmplog := AFL_QUIET=1 AFL_LLVM_CMPLOG=1 $(AFL_CC) -O2 -g
+flavour_cc = $(FLAVOUR_CC_$(1))
+define plugin_flavour
+$(B)/$(1)/allocators/registry.o: allocators/registry.c $(HDRS) $(PLUGIN_DEF)
+	@mkdir -p $$(dir $$@)
+	$(call flavour_cc,$(1)) $(CSTD) -DFF_PLUGIN_DEF='"$(PLUGIN_DEF)"' $(WARN) $(INC) -c $$< -o $$@
+$(B)/$(1)/plugin/%.o: %.c $(HDRS) $(PLUGIN_STAMP)
+	@mkdir -p $$(dir $$@)
+	$(call flavour_cc,$(1)) $(CSTD) -Wall -Wextra $(INC) $(PLUGIN_INC) -MMD -MP -c $$< -o $$@
+endef
+$(foreach f,rel pic fuzzlib fastlib afllib afllib-cmplog,$(eval $(call plugin_flavour,$(f))))
+-include $(wildcard $(B)/*/plugin/*.d)
+endif
 
 $(B)/afl/fuzz-%.cmplog: fuzz/afl_main.c $(AFLCMPLOG_OBJ) $(PLUGIN_SO)
 	@mkdir -p $(dir $@)
@@ -210,9 +250,12 @@ $(B)/afl/fuzz-%: fuzz/afl_main.c $(AFLLIB_OBJ) $(PLUGIN_SO)
 	AFL_QUIET=1 $(AFL_CC) $(CSTD) $(WARN) $(INC) -O2 -g \
 	    -DFF_DEFAULT_TARGETS='"$(call afl_targets,$*)"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@
 
-$(B)/afl/ff-mutator.so: fuzz/afl_mutator.c $(LIB_SRC) $(HDRS) $(PLUGIN_SO)
+# The custom mutator is a shared object: the library built position-independent, with
+# the plug-in's objects (flavour pic) in a plug-in build.
+$(B)/afl/ff-mutator.so: fuzz/afl_mutator.c $(LIB_SRC) $(HDRS) $(addprefix $(B)/pic/,$(PLUGIN_OBJ_NAMES)) $(PLUGIN_SO)
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(INC) -O2 -g -shared -fPIC fuzz/afl_mutator.c $(LIB_SRC) $(PLUGIN_LINK) -o $@
+	$(CC) $(CSTD) $(if $(PLUGIN),-DFF_PLUGIN_DEF='"$(PLUGIN_DEF)"') $(WARN) $(INC) -O2 -g -shared -fPIC \
+	    fuzz/afl_mutator.c $(LIB_SRC) $(addprefix $(B)/pic/,$(PLUGIN_OBJ_NAMES)) $(PLUGIN_LINK) -o $@
 
 afl: $(AFL_TARGETS)
 

@@ -100,8 +100,13 @@ def single_target(bug):
     return "buddy" if bug["where"] == "layer" else bug["where"]
 
 
+def base_signature(sig):
+    """CLASS@BACKEND of a signature that may name where (CLASS@BACKEND:STATE)."""
+    return sig.split(":", 1)[0]
+
+
 def expected(bug, cfg):
-    """The signatures that count as finding the bug."""
+    """The signatures (CLASS@BACKEND) that count as finding the bug."""
     if bug["where"] != "layer":
         backends = [bug["where"]]
     else:  # a layer bug shows on whichever back-end runs under the layer
@@ -187,7 +192,7 @@ class Trial:
                     return None, None, None  # the time ran out
                 tail = [l for l in proc.stderr.splitlines() if "ERROR" in l][:1]
                 return None, None, f"the harness failed: {(tail or ['exit %d' % proc.returncode])[0]}"
-            if sigs[0] in expected(self.bug, self.cfg):
+            if base_signature(sigs[0]) in expected(self.bug, self.cfg):
                 return elapsed, sigs[0], None
             self.note_other(sigs[0])
 
@@ -206,7 +211,7 @@ class Trial:
         for name in sorted(os.listdir(seeds)):
             path = os.path.join(seeds, name)
             while (sig := self.replay(path)) is not None:
-                if sig in expected(self.bug, self.cfg):
+                if base_signature(sig) in expected(self.bug, self.cfg):
                     return time.time() - self.wall0, sig, None
                 self.note_other(sig)
         if not os.listdir(seeds):
@@ -234,7 +239,7 @@ class Trial:
                     sig = self.replay(path)
                     if sig is None:
                         continue
-                    if sig in expected(self.bug, self.cfg):
+                    if base_signature(sig) in expected(self.bug, self.cfg):
                         return max(0.0, os.path.getmtime(path) - self.wall0), sig, None
                     if sig not in self.others:
                         self.note_other(sig)

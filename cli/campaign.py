@@ -13,16 +13,19 @@ the last run left untriaged.
     DIR/afl/               AFL++'s output (-o): instances main, sec1, ... with crashes/,
                            hangs/, queue/; they sync with corpus/ (-F), and a later
                            libFuzzer run reads their queues
-    DIR/findings/SIG/      one per distinct bug: reproducer (binary), reproducer.txt
-                           (minimised at the end of a run), finding.json (signature,
-                           class, where, first seen, hits, minimised yet)
+    DIR/findings/SIG/      one per distinct root cause: reproducer (binary),
+                           reproducer.txt (minimised at the end of a run), finding.json
+                           (signature, class, back-end, where, message, what followed
+                           from it in the same run, first seen, hits, minimised yet)
     DIR/known              signatures found so far: jobs started later skip them
     DIR/triaged            artifacts already triaged, one name a line
     DIR/progress.jsonl     progress snapshots
     DIR/running            "PID ENGINE_PID" while a run is on (stale after a kill)
     DIR/logs/              the engine's output
 
-Verdicts and signatures come from the C side (fftool repro); nothing is judged here.
+Verdicts and signatures come from the C side (fftool repro --json); nothing is judged
+here. A signature is CLASS@BACKEND, or CLASS@BACKEND:STATE where the class alone is too
+coarse (a hang's call and function, a crash's call, signal and functions).
 """
 import glob
 import json
@@ -43,7 +46,8 @@ DICT = os.path.join(ROOT, "fuzz", "ops.dict")
 
 FORK_LINE = re.compile(r"^#(\d+): cov: (\d+) ft: (\d+) corp: (\d+) exec/s \d+ "
                        r"oom/timeout/crash: (\d+)/(\d+)/(\d+) time: (\d+)s job: (\d+)")
-VERDICT = re.compile(r"^verdict: (.*?)  \(")
+# Every input's wall-clock limit (seconds), unless the campaign sets its own.
+INPUT_TIMEOUT = 5
 
 
 class CampaignError(Exception):
@@ -85,43 +89,83 @@ def targets_of(config):
     return config["backends"]
 
 
+def signature_parts(signature):
+    """(class, back-end, state) of CLASS@BACKEND[:STATE]."""
+    cls, _, rest = signature.partition("@")
+    backend, _, state = rest.partition(":")
+    return cls, backend, state
+
+
+def input_timeout(config):
+    return config.get("input_timeout") or INPUT_TIMEOUT
+
+
 def verdicts(config, path, keep_going):
-    """Runs fftool repro on one input; returns the list of 'sig op N' / 'sig at end'."""
-    args = [FFTOOL, "repro", "--quiet", "--binary", "--backend", targets_of(config)]
+    """Replays one input with fftool repro --json: the findings, each a dict (signature,
+    class, backend, state, op, message, consequence), roots and what followed them; a
+    crash or a time-out of the allocator is one of them. None when the input cannot be
+    read, or the replay itself did not end."""
+    args = [FFTOOL, "repro", "--json", "--binary", "--backend", targets_of(config),
+            "--timeout", str(input_timeout(config))]
     if config.get("semantics"):
         args += ["--semantics", config["semantics"]]
     if keep_going:
         args.append("--keep-going")
-    proc = subprocess.run(args + ["--", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True)
+    try:
+        proc = subprocess.run(args + ["--", path], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, errors="replace",
+                              timeout=2 * input_timeout(config) + 30)
+    except subprocess.TimeoutExpired:
+        return None
     if proc.returncode == 2:
         return None  # unreadable: named and skipped by the caller
-    m = VERDICT.search(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else None
-    if not m or m.group(1) == "clean":
-        return []
-    return [v.strip() for v in m.group(1).split(";")]
+    found = []
+    for line in proc.stdout.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event.get("event") == "finding":
+            found.append(event)
+    return found
+
+
+def where_of(finding):
+    return "at end" if finding["op"] is None else f"op {finding['op']}"
+
+
+def reproducer_backends(config, signature):
+    """What a finding's reproducer runs on: its own back-end (each runs the input on its
+    own), or for a divergence, or a crash the replay could not place, every back-end."""
+    cls, backend, _ = signature_parts(signature)
+    if cls == "divergence" or backend not in targets_of(config).split(","):
+        return targets_of(config)
+    return backend
 
 
 def text_reproducer(config, path, signature):
     """The canonical text of an input, naming what it runs on, so it replays with no
-    flags: the finding's own back-end (each runs the input on its own), or for a
-    divergence every back-end compared."""
+    flags."""
     proc = subprocess.run([FFTOOL, "decode", path], stdout=subprocess.PIPE, text=True)
     lines = [l for l in proc.stdout.splitlines() if not l.startswith("#")]
     lines = [l for l in lines if not l.startswith("backend ")]
     if config.get("semantics"):
         lines = [f"semantics {config['semantics']}" if l.startswith("semantics ") else l
                  for l in lines]
-    backend = targets_of(config) if signature.startswith("divergence@") else \
-        signature.split("@", 1)[1]
-    return f"backend {backend}\n" + "\n".join(lines) + "\n"
+    return f"backend {reproducer_backends(config, signature)}\n" + "\n".join(lines) + "\n"
+
+
+def first_root(found, signature):
+    """Whether the replay's first root cause is `signature`."""
+    roots = [f for f in found or [] if not f["consequence"]]
+    return bool(roots) and roots[0]["signature"] == signature
 
 
 def byte_minimized(config, name, path, signature, work):
     """The engine's own byte-level minimiser (libFuzzer -minimize_crash, afl-tmin) on a
     crash input, crashing only on the finding's class; the result when it still shows
-    the very finding, else the input itself."""
-    cls = signature.split("@", 1)[0]
+    the very finding first, else the input itself."""
+    cls = signature_parts(signature)[0]
     options = [f"--ff-targets={config['backends']}", f"--ff-classes={cls}"]
     if config.get("semantics"):
         options.append(f"--ff-semantics={config['semantics']}")
@@ -141,7 +185,7 @@ def byte_minimized(config, name, path, signature, work):
                        timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return path
-    if os.path.exists(out) and signature in " ".join(verdicts(config, out, True) or []):
+    if os.path.exists(out) and first_root(verdicts(config, out, False), signature):
         return out
     return path
 
@@ -157,15 +201,19 @@ def minimized_reproducer(config, name, path, signature):
     (fftool minimize, fast); when more than two operations remain, the engine's
     byte-level minimiser too (slow: it shrinks operands delta debugging keeps), and the
     shorter result. None when the finding does not reproduce alone."""
-    backend = targets_of(config) if signature.startswith("divergence@") else \
-        signature.split("@", 1)[1]
-    args = [FFTOOL, "minimize", "--binary", "--backend", backend, "--signature", signature]
+    args = [FFTOOL, "minimize", "--binary", "--backend", reproducer_backends(config, signature),
+            "--signature", signature]
     if config.get("semantics"):
         args += ["--semantics", config["semantics"]]
 
     def ddmin(start):
-        proc = subprocess.run(args + ["--", start], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+        # A crash or a hang kills the minimiser's own runs: such a finding stays as found.
+        try:
+            proc = subprocess.run(args + ["--", start], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, errors="replace",
+                                  timeout=300)
+        except subprocess.TimeoutExpired:
+            return None
         return proc.stdout if proc.returncode == 0 else None
 
     best = ddmin(path)
@@ -213,13 +261,15 @@ def artifacts(root):
 
 
 def engine_verdict(config, name):
-    """What an engine saw that the oracle does not reproduce: an AFL++ hang is the
-    framework's hang class (a loop the step budget did not catch, e.g. outside a
-    back-end); anything else keeps the engine's own name."""
-    if os.sep + "hangs" + os.sep in name:
-        return f"hang@{config['target']} at end"
+    """What an engine saw that the replay does not reproduce (e.g. a heap overflow only
+    the sanitizers see): an AFL++ hang is the hang class; anything else keeps the
+    engine's own name. A finding record as verdicts gives them."""
     kind = os.path.basename(name).split("-", 1)[0].split(":", 1)[0]
-    return f"engine-{kind}@{config['target']} at end"
+    cls = "hang" if os.sep + "hangs" + os.sep in name else f"engine-{kind}"
+    return {"signature": f"{cls}@{config['target']}", "class": cls,
+            "backend": config["target"], "state": "", "op": None, "consequence": False,
+            "message": f"the {'AFL++' if name.startswith('afl') else 'libFuzzer'} harness "
+                       f"reported {kind}, which the replay does not show (see logs/)"}
 
 
 def triage_one(camp, name):
@@ -231,12 +281,22 @@ def triage_one(camp, name):
     if found is None:
         camp.say_warning(f"artifact {name} could not be read; skipped")
         return None
-    if not found:
-        found = [engine_verdict(config, name)]
+    roots = [f for f in found if not f["consequence"]] or [engine_verdict(config, name)]
+    # The harness crashed on the first root cause it did not know yet.
     known = set(read_lines(os.path.join(root, "known")))
-    first_new = next((v for v in found if v.split()[0] not in known), None)
-    signature = (first_new or found[0]).split()[0]
-    where = (first_new or found[0])[len(signature):].strip()
+    finding = next((f for f in roots if f["signature"] not in known), roots[0])
+    signature = finding["signature"]
+    where = where_of(finding)
+    # What followed from it on its back-end in the same run.
+    after = found[found.index(finding) + 1:] if finding in found else []
+    consequences = {}  # each signature once: where it first showed, and how often
+    for f in after:
+        if not f["consequence"]:
+            break
+        c = consequences.setdefault(f["signature"], {"signature": f["signature"],
+                                                     "where": where_of(f), "times": 0})
+        c["times"] += 1
+    consequences = list(consequences.values())
     fdir = os.path.join(root, "findings", signature)
     if os.path.isdir(fdir):
         meta_path = os.path.join(fdir, "finding.json")
@@ -248,8 +308,9 @@ def triage_one(camp, name):
     with open(path, "rb") as f:
         data = f.read()
     tmp = tempfile.mkdtemp(dir=os.path.join(root, "findings"), prefix=".tmp-")
-    meta = {"signature": signature, "class": signature.split("@")[0],
-            "backend": signature.split("@", 1)[1], "where": where, "artifact": name,
+    cls, backend, _ = signature_parts(signature)
+    meta = {"signature": signature, "class": cls, "backend": backend, "where": where,
+            "message": finding["message"], "consequences": consequences, "artifact": name,
             "first_seen_s": round(camp.campaign_time(), 1), "hits": 1, "minimized": False}
     with open(os.path.join(tmp, "reproducer"), "wb") as f:
         f.write(data)
@@ -351,8 +412,12 @@ class Campaign:
         if opts.backends and target != "diff":
             raise CampaignError("--backends is for --target diff")
         seeds = [os.path.abspath(s) for s in (opts.seeds or [])]
+        # A plug-in target has no corpus of its own: the differential corpus holds every
+        # seed (churn, misuse, poison, the 2024 layer, the maps) and suits any allocator.
         default_seeds = os.path.join(ROOT, "corpus", target)
-        if not seeds and os.path.isdir(default_seeds):
+        if not os.path.isdir(default_seeds):
+            default_seeds = os.path.join(ROOT, "corpus", "diff")
+        if not seeds:
             seeds = [default_seeds]
         for s in seeds:
             if not os.path.isdir(s):
@@ -360,7 +425,8 @@ class Campaign:
         semantics = None if opts.semantics == "input" else opts.semantics
         return {"engine": opts.engine, "target": target, "backends": backends,
                 "semantics": semantics, "map": opts.map, "time": opts.time,
-                "jobs": opts.jobs, "seeds": seeds, "created": time.strftime("%Y-%m-%d %H:%M:%S")}
+                "jobs": opts.jobs, "seeds": seeds, "input_timeout": opts.timeout or INPUT_TIMEOUT,
+                "created": time.strftime("%Y-%m-%d %H:%M:%S")}
 
     def elapsed(self):
         """Seconds into this run."""
@@ -432,6 +498,7 @@ class Campaign:
         return ([os.path.join(LIBFUZZER_DIR, f"fuzz-{c['target']}")] + self.harness_options() +
                 [f"-fork={c['jobs']}", "-ignore_crashes=1", "-ignore_timeouts=1",
                  "-ignore_ooms=1", f"-max_total_time={c['time']}",
+                 f"-timeout={input_timeout(c)}",
                  f"-artifact_prefix={os.path.join(self.dir, 'artifacts')}/", f"-dict={DICT}",
                  os.path.join(self.dir, "corpus")] + c["seeds"] + afl_queues)
 
@@ -468,7 +535,8 @@ class Campaign:
             role = (["-M", "main", "-c", target + ".cmplog", "-F", os.path.join(self.dir, "corpus")]
                     if job == 0 else ["-S", f"sec{job}"])
             cmds.append(["afl-fuzz", "-i", seeds, "-o", os.path.join(self.dir, "afl")] + role +
-                        ["-x", DICT, "-V", str(c["time"]), "--", target] + self.harness_options())
+                        ["-x", DICT, "-V", str(c["time"]), "-t", str(1000 * input_timeout(c)),
+                         "--", target] + self.harness_options())
         return cmds
 
     def merge_corpus(self):

@@ -1,0 +1,413 @@
+/* test_policies.c — the oracle judges only what an allocator declares: the contract's
+ * features for real allocators (size-class and by-address frees, one error code, no
+ * counter, frames kept at create, the allocator's own panics), and what must not be
+ * a finding of its own (a refused block starting in a hole, a long legitimate walk,
+ * what follows a root cause). Each runs a small TEST-ONLY allocator whose behaviour
+ * the test chooses: first fit over one state byte per frame of a small map. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec.h"
+#include "unit.h"
+
+/* ---------------------------------------------------------------- the shim */
+
+/* What the shim does; the tests set it before running. */
+static struct shim_cfg {
+    bool pow2;            /* power-of-two blocks, naturally aligned, excess kept */
+    bool by_address;      /* a free names its allocation by start; the count is ignored */
+    bool size_class;      /* a free of the same power-of-two size class is accepted */
+    bool accept_class;    /* accepts a free of the same class whatever it declares */
+    bool accept_start;    /* accepts a free by start alone whatever it declares */
+    ff_status refusal;    /* FF_OK: the specific code; else this one for every refusal */
+    bool no_counter;
+    uint64_t keep;        /* frames kept at create, from the first frame of RAM */
+    bool hand_out_kept;   /* first fit ignores the kept frames */
+    bool keep_hole;       /* keeps a frame in a hole */
+    bool panic_on_bad_free;
+    uint64_t panic_on_count; /* panics on a valid free of this many frames */
+    bool straddle;        /* 5-frame blocks claim the hole frame before them */
+    bool walk_frames;     /* a free looks at every frame it names, one step each */
+} cfg;
+
+enum { FR_FREE, FR_USED, FR_KEPT };
+
+typedef struct shim {
+    ff_env *env;
+    ff_runs ram;
+    ff_pfn top;
+    uint8_t *state;    /* per frame below top */
+    uint64_t *granted; /* at an allocation's start: frames it holds (0 elsewhere) */
+    uint64_t *asked;   /* at an allocation's start: frames asked for */
+    uint64_t nfree;
+} shim;
+
+static bool is_ram(const shim *s, ff_pfn p) { return p < s->top && ff_runs_find(&s->ram, p) != NULL; }
+
+static void *shim_create(ff_env *env, const ff_range *ranges, size_t n)
+{
+    shim *s = calloc(1, sizeof *s);
+    if (!s || !ff_runs_init(&s->ram, ranges, n)) return NULL;
+    s->env = env;
+    s->top = s->ram.count ? s->ram.run[s->ram.count - 1].end : 0;
+    s->state = calloc(s->top + 1, 1);
+    s->granted = calloc(s->top + 1, sizeof *s->granted);
+    s->asked = calloc(s->top + 1, sizeof *s->asked);
+    s->nfree = s->ram.frames;
+    ff_pfn first = s->ram.count ? s->ram.run[0].start : 0;
+    for (uint64_t i = 0; i < cfg.keep; i++) s->state[first + i] = FR_KEPT;
+    if (cfg.keep) {
+        ff_keep_frames(env, first, cfg.keep);
+        s->nfree -= cfg.keep;
+    }
+    if (cfg.keep_hole) ff_keep_frames(env, s->top, 1);
+    return s;
+}
+
+static void shim_destroy(void *self)
+{
+    shim *s = self;
+    ff_runs_destroy(&s->ram);
+    free(s->state);
+    free(s->granted);
+    free(s->asked);
+    free(s);
+}
+
+static bool run_free(const shim *s, ff_pfn p, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        ff_step(s->env);
+        if (!is_ram(s, p + i)) return false;
+        uint8_t st = s->state[p + i];
+        if (st == FR_USED || (st == FR_KEPT && !cfg.hand_out_kept)) return false;
+    }
+    return true;
+}
+
+/* Two distinct endless loops, so their hangs have distinct names. */
+static __attribute__((noinline)) void spin_a(shim *s)
+{
+    for (;;) ff_step(s->env);
+}
+
+static __attribute__((noinline)) void spin_b(shim *s)
+{
+    for (;;) ff_step(s->env);
+}
+
+static ff_status shim_alloc(void *self, const ff_alloc_req *req, ff_pfn *start)
+{
+    shim *s = self;
+    if (req->count == 9) spin_a(s);
+    if (req->count == 10) spin_b(s);
+    ff_policy pol = {.placement = cfg.pow2 ? FF_PLACE_POW2_NATURAL : FF_PLACE_ANY_RUN,
+                     .max_order = 16};
+    if (ff_oracle_request_malformed(&pol, req)) return cfg.refusal ? cfg.refusal : FF_ERR_INVALID;
+    uint64_t n = req->count, align = req->align > 1 ? req->align : 1;
+    if (cfg.pow2) n = align = UINT64_C(1) << ff_log2_ceil(n > align ? n : align);
+    /* straddle: 4 frames right after a hole, claimed as 5 from the hole's last frame */
+    bool straddle = cfg.straddle && req->count == 5;
+    if (straddle) n = 4;
+    for (ff_pfn p = 0; p + n <= s->top && p + n <= ff_zone_end(req->zone); p += align) {
+        ff_step(s->env);
+        if (!run_free(s, p, n) || (straddle && (!p || is_ram(s, p - 1)))) continue;
+        memset(&s->state[p], FR_USED, n);
+        s->granted[p] = n;
+        s->asked[p] = req->count;
+        s->nfree -= n;
+        *start = straddle ? p - 1 : p;
+        return FF_OK;
+    }
+    return cfg.refusal ? cfg.refusal : FF_ERR_NOMEM;
+}
+
+static ff_status refuse(shim *s, ff_status why, const char *what)
+{
+    if (cfg.panic_on_bad_free) ff_panic(s->env, "bad free: %s", what);
+    return cfg.refusal ? cfg.refusal : why;
+}
+
+static ff_status shim_free(void *self, ff_pfn start, uint64_t count)
+{
+    shim *s = self;
+    if (cfg.straddle && start + 1 < s->top && !is_ram(s, start) && s->granted[start + 1]) start++;
+    if (cfg.walk_frames) { /* counts what is not RAM over all of it, then decides */
+        uint64_t foreign = 0;
+        for (uint64_t i = 0; i < count; i++) {
+            ff_step(s->env);
+            foreign += !is_ram(s, start + i);
+        }
+        if (foreign) return refuse(s, FF_ERR_FOREIGN, "not RAM");
+    }
+    bool by_start = cfg.by_address || cfg.accept_start;
+    if (!by_start && (count == 0 || start + count < start)) return refuse(s, FF_ERR_INVALID, "empty");
+    if (!is_ram(s, start) || s->state[start] == FR_KEPT) return refuse(s, FF_ERR_FOREIGN, "foreign");
+    if (s->state[start] == FR_FREE) return refuse(s, FF_ERR_DOUBLE, "double");
+    if (!s->granted[start]) return refuse(s, FF_ERR_MISALIGNED, "misaligned");
+    uint64_t n = s->granted[start];
+    bool same_class = count && count <= s->top &&
+                      (UINT64_C(1) << ff_log2_ceil(count)) ==
+                          (UINT64_C(1) << ff_log2_ceil(s->asked[start]));
+    bool ok = by_start || count == s->asked[start] ||
+              ((cfg.size_class || cfg.accept_class) && same_class);
+    if (!ok) return refuse(s, FF_ERR_WRONG_SIZE, "wrong size");
+    if (cfg.panic_on_count && count == cfg.panic_on_count) ff_panic(s->env, "free of %llu frames",
+                                                                   (unsigned long long)count);
+    memset(&s->state[start], FR_FREE, n);
+    s->granted[start] = 0;
+    s->nfree += n;
+    return FF_OK;
+}
+
+static uint64_t shim_free_frames(const void *self) { return ((const shim *)self)->nfree; }
+
+/* The shim as a target, with its policy declared as cfg says. */
+static ff_backend_ops shim_ops;
+
+static ff_target shim_target(void)
+{
+    ff_free_rule rule = cfg.by_address ? FF_FREE_BY_ADDRESS
+                        : cfg.size_class ? FF_FREE_SIZE_CLASS
+                                         : FF_FREE_EXACT;
+    shim_ops = (ff_backend_ops){
+        .name = "shim",
+        .summary = "TEST-ONLY",
+        .policy = {.placement = cfg.pow2 ? FF_PLACE_POW2_NATURAL : FF_PLACE_ANY_RUN,
+                   .rounding = cfg.pow2 ? FF_ROUND_POW2 : FF_ROUND_NONE,
+                   .free_rule = rule,
+                   .max_order = 16,
+                   .validates_frees = true,
+                   .honours_zone = true,
+                   .honours_align = true},
+        .create = shim_create,
+        .destroy = shim_destroy,
+        .alloc = shim_alloc,
+        .free = shim_free,
+        .free_frames = cfg.no_counter ? NULL : shim_free_frames,
+    };
+    char err[200];
+    CHECK(ff_backend_validate(&shim_ops, err, sizeof err));
+    return (ff_target){"shim", &shim_ops, FF_BUG_NONE};
+}
+
+/* Runs text on the targets (the shim first); returns the findings as "sig op N; ..."
+ * and, when trace is non-NULL, the trace. */
+static char verdicts[1024];
+
+static const char *run_on(const ff_target *t, size_t n, const char *text, bool keep_going,
+                          char **trace)
+{
+    ff_program p;
+    char err[200];
+    if (!ff_program_parse(&p, text, err, sizeof err)) printf("  parse: %s\n", err);
+    size_t len = 0;
+    FILE *out = trace ? open_memstream(trace, &len) : NULL;
+    ff_exec_opts o = {.semantics = -1, .poison = -1, .keep_going = keep_going, .trace = out};
+    ff_exec *x = ff_exec_create(t, n, &o);
+    CHECK(x != NULL);
+    ff_exec_run(x, &p);
+    if (out) fclose(out);
+    verdicts[0] = 0;
+    for (size_t i = 0; i < ff_exec_finding_count(x); i++) {
+        const ff_finding *f = ff_exec_finding(x, i);
+        char sig[FF_SIGNATURE_MAX], one[FF_SIGNATURE_MAX + 32];
+        ff_finding_signature(f, sig, sizeof sig);
+        if (f->op == FF_OP_AT_END) snprintf(one, sizeof one, "%s%s at end", f->consequence ? "then " : "", sig);
+        else snprintf(one, sizeof one, "%s%s op %zu", f->consequence ? "then " : "", sig, f->op);
+        size_t used = strlen(verdicts);
+        snprintf(verdicts + used, sizeof verdicts - used, "%s%s", used ? "; " : "", one);
+    }
+    ff_exec_destroy(x);
+    ff_program_free(&p);
+    return verdicts[0] ? verdicts : "clean";
+}
+
+static const char *run_shim(const char *text, bool keep_going, char **trace)
+{
+    ff_target t = shim_target();
+    return run_on(&t, 1, text, keep_going, trace);
+}
+
+#define MAP64 "map custom\nregion 0x0-0x3ffff usable\n" /* frames 0-63 */
+
+static void reset_cfg(void) { memset(&cfg, 0, sizeof cfg); }
+
+/* ---------------------------------------------------------------- free rules */
+
+FF_TEST(policy_size_class_frees_are_judged_by_class)
+{
+    /* A correct buddy whose free takes any count of the block's class: free(0, 4) of a
+     * 3-frame allocation. Declared exact, the same answer is a wrong-size free. */
+    const char *prog = MAP64 "alloc 3\nraw_free 0x0 4\n";
+    reset_cfg();
+    cfg.pow2 = cfg.accept_class = true;
+    CHECK_STREQ(run_shim(prog, true, NULL), "accepted-wrong-size-free@shim op 1");
+    reset_cfg();
+    cfg.pow2 = cfg.size_class = true;
+    CHECK_STREQ(run_shim(prog, true, NULL), "clean");
+    /* Another class is still a wrong size, and refused without a finding. */
+    CHECK_STREQ(run_shim(MAP64 "alloc 3\nraw_free 0x0 2\n", true, NULL), "clean");
+    cfg.size_class = false;
+    cfg.accept_class = true;
+    shim_target();
+    shim_ops.policy.free_rule = FF_FREE_SIZE_CLASS;
+    ff_target t = {"shim", &shim_ops, FF_BUG_NONE};
+    CHECK_STREQ(run_on(&t, 1, MAP64 "alloc 3\nraw_free 0x0 1\n", false, NULL), "clean");
+    /* A policy that cannot hold is refused: size classes without power-of-two rounding. */
+    shim_ops.policy.rounding = FF_ROUND_NONE;
+    char err[200];
+    CHECK(!ff_backend_validate(&shim_ops, err, sizeof err));
+    CHECK(strstr(err, "size-class") != NULL);
+}
+
+FF_TEST(policy_by_address_frees_ignore_the_count)
+{
+    /* kfree-like: free(0, 1) gives back the whole 3-frame allocation; the leak check
+     * and the counter agree. Declared exact, the same allocator is reported. */
+    const char *prog = MAP64 "alloc 3\nraw_free 0x0 1\nalloc 60\n";
+    reset_cfg();
+    cfg.accept_start = true;
+    const char *exact = run_shim(prog, true, NULL);
+    CHECK(strncmp(exact, "accepted-wrong-size-free@shim op 1", 34) == 0);
+    reset_cfg();
+    cfg.by_address = true;
+    CHECK_STREQ(run_shim(prog, true, NULL), "clean");
+    /* Misuse by address is still misuse: a free inside the allocation, or twice. */
+    CHECK_STREQ(run_shim(MAP64 "alloc 3\nraw_free 0x1000 3\n", true, NULL), "clean");
+    CHECK_STREQ(run_shim(MAP64 "alloc 3\nraw_free 0x0 7\nraw_free 0x0 7\n", true, NULL), "clean");
+}
+
+/* ---------------------------------------------------------------- one error code */
+
+FF_TEST(policy_one_error_code_agrees_with_every_refusal)
+{
+    /* A double free and a malformed request: broken-none answers DOUBLE and INVALID, the
+     * shim REJECTED for both. No divergence; a wrong specific code still diverges. */
+    const char *prog = MAP64 "alloc 2\ndrop h0\nraw_free 0x0 2\nalloc 0\n";
+    ff_target t[2];
+    reset_cfg();
+    cfg.refusal = FF_ERR_REJECTED;
+    t[0] = shim_target();
+    CHECK(ff_target_find("broken-none", &t[1]));
+    CHECK_STREQ(run_on(t, 2, prog, true, NULL), "clean");
+    cfg.refusal = FF_ERR_FOREIGN;
+    t[0] = shim_target();
+    CHECK(strstr(run_on(t, 2, prog, true, NULL), "divergence@") != NULL);
+    /* A refusal never agrees with success. */
+    CHECK(ff_status_agree(FF_ERR_REJECTED, FF_ERR_NOMEM));
+    CHECK(ff_status_agree(FF_ERR_DOUBLE, FF_ERR_REJECTED));
+    CHECK(!ff_status_agree(FF_ERR_REJECTED, FF_OK));
+    CHECK(!ff_status_agree(FF_ERR_DOUBLE, FF_ERR_FOREIGN));
+}
+
+/* ---------------------------------------------------------------- counter, kept frames */
+
+FF_TEST(policy_no_counter_means_no_drift_check)
+{
+    reset_cfg();
+    cfg.no_counter = true;
+    CHECK_STREQ(run_shim(MAP64 "alloc 7\nalloc 3 align 4\ndrop h0\nalloc 64\n", true, NULL),
+                "clean");
+    cfg.by_address = true;
+    CHECK_STREQ(run_shim(MAP64 "alloc 3\nraw_free 0x0 1\nalloc 64\n", true, NULL), "clean");
+}
+
+FF_TEST(policy_kept_frames_are_the_allocators_own)
+{
+    /* 4 frames kept for metadata: the rest is all there is, and never a leak. */
+    reset_cfg();
+    cfg.keep = 4;
+    CHECK_STREQ(run_shim(MAP64 "alloc 60\ndrop h0\nalloc 60\n", true, NULL), "clean");
+    /* Handing one out is a double hand-out; freeing one, a foreign free refused. */
+    CHECK_STREQ(run_shim(MAP64 "raw_free 0x0 1\n", true, NULL), "clean");
+    char *trace;
+    cfg.hand_out_kept = true;
+    CHECK_STREQ(run_shim(MAP64 "alloc 1\n", false, &trace), "double-handout@shim op 0");
+    CHECK(strstr(trace, "kept for its own metadata") != NULL);
+    free(trace);
+    /* Frames that are not RAM cannot be kept: the back-end is not built. */
+    reset_cfg();
+    cfg.keep_hole = true;
+    CHECK_STREQ(run_shim(MAP64 "alloc 1\n", false, &trace), "clean");
+    CHECK(strstr(trace, "not usable RAM") != NULL);
+    free(trace);
+}
+
+/* ---------------------------------------------------------------- panics */
+
+FF_TEST(policy_a_panic_on_a_bad_request_is_the_allocator_catching_it)
+{
+    char *trace;
+    reset_cfg();
+    cfg.panic_on_bad_free = true;
+    CHECK_STREQ(run_shim(MAP64 "alloc 1\ndrop h0\nraw_free 0x0 1\nalloc 1\n", true, &trace), "clean");
+    CHECK(strstr(trace, "ALLOCATOR PANIC") != NULL);
+    CHECK(strstr(trace, "bad free: double") != NULL);
+    CHECK(strstr(trace, "caught a request it had to refuse") != NULL);
+    CHECK(strstr(trace, "[3] alloc 1") == NULL || strstr(trace, "dead") != NULL); /* the run ends */
+    free(trace);
+    /* On a valid free it is a finding of its own, named after the call and the function. */
+    reset_cfg();
+    cfg.panic_on_count = 2;
+    CHECK_STREQ(run_shim(MAP64 "alloc 2\ndrop h0\n", true, NULL), "allocator-panic@shim:free:shim_free op 1");
+}
+
+/* ---------------------------------------------------------------- hangs */
+
+FF_TEST(policy_hangs_are_named_after_where_they_loop)
+{
+    reset_cfg();
+    CHECK_STREQ(run_shim(MAP64 "alloc 9\n", false, NULL), "hang@shim:alloc:spin_a op 0");
+    CHECK_STREQ(run_shim(MAP64 "alloc 10\n", false, NULL), "hang@shim:alloc:spin_b op 0");
+}
+
+FF_TEST(policy_step_budget_grows_with_the_request)
+{
+    /* A free of far more frames than the map holds, looked at frame by frame before it
+     * is refused: legitimate work proportional to what was asked, not a hang. */
+    reset_cfg();
+    cfg.walk_frames = true;
+    CHECK_STREQ(run_shim(MAP64 "raw_free 0x0 100000\n", true, NULL), "clean");
+}
+
+/* ---------------------------------------------------------------- refused blocks */
+
+FF_TEST(policy_a_refused_block_starting_in_a_hole_comes_back_whole)
+{
+    /* The shim claims a block starting one frame into a hole (frame 4): out of the map,
+     * refused by the layer and given back at the end, RAM frames and all. */
+    reset_cfg();
+    cfg.straddle = true;
+    const char *prog = "map custom\nregion 0x0-0x3fff usable\nregion 0x5000-0x3ffff usable\n"
+                       "alloc 5\nalloc 2\n";
+    CHECK_STREQ(run_shim(prog, true, NULL), "out-of-map-alloc@shim op 0");
+}
+
+/* ---------------------------------------------------------------- root causes */
+
+FF_TEST(policy_what_follows_a_root_cause_is_its_consequence)
+{
+    /* #1760 on bsa: the accepted foreign free is the root cause; the double hand-out and
+     * the deadlock it leads to are its consequences, never signatures of their own. */
+    const char *the_1760 =
+        "semantics asterinas-2024\nmap custom\nregion 0x0-0x7ffff usable\n"
+        "region 0xc8000-0xd6fff usable\nalloc 32\ndrop h0\nfrom_unused 0x1000\ndrop h0\n"
+        "alloc 1\nalloc 1\nalloc 1\nalloc 1\nalloc 1\nalloc 1\nalloc 1\nalloc 1\nalloc 1\n"
+        "alloc 1\nalloc 100\n";
+    ff_target t[2];
+    CHECK(ff_target_find("bsa", &t[0]));
+    CHECK_STREQ(run_on(t, 1, the_1760, true, NULL),
+                "accepted-foreign-free@bsa op 3; then double-handout@bsa op 14; "
+                "then self-deadlock@bsa op 14");
+    CHECK_STREQ(run_on(t, 1, the_1760, false, NULL), "accepted-foreign-free@bsa op 3");
+    /* In a differential run a back-end's answers from its root cause on are not
+     * compared: broken-wrongsize accepting a wrong-size free is its own finding, and
+     * broken-none refusing it is no divergence (2 back-ends: it would be blamed). */
+    CHECK(ff_target_find("broken-wrongsize", &t[0]));
+    CHECK(ff_target_find("broken-none", &t[1]));
+    const char *v = run_on(t, 2, MAP64 "alloc 2\nraw_free 0x0 1\n", true, NULL);
+    CHECK(strncmp(v, "accepted-wrong-size-free@broken-wrongsize op 1", 46) == 0);
+    CHECK(strstr(v, "divergence") == NULL);
+}
