@@ -66,7 +66,6 @@ struct ff_meta {
     ff_meta_opts opts;
     ff_env env;
     jmp_buf hang_jmp;      /* where ff_step and ff_panic leave a back-end call */
-    const void *boundary;  /* a local of the layer's frame that made the call */
     char panic_message[200];
 
     ff_range *kept;        /* frames the back-end kept at create (ff_keep_frames) */
@@ -188,6 +187,11 @@ static void lock_release(ff_meta *m) { m->lock_holder = NO_HOLDER; }
 
 ff_meta_call_site ff_meta_current_call;
 
+/* The functions below that call into a back-end (never inlined): on the stack, the
+ * frames deeper than the first of them are the back-end's. */
+const char *const ff_meta_call_functions[] = {"call_alloc", "call_free", "create_backend",
+                                              "destroy_backend", "ff_meta_backend_check", NULL};
+
 const char *ff_backend_call_name(ff_backend_call call)
 {
     static const char *const names[] = {"alloc", "free", "check", "create", "destroy"};
@@ -208,15 +212,13 @@ static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UI
 
 /* Arms a back-end call: its budget, and the record a crash report reads. */
 static void call_enter(ff_meta *m, ff_backend_call call, ff_pfn start, uint64_t count,
-                       uint64_t align, uint64_t budget_frames, const void *boundary)
+                       uint64_t align, uint64_t budget_frames)
 {
     m->env.steps = 0;
     m->env.step_budget = call_budget(m, budget_frames);
-    m->boundary = boundary;
     m->last.where[0] = 0;
     ff_meta_current_call = (ff_meta_call_site){.backend = m->ops->name, .call = call,
-                                               .start = start, .count = count, .align = align,
-                                               .boundary = boundary};
+                                               .start = start, .count = count, .align = align};
     ff_meta_current_call.active = true;
 }
 
@@ -231,7 +233,8 @@ static void layer_exit(ff_env *env, ff_exit why, const char *message)
     static const char *const framework[] = {"layer_exit", "leave", "ff_step_exhausted",
                                             "ff_panic", "ff_step", NULL};
     ff_frames frames;
-    ff_frames_capture(&frames, m->boundary, 0);
+    ff_frames_capture(&frames);
+    ff_frames_cut(&frames, ff_meta_call_functions);
     ff_frames_describe(&frames, framework, 1, "", m->last.where, sizeof m->last.where);
 }
 
@@ -268,11 +271,10 @@ static void backend_left(ff_meta *m, ff_backend_call call, const ff_alloc_req *r
 
 /* Back-end calls: false when the back-end left through ff_step or ff_panic. No local
  * of these functions changes after setjmp, so nothing is indeterminate after a jump. */
-static bool call_alloc(ff_meta *m, const ff_alloc_req *req, ff_pfn *start, ff_status *status)
+static __attribute__((noinline)) bool call_alloc(ff_meta *m, const ff_alloc_req *req, ff_pfn *start,
+                                                ff_status *status)
 {
-    char boundary;
-    call_enter(m, FF_BCALL_ALLOC, 0, req->count, req->align, sat_add(req->count, req->align),
-               &boundary);
+    call_enter(m, FF_BCALL_ALLOC, 0, req->count, req->align, sat_add(req->count, req->align));
     int why = setjmp(m->hang_jmp);
     if (why) {
         call_leave();
@@ -284,10 +286,10 @@ static bool call_alloc(ff_meta *m, const ff_alloc_req *req, ff_pfn *start, ff_st
     return true;
 }
 
-static bool call_free(ff_meta *m, ff_pfn start, uint64_t count, ff_status *status)
+static __attribute__((noinline)) bool call_free(ff_meta *m, ff_pfn start, uint64_t count,
+                                               ff_status *status)
 {
-    char boundary;
-    call_enter(m, FF_BCALL_FREE, start, count, 0, count, &boundary);
+    call_enter(m, FF_BCALL_FREE, start, count, 0, count);
     int why = setjmp(m->hang_jmp);
     if (why) {
         call_leave();
@@ -698,13 +700,12 @@ static bool kept_frames_valid(ff_meta *m, char *err, size_t errlen)
 
 /* Building a back-end is not an operation: it runs unbudgeted. A panic in create
  * means the back-end cannot manage this space. Returns NULL with the reason in err. */
-static void *create_backend(ff_meta *m, char *err, size_t errlen)
+static __attribute__((noinline)) void *create_backend(ff_meta *m, char *err, size_t errlen)
 {
-    char boundary;
     m->nkept = 0;
     m->keep_refused = false;
     m->creating = true;
-    call_enter(m, FF_BCALL_CREATE, 0, 0, 0, 0, &boundary);
+    call_enter(m, FF_BCALL_CREATE, 0, 0, 0, 0);
     m->env.step_budget = 0;
     void *backend = NULL;
     if (setjmp(m->hang_jmp)) {
@@ -728,10 +729,9 @@ static void *create_backend(ff_meta *m, char *err, size_t errlen)
 }
 
 /* A panic in destroy has nothing left to judge: the instance is gone either way. */
-static void destroy_backend(ff_meta *m)
+static __attribute__((noinline)) void destroy_backend(ff_meta *m)
 {
-    char boundary;
-    call_enter(m, FF_BCALL_DESTROY, 0, 0, 0, 0, &boundary);
+    call_enter(m, FF_BCALL_DESTROY, 0, 0, 0, 0);
     m->env.step_budget = 0;
     if (!setjmp(m->hang_jmp)) m->ops->destroy(m->backend);
     call_leave();
@@ -823,13 +823,12 @@ const ff_range *ff_meta_kept(const ff_meta *m, size_t *n)
     return m->kept;
 }
 
-const char *ff_meta_backend_check(ff_meta *m)
+__attribute__((noinline)) const char *ff_meta_backend_check(ff_meta *m)
 {
     if (!m->ops->check || m->death != FF_META_OK) return NULL;
     /* A walk may take a few steps per frame of the map, and per word of structures
      * sized by a back-end's largest block in each zone: room for all that. */
-    char boundary;
-    call_enter(m, FF_BCALL_CHECK, 0, 0, 0, 16 * (m->space->top + CHECK_WALK_SLACK), &boundary);
+    call_enter(m, FF_BCALL_CHECK, 0, 0, 0, 16 * (m->space->top + CHECK_WALK_SLACK));
     const char *verdict;
     int why = setjmp(m->hang_jmp);
     if (why) {

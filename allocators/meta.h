@@ -219,9 +219,11 @@ typedef struct ff_meta_call_site {
     ff_pfn start;        /* free: first frame */
     uint64_t count;      /* alloc, free */
     uint64_t align;      /* alloc */
-    const void *boundary; /* a local of the layer's calling frame (symbols.h) */
 } ff_meta_call_site;
 
 extern ff_meta_call_site ff_meta_current_call;
+/* The layer's functions that call into a back-end, by name (NULL-terminated): on the
+ * stack, the frames deeper than the first of them are the back-end's (symbols.h). */
+extern const char *const ff_meta_call_functions[];
 
 #endif

@@ -1,10 +1,9 @@
 /*
  * symbols.c — frames and function names of a back-end call (contract in symbols.h).
  *
- * Unwinding uses the compiler runtime's _Unwind_Backtrace, which also reports each
- * frame's canonical frame address (CFA): the caller's stack pointer at the call. The
- * stack grows down, so a frame whose CFA is at or below the boundary (a local of the
- * layer's function that made the call) belongs to the back-end or deeper.
+ * Unwinding uses the compiler runtime's _Unwind_Backtrace. Where the back-end's frames
+ * end is found by name: the layer's functions that call into a back-end are never
+ * inlined, so the first frame in one of them is the caller's.
  *
  * Names come from the object's ELF symbol table (.symtab, which holds static
  * functions too), read through a read-only mapping of the file and scanned linearly:
@@ -30,7 +29,6 @@
 
 typedef struct walk {
     ff_frames *out;
-    uintptr_t boundary; /* 0: no boundary */
     size_t skip;        /* frames still to leave out */
     uintptr_t start_pc; /* signal: leave out frames until this one; 0 otherwise */
 } walk;
@@ -39,7 +37,6 @@ static _Unwind_Reason_Code on_frame(struct _Unwind_Context *ctx, void *arg)
 {
     walk *w = arg;
     uintptr_t pc = _Unwind_GetIP(ctx);
-    if (w->boundary && _Unwind_GetCFA(ctx) > w->boundary) return _URC_END_OF_STACK;
     if (w->start_pc) {
         if (pc != w->start_pc) return _URC_NO_REASON;
         w->start_pc = 0;
@@ -52,19 +49,37 @@ static _Unwind_Reason_Code on_frame(struct _Unwind_Context *ctx, void *arg)
     return w->out->n == FF_FRAMES_MAX ? _URC_END_OF_STACK : _URC_NO_REASON;
 }
 
-__attribute__((noinline)) void ff_frames_capture(ff_frames *out, const void *boundary, size_t skip)
+__attribute__((noinline)) void ff_frames_capture(ff_frames *out)
 {
     out->n = 0;
-    walk w = {out, (uintptr_t)boundary, skip + 1, 0}; /* +1: this function */
+    walk w = {out, 1, 0}; /* 1: this function */
     _Unwind_Backtrace(on_frame, &w);
 }
 
-void ff_frames_capture_signal(ff_frames *out, const void *boundary, const void *pc)
+void ff_frames_capture_signal(ff_frames *out, const void *pc)
 {
     out->n = 0;
-    walk w = {out, (uintptr_t)boundary, 0, (uintptr_t)pc};
+    walk w = {out, 0, (uintptr_t)pc};
     _Unwind_Backtrace(on_frame, &w);
     if (out->n == 0 && pc) out->pc[out->n++] = (void *)pc; /* no unwind info: the pc alone */
+}
+
+static bool named_in(const char *name, const char *const *list)
+{
+    for (; list && *list; list++)
+        if (strcmp(*list, name) == 0) return true;
+    return false;
+}
+
+void ff_frames_cut(ff_frames *frames, const char *const *stop)
+{
+    for (size_t i = 0; i < frames->n; i++) {
+        char name[128];
+        if (ff_symbol_name(frames->pc[i], name, sizeof name) && named_in(name, stop)) {
+            frames->n = i;
+            return;
+        }
+    }
 }
 
 /* ---------------------------------------------------------------- objects */
@@ -208,9 +223,7 @@ size_t ff_frames_describe(const ff_frames *frames, const char *const *ignore, si
         if (ff_symbol_in_system_library(frames->pc[i]) ||
             !ff_symbol_name(frames->pc[i], name, sizeof name))
             continue;
-        bool skip = false;
-        for (const char *const *n = ignore; n && *n && !skip; n++) skip = strcmp(*n, name) == 0;
-        if (skip) continue;
+        if (named_in(name, ignore)) continue;
         int k = snprintf(buf + used, len - used, "%s%s", named ? sep : "", name);
         if (k < 0 || (size_t)k >= len - used) break;
         used += (size_t)k;

@@ -15,22 +15,24 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define FF_FRAMES_MAX 16
+#define FF_FRAMES_MAX 32
 
 typedef struct ff_frames {
     void *pc[FF_FRAMES_MAX]; /* innermost first */
     size_t n;
 } ff_frames;
 
-/* The frames on the stack deeper than `boundary` (the address of a local of the
- * function that called into the back-end: its caller's frames are not the back-end's),
- * innermost first, leaving out this function itself and the `skip` frames above it. */
-void ff_frames_capture(ff_frames *out, const void *boundary, size_t skip);
+/* The frames on the stack, innermost first, leaving out this function itself. */
+void ff_frames_capture(ff_frames *out);
 
-/* The frames interrupted by a signal, deeper than boundary (NULL: all), starting at
- * the interrupted instruction `pc` (from the signal's context). For crash reports:
- * called from a handler of a process that is about to die. */
-void ff_frames_capture_signal(ff_frames *out, const void *boundary, const void *pc);
+/* The frames interrupted by a signal, starting at the interrupted instruction `pc`
+ * (from the signal's context). For crash reports: called from a handler of a process
+ * that is about to die. */
+void ff_frames_capture_signal(ff_frames *out, const void *pc);
+
+/* Cuts the frames at the first one in a function named in `stop` (a NULL-terminated
+ * list): from there on they are the caller's, not the back-end's. */
+void ff_frames_cut(ff_frames *frames, const char *const *stop);
 
 /* The name of the function holding pc, from the symbol table of the object it lies
  * in (the dynamic symbols when the object is stripped). False when none is known. */
@@ -41,8 +43,8 @@ bool ff_symbol_name(const void *pc, char *name, size_t len);
 bool ff_symbol_in_system_library(const void *pc);
 
 /* Up to `max` names of the back-end's own functions among frames (innermost first,
- * leaving out system libraries and the names in `ignore`, a NULL-terminated list),
- * joined with `sep` into buf. Returns how many were named. */
+ * leaving out system libraries and the names in `ignore`, a NULL-terminated list, or
+ * NULL), joined with `sep` into buf. Returns how many were named. */
 size_t ff_frames_describe(const ff_frames *frames, const char *const *ignore, size_t max,
                           const char *sep, char *buf, size_t len);
 

@@ -131,7 +131,7 @@ def verdicts(config, path, keep_going):
 
 
 def where_of(finding):
-    return "at end" if finding["op"] is None else f"op {finding['op']}"
+    return finding.get("where") or ("at end" if finding["op"] is None else f"op {finding['op']}")
 
 
 def reproducer_backends(config, signature):
@@ -196,22 +196,71 @@ def operations_of(text):
                                           "poison ")))
 
 
-def minimized_reproducer(config, name, path, signature):
+DIRECTIVES = ("#", "backend ", "bug ", "semantics ", "map ", "region ", "poison ")
+
+
+def isolated_minimized(config, text, signature, budget_s=60):
+    """Operation-level delta debugging for a finding that kills the process it shows in
+    (a crash, a call that never returns), which the in-process minimiser cannot run:
+    every candidate replays in a process of its own, with a short time limit. Stops
+    after budget_s seconds with the best so far. None when the text does not show it."""
+    lines = text.splitlines()
+    header = [l for l in lines if not l or l.startswith(DIRECTIVES)]
+    ops = [l for l in lines if l and not l.startswith(DIRECTIVES)]
+    deadline = time.monotonic() + budget_s
+    timeout = min(input_timeout(config), 2)
+
+    def shows(candidate):
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+            f.write("\n".join(header + candidate) + "\n")
+        try:
+            proc = subprocess.run([FFTOOL, "repro", "--json", "--timeout", str(timeout), "--",
+                                   f.name], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  text=True, errors="replace", timeout=timeout + 30)
+            found = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith("{")]
+        except (subprocess.TimeoutExpired, ValueError):
+            found = []
+        finally:
+            os.unlink(f.name)
+        return first_root([e for e in found if e.get("event") == "finding"], signature)
+
+    if not shows(ops):
+        return None
+    chunks = 2
+    while len(ops) >= 2 and time.monotonic() < deadline:
+        size = -(-len(ops) // chunks)
+        for start in range(0, len(ops), size):
+            candidate = ops[:start] + ops[start + size:]
+            if time.monotonic() < deadline and shows(candidate):
+                ops, chunks = candidate, max(chunks - 1, 2)
+                break
+        else:
+            if size == 1:
+                break
+            chunks = min(2 * chunks, len(ops))
+    return "\n".join(header + ops) + "\n"
+
+
+def minimized_reproducer(config, name, path, signature, fatal=False):
     """The shortest text program with the same finding: operation-level delta debugging
     (fftool minimize, fast); when more than two operations remain, the engine's
     byte-level minimiser too (slow: it shrinks operands delta debugging keeps), and the
-    shorter result. None when the finding does not reproduce alone."""
+    shorter result. A finding that kills the process (fatal) is minimised a process per
+    candidate instead. None when the finding does not reproduce alone."""
+    if fatal:
+        return isolated_minimized(config, text_reproducer(config, path, signature), signature)
     args = [FFTOOL, "minimize", "--binary", "--backend", reproducer_backends(config, signature),
             "--signature", signature]
     if config.get("semantics"):
         args += ["--semantics", config["semantics"]]
 
     def ddmin(start):
-        # A crash or a hang kills the minimiser's own runs: such a finding stays as found.
+        # A candidate that crashes or never ends takes the minimiser with it: the finding
+        # then stays as found.
         try:
             proc = subprocess.run(args + ["--", start], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, errors="replace",
-                                  timeout=300)
+                                  timeout=120)
         except subprocess.TimeoutExpired:
             return None
         return proc.stdout if proc.returncode == 0 else None
@@ -236,7 +285,8 @@ def minimize_pending(camp):
             continue
         fdir = os.path.join(camp.dir, "findings", meta["signature"])
         small = minimized_reproducer(camp.config, meta["artifact"],
-                                     os.path.join(fdir, "reproducer"), meta["signature"])
+                                     os.path.join(fdir, "reproducer"), meta["signature"],
+                                     meta.get("fatal", False))
         if small:
             write_atomically(os.path.join(fdir, "reproducer.txt"),
                              f"# {meta['signature']} {meta['where']}, found by framefuzz fuzz "
@@ -310,7 +360,8 @@ def triage_one(camp, name):
     tmp = tempfile.mkdtemp(dir=os.path.join(root, "findings"), prefix=".tmp-")
     cls, backend, _ = signature_parts(signature)
     meta = {"signature": signature, "class": cls, "backend": backend, "where": where,
-            "message": finding["message"], "consequences": consequences, "artifact": name,
+            "message": finding["message"], "consequences": consequences,
+            "fatal": finding.get("fatal", False), "artifact": name,
             "first_seen_s": round(camp.campaign_time(), 1), "hits": 1, "minimized": False}
     with open(os.path.join(tmp, "reproducer"), "wb") as f:
         f.write(data)
@@ -551,6 +602,7 @@ class Campaign:
         cmd = ([os.path.join(LIBFUZZER_DIR, f"fuzz-{self.config['target']}")] +
                self.harness_options() +
                ["-merge=1", f"-merge_control_file={os.path.join(self.dir, 'merge.ctl')}",
+                f"-timeout={input_timeout(self.config)}",
                 f"-artifact_prefix={os.path.join(self.dir, 'artifacts')}/", merged, corpus])
         with open(os.path.join(self.dir, "logs", "merge.log"), "a") as log:
             rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode

@@ -781,10 +781,15 @@ static void run_target(ff_exec *x, size_t ti, const ff_program *p, outcome *out)
         TRACE(x, "   map not runnable: %s\n", se->err);
         return;
     }
+    /* Building (or resetting) the back-end runs it too: a crash there is at the start. */
+    ff_exec_current = (ff_exec_position){.target = t->name, .op = FF_EXEC_AT_START,
+                                         .nfindings = x->nfindings};
+    ff_exec_current.running = true;
     char err[200];
     context *c = context_get(x, se, t, sem, poison, err, sizeof err);
     if (!c) {
         TRACE(x, "   %s\n", err);
+        ff_exec_current.running = false;
         return;
     }
     if (c->dirty && !ff_meta_reset(c->meta)) host_out_of_memory();
@@ -798,8 +803,6 @@ static void run_target(ff_exec *x, size_t ti, const ff_program *p, outcome *out)
     x->judging = x->trace_events = true;
     x->nhandles = 0;
     x->target_first = SIZE_MAX;
-    ff_exec_current = (ff_exec_position){.target = t->name, .nfindings = x->nfindings};
-    ff_exec_current.running = true;
 
     for (size_t i = 0; i < p->nops && !stop(&r); i++) {
         r.op = ff_exec_current.op = i;

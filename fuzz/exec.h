@@ -87,10 +87,13 @@ const ff_finding *ff_exec_finding(const ff_exec *x, size_t i);
 typedef struct ff_exec_position {
     volatile bool running;
     const char *target; /* the target's name */
-    volatile size_t op; /* operation index, or FF_OP_AT_END */
+    volatile size_t op; /* operation index, FF_OP_AT_END, or FF_EXEC_AT_START while the
+                           back-end is built and its baseline taken */
     size_t nfindings;   /* findings made so far in this program's run */
     volatile bool target_found; /* the running target has had its first finding */
 } ff_exec_position;
+
+#define FF_EXEC_AT_START (FF_OP_AT_END - 1)
 
 extern ff_exec_position ff_exec_current;
 

@@ -74,7 +74,11 @@ static const char *placement_name(ff_placement p)
 }
 
 static const char *rounding_name(ff_rounding r) { return r == FF_ROUND_POW2 ? "pow2" : "none"; }
-static const char *free_rule_name(ff_free_rule f) { return f == FF_FREE_EXACT ? "exact" : "piecewise"; }
+static const char *free_rule_name(ff_free_rule f)
+{
+    static const char *const names[] = {"exact", "piecewise", "size-class", "by-address"};
+    return (unsigned)f <= FF_FREE_BY_ADDRESS ? names[f] : "?";
+}
 static const char *yes_no(bool b) { return b ? "yes" : "no"; }
 
 static void human_size(uint64_t frames, char *buf, size_t len)
@@ -112,22 +116,22 @@ static int cmd_list(bool json)
             printf(",\"policy\":{\"placement\":\"%s\",\"rounding\":\"%s\",\"free_rule\":\"%s\","
                    "\"max_order\":%s,\"validates_frees\":%s,\"honours_zone\":%s,"
                    "\"honours_align\":%s,\"needs_backing\":%s,\"inband_bytes\":%u,"
-                   "\"invariant_check\":%s}}",
+                   "\"invariant_check\":%s,\"free_counter\":%s}}",
                    placement_name(p->placement), rounding_name(p->rounding),
                    free_rule_name(p->free_rule), order, p->validates_frees ? "true" : "false",
                    p->honours_zone ? "true" : "false", p->honours_align ? "true" : "false",
                    p->needs_backing ? "true" : "false", p->inband_bytes,
-                   b->check ? "true" : "false");
+                   b->check ? "true" : "false", b->free_frames ? "true" : "false");
         } else {
             char order[16];
             snprintf(order, sizeof order, p->max_order == FF_ORDER_ANY ? "any" : "%u", p->max_order);
             printf("  %-9s %s\n", b->name, b->summary);
             printf("  %-9s placement=%s rounding=%s frees=%s max-order=%s validates-frees=%s "
-                   "zones=%s align=%s in-band=%u invariant-check=%s\n",
+                   "zones=%s align=%s in-band=%u invariant-check=%s free-counter=%s\n",
                    "", placement_name(p->placement), rounding_name(p->rounding),
                    free_rule_name(p->free_rule), order, yes_no(p->validates_frees),
                    yes_no(p->honours_zone), yes_no(p->honours_align), p->inband_bytes,
-                   yes_no(b->check != NULL));
+                   yes_no(b->check != NULL), yes_no(b->free_frames != NULL));
         }
     }
     if (json) printf("],\"presets\":[");

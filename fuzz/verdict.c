@@ -64,30 +64,34 @@ size_t ff_json_string(const char *s, char *buf, size_t len)
     return n;
 }
 
-/* "op N" or "at end", as verdicts write it. */
+/* "op N", "at end" or "at start", as verdicts write it. */
 static void where_of(size_t op, char *buf, size_t len)
 {
     if (op == FF_OP_AT_END) snprintf(buf, len, "at end");
+    else if (op == FF_EXEC_AT_START) snprintf(buf, len, "at start");
     else snprintf(buf, len, "op %zu", op);
 }
 
 /* One finding as a JSON line into `line`. */
 static void json_finding(const char *cls, const char *backend, const char *state, size_t op,
-                         const char *message, bool consequence)
+                         const char *message, bool consequence, bool fatal)
 {
     char sig[FF_SIGNATURE_MAX], file[600], qsig[2 * FF_SIGNATURE_MAX], qstate[256], qmsg[700],
-        opnum[32];
+        opnum[32], where[32];
     snprintf(sig, sizeof sig, "%s@%s%s%s", cls, backend, state[0] ? ":" : "", state);
     ff_json_string(verdict.file ? verdict.file : "", file, sizeof file);
     ff_json_string(sig, qsig, sizeof qsig);
     ff_json_string(state, qstate, sizeof qstate);
     ff_json_string(message, qmsg, sizeof qmsg);
-    if (op == FF_OP_AT_END) snprintf(opnum, sizeof opnum, "null");
+    if (op == FF_OP_AT_END || op == FF_EXEC_AT_START) snprintf(opnum, sizeof opnum, "null");
     else snprintf(opnum, sizeof opnum, "%zu", op);
+    where_of(op, where, sizeof where);
     snprintf(line, sizeof line,
              "{\"event\":\"finding\",\"file\":%s,\"signature\":%s,\"class\":\"%s\",\"backend\":\"%s\","
-             "\"state\":%s,\"op\":%s,\"message\":%s,\"consequence\":%s}\n",
-             file, qsig, cls, backend, qstate, opnum, qmsg, consequence ? "true" : "false");
+             "\"state\":%s,\"op\":%s,\"where\":\"%s\",\"message\":%s,\"consequence\":%s,"
+             "\"fatal\":%s}\n",
+             file, qsig, cls, backend, qstate, opnum, where, qmsg, consequence ? "true" : "false",
+             fatal ? "true" : "false");
 }
 
 void ff_verdict_finding(const ff_finding *f)
@@ -99,7 +103,8 @@ void ff_verdict_finding(const ff_finding *f)
         snprintf(verdict.first, sizeof verdict.first, "%s %s", sig, where);
     verdict.findings++;
     if (!verdict.json) return;
-    json_finding(ff_class_name(f->cls), f->backend, f->state, f->op, f->detail, f->consequence);
+    json_finding(ff_class_name(f->cls), f->backend, f->state, f->op, f->detail, f->consequence,
+                 false);
     put(line);
 }
 
@@ -140,7 +145,8 @@ static void report_death(int sig, const void *pc)
     size_t op = ff_exec_current.running ? ff_exec_current.op : FF_OP_AT_END;
     bool consequence = ff_exec_current.running && ff_exec_current.target_found;
     ff_frames frames;
-    ff_frames_capture_signal(&frames, in_call ? c->boundary : NULL, pc);
+    ff_frames_capture_signal(&frames, pc);
+    if (in_call) ff_frames_cut(&frames, ff_meta_call_functions);
     char names[160], call[96], state[FF_SIGNATURE_MAX], message[512];
     call_text(c, call, sizeof call);
     const char *cls;
@@ -169,7 +175,7 @@ static void report_death(int sig, const void *pc)
     char where[32];
     where_of(op, where, sizeof where);
     if (verdict.json) {
-        json_finding(cls, backend, state, op, message, consequence);
+        json_finding(cls, backend, state, op, message, consequence, true);
         put(line);
         char file[600];
         ff_json_string(verdict.file ? verdict.file : "", file, sizeof file);
@@ -181,7 +187,7 @@ static void report_death(int sig, const void *pc)
     }
     char sig_text[FF_SIGNATURE_MAX];
     snprintf(sig_text, sizeof sig_text, "%s@%s%s%s", cls, backend, state[0] ? ":" : "", state);
-    snprintf(line, sizeof line, "\n%s%s %s: %s\n", consequence ? "  .. then " : "  !! ", sig_text,
+    snprintf(line, sizeof line, "%s%s %s: %s\n", consequence ? "  .. then " : "  !! ", sig_text,
              where, message);
     put(line);
     if (verdict.first[0] && consequence)
@@ -224,7 +230,7 @@ void ff_verdict_install(bool json, unsigned timeout_s)
     for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) sigaction(fatal[i], &sa, NULL);
     /* Load what unwinding and naming need now, not first in a dying process. */
     ff_frames warm;
-    ff_frames_capture(&warm, NULL, 0);
+    ff_frames_capture(&warm);
     char name[8];
     if (warm.n) ff_symbol_name(warm.pc[0], name, sizeof name);
 }

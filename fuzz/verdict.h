@@ -19,7 +19,10 @@
  *
  * JSON line of a finding (stable fields):
  *   {"event":"finding","file":F,"signature":S,"class":C,"backend":B,"state":T,
- *    "op":N|null,"message":M,"consequence":false}
+ *    "op":N|null,"where":"op N"|"at end"|"at start","message":M,"consequence":false,
+ *    "fatal":false}   (fatal: the process died there, a crash or the time limit)
+ * ("at start": while the back-end was built and its fresh state taken, before the
+ * first operation).
  * and after each file, {"event":"verdict","file":F,"findings":N,"clean":bool}.
  */
 #ifndef FF_VERDICT_H

@@ -507,6 +507,207 @@ def plugin_tests():
            all(open(os.path.join(ROOT, f)).read() == t for f, t in tracked.items()), "")
 
 
+def fuzz_json(args):
+    """Runs a campaign with --json; returns (process, signatures of its findings)."""
+    proc = cli(["fuzz", *args, "--json"])
+    summary = [json.loads(l) for l in proc.stdout.splitlines()
+               if l.startswith("{") and '"summary"' in l]
+    found = summary[0]["findings"] if summary else []
+    return proc, sorted(f["signature"] for f in found), found
+
+
+def repro_json(args):
+    """framefuzz repro --json: (process, the finding events)."""
+    proc = cli(["repro", "--json", *args])
+    events = []
+    for line in proc.stdout.splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            pass
+    return proc, [e for e in events if e.get("event") == "finding"]
+
+
+MISBEHAVE = os.path.join(ROOT, "tests", "plugins", "misbehave.c")
+
+
+def misbehaving(way):
+    """The plug-in options of the TEST-ONLY allocator that misbehaves in one way."""
+    return ["--plugin", MISBEHAVE, f"--plugin-cflags=-DMISBEHAVE_{way}"]
+
+
+def precision_tests():
+    """Real allocators, no false alarms (issue #11): a finding per root cause, the
+    allocator's own crashes, panics and endless loops named where they happen, plug-ins
+    built like real code."""
+    with tempfile.TemporaryDirectory() as tmp:
+        def program(name, text):
+            path = os.path.join(tmp, name)
+            with open(path, "w") as f:
+                f.write(text)
+            return path
+
+        # A crash after a root cause is its consequence, and the trace survives a pipe.
+        dbl = program("double.txt", "backend misbehave\nmap tiny\nalloc 2\ndrop h0\n"
+                                    "raw_free 0x0 2\nalloc 1\n")
+        proc, found = repro_json([*misbehaving("DOUBLE"), "--keep-going", dbl])
+        sigs = [(f["signature"], f["consequence"], f.get("fatal")) for f in found]
+        report("repro: a crash that follows a finding is its consequence; the finding stays "
+               "the root cause",
+               sigs == [("accepted-double-free@misbehave", False, False),
+                        ("engine-crash@misbehave:alloc:SIGSEGV:wild_write,mb_alloc", True, True)],
+               proc.stdout + proc.stderr)
+        segv = program("segv.txt", "backend misbehave\nmap tiny\nalloc 2\nalloc 7\n")
+        proc = cli(["repro", *misbehaving("SEGV"), segv])  # stdout is a pipe here
+        report("repro: when the allocator crashes, the trace so far reaches a pipe, then the "
+               "crash, named by call, signal and the allocator's functions",
+               "[1] alloc 7" in proc.stdout and "ok: h0 = [0x0, +2)" in proc.stdout
+               and "!! engine-crash@misbehave:alloc:SIGSEGV:wild_write,mb_alloc op 1"
+               in proc.stdout and proc.returncode not in (0, 1, 2), proc.stdout + proc.stderr)
+        abrt = program("abort.txt", "backend misbehave\nmap tiny\nalloc 3\ndrop h0\n"
+                                    "raw_free 0x0 3\n")
+        proc, found = repro_json([*misbehaving("ABORT"), abrt])
+        report("repro: an allocator that abort()s is an engine-crash named SIGABRT in its "
+               "function",
+               [f["signature"] for f in found] == ["engine-crash@misbehave:free:SIGABRT:mb_free"],
+               proc.stdout + proc.stderr)
+        spin = program("spin.txt", "backend misbehave\nmap tiny\nalloc 3\ndrop h0\n")
+        start = time.monotonic()
+        proc, found = repro_json([*misbehaving("SPIN"), "--timeout", "1", spin])
+        report("repro: a call that never returns (no ff_step) is a hang named by call and "
+               "function, after the time limit",
+               [f["signature"] for f in found] == ["hang@misbehave:free:mb_free"]
+               and found[0]["op"] == 1 and time.monotonic() - start < 30,
+               proc.stdout + proc.stderr)
+
+        # Campaigns: one signature per root cause.
+        proc, sigs, _ = fuzz_json(["--plugin", os.path.join(ROOT, "plugins", "xv6.c"),
+                                   "--target", "xv6", "--time", "10", "--out",
+                                   os.path.join(tmp, "xv6")])
+        report("fuzz: xv6's unchecked frees come out as their root causes only (no double "
+               "hand-out, drift, leak or crash signatures after them)",
+               sigs and set(sigs) <= {"accepted-double-free@xv6", "accepted-foreign-free@xv6"},
+               str(sigs) + proc.stderr[-1500:])
+        out = os.path.join(tmp, "double")
+        proc, sigs, found = fuzz_json([*misbehaving("DOUBLE"), "--target", "misbehave",
+                                       "--time", "8", "--out", out])
+        with open(os.path.join(out, "campaign.json")) as f:
+            config = json.load(f)
+        report("fuzz: an allocator that crashes after accepting a double free is filed under "
+               "the double free, never as an engine-crash",
+               "accepted-double-free@misbehave" in sigs
+               and not any(s.startswith("engine-crash") for s in sigs),
+               str(sigs) + proc.stderr[-1500:])
+        report("fuzz: a plug-in target fuzzes from the default seed corpus",
+               config.get("seeds") == [os.path.join(ROOT, "corpus", "diff")], str(config))
+        out = os.path.join(tmp, "segv")
+        proc, sigs, found = fuzz_json([*misbehaving("SEGV"), "--backends", "bitmap,misbehave",
+                                       "--time", "8", "--out", out])
+        text = ""
+        if len(sigs) == 1:
+            with open(os.path.join(out, "findings", sigs[0], "reproducer.txt")) as f:
+                text = f.read()
+        replay = cli(["repro", *misbehaving("SEGV"), "--quiet",
+                      os.path.join(out, "findings", sigs[0], "reproducer.txt")]) if sigs else None
+        report("fuzz: a crash in a differential campaign names the back-end that crashed, and "
+               "its reproducer replays with no flags",
+               sigs == ["engine-crash@misbehave:alloc:SIGSEGV:wild_write,mb_alloc"]
+               and "backend misbehave\n" in text and replay is not None
+               and sigs[0] in replay.stdout, str(sigs) + text + proc.stderr[-1500:])
+        out = os.path.join(tmp, "spin")
+        start = time.monotonic()
+        proc, sigs, found = fuzz_json([*misbehaving("SPIN"), "--target", "misbehave",
+                                       "--time", "8", "--timeout", "1", "--out", out])
+        took = time.monotonic() - start
+        small = ""
+        if sigs == ["hang@misbehave:free:mb_free"]:
+            with open(os.path.join(out, "findings", sigs[0], "reproducer.txt")) as f:
+                small = f.read()
+        ops = [l for l in small.splitlines() if l and not l.startswith(
+            ("#", "backend", "semantics", "map", "region", "poison"))]
+        report("fuzz: a loop without ff_step is caught by the per-input time limit, filed as "
+               "hang@misbehave:free:mb_free with a minimal reproducer, and the campaign ends",
+               sigs == ["hang@misbehave:free:mb_free"] and 1 <= len(ops) <= 2 and took < 120,
+               f"{sigs} {took:.0f} s\n{small}" + proc.stderr[-1500:])
+
+        # A back-end line longer than a binary name replays with no flags.
+        long_line = program("long.txt", "backend buddy,bitmap,freelist,bsa,broken-none\n"
+                                        "map tiny\nalloc 0\n")
+        proc = cli(["repro", "--quiet", long_line])
+        report("repro: a differential reproducer naming 5 back-ends (37 characters) replays "
+               "with no flags", proc.returncode == 1 and "accepted-bad-request@bsa" in proc.stdout,
+               proc.stdout + proc.stderr)
+
+        # A map pasted from a Linux 6.15+ boot log reads as the older format does.
+        old = program("old.map", "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable\n"
+                                 "BIOS-e820: [mem 0x00000000000f0000-0x00000000000fffff] reserved\n"
+                                 "BIOS-e820: [mem 0x0000000000100000-0x000000007ffdefff] usable\n")
+        new = program("new.map", "[    0.000000] BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff]"
+                                 "   639 KB System RAM\n"
+                                 "[    0.000000] BIOS-e820: [gap 0x000000000009fc00-0x00000000000effff]"
+                                 "   321 KB\n"
+                                 "[    0.000000] BIOS-e820: [mem 0x00000000000f0000-0x00000000000fffff]"
+                                 "    64 KB device reserved\n"
+                                 "[    0.000000] BIOS-e820: [mem 0x0000000000100000-0x000000007ffdefff]"
+                                 "   1.9 GB System RAM\n")
+        a, b = cli(["map", "--json", old]), cli(["map", "--json", new])
+        report("map: a Linux 6.15+ log (System RAM, device reserved, sizes, gap lines) reads as "
+               "the older format", a.returncode == 0 and a.stdout == b.stdout,
+               a.stdout + b.stdout + b.stderr)
+
+    # Built like real code: more files, a header beside it, one on an include path, a -D.
+    split = os.path.join(ROOT, "tests", "plugins", "split")
+    proc = subprocess.run([os.path.join(ROOT, "framefuzz"), "list", "--plugin", "split.c",
+                           "--plugin-src", "split_util.c",
+                           "--plugin-cflags=-Iinclude -DSPLIT_MAX_ORDER=4"],
+                          cwd=split, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    report("plugin: built where it is, with another C file, a relative include path and a "
+           "macro from --plugin-cflags",
+           proc.returncode == 0 and "TEST-ONLY: a plug-in of two C files" in proc.stdout
+           and "frees=by-address max-order=4" in proc.stdout, proc.stdout + proc.stderr)
+    proc = subprocess.run([os.path.join(ROOT, "framefuzz"), "list", "--plugin", "split.c"],
+                          cwd=split, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    report("plugin: a plug-in missing its flags gets the compiler's error on its own file, "
+           "exit 2",
+           proc.returncode == 2 and "split.c:" in proc.stderr and "split_config.h" in proc.stderr,
+           proc.stderr)
+
+
+EXAMPLES = [  # plug-in, the class its FF_EXAMPLE_BUG twin is found as
+    ("sizeclass", "accepted-wrong-size-free"),
+    ("kfree", "accepted-misaligned-free"),
+    ("oneerr", "rejected-valid-free"),
+    ("kmem", "double-handout"),
+    ("assert", "allocator-panic"),
+]
+
+
+def example_tests():
+    """The example plug-ins, one per contract feature for real allocators: each fuzzes
+    clean, and its labelled twin (-DFF_EXAMPLE_BUG) shows its bug as exactly one
+    signature of the right class."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, cls in EXAMPLES:
+            plugin = os.path.join(ROOT, "plugins", f"{name}.c")
+            proc, sigs, _ = fuzz_json(["--plugin", plugin, "--target", name, "--time", "10",
+                                       "--out", os.path.join(tmp, name)])
+            report(f"example {name}: 10 s of fuzzing, no finding",
+                   proc.returncode == 0 and sigs == [], str(sigs) + proc.stderr[-1500:])
+            proc, sigs, _ = fuzz_json(["--plugin", plugin, "--plugin-cflags=-DFF_EXAMPLE_BUG",
+                                       "--target", name, "--time", "15",
+                                       "--out", os.path.join(tmp, name + "-bug")])
+            report(f"example {name}: its twin's bug is found as one {cls} signature",
+                   len(sigs) == 1 and sigs[0].split("@")[0] == cls
+                   and sigs[0].split("@")[1].split(":")[0] == name,
+                   str(sigs) + proc.stderr[-1500:])
+        # One error code beside back-ends that name each refusal: no divergence.
+        proc, sigs, _ = fuzz_json(["--plugin", os.path.join(ROOT, "plugins", "oneerr.c"),
+                                   "--backends", "bitmap,freelist,oneerr", "--time", "10",
+                                   "--out", os.path.join(tmp, "oneerr-diff")])
+        report("example oneerr: beside bitmap and freelist, its one refusal code is no "
+               "divergence", proc.returncode == 0 and sigs == [], str(sigs) + proc.stderr[-1500:])
+
+
 def shared_plugin_tests():
     """A prebuilt shared object as a plug-in: linked into every tool and harness from a
     build directory of its own; bad objects get a message naming what is wrong."""
@@ -859,6 +1060,8 @@ def main():
     campaign_tests()
     plugin_tests()
     shared_plugin_tests()
+    precision_tests()
+    example_tests()
     compare_tests()
     cli_tests()
     repro_cli_tests()
