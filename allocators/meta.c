@@ -301,15 +301,31 @@ static __attribute__((noinline)) bool call_free(ff_meta *m, ff_pfn start, uint64
     return true;
 }
 
+/* Poisons [start, +count) but the frames the back-end keeps for its own metadata: a
+ * free naming them (a foreign free) must not scribble over the allocator's structures. */
+static void poison_freed(ff_meta *m, ff_pfn start, uint64_t count)
+{
+    uint32_t skip = m->ops->policy.inband_bytes;
+    if (start >= FF_PFN_LIMIT) return;
+    ff_pfn end = count > FF_PFN_LIMIT - start ? FF_PFN_LIMIT : start + count;
+    for (size_t i = 0; i < m->nkept && start < end; i++) {
+        ff_pfn ks = m->kept[i].start, ke = ff_range_end(m->kept[i]);
+        if (ke <= start || ks >= end) continue;
+        if (ks > start) ff_space_poison(m->space, start, ks - start, skip);
+        start = ke;
+    }
+    if (start < end) ff_space_poison(m->space, start, end - start, skip);
+}
+
 /* dealloc(start, count) as a kernel caller makes it: lock, free, unlock. Frames are
- * poisoned as the caller gives them up, outside the back-end's in-band bytes, so any
- * later write past those bytes — the back-end's own included — shows at the next
- * hand-out. (A refused free leaves its frames poisoned: only free frames' poison is
- * ever checked.) False when the system died on the way. */
+ * poisoned as the caller gives them up, outside the back-end's in-band bytes and the
+ * frames it keeps for itself, so any later write past those bytes — the back-end's own
+ * included — shows at the next hand-out. (A refused free leaves its frames poisoned:
+ * only free frames' poison is ever checked.) False when the system died on the way. */
 static bool backend_free(ff_meta *m, ff_pfn start, uint64_t count, ff_status *status)
 {
     if (!lock_acquire(m, "dealloc", start, count)) return false;
-    if (m->opts.poison) ff_space_poison(m->space, start, count, m->ops->policy.inband_bytes);
+    if (m->opts.poison) poison_freed(m, start, count);
     if (!call_free(m, start, count, status)) return false;
     lock_release(m);
     m->last.backend = *status;

@@ -78,6 +78,8 @@ enum frame_flags {
     FR_EVER = 1 << 1,    /* handed out at least once */
     FR_PHANTOM = 1 << 2, /* held through from_unused while the back-end held it free */
     FR_TAINTED = 1 << 3, /* the program misused it: its poison and slot prove nothing */
+    FR_UNPOISONED = 1 << 4, /* came back beyond the range its free named (by address, by
+                               size class): never poisoned, so its content proves nothing */
 };
 
 typedef struct shadow_frame {
@@ -85,6 +87,7 @@ typedef struct shadow_frame {
     ff_pfn head;      /* handed out: its allocation's first frame */
     uint64_t asked;   /* at a head: frames asked for */
     uint64_t granted; /* at a head: frames the policy says are reserved */
+    uint32_t alloc;   /* handed out: which hand-out of the run (1, 2, ...) took it */
     uint8_t flags;
 } shadow_frame;
 
@@ -93,6 +96,7 @@ typedef struct orphan {
     ff_pfn start;
     uint64_t count;
     uint64_t granted; /* orphans only: the frames the allocation reserved */
+    uint32_t alloc;   /* orphans only: the hand-out (shadow_frame.alloc) */
 } orphan;
 
 /* Freed runs remembered per operation; an operation freeing more (asterinas-2024
@@ -132,6 +136,7 @@ struct ff_oracle {
     /* The last allocation event, for a layer answer about it. */
     ff_pfn last_alloc_start;
     uint64_t last_alloc_asked, last_alloc_granted;
+    uint32_t handouts; /* hand-outs judged in this run: the last one's number */
     bool last_alloc_ok;
     const orphan *giving_back; /* the orphan being given back (FF_CALL_GIVE_BACK) */
 
@@ -533,6 +538,7 @@ void ff_oracle_begin(ff_oracle *o, ff_meta *m, const char *name, const ff_oracle
     o->leak_phase = o->dead = false;
     o->norphans = 0;
     o->nfindings = 0;
+    o->handouts = 0;
     o->last_alloc_ok = false;
 }
 
@@ -627,6 +633,7 @@ static void shadow_hand_out(ff_oracle *o, ff_pfn start, ff_pfn end, uint64_t ask
     for (ff_pfn p = start; p < end; p++) {
         shadow_frame *f = frame_mut(o, p);
         f->head = start;
+        f->alloc = o->handouts;
         f->flags = (uint8_t)((f->flags | FR_EVER) & ~FR_PHANTOM);
     }
     shadow_frame *h = frame_mut(o, start);
@@ -646,7 +653,7 @@ static void judge_poison(ff_oracle *o, ff_pfn start, ff_pfn end)
     if (!ff_meta_poisoning(o->meta)) return;
     uint32_t skip = o->policy.inband_bytes;
     for (ff_pfn p = start; p < end; p++) {
-        if (o->frames[p].flags & FR_TAINTED) continue;
+        if (o->frames[p].flags & (FR_TAINTED | FR_UNPOISONED)) continue;
         ff_pfn bad;
         uint32_t off;
         if (!ff_space_poison_intact(o->space, p, 1, skip, &bad, &off)) {
@@ -700,6 +707,7 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
     }
 
     ff_pfn start = ev->start;
+    o->handouts++;
     uint64_t before = o->shadow_free + o->counter_skew;
     uint64_t now = counter(o);
     uint64_t reserved = before - now; /* what the counter says it took */
@@ -802,7 +810,7 @@ static void note_freed(ff_oracle *o, ff_pfn start, ff_pfn end)
 {
     /* raw frees and give-backs bypass the metadata on purpose */
     if (o->call == FF_CALL_RAW_FREE || o->call == FF_CALL_GIVE_BACK) return;
-    if (o->nfreed < FREED_MAX) o->freed[o->nfreed++] = (orphan){start, end - start, 0};
+    if (o->nfreed < FREED_MAX) o->freed[o->nfreed++] = (orphan){start, end - start, 0, 0};
 }
 
 static void judge_freed_slots(ff_oracle *o, ff_pfn start, ff_pfn end)
@@ -826,17 +834,66 @@ static ff_pfn orphan_end(const ff_oracle *o, const orphan *b)
     return b->granted > o->top - b->start ? o->top : b->start + b->granted;
 }
 
+/* Whether any frame of the orphan is still out from its own hand-out. */
+static bool orphan_out(const ff_oracle *o, const orphan *b)
+{
+    for (ff_pfn p = first_taken(o, b->start, orphan_end(o, b)); p != UINT64_MAX;
+         p = first_taken(o, p + 1, orphan_end(o, b)))
+        if (o->frames[p].alloc == b->alloc) return true;
+    return false;
+}
+
 /* The executor returning a block the layer refused: the back-end's own hand-out, not a
  * free of the program's to judge. What it takes back comes back in the shadow. */
 static void judge_give_back(ff_oracle *o, const ff_event *ev)
 {
-    if (ev->status == FF_OK && o->giving_back)
-        shadow_give_back(o, o->giving_back->start, orphan_end(o, o->giving_back));
+    const orphan *b = o->giving_back;
+    /* Refusing the very allocation it handed out, whole and in the map, is refusing a
+     * valid free. */
+    if (ev->status != FF_OK && o->policy.validates_frees &&
+        ff_oracle_classify_free(o, ev->start, ev->count) == FF_FREE_KIND_VALID)
+        finding(o, FF_CLASS_REJECTED_VALID_FREE,
+                "free(0x%llx, %llu) gives back the block it handed out at the end, yet was "
+                "rejected (%s)",
+                (unsigned long long)ev->start, (unsigned long long)ev->count,
+                ff_status_name(ev->status));
+    if (ev->status == FF_OK && b)
+        for (ff_pfn p = b->start; p < orphan_end(o, b); p++)
+            if (is_taken(o, p) && o->frames[p].alloc == b->alloc) shadow_give_back(o, p, p + 1);
     judge_counter(o, "a give-back");
+}
+
+/* Whether the program misused a frame of [start, +count) (FR_TAINTED). */
+static bool tainted_in(const ff_oracle *o, ff_pfn start, uint64_t count)
+{
+    ff_pfn end = start >= o->top ? start : count > o->top - start ? o->top : start + count;
+    for (ff_pfn p = start; p < end; p++)
+        if (o->frames[p].flags & FR_TAINTED) return true;
+    return false;
+}
+
+/* A free refused because the program itself had already freed part of it (a raw free
+ * of frames it held): the rest stays out, and that is the program's doing, not a leak
+ * of the back-end's. */
+static void taint_taken(ff_oracle *o, ff_pfn start, uint64_t count)
+{
+    ff_pfn end = count > o->top - start ? o->top : start + count;
+    for (ff_pfn p = start; p < end; p++)
+        if (is_taken(o, p) && !kept_in(o, p, 1)) frame_mut(o, p)->flags |= FR_TAINTED;
+}
+
+/* The layer poisoned what a free names, [start, +count), before the call. */
+static void note_poisoned(ff_oracle *o, ff_pfn start, uint64_t count)
+{
+    if (!ff_meta_poisoning(o->meta) || start >= o->top) return;
+    ff_pfn end = count > o->top - start ? o->top : start + count;
+    for (ff_pfn p = start; p < end; p++)
+        if (o->frames[p].flags & FR_UNPOISONED) frame_mut(o, p)->flags &= (uint8_t)~FR_UNPOISONED;
 }
 
 static void judge_free(ff_oracle *o, const ff_event *ev)
 {
+    note_poisoned(o, ev->start, ev->count);
     if (o->call == FF_CALL_GIVE_BACK) {
         judge_give_back(o, ev);
         return;
@@ -850,6 +907,8 @@ static void judge_free(ff_oracle *o, const ff_event *ev)
                     "free(0x%llx, %llu) names exactly one allocation, yet was rejected (%s)",
                     (unsigned long long)start, (unsigned long long)count,
                     ff_status_name(ev->status));
+        else if (tainted_in(o, start, count))
+            taint_taken(o, start, count);
         judge_counter(o, "a rejected free");
         return;
     }
@@ -859,9 +918,12 @@ static void judge_free(ff_oracle *o, const ff_event *ev)
 
     bool by_address = o->policy.free_rule == FF_FREE_BY_ADDRESS;
     if (kind == FF_FREE_KIND_VALID && o->policy.free_rule != FF_FREE_PIECEWISE) {
-        /* The whole reservation comes back, rounding excess included. */
+        /* The whole reservation comes back, rounding excess included; what the free did
+         * not name the layer did not poison. */
         ff_pfn end = start + o->frames[start].granted;
         shadow_give_back(o, start, end);
+        for (ff_pfn p = start + (count < end - start ? count : end - start); p < end; p++)
+            frame_mut(o, p)->flags |= FR_UNPOISONED;
         note_freed(o, start, by_address ? end : start + count);
     } else if (kind != FF_FREE_KIND_INVALID && start < o->top) {
         /* A bad free by address names one frame; what else it took is unknown. */
@@ -1034,7 +1096,7 @@ static void judge_from_in_use(ff_oracle *o, ff_pfn start, uint64_t count, uint32
 static void add_orphan(ff_oracle *o, ff_pfn start, uint64_t count, uint64_t granted)
 {
     if (o->norphans == o->orphans_cap) grow((void **)&o->orphans, &o->orphans_cap, sizeof *o->orphans);
-    o->orphans[o->norphans++] = (orphan){start, count, granted};
+    o->orphans[o->norphans++] = (orphan){start, count, granted, o->handouts};
 }
 
 void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
@@ -1123,11 +1185,12 @@ void ff_oracle_check(ff_oracle *o, const char *verdict)
 void ff_oracle_orphans(ff_oracle *o, void (*fn)(void *ctx, ff_pfn start, uint64_t count),
                        void *ctx)
 {
-    /* Any frame of it still out, wherever the block starts (a hole, past RAM). */
+    /* Any frame of it still out of that very hand-out, wherever the block starts (a hole,
+     * past RAM): a block the program freed meanwhile (its own raw_free, a drop of frames
+     * it held twice) is not given back again, nor what was handed out there since. */
     for (size_t i = 0; i < o->norphans; i++) {
         const orphan *b = &o->orphans[i];
-        if (b->start >= o->top || first_taken(o, b->start, orphan_end(o, b)) == UINT64_MAX)
-            continue;
+        if (b->start >= o->top || !orphan_out(o, b)) continue;
         o->giving_back = b;
         fn(ctx, b->start, b->count);
         o->giving_back = NULL;
@@ -1141,9 +1204,13 @@ void ff_oracle_leak_begin(ff_oracle *o)
     if (o->dead) return;
     o->findings_at_event = o->nfindings;
     uint64_t out = o->space->usable_frames - o->kept_frames - o->shadow_free;
+    /* Frames the program's own misuse kept out (taint_taken) are not the back-end's loss. */
+    for (ff_pfn p = out ? first_taken(o, 0, o->top) : UINT64_MAX; p != UINT64_MAX;
+         p = first_taken(o, p + 1, o->top))
+        if (o->frames[p].flags & FR_TAINTED) out--;
     if (out) {
         ff_pfn first = first_taken(o, 0, o->top);
-        while (first != UINT64_MAX && kept_in(o, first, 1))
+        while (first != UINT64_MAX && (kept_in(o, first, 1) || (o->frames[first].flags & FR_TAINTED)))
             first = first_taken(o, first + 1, o->top);
         ff_pfn head = first < o->top ? o->frames[first].head : first;
         finding(o, FF_CLASS_LEAK,
