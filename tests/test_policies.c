@@ -17,6 +17,7 @@
 static struct shim_cfg {
     bool pow2;            /* power-of-two blocks, naturally aligned, excess kept */
     bool by_address;      /* a free names its allocation by start; the count is ignored */
+    bool piecewise;       /* any run of allocated frames may be freed */
     bool size_class;      /* a free of the same power-of-two size class is accepted */
     bool accept_class;    /* accepts a free of the same class whatever it declares */
     bool accept_start;    /* accepts a free by start alone whatever it declares */
@@ -29,7 +30,11 @@ static struct shim_cfg {
     uint64_t panic_on_count; /* panics on a valid free of this many frames */
     bool straddle;        /* 5-frame blocks claim the hole frame before them */
     bool walk_frames;     /* a free looks at every frame it names, one step each */
+    bool magic;           /* keeps a magic word in its first kept frame, checked by alloc */
+    uint64_t reject_count; /* refuses every free of this many frames */
 } cfg;
+
+#define MAGIC 0x6d61676963ULL
 
 enum { FR_FREE, FR_USED, FR_KEPT };
 
@@ -62,7 +67,16 @@ static void *shim_create(ff_env *env, const ff_range *ranges, size_t n)
         s->nfree -= cfg.keep;
     }
     if (cfg.keep_hole) ff_keep_frames(env, s->top, 1);
+    if (cfg.magic) *(uint64_t *)env->frame_mem(env->space, first) = MAGIC;
     return s;
+}
+
+/* Its metadata in its kept frame must be as it left it. */
+static void check_magic(shim *s)
+{
+    ff_pfn first = s->ram.run[0].start;
+    if (cfg.magic && *(uint64_t *)s->env->frame_mem(s->env->space, first) != MAGIC)
+        ff_panic(s->env, "my metadata frame was overwritten");
 }
 
 static void shim_destroy(void *self)
@@ -100,6 +114,7 @@ static __attribute__((noinline)) void spin_b(shim *s)
 static ff_status shim_alloc(void *self, const ff_alloc_req *req, ff_pfn *start)
 {
     shim *s = self;
+    check_magic(s);
     if (req->count == 9) spin_a(s);
     if (req->count == 10) spin_b(s);
     ff_policy pol = {.placement = cfg.pow2 ? FF_PLACE_POW2_NATURAL : FF_PLACE_ANY_RUN,
@@ -132,6 +147,17 @@ static ff_status refuse(shim *s, ff_status why, const char *what)
 static ff_status shim_free(void *self, ff_pfn start, uint64_t count)
 {
     shim *s = self;
+    if (cfg.reject_count && count == cfg.reject_count) return FF_ERR_INVALID;
+    if (cfg.piecewise) {
+        if (count == 0 || count > s->top || start > s->top - count) return FF_ERR_INVALID;
+        for (uint64_t i = 0; i < count; i++)
+            if (!is_ram(s, start + i) || s->state[start + i] == FR_KEPT) return FF_ERR_FOREIGN;
+        for (uint64_t i = 0; i < count; i++)
+            if (s->state[start + i] != FR_USED) return FF_ERR_DOUBLE;
+        memset(&s->state[start], FR_FREE, count);
+        s->nfree += count;
+        return FF_OK;
+    }
     if (cfg.straddle && start + 1 < s->top && !is_ram(s, start) && s->granted[start + 1]) start++;
     if (cfg.walk_frames) { /* counts what is not RAM over all of it, then decides */
         uint64_t foreign = 0;
@@ -168,8 +194,9 @@ static ff_backend_ops shim_ops;
 
 static ff_target shim_target(void)
 {
-    ff_free_rule rule = cfg.by_address ? FF_FREE_BY_ADDRESS
+    ff_free_rule rule = cfg.by_address   ? FF_FREE_BY_ADDRESS
                         : cfg.size_class ? FF_FREE_SIZE_CLASS
+                        : cfg.piecewise  ? FF_FREE_PIECEWISE
                                          : FF_FREE_EXACT;
     shim_ops = (ff_backend_ops){
         .name = "shim",
@@ -180,7 +207,8 @@ static ff_target shim_target(void)
                    .max_order = 16,
                    .validates_frees = true,
                    .honours_zone = true,
-                   .honours_align = true},
+                   .honours_align = true,
+                   .needs_backing = cfg.magic},
         .create = shim_create,
         .destroy = shim_destroy,
         .alloc = shim_alloc,
@@ -410,4 +438,62 @@ FF_TEST(policy_what_follows_a_root_cause_is_its_consequence)
     const char *v = run_on(t, 2, MAP64 "alloc 2\nraw_free 0x0 1\n", true, NULL);
     CHECK(strncmp(v, "accepted-wrong-size-free@broken-wrongsize op 1", 46) == 0);
     CHECK(strstr(v, "divergence") == NULL);
+}
+
+/* ---------------------------------------------------------------- the program's own misuse */
+
+FF_TEST(policy_frames_a_free_did_not_name_are_not_poison_checked)
+{
+    /* Frames 1-2 hold the program's data when free(0, 1) by address gives all three
+     * back: the layer poisoned only what the free named, so their content proves
+     * nothing about the back-end. */
+    reset_cfg();
+    cfg.by_address = true;
+    CHECK_STREQ(run_shim(MAP64 "poison on\nalloc 3\nwrite 0x1000 0x11\nraw_free 0x0 1\n"
+                               "alloc 3\n", true, NULL),
+                "clean");
+}
+
+FF_TEST(policy_a_refused_block_freed_meanwhile_is_not_given_back_again)
+{
+    /* The program frees frames it holds (raw_free), the allocator hands them out again and
+     * the layer refuses them; a later drop frees that block, and another is handed out
+     * where it was. Only what is still out from its own hand-out goes back at the end. */
+    reset_cfg();
+    cfg.by_address = true;
+    CHECK_STREQ(run_shim("map tiny\nalloc 1\nalloc 4 zone dma\nraw_free 0x0 0\nalloc 1\n"
+                         "drop h0\nraw_free 0x1000 24\nalloc 7 zone dma\n", true, NULL),
+                "clean");
+}
+
+FF_TEST(policy_a_valid_give_back_refused_is_a_rejected_valid_free)
+{
+    /* A 64-frame block the layer refused (the program still held its first frame) is
+     * refused again when given back at the end: the back-end's bug, named as such, and
+     * the leak that follows is its consequence. */
+    reset_cfg();
+    cfg.reject_count = 64;
+    CHECK_STREQ(run_shim("map custom\nregion 0x0-0xfffff usable\nalloc 1\nraw_free 0x0 1\n"
+                         "alloc 64\n", true, NULL),
+                "rejected-valid-free@shim at end; then leak@shim at end");
+}
+
+FF_TEST(policy_frames_the_program_freed_itself_are_no_leak)
+{
+    /* Piecewise: the program frees frame 1 of the two it holds (raw_free); the layer's
+     * drop of both is then refused as a double free, and frame 2 stays out: the
+     * program's doing. */
+    reset_cfg();
+    cfg.piecewise = true;
+    CHECK_STREQ(run_shim(MAP64 "alloc 2\nraw_free 0x0 1\n", true, NULL), "clean");
+}
+
+FF_TEST(policy_the_layer_never_poisons_kept_frames)
+{
+    /* A foreign free over the allocator's metadata frame: refused, and the frame's
+     * content stays the allocator's (it checks it on every call). */
+    reset_cfg();
+    cfg.keep = 2;
+    cfg.magic = true;
+    CHECK_STREQ(run_shim(MAP64 "poison on\nraw_free 0x0 10\nalloc 1\n", true, NULL), "clean");
 }
