@@ -614,8 +614,8 @@ static void do_write(run *r, const ff_op *op)
     }
     ff_oracle_op_begin(r->o, r->op, FF_CALL_NONE);
     if (!ff_oracle_write(r->o, pfn, offset)) {
-        TRACE(r->x, "  -> skipped: the allocator's in-band bytes of a frame the program "
-                    "does not hold\n");
+        TRACE(r->x, "  -> skipped: the allocator's own bytes (in-band bytes of a free frame, "
+                    "or a frame it keeps), which no allocator can defend\n");
         return;
     }
     mem[offset] = op->value;

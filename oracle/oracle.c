@@ -834,6 +834,12 @@ static ff_pfn orphan_end(const ff_oracle *o, const orphan *b)
     return b->granted > o->top - b->start ? o->top : b->start + b->granted;
 }
 
+/* Whether frame p is still out from the orphan's own hand-out. */
+static bool own_frame(const ff_oracle *o, const orphan *b, ff_pfn p)
+{
+    return is_taken(o, p) && o->frames[p].alloc == b->alloc;
+}
+
 /* Whether any frame of the orphan is still out from its own hand-out. */
 static bool orphan_out(const ff_oracle *o, const orphan *b)
 {
@@ -841,6 +847,14 @@ static bool orphan_out(const ff_oracle *o, const orphan *b)
          p = first_taken(o, p + 1, orphan_end(o, b)))
         if (o->frames[p].alloc == b->alloc) return true;
     return false;
+}
+
+/* Whether all of the orphan's RAM is still out from its own hand-out. */
+static bool orphan_whole(const ff_oracle *o, const orphan *b)
+{
+    for (ff_pfn p = b->start; p < orphan_end(o, b); p++)
+        if (ff_space_is_usable(o->space, p) && !kept_in(o, p, 1) && !own_frame(o, b, p)) return false;
+    return true;
 }
 
 /* The executor returning a block the layer refused: the back-end's own hand-out, not a
@@ -857,10 +871,26 @@ static void judge_give_back(ff_oracle *o, const ff_event *ev)
                 "rejected (%s)",
                 (unsigned long long)ev->start, (unsigned long long)ev->count,
                 ff_status_name(ev->status));
-    if (ev->status == FF_OK && b)
-        for (ff_pfn p = b->start; p < orphan_end(o, b); p++)
-            if (is_taken(o, p) && o->frames[p].alloc == b->alloc) shadow_give_back(o, p, p + 1);
+    if (ev->status == FF_OK && b) {
+        ff_pfn lo = b->start, hi = orphan_end(o, b);
+        if (o->policy.free_rule == FF_FREE_PIECEWISE) { /* just the run given */
+            lo = ev->start;
+            hi = ev->count > hi - ev->start ? hi : ev->start + ev->count;
+        }
+        for (ff_pfn p = lo; p < hi; p++)
+            if (own_frame(o, b, p)) shadow_give_back(o, p, p + 1);
+    }
     judge_counter(o, "a give-back");
+}
+
+/* A raw free gave back [start, end), the whole of what came back (by address: the
+ * allocation): frames the program still holds references to are its own misuse, and
+ * their poison and slots prove nothing from now on. */
+static void taint_held(ff_oracle *o, ff_pfn start, ff_pfn end)
+{
+    if (o->call != FF_CALL_RAW_FREE) return;
+    for (ff_pfn p = start; p < end && p < o->top; p++)
+        if (o->frames[p].refs) frame_mut(o, p)->flags |= FR_TAINTED;
 }
 
 /* Whether the program misused a frame of [start, +count) (FR_TAINTED). */
@@ -925,6 +955,7 @@ static void judge_free(ff_oracle *o, const ff_event *ev)
         for (ff_pfn p = start + (count < end - start ? count : end - start); p < end; p++)
             frame_mut(o, p)->flags |= FR_UNPOISONED;
         note_freed(o, start, by_address ? end : start + count);
+        taint_held(o, start, end);
     } else if (kind != FF_FREE_KIND_INVALID && start < o->top) {
         /* A bad free by address names one frame; what else it took is unknown. */
         uint64_t n = by_address ? 1 : count;
@@ -933,6 +964,7 @@ static void judge_free(ff_oracle *o, const ff_event *ev)
         for (ff_pfn p = start; p < end; p++)
             if (o->frames[p].flags & FR_PHANTOM) frame_mut(o, p)->flags &= (uint8_t)~FR_PHANTOM;
         judge_freed_slots(o, start, end);
+        taint_held(o, start, end);
     }
     judge_counter(o, "a free");
 }
@@ -1144,12 +1176,7 @@ void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
                     ff_meta_status_name(r->status));
         }
         break;
-    case FF_CALL_RAW_FREE:
-        /* Frames freed under live references: the program's own misuse. */
-        if (r->status == FF_META_OK)
-            for (uint64_t i = 0; i < r->count && r->start + i < o->top; i++)
-                if (o->frames[r->start + i].refs) frame_mut(o, r->start + i)->flags |= FR_TAINTED;
-        break;
+    case FF_CALL_RAW_FREE: /* judged as the back-end answered (judge_free) */
     case FF_CALL_GIVE_BACK:
     case FF_CALL_RESERVE:
     case FF_CALL_NONE: break;
@@ -1185,14 +1212,25 @@ void ff_oracle_check(ff_oracle *o, const char *verdict)
 void ff_oracle_orphans(ff_oracle *o, void (*fn)(void *ctx, ff_pfn start, uint64_t count),
                        void *ctx)
 {
-    /* Any frame of it still out of that very hand-out, wherever the block starts (a hole,
-     * past RAM): a block the program freed meanwhile (its own raw_free, a drop of frames
-     * it held twice) is not given back again, nor what was handed out there since. */
+    /* What is still out of that very hand-out goes back, wherever the block starts (a
+     * hole, past RAM). Frames the program freed meanwhile (its own raw_free, a drop of
+     * frames it held twice), or handed out there since, are not the block's any more:
+     * a back-end that frees piecewise gets the block's runs still out; any other gets the
+     * block only while all of its RAM is still out (else it is the program's mess). */
     for (size_t i = 0; i < o->norphans; i++) {
         const orphan *b = &o->orphans[i];
         if (b->start >= o->top || !orphan_out(o, b)) continue;
         o->giving_back = b;
-        fn(ctx, b->start, b->count);
+        if (o->policy.free_rule != FF_FREE_PIECEWISE) {
+            if (orphan_whole(o, b)) fn(ctx, b->start, b->count);
+        } else {
+            for (ff_pfn p = b->start; p < orphan_end(o, b);) {
+                ff_pfn q = p;
+                while (q < orphan_end(o, b) && own_frame(o, b, q)) q++;
+                if (q > p) fn(ctx, p, q - p);
+                p = q + 1;
+            }
+        }
         o->giving_back = NULL;
     }
 }
@@ -1205,9 +1243,9 @@ void ff_oracle_leak_begin(ff_oracle *o)
     o->findings_at_event = o->nfindings;
     uint64_t out = o->space->usable_frames - o->kept_frames - o->shadow_free;
     /* Frames the program's own misuse kept out (taint_taken) are not the back-end's loss. */
-    for (ff_pfn p = out ? first_taken(o, 0, o->top) : UINT64_MAX; p != UINT64_MAX;
+    for (ff_pfn p = out ? first_taken(o, 0, o->top) : UINT64_MAX; p != UINT64_MAX && out;
          p = first_taken(o, p + 1, o->top))
-        if (o->frames[p].flags & FR_TAINTED) out--;
+        if ((o->frames[p].flags & FR_TAINTED) && !kept_in(o, p, 1)) out--;
     if (out) {
         ff_pfn first = first_taken(o, 0, o->top);
         while (first != UINT64_MAX && (kept_in(o, first, 1) || (o->frames[first].flags & FR_TAINTED)))

@@ -700,6 +700,13 @@ def example_tests():
                    len(sigs) == 1 and sigs[0].split("@")[0] == cls
                    and sigs[0].split("@")[1].split(":")[0] == name,
                    str(sigs) + proc.stderr[-1500:])
+        # What the example plug-ins once turned up that was framefuzz's, not theirs.
+        for replay in sorted(glob.glob(os.path.join(ROOT, "tests", "plugins", "replays", "*.txt"))):
+            name = os.path.basename(replay).split("-")[0]
+            proc = cli(["repro", "--plugin", os.path.join(ROOT, "plugins", f"{name}.c"), "--expect",
+                        replay])
+            report(f"example {name}: {os.path.basename(replay)} replays as expected",
+                   proc.returncode == 0, proc.stdout + proc.stderr)
         # One error code beside back-ends that name each refusal: no divergence.
         proc, sigs, _ = fuzz_json(["--plugin", os.path.join(ROOT, "plugins", "oneerr.c"),
                                    "--backends", "bitmap,freelist,oneerr", "--time", "10",
