@@ -73,12 +73,14 @@ $(PLUGIN_DEF):
 # Objects are rebuilt when the plug-in's sources or flags change, whatever the files'
 # time stamps (a file replaced by an older copy): the stamp holds their hash and is
 # rewritten only when it differs. Headers it includes are tracked by the compiler (-MMD).
+# Programs are linked to a temporary name and renamed into place, so one that is running
+# (a campaign's fftool) can be rebuilt, and two builds never trip over each other's files.
 PLUGIN_STAMP := $(B)/plugin/sources.stamp
 .PHONY: plugin-stamp
 plugin-stamp:
 	@mkdir -p $(dir $(PLUGIN_STAMP))
-	@{ echo '$(PLUGIN_CFLAGS)'; cat $(PLUGIN) $(PLUGIN_SRCS); } | sha1sum > $(PLUGIN_STAMP).new
-	@cmp -s $(PLUGIN_STAMP).new $(PLUGIN_STAMP) && rm -f $(PLUGIN_STAMP).new || mv $(PLUGIN_STAMP).new $(PLUGIN_STAMP)
+	@new=$(PLUGIN_STAMP).$$$$; { echo '$(PLUGIN_CFLAGS)'; cat $(PLUGIN) $(PLUGIN_SRCS); } | sha1sum > $$new; \
+	 if cmp -s $$new $(PLUGIN_STAMP); then rm -f $$new; else mv -f $$new $(PLUGIN_STAMP); fi
 $(PLUGIN_STAMP): plugin-stamp
 
 ifeq ($(suffix $(PLUGIN)),.so)
@@ -124,19 +126,19 @@ $(B)/libframefuzz.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(B)/fftool: $(TOOL_SRC) $(B)/libframefuzz.a $(PLUGIN_SO)
-	$(CC) $(CSTD) $(WARN) $(INC) $(CFLAGS) $< $(B)/libframefuzz.a $(PLUGIN_LINK) -o $@
+	$(CC) $(CSTD) $(WARN) $(INC) $(CFLAGS) $< $(B)/libframefuzz.a $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
 # The C side of `framefuzz compare`: workloads, a checked pass and a timed pass.
 COMPARE_SRC := bench/compare.c bench/workload.c
 $(B)/ffcompare: $(COMPARE_SRC) bench/workload.h bench/measure.h $(B)/libframefuzz.a $(PLUGIN_SO)
-	$(CC) $(CSTD) $(WARN) $(INC) -Ibench -O2 -g $(COMPARE_SRC) $(B)/libframefuzz.a $(PLUGIN_LINK) -o $@
+	$(CC) $(CSTD) $(WARN) $(INC) -Ibench -O2 -g $(COMPARE_SRC) $(B)/libframefuzz.a $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
 # The standalone replay driver: the harness without any fuzzer runtime.
 $(B)/replay: $(REPLAY_SRC) $(B)/libframefuzz.a $(PLUGIN_SO)
-	$(CC) $(CSTD) $(WARN) $(INC) $(CFLAGS) $< $(B)/libframefuzz.a $(PLUGIN_LINK) -o $@
+	$(CC) $(CSTD) $(WARN) $(INC) $(CFLAGS) $< $(B)/libframefuzz.a $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
 $(B)/bench: $(BENCH_SRC) bench/measure.h $(B)/libframefuzz.a $(PLUGIN_SO)
-	$(CC) $(CSTD) $(WARN) $(INC) -O2 -g $< $(B)/libframefuzz.a $(PLUGIN_LINK) -o $@
+	$(CC) $(CSTD) $(WARN) $(INC) -O2 -g $< $(B)/libframefuzz.a $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
 # Unit tests: one binary, every part, built from scratch with ASan+UBSan.
 $(B)/asan/unit: $(LIB_SRC) $(TEST_SRC) $(HDRS)
@@ -171,11 +173,11 @@ $(MAIN_B)/fuzzlib/%.o: %.c $(HDRS)
 
 $(B)/fuzz/fuzz-diff: fuzz/fuzz_target.c $(FUZZLIB_OBJ) $(PLUGIN_SO)
 	@mkdir -p $(dir $@)
-	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FUZZFLAGS) -DFF_DEFAULT_TARGETS='"all"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@
+	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FUZZFLAGS) -DFF_DEFAULT_TARGETS='"all"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
 $(B)/fuzz/fuzz-%: fuzz/fuzz_target.c $(FUZZLIB_OBJ) $(PLUGIN_SO)
 	@mkdir -p $(dir $@)
-	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FUZZFLAGS) -DFF_DEFAULT_TARGETS='"$*"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@
+	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FUZZFLAGS) -DFF_DEFAULT_TARGETS='"$*"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
 harnesses: $(HARNESSES)
 
@@ -191,11 +193,11 @@ $(MAIN_B)/fastlib/%.o: %.c $(HDRS)
 
 $(B)/fuzz-fast/fuzz-diff: fuzz/fuzz_target.c $(FASTLIB_OBJ) $(PLUGIN_SO)
 	@mkdir -p $(dir $@)
-	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FASTFLAGS) -DFF_DEFAULT_TARGETS='"all"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@
+	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FASTFLAGS) -DFF_DEFAULT_TARGETS='"all"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
 $(B)/fuzz-fast/fuzz-%: fuzz/fuzz_target.c $(FASTLIB_OBJ) $(PLUGIN_SO)
 	@mkdir -p $(dir $@)
-	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FASTFLAGS) -DFF_DEFAULT_TARGETS='"$*"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@
+	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FASTFLAGS) -DFF_DEFAULT_TARGETS='"$*"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
 harnesses-fast: $(FAST_HARNESSES)
 
@@ -243,19 +245,19 @@ endif
 $(B)/afl/fuzz-%.cmplog: fuzz/afl_main.c $(AFLCMPLOG_OBJ) $(PLUGIN_SO)
 	@mkdir -p $(dir $@)
 	AFL_QUIET=1 AFL_LLVM_CMPLOG=1 $(AFL_CC) $(CSTD) $(WARN) $(INC) -O2 -g \
-	    -DFF_DEFAULT_TARGETS='"$(call afl_targets,$*)"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@
+	    -DFF_DEFAULT_TARGETS='"$(call afl_targets,$*)"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
 $(B)/afl/fuzz-%: fuzz/afl_main.c $(AFLLIB_OBJ) $(PLUGIN_SO)
 	@mkdir -p $(dir $@)
 	AFL_QUIET=1 $(AFL_CC) $(CSTD) $(WARN) $(INC) -O2 -g \
-	    -DFF_DEFAULT_TARGETS='"$(call afl_targets,$*)"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@
+	    -DFF_DEFAULT_TARGETS='"$(call afl_targets,$*)"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
 # The custom mutator is a shared object: the library built position-independent, with
 # the plug-in's objects (flavour pic) in a plug-in build.
 $(B)/afl/ff-mutator.so: fuzz/afl_mutator.c $(LIB_SRC) $(HDRS) $(addprefix $(B)/pic/,$(PLUGIN_OBJ_NAMES)) $(PLUGIN_SO)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(if $(PLUGIN),-DFF_PLUGIN_DEF='"$(PLUGIN_DEF)"') $(WARN) $(INC) -O2 -g -shared -fPIC \
-	    fuzz/afl_mutator.c $(LIB_SRC) $(addprefix $(B)/pic/,$(PLUGIN_OBJ_NAMES)) $(PLUGIN_LINK) -o $@
+	    fuzz/afl_mutator.c $(LIB_SRC) $(addprefix $(B)/pic/,$(PLUGIN_OBJ_NAMES)) $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
 afl: $(AFL_TARGETS)
 
