@@ -100,6 +100,13 @@ def reproducer_text(path, finding):
         return "(reproducer missing)\n"
 
 
+def consequences_text(finding):
+    """What followed the root cause in the same run, one line each."""
+    return [c if isinstance(c, str) else
+            f"{c['signature']} {c['where']}" + (f" (x{c['times']})" if c["times"] > 1 else "")
+            for c in finding.get("consequences", [])]
+
+
 def markdown(path, config, numbers, findings, charts):
     lines = [f"# framefuzz campaign `{os.path.basename(os.path.abspath(path))}`", "",
              f"- target `{config['target']}` over `{config['backends']}`, engine "
@@ -116,8 +123,13 @@ def markdown(path, config, numbers, findings, charts):
                   for f in findings]
         lines.append("")
     for f in findings:
-        lines += [f"## `{f['signature']}`", "",
-                  f"Replay: `./framefuzz repro {os.path.join(path, 'findings', f['signature'], 'reproducer.txt')}`",
+        lines += [f"## `{f['signature']}`", ""]
+        if f.get("message"):
+            lines += [f.get("message"), ""]
+        if consequences_text(f):
+            lines += ["What followed from it in the same run:", ""]
+            lines += [f"- `{c}`" for c in consequences_text(f)] + [""]
+        lines += [f"Replay: `./framefuzz repro {os.path.join(path, 'findings', f['signature'], 'reproducer.txt')}`",
                   "", "```", reproducer_text(path, f).rstrip(), "```", ""]
     lines += [f"![{title}]({name})" for name, title in charts]
     return "\n".join(lines) + "\n"
@@ -142,7 +154,11 @@ def page(path, config, numbers, findings, charts):
              f"</tr>{rows}</table>" if findings else "<p class='clean'>No finding.</p>")
     details = "".join(
         f"<h2 id='{e(f['signature'])}'><code>{e(f['signature'])}</code> {e(f['where'])}</h2>"
-        f"<p>Replay: <code>./framefuzz repro "
+        + (f"<p>{e(f['message'])}</p>" if f.get("message") else "")
+        + (f"<p>What followed from it in the same run:</p><ul>"
+           + "".join(f"<li><code>{e(c)}</code></li>" for c in consequences_text(f)) + "</ul>"
+           if consequences_text(f) else "")
+        + f"<p>Replay: <code>./framefuzz repro "
         f"{e(os.path.join(path, 'findings', f['signature'], 'reproducer.txt'))}</code></p>"
         f"<pre>{e(reproducer_text(path, f))}</pre>" for f in findings)
     plots = "".join(f"<figure><img src='{e(n)}' alt='{e(t)}'><figcaption>{e(t)}</figcaption>"
