@@ -89,7 +89,9 @@ PLUGIN_SONAME := $(shell objdump -p $(PLUGIN) 2>/dev/null | sed -n 's/^ *SONAME 
 PLUGIN_SO := $(B)/plugin/$(or $(PLUGIN_SONAME),libff-$(PLUGIN_NAME).so)
 PLUGIN_LINK := -L$(CURDIR)/$(B)/plugin -l:$(notdir $(PLUGIN_SO)) -Wl,-rpath,$(CURDIR)/$(B)/plugin
 
-$(PLUGIN_SO): $(PLUGIN_STAMP)
+# Compared every time, copied only when it differs: file times within one build can
+# come out of order (the kernel stamps files from a coarse clock).
+$(PLUGIN_SO): plugin-stamp
 	@mkdir -p $(dir $@)
 	@cmp -s $(PLUGIN) $@ || cp $(PLUGIN) $@
 PLUGIN_OBJ_NAMES :=
@@ -101,6 +103,10 @@ PLUGIN_INC := -I$(dir $(PLUGIN)) $(PLUGIN_CFLAGS)
 vpath %.c $(sort $(dir $(PLUGIN_ALL_SRCS)))
 endif
 endif
+
+# What every program of a plug-in build is relinked for: the plug-in itself (its stamp
+# changes with its sources, flags or object, whatever their time stamps) and the object.
+PLUGIN_DEPS := $(if $(PLUGIN),$(PLUGIN_STAMP) $(PLUGIN_SO))
 
 # The library's objects for one flavour (build directory $(1)): in a plug-in build, the
 # main build's objects but for the registry, which names the plug-in, and the plug-in's.
@@ -125,19 +131,19 @@ $(B)/libframefuzz.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/fftool: $(TOOL_SRC) $(B)/libframefuzz.a $(PLUGIN_SO)
+$(B)/fftool: $(TOOL_SRC) $(B)/libframefuzz.a $(PLUGIN_DEPS)
 	$(CC) $(CSTD) $(WARN) $(INC) $(CFLAGS) $< $(B)/libframefuzz.a $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
 # The C side of `framefuzz compare`: workloads, a checked pass and a timed pass.
 COMPARE_SRC := bench/compare.c bench/workload.c
-$(B)/ffcompare: $(COMPARE_SRC) bench/workload.h bench/measure.h $(B)/libframefuzz.a $(PLUGIN_SO)
+$(B)/ffcompare: $(COMPARE_SRC) bench/workload.h bench/measure.h $(B)/libframefuzz.a $(PLUGIN_DEPS)
 	$(CC) $(CSTD) $(WARN) $(INC) -Ibench -O2 -g $(COMPARE_SRC) $(B)/libframefuzz.a $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
 # The standalone replay driver: the harness without any fuzzer runtime.
-$(B)/replay: $(REPLAY_SRC) $(B)/libframefuzz.a $(PLUGIN_SO)
+$(B)/replay: $(REPLAY_SRC) $(B)/libframefuzz.a $(PLUGIN_DEPS)
 	$(CC) $(CSTD) $(WARN) $(INC) $(CFLAGS) $< $(B)/libframefuzz.a $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
-$(B)/bench: $(BENCH_SRC) bench/measure.h $(B)/libframefuzz.a $(PLUGIN_SO)
+$(B)/bench: $(BENCH_SRC) bench/measure.h $(B)/libframefuzz.a $(PLUGIN_DEPS)
 	$(CC) $(CSTD) $(WARN) $(INC) -O2 -g $< $(B)/libframefuzz.a $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
 # Unit tests: one binary, every part, built from scratch with ASan+UBSan.
@@ -171,13 +177,13 @@ $(MAIN_B)/fuzzlib/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FUZZLIBFLAGS) -c $< -o $@
 
-$(B)/fuzz/fuzz-diff: fuzz/fuzz_target.c $(FUZZLIB_OBJ) $(PLUGIN_SO)
+$(B)/fuzz/fuzz-diff: fuzz/fuzz_target.c $(FUZZLIB_OBJ) $(PLUGIN_DEPS)
 	@mkdir -p $(dir $@)
-	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FUZZFLAGS) -DFF_DEFAULT_TARGETS='"all"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
+	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FUZZFLAGS) -DFF_DEFAULT_TARGETS='"all"' $(filter-out %.so %.stamp,$^) $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
-$(B)/fuzz/fuzz-%: fuzz/fuzz_target.c $(FUZZLIB_OBJ) $(PLUGIN_SO)
+$(B)/fuzz/fuzz-%: fuzz/fuzz_target.c $(FUZZLIB_OBJ) $(PLUGIN_DEPS)
 	@mkdir -p $(dir $@)
-	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FUZZFLAGS) -DFF_DEFAULT_TARGETS='"$*"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
+	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FUZZFLAGS) -DFF_DEFAULT_TARGETS='"$*"' $(filter-out %.so %.stamp,$^) $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
 harnesses: $(HARNESSES)
 
@@ -191,13 +197,13 @@ $(MAIN_B)/fastlib/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FASTLIBFLAGS) -c $< -o $@
 
-$(B)/fuzz-fast/fuzz-diff: fuzz/fuzz_target.c $(FASTLIB_OBJ) $(PLUGIN_SO)
+$(B)/fuzz-fast/fuzz-diff: fuzz/fuzz_target.c $(FASTLIB_OBJ) $(PLUGIN_DEPS)
 	@mkdir -p $(dir $@)
-	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FASTFLAGS) -DFF_DEFAULT_TARGETS='"all"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
+	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FASTFLAGS) -DFF_DEFAULT_TARGETS='"all"' $(filter-out %.so %.stamp,$^) $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
-$(B)/fuzz-fast/fuzz-%: fuzz/fuzz_target.c $(FASTLIB_OBJ) $(PLUGIN_SO)
+$(B)/fuzz-fast/fuzz-%: fuzz/fuzz_target.c $(FASTLIB_OBJ) $(PLUGIN_DEPS)
 	@mkdir -p $(dir $@)
-	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FASTFLAGS) -DFF_DEFAULT_TARGETS='"$*"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
+	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FASTFLAGS) -DFF_DEFAULT_TARGETS='"$*"' $(filter-out %.so %.stamp,$^) $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
 harnesses-fast: $(FAST_HARNESSES)
 
@@ -242,19 +248,19 @@ $(foreach f,rel pic fuzzlib fastlib afllib afllib-cmplog,$(eval $(call plugin_fl
 -include $(wildcard $(B)/*/plugin/*.d)
 endif
 
-$(B)/afl/fuzz-%.cmplog: fuzz/afl_main.c $(AFLCMPLOG_OBJ) $(PLUGIN_SO)
+$(B)/afl/fuzz-%.cmplog: fuzz/afl_main.c $(AFLCMPLOG_OBJ) $(PLUGIN_DEPS)
 	@mkdir -p $(dir $@)
 	AFL_QUIET=1 AFL_LLVM_CMPLOG=1 $(AFL_CC) $(CSTD) $(WARN) $(INC) -O2 -g \
-	    -DFF_DEFAULT_TARGETS='"$(call afl_targets,$*)"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
+	    -DFF_DEFAULT_TARGETS='"$(call afl_targets,$*)"' $(filter-out %.so %.stamp,$^) $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
-$(B)/afl/fuzz-%: fuzz/afl_main.c $(AFLLIB_OBJ) $(PLUGIN_SO)
+$(B)/afl/fuzz-%: fuzz/afl_main.c $(AFLLIB_OBJ) $(PLUGIN_DEPS)
 	@mkdir -p $(dir $@)
 	AFL_QUIET=1 $(AFL_CC) $(CSTD) $(WARN) $(INC) -O2 -g \
-	    -DFF_DEFAULT_TARGETS='"$(call afl_targets,$*)"' $(filter-out %.so,$^) $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
+	    -DFF_DEFAULT_TARGETS='"$(call afl_targets,$*)"' $(filter-out %.so %.stamp,$^) $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
 # The custom mutator is a shared object: the library built position-independent, with
 # the plug-in's objects (flavour pic) in a plug-in build.
-$(B)/afl/ff-mutator.so: fuzz/afl_mutator.c $(LIB_SRC) $(HDRS) $(addprefix $(B)/pic/,$(PLUGIN_OBJ_NAMES)) $(PLUGIN_SO)
+$(B)/afl/ff-mutator.so: fuzz/afl_mutator.c $(LIB_SRC) $(HDRS) $(addprefix $(B)/pic/,$(PLUGIN_OBJ_NAMES)) $(PLUGIN_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(if $(PLUGIN),-DFF_PLUGIN_DEF='"$(PLUGIN_DEF)"') $(WARN) $(INC) -O2 -g -shared -fPIC \
 	    fuzz/afl_mutator.c $(LIB_SRC) $(addprefix $(B)/pic/,$(PLUGIN_OBJ_NAMES)) $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@

@@ -60,7 +60,8 @@ bool ff_minimize(const ff_program *p, const ff_target *targets, size_t ntargets,
     memcpy(ops, p->ops, n * sizeof *ops);
     size_t best = position_of(&mz, ops, n);
     if (best == SIZE_MAX) {
-        snprintf(err, errlen, "the program does not show %s", signature);
+        snprintf(err, errlen, "the program does not show %s as a root cause (absent, or only "
+                              "following another finding on its back-end)", signature);
         goto fail;
     }
     *result = (ff_minimize_result){.ops_before = n};
