@@ -21,14 +21,20 @@
  *                           request (backend.h says which), FF_ERR_NOMEM when nothing
  *                           fits, FF_ERR_UNSUPPORTED for what the policy says you do
  *                           not offer.
- *   free(self, start, count) take an allocation back; with validates_frees, refuse a
- *                           bad free with one code (INVALID > FOREIGN > DOUBLE >
- *                           MISALIGNED > WRONG_SIZE) and change nothing.
- *   free_frames(self)       your own counter, never recomputed: drift is a finding.
+ *   free(self, start, count) take an allocation back, as your free_rule says a free
+ *                           names it (exact, piecewise, size class, by address); with
+ *                           validates_frees, refuse a bad free with one code (INVALID >
+ *                           FOREIGN > DOUBLE > MISALIGNED > WRONG_SIZE, or REJECTED if
+ *                           you do not tell reasons apart) and change nothing.
+ *   free_frames(self)       optional: your own counter, never recomputed: drift is a
+ *                           finding.
  *   check(self)             optional: walk your invariants; NULL when they hold.
  *   destroy(self)           free everything.
  * The policy is all the oracle knows of you: declare exactly what you do. Anything
- * else you may do (e.g. hand out the lowest fit) is yours.
+ * else you may do (e.g. hand out the lowest fit) is yours. Your own assertions go
+ * through ff_panic(env, ...), metadata kept in managed frames is declared with
+ * ff_keep_frames at create, and globals must be swapped per instance (backend.h says
+ * how; plugins/assert.c, kmem.c show it).
  *
  * This allocator: free extents in a sorted host array; allocations in another sorted
  * array (start, count), so a free is checked exactly. O(extents) per call: small and
