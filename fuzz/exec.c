@@ -398,7 +398,6 @@ static void record_finding(ff_exec *x, const ff_finding *found)
     if (!f.consequence) x->target_first = x->nfindings;
     ff_exec_current.target_found = true;
     x->findings[x->nfindings++] = f;
-    ff_exec_current.nfindings = x->nfindings;
     trace_finding(x, &f);
     bool counts = x->opts.on_finding ? x->opts.on_finding(x->opts.ctx, &f) : true;
     if (!f.consequence && counts) x->counted++;
@@ -782,8 +781,7 @@ static void run_target(ff_exec *x, size_t ti, const ff_program *p, outcome *out)
         return;
     }
     /* Building (or resetting) the back-end runs it too: a crash there is at the start. */
-    ff_exec_current = (ff_exec_position){.target = t->name, .op = FF_EXEC_AT_START,
-                                         .nfindings = x->nfindings};
+    ff_exec_current = (ff_exec_position){.target = t->name, .op = FF_EXEC_AT_START};
     ff_exec_current.running = true;
     char err[200];
     context *c = context_get(x, se, t, sem, poison, err, sizeof err);

@@ -89,7 +89,6 @@ typedef struct ff_exec_position {
     const char *target; /* the target's name */
     volatile size_t op; /* operation index, FF_OP_AT_END, or FF_EXEC_AT_START while the
                            back-end is built and its baseline taken */
-    size_t nfindings;   /* findings made so far in this program's run */
     volatile bool target_found; /* the running target has had its first finding */
 } ff_exec_position;
 
