@@ -286,6 +286,19 @@ def harness_tests():
             report(f"fuzz: harness option with {name} is a one-line error, exit 2", ok, detail)
 
 
+def run_afl(args, env):
+    """afl-fuzz in a session of its own, and everything it started gone afterwards: its
+    CMPLOG fork server outlives it, stopped, when -V ends the run."""
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, start_new_session=True)
+    out, err = proc.communicate()
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
 def afl_tests():
     """The same harness under AFL++: persistent mode, CMPLOG, the custom mutator."""
     if not make("afl", "build: AFL++ targets (persistent mode), CMPLOG builds, custom mutator"):
@@ -296,10 +309,10 @@ def afl_tests():
     afl = os.path.join(ROOT, "build", "afl")
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "diff")
-        proc = run(["afl-fuzz", "-i", os.path.join(ROOT, "corpus", "diff"), "-o", out,
-                    "-c", os.path.join(afl, "fuzz-diff.cmplog"), "-V", "5", "--",
-                    os.path.join(afl, "fuzz-diff"), "--ff-targets=buddy,bitmap,freelist",
-                    "--ff-semantics=hardened"], env=env)
+        proc = run_afl(["afl-fuzz", "-i", os.path.join(ROOT, "corpus", "diff"), "-o", out,
+                        "-c", os.path.join(afl, "fuzz-diff.cmplog"), "-V", "5", "--",
+                        os.path.join(afl, "fuzz-diff"), "--ff-targets=buddy,bitmap,freelist",
+                        "--ff-semantics=hardened"], env)
         stats = {}
         try:
             with open(os.path.join(out, "default", "fuzzer_stats")) as f:
@@ -314,9 +327,9 @@ def afl_tests():
                and stats.get("saved_crashes") == "0", proc.stdout[-2000:] + proc.stderr[-2000:])
 
         out = os.path.join(tmp, "bsa")
-        proc = run(["afl-fuzz", "-i", os.path.join(ROOT, "corpus", "bsa"), "-o", out, "-V", "5",
-                    "--", os.path.join(afl, "fuzz-bsa"), "--ff-classes=accepted-foreign-free"],
-                   env=env)
+        proc = run_afl(["afl-fuzz", "-i", os.path.join(ROOT, "corpus", "bsa"), "-o", out, "-V",
+                        "5", "--", os.path.join(afl, "fuzz-bsa"),
+                        "--ff-classes=accepted-foreign-free"], env)
         crashes = sorted(glob.glob(os.path.join(out, "default", "crashes", "id:*")))
         report("afl: the bsa target saves crashes for accepted foreign frees",
                proc.returncode == 0 and len(crashes) > 0, proc.stdout[-2000:] + proc.stderr[-2000:])
