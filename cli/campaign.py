@@ -322,15 +322,19 @@ def engine_verdict(config, name):
                        f"reported {kind}, which the replay does not show (see logs/)"}
 
 
+UNREADABLE = object()  # triage_one: the artifact could not be replayed; it stays untriaged
+
+
 def triage_one(camp, name):
     """Turns one artifact (a path relative to the campaign) into a finding — new, or
-    one more hit of a known one. Returns the finding record when it is new."""
+    one more hit of a known one. Returns the finding record when it is new, None when
+    it is a known one, UNREADABLE when it cannot be replayed (it is then left untriaged:
+    nothing found is ever dropped)."""
     config, root = camp.config, camp.dir
     path = os.path.join(root, name)
     found = verdicts(config, path, keep_going=True)
     if found is None:
-        camp.say_warning(f"artifact {name} could not be read; skipped")
-        return None
+        return UNREADABLE
     roots = [f for f in found if not f["consequence"]] or [engine_verdict(config, name)]
     # The harness crashed on the first root cause it did not know yet.
     known = set(read_lines(os.path.join(root, "known")))
@@ -377,15 +381,18 @@ def triage_one(camp, name):
 
 
 MAKE_ARGS = []  # the plug-in build's make arguments (use_build)
+PLUGIN = {}     # the plug-in a new campaign runs with: path, sources, cflags, sha1
 
 
-def use_build(build_dir, make_args):
-    """Points the campaign at another build (a plug-in's)."""
+def use_build(build_dir, make_args, plugin):
+    """Points the campaign at another build (a plug-in's), and remembers the plug-in."""
     global FFTOOL, LIBFUZZER_DIR, AFL_DIR
     FFTOOL = os.path.join(build_dir, "fftool")
     LIBFUZZER_DIR = os.path.join(build_dir, "fuzz")
     AFL_DIR = os.path.join(build_dir, "afl")
     MAKE_ARGS[:] = make_args
+    PLUGIN.clear()
+    PLUGIN.update(plugin)
 
 
 def registered_backends():
@@ -419,6 +426,7 @@ class Campaign:
         self.ticks = 0
         self.rate_window = [(0.0, 0)]
         self.merged = None
+        self.unreadable = set()  # artifacts this run could not replay: left untriaged
         self.lock = threading.Lock()
         if opts.resume:
             self.dir = opts.resume
@@ -477,7 +485,7 @@ class Campaign:
         return {"engine": opts.engine, "target": target, "backends": backends,
                 "semantics": semantics, "map": opts.map, "time": opts.time,
                 "jobs": opts.jobs, "seeds": seeds, "input_timeout": opts.timeout or INPUT_TIMEOUT,
-                "created": time.strftime("%Y-%m-%d %H:%M:%S")}
+                "plugin": dict(PLUGIN) or None, "created": time.strftime("%Y-%m-%d %H:%M:%S")}
 
     def elapsed(self):
         """Seconds into this run."""
@@ -644,8 +652,13 @@ class Campaign:
 
     def triage_pending(self):
         done = set(read_lines(os.path.join(self.dir, "triaged")))
-        for name in (n for n in artifacts(self.dir) if n not in done):
+        for name in (n for n in artifacts(self.dir) if n not in done and n not in self.unreadable):
             meta = triage_one(self, name)
+            if meta is UNREADABLE:
+                self.unreadable.add(name)
+                self.say_warning(f"artifact {name} could not be replayed; it stays untriaged "
+                                 f"(framefuzz triage {self.dir} tries again)")
+                continue
             append_line(os.path.join(self.dir, "triaged"), name)
             if meta:
                 self.emit({"event": "finding", **meta})
@@ -806,23 +819,30 @@ def triage(path, as_json):
     """`framefuzz triage DIR`: triages what is untriaged, then lists the findings."""
     camp = Opened(path)
     done = set(read_lines(os.path.join(path, "triaged")))
-    new = 0
+    new, unreadable = 0, []
     for name in artifacts(path):
         if name in done:
             continue
-        if triage_one(camp, name):
-            new += 1
+        meta = triage_one(camp, name)
+        if meta is UNREADABLE:
+            unreadable.append(name)
+            continue
+        new += meta is not None
         append_line(os.path.join(path, "triaged"), name)
     minimize_pending(camp)
     found = findings_of(path)
     if as_json:
-        print(json.dumps({"dir": path, "new": new, "findings": found}))
+        print(json.dumps({"dir": path, "new": new, "findings": found, "unreadable": unreadable}))
     else:
         print(f"{path}: {len(found)} distinct finding(s), {new} new")
+        for name in unreadable:
+            sys.stderr.write(f"framefuzz triage: artifact {name} could not be replayed; it stays "
+                             f"untriaged\n")
         for f in found:
             print(f"  {f['signature']:40} {f['where']:12} hits {f['hits']:5}  "
                   f"{os.path.join(path, 'findings', f['signature'], 'reproducer.txt')}")
-    return 1 if found else 0
+    # An artifact that could not be replayed is no verdict: never "clean".
+    return 1 if found else 2 if unreadable else 0
 
 
 def alive(pid):

@@ -21,6 +21,8 @@
  *                        call still running then is a hang
  *     --expect           compare with the program's "# expect:" lines instead
  *     --binary           read every file as binary, even one that looks like text
+ *     --default-backend LIST  what a program naming no back-end runs on (a campaign's
+ *                        artifacts: the back-ends its harness ran)
  *   A fatal signal in the allocator is reported as an engine-crash finding naming the
  *   call and the allocator's functions on the stack, after everything found before it.
  *   fftool validate                            every back-end of this build (plug-ins too)
@@ -306,6 +308,7 @@ static int cmd_encode(const char *path, const char *out_path)
 
 typedef struct repro_opts {
     const char *backends; /* NULL: the program's header */
+    const char *fallback; /* for a program whose header names none (a campaign's artifact) */
     int semantics, poison;
     int bug;              /* -1: as the program says, else an ff_bug */
     bool keep_going, quiet, expect, binary, json;
@@ -358,7 +361,7 @@ static int repro_one(const char *path, const repro_opts *ro)
         fprintf(stderr, "fftool: %s\n", err);
         return 2;
     }
-    const char *list = ro->backends ? ro->backends : prog.backend[0] ? prog.backend : NULL;
+    const char *list = ro->backends ? ro->backends : prog.backend[0] ? prog.backend : ro->fallback;
     ff_target targets[16];
     size_t n;
     if (!list) {
@@ -450,6 +453,8 @@ static int replay_option(int argc, char **argv, int *i, repro_opts *ro)
         ro->binary = true;
     } else if (strcmp(a, "--backend") == 0 && has_value) {
         ro->backends = argv[++*i];
+    } else if (strcmp(a, "--default-backend") == 0 && has_value) {
+        ro->fallback = argv[++*i];
     } else if (strcmp(a, "--bug") == 0 && has_value) {
         ff_bug bug;
         if (!ff_bug_parse(argv[++*i], &bug))
@@ -498,7 +503,7 @@ static int cmd_repro(int argc, char **argv)
         else if ((taken = replay_option(argc, argv, &i, &ro)) != 1) {
             free(files);
             return taken ? taken
-                         : usage_error("unknown repro option %s (valid: --backend --bug "
+                         : usage_error("unknown repro option %s (valid: --backend --default-backend --bug "
                                        "--semantics --poison --keep-going --quiet --json "
                                        "--timeout --expect --binary)", a);
         }
@@ -542,7 +547,7 @@ static int cmd_minimize(int argc, char **argv)
             out_path = argv[++i];
         } else if ((taken = replay_option(argc, argv, &i, &ro)) != 1) {
             return taken ? taken
-                         : usage_error("unknown minimize option %s (valid: --backend --bug "
+                         : usage_error("unknown minimize option %s (valid: --backend --default-backend --bug "
                                        "--semantics --poison --signature --binary -o)", a);
         }
     }
@@ -550,7 +555,7 @@ static int cmd_minimize(int argc, char **argv)
     char err[256];
     ff_program prog;
     if (!ff_program_load(&prog, file, ro.binary, err, sizeof err)) return usage_error("%s", err);
-    const char *list = ro.backends ? ro.backends : prog.backend[0] ? prog.backend : NULL;
+    const char *list = ro.backends ? ro.backends : prog.backend[0] ? prog.backend : ro.fallback;
     ff_target targets[16];
     size_t n;
     int rc = 2;

@@ -686,6 +686,53 @@ def precision_tests():
            proc.stderr)
 
 
+def campaign_plugin_tests():
+    """A campaign remembers its plug-in: triage, repro and minimize of what it stored
+    work with no flags, and nothing found is ever dropped as unreadable."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "xv6")
+        proc, sigs, _ = fuzz_json(["--plugin", os.path.join(ROOT, "plugins", "xv6.c"),
+                                   "--target", "xv6", "--time", "5", "--out", out])
+        # As a killed run leaves it: artifacts written, nothing triaged.
+        for name in ("triaged", "known"):
+            if os.path.exists(os.path.join(out, name)):
+                os.unlink(os.path.join(out, name))
+        shutil.rmtree(os.path.join(out, "findings"), ignore_errors=True)
+        os.makedirs(os.path.join(out, "findings"))
+        huge = os.path.join(out, "artifacts", "crash-huge")
+        with open(huge, "wb") as f:
+            f.write(b"\x01" * (5 << 20))  # past what a program can be: cannot be replayed
+        tri = cli(["triage", "--json", out])
+        try:
+            info = json.loads(tri.stdout)
+        except ValueError:
+            info = {}
+        again = sorted(f["signature"] for f in info.get("findings", []))
+        report("triage: a plug-in campaign is triaged with no flags, and finds again what the "
+               "campaign found", sigs and again == sigs and tri.returncode == 1,
+               f"{sigs} {again}\n" + tri.stdout[-1000:] + tri.stderr[-1000:])
+        st = cli(["status", "--json", out])
+        try:
+            untriaged = json.loads(st.stdout).get("untriaged")
+        except ValueError:
+            untriaged = None
+        report("triage: an artifact that cannot be replayed stays untriaged, named and counted",
+               info.get("unreadable") == ["artifacts/crash-huge"] and untriaged == 1,
+               tri.stdout[-1000:] + st.stdout)
+        os.unlink(huge)
+        stored = sorted(glob.glob(os.path.join(out, "findings", "*", "reproducer.txt")))
+        replays = [cli(["repro", "--quiet", path]) for path in stored]
+        report("repro: a plug-in campaign's reproducers replay as their signature with no flags",
+               stored and all(f"verdict: {os.path.basename(os.path.dirname(path))} " in r.stdout
+                              for path, r in zip(stored, replays)),
+               "".join(r.stdout + r.stderr for r in replays))
+        artifact = sorted(glob.glob(os.path.join(out, "artifacts", "crash-*")))[:1]
+        proc = cli(["minimize", *artifact]) if artifact else None
+        report("minimize: a plug-in campaign's binary artifact (no back-end named) minimises with "
+               "no flags", proc is not None and proc.returncode == 0 and "backend xv6" in proc.stdout,
+               (proc.stdout + proc.stderr) if proc else "no artifact")
+
+
 EXAMPLES = [  # plug-in, the class its FF_EXAMPLE_BUG twin is found as
     ("sizeclass", "accepted-wrong-size-free"),
     ("kfree", "accepted-misaligned-free"),
@@ -1087,6 +1134,7 @@ def main():
     plugin_tests()
     shared_plugin_tests()
     precision_tests()
+    campaign_plugin_tests()
     example_tests()
     compare_tests()
     cli_tests()
