@@ -425,6 +425,7 @@ class Campaign:
         self.progress = {"execs": 0, "cov": 0, "corpus": 0, "crashes": 0}
         self.ticks = 0
         self.rate_window = [(0.0, 0)]
+        self.last_rate, self.last_execs, self.last_change = 0.0, 0, 0.0
         self.merged = None
         self.unreadable = set()  # artifacts this run could not replay: left untriaged
         self.lock = threading.Lock()
@@ -496,13 +497,19 @@ class Campaign:
         return self.earlier_runs_s + self.elapsed()
 
     def rate(self, execs):
-        """exec/s over the last 10 s: engines report executions in bursts."""
+        """exec/s over the last 10 s: engines report executions in bursts. While no new
+        count arrives (libFuzzer's fork mode restarting its jobs) the last window in which
+        executions advanced stands, rather than a 0 that is no measurement."""
         now = self.elapsed()
         self.rate_window.append((now, execs))
         while len(self.rate_window) > 2 and now - self.rate_window[1][0] >= 10:
             self.rate_window.pop(0)
         t0, e0 = self.rate_window[0]
-        return (execs - e0) / (now - t0) if now > t0 else 0.0
+        rate = (execs - e0) / (now - t0) if now > t0 else 0.0
+        if execs != self.last_execs:
+            self.last_rate, self.last_execs, self.last_change = rate, execs, now
+        # A stall of more than 30 s is no restart: then 0 is the truth.
+        return self.last_rate if now - self.last_change <= 30 else rate
 
     # -------------------------------------------------- output
 
@@ -673,6 +680,10 @@ class Campaign:
             sys.stdout.write("\r\033[K")
 
     def run(self):
+        # Campaign time starts now: building a plug-in and the harnesses is not fuzzing,
+        # and must not count into a finding's time to detect.
+        self.started = time.monotonic()
+        self.rate_window = [(0.0, self.progress["execs"])]
         self.triage_pending()  # what a killed run left behind
         afl = self.config["engine"] == "afl"
         commands = self.afl_commands() if afl else [self.libfuzzer_command()]
