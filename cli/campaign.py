@@ -310,6 +310,64 @@ def artifacts(root):
     return sorted(out)
 
 
+SANITIZER_KIND = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer): ([\w-]+)")
+SANITIZER_UB = re.compile(r"runtime error: (.*)")
+SANITIZER_FRAME = re.compile(r"^\s*#\d+ 0x[0-9a-f]+ in (\S+) (\S+)")
+DIED_IN = re.compile(r"^==framefuzz== died in (\S+) (\S+) at op (\d+)")
+# The layer's functions that call into a back-end (meta.c): frames past them are not the
+# allocator's.
+LAYER_CALLS = ("call_alloc", "call_free", "create_backend", "destroy_backend",
+               "ff_meta_backend_check")
+
+
+def sanitizer_verdict(config, name, path):
+    """An artifact the plain replay shows clean, replayed in the sanitized harness (ASan +
+    UBSan), which is where the engine found it crashing: the sanitizer's report, and a
+    finding record naming the back-end, the call, the kind of error and the allocator's
+    functions on the stack (engine-crash@NAME:CALL:KIND:f1,f2,f3). None when the harness
+    does not crash either (or the artifact is AFL++'s, whose harness has no sanitizer)."""
+    if not name.startswith("artifacts" + os.sep):
+        return None
+    cmd = [os.path.join(LIBFUZZER_DIR, f"fuzz-{config['target']}"),
+           f"--ff-targets={targets_of(config)}", "-runs=1", f"-timeout={input_timeout(config)}"]
+    if config.get("semantics"):
+        cmd.append(f"--ff-semantics={config['semantics']}")
+    try:
+        proc = subprocess.run(cmd + [path], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True, errors="replace", timeout=4 * input_timeout(config) + 30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    report = proc.stderr
+    kind = SANITIZER_KIND.search(report)
+    ub = SANITIZER_UB.search(report)
+    if proc.returncode == 0 or not (kind or ub):
+        return None
+    died = next((m for m in map(DIED_IN.match, report.splitlines()) if m), None)
+    frames = []
+    for m in map(SANITIZER_FRAME.match, report.splitlines()):
+        if not m:
+            continue
+        func, where = m.groups()
+        if func in LAYER_CALLS:
+            break
+        if "compiler-rt" in where or "sanitizer" in where or where.startswith("/usr/"):
+            continue
+        if func not in frames:
+            frames.append(func)
+    what = kind.group(2) if kind else "undefined-behavior"
+    backend = died.group(1) if died else config["target"]
+    call = died.group(2) if died else "outside"
+    state = f"{call}:{what}:{','.join(frames[:3]) or 'unknown'}"
+    return {"signature": f"engine-crash@{backend}:{state}", "class": "engine-crash",
+            "backend": backend, "state": state,
+            "op": int(died.group(3)) if died else None,
+            "where": f"op {died.group(3)}" if died else "at end",
+            "message": f"{what} under the sanitizers (the plain replay survives it)"
+                       + (f": {ub.group(1)}" if ub else "")
+                       + f"; the allocator's functions on the stack: {', '.join(frames[:3]) or 'unknown'}",
+            "consequence": False, "fatal": True, "sanitizer_report": report}
+
+
 def engine_verdict(config, name):
     """What an engine saw that the replay does not reproduce (e.g. a heap overflow only
     the sanitizers see): an AFL++ hang is the hang class; anything else keeps the
@@ -335,7 +393,8 @@ def triage_one(camp, name):
     found = verdicts(config, path, keep_going=True)
     if found is None:
         return UNREADABLE
-    roots = [f for f in found if not f["consequence"]] or [engine_verdict(config, name)]
+    roots = [f for f in found if not f["consequence"]] or \
+        [sanitizer_verdict(config, name, path) or engine_verdict(config, name)]
     # The harness crashed on the first root cause it did not know yet.
     known = set(read_lines(os.path.join(root, "known")))
     finding = next((f for f in roots if f["signature"] not in known), roots[0])
@@ -369,6 +428,11 @@ def triage_one(camp, name):
             "first_seen_s": round(camp.campaign_time(), 1), "hits": 1, "minimized": False}
     with open(os.path.join(tmp, "reproducer"), "wb") as f:
         f.write(data)
+    if finding.get("sanitizer_report"):
+        # The evidence: what the sanitizer saw, beside the reproducer.
+        with open(os.path.join(tmp, "sanitizer.txt"), "w") as f:
+            f.write(finding["sanitizer_report"])
+        meta["sanitizer_report"] = "sanitizer.txt"
     with open(os.path.join(tmp, "reproducer.txt"), "w") as f:
         f.write(f"# {signature} {where}, found by framefuzz fuzz ({os.path.basename(name)})\n")
         f.write(text_reproducer(config, path, signature))

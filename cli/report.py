@@ -100,6 +100,16 @@ def reproducer_text(path, finding):
         return "(reproducer missing)\n"
 
 
+def sanitizer_text(path, finding):
+    """The sanitizer's report kept beside an engine-crash's reproducer."""
+    try:
+        with open(os.path.join(path, "findings", finding["signature"],
+                               finding["sanitizer_report"])) as f:
+            return f.read()
+    except OSError:
+        return "(report missing)"
+
+
 def consequences_text(finding):
     """What followed the root cause in the same run, one line each."""
     return [c if isinstance(c, str) else
@@ -129,6 +139,9 @@ def markdown(path, config, numbers, findings, charts):
         if consequences_text(f):
             lines += ["What followed from it in the same run:", ""]
             lines += [f"- `{c}`" for c in consequences_text(f)] + [""]
+        if f.get("sanitizer_report"):
+            lines += ["The sanitized harness's report (the plain replay survives it):", "", "```",
+                      sanitizer_text(path, f).rstrip(), "```", ""]
         lines += [f"Replay: `./framefuzz repro {os.path.join(path, 'findings', f['signature'], 'reproducer.txt')}`",
                   "", "```", reproducer_text(path, f).rstrip(), "```", ""]
     lines += [f"![{title}]({name})" for name, title in charts]
@@ -158,6 +171,8 @@ def page(path, config, numbers, findings, charts):
         + (f"<p>What followed from it in the same run:</p><ul>"
            + "".join(f"<li><code>{e(c)}</code></li>" for c in consequences_text(f)) + "</ul>"
            if consequences_text(f) else "")
+        + (f"<p>The sanitized harness's report (the plain replay survives it):</p>"
+           f"<pre>{e(sanitizer_text(path, f))}</pre>" if f.get("sanitizer_report") else "")
         + f"<p>Replay: <code>./framefuzz repro "
         f"{e(os.path.join(path, 'findings', f['signature'], 'reproducer.txt'))}</code></p>"
         f"<pre>{e(reproducer_text(path, f))}</pre>" for f in findings)

@@ -39,6 +39,25 @@ static struct {
 
 static volatile int crashed_class;
 
+/* In an AddressSanitizer build, the runtime calls this with its report of an error it
+ * found (a heap overflow in the allocator, say) before it ends the process: where
+ * framefuzz was, so triage can name the back-end and the call. Weak: plain builds have
+ * no such runtime. (libFuzzer owns the sanitizers' death callback.) */
+extern void __asan_set_error_report_callback(void (*callback)(const char *report))
+    __attribute__((weak));
+
+static void on_sanitizer_report(const char *report)
+{
+    (void)report; /* the runtime prints it itself */
+    const ff_meta_call_site *c = &ff_meta_current_call;
+    if (c->active)
+        fprintf(stderr, "==framefuzz== died in %s %s at op %zu\n", c->backend,
+                ff_backend_call_name(c->call), ff_exec_current.op);
+    else if (ff_exec_current.running)
+        fprintf(stderr, "==framefuzz== died outside any back-end call, running %s at op %zu\n",
+                ff_exec_current.target, ff_exec_current.op);
+}
+
 /* One crash site per class, made from the class list itself, so a class and its site
  * cannot fall out of step. */
 #define X(id, name, function, summary)                                                      \
@@ -174,6 +193,7 @@ static void read_known(const char *path)
 
 void ff_harness_init(int argc, char **argv, const char *default_targets)
 {
+    if (__asan_set_error_report_callback) __asan_set_error_report_callback(on_sanitizer_report);
     const char *list = option(argc, argv, "--ff-targets", "FRAMEFUZZ_TARGETS");
     ff_target targets[16];
     size_t n;

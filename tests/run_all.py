@@ -726,6 +726,18 @@ def campaign_plugin_tests():
                stored and all(f"verdict: {os.path.basename(os.path.dirname(path))} " in r.stdout
                               for path, r in zip(stored, replays)),
                "".join(r.stdout + r.stderr for r in replays))
+        # A crash only the sanitizers see: named, with the sanitizer's report kept and shown.
+        ovf = os.path.join(tmp, "overflow")
+        proc, sigs, _ = fuzz_json([*misbehaving("OVERFLOW"), "--target", "misbehave", "--time",
+                                   "6", "--out", ovf])
+        sig = "engine-crash@misbehave:alloc:heap-buffer-overflow:overflow_by_one,mb_alloc"
+        shown = cli(["repro", os.path.join(ovf, "findings", sig, "reproducer.txt")]) \
+            if sigs == [sig] else proc
+        report("fuzz: a heap overflow only the sanitizers see is an engine-crash naming the call, "
+               "the error and the allocator's functions; repro shows the sanitizer's report",
+               sigs == [sig] and os.path.exists(os.path.join(ovf, "findings", sig, "sanitizer.txt"))
+               and "AddressSanitizer: heap-buffer-overflow" in shown.stdout
+               and "in overflow_by_one" in shown.stdout, str(sigs) + shown.stdout[-1500:])
         artifact = sorted(glob.glob(os.path.join(out, "artifacts", "crash-*")))[:1]
         proc = cli(["minimize", *artifact]) if artifact else None
         report("minimize: a plug-in campaign's binary artifact (no back-end named) minimises with "

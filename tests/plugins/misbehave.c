@@ -8,6 +8,8 @@
  *                     link (a null dereference): a crash after the root cause
  *   MISBEHAVE_SPIN    free of 3 frames loops forever without calling ff_step
  *   MISBEHAVE_ABORT   a bad free abort()s, as assert() in the C library does
+ *   MISBEHAVE_OVERFLOW alloc(5) writes one byte past a heap buffer it owns: only a
+ *                     sanitizer build notices (the plain build writes into malloc's slack)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,18 @@ static __attribute__((noinline)) void wild_write(void)
 {
     int *volatile wild = NULL;
     *wild = 1;
+}
+#endif
+
+#ifdef MISBEHAVE_OVERFLOW
+/* One byte past a 20-byte buffer: inside the 24 bytes malloc really gives, so only
+ * AddressSanitizer sees it. */
+static __attribute__((noinline)) void overflow_by_one(void)
+{
+    char *volatile scratch = malloc(20);
+    if (!scratch) return;
+    scratch[20] = 1;
+    free(scratch);
 }
 #endif
 
@@ -66,6 +80,9 @@ static ff_status mb_alloc(void *self, const ff_alloc_req *req, ff_pfn *start)
         return FF_ERR_INVALID;
 #ifdef MISBEHAVE_SEGV
     if (req->count == 7) wild_write();
+#endif
+#ifdef MISBEHAVE_OVERFLOW
+    if (req->count == 5) overflow_by_one();
 #endif
 #ifdef MISBEHAVE_DOUBLE
     if (m->corrupt) wild_write(); /* following the corrupt link */
