@@ -522,6 +522,9 @@ ff_meta_status ff_meta_alloc(ff_meta *m, const ff_alloc_req *req, uint8_t usage,
         for (uint64_t i = 0; i < count; i++) take_frame(m, start + i, usage);
     }
     if (count) mark_allocation(m, start, count);
+    /* The frames are the caller's now, in-band bytes included: from here, poison and what
+     * the caller writes are all they may hold (the oracle checks it when they go back). */
+    if (m->opts.poison) ff_space_poison_head(m->space, start, count, m->ops->policy.inband_bytes);
     *out = (ff_handle){start, count};
     return FF_META_OK;
 }

@@ -350,6 +350,15 @@ void ff_space_poison(ff_space *space, ff_pfn start, uint64_t count, uint32_t ski
         memset(frame_at(space, pfn) + skip, space->poison, FF_FRAME_SIZE - skip);
 }
 
+void ff_space_poison_head(ff_space *space, ff_pfn start, uint64_t count, uint32_t bytes)
+{
+    if (!space->backing || !bytes) return;
+    ff_pfn end = clip_end(space, start, count);
+    for (ff_pfn pfn = next_touched(space, start, end); pfn < end;
+         pfn = next_touched(space, pfn + 1, end))
+        memset(frame_at(space, pfn), space->poison, bytes < FF_FRAME_SIZE ? bytes : FF_FRAME_SIZE);
+}
+
 /* Offset of the first byte in mem[from, FF_FRAME_SIZE) that is not the poison byte,
  * or FF_FRAME_SIZE; compares eight bytes at a time once aligned. */
 static uint32_t first_changed(const unsigned char *mem, uint32_t from, unsigned char poison)

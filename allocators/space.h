@@ -159,6 +159,9 @@ void *ff_space_frame_mem(void *space, ff_pfn pfn);
 /* Fills frames with the poison pattern, except the first `skip` bytes of each frame
  * (where a back-end may keep in-band links). Frames past the top are ignored. */
 void ff_space_poison(ff_space *space, ff_pfn start, uint64_t count, uint32_t skip);
+/* Fills the first `bytes` bytes of each frame with the poison pattern: the in-band bytes
+ * of frames just handed out, which are the new holder's from now on. */
+void ff_space_poison_head(ff_space *space, ff_pfn start, uint64_t count, uint32_t bytes);
 /* Checks that frames hold the poison pattern, skipping the first `skip` bytes of each
  * frame. Returns true when intact; else stores the first changed byte's frame and
  * offset. Untouched frames are intact by definition and cost nothing. */

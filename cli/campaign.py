@@ -100,15 +100,23 @@ def input_timeout(config):
     return config.get("input_timeout") or INPUT_TIMEOUT
 
 
+def forced(config):
+    """The replay options for what the campaign forced on every input."""
+    args = []
+    if config.get("semantics"):
+        args += ["--semantics", config["semantics"]]
+    if config.get("map"):
+        args += ["--map", config["map"]]
+    return args
+
+
 def verdicts(config, path, keep_going):
     """Replays one input with fftool repro --json: the findings, each a dict (signature,
     class, backend, state, op, message, consequence), roots and what followed them; a
     crash or a time-out of the allocator is one of them. None when the input cannot be
     read, or the replay itself did not end."""
     args = [FFTOOL, "repro", "--json", "--binary", "--backend", targets_of(config),
-            "--timeout", str(input_timeout(config))]
-    if config.get("semantics"):
-        args += ["--semantics", config["semantics"]]
+            "--timeout", str(input_timeout(config))] + forced(config)
     if keep_going:
         args.append("--keep-going")
     try:
@@ -152,6 +160,9 @@ def text_reproducer(config, path, signature):
     if config.get("semantics"):
         lines = [f"semantics {config['semantics']}" if l.startswith("semantics ") else l
                  for l in lines]
+    if config.get("map"):
+        lines = [f"map {config['map']}" if l.startswith("map ") else l
+                 for l in lines if not l.startswith("region ")]
     return f"backend {reproducer_backends(config, signature)}\n" + "\n".join(lines) + "\n"
 
 
@@ -250,9 +261,7 @@ def minimized_reproducer(config, name, path, signature, fatal=False):
     if fatal:
         return isolated_minimized(config, text_reproducer(config, path, signature), signature)
     args = [FFTOOL, "minimize", "--binary", "--backend", reproducer_backends(config, signature),
-            "--signature", signature]
-    if config.get("semantics"):
-        args += ["--semantics", config["semantics"]]
+            "--signature", signature] + forced(config)
 
     def ddmin(start):
         # A candidate that crashes or never ends takes the minimiser with it: the finding

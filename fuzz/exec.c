@@ -533,6 +533,7 @@ static void drop_piece(run *r, size_t i, uint64_t offset, uint64_t count)
     handle h = r->x->handles[i];
     ff_handle piece = {h.start + offset, count};
     begin_call(r, FF_CALL_DROP);
+    ff_oracle_check_in_use(r->o, piece.start, piece.count);
     ff_meta_status st = ff_meta_drop(r->m, piece);
     TRACE(r->x, "  -> %s\n", ff_meta_status_name(st));
     handle_remove(r->x, i);
@@ -612,7 +613,7 @@ static void do_write(run *r, const ff_op *op)
         return;
     }
     ff_oracle_op_begin(r->o, r->op, FF_CALL_NONE);
-    if (!ff_oracle_write(r->o, pfn, offset)) {
+    if (!ff_oracle_write(r->o, pfn, offset, op->value)) {
         TRACE(r->x, "  -> skipped: the allocator's own bytes (in-band bytes of a free frame, "
                     "or a frame it keeps), which no allocator can defend\n");
         return;

@@ -23,6 +23,7 @@
  *     --binary           read every file as binary, even one that looks like text
  *     --default-backend LIST  what a program naming no back-end runs on (a campaign's
  *                        artifacts: the back-ends its harness ran)
+ *     --map PRESET       force every program onto this memory map (a campaign's --map)
  *   A fatal signal in the allocator is reported as an engine-crash finding naming the
  *   call and the allocator's functions on the stack, after everything found before it.
  *   fftool validate                            every back-end of this build (plug-ins too)
@@ -309,6 +310,7 @@ static int cmd_encode(const char *path, const char *out_path)
 typedef struct repro_opts {
     const char *backends; /* NULL: the program's header */
     const char *fallback; /* for a program whose header names none (a campaign's artifact) */
+    const char *map;      /* a preset forcing every program's map (a campaign's --map) */
     int semantics, poison;
     int bug;              /* -1: as the program says, else an ff_bug */
     bool keep_going, quiet, expect, binary, json;
@@ -377,7 +379,7 @@ static int repro_one(const char *path, const repro_opts *ro)
         return 2;
     }
     ff_bug_canary_reset();
-    ff_exec_opts xo = {.semantics = ro->semantics, .poison = ro->poison,
+    ff_exec_opts xo = {.semantics = ro->semantics, .poison = ro->poison, .map = ro->map,
                        .keep_going = ro->keep_going, .trace = ro->quiet ? NULL : stdout,
                        .on_finding = report_finding};
     ff_exec *x = ff_exec_create(targets, n, &xo);
@@ -469,6 +471,9 @@ static int replay_option(int argc, char **argv, int *i, repro_opts *ro)
         const char *v = argv[++*i];
         if (strcmp(v, "on") && strcmp(v, "off")) return usage_error("--poison takes on or off");
         ro->poison = strcmp(v, "on") == 0;
+    } else if (strcmp(a, "--map") == 0 && has_value) {
+        ro->map = argv[++*i];
+        if (!ff_preset_find(ro->map)) return usage_error("unknown map preset %s", ro->map);
     } else {
         return 0;
     }
@@ -516,7 +521,7 @@ static int cmd_repro(int argc, char **argv)
         free(files);
         return usage_error("--expect and --json do not go together");
     }
-    ff_verdict_install(ro.json, ro.timeout_s);
+    ff_verdict_install(ro.json, ro.quiet, ro.timeout_s);
     for (int i = 0; i < nfiles; i++) {
         int rc = repro_one(files[i], &ro);
         if (rc > worst) worst = rc;
@@ -569,7 +574,7 @@ static int cmd_minimize(int argc, char **argv)
         usage_error("%s", err);
         goto done;
     }
-    ff_exec_opts xo = {.semantics = ro.semantics, .poison = ro.poison};
+    ff_exec_opts xo = {.semantics = ro.semantics, .poison = ro.poison, .map = ro.map};
     char first[FF_SIGNATURE_MAX];
     if (!signature) {
         ff_exec *x = ff_exec_create(targets, n, &xo);
@@ -598,6 +603,10 @@ static int cmd_minimize(int argc, char **argv)
     snprintf(small.backend, sizeof small.backend, "%s", strlen(list) < sizeof small.backend ? list : "");
     if (ro.semantics >= 0) small.semantics = (ff_semantics)ro.semantics;
     if (ro.poison >= 0) small.poison = ro.poison != 0;
+    if (ro.map) {
+        small.preset = ff_preset_find(ro.map)->name;
+        small.nregions = 0;
+    }
     small.bug = bug;
     FILE *out = out_path ? fopen(out_path, "w") : stdout;
     if (!out) {

@@ -30,6 +30,7 @@ static struct {
     unsigned runs;
     bool mutator;
     int semantics, poison;     /* forced by an option, or -1 */
+    const char *map;           /* forced by an option, or NULL */
     char targets[FF_OPS_BACKEND_MAX]; /* the targets as a backend line names them */
     const ff_program *program; /* the input being run, for the report */
     ff_bug bug;                /* the injected bug switched on, or FF_BUG_NONE */
@@ -127,6 +128,10 @@ static bool on_finding(void *ctx, const ff_finding *f)
         text.bug = harness.bug;
         if (harness.semantics >= 0) text.semantics = (ff_semantics)harness.semantics;
         if (harness.poison >= 0) text.poison = harness.poison != 0;
+        if (harness.map) {
+            text.preset = harness.map;
+            text.nregions = 0;
+        }
         fprintf(stderr, "==framefuzz== reproducer (text form):\n");
         ff_program_print(&text, stderr);
     }
@@ -244,6 +249,7 @@ void ff_harness_init(int argc, char **argv, const char *default_targets)
     harness.mutator = on_off("mutator", option(argc, argv, "--ff-mutator", "FRAMEFUZZ_MUTATOR")) != 0;
     harness.semantics = xo.semantics;
     harness.poison = xo.poison;
+    harness.map = xo.map ? ff_preset_find(xo.map)->name : NULL;
     char list_text[16 * 64] = "";
     size_t len = 0;
     for (size_t i = 0; i < n; i++)

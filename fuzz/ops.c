@@ -584,9 +584,12 @@ static bool parse_directive(parser *ps, const char *word)
         if (p->nregions) return fail(ps, "map after regions", arg);
         ps->custom = strcmp(arg, "custom") == 0;
         ps->custom_line = ps->line;
+        /* Any preset, so a reproducer of a campaign forced onto pc-64g says so; only the
+         * fuzz presets have a binary form (ff_program_encode). */
         int i = fuzz_preset_index(arg);
-        if (!ps->custom && i < 0) return fail(ps, "unknown preset", arg);
-        p->preset = ps->custom ? NULL : ff_ops_fuzz_presets[i];
+        const ff_preset *preset = ff_preset_find(arg);
+        if (!ps->custom && !preset) return fail(ps, "unknown preset", arg);
+        p->preset = ps->custom ? NULL : i >= 0 ? ff_ops_fuzz_presets[i] : preset->name;
     }
     return true;
 }

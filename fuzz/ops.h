@@ -46,7 +46,8 @@
  *   bug NAME                      (optional) the injected bug (bugs.h) switched on: text
  *                                 only; a binary input gets it from the harness (--ff-bug)
  *   semantics asterinas-2024|hardened
- *   map PRESET | map custom       then, for custom, lines:
+ *   map PRESET | map custom       any preset (only tiny, qemu, pc-1g and pc-4g have a
+ *                                 binary form); then, for custom, lines:
  *   region 0xSTART-0xEND TYPE     bytes, END inclusive, KiB-granular; TYPE as e820
  *                                 prints it (usable, reserved, ACPI data, ACPI NVS, unusable)
  *   poison on|off
@@ -114,7 +115,8 @@ typedef struct ff_program {
     ff_bug bug;                    /* FF_BUG_NONE unless a bug line names one */
     ff_semantics semantics;
     bool poison;
-    const char *preset;            /* a name from ff_ops_fuzz_presets, or NULL for custom */
+    const char *preset;            /* a preset's name (ff_presets; only ff_ops_fuzz_presets
+                                      have a binary form), or NULL for custom */
     ff_e820_entry regions[FF_OPS_MAX_REGIONS];
     size_t nregions;
     ff_op *ops;

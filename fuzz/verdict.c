@@ -20,7 +20,7 @@
 #include "verdict.h"
 
 static struct {
-    bool json;
+    bool json, quiet;
     unsigned timeout_s;
     bool installed;
     const char *file;
@@ -189,7 +189,7 @@ static void report_death(int sig, const void *pc)
     snprintf(sig_text, sizeof sig_text, "%s@%s%s%s", cls, backend, state[0] ? ":" : "", state);
     snprintf(line, sizeof line, "%s%s %s: %s\n", consequence ? "  .. then " : "  !! ", sig_text,
              where, message);
-    put(line);
+    if (!verdict.quiet) put(line);
     if (verdict.first[0] && consequence)
         snprintf(line, sizeof line, "verdict: %s; then %s %s  (%s)\n", verdict.first, sig_text, where,
                  verdict.file ? verdict.file : "?");
@@ -215,9 +215,10 @@ static void on_death(int sig, siginfo_t *info, void *context)
     raise(sig);
 }
 
-void ff_verdict_install(bool json, unsigned timeout_s)
+void ff_verdict_install(bool json, bool quiet, unsigned timeout_s)
 {
     verdict.json = json;
+    verdict.quiet = quiet;
     verdict.timeout_s = timeout_s;
     if (verdict.installed) return;
     verdict.installed = true;

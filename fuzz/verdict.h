@@ -33,8 +33,9 @@
 #include "oracle.h"
 
 /* Installs the fatal-signal and alarm handlers (once per process). json: JSON lines
- * instead of text. timeout_s: the wall-clock limit per program file, 0 for none. */
-void ff_verdict_install(bool json, unsigned timeout_s);
+ * instead of text; quiet: the verdict line alone. timeout_s: the wall-clock limit per
+ * program file, 0 for none. */
+void ff_verdict_install(bool json, bool quiet, unsigned timeout_s);
 
 /* Brackets the replay of one file: arms the time limit, forgets the last file's root
  * causes. */

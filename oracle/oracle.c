@@ -78,6 +78,8 @@ enum frame_flags {
     FR_EVER = 1 << 1,    /* handed out at least once */
     FR_PHANTOM = 1 << 2, /* held through from_unused while the back-end held it free */
     FR_TAINTED = 1 << 3, /* the program misused it: its poison and slot prove nothing */
+    FR_WATCHED = 1 << 5,  /* handed out poisoned and checked: its content is poison and the
+                             program's writes until it goes back (ff_oracle_check_in_use) */
     FR_UNPOISONED = 1 << 4, /* came back beyond the range its free named (by address, by
                                size class): never poisoned, so its content proves nothing */
 };
@@ -137,6 +139,9 @@ struct ff_oracle {
     ff_pfn last_alloc_start;
     uint64_t last_alloc_asked, last_alloc_granted;
     uint32_t handouts; /* hand-outs judged in this run: the last one's number */
+    struct written { ff_pfn pfn; uint32_t offset; uint8_t value; } *writes; /* the program's
+                          writes into frames it held, in order */
+    size_t nwrites, writes_cap;
     bool last_alloc_ok;
     const orphan *giving_back; /* the orphan being given back (FF_CALL_GIVE_BACK) */
 
@@ -193,6 +198,7 @@ void ff_oracle_destroy(ff_oracle *o)
     free(o->frame_log);
     free(o->word_log);
     free(o->orphans);
+    free(o->writes);
     free(o);
 }
 
@@ -537,6 +543,7 @@ void ff_oracle_begin(ff_oracle *o, ff_meta *m, const char *name, const ff_oracle
     o->op = 0;
     o->leak_phase = o->dead = false;
     o->norphans = 0;
+    o->nwrites = 0;
     o->nfindings = 0;
     o->handouts = 0;
     o->last_alloc_ok = false;
@@ -639,6 +646,8 @@ static void shadow_hand_out(ff_oracle *o, ff_pfn start, ff_pfn end, uint64_t ask
     shadow_frame *h = frame_mut(o, start);
     h->asked = asked;
     h->granted = end - start;
+    for (ff_pfn p = start; p < end; p++)
+        if (o->frames[p].flags & FR_WATCHED) frame_mut(o, p)->flags &= (uint8_t)~FR_WATCHED;
 }
 
 static void shadow_give_back(ff_oracle *o, ff_pfn start, ff_pfn end)
@@ -774,7 +783,10 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
     } else {
         judge_poison(o, start, end);
     }
+    bool intact = o->nfindings == o->findings_at_event;
     shadow_hand_out(o, start, end, malformed ? granted : req->count);
+    if (intact && ff_meta_poisoning(o->meta) && o->call == FF_CALL_ALLOC)
+        for (ff_pfn p = start; p < end; p++) frame_mut(o, p)->flags |= FR_WATCHED;
     judge_counter(o, "an allocation");
     note_alloc(o, start, malformed ? granted : req->count, granted);
 }
@@ -1183,14 +1195,58 @@ void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
     }
 }
 
-bool ff_oracle_write(ff_oracle *o, ff_pfn pfn, uint32_t offset)
+/* The program wrote value at offset of a frame it holds: part of what the frame may hold. */
+static void note_write(ff_oracle *o, ff_pfn pfn, uint32_t offset, uint8_t value)
+{
+    if (o->nwrites == o->writes_cap) grow((void **)&o->writes, &o->writes_cap, sizeof *o->writes);
+    o->writes[o->nwrites++] = (struct written){pfn, offset, value};
+}
+
+/* The value the program last wrote at [pfn, offset], or -1. */
+static int written_at(const ff_oracle *o, ff_pfn pfn, uint32_t offset)
+{
+    for (size_t i = o->nwrites; i-- > 0;)
+        if (o->writes[i].pfn == pfn && o->writes[i].offset == offset) return o->writes[i].value;
+    return -1;
+}
+
+void ff_oracle_check_in_use(ff_oracle *o, ff_pfn start, uint64_t count)
+{
+    if (!o->meta || o->dead || !ff_meta_poisoning(o->meta) || start >= o->top) return;
+    ff_pfn end = count > o->top - start ? o->top : start + count;
+    o->findings_at_event = o->nfindings;
+    for (ff_pfn p = start; p < end; p++) {
+        const shadow_frame *f = &o->frames[p];
+        if (!(f->flags & FR_WATCHED) || (f->flags & FR_TAINTED) || !f->refs || !is_taken(o, p))
+            continue;
+        const unsigned char *mem = ff_space_frame_mem((void *)o->space, p);
+        ff_pfn bad;
+        uint32_t off = 0;
+        while (off < FF_FRAME_SIZE && !ff_space_poison_intact(o->space, p, 1, off, &bad, &off)) {
+            int wrote = written_at(o, p, off);
+            if (wrote < 0 || (uint8_t)wrote != mem[off]) {
+                finding(o, FF_CLASS_INUSE_CORRUPTED,
+                        "frame 0x%llx, held by the program since the allocation at 0x%llx, has "
+                        "byte %u = 0x%02x, but %s 0x%02x there: someone else wrote it while it "
+                        "was in use", (unsigned long long)p, (unsigned long long)f->head, off,
+                        mem[off], wrote < 0 ? "it was handed out with poison" : "the program wrote",
+                        wrote < 0 ? o->space->poison : (unsigned)wrote);
+                return;
+            }
+            off++;
+        }
+    }
+}
+
+bool ff_oracle_write(ff_oracle *o, ff_pfn pfn, uint32_t offset, uint8_t value)
 {
     if (pfn >= o->top) return true;
     const shadow_frame *f = &o->frames[pfn];
     /* A write into a frame the program holds no reference to (or freed raw) is a use
      * after free by the program: this frame's poison no longer says anything about
-     * the back-end. */
+     * the back-end. Into one it holds, it is part of what the frame may hold. */
     if (!f->refs || (f->flags & FR_TAINTED)) frame_mut(o, pfn)->flags |= FR_TAINTED;
+    else if (f->flags & FR_WATCHED) note_write(o, pfn, offset, value);
     /* The allocator's own metadata frames: a write there is corruption of its
      * structures, which it cannot defend against. */
     if (kept_in(o, pfn, 1)) return false;

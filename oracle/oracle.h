@@ -90,7 +90,10 @@
       "must agree")                                                                           \
     X(ALLOCATOR_PANIC, "allocator-panic", allocator_panic,                                    \
       "the allocator's own assertion (ff_panic) fired on a valid request (a panic on a bad "  \
-      "one is the allocator catching it)")
+      "one is the allocator catching it)")                                                    \
+    X(INUSE_CORRUPTED, "inuse-corrupted", inuse_corrupted,                                    \
+      "a frame the program held was changed by someone else while in use: it holds neither "  \
+      "the poison it was handed out with nor what the program wrote")
 
 typedef enum ff_class {
 #define X(id, name, function, summary) FF_CLASS_##id,
@@ -187,7 +190,11 @@ void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r);
 /* The program writes one byte into frame pfn at offset: false when the oracle advises
  * skipping it (it would overwrite the in-band bytes of a frame the back-end holds
  * free: corruption no back-end can defend against). */
-bool ff_oracle_write(ff_oracle *o, ff_pfn pfn, uint32_t offset);
+bool ff_oracle_write(ff_oracle *o, ff_pfn pfn, uint32_t offset, uint8_t value);
+/* The program is about to drop [start, +count): with poisoning on, each frame it holds
+ * since a checked hand-out must hold the poison it was handed out with, but for the
+ * bytes the program wrote. Anything else is inuse-corrupted. */
+void ff_oracle_check_in_use(ff_oracle *o, ff_pfn start, uint64_t count);
 /* The back-end's invariant walk answered verdict (NULL = holds). */
 void ff_oracle_check(ff_oracle *o, const char *verdict);
 

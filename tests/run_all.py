@@ -738,6 +738,27 @@ def campaign_plugin_tests():
                sigs == [sig] and os.path.exists(os.path.join(ovf, "findings", sig, "sanitizer.txt"))
                and "AddressSanitizer: heap-buffer-overflow" in shown.stdout
                and "in overflow_by_one" in shown.stdout, str(sigs) + shown.stdout[-1500:])
+        # A scribble on a frame in use, and every reproducer of campaigns over broken
+        # plug-ins replays as its own signature, first, with no flags.
+        stored, replays = [], []
+        for way, seconds in (("SCRIBBLE", "10"), ("DOUBLE", "6"), ("SEGV", "6")):
+            camp = os.path.join(tmp, way.lower())
+            proc, sigs, found = fuzz_json([*misbehaving(way), "--target", "misbehave", "--time",
+                                           seconds, "--out", camp])
+            if way == "SCRIBBLE":
+                report("fuzz: an in-band allocator writing one frame past its block is found as "
+                       "inuse-corrupted within 30 s",
+                       sigs == ["inuse-corrupted@misbehave"] and found[0]["first_seen_s"] < 30,
+                       str(found) + proc.stderr[-1000:])
+            for sig in sigs:
+                path = os.path.join(camp, "findings", sig, "reproducer.txt")
+                stored.append(sig)
+                replays.append(cli(["repro", "--quiet", path]).stdout)
+        report("repro: every reproducer stored by campaigns over broken plug-ins replays as its "
+               "signature, first, with no flags",
+               len(stored) >= 3 and all(r.startswith(f"verdict: {sig} ")
+                                        for sig, r in zip(stored, replays)),
+               "\n".join(f"{sig}: {r}" for sig, r in zip(stored, replays)))
         artifact = sorted(glob.glob(os.path.join(out, "artifacts", "crash-*")))[:1]
         proc = cli(["minimize", *artifact]) if artifact else None
         report("minimize: a plug-in campaign's binary artifact (no back-end named) minimises with "

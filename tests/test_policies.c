@@ -32,6 +32,7 @@ static struct shim_cfg {
     bool walk_frames;     /* a free looks at every frame it names, one step each */
     bool magic;           /* keeps a magic word in its first kept frame, checked by alloc */
     uint64_t reject_count; /* refuses every free of this many frames */
+    bool scribble_next;   /* a free writes a header into the frame after the block */
 } cfg;
 
 #define MAGIC 0x6d61676963ULL
@@ -184,6 +185,8 @@ static ff_status shim_free(void *self, ff_pfn start, uint64_t count)
     memset(&s->state[start], FR_FREE, n);
     s->granted[start] = 0;
     s->nfree += n;
+    if (cfg.scribble_next && start + n < s->top) /* the next block's header, one frame off */
+        memset(s->env->frame_mem(s->env->space, start + n), 0x5c, 8);
     return FF_OK;
 }
 
@@ -208,7 +211,7 @@ static ff_target shim_target(void)
                    .validates_frees = true,
                    .honours_zone = true,
                    .honours_align = true,
-                   .needs_backing = cfg.magic},
+                   .needs_backing = cfg.magic || cfg.scribble_next},
         .create = shim_create,
         .destroy = shim_destroy,
         .alloc = shim_alloc,
@@ -508,5 +511,21 @@ FF_TEST(policy_a_raw_free_by_address_taints_all_it_gave_back)
     CHECK_STREQ(run_shim(MAP64 "poison on\nalloc 2\nraw_free 0x0 0\nraw_free 0x1000 1\n"
                                "write 0x1000 0xf9\nalloc 2\n",
                          true, NULL),
+                "clean");
+}
+
+/* ---------------------------------------------------------------- frames in use */
+
+FF_TEST(policy_a_scribble_on_a_frame_in_use_is_inuse_corrupted)
+{
+    /* Freeing frame 0 writes a header into frame 1, which the program holds: found when
+     * the program drops it. The program's own writes are no finding. */
+    reset_cfg();
+    cfg.scribble_next = true;
+    CHECK_STREQ(run_shim(MAP64 "poison on\nalloc 1\nalloc 1\ndrop h0\n", false, NULL),
+                "inuse-corrupted@shim at end");
+    reset_cfg();
+    CHECK_STREQ(run_shim(MAP64 "poison on\nalloc 2\nwrite 0x1007 0x5c\nwrite 0x1007 0x11\n"
+                               "drop h0\nalloc 2\n", false, NULL),
                 "clean");
 }

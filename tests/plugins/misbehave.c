@@ -10,6 +10,9 @@
  *   MISBEHAVE_ABORT   a bad free abort()s, as assert() in the C library does
  *   MISBEHAVE_OVERFLOW alloc(5) writes one byte past a heap buffer it owns: only a
  *                     sanitizer build notices (the plain build writes into malloc's slack)
+ *   MISBEHAVE_SCRIBBLE in-band, as a header-writing allocator is: a free writes the next
+ *                     block's header one frame past the block, into a frame that may be
+ *                     in use (needs_backing, 8 in-band bytes)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +144,10 @@ static ff_status mb_free(void *self, ff_pfn start, uint64_t count)
     memset(&m->used[i], 0, count);
     m->head[i] = 0;
     m->nfree += count;
+#ifdef MISBEHAVE_SCRIBBLE
+    if (start + count < run->end) /* the header of what follows, one frame too far */
+        memset(m->env->frame_mem(m->env->space, start + count), 0x5c, 8);
+#endif
     return FF_OK;
 }
 
@@ -151,7 +158,11 @@ const ff_backend_ops ff_backend_misbehave = {
     .summary = "TEST-ONLY: a correct first fit that misbehaves as built (-DMISBEHAVE_...)",
     .policy = {.placement = FF_PLACE_ANY_RUN, .rounding = FF_ROUND_NONE, .free_rule = FF_FREE_EXACT,
                .max_order = FF_ORDER_ANY, .validates_frees = true, .honours_zone = true,
-               .honours_align = true},
+               .honours_align = true,
+#ifdef MISBEHAVE_SCRIBBLE
+               .needs_backing = true, .inband_bytes = 8,
+#endif
+               },
     .create = mb_create,
     .destroy = mb_destroy,
     .alloc = mb_alloc,
