@@ -124,6 +124,16 @@ static void check_binary(const uint8_t *data, size_t size)
     ff_program_free(&p);
 }
 
+/* Whether a text program can be said in binary: a fuzz preset (or custom regions) and a
+ * backend line no longer than a binary name (ops.h). */
+static bool has_binary_form(const ff_program *p)
+{
+    bool preset = !p->preset;
+    for (size_t i = 0; i < ff_ops_fuzz_preset_count && !preset; i++)
+        preset = strcmp(p->preset, ff_ops_fuzz_presets[i]) == 0;
+    return preset && strlen(p->backend) < FF_OPS_NAME_MAX;
+}
+
 static void check_text(const uint8_t *data, size_t size)
 {
     ff_program p, q, r;
@@ -157,7 +167,8 @@ static void check_text(const uint8_t *data, size_t size)
     bytes b = encode(&p);
     need_memory(ff_program_decode(&r, b.data, b.size));
     text t3 = print(&r);
-    require(same_text(t1, t3), "text: print(decode(encode(parse(x)))) == print(parse(x))");
+    require(!has_binary_form(&p) || same_text(t1, t3),
+            "text: print(decode(encode(parse(x)))) == print(parse(x))");
 
     free(t3.data);
     ff_program_free(&r);

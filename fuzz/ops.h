@@ -65,7 +65,8 @@
  * Handles: hN names the N-th live handle, modulo the number live when the operation
  * runs (the executor resolves it), so mutated programs stay meaningful.
  *
- * Round trips are exact: text -> binary -> text reproduces the canonical text, and
+ * Round trips are exact: text -> binary -> text reproduces the canonical text (of a
+ * program with a binary form: a fuzz preset, a backend line of 31 characters at most), and
  * canonical binary -> text -> binary reproduces the bytes. Arbitrary fuzzer bytes
  * decode to a program whose canonical encoding decodes to the same program.
  */
