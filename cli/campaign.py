@@ -32,6 +32,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -499,6 +500,7 @@ class Campaign:
         self.ticks = 0
         self.rate_window = [(0.0, 0)]
         self.last_rate, self.last_execs, self.last_change = 0.0, 0, 0.0
+        self.exec_base = 0  # executions of engine runs before a restart
         self.merged = None
         self.unreadable = set()  # artifacts this run could not replay: left untriaged
         self.lock = threading.Lock()
@@ -630,18 +632,18 @@ class Campaign:
             args.append(f"--ff-map={c['map']}")
         return args
 
-    def libfuzzer_command(self):
+    def libfuzzer_command(self, seconds):
         c = self.config
         # AFL++ instances of this campaign (an earlier --engine afl run) feed it too.
         afl_queues = sorted(glob.glob(os.path.join(self.dir, "afl", "*", "queue")))
         return ([os.path.join(LIBFUZZER_DIR, f"fuzz-{c['target']}")] + self.harness_options() +
                 [f"-fork={c['jobs']}", "-ignore_crashes=1", "-ignore_timeouts=1",
-                 "-ignore_ooms=1", f"-max_total_time={c['time']}",
+                 "-ignore_ooms=1", f"-max_total_time={seconds}",
                  f"-timeout={input_timeout(c)}",
                  f"-artifact_prefix={os.path.join(self.dir, 'artifacts')}/", f"-dict={DICT}",
                  os.path.join(self.dir, "corpus")] + c["seeds"] + afl_queues)
 
-    def afl_commands(self):
+    def afl_commands(self, seconds):
         """One afl-fuzz per job sharing DIR/afl: a main instance with CMPLOG, syncing the
         libFuzzer corpus in, and secondaries."""
         c = self.config
@@ -674,7 +676,7 @@ class Campaign:
             role = (["-M", "main", "-c", target + ".cmplog", "-F", os.path.join(self.dir, "corpus")]
                     if job == 0 else ["-S", f"sec{job}"])
             cmds.append(["afl-fuzz", "-i", seeds, "-o", os.path.join(self.dir, "afl")] + role +
-                        ["-x", DICT, "-V", str(c["time"]), "-t", str(1000 * input_timeout(c)),
+                        ["-x", DICT, "-V", str(seconds), "-t", str(1000 * input_timeout(c)),
                          "--", target] + self.harness_options())
         return cmds
 
@@ -727,8 +729,9 @@ class Campaign:
             m = FORK_LINE.match(line)
             if m:
                 with self.lock:
-                    self.progress = {"execs": int(m.group(1)), "cov": int(m.group(2)),
-                                     "corpus": int(m.group(4)), "crashes": int(m.group(7))}
+                    self.progress = {"execs": self.exec_base + int(m.group(1)),
+                                     "cov": int(m.group(2)), "corpus": int(m.group(4)),
+                                     "crashes": int(m.group(7))}
 
     def triage_pending(self):
         done = set(read_lines(os.path.join(self.dir, "triaged")))
@@ -752,14 +755,17 @@ class Campaign:
         if sys.stdout.isatty():
             sys.stdout.write("\r\033[K")
 
-    def run(self):
-        # Campaign time starts now: building a plug-in and the harnesses is not fuzzing,
-        # and must not count into a finding's time to detect.
-        self.started = time.monotonic()
-        self.rate_window = [(0.0, self.progress["execs"])]
-        self.triage_pending()  # what a killed run left behind
+    def stall_limit(self):
+        """Seconds without new executions after which the engine counts as stuck: well past
+        what inputs at their time limit and fork mode's restarts can explain."""
+        override = os.environ.get("FRAMEFUZZ_STALL_S")
+        return float(override) if override else max(60.0, 6.0 * input_timeout(self.config))
+
+    def run_engines(self, seconds):
+        """Runs the engine for `seconds`; returns whether it stalled (stopped making
+        progress), in which case it was stopped, whole process group and all."""
         afl = self.config["engine"] == "afl"
-        commands = self.afl_commands() if afl else [self.libfuzzer_command()]
+        commands = self.afl_commands(seconds) if afl else [self.libfuzzer_command(seconds)]
         env = dict(os.environ, AFL_NO_UI="1", AFL_SKIP_CPUFREQ="1", AFL_AUTORESUME="1",
                    AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES="1", AFL_NO_AFFINITY="1",
                    AFL_CUSTOM_MUTATOR_LIBRARY=os.path.join(AFL_DIR, "ff-mutator.so"))
@@ -767,8 +773,10 @@ class Campaign:
         for i, cmd in enumerate(commands):
             log = open(os.path.join(self.dir, "logs", f"engine-{i}.log"), "a")
             logs.append(log)
+            # A session of its own: stopping it stops every job it forked.
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    text=True, errors="replace", env=env)
+                                    text=True, errors="replace", env=env,
+                                    start_new_session=True)
             procs.append(proc)
             reader = threading.Thread(target=self.read_engine, args=(proc.stdout, log),
                                       daemon=True)
@@ -776,21 +784,42 @@ class Campaign:
             readers.append(reader)
         write_atomically(os.path.join(self.dir, "running"),
                          " ".join(str(p) for p in [os.getpid()] + [q.pid for q in procs]) + "\n")
+        stalled = False
         try:
-            while any(p.poll() is None for p in procs):
+            while any(p.poll() is None for p in procs) and not stalled:
                 time.sleep(1)
                 if afl:
                     self.afl_progress()
                 self.tick()
+                stalled = self.elapsed() - self.last_change > self.stall_limit()
+        finally:
+            for p in procs:
+                stop_group(p)
+            for reader in readers:
+                reader.join(timeout=5)
+            for log in logs:
+                log.close()
+        return stalled
+
+    def run(self):
+        # Campaign time starts now: building a plug-in and the harnesses is not fuzzing,
+        # and must not count into a finding's time to detect.
+        self.started = time.monotonic()
+        self.rate_window = [(0.0, self.progress["execs"])]
+        self.triage_pending()  # what a killed run left behind
+        afl = self.config["engine"] == "afl"
+        try:
+            # An engine that stops making progress is restarted, on the same corpus and
+            # findings, for the time left.
+            while self.run_engines(max(1, round(self.config["time"] - self.elapsed()))):
+                self.say_warning(f"the engine made no progress for {self.stall_limit():.0f} s: "
+                                 f"restarted on the same corpus")
+                self.exec_base = self.progress["execs"]
+                self.last_change = self.elapsed()
+                if self.elapsed() >= self.config["time"]:
+                    break
         except KeyboardInterrupt:
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                p.wait()
-        for reader in readers:
-            reader.join(timeout=5)
-        for log in logs:
-            log.close()
+            pass
         os.unlink(os.path.join(self.dir, "running"))
         self.triage_pending()
         if not afl:
@@ -832,6 +861,21 @@ class Campaign:
             print(f"  {f['signature']:40} {f['where']:12} hits {f['hits']:5}  "
                   f"{os.path.join(self.dir, 'findings', f['signature'], 'reproducer.txt')}")
         return 1 if found else 0
+
+
+def stop_group(proc):
+    """Stops a process started in a session of its own, and everything it started."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=5)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # jobs left behind (AFL++'s CMPLOG server)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def build(targets_needed):

@@ -766,6 +766,43 @@ def campaign_plugin_tests():
                (proc.stdout + proc.stderr) if proc else "no artifact")
 
 
+def stall_tests():
+    """An engine that stops making progress is stopped, every job it forked with it, and
+    restarted on the same corpus for the time left; the campaign still ends on time."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "stall")
+        env = dict(os.environ, FRAMEFUZZ_STALL_S="6")
+        start = time.monotonic()
+        proc = subprocess.Popen([os.path.join(ROOT, "framefuzz"), "fuzz", "--target", "buddy",
+                                 "--time", "24", "--jobs", "1", "--out", out, "--quiet"],
+                                cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        running = os.path.join(out, "running")
+        engine = None
+        while time.monotonic() - start < 60 and engine is None:
+            time.sleep(0.5)
+            try:
+                with open(running) as f:
+                    engine = int(f.read().split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+        time.sleep(3)
+        if engine:
+            os.killpg(engine, signal.SIGSTOP)  # the engine and its jobs freeze
+        stdout, stderr = proc.communicate(timeout=300)
+        took = time.monotonic() - start
+        alive_left = engine is not None and subprocess.run(
+            ["ps", "-o", "pid=", "-g", str(engine)], stdout=subprocess.PIPE,
+            text=True).stdout.strip()
+        corpus = os.listdir(os.path.join(out, "corpus")) if os.path.isdir(
+            os.path.join(out, "corpus")) else []
+        report("fuzz: a frozen engine is restarted on the same corpus, nothing of it is left "
+               "running, and the campaign ends on time",
+               engine is not None and proc.returncode == 0 and "restarted" in stderr
+               and not alive_left and corpus and took < 90,
+               f"{took:.0f} s, left: {alive_left!r}\n" + stdout[-800:] + stderr[-800:])
+
+
 EXAMPLES = [  # plug-in, the class its FF_EXAMPLE_BUG twin is found as
     ("sizeclass", "accepted-wrong-size-free"),
     ("kfree", "accepted-misaligned-free"),
@@ -1168,6 +1205,7 @@ def main():
     shared_plugin_tests()
     precision_tests()
     campaign_plugin_tests()
+    stall_tests()
     example_tests()
     compare_tests()
     cli_tests()
