@@ -46,15 +46,25 @@
  * the instance it last ran (plugins/kmem.c shows how).
  *
  * Memory. An allocator that keeps structures inside the managed frames (in-band free
- * lists, headers) declares needs_backing and reaches a frame's 4 KiB through
- * env->frame_mem(env->space, pfn). All frames are one contiguous host mapping:
- * frame_mem(space, pfn) == frame_mem(space, 0) + pfn * FF_FRAME_SIZE for every pfn
- * below the top of the map, so `base + pfn * 4096` is fine; but a frame's content is
- * made (filled with poison) the first time frame_mem is called for it, so call it for
- * every frame before you read it through the base. An allocator that keeps its own
- * metadata in frames it manages (a bitmap in the first frames of RAM) takes them at
- * create with ff_keep_frames(env, start, count): from then on they are its own, never
- * free, never expected back, and a free or hand-out of one is judged as such.
+ * lists, headers) declares needs_backing and reaches frames in one of two ways.
+ *   - Frame by frame: env->frame_mem(env->space, pfn) returns a frame's 4 KiB, made
+ *     (filled with poison) the first time it is asked for in a run. All frames are
+ *     one contiguous mapping, so frame_mem(space, 0) + pfn * FF_FRAME_SIZE is frame
+ *     pfn, but only once frame_mem has been called for pfn in this run: before that,
+ *     memory reached through a base holds whatever an earlier run left there, and a
+ *     later frame_mem call (the program writing into a frame) re-fills the frame over
+ *     what the allocator wrote. Cheapest: a run costs only the frames it asked for.
+ *   - Through one base, as a kernel does (`base + pfn * 4096`): create calls
+ *         unsigned char *base = ff_frame_base(env);
+ *     before any frame_mem call, and every frame is valid through base for the whole
+ *     run, zero at its start (the pristine pattern of such a run, instead of the
+ *     usual poison). Nothing is ever filled behind the allocator's back. A run costs
+ *     one system call more and a page fault per frame it writes. plugins/xv6.c
+ *     reaches its in-band links this way.
+ * An allocator that keeps its own metadata in frames it manages (a bitmap in the first
+ * frames of RAM) takes them at create with ff_keep_frames(env, start, count): from
+ * then on they are its own, never free, never expected back, and a free or hand-out
+ * of one is judged as such.
  */
 #ifndef FF_BACKEND_H
 #define FF_BACKEND_H
@@ -172,6 +182,7 @@ typedef struct ff_env {
      * a plug-in built against an older header still reads the ones above. */
     void (*on_exit)(struct ff_env *env, ff_exit why, const char *message);
     void (*on_keep)(struct ff_env *env, ff_pfn start, uint64_t count);
+    void *(*on_base)(struct ff_env *env);
 } ff_env;
 
 /* Called when env->steps passes env->step_budget; does not return. */
@@ -195,6 +206,13 @@ _Noreturn void ff_panic(ff_env *env, const char *fmt, ...) __attribute__((format
  * never handed out and never expected back; they must be RAM it was given, and are
  * taken before anything else runs. */
 void ff_keep_frames(ff_env *env, ff_pfn start, uint64_t count);
+
+/* From create only, and before any frame_mem call: every frame through one pointer.
+ * Frame pfn's 4 KiB are at base + pfn * FF_FRAME_SIZE for every pfn below the top of
+ * the map, all of them valid and zero at the start of every run, with no frame_mem
+ * call ever needed (see "Memory" at the top). NULL when the policy does not declare
+ * needs_backing, or outside framefuzz's layer; create then fails with the reason. */
+void *ff_frame_base(ff_env *env);
 
 /* ---------------------------------------------------------------- operations */
 

@@ -58,6 +58,11 @@ void ff_keep_frames(ff_env *env, ff_pfn start, uint64_t count)
     if (env->on_keep) env->on_keep(env, start, count);
 }
 
+void *ff_frame_base(ff_env *env)
+{
+    return env->on_base ? env->on_base(env) : NULL;
+}
+
 /* Below this size calloc is cheaper than a mapping; above it, lazily mapped memory
  * keeps per-frame arrays over huge spaces from costing what they do not use. */
 #define FF_HOST_MMAP_MIN (256u << 10)

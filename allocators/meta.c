@@ -72,6 +72,7 @@ struct ff_meta {
     size_t nkept, kept_cap;
     bool creating;
     bool keep_refused;     /* ff_keep_frames outside create, or out of host memory */
+    const char *base_refused; /* why ff_frame_base said no at create, or NULL */
 
     ff_slot *slots; /* one per frame below space->top */
     uint64_t nslots;
@@ -691,6 +692,21 @@ static void layer_keep(ff_env *env, ff_pfn start, uint64_t count)
     m->kept[m->nkept++] = (ff_range){start, count};
 }
 
+/* env->on_base: the back-end asks for every frame through one base pointer
+ * (ff_frame_base). */
+static void *layer_base(ff_env *env)
+{
+    ff_meta *m = (ff_meta *)(void *)((char *)env - offsetof(ff_meta, env));
+    if (!m->creating) return NULL; /* documented: from create only */
+    if (!m->ops->policy.needs_backing) {
+        m->base_refused = "its policy does not declare needs_backing";
+        return NULL;
+    }
+    void *base = ff_space_direct(m->space);
+    if (!base) m->base_refused = "it had touched frames through frame_mem first";
+    return base;
+}
+
 static int by_start(const void *a, const void *b)
 {
     const ff_range *x = a, *y = b;
@@ -723,6 +739,7 @@ static __attribute__((noinline)) void *create_backend(ff_meta *m, char *err, siz
 {
     m->nkept = 0;
     m->keep_refused = false;
+    m->base_refused = NULL;
     m->creating = true;
     call_enter(m, FF_BCALL_CREATE, 0, 0, 0, 0);
     m->env.step_budget = 0;
@@ -737,7 +754,11 @@ static __attribute__((noinline)) void *create_backend(ff_meta *m, char *err, siz
     call_leave();
     m->creating = false;
     if (!backend) {
-        snprintf(err, errlen, "back-end %s could not be created over this space", m->ops->name);
+        if (m->base_refused)
+            snprintf(err, errlen, "back-end %s could not be created: ff_frame_base refused it, as %s",
+                     m->ops->name, m->base_refused);
+        else
+            snprintf(err, errlen, "back-end %s could not be created over this space", m->ops->name);
         return NULL;
     }
     if (!kept_frames_valid(m, err, errlen)) {
@@ -778,7 +799,8 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_ops *ops, const ff_met
     m->lock_holder = NO_HOLDER;
     m->env = (ff_env){.bug = opts->bug, .step_budget = opts->step_budget, .on_hang = &m->hang_jmp,
                       .frame_mem = ff_space_has_backing(space) ? ff_space_frame_mem : NULL,
-                      .space = space, .on_exit = layer_exit, .on_keep = layer_keep};
+                      .space = space, .on_exit = layer_exit, .on_keep = layer_keep,
+                      .on_base = layer_base};
     m->slots = ff_host_zalloc(m->nslots * sizeof(ff_slot));
     if (!m->slots) {
         snprintf(err, errlen, "cannot reserve metadata for %llu frames",
@@ -786,6 +808,8 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_ops *ops, const ff_met
         free(m);
         return NULL;
     }
+    /* A new back-end starts on pristine frames, whatever ran on this space before. */
+    ff_space_reset(space);
     m->backend = create_backend(m, err, errlen);
     if (!m->backend) {
         ff_host_free(m->slots, m->nslots * sizeof(ff_slot));

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "space.h"
@@ -291,10 +292,79 @@ static ff_pfn clip_end(const ff_space *s, ff_pfn start, uint64_t count)
     return count > s->top - start ? s->top : start + count;
 }
 
+/*
+ * Walks the frames of [start, end) that may differ from the pristine pattern: the
+ * touched ones, or in direct mode (where an allocator writes without a touch) those
+ * the host holds a page for, asked of mincore a chunk at a time. A page the host never
+ * faulted in reads as zero, the direct pattern. (A page swapped out counts as not
+ * held: it can only hide a change, never report one, and a fuzzing run's pages are
+ * too hot to be swapped within it.)
+ */
+#define RESIDENCY_CHUNK 1024
+typedef struct frame_walk {
+    const ff_space *s;
+    ff_pfn next, end;
+    ff_pfn chunk_start, chunk_end; /* vec describes frames [chunk_start, chunk_end) */
+    unsigned char vec[RESIDENCY_CHUNK];
+} frame_walk;
+
+static void walk_init(frame_walk *w, const ff_space *s, ff_pfn start, uint64_t count)
+{
+    w->s = s;
+    w->next = start;
+    w->end = clip_end(s, start, count);
+    w->chunk_start = w->chunk_end = start;
+}
+
+static void residency_fill(frame_walk *w)
+{
+    static long host_page;
+    if (!host_page) host_page = sysconf(_SC_PAGESIZE);
+    w->chunk_start = w->next;
+    w->chunk_end = w->end - w->next > RESIDENCY_CHUNK ? w->next + RESIDENCY_CHUNK : w->end;
+    size_t frames = (size_t)(w->chunk_end - w->chunk_start);
+    /* Where the host cannot say frame by frame, every frame is a candidate. */
+    if (host_page != FF_FRAME_SIZE ||
+        mincore(frame_at(w->s, w->chunk_start), frames * FF_FRAME_SIZE, w->vec) != 0)
+        memset(w->vec, 1, frames);
+}
+
+/* The next frame to visit, or w->end. */
+static ff_pfn walk_next(frame_walk *w)
+{
+    if (!w->s->direct) {
+        ff_pfn pfn = next_touched(w->s, w->next, w->end);
+        w->next = pfn < w->end ? pfn + 1 : w->end;
+        return pfn;
+    }
+    while (w->next < w->end) {
+        if (w->next >= w->chunk_end) residency_fill(w);
+        ff_pfn pfn = w->next++;
+        if (w->vec[pfn - w->chunk_start] & 1) return pfn;
+    }
+    return w->end;
+}
+
+/* Gives every page of the backing back to the host: all frames read as zero again. */
+static void zero_all(ff_space *s)
+{
+    size_t bytes = s->top * FF_FRAME_SIZE;
+    if (madvise(s->backing, bytes, MADV_DONTNEED) != 0 &&
+        mmap(s->backing, bytes, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED) {
+        /* The next direct run would read this one's frames: no verdict could be trusted. */
+        fprintf(stderr, "framefuzz: cannot reset %zu bytes of frame backing: host out of memory\n",
+                bytes);
+        abort();
+    }
+    s->kept_frames = 0;
+    s->all_zero = true;
+}
+
 bool ff_space_enable_backing(ff_space *space, unsigned char poison)
 {
     /* Frames already materialised hold the old pattern: only the same one is safe. */
-    if (space->backing) return space->poison == poison;
+    if (space->backing) return space->base_poison == poison;
     if (space->top == 0 || space->top > SIZE_MAX / FF_FRAME_SIZE) return false;
     void *mem = mmap(NULL, space->top * FF_FRAME_SIZE, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -305,9 +375,22 @@ bool ff_space_enable_backing(ff_space *space, unsigned char poison)
         return false;
     }
     space->backing = mem;
-    space->poison = poison;
+    space->poison = space->base_poison = poison;
     space->touched_count = 0;
+    space->direct = false;
+    space->all_zero = true;
     return true;
+}
+
+void *ff_space_direct(ff_space *space)
+{
+    if (!space->backing) return NULL;
+    if (space->direct) return space->backing;
+    if (space->touched_count) return NULL;
+    if (!space->all_zero) zero_all(space);
+    space->direct = true;
+    space->poison = 0;
+    return space->backing;
 }
 
 /* Makes room for one more logged frame. */
@@ -328,13 +411,14 @@ void *ff_space_frame_mem(void *opaque, ff_pfn pfn)
     ff_space *s = opaque;
     if (!s || !s->backing || pfn >= s->top) return NULL;
     unsigned char *mem = frame_at(s, pfn);
-    if (!is_touched(s, pfn)) {
+    if (!s->direct && !is_touched(s, pfn)) {
         /* Without room in the log the touch could never be undone: refuse it (only
          * when the host is out of memory, and then the frame itself could not be). */
         if (!log_reserve(s)) return NULL;
         memset(mem, s->poison, FF_FRAME_SIZE);
         s->touched_bits[pfn / 64] |= UINT64_C(1) << (pfn % 64);
         s->touched_log[s->touched_count++] = pfn;
+        s->all_zero = false;
     }
     return mem;
 }
@@ -344,18 +428,18 @@ void *ff_space_frame_mem(void *opaque, ff_pfn pfn)
 void ff_space_poison(ff_space *space, ff_pfn start, uint64_t count, uint32_t skip)
 {
     if (!space->backing || skip >= FF_FRAME_SIZE) return;
-    ff_pfn end = clip_end(space, start, count);
-    for (ff_pfn pfn = next_touched(space, start, end); pfn < end;
-         pfn = next_touched(space, pfn + 1, end))
+    frame_walk w;
+    walk_init(&w, space, start, count);
+    for (ff_pfn pfn = walk_next(&w); pfn < w.end; pfn = walk_next(&w))
         memset(frame_at(space, pfn) + skip, space->poison, FF_FRAME_SIZE - skip);
 }
 
 void ff_space_poison_head(ff_space *space, ff_pfn start, uint64_t count, uint32_t bytes)
 {
     if (!space->backing || !bytes) return;
-    ff_pfn end = clip_end(space, start, count);
-    for (ff_pfn pfn = next_touched(space, start, end); pfn < end;
-         pfn = next_touched(space, pfn + 1, end))
+    frame_walk w;
+    walk_init(&w, space, start, count);
+    for (ff_pfn pfn = walk_next(&w); pfn < w.end; pfn = walk_next(&w))
         memset(frame_at(space, pfn), space->poison, bytes < FF_FRAME_SIZE ? bytes : FF_FRAME_SIZE);
 }
 
@@ -381,9 +465,9 @@ bool ff_space_poison_intact(const ff_space *space, ff_pfn start, uint64_t count,
                             ff_pfn *bad_pfn, uint32_t *bad_offset)
 {
     if (!space->backing || skip >= FF_FRAME_SIZE) return true;
-    ff_pfn end = clip_end(space, start, count);
-    for (ff_pfn pfn = next_touched(space, start, end); pfn < end;
-         pfn = next_touched(space, pfn + 1, end)) {
+    frame_walk w;
+    walk_init(&w, space, start, count);
+    for (ff_pfn pfn = walk_next(&w); pfn < w.end; pfn = walk_next(&w)) {
         uint32_t off = first_changed(frame_at(space, pfn), skip, space->poison);
         if (off < FF_FRAME_SIZE) {
             if (bad_pfn) *bad_pfn = pfn;
@@ -401,7 +485,8 @@ bool ff_space_poison_intact(const ff_space *space, ff_pfn start, uint64_t count,
 #define KEEP_RESIDENT_MAX (UINT64_C(64) << 20)
 
 /* Forgets every touch. Clearing a frame's bit is what makes it pristine again: its old
- * content is never seen, because the next touch re-poisons it. */
+ * content is never seen, because the next touch re-poisons it. A direct run wrote
+ * without touches, so its pages all go back to the host. */
 void ff_space_reset(ff_space *space)
 {
     if (!space->backing) return;
@@ -409,11 +494,19 @@ void ff_space_reset(ff_space *space)
         ff_pfn pfn = space->touched_log[i];
         space->touched_bits[pfn / 64] &= ~(UINT64_C(1) << (pfn % 64));
     }
+    if (space->direct) {
+        zero_all(space);
+        space->direct = false;
+        space->poison = space->base_poison;
+        space->touched_count = 0;
+        return;
+    }
     /* Counts frames kept, repeats included: an upper bound on what is resident. */
     space->kept_frames += space->touched_count;
     if (space->kept_frames * FF_FRAME_SIZE > KEEP_RESIDENT_MAX) {
         /* A refusal (e.g. host pages larger than a frame) only keeps memory resident. */
-        (void)madvise(space->backing, space->top * FF_FRAME_SIZE, MADV_DONTNEED);
+        if (madvise(space->backing, space->top * FF_FRAME_SIZE, MADV_DONTNEED) == 0)
+            space->all_zero = true;
         space->kept_frames = 0;
     }
     space->touched_count = 0;

@@ -15,6 +15,12 @@
  * memory, reserved lazily. A frame's pristine content is the poison pattern: the
  * first touch of a frame materialises it, so "every free frame is poisoned" costs
  * nothing up front. Reset undoes every touch in O(frames touched).
+ *
+ * A run may instead reach frames directly (ff_space_direct): every frame is valid
+ * through the base pointer without a touch, so nothing can be materialised over what
+ * an allocator wrote. Pristine content is then zero, which host pages read as until
+ * they are written; the pages written are found through the host's residency map and
+ * given back at reset, so its cost still follows the frames touched.
  */
 #ifndef FF_SPACE_H
 #define FF_SPACE_H
@@ -124,7 +130,10 @@ typedef struct ff_space {
     ff_pfn *touched_log;    /* frames touched since the last reset */
     size_t touched_count, touched_cap;
     uint64_t kept_frames; /* frames left resident by resets since the last give-back */
-    unsigned char poison;
+    unsigned char poison;      /* the pristine pattern of this run */
+    unsigned char base_poison; /* the pattern asked for at ff_space_enable_backing */
+    bool direct;               /* this run reaches frames through the base (pristine: 0) */
+    bool all_zero;             /* every host page of the backing reads as zero */
 } ff_space;
 
 /* Builds a space from a raw map. Returns false (with a one-line reason in err) when
@@ -168,7 +177,14 @@ void ff_space_poison_head(ff_space *space, ff_pfn start, uint64_t count, uint32_
 bool ff_space_poison_intact(const ff_space *space, ff_pfn start, uint64_t count, uint32_t skip,
                             ff_pfn *bad_pfn, uint32_t *bad_offset);
 
-/* Undoes every touch since the last reset: O(frames touched). */
+/* Undoes every touch since the last reset: O(frames touched). Ends direct mode. */
 void ff_space_reset(ff_space *space);
+
+/* Switches this run to direct mode and returns the base of the backing (frame pfn at
+ * base + pfn * FF_FRAME_SIZE), every frame below top pristine (zero) and valid without
+ * a touch. Until the next reset, frame_mem never fills a frame, and poisoning and its
+ * checks cover every frame the host holds a page for. NULL without backing, or when
+ * this run has touched frames already (they hold the other pattern). */
+void *ff_space_direct(ff_space *space);
 
 #endif

@@ -142,6 +142,9 @@ struct ff_oracle {
     struct written { ff_pfn pfn; uint32_t offset; uint8_t value; } *writes; /* the program's
                           writes into frames it held, in order */
     size_t nwrites, writes_cap;
+    ff_pfn *watched; /* frames watched since their hand-out (FR_WATCHED), while few */
+    size_t nwatched, watched_cap;
+    bool watch_overflow; /* too many to check at every call: checked when dropped only */
     bool last_alloc_ok;
     const orphan *giving_back; /* the orphan being given back (FF_CALL_GIVE_BACK) */
 
@@ -199,6 +202,7 @@ void ff_oracle_destroy(ff_oracle *o)
     free(o->word_log);
     free(o->orphans);
     free(o->writes);
+    free(o->watched);
     free(o);
 }
 
@@ -544,6 +548,8 @@ void ff_oracle_begin(ff_oracle *o, ff_meta *m, const char *name, const ff_oracle
     o->leak_phase = o->dead = false;
     o->norphans = 0;
     o->nwrites = 0;
+    o->nwatched = 0;
+    o->watch_overflow = false;
     o->nfindings = 0;
     o->handouts = 0;
     o->last_alloc_ok = false;
@@ -654,6 +660,27 @@ static void shadow_give_back(ff_oracle *o, ff_pfn start, ff_pfn end)
 {
     o->shadow_free += taken_count(o, start, end, true);
     taken_set(o, start, end, false);
+}
+
+/* Frames held since a checked hand-out are checked at every back-end call while the
+ * program holds at most this many: a scribble is then named in the operation that
+ * made it. Past it they are checked when the program drops them. */
+#define WATCH_EVERY_CALL_MAX 256
+
+static void check_watched(ff_oracle *o, const char *when);
+
+static void watch(ff_oracle *o, ff_pfn start, ff_pfn end)
+{
+    if (o->watch_overflow) return;
+    if (end - start > WATCH_EVERY_CALL_MAX - o->nwatched) {
+        o->watch_overflow = true;
+        return;
+    }
+    for (ff_pfn p = start; p < end; p++) {
+        if (o->nwatched == o->watched_cap)
+            grow((void **)&o->watched, &o->watched_cap, sizeof *o->watched);
+        o->watched[o->nwatched++] = p;
+    }
 }
 
 /* Poison of the frames of a hand-out, skipping frames the program itself misused. */
@@ -785,8 +812,10 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
     }
     bool intact = o->nfindings == o->findings_at_event;
     shadow_hand_out(o, start, end, malformed ? granted : req->count);
-    if (intact && ff_meta_poisoning(o->meta) && o->call == FF_CALL_ALLOC)
+    if (intact && ff_meta_poisoning(o->meta) && o->call == FF_CALL_ALLOC) {
         for (ff_pfn p = start; p < end; p++) frame_mut(o, p)->flags |= FR_WATCHED;
+        watch(o, start, end);
+    }
     judge_counter(o, "an allocation");
     note_alloc(o, start, malformed ? granted : req->count, granted);
 }
@@ -1031,8 +1060,14 @@ void ff_oracle_observe(void *oracle, const ff_event *ev)
     if (!o->meta || o->dead) return;
     o->findings_at_event = o->nfindings;
     switch (ev->kind) {
-    case FF_EV_ALLOC: judge_alloc(o, ev); break;
-    case FF_EV_FREE: judge_free(o, ev); break;
+    case FF_EV_ALLOC:
+        judge_alloc(o, ev);
+        if (o->nfindings == o->findings_at_event) check_watched(o, "after the back-end's alloc");
+        break;
+    case FF_EV_FREE:
+        judge_free(o, ev);
+        if (o->nfindings == o->findings_at_event) check_watched(o, "after the back-end's free");
+        break;
     case FF_EV_PANIC: break; /* the kernel's answer to misuse; what follows is judged */
     case FF_EV_DEADLOCK:
         o->dead = true;
@@ -1210,32 +1245,62 @@ static int written_at(const ff_oracle *o, ff_pfn pfn, uint32_t offset)
     return -1;
 }
 
+/* Whether frame p is watched and still held as handed out. */
+static bool watching(const ff_oracle *o, ff_pfn p)
+{
+    const shadow_frame *f = &o->frames[p];
+    return (f->flags & FR_WATCHED) && !(f->flags & FR_TAINTED) && f->refs && is_taken(o, p);
+}
+
+/* A watched frame must hold the poison it was handed out with but for the program's
+ * writes. False after reporting the first byte that differs. */
+static bool in_use_intact(ff_oracle *o, ff_pfn p, const char *when)
+{
+    const unsigned char *mem = NULL;
+    ff_pfn bad;
+    uint32_t off = 0;
+    while (off < FF_FRAME_SIZE && !ff_space_poison_intact(o->space, p, 1, off, &bad, &off)) {
+        if (!mem) mem = ff_space_frame_mem((void *)o->space, p);
+        int wrote = written_at(o, p, off);
+        if (wrote < 0 || (uint8_t)wrote != mem[off]) {
+            finding(o, FF_CLASS_INUSE_CORRUPTED,
+                    "frame 0x%llx, held by the program since the allocation at 0x%llx, has "
+                    "byte %u = 0x%02x, but %s 0x%02x there: someone else wrote it while it "
+                    "was in use (seen %s)", (unsigned long long)p,
+                    (unsigned long long)o->frames[p].head, off, mem[off],
+                    wrote < 0 ? "it was handed out with poison" : "the program wrote",
+                    wrote < 0 ? o->space->poison : (unsigned)wrote, when);
+            return false;
+        }
+        off++;
+    }
+    return true;
+}
+
 void ff_oracle_check_in_use(ff_oracle *o, ff_pfn start, uint64_t count)
 {
     if (!o->meta || o->dead || !ff_meta_poisoning(o->meta) || start >= o->top) return;
     ff_pfn end = count > o->top - start ? o->top : start + count;
     o->findings_at_event = o->nfindings;
-    for (ff_pfn p = start; p < end; p++) {
-        const shadow_frame *f = &o->frames[p];
-        if (!(f->flags & FR_WATCHED) || (f->flags & FR_TAINTED) || !f->refs || !is_taken(o, p))
-            continue;
-        const unsigned char *mem = ff_space_frame_mem((void *)o->space, p);
-        ff_pfn bad;
-        uint32_t off = 0;
-        while (off < FF_FRAME_SIZE && !ff_space_poison_intact(o->space, p, 1, off, &bad, &off)) {
-            int wrote = written_at(o, p, off);
-            if (wrote < 0 || (uint8_t)wrote != mem[off]) {
-                finding(o, FF_CLASS_INUSE_CORRUPTED,
-                        "frame 0x%llx, held by the program since the allocation at 0x%llx, has "
-                        "byte %u = 0x%02x, but %s 0x%02x there: someone else wrote it while it "
-                        "was in use", (unsigned long long)p, (unsigned long long)f->head, off,
-                        mem[off], wrote < 0 ? "it was handed out with poison" : "the program wrote",
-                        wrote < 0 ? o->space->poison : (unsigned)wrote);
-                return;
-            }
-            off++;
+    for (ff_pfn p = start; p < end; p++)
+        if (watching(o, p) && !in_use_intact(o, p, "as the program dropped it")) return;
+}
+
+/* Every watched frame after a back-end call, forgetting those no longer held. */
+static void check_watched(ff_oracle *o, const char *when)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < o->nwatched; i++) {
+        ff_pfn p = o->watched[i];
+        /* Kept while handed out: the program takes its reference after the call. */
+        if (!(o->frames[p].flags & FR_WATCHED) || !is_taken(o, p)) continue;
+        o->watched[keep++] = p;
+        if (watching(o, p) && !in_use_intact(o, p, when)) { /* one finding: the rest keep, unexamined */
+            while (++i < o->nwatched) o->watched[keep++] = o->watched[i];
+            break;
         }
     }
+    o->nwatched = keep;
 }
 
 bool ff_oracle_write(ff_oracle *o, ff_pfn pfn, uint32_t offset, uint8_t value)

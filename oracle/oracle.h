@@ -193,7 +193,8 @@ void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r);
 bool ff_oracle_write(ff_oracle *o, ff_pfn pfn, uint32_t offset, uint8_t value);
 /* The program is about to drop [start, +count): with poisoning on, each frame it holds
  * since a checked hand-out must hold the poison it was handed out with, but for the
- * bytes the program wrote. Anything else is inuse-corrupted. */
+ * bytes the program wrote. Anything else is inuse-corrupted. (The same check runs after
+ * every back-end alloc and free while the program holds few such frames.) */
 void ff_oracle_check_in_use(ff_oracle *o, ff_pfn start, uint64_t count);
 /* The back-end's invariant walk answered verdict (NULL = holds). */
 void ff_oracle_check(ff_oracle *o, const char *verdict);

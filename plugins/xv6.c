@@ -6,7 +6,9 @@
  *   framefuzz repro --plugin plugins/xv6.c FILE
  *
  * As in xv6, kfree() pushes a frame on the list by writing the link into the frame, and
- * kalloc() pops the head. Two departures, both for the simulation's sake: frames that
+ * kalloc() pops the head. As in a kernel, a frame's memory is one addition away from a
+ * base (xv6's P2V): create asks for that base with ff_frame_base, and every frame is
+ * valid through it for the whole run, with no per-frame call. Two departures, both for the simulation's sake: frames that
  * were never freed are handed out from a per-range frontier instead of being threaded
  * onto the list at boot (xv6's freerange touches every frame; here that would
  * materialise every frame of a 4 GiB map), and frees are checked for range and size,
@@ -32,6 +34,7 @@ typedef struct xv6_range {
 
 typedef struct xv6 {
     ff_env *env;
+    unsigned char *base; /* frame pfn's memory is base + pfn * FF_FRAME_SIZE */
     ff_runs ram;       /* managed RAM, to tell foreign frames */
     xv6_range *ranges; /* one per RAM run */
     ff_pfn head;       /* the free list: freed frames, last freed first, or NIL */
@@ -41,15 +44,18 @@ typedef struct xv6 {
 /* The in-band link: the first 8 bytes of a free frame name the next free frame. */
 static uint64_t *link_of(xv6 *k, ff_pfn pfn)
 {
-    return k->env->frame_mem ? k->env->frame_mem(k->env->space, pfn) : NULL;
+    return (uint64_t *)(void *)(k->base + pfn * FF_FRAME_SIZE);
 }
 
 static void *xv6_create(ff_env *env, const ff_range *ranges, size_t nranges)
 {
-    if (!env || !env->frame_mem) return NULL; /* needs_backing: the links live in frames */
+    if (!env) return NULL;
+    unsigned char *base = ff_frame_base(env); /* needs_backing: the links live in frames */
+    if (!base) return NULL;
     xv6 *k = calloc(1, sizeof *k);
     if (!k) return NULL;
     k->env = env;
+    k->base = base;
     k->head = NIL;
     if (!ff_runs_init(&k->ram, ranges, nranges)) goto fail;
     k->ranges = calloc(k->ram.count ? k->ram.count : 1, sizeof *k->ranges);
@@ -84,10 +90,8 @@ static ff_status xv6_alloc(void *self, const ff_alloc_req *req, ff_pfn *start)
         return FF_ERR_INVALID;
     if (req->zone != FF_ZONE_NORMAL || req->align > 1) return FF_ERR_UNSUPPORTED;
     if (k->head != NIL) {
-        uint64_t *link = link_of(k, k->head);
-        if (!link) return FF_ERR_NOMEM;
         *start = k->head;
-        k->head = *link; /* as xv6: the link is trusted */
+        k->head = *link_of(k, k->head); /* as xv6: the link is trusted */
         k->free_frames--;
         return FF_OK;
     }
@@ -109,9 +113,7 @@ static ff_status xv6_free(void *self, ff_pfn start, uint64_t count)
     if (count == 0 || count > FF_PFN_LIMIT || start > FF_PFN_LIMIT - count) return FF_ERR_INVALID;
     if (!ff_runs_find(&k->ram, start)) return FF_ERR_FOREIGN;
     if (count != 1) return FF_ERR_WRONG_SIZE;
-    uint64_t *link = link_of(k, start);
-    if (!link) return FF_ERR_FOREIGN;
-    *link = k->head;
+    *link_of(k, start) = k->head;
     k->head = start;
     k->free_frames++;
     return FF_OK;

@@ -1189,6 +1189,15 @@ def repro_cli_tests():
 
 
 def main():
+    # `run_all.py GROUP...` runs only the named groups (e.g. unit_tests precision_tests).
+    if len(sys.argv) > 1:
+        for name in sys.argv[1:]:
+            group = globals().get(name)
+            if not name.endswith("_tests") or not callable(group):
+                sys.exit(f"run_all.py: no test group '{name}'")
+            group()
+        print(f"{passed} passed, {failed} failed")
+        return 1 if failed else 0
     unit_tests()
     make("all", "build: library and tools warning-free with clang -Werror")
     make("gcc-check", "build: everything warning-free with gcc -Werror")

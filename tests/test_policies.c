@@ -33,7 +33,14 @@ static struct shim_cfg {
     bool magic;           /* keeps a magic word in its first kept frame, checked by alloc */
     uint64_t reject_count; /* refuses every free of this many frames */
     bool scribble_next;   /* a free writes a header into the frame after the block */
+    bool base;            /* reaches frames through ff_frame_base */
+    bool base_links;      /* with base: a free links its frames in-band (8 bytes), an
+                             alloc checks the link of a frame it reuses */
+    bool base_unbacked;   /* asks for the base without declaring needs_backing */
 } cfg;
+
+/* With cfg.base: whether some create found a frame that was not zero. */
+static bool stale_seen;
 
 #define MAGIC 0x6d61676963ULL
 
@@ -47,9 +54,19 @@ typedef struct shim {
     uint64_t *granted; /* at an allocation's start: frames it holds (0 elsewhere) */
     uint64_t *asked;   /* at an allocation's start: frames asked for */
     uint64_t nfree;
+    unsigned char *base; /* cfg.base: frame p at base + p * FF_FRAME_SIZE */
+    uint8_t *linked;     /* cfg.base_links: per frame, freed with a link */
 } shim;
 
+/* Frame p's memory: through the base, or frame by frame. */
+static unsigned char *mem_of(shim *s, ff_pfn p)
+{
+    return s->base ? s->base + p * FF_FRAME_SIZE : s->env->frame_mem(s->env->space, p);
+}
+
 static bool is_ram(const shim *s, ff_pfn p) { return p < s->top && ff_runs_find(&s->ram, p) != NULL; }
+
+static void shim_destroy(void *self);
 
 static void *shim_create(ff_env *env, const ff_range *ranges, size_t n)
 {
@@ -61,6 +78,16 @@ static void *shim_create(ff_env *env, const ff_range *ranges, size_t n)
     s->granted = calloc(s->top + 1, sizeof *s->granted);
     s->asked = calloc(s->top + 1, sizeof *s->asked);
     s->nfree = s->ram.frames;
+    s->linked = calloc(s->top + 1, 1);
+    if (cfg.base || cfg.base_unbacked) {
+        s->base = ff_frame_base(env);
+        if (!s->base) {
+            shim_destroy(s);
+            return NULL;
+        }
+        for (ff_pfn p = 0; p < s->top; p++) /* every frame starts zero, whatever ran before */
+            for (size_t i = 0; i < FF_FRAME_SIZE; i++) stale_seen |= s->base[p * FF_FRAME_SIZE + i] != 0;
+    }
     ff_pfn first = s->ram.count ? s->ram.run[0].start : 0;
     for (uint64_t i = 0; i < cfg.keep; i++) s->state[first + i] = FR_KEPT;
     if (cfg.keep) {
@@ -68,7 +95,7 @@ static void *shim_create(ff_env *env, const ff_range *ranges, size_t n)
         s->nfree -= cfg.keep;
     }
     if (cfg.keep_hole) ff_keep_frames(env, s->top, 1);
-    if (cfg.magic) *(uint64_t *)env->frame_mem(env->space, first) = MAGIC;
+    if (cfg.magic) *(uint64_t *)(void *)mem_of(s, first) = MAGIC;
     return s;
 }
 
@@ -76,7 +103,7 @@ static void *shim_create(ff_env *env, const ff_range *ranges, size_t n)
 static void check_magic(shim *s)
 {
     ff_pfn first = s->ram.run[0].start;
-    if (cfg.magic && *(uint64_t *)s->env->frame_mem(s->env->space, first) != MAGIC)
+    if (cfg.magic && *(uint64_t *)(void *)mem_of(s, first) != MAGIC)
         ff_panic(s->env, "my metadata frame was overwritten");
 }
 
@@ -87,6 +114,7 @@ static void shim_destroy(void *self)
     free(s->state);
     free(s->granted);
     free(s->asked);
+    free(s->linked);
     free(s);
 }
 
@@ -129,6 +157,12 @@ static ff_status shim_alloc(void *self, const ff_alloc_req *req, ff_pfn *start)
         if (!is_ram(s, p)) continue; /* holes cost no step: the tiny map spans 16 MiB */
         ff_step(s->env);
         if (!run_free(s, p, n) || (straddle && (!p || is_ram(s, p - 1)))) continue;
+        for (uint64_t i = 0; i < n; i++) {
+            if (s->linked[p + i] && *(uint64_t *)(void *)mem_of(s, p + i) != MAGIC)
+                ff_panic(s->env, "the link in free frame 0x%llx was overwritten",
+                         (unsigned long long)(p + i));
+            s->linked[p + i] = 0;
+        }
         memset(&s->state[p], FR_USED, n);
         s->granted[p] = n;
         s->asked[p] = req->count;
@@ -185,8 +219,12 @@ static ff_status shim_free(void *self, ff_pfn start, uint64_t count)
     memset(&s->state[start], FR_FREE, n);
     s->granted[start] = 0;
     s->nfree += n;
+    for (uint64_t i = 0; cfg.base_links && i < n; i++) {
+        *(uint64_t *)(void *)mem_of(s, start + i) = MAGIC;
+        s->linked[start + i] = 1;
+    }
     if (cfg.scribble_next && start + n < s->top) /* the next block's header, one frame off */
-        memset(s->env->frame_mem(s->env->space, start + n), 0x5c, 8);
+        memset(mem_of(s, start + n), 0x5c, 8);
     return FF_OK;
 }
 
@@ -211,7 +249,8 @@ static ff_target shim_target(void)
                    .validates_frees = true,
                    .honours_zone = true,
                    .honours_align = true,
-                   .needs_backing = cfg.magic || cfg.scribble_next},
+                   .needs_backing = cfg.magic || cfg.scribble_next || cfg.base,
+                   .inband_bytes = cfg.base_links ? 8 : 0},
         .create = shim_create,
         .destroy = shim_destroy,
         .alloc = shim_alloc,
@@ -518,14 +557,92 @@ FF_TEST(policy_a_raw_free_by_address_taints_all_it_gave_back)
 
 FF_TEST(policy_a_scribble_on_a_frame_in_use_is_inuse_corrupted)
 {
-    /* Freeing frame 0 writes a header into frame 1, which the program holds: found when
-     * the program drops it. The program's own writes are no finding. */
+    /* Freeing frame 0 writes a header into frame 1, which the program holds: found
+     * right after the free that wrote it (op 2). The program's own writes are no
+     * finding. */
     reset_cfg();
     cfg.scribble_next = true;
     CHECK_STREQ(run_shim(MAP64 "poison on\nalloc 1\nalloc 1\ndrop h0\n", false, NULL),
-                "inuse-corrupted@shim at end");
+                "inuse-corrupted@shim op 2");
     reset_cfg();
     CHECK_STREQ(run_shim(MAP64 "poison on\nalloc 2\nwrite 0x1007 0x5c\nwrite 0x1007 0x11\n"
                                "drop h0\nalloc 2\n", false, NULL),
                 "clean");
+}
+
+FF_TEST(policy_a_scribble_is_found_when_dropped_if_the_program_holds_many_frames)
+{
+    /* Holding 300 watched frames, past what is checked at every call: the scribble on
+     * frame 1 is found when the program lets go of it, at the end. */
+    reset_cfg();
+    cfg.scribble_next = true;
+    CHECK_STREQ(run_shim("map custom\nregion 0x0-0x3fffff usable\npoison on\nalloc 1\n"
+                         "alloc 300\ndrop h0\n", false, NULL),
+                "inuse-corrupted@shim at end");
+}
+
+/* ---------------------------------------------------------------- frames through a base */
+
+FF_TEST(policy_frames_through_the_base_start_zero_whatever_ran_before)
+{
+    /* freelist (in-band, frame by frame) runs first and the program fills a frame it
+     * holds; the shim, reaching frames through ff_frame_base, must find every frame
+     * zero at create, on this input and the next. */
+    reset_cfg();
+    cfg.base = true;
+    stale_seen = false;
+    ff_target t[2] = {{"freelist", ff_backend_find("freelist"), FF_BUG_NONE}, shim_target()};
+    const char *prog = MAP64 "poison on\nalloc 1\nwrite 0x0 0x77\nwrite 0x3000 0x77\n";
+    ff_program p;
+    char err[200];
+    CHECK(ff_program_parse(&p, prog, err, sizeof err));
+    ff_exec_opts o = {.semantics = -1, .poison = -1};
+    ff_exec *x = ff_exec_create(t, 2, &o);
+    CHECK(x != NULL);
+    for (int round = 0; round < 3; round++) {
+        ff_exec_run(x, &p);
+        CHECK_EQ(ff_exec_finding_count(x), 0);
+    }
+    CHECK(!stale_seen);
+    ff_exec_destroy(x);
+    ff_program_free(&p);
+}
+
+FF_TEST(policy_frames_through_the_base_are_never_filled_behind_the_allocator)
+{
+    /* The shim links freed frames in-band through the base and checks the link when it
+     * reuses a frame. The program's write into a freed frame (its own use after free,
+     * past the in-band bytes) must not wipe the link. */
+    reset_cfg();
+    cfg.base = cfg.base_links = true;
+    CHECK_STREQ(run_shim(MAP64 "poison on\nalloc 1\nalloc 1\ndrop h0\nwrite 0x64 0x33\n"
+                               "alloc 1\n", false, NULL),
+                "clean");
+    /* Without poisoning too. */
+    CHECK_STREQ(run_shim(MAP64 "poison off\nalloc 1\ndrop h0\nwrite 0x64 0x33\nalloc 1\n",
+                         false, NULL),
+                "clean");
+}
+
+FF_TEST(policy_frames_through_the_base_keep_every_check)
+{
+    /* A scribble through the base on a frame the program holds is found at the call
+     * that made it; a free frame's poison (zero here) is checked at its hand-out. */
+    reset_cfg();
+    cfg.base = cfg.scribble_next = true;
+    CHECK_STREQ(run_shim(MAP64 "poison on\nalloc 1\nalloc 1\ndrop h0\n", false, NULL),
+                "inuse-corrupted@shim op 2");
+    CHECK_STREQ(run_shim(MAP64 "poison on\nalloc 1\ndrop h0\nalloc 2\n", false, NULL),
+                "poison-corrupted@shim op 2");
+}
+
+FF_TEST(policy_the_base_is_refused_without_needs_backing)
+{
+    reset_cfg();
+    cfg.base_unbacked = true;
+    char *trace = NULL;
+    CHECK_STREQ(run_shim(MAP64 "alloc 1\n", false, &trace), "clean");
+    CHECK(strstr(trace, "ff_frame_base refused it, as its policy does not declare "
+                        "needs_backing") != NULL);
+    free(trace);
 }

@@ -619,6 +619,59 @@ FF_TEST(space_reset_undoes_touches_and_costs_only_them)
     ff_space_destroy(&s);
 }
 
+FF_TEST(space_direct_mode_reaches_every_frame_through_the_base)
+{
+    ff_space s = tiny_with_backing(0xAA);
+    /* A run that touched frames already cannot switch: they hold the other pattern. */
+    ((unsigned char *)ff_space_frame_mem(&s, 5))[0] = 1;
+    CHECK(ff_space_direct(&s) == NULL);
+    ff_space_reset(&s);
+    unsigned char *base = ff_space_direct(&s);
+    CHECK(base == s.backing);
+    CHECK(ff_space_direct(&s) == base); /* asking twice is fine */
+    CHECK_EQ(s.poison, 0);
+    /* Frame 5 held 0xAA and a 1 from the run before: zero now, as every frame is. */
+    CHECK_EQ(base[5 * F], 0);
+    CHECK_EQ(base[5 * F + 1], 0);
+    CHECK(ff_space_poison_intact(&s, 0, UINT64_MAX, 0, &(ff_pfn){0}, &(uint32_t){0}));
+    /* Writes through the base are seen without a touch, and frame_mem fills nothing. */
+    base[40 * F + 9] = 7;
+    base[4100 * F] = 3;
+    CHECK(ff_space_frame_mem(&s, 40) == base + 40 * F);
+    CHECK_EQ(base[40 * F + 9], 7);
+    CHECK_EQ(s.touched_count, 0);
+    ff_pfn bad = 0;
+    uint32_t off = 0;
+    CHECK(!ff_space_poison_intact(&s, 0, UINT64_MAX, 0, &bad, &off));
+    CHECK_EQ(bad, 40);
+    CHECK_EQ(off, 9);
+    CHECK(ff_space_poison_intact(&s, 40, 1, 10, &bad, &off)); /* skip covers it */
+    CHECK(!ff_space_poison_intact(&s, 41, UINT64_MAX, 0, &bad, &off));
+    CHECK_EQ(bad, 4100);
+    ff_space_poison(&s, 0, UINT64_MAX, 0);
+    CHECK(ff_space_poison_intact(&s, 0, UINT64_MAX, 0, &bad, &off));
+    base[7 * F] = 9;
+    ff_space_poison_head(&s, 7, 1, 1);
+    CHECK_EQ(base[7 * F], 0);
+    /* Reset gives every page back: zero again, and the next run is the usual kind. */
+    base[3 * F + 3] = 5;
+    ff_space_reset(&s);
+    CHECK(!s.direct);
+    CHECK_EQ(s.poison, 0xAA);
+    CHECK_EQ(base[3 * F + 3], 0);
+    CHECK_EQ(base[40 * F + 9], 0);
+    CHECK_EQ(((unsigned char *)ff_space_frame_mem(&s, 3))[3], 0xAA);
+    ff_space_reset(&s);
+    CHECK(ff_space_direct(&s) == base);
+    CHECK_EQ(base[3 * F + 3], 0);
+    ff_space_destroy(&s);
+
+    /* Without backing there is no base. */
+    CHECK(ff_space_init_preset(&s, "tiny", (char[128]){0}, 128));
+    CHECK(ff_space_direct(&s) == NULL);
+    ff_space_destroy(&s);
+}
+
 /* Resident set size in bytes, from /proc/self/statm. */
 static uint64_t rss_bytes(void)
 {
