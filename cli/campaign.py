@@ -173,6 +173,39 @@ def first_root(found, signature):
     return bool(roots) and roots[0]["signature"] == signature
 
 
+def replay_note(config, path, signature, sanitizer_only=False):
+    """What `framefuzz repro FILE` alone does not do for a stored text reproducer: None
+    when it shows `signature` as its first finding, else one line saying what it takes
+    (kept in the reproducer's header and in finding.json)."""
+    if sanitizer_only:
+        return ("the plain replay survives it: `framefuzz repro` replays it under ASan+UBSan "
+                "too, where it shows")
+    try:
+        proc = subprocess.run([FFTOOL, "repro", "--json", "--keep-going", "--timeout",
+                               str(input_timeout(config)), "--", path],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              errors="replace", timeout=2 * input_timeout(config) + 30)
+        found = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith("{")]
+    except (subprocess.TimeoutExpired, ValueError):
+        return "its replay did not end: see the campaign's logs/"
+    found = [f for f in found if f.get("event") == "finding"]
+    if first_root(found, signature):
+        return None
+    if any(f["signature"] == signature for f in found):
+        return ("an earlier finding comes first: `framefuzz repro --keep-going` shows this one "
+                "after it")
+    return "the replay does not show it: the engine saw it (see the campaign's logs/)"
+
+
+def reproducer_header(meta):
+    """The comment lines a stored reproducer starts with."""
+    head = (f"# {meta['signature']} {meta['where']}, found by framefuzz fuzz "
+            f"({os.path.basename(meta['artifact'])})\n")
+    if meta.get("replay_note"):
+        head += f"# replay: {meta['replay_note']}\n"
+    return head
+
+
 def byte_minimized(config, name, path, signature, work):
     """The engine's own byte-level minimiser (libFuzzer -minimize_crash, afl-tmin) on a
     crash input, crashing only on the finding's class; the result when it still shows
@@ -298,9 +331,16 @@ def minimize_pending(camp):
                                      os.path.join(fdir, "reproducer"), meta["signature"],
                                      meta.get("fatal", False))
         if small:
-            write_atomically(os.path.join(fdir, "reproducer.txt"),
-                             f"# {meta['signature']} {meta['where']}, found by framefuzz fuzz "
-                             f"({os.path.basename(meta['artifact'])})\n" + small)
+            # Kept only if it shows the finding first; what it still needs is said again.
+            with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+                f.write(small)
+            note = replay_note(camp.config, f.name, meta["signature"],
+                               bool(meta.get("sanitizer_report")))
+            os.unlink(f.name)
+            if note is None or note == meta.get("replay_note"):
+                meta["replay_note"] = note
+                write_atomically(os.path.join(fdir, "reproducer.txt"),
+                                 reproducer_header(meta) + small)
         meta["minimized"] = True
         write_atomically(os.path.join(fdir, "finding.json"), json.dumps(meta, indent=2) + "\n")
 
@@ -443,9 +483,13 @@ def triage_one(camp, name):
         with open(os.path.join(tmp, "sanitizer.txt"), "w") as f:
             f.write(finding["sanitizer_report"])
         meta["sanitizer_report"] = "sanitizer.txt"
+    text = text_reproducer(config, path, signature)
     with open(os.path.join(tmp, "reproducer.txt"), "w") as f:
-        f.write(f"# {signature} {where}, found by framefuzz fuzz ({os.path.basename(name)})\n")
-        f.write(text_reproducer(config, path, signature))
+        f.write(text)
+    meta["replay_note"] = replay_note(config, os.path.join(tmp, "reproducer.txt"), signature,
+                                      bool(meta.get("sanitizer_report")))
+    with open(os.path.join(tmp, "reproducer.txt"), "w") as f:
+        f.write(reproducer_header(meta) + text)
     with open(os.path.join(tmp, "finding.json"), "w") as f:
         json.dump(meta, f, indent=2)
         f.write("\n")

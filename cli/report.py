@@ -142,7 +142,8 @@ def markdown(path, config, numbers, findings, charts):
         if f.get("sanitizer_report"):
             lines += ["The sanitized harness's report (the plain replay survives it):", "", "```",
                       sanitizer_text(path, f).rstrip(), "```", ""]
-        lines += [f"Replay: `./framefuzz repro {os.path.join(path, 'findings', f['signature'], 'reproducer.txt')}`",
+        lines += [f"Replay: `./framefuzz repro {os.path.join(path, 'findings', f['signature'], 'reproducer.txt')}`"
+                  + (f" ({f['replay_note']})" if f.get("replay_note") else ""),
                   "", "```", reproducer_text(path, f).rstrip(), "```", ""]
     lines += [f"![{title}]({name})" for name, title in charts]
     return "\n".join(lines) + "\n"
@@ -174,7 +175,8 @@ def page(path, config, numbers, findings, charts):
         + (f"<p>The sanitized harness's report (the plain replay survives it):</p>"
            f"<pre>{e(sanitizer_text(path, f))}</pre>" if f.get("sanitizer_report") else "")
         + f"<p>Replay: <code>./framefuzz repro "
-        f"{e(os.path.join(path, 'findings', f['signature'], 'reproducer.txt'))}</code></p>"
+        f"{e(os.path.join(path, 'findings', f['signature'], 'reproducer.txt'))}</code>"
+        + (f" ({e(f['replay_note'])})" if f.get("replay_note") else "") + "</p>"
         f"<pre>{e(reproducer_text(path, f))}</pre>" for f in findings)
     plots = "".join(f"<figure><img src='{e(n)}' alt='{e(t)}'><figcaption>{e(t)}</figcaption>"
                     f"</figure>" for n, t in charts)

@@ -738,6 +738,26 @@ def campaign_plugin_tests():
                sigs == [sig] and os.path.exists(os.path.join(ovf, "findings", sig, "sanitizer.txt"))
                and "AddressSanitizer: heap-buffer-overflow" in shown.stdout
                and "in overflow_by_one" in shown.stdout, str(sigs) + shown.stdout[-1500:])
+        # Any program, campaign or not: --sanitize replays it in the sanitized harness too,
+        # and a program that crashes the plain replay is replayed there anyway.
+        prog = os.path.join(tmp, "overflow.txt")
+        with open(prog, "w") as f:
+            f.write("backend misbehave\nmap tiny\nalloc 5\n")
+        plain = cli(["repro", *misbehaving("OVERFLOW"), prog])
+        both = cli(["repro", *misbehaving("OVERFLOW"), "--sanitize", prog])
+        report("repro --sanitize: a program the plain replay finds clean shows the heap overflow "
+               "under ASan, at the allocator's function, its stack cut at the allocator's call",
+               "verdict: clean" in plain.stdout and "AddressSanitizer" not in plain.stdout
+               and "AddressSanitizer: heap-buffer-overflow" in both.stdout
+               and "in overflow_by_one" in both.stdout and "in mb_alloc" in both.stdout
+               and "LLVMFuzzerTestOneInput" not in both.stdout, plain.stdout + both.stdout)
+        with open(prog, "w") as f:
+            f.write("backend misbehave\nmap tiny\nalloc 7\n")
+        crash = cli(["repro", *misbehaving("SEGV"), prog])
+        report("repro: a program that crashes the allocator is replayed under the sanitizers too, "
+               "which name the faulting access",
+               "verdict: engine-crash@misbehave:alloc:SIGSEGV" in crash.stdout
+               and "null pointer" in crash.stdout, crash.stdout + crash.stderr)
         # A scribble on a frame in use, and every reproducer of campaigns over broken
         # plug-ins replays as its own signature, first, with no flags.
         stored, replays = [], []
@@ -1173,6 +1193,21 @@ def repro_cli_tests():
                "at 0x1000, dropped at the end), shown first",
                proc.returncode == 0 and "verdict: accepted-foreign-free@bsa" in replay.stdout
                and ops == ["from_unused 0x1000 1"], proc.stderr + replay.stdout + "\n".join(ops))
+        # What a stored reproducer needs beyond `repro FILE` is said, and nothing when
+        # it needs nothing.
+        sys.path.insert(0, ROOT)
+        from cli import campaign as camp
+        notes = [camp.replay_note({}, story, sig) for sig in
+                 ("accepted-foreign-free@bsa", "self-deadlock@bsa", "leak@bsa")]
+        report("triage: a reproducer's header says what replaying it takes: nothing when it "
+               "shows its finding first, --keep-going when an earlier one comes first, the "
+               "logs when it does not show it",
+               notes[0] is None and "--keep-going" in (notes[1] or "")
+               and "does not show it" in (notes[2] or "")
+               and camp.reproducer_header({"signature": "x@y", "where": "op 1",
+                                           "artifact": "artifacts/crash-1",
+                                           "replay_note": notes[1]}).count("\n# replay: ") == 1,
+               str(notes))
         proc = cli(["minimize", "--signature", "self-deadlock@bsa", story])
         report("cli: minimize will not make a root cause of what only follows one (#1760's "
                "deadlock follows its foreign free), exit 1",
