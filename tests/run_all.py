@@ -344,6 +344,20 @@ def afl_tests():
 def campaign_tests():
     """framefuzz fuzz: findings written as found, deduplicated, replayable; a campaign
     killed with SIGKILL loses nothing and resumes."""
+    # The live rate while libFuzzer's fork mode restarts its jobs (no new count for a
+    # while) is the last window in which executions advanced; a stall past 30 s reads 0.
+    sys.path.insert(0, ROOT)
+    from cli import campaign as camp
+    live = camp.Campaign.__new__(camp.Campaign)
+    live.rate_window, live.last_rate, live.last_execs, live.last_change = [(0.0, 0)], 0.0, 0, 0.0
+    clock = [0.0]
+    live.elapsed = lambda: clock[0]
+    seen = []
+    for t, execs in ((5, 5000), (10, 10000), (14, 10000), (20, 10000), (30, 10000), (45, 10000)):
+        clock[0] = t
+        seen.append(round(live.rate(execs)))
+    report("fuzz: the progress line keeps the last rate while jobs restart, and reads 0 after a "
+           "30 s stall", seen[:5] == [1000] * 5 and seen[5] == 0, str(seen))
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "camp")
         proc = cli(["fuzz", "--time", "6", "--jobs", "1", "--out", out, "--json"])
