@@ -456,6 +456,8 @@ def triage_one(camp, name):
     for f in after:
         if not f["consequence"]:
             break
+        if f["signature"] == signature:
+            continue  # the same bug again: no consequence of itself
         c = consequences.setdefault(f["signature"], {"signature": f["signature"],
                                                      "where": where_of(f), "times": 0})
         c["times"] += 1
