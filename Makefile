@@ -288,7 +288,12 @@ bench: $(B)/bench
 	$(B)/bench
 
 # The harnesses' exec/s and time to detect (libFuzzer, one core each).
-bench-fuzz: $(HARNESSES) $(FAST_HARNESSES)
+# The reference for every harness's rate: libFuzzer over a target that does nothing.
+$(B)/bench/empty-fuzzer: bench/empty_target.c
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(CSTD) $(WARN) $(FASTFLAGS) $< -o $@
+
+bench-fuzz: $(HARNESSES) $(FAST_HARNESSES) $(B)/bench/empty-fuzzer
 	$(PYTHON) bench/fuzzbench.py
 
 setup:
