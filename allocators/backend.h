@@ -238,6 +238,16 @@ typedef struct ff_backend_ops {
      * structures. Returns NULL when all hold, else a description of the first
      * violation (valid until the next call on this instance). */
     const char *(*check)(void *self);
+
+    /* Optional (NULL = framefuzz destroys and re-creates the instance before every
+     * input): put the instance back exactly as create left it, in time proportional
+     * to what changed since (not to the map), with no system call — the fuzzer does
+     * this before every input. An ff_undo (below) does it for arrays. False when it
+     * cannot (e.g. its undo log ran out of host memory): framefuzz then destroys and
+     * re-creates it. Never called on an instance left through the hang handler or
+     * ff_panic. Same bytes in, same answers out: nothing observable may differ from a
+     * fresh instance. */
+    bool (*reset)(void *self);
 } ff_backend_ops;
 
 /* The registry (backends.def): every back-end, in a stable order. */
@@ -274,6 +284,46 @@ bool ff_runs_init(ff_runs *runs, const ff_range *ranges, size_t nranges);
 void ff_runs_destroy(ff_runs *runs);
 /* The run holding pfn, or NULL for a hole or a frame outside RAM: O(log runs). */
 const ff_run *ff_runs_find(const ff_runs *runs, ff_pfn pfn);
+
+/* ---------------------------------------------------------------- undo log */
+
+/*
+ * The old contents of memory a back-end changed since create, for `reset`: save a
+ * location before writing it, and ff_undo_rewind puts every saved location back,
+ * newest first, in O(saves). Saving is off (u->on false) until the back-end turns it
+ * on at the end of create; then every write to per-block or per-frame memory must be
+ * saved first (small fields of the instance itself are cheaper to copy whole).
+ */
+#define FF_UNDO_MAX_BYTES 16
+typedef struct ff_undo_entry {
+    void *at;
+    size_t size;
+    unsigned char old[FF_UNDO_MAX_BYTES];
+} ff_undo_entry;
+
+typedef struct ff_undo {
+    ff_undo_entry *log;
+    size_t count, cap;
+    bool on;   /* saving */
+    bool lost; /* host memory ran out: the log is incomplete, reset must rebuild */
+} ff_undo;
+
+bool ff_undo_grow(ff_undo *u);
+
+/* Remembers the `size` (at most FF_UNDO_MAX_BYTES) bytes at `at`, about to change. */
+static inline void ff_undo_save(ff_undo *u, void *at, size_t size)
+{
+    if (!u->on || (u->count == u->cap && !ff_undo_grow(u))) return;
+    ff_undo_entry *e = &u->log[u->count++];
+    e->at = at;
+    e->size = size;
+    __builtin_memcpy(e->old, at, size);
+}
+
+/* Puts back everything saved, newest first, and empties the log. False (with nothing
+ * put back) when the log is incomplete. */
+bool ff_undo_rewind(ff_undo *u);
+void ff_undo_destroy(ff_undo *u);
 
 /* ---------------------------------------------------------------- host memory */
 

@@ -51,6 +51,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend.h"
 
@@ -75,6 +76,7 @@ typedef struct free_area {
     uint64_t *listed;  /* per block: set while it is on the list */
     block_link *links; /* per block: its list links while it is listed */
     uint64_t blocks;   /* blocks numbered; even below the largest order */
+    ff_undo *undo;     /* where writes to listed and links are saved for reset */
 } free_area;
 
 typedef struct buddy {
@@ -93,6 +95,13 @@ typedef struct buddy {
     block_link *link_slots; /* every area's links, in another */
     uint64_t nlisted_words, nlink_slots;
     char msg[160]; /* check()'s last complaint */
+
+    /* reset: the arrays' changes since create are undone; the fields above that
+     * change are copied back whole. */
+    ff_undo undo;
+    free_area pristine_area[FF_ZONE_COUNT][BUDDY_ORDERS];
+    uint32_t pristine_nonempty[FF_ZONE_COUNT];
+    uint64_t pristine_free_frames;
 } buddy;
 
 /* ---------------------------------------------------------------- small helpers */
@@ -109,6 +118,14 @@ static inline bool in_span(const buddy *b, ff_pfn pfn) { return pfn - b->base < 
 static inline uint32_t *head_count_of(const buddy *b, ff_pfn pfn)
 {
     return &b->head_count[pfn - b->base];
+}
+
+/* Every write of head_count goes through here, saved for reset. */
+static inline void set_head_count(buddy *b, ff_pfn pfn, uint32_t count)
+{
+    uint32_t *at = head_count_of(b, pfn);
+    ff_undo_save(&b->undo, at, sizeof *at);
+    *at = count;
 }
 
 static inline ff_pfn zone_start(ff_zone zone)
@@ -160,21 +177,32 @@ static inline bool is_free(const buddy *b, ff_pfn pfn, unsigned order)
 
 static inline void list_push(free_area *a, block_no i)
 {
+    ff_undo_save(a->undo, &a->listed[i / 64], sizeof a->listed[0]);
     a->listed[i / 64] |= bit(i);
+    ff_undo_save(a->undo, &a->links[i], sizeof a->links[i]);
     a->links[i] = (block_link){.next = a->head, .prev = NIL};
-    if (a->head != NIL) a->links[a->head].prev = i;
+    if (a->head != NIL) {
+        ff_undo_save(a->undo, &a->links[a->head].prev, sizeof a->links[0].prev);
+        a->links[a->head].prev = i;
+    }
     a->head = i;
 }
 
 static inline void list_del(free_area *a, block_no i)
 {
+    ff_undo_save(a->undo, &a->listed[i / 64], sizeof a->listed[0]);
     a->listed[i / 64] &= ~bit(i);
     block_link l = a->links[i];
-    if (l.prev != NIL)
+    if (l.prev != NIL) {
+        ff_undo_save(a->undo, &a->links[l.prev].next, sizeof l.next);
         a->links[l.prev].next = l.next;
-    else
+    } else {
         a->head = l.next;
-    if (l.next != NIL) a->links[l.next].prev = l.prev;
+    }
+    if (l.next != NIL) {
+        ff_undo_save(a->undo, &a->links[l.next].prev, sizeof l.prev);
+        a->links[l.next].prev = l.prev;
+    }
 }
 
 /* Block i turns free: the spare if there is none, else the head of the list. The
@@ -358,6 +386,7 @@ static void buddy_destroy(void *self)
     ff_host_free(b->link_slots, b->nlink_slots * sizeof *b->link_slots);
     ff_host_free(b->head_count, b->span * sizeof *b->head_count);
     ff_runs_destroy(&b->runs);
+    ff_undo_destroy(&b->undo);
     free(b);
 }
 
@@ -406,6 +435,7 @@ static void place_areas(buddy *b)
             free_area *a = &b->area[z][o];
             a->listed = listed;
             a->links = links;
+            a->undo = &b->undo; /* saving is off until create is done */
             listed += (a->blocks + 63) / 64;
             links += a->blocks;
         }
@@ -435,10 +465,25 @@ static void *buddy_create(ff_env *env, const ff_range *ranges, size_t nranges)
         free_run(b, b->runs.run[i].start, b->runs.run[i].end);
     }
     b->free_frames = b->runs.frames;
+    /* From here every change is saved, and reset puts this state back. */
+    memcpy(b->pristine_area, b->area, sizeof b->area);
+    memcpy(b->pristine_nonempty, b->nonempty, sizeof b->nonempty);
+    b->pristine_free_frames = b->free_frames;
+    b->undo.on = true;
     return b;
 fail:
     buddy_destroy(b);
     return NULL;
+}
+
+static bool buddy_reset(void *self)
+{
+    buddy *b = self;
+    if (!ff_undo_rewind(&b->undo)) return false;
+    memcpy(b->area, b->pristine_area, sizeof b->area);
+    memcpy(b->nonempty, b->pristine_nonempty, sizeof b->nonempty);
+    b->free_frames = b->pristine_free_frames;
+    return true;
 }
 
 /* ---------------------------------------------------------------- alloc / free */
@@ -459,7 +504,7 @@ static ff_status buddy_alloc(void *self, const ff_alloc_req *req, ff_pfn *start)
         uint32_t fits = b->nonempty[z] >> want << want;
         if (!fits) continue;
         ff_pfn pfn = take_block(b, (ff_zone)z, (unsigned)__builtin_ctz(fits), want);
-        *head_count_of(b, pfn) = (uint32_t)req->count;
+        set_head_count(b, pfn, (uint32_t)req->count);
         /* INJECTED BUG buddy-rounding-leak: the excess past count is never given back */
         if (!FF_BUG(b->env->bug, BUDDY_ROUNDING_LEAK, req->count < order_size(want)) &&
             req->count < order_size(want))
@@ -510,7 +555,7 @@ static ff_status buddy_free(void *self, ff_pfn start, uint64_t count)
         ff_status why = judge_free(b, start, end);
         if (why != FF_OK) return why;
     }
-    *head_count_of(b, start) = 0;
+    set_head_count(b, start, 0);
     b->free_frames += count;
     if (ff_is_pow2(count))
         free_block(b, ff_zone_of(start), start, ff_log2(count)); /* a whole aligned block */
@@ -729,4 +774,5 @@ const ff_backend_ops ff_backend_buddy = {
     .free = buddy_free,
     .free_frames = buddy_free_frames,
     .check = buddy_check,
+    .reset = buddy_reset,
 };

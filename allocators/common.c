@@ -58,6 +58,34 @@ void ff_keep_frames(ff_env *env, ff_pfn start, uint64_t count)
     if (env->on_keep) env->on_keep(env, start, count);
 }
 
+bool ff_undo_grow(ff_undo *u)
+{
+    size_t cap = u->cap ? 2 * u->cap : 256;
+    ff_undo_entry *log = cap <= SIZE_MAX / sizeof *log ? realloc(u->log, cap * sizeof *log) : NULL;
+    if (!log) {
+        u->lost = true;
+        u->on = false; /* nothing more to save: the instance will be rebuilt */
+        return false;
+    }
+    u->log = log;
+    u->cap = cap;
+    return true;
+}
+
+bool ff_undo_rewind(ff_undo *u)
+{
+    if (u->lost) return false;
+    for (size_t i = u->count; i-- > 0;) memcpy(u->log[i].at, u->log[i].old, u->log[i].size);
+    u->count = 0;
+    return true;
+}
+
+void ff_undo_destroy(ff_undo *u)
+{
+    free(u->log);
+    *u = (ff_undo){0};
+}
+
 void *ff_frame_base(ff_env *env)
 {
     return env->on_base ? env->on_base(env) : NULL;

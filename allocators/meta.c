@@ -73,6 +73,7 @@ struct ff_meta {
     bool creating;
     bool keep_refused;     /* ff_keep_frames outside create, or out of host memory */
     const char *base_refused; /* why ff_frame_base said no at create, or NULL */
+    bool used_base;           /* the instance reaches frames through ff_frame_base */
 
     ff_slot *slots; /* one per frame below space->top */
     uint64_t nslots;
@@ -191,12 +192,13 @@ ff_meta_call_site ff_meta_current_call;
 /* The functions below that call into a back-end (never inlined): on the stack, the
  * frames deeper than the first of them are the back-end's. */
 const char *const ff_meta_call_functions[] = {"call_alloc", "call_free", "create_backend",
-                                              "destroy_backend", "ff_meta_backend_check", NULL};
+                                              "destroy_backend", "reset_backend",
+                                              "ff_meta_backend_check", NULL};
 
 const char *ff_backend_call_name(ff_backend_call call)
 {
-    static const char *const names[] = {"alloc", "free", "check", "create", "destroy"};
-    return (unsigned)call <= FF_BCALL_DESTROY ? names[call] : "?";
+    static const char *const names[] = {"alloc", "free", "check", "create", "destroy", "reset"};
+    return (unsigned)call <= FF_BCALL_RESET ? names[call] : "?";
 }
 
 /* The budget of one call: the base, plus 4 steps per frame the request names, so a
@@ -704,6 +706,7 @@ static void *layer_base(ff_env *env)
     }
     void *base = ff_space_direct(m->space);
     if (!base) m->base_refused = "it had touched frames through frame_mem first";
+    m->used_base = base != NULL;
     return base;
 }
 
@@ -740,6 +743,7 @@ static __attribute__((noinline)) void *create_backend(ff_meta *m, char *err, siz
     m->nkept = 0;
     m->keep_refused = false;
     m->base_refused = NULL;
+    m->used_base = false;
     m->creating = true;
     call_enter(m, FF_BCALL_CREATE, 0, 0, 0, 0);
     m->env.step_budget = 0;
@@ -830,16 +834,35 @@ void ff_meta_destroy(ff_meta *m)
     free(m);
 }
 
+/* Puts a living instance back as create left it (ops->reset). False when it cannot,
+ * or panicked or spun doing so: it must then be rebuilt. */
+static __attribute__((noinline)) bool reset_backend(ff_meta *m)
+{
+    if (!m->backend || !m->ops->reset) return false;
+    call_enter(m, FF_BCALL_RESET, 0, 0, 0, 0);
+    m->env.step_budget = 0;
+    bool ok = false;
+    if (!setjmp(m->hang_jmp)) ok = m->ops->reset(m->backend);
+    call_leave();
+    /* The frames it reaches through its base are pristine again only in direct mode. */
+    if (ok && m->used_base && !ff_space_direct(m->space)) ok = false;
+    return ok;
+}
+
 bool ff_meta_reset(ff_meta *m)
 {
-    destroy_backend(m);
+    /* An instance left through the hang handler or a panic is never trusted again. */
+    bool reuse = m->death == FF_META_OK && m->ops->reset;
     for (size_t i = 0; i < m->log_count; i++) memset(&m->slots[m->log[i]], 0, sizeof(ff_slot));
     m->log_count = 0;
-    ff_space_reset(m->space);
     m->lock_holder = NO_HOLDER;
     m->death = FF_META_OK;
     m->last = (ff_meta_last){0};
     m->env.steps = 0;
+    ff_space_reset(m->space);
+    if (reuse && reset_backend(m)) return true;
+    destroy_backend(m);
+    ff_space_reset(m->space);
     char err[256];
     m->backend = create_backend(m, err, sizeof err);
     return m->backend != NULL;

@@ -99,6 +99,7 @@ typedef enum ff_backend_call {
     FF_BCALL_CHECK,
     FF_BCALL_CREATE,
     FF_BCALL_DESTROY,
+    FF_BCALL_RESET,
 } ff_backend_call;
 
 const char *ff_backend_call_name(ff_backend_call call);

@@ -367,7 +367,7 @@ DIED_IN = re.compile(r"^==framefuzz== died in (\S+) (\S+) at op (\d+)")
 # The layer's functions that call into a back-end (meta.c): frames past them are not the
 # allocator's.
 LAYER_CALLS = ("call_alloc", "call_free", "create_backend", "destroy_backend",
-               "ff_meta_backend_check")
+               "reset_backend", "ff_meta_backend_check")
 
 
 def sanitizer_verdict(config, name, path):

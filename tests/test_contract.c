@@ -218,3 +218,82 @@ FF_TEST(contract_validation_names_what_is_wrong)
     CHECK(!ff_backend_validate(&ops, err, sizeof err));
     CHECK(strstr(err, "inband_bytes 4096") != NULL);
 }
+
+/* ---------------------------------------------------------------- reset */
+
+/* A deterministic mixed workload: allocations of assorted sizes, alignments and zones,
+ * frees of what it holds and, on validating back-ends, frees it does not hold. Returns
+ * a hash of every answer, every block returned and the counter after each call. */
+static uint64_t workload(instance *in, uint64_t seed, unsigned steps, ff_pfn top)
+{
+    static const uint64_t counts[] = {1, 2, 3, 4, 5, 8, 16, 33};
+    static const uint64_t aligns[] = {0, 1, 2, 8};
+    struct { ff_pfn start; uint64_t count; } held[64];
+    size_t nheld = 0;
+    uint64_t x = seed * 2654435761u + 1, hash = 1469598103934665603u;
+#define MIX(v) (hash = (hash ^ (uint64_t)(v)) * 1099511628211u)
+    for (unsigned i = 0; i < steps; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        unsigned what = (unsigned)(x % 8);
+        ff_status st;
+        if (what < 4 && nheld < 64) {
+            ff_alloc_req req = {.count = counts[(x >> 8) % 8], .align = aligns[(x >> 16) % 4],
+                                .zone = (ff_zone)((x >> 24) % FF_ZONE_COUNT)};
+            ff_pfn start = 0;
+            st = in->ops->alloc(in->self, &req, &start);
+            MIX(st);
+            if (st == FF_OK) {
+                MIX(start);
+                held[nheld].start = start;
+                held[nheld++].count = req.count;
+            }
+        } else if (what < 7 && nheld) {
+            size_t k = (size_t)((x >> 8) % nheld);
+            st = in->ops->free(in->self, held[k].start, held[k].count);
+            MIX(st);
+            held[k] = held[--nheld];
+        } else if (in->ops->policy.validates_frees) {
+            st = in->ops->free(in->self, (x >> 8) % top, 1 + (x >> 32) % 8);
+            MIX(st);
+        }
+        MIX(in->ops->free_frames(in->self));
+    }
+    if (in->ops->check) MIX(in->ops->check(in->self) == NULL);
+#undef MIX
+    return hash;
+}
+
+FF_TEST(contract_reset_gives_back_exactly_what_create_made)
+{
+    for (size_t i = 0; i < ff_backend_count; i++) {
+        const ff_backend_ops *ops = ff_backends[i];
+        if (!ops->reset) printf("  %s has no reset\n", ops->name);
+        CHECK(ops->reset != NULL);
+        if (!ops->reset) continue;
+        ff_space used_space, fresh_space;
+        instance used, fresh;
+        contract_space(&used_space);
+        contract_space(&fresh_space);
+        instance_create(&used, ops, &used_space);
+        for (uint64_t round = 1; round <= 4; round++) {
+            /* Something different every round, then back to the start as the layer
+             * does it: the frames first, then the instance. */
+            workload(&used, round * 7919, 300, used_space.top);
+            ff_space_reset(&used_space);
+            CHECK(ops->reset(used.self));
+            instance_create(&fresh, ops, &fresh_space);
+            uint64_t want = workload(&fresh, 99, 400, fresh_space.top);
+            uint64_t got = workload(&used, 99, 400, used_space.top);
+            if (got != want) printf("  %s: round %llu answers differently after reset\n",
+                                    ops->name, (unsigned long long)round);
+            CHECK_EQ(got, want);
+            ops->destroy(fresh.self);
+            ff_space_reset(&fresh_space);
+            ff_space_reset(&used_space);
+            CHECK(ops->reset(used.self));
+        }
+        ops->destroy(used.self);
+        ff_space_destroy(&used_space);
+        ff_space_destroy(&fresh_space);
+    }
+}
