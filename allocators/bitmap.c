@@ -66,6 +66,11 @@ typedef struct bitmap {
     uint64_t free_frames;
     uint64_t hint; /* bit where the next search starts; always < span (0 if empty) */
     char msg[160]; /* check()'s last complaint */
+
+    /* reset: the words changed since create are undone; the fields above that
+     * change are copied back whole. */
+    ff_undo undo;
+    uint64_t pristine_free_frames, pristine_hint;
 } bitmap;
 
 /* ---------------------------------------------------------------- small helpers */
@@ -126,14 +131,16 @@ static uint64_t tree_next(const bitmap *b, const bit_tree *t, uint64_t from, uin
 }
 
 /* Word w of level 0 changed: refresh its summary bits, up while anything changes. */
-static void tree_update(const bitmap *b, const bit_tree *t, uint64_t w)
+static void tree_update(bitmap *b, const bit_tree *t, uint64_t w)
 {
     for (unsigned k = 1; k < b->nlevels; k++) {
         ff_step(b->env);
         uint64_t *word = &t->level[k][w / WORD_BITS];
         uint64_t old = *word;
-        *word = summary_bit(t->level[k - 1][w], t->flip) ? old | bit(w) : old & ~bit(w);
-        if (*word == old) return;
+        uint64_t next = summary_bit(t->level[k - 1][w], t->flip) ? old | bit(w) : old & ~bit(w);
+        if (next == old) return;
+        ff_undo_save(&b->undo, word, sizeof *word);
+        *word = next;
         w /= WORD_BITS;
     }
 }
@@ -160,6 +167,7 @@ static void mark_frames(bitmap *b, uint64_t lo, uint64_t hi, bool free)
         unsigned first = (unsigned)(lo % WORD_BITS);
         uint64_t n = min_u64(hi - lo, WORD_BITS - first);
         uint64_t mask = word_mask(first, n);
+        ff_undo_save(&b->undo, &b->frames[w], sizeof b->frames[w]);
         b->frames[w] = free ? b->frames[w] | mask : b->frames[w] & ~mask;
         tree_update(b, &b->avail, w);
         tree_update(b, &b->full, w);
@@ -210,6 +218,7 @@ static void bitmap_destroy(void *self)
     ff_host_free(b->frames, b->nwords[0] * sizeof(uint64_t));
     ff_host_free(b->heads, b->nwords[0] * sizeof(uint64_t));
     ff_runs_destroy(&b->ram);
+    ff_undo_destroy(&b->undo);
     free(b);
 }
 
@@ -256,10 +265,23 @@ static void *bitmap_create(ff_env *env, const ff_range *ranges, size_t nranges)
         mark_frames(b, lo, hi, true);
         b->free_frames += hi - lo;
     }
+    /* From here every change is saved, and reset puts this state back. */
+    b->pristine_free_frames = b->free_frames;
+    b->pristine_hint = b->hint;
+    b->undo.on = true;
     return b;
 fail:
     bitmap_destroy(b);
     return NULL;
+}
+
+static bool bitmap_reset(void *self)
+{
+    bitmap *b = self;
+    if (!ff_undo_rewind(&b->undo)) return false;
+    b->free_frames = b->pristine_free_frames;
+    b->hint = b->pristine_hint;
+    return true;
 }
 
 /* ---------------------------------------------------------------- alloc */
@@ -322,6 +344,7 @@ static ff_status bitmap_alloc(void *self, const ff_alloc_req *req, ff_pfn *start
         s--;
 
     mark_frames(b, s, s + count, false);
+    ff_undo_save(&b->undo, &b->heads[s / WORD_BITS], sizeof b->heads[0]);
     b->heads[s / WORD_BITS] |= bit(s);
     b->free_frames -= count;
     b->hint = s + count < b->span ? s + count : 0;
@@ -347,6 +370,7 @@ static ff_status bitmap_free(void *self, ff_pfn start, uint64_t count)
     bool more_ram = start + count < run->end;
     if (more_ram && !test_bit(b->frames, hi) && !test_bit(b->heads, hi)) return FF_ERR_WRONG_SIZE;
 
+    ff_undo_save(&b->undo, &b->heads[lo / WORD_BITS], sizeof b->heads[0]);
     b->heads[lo / WORD_BITS] &= ~bit(lo);
     mark_frames(b, lo, hi, true);
     /* INJECTED BUG bitmap-hint-drift: a free below the hint moves the hint, not the counter */
@@ -450,4 +474,5 @@ const ff_backend_ops ff_backend_bitmap = {
     .free = bitmap_free,
     .free_frames = bitmap_free_frames,
     .check = bitmap_check,
+    .reset = bitmap_reset,
 };

@@ -841,7 +841,7 @@ static __attribute__((noinline)) bool reset_backend(ff_meta *m)
     if (!m->backend || !m->ops->reset) return false;
     call_enter(m, FF_BCALL_RESET, 0, 0, 0, 0);
     m->env.step_budget = 0;
-    bool ok = false;
+    volatile bool ok = false; /* set between setjmp and a longjmp that may skip it */
     if (!setjmp(m->hang_jmp)) ok = m->ops->reset(m->backend);
     call_leave();
     /* The frames it reaches through its base are pristine again only in direct mode. */

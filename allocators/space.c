@@ -217,6 +217,8 @@ void ff_space_destroy(ff_space *space)
     if (space->backing) munmap(space->backing, space->top * FF_FRAME_SIZE);
     ff_host_free(space->touched_bits, bitmap_bytes(space->top));
     free(space->touched_log);
+    ff_host_free(space->resident_bits, bitmap_bytes(space->top));
+    free(space->resident_log);
     free(space->regions);
     free(space->usable);
     memset(space, 0, sizeof *space);
@@ -345,6 +347,14 @@ static ff_pfn walk_next(frame_walk *w)
     return w->end;
 }
 
+/* The pages went back to the host: no frame is resident any more. */
+static void forget_resident(ff_space *s)
+{
+    for (size_t i = 0; i < s->resident_count; i++)
+        s->resident_bits[s->resident_log[i] / 64] &= ~(UINT64_C(1) << (s->resident_log[i] % 64));
+    s->resident_count = 0;
+}
+
 /* Gives every page of the backing back to the host: all frames read as zero again. */
 static void zero_all(ff_space *s)
 {
@@ -357,7 +367,7 @@ static void zero_all(ff_space *s)
                 bytes);
         abort();
     }
-    s->kept_frames = 0;
+    forget_resident(s);
     s->all_zero = true;
 }
 
@@ -370,7 +380,11 @@ bool ff_space_enable_backing(ff_space *space, unsigned char poison)
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (mem == MAP_FAILED) return false;
     space->touched_bits = ff_host_zalloc(bitmap_bytes(space->top));
-    if (!space->touched_bits) {
+    space->resident_bits = ff_host_zalloc(bitmap_bytes(space->top));
+    if (!space->touched_bits || !space->resident_bits) {
+        ff_host_free(space->touched_bits, bitmap_bytes(space->top));
+        ff_host_free(space->resident_bits, bitmap_bytes(space->top));
+        space->touched_bits = space->resident_bits = NULL;
         munmap(mem, space->top * FF_FRAME_SIZE);
         return false;
     }
@@ -480,9 +494,32 @@ bool ff_space_poison_intact(const ff_space *space, ff_pfn start, uint64_t count,
 
 /* Touched pages stay resident across resets while they add up to at most this many
  * bytes: re-faulting a page costs far more than the memset that re-poisons it on its
- * next touch. Past it, every page goes back to the host at once, so many runs over
- * scattered frames of a huge space cannot add up to the whole space. */
+ * next touch, and a fuzzer touches the same frames input after input, so in steady
+ * state a reset makes no system call. Past it, every page goes back to the host at
+ * once, so many runs over scattered frames of a huge space cannot add up to the whole
+ * space. */
 #define KEEP_RESIDENT_MAX (UINT64_C(64) << 20)
+
+/* Counts the frames of this run that were not resident yet; false when there are
+ * too many (or no room to remember them): then the pages must go back. */
+static bool keep_resident(ff_space *s)
+{
+    for (size_t i = 0; i < s->touched_count; i++) {
+        ff_pfn pfn = s->touched_log[i];
+        uint64_t bit = UINT64_C(1) << (pfn % 64);
+        if (s->resident_bits[pfn / 64] & bit) continue;
+        if (s->resident_count == s->resident_cap) {
+            size_t cap = s->resident_cap ? 2 * s->resident_cap : 256;
+            ff_pfn *log = realloc(s->resident_log, cap * sizeof *log);
+            if (!log) return false;
+            s->resident_log = log;
+            s->resident_cap = cap;
+        }
+        s->resident_bits[pfn / 64] |= bit;
+        s->resident_log[s->resident_count++] = pfn;
+    }
+    return s->resident_count * FF_FRAME_SIZE <= KEEP_RESIDENT_MAX;
+}
 
 /* Forgets every touch. Clearing a frame's bit is what makes it pristine again: its old
  * content is never seen, because the next touch re-poisons it. A direct run wrote
@@ -501,13 +538,11 @@ void ff_space_reset(ff_space *space)
         space->touched_count = 0;
         return;
     }
-    /* Counts frames kept, repeats included: an upper bound on what is resident. */
-    space->kept_frames += space->touched_count;
-    if (space->kept_frames * FF_FRAME_SIZE > KEEP_RESIDENT_MAX) {
+    if (!keep_resident(space)) {
         /* A refusal (e.g. host pages larger than a frame) only keeps memory resident. */
         if (madvise(space->backing, space->top * FF_FRAME_SIZE, MADV_DONTNEED) == 0)
             space->all_zero = true;
-        space->kept_frames = 0;
+        forget_resident(space);
     }
     space->touched_count = 0;
 }

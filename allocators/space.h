@@ -129,7 +129,9 @@ typedef struct ff_space {
     uint64_t *touched_bits; /* one bit per frame below top */
     ff_pfn *touched_log;    /* frames touched since the last reset */
     size_t touched_count, touched_cap;
-    uint64_t kept_frames; /* frames left resident by resets since the last give-back */
+    uint64_t *resident_bits; /* one bit per frame: touched since the pages were given back */
+    ff_pfn *resident_log;    /* those frames, to clear their bits at the give-back */
+    size_t resident_count, resident_cap;
     unsigned char poison;      /* the pristine pattern of this run */
     unsigned char base_poison; /* the pattern asked for at ff_space_enable_backing */
     bool direct;               /* this run reaches frames through the base (pristine: 0) */

@@ -10,7 +10,7 @@ quiet=0
 [ "${1:-}" = "--check" ] && quiet=1
 
 # Debian packages and what each provides.
-packages="make gcc clang llvm libclang-rt-dev python3 afl++ python3-matplotlib"
+packages="make gcc clang llvm libclang-rt-dev python3 afl++ python3-matplotlib strace"
 
 missing=""
 need() { # need PACKAGE TEST...
@@ -31,6 +31,8 @@ need llvm    command -v llvm-symbolizer
 need python3 test -x /usr/bin/python3
 need afl++   command -v afl-clang-fast
 need afl++   command -v afl-fuzz
+# The test that the per-execution path makes no memory-mapping system call.
+need strace  command -v strace
 # Plots in reports: Debian's matplotlib, for the Debian python3 the tools run on.
 need python3-matplotlib /usr/bin/python3 -c "import matplotlib"
 # The sanitizer runtimes: only a real link proves they are there.

@@ -27,6 +27,7 @@ Verdicts and signatures come from the C side (fftool repro --json); nothing is j
 here. A signature is CLASS@BACKEND, or CLASS@BACKEND:STATE where the class alone is too
 coarse (a hang's call and function, a crash's call, signal and functions).
 """
+import ctypes
 import glob
 import json
 import os
@@ -286,14 +287,17 @@ def isolated_minimized(config, text, signature, budget_s=60):
     return "\n".join(header + ops) + "\n"
 
 
-def minimized_reproducer(config, name, path, signature, fatal=False):
+def minimized_reproducer(config, name, path, signature, fatal=False, budget_s=600.0):
     """The shortest text program with the same finding: operation-level delta debugging
     (fftool minimize, fast); when more than two operations remain, the engine's
     byte-level minimiser too (slow: it shrinks operands delta debugging keeps), and the
     shorter result. A finding that kills the process (fatal) is minimised a process per
-    candidate instead. None when the finding does not reproduce alone."""
+    candidate instead. Gives up after budget_s seconds. None when the finding does not
+    reproduce alone (or in time)."""
+    deadline = time.monotonic() + budget_s
     if fatal:
-        return isolated_minimized(config, text_reproducer(config, path, signature), signature)
+        return isolated_minimized(config, text_reproducer(config, path, signature), signature,
+                                  budget_s=min(60.0, budget_s))
     args = [FFTOOL, "minimize", "--binary", "--backend", reproducer_backends(config, signature),
             "--signature", signature] + forced(config)
 
@@ -303,13 +307,14 @@ def minimized_reproducer(config, name, path, signature, fatal=False):
         try:
             proc = subprocess.run(args + ["--", start], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, errors="replace",
-                                  timeout=120)
+                                  timeout=max(1.0, min(120.0, deadline - time.monotonic())))
         except subprocess.TimeoutExpired:
             return None
         return proc.stdout if proc.returncode == 0 else None
 
     best = ddmin(path)
-    if best is None or operations_of(best) <= 2:
+    # The byte-level pass takes seconds: only with time to spare.
+    if best is None or operations_of(best) <= 2 or deadline - time.monotonic() < 20:
         return best
     with tempfile.TemporaryDirectory() as work:
         start = byte_minimized(config, name, path, signature, work)
@@ -319,17 +324,23 @@ def minimized_reproducer(config, name, path, signature, fatal=False):
     return best
 
 
-def minimize_pending(camp):
+def minimize_pending(camp, deadline=None):
     """Minimises the reproducers of findings that have not been yet (a finding is kept
     at once, as found; making it small takes seconds, so it waits for the end of a
-    run or for `framefuzz triage`). Each file is replaced atomically."""
+    run or for `framefuzz triage`), until the deadline: what is left stays pending.
+    Each file is replaced atomically."""
     for meta in findings_of(camp.dir):
         if meta.get("minimized", True):
             continue
+        budget = deadline - time.monotonic() if deadline is not None else 600.0
+        if budget <= 0:
+            return
         fdir = os.path.join(camp.dir, "findings", meta["signature"])
         small = minimized_reproducer(camp.config, meta["artifact"],
                                      os.path.join(fdir, "reproducer"), meta["signature"],
-                                     meta.get("fatal", False))
+                                     meta.get("fatal", False), budget)
+        if small is None and deadline is not None and time.monotonic() >= deadline:
+            return  # cut short: still pending, for framefuzz triage
         if small:
             # Kept only if it shows the finding first; what it still needs is said again.
             with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
@@ -550,6 +561,9 @@ class Campaign:
         self.merged = None
         self.unreadable = set()  # artifacts this run could not replay: left untriaged
         self.lock = threading.Lock()
+        # Engines get the read end; the write end stays here, and closes when this
+        # process ends, however it ends (see the harness's check_lifeline).
+        self.lifeline, self.lifeline_writer = os.pipe()
         if opts.resume:
             self.dir = opts.resume
             try:
@@ -779,9 +793,11 @@ class Campaign:
                                      "cov": int(m.group(2)), "corpus": int(m.group(4)),
                                      "crashes": int(m.group(7))}
 
-    def triage_pending(self):
+    def triage_pending(self, deadline=None):
         done = set(read_lines(os.path.join(self.dir, "triaged")))
         for name in (n for n in artifacts(self.dir) if n not in done and n not in self.unreadable):
+            if deadline is not None and time.monotonic() > deadline:
+                return
             meta = triage_one(self, name)
             if meta is UNREADABLE:
                 self.unreadable.add(name)
@@ -814,7 +830,8 @@ class Campaign:
         commands = self.afl_commands(seconds) if afl else [self.libfuzzer_command(seconds)]
         env = dict(os.environ, AFL_NO_UI="1", AFL_SKIP_CPUFREQ="1", AFL_AUTORESUME="1",
                    AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES="1", AFL_NO_AFFINITY="1",
-                   AFL_CUSTOM_MUTATOR_LIBRARY=os.path.join(AFL_DIR, "ff-mutator.so"))
+                   AFL_CUSTOM_MUTATOR_LIBRARY=os.path.join(AFL_DIR, "ff-mutator.so"),
+                   FRAMEFUZZ_LIFELINE=str(self.lifeline))
         procs, readers, logs = [], [], []
         for i, cmd in enumerate(commands):
             log = open(os.path.join(self.dir, "logs", f"engine-{i}.log"), "a")
@@ -822,7 +839,8 @@ class Campaign:
             # A session of its own: stopping it stops every job it forked.
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     text=True, errors="replace", env=env,
-                                    start_new_session=True)
+                                    start_new_session=True, preexec_fn=die_with_parent,
+                                    pass_fds=(self.lifeline,))
             procs.append(proc)
             reader = threading.Thread(target=self.read_engine, args=(proc.stdout, log),
                                       daemon=True)
@@ -854,6 +872,7 @@ class Campaign:
         self.rate_window = [(0.0, self.progress["execs"])]
         self.triage_pending()  # what a killed run left behind
         afl = self.config["engine"] == "afl"
+        interrupted = False
         try:
             # An engine that stops making progress is restarted, on the same corpus and
             # findings, for the time left.
@@ -865,17 +884,38 @@ class Campaign:
                 if self.elapsed() >= self.config["time"]:
                     break
         except KeyboardInterrupt:
-            pass
+            interrupted = True
         os.unlink(os.path.join(self.dir, "running"))
-        self.triage_pending()
-        if not afl:
-            self.merge_corpus()
-        if not self.opts.quiet and not self.opts.json and any(
-                not f.get("minimized", True) for f in self.findings()):
-            self.clear_line()
-            print("minimising the reproducers ...", flush=True)
-        minimize_pending(self)
+        # Stopped by hand: what can be triaged in a moment is, the rest waits for
+        # `framefuzz triage` or --resume (the artifacts are on disk, nothing is lost).
+        # A second Ctrl-C cuts any of this short the same way.
+        try:
+            self.triage_pending(deadline=time.monotonic() + (2 if interrupted else 120))
+            if not afl and not interrupted:
+                self.merge_corpus()
+            if not interrupted and not self.opts.no_minimize:
+                self.minimize(budget_s=min(60.0, max(10.0, self.config["time"] / 6)))
+        except KeyboardInterrupt:
+            interrupted = True
+        self.say_left_over(interrupted)
         return self.summary()
+
+    def minimize(self, budget_s):
+        pending = sum(1 for f in self.findings() if not f.get("minimized", True))
+        if pending and not self.opts.quiet and not self.opts.json:
+            self.clear_line()
+            print(f"minimising {pending} reproducer(s), at most {budget_s:.0f} s "
+                  f"(Ctrl-C leaves them for framefuzz triage) ...", flush=True)
+        minimize_pending(self, deadline=time.monotonic() + budget_s)
+
+    def say_left_over(self, interrupted):
+        untriaged = len([n for n in artifacts(self.dir)
+                         if n not in set(read_lines(os.path.join(self.dir, "triaged")))])
+        unminimized = sum(1 for f in self.findings() if not f.get("minimized", True))
+        if untriaged or unminimized:
+            self.say_warning(f"{'stopped: ' if interrupted else ''}{untriaged} artifact(s) "
+                             f"untriaged, {unminimized} reproducer(s) not minimised: "
+                             f"framefuzz triage {self.dir} finishes them")
 
     def tick(self):
         self.triage_pending()
@@ -909,12 +949,21 @@ class Campaign:
         return 1 if found else 0
 
 
+def die_with_parent():
+    """In a forked engine before it starts: it is killed when the campaign dies, even by
+    SIGKILL (the jobs it forks follow through the lifeline pipe)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() == 1:
+        os._exit(1)
+
+
 def stop_group(proc):
     """Stops a process started in a session of its own, and everything it started."""
     if proc.poll() is None:
         try:
             os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=5)
+            proc.wait(timeout=2)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             pass
     try:
@@ -935,8 +984,23 @@ def build(targets_needed):
                             "are missing)")
 
 
+def interrupt(signum, frame):
+    """SIGTERM and SIGHUP stop a campaign as Ctrl-C does: engines, their jobs and any
+    build are stopped, and what was found stays."""
+    raise KeyboardInterrupt
+
+
 def run(opts):
     """`framefuzz fuzz`; returns the exit status."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
+    try:
+        return start(opts)
+    except KeyboardInterrupt:
+        return 130  # stopped before fuzzing began: nothing to keep
+
+
+def start(opts):
     build([])
     camp = Campaign(opts)
     target = camp.config["target"]

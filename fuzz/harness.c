@@ -12,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "exec.h"
 #include "harness.h"
@@ -23,6 +25,7 @@
 static struct {
     ff_exec *exec;
     uint32_t crash_classes; /* bit per ff_class that crashes */
+    int lifeline;           /* FRAMEFUZZ_LIFELINE: read end of the campaign's pipe, or -1 */
     char known[KNOWN_MAX][FF_SIGNATURE_MAX]; /* signatures already found: not crashed on */
     size_t nknown;
     const char *known_path;    /* re-read when it changes (long-lived engines: AFL++) */
@@ -198,6 +201,8 @@ static void read_known(const char *path)
 
 void ff_harness_init(int argc, char **argv, const char *default_targets)
 {
+    const char *lifeline = getenv("FRAMEFUZZ_LIFELINE");
+    harness.lifeline = lifeline ? atoi(lifeline) : -1;
     if (__asan_set_error_report_callback) __asan_set_error_report_callback(on_sanitizer_report);
     const char *list = option(argc, argv, "--ff-targets", "FRAMEFUZZ_TARGETS");
     ff_target targets[16];
@@ -270,14 +275,27 @@ bool ff_harness_mutator_on(void) { return harness.mutator; }
 static void refresh_known(void)
 {
     struct stat st;
-    if (harness.known_path && ++harness.runs % 4096 == 0 && stat(harness.known_path, &st) == 0 &&
+    if (harness.known_path && harness.runs % 4096 == 0 && stat(harness.known_path, &st) == 0 &&
         st.st_size != harness.known_size)
         read_known(harness.known_path);
 }
 
+/* A campaign's engines and every job they fork hold the read end of a pipe whose only
+ * writer is the campaign: end of file there means it died (even by SIGKILL, with
+ * nobody left to stop them), and so do they. Looked at now and then, like the known
+ * file. */
+static void check_lifeline(void)
+{
+    if (harness.lifeline < 0 || harness.runs % 4096) return;
+    struct pollfd p = {.fd = harness.lifeline, .events = POLLIN};
+    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLIN | POLLHUP))) _exit(0);
+}
+
 int ff_harness_run(const uint8_t *data, size_t size)
 {
+    harness.runs++;
     refresh_known();
+    check_lifeline();
     ff_program prog;
     if (!ff_program_decode(&prog, data, size)) {
         fprintf(stderr, "framefuzz: host out of memory decoding an input\n");

@@ -26,6 +26,8 @@
  *                                             seconds since the epoch) the first time
  *                                             this process reaches the bug's site and
  *                                             the first time the bug acts
+ * FRAMEFUZZ_LIFELINE=FD: the read end of a pipe only a campaign writes to; the process
+ * exits once that pipe is closed (the campaign died), checked every 4096 inputs.
  * A flag wins over the environment. A bad value prints one line and exits 2.
  */
 #ifndef FF_HARNESS_H

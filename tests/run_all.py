@@ -236,6 +236,27 @@ def harness_tests():
                              "ASan+UBSan"):
         return
     make("build/replay", "build: standalone replay driver")
+    # The per-execution path makes no memory-mapping system call once warm: replaying
+    # every seed once and three times makes the same calls (strace counts them).
+    seeds = sorted(glob.glob(os.path.join(ROOT, "corpus", "*", "*")))
+    seeds = [f for f in seeds if os.sep + "regressions" + os.sep not in f and
+             os.sep + "bugs" + os.sep not in f and not f.endswith(".txt")]
+    counts = {}
+    for times in (1, 3):
+        for options in (["--ff-poison=off"], ["--ff-poison=on"], ["--ff-map=pc-64g"]):
+            with tempfile.NamedTemporaryFile("r", suffix=".strace") as out:
+                run(["strace", "-f", "-c", "-o", out.name, "-e", "trace=mmap,munmap,madvise",
+                     os.path.join(ROOT, "build", "replay"), "--ff-targets=all", "--ff-classes=",
+                     *options, *(seeds * times)])
+                calls = {m.group(2): int(m.group(1)) for m in
+                         re.finditer(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$",
+                                     out.read(), re.M)}
+            counts.setdefault(options[0], []).append(calls)
+    report(f"harness: after warm-up an execution makes no mmap, munmap or madvise (all "
+           f"back-ends, {len(seeds)} seeds replayed once and three times: poison off, on, and "
+           f"on a 64 GiB map)",
+           len(seeds) > 20 and all(once == thrice for once, thrice in counts.values()),
+           str(counts))
     with tempfile.TemporaryDirectory() as tmp:
         corpus = os.path.join(tmp, "corpus")
         os.mkdir(corpus)
@@ -341,6 +362,59 @@ def afl_tests():
                    repro.stdout + repro.stderr)
 
 
+def running_pids(camp):
+    """The runner and engine pids a campaign recorded while it ran."""
+    try:
+        with open(os.path.join(camp, "running")) as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def group_alive(pgid):
+    """Whether any process is left in a process group (zombies aside)."""
+    proc = subprocess.run(["ps", "-o", "stat=", "-g", str(pgid)], stdout=subprocess.PIPE,
+                          text=True)
+    return any(not st.startswith("Z") for st in proc.stdout.split())
+
+
+def stopped_cleanly(tmp, signame):
+    """Stops a running campaign with signame, as Ctrl-C or `timeout` would: it must end
+    within 5 s, leave no process of its own, and lose nothing (--resume triages every
+    artifact)."""
+    out = os.path.join(tmp, signame.lower())
+    proc = subprocess.Popen([os.path.join(ROOT, "framefuzz"), "fuzz", "--time", "120",
+                             "--target", "bsa", "--out", out, "--quiet"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    artifacts = os.path.join(out, "artifacts")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (os.path.isdir(artifacts) and
+                                               len(os.listdir(artifacts)) >= 2):
+        time.sleep(0.2)
+    pids = running_pids(out)
+    proc.send_signal(getattr(signal, signame))  # the runner alone, as `timeout` does
+    start = time.monotonic()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    took = time.monotonic() - start
+    time.sleep(0.5)
+    left = [pid for pid in pids if group_alive(pid)]
+    resumed = cli(["fuzz", "--resume", out, "--time", "1", "--quiet", "--no-minimize"])
+    names = {os.path.join("artifacts", n) for n in os.listdir(artifacts)
+             if not n.startswith(".")} if os.path.isdir(artifacts) else set()
+    triaged = set(open(os.path.join(out, "triaged")).read().split()) \
+        if os.path.exists(os.path.join(out, "triaged")) else set()
+    report(f"fuzz: {signame} stops a campaign within 5 s, no engine or job of it left, and "
+           f"--resume triages every artifact",
+           len(pids) >= 2 and took <= 5 and not left and names and names <= triaged,
+           f"took {took:.1f} s, left {left}, untriaged {sorted(names - triaged)}, "
+           f"resume: {resumed.stdout[-500:]}{resumed.stderr[-500:]}")
+
+
 def campaign_tests():
     """framefuzz fuzz: findings written as found, deduplicated, replayable; a campaign
     killed with SIGKILL loses nothing and resumes."""
@@ -439,6 +513,13 @@ def campaign_tests():
                "what it left",
                len(names) >= 2 and set(names) <= triaged and len(findings) >= 1
                and resumed.returncode == 1, resumed.stdout[-1500:] + resumed.stderr[-1500:])
+
+        # The runner SIGKILLed: its engines and every job they forked go with it.
+        left = [pid for pid in running_pids(out) if group_alive(pid)]
+        report("fuzz: when the campaign is SIGKILLed its engines and their jobs die with it",
+               not left, str(left))
+        for signame in ("SIGTERM", "SIGINT"):
+            stopped_cleanly(tmp, signame)
 
         st = cli(["status", "--json", out])
         try:
