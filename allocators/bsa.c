@@ -79,6 +79,10 @@
 typedef struct bsa_set {
     uint64_t *key;
     size_t len, cap;
+    /* reset: len goes back to pristine_len, so only keys below it are saved before a
+     * write; key and cap keep what later inputs grew them to, which nothing sees. */
+    size_t pristine_len;
+    ff_undo *undo;
 } bsa_set;
 
 typedef struct bsa {
@@ -89,6 +93,8 @@ typedef struct bsa {
     ff_range *ram;      /* the ranges given at create, sorted and joined: check() only */
     size_t nram;
     char msg[160];      /* check()'s last complaint */
+    ff_undo undo;       /* reset: the keys' changes since create */
+    uint64_t pristine_allocated;
 } bsa;
 
 /* ---------------------------------------------------------------- small helpers */
@@ -126,6 +132,27 @@ static bool set_contains(ff_env *env, const bsa_set *s, uint64_t key)
     return pos < s->len && s->key[pos] == key;
 }
 
+/* Saves keys [from, to) before they change. Keys at or past pristine_len are never read
+ * after a reset, so they cost nothing: a split's inserts into a set empty at create are
+ * never saved (nor is anything before create is done, when pristine_len is still 0). */
+static inline void save_keys(bsa_set *s, size_t from, size_t to)
+{
+    if (to > s->pristine_len) to = s->pristine_len;
+    for (size_t i = from; i < to; i += 2)
+        ff_undo_save(s->undo, &s->key[i], (to - i > 1 ? 2 : 1) * sizeof *s->key);
+}
+
+/* A set's keys move from `was` (`bytes` long) to `now`: saves made into the old buffer
+ * follow them. Takes no steps: whether a set outgrows its buffer depends on earlier
+ * inputs, and the answers must not. */
+static void rebase_saves(ff_undo *u, const uint64_t *was, size_t bytes, uint64_t *now)
+{
+    for (size_t i = 0; i < u->count; i++) {
+        uintptr_t off = (uintptr_t)u->log[i].at - (uintptr_t)was;
+        if (off < bytes) u->log[i].at = (unsigned char *)now + off;
+    }
+}
+
 /* BTreeSet::insert: a key already present is ignored. If host memory runs out the key
  * is dropped (lost like F5's blocks); the model has no way to report it. */
 static void set_insert(ff_env *env, bsa_set *s, uint64_t key)
@@ -134,11 +161,16 @@ static void set_insert(ff_env *env, bsa_set *s, uint64_t key)
     if (pos < s->len && s->key[pos] == key) return;
     if (s->len == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 8;
-        uint64_t *grown = realloc(s->key, cap * sizeof *grown);
+        /* Not realloc: the saves are moved while the old keys are still there. */
+        uint64_t *grown = malloc(cap * sizeof *grown);
         if (!grown) return;
+        if (s->len) memcpy(grown, s->key, s->len * sizeof *grown);
+        if (s->pristine_len) rebase_saves(s->undo, s->key, s->cap * sizeof *grown, grown);
+        free(s->key);
         s->key = grown;
         s->cap = cap;
     }
+    save_keys(s, pos, s->len + 1);
     memmove(&s->key[pos + 1], &s->key[pos], (s->len - pos) * sizeof *s->key);
     s->key[pos] = key;
     s->len++;
@@ -150,6 +182,7 @@ static bool set_remove(ff_env *env, bsa_set *s, uint64_t key)
     size_t pos = set_rank(env, s, key);
     if (pos == s->len || s->key[pos] != key) return false;
     s->len--;
+    save_keys(s, pos, s->len);
     memmove(&s->key[pos], &s->key[pos + 1], (s->len - pos) * sizeof *s->key);
     return true;
 }
@@ -229,6 +262,7 @@ static void bsa_destroy(void *self)
     if (!b) return;
     for (unsigned c = 0; c < BSA_ORDER; c++) free(b->free_list[c].key);
     free(b->ram);
+    ff_undo_destroy(&b->undo);
     free(b);
 }
 
@@ -284,7 +318,24 @@ static void *bsa_create(ff_env *env, const ff_range *ranges, size_t nranges)
         ff_step(env);
         add_frame(b, ranges[i].start, ff_range_end(ranges[i]));
     }
+    /* From here every change is saved, and reset puts this state back. */
+    for (unsigned c = 0; c < BSA_ORDER; c++) {
+        ff_step(env);
+        b->free_list[c].pristine_len = b->free_list[c].len;
+        b->free_list[c].undo = &b->undo;
+    }
+    b->pristine_allocated = b->allocated;
+    b->undo.on = true;
     return b;
+}
+
+static bool bsa_reset(void *self)
+{
+    bsa *b = self;
+    if (!ff_undo_rewind(&b->undo)) return false;
+    for (unsigned c = 0; c < BSA_ORDER; c++) b->free_list[c].len = b->free_list[c].pristine_len;
+    b->allocated = b->pristine_allocated;
+    return true;
 }
 
 /* ---------------------------------------------------------------- alloc / free */
@@ -451,4 +502,5 @@ const ff_backend_ops ff_backend_bsa = {
     .free = bsa_free,
     .free_frames = bsa_free_frames,
     .check = bsa_check,
+    .reset = bsa_reset,
 };

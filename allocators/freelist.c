@@ -55,6 +55,8 @@ typedef struct freelist {
     ff_pfn first;    /* first free extent, or FL_END */
     uint64_t free_frames;
     char report[160];
+    /* reset: head-bit changes since create are undone; the list is seeded again. */
+    ff_undo undo;
 } freelist;
 
 /* ---------------------------------------------------------------- segments and head bits */
@@ -71,8 +73,17 @@ static inline uint64_t head_bit(const ff_run *seg, ff_pfn pfn)
 }
 
 static inline bool bit_test(const uint64_t *bits, uint64_t i) { return bits[i / 64] >> (i % 64) & 1; }
-static inline void bit_set(uint64_t *bits, uint64_t i) { bits[i / 64] |= UINT64_C(1) << (i % 64); }
-static inline void bit_clear(uint64_t *bits, uint64_t i) { bits[i / 64] &= ~(UINT64_C(1) << (i % 64)); }
+
+/* Head bits change only through these, each word saved for reset first. */
+static inline uint64_t *head_word(freelist *fl, uint64_t i)
+{
+    uint64_t *word = &fl->heads[i / 64];
+    ff_undo_save(&fl->undo, word, sizeof *word);
+    return word;
+}
+
+static inline void head_set(freelist *fl, uint64_t i) { *head_word(fl, i) |= UINT64_C(1) << (i % 64); }
+static inline void head_clear(freelist *fl, uint64_t i) { *head_word(fl, i) &= ~(UINT64_C(1) << (i % 64)); }
 
 /* Whether any head bit in [from, to) is set; a word at a time. */
 static bool heads_any(const freelist *fl, uint64_t from, uint64_t to)
@@ -176,6 +187,7 @@ static void fl_destroy(void *self)
     if (!fl) return;
     ff_host_free(fl->heads, fl->heads_bytes);
     ff_runs_destroy(&fl->ram);
+    ff_undo_destroy(&fl->undo);
     free(fl);
 }
 
@@ -192,16 +204,23 @@ static bool backing_present(const freelist *fl, const ff_range *ranges, size_t n
     return true;
 }
 
-/* All RAM starts free: one extent per segment. */
-static void seed_list(freelist *fl)
+/* All RAM starts free: one extent per segment. Writes every node the list starts
+ * with, so reset calls it too: the space's reset has already wiped the frames. False
+ * when a frame has no backing memory (the host is out of it). */
+static bool seed_list(freelist *fl)
 {
+    fl->first = FL_END;
+    fl->free_frames = 0;
     for (size_t i = fl->ram.count; i-- > 0;) {
         ff_step(fl->env);
         const ff_run *seg = &fl->ram.run[i];
-        node_store(frame_of(fl, seg->start), (fl_node){seg->end - seg->start, fl->first});
+        void *mem = frame_of(fl, seg->start);
+        if (!mem) return false;
+        node_store(mem, (fl_node){seg->end - seg->start, fl->first});
         fl->first = seg->start;
         fl->free_frames += seg->end - seg->start;
     }
+    return true;
 }
 
 static void *fl_create(ff_env *env, const ff_range *ranges, size_t nranges)
@@ -210,7 +229,6 @@ static void *fl_create(ff_env *env, const ff_range *ranges, size_t nranges)
     freelist *fl = calloc(1, sizeof *fl);
     if (!fl) return NULL;
     fl->env = env;
-    fl->first = FL_END;
     if (!ff_runs_init(&fl->ram, ranges, nranges)) {
         free(fl);
         return NULL;
@@ -218,11 +236,20 @@ static void *fl_create(ff_env *env, const ff_range *ranges, size_t nranges)
     if (!backing_present(fl, ranges, nranges)) goto fail;
     fl->heads_bytes = (size_t)((fl->ram.frames + 63) / 64 * sizeof(uint64_t));
     if (!(fl->heads = ff_host_zalloc(fl->heads_bytes))) goto fail;
-    seed_list(fl);
+    if (!seed_list(fl)) goto fail;
+    fl->undo.on = true; /* from here every head bit written is saved */
     return fl;
 fail:
     fl_destroy(fl);
     return NULL;
+}
+
+/* Frames hold nothing of ours after the space's reset and the head bits are put back,
+ * so the list is seeded again: O(changes + segments). */
+static bool fl_reset(void *self)
+{
+    freelist *fl = self;
+    return ff_undo_rewind(&fl->undo) && seed_list(fl);
 }
 
 /* ---------------------------------------------------------------- alloc */
@@ -256,7 +283,7 @@ static bool carve(freelist *fl, fl_cursor *c, ff_pfn at, uint64_t count)
     } else {
         link_prev(fl, c, after);
     }
-    bit_set(fl->heads, head_bit(segment_of(fl, at), at));
+    head_set(fl, head_bit(segment_of(fl, at), at));
     fl->free_frames -= count;
     return true;
 }
@@ -338,7 +365,7 @@ static ff_status fl_free(void *self, ff_pfn start, uint64_t count)
         node_store(mem, node);
         link_prev(fl, &c, start);
     }
-    bit_clear(fl->heads, head_bit(seg, start));
+    head_clear(fl, head_bit(seg, start));
     fl->free_frames += count;
     return FF_OK;
 }
@@ -400,4 +427,5 @@ const ff_backend_ops ff_backend_freelist = {
     .free = fl_free,
     .free_frames = fl_free_frames,
     .check = fl_check,
+    .reset = fl_reset,
 };

@@ -43,6 +43,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FFTOOL = os.path.join(ROOT, "build", "fftool")
 LIBFUZZER_DIR = os.path.join(ROOT, "build", "fuzz")
+FAST_DIR = os.path.join(ROOT, "build", "fuzz-fast")  # the same harnesses, no sanitizers
 AFL_DIR = os.path.join(ROOT, "build", "afl")
 DICT = os.path.join(ROOT, "fuzz", "ops.dict")
 
@@ -517,9 +518,10 @@ PLUGIN = {}     # the plug-in a new campaign runs with: path, sources, cflags, s
 
 def use_build(build_dir, make_args, plugin):
     """Points the campaign at another build (a plug-in's), and remembers the plug-in."""
-    global FFTOOL, LIBFUZZER_DIR, AFL_DIR
+    global FFTOOL, LIBFUZZER_DIR, FAST_DIR, AFL_DIR
     FFTOOL = os.path.join(build_dir, "fftool")
     LIBFUZZER_DIR = os.path.join(build_dir, "fuzz")
+    FAST_DIR = os.path.join(build_dir, "fuzz-fast")
     AFL_DIR = os.path.join(build_dir, "afl")
     MAKE_ARGS[:] = make_args
     PLUGIN.clear()
@@ -692,12 +694,22 @@ class Campaign:
             args.append(f"--ff-map={c['map']}")
         return args
 
-    def libfuzzer_command(self, seconds):
+    def libfuzzer_commands(self, seconds):
+        """As the engines advise: most jobs on the harness without sanitizers, which
+        runs several times faster, and one on the ASan+UBSan build, which also sees the
+        memory errors the oracle cannot (a single job runs the fast build)."""
+        jobs = self.config["jobs"]
+        commands = [self.libfuzzer_command(seconds, FAST_DIR, max(1, jobs - 1))]
+        if jobs >= 2:
+            commands.append(self.libfuzzer_command(seconds, LIBFUZZER_DIR, 1))
+        return commands
+
+    def libfuzzer_command(self, seconds, build_dir, jobs):
         c = self.config
         # AFL++ instances of this campaign (an earlier --engine afl run) feed it too.
         afl_queues = sorted(glob.glob(os.path.join(self.dir, "afl", "*", "queue")))
-        return ([os.path.join(LIBFUZZER_DIR, f"fuzz-{c['target']}")] + self.harness_options() +
-                [f"-fork={c['jobs']}", "-ignore_crashes=1", "-ignore_timeouts=1",
+        return ([os.path.join(build_dir, f"fuzz-{c['target']}")] + self.harness_options() +
+                [f"-fork={jobs}", "-ignore_crashes=1", "-ignore_timeouts=1",
                  "-ignore_ooms=1", f"-max_total_time={seconds}",
                  f"-timeout={input_timeout(c)}",
                  f"-artifact_prefix={os.path.join(self.dir, 'artifacts')}/", f"-dict={DICT}",
@@ -749,7 +761,7 @@ class Campaign:
         shutil.rmtree(merged, ignore_errors=True)
         os.makedirs(merged)
         before = len(os.listdir(corpus))
-        cmd = ([os.path.join(LIBFUZZER_DIR, f"fuzz-{self.config['target']}")] +
+        cmd = ([os.path.join(FAST_DIR, f"fuzz-{self.config['target']}")] +
                self.harness_options() +
                ["-merge=1", f"-merge_control_file={os.path.join(self.dir, 'merge.ctl')}",
                 f"-timeout={input_timeout(self.config)}",
@@ -783,15 +795,21 @@ class Campaign:
         with self.lock:
             self.progress = {"execs": execs, "cov": cov, "corpus": corpus, "crashes": 0}
 
-    def read_engine(self, stream, log):
+    def read_engine(self, engine, stream, log):
         for line in stream:
             log.write(line)
             m = FORK_LINE.match(line)
             if m:
                 with self.lock:
-                    self.progress = {"execs": self.exec_base + int(m.group(1)),
-                                     "cov": int(m.group(2)), "corpus": int(m.group(4)),
-                                     "crashes": int(m.group(7))}
+                    self.engine_progress[engine] = {
+                        "execs": int(m.group(1)), "cov": int(m.group(2)),
+                        "corpus": int(m.group(4)), "crashes": int(m.group(7))}
+                    # Engines share the corpus: executions and crashes add up.
+                    ps = self.engine_progress
+                    self.progress = {"execs": self.exec_base + sum(p["execs"] for p in ps),
+                                     "cov": max(p["cov"] for p in ps),
+                                     "corpus": max(p["corpus"] for p in ps),
+                                     "crashes": sum(p["crashes"] for p in ps)}
 
     def triage_pending(self, deadline=None):
         done = set(read_lines(os.path.join(self.dir, "triaged")))
@@ -827,11 +845,16 @@ class Campaign:
         """Runs the engine for `seconds`; returns whether it stalled (stopped making
         progress), in which case it was stopped, whole process group and all."""
         afl = self.config["engine"] == "afl"
-        commands = self.afl_commands(seconds) if afl else [self.libfuzzer_command(seconds)]
+        commands = self.afl_commands(seconds) if afl else self.libfuzzer_commands(seconds)
         env = dict(os.environ, AFL_NO_UI="1", AFL_SKIP_CPUFREQ="1", AFL_AUTORESUME="1",
                    AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES="1", AFL_NO_AFFINITY="1",
                    AFL_CUSTOM_MUTATOR_LIBRARY=os.path.join(AFL_DIR, "ff-mutator.so"),
-                   FRAMEFUZZ_LIFELINE=str(self.lifeline))
+                   FRAMEFUZZ_LIFELINE=str(self.lifeline),
+                   # A crashing job's stack is not read: no symbolizer run per crash.
+                   ASAN_OPTIONS=sanitizer_options("ASAN_OPTIONS"),
+                   UBSAN_OPTIONS=sanitizer_options("UBSAN_OPTIONS"))
+        self.engine_progress = [{"execs": 0, "cov": 0, "corpus": 0, "crashes": 0}
+                                for _ in commands]
         procs, readers, logs = [], [], []
         for i, cmd in enumerate(commands):
             log = open(os.path.join(self.dir, "logs", f"engine-{i}.log"), "a")
@@ -842,7 +865,7 @@ class Campaign:
                                     start_new_session=True, preexec_fn=die_with_parent,
                                     pass_fds=(self.lifeline,))
             procs.append(proc)
-            reader = threading.Thread(target=self.read_engine, args=(proc.stdout, log),
+            reader = threading.Thread(target=self.read_engine, args=(i, proc.stdout, log),
                                       daemon=True)
             reader.start()
             readers.append(reader)
@@ -850,7 +873,10 @@ class Campaign:
                          " ".join(str(p) for p in [os.getpid()] + [q.pid for q in procs]) + "\n")
         stalled = False
         try:
-            while any(p.poll() is None for p in procs) and not stalled:
+            # libFuzzer's fork mode looks at its time limit only between jobs: the
+            # campaign's --time is kept here.
+            while any(p.poll() is None for p in procs) and not stalled and \
+                    self.elapsed() < self.config["time"]:
                 time.sleep(1)
                 if afl:
                     self.afl_progress()
@@ -949,6 +975,11 @@ class Campaign:
         return 1 if found else 0
 
 
+def sanitizer_options(name):
+    """The user's options for a sanitizer, with symbolizing off."""
+    return ":".join(o for o in (os.environ.get(name, ""), "symbolize=0") if o)
+
+
 def die_with_parent():
     """In a forked engine before it starts: it is killed when the campaign dies, even by
     SIGKILL (the jobs it forks follow through the lifeline pipe)."""
@@ -1008,7 +1039,8 @@ def start(opts):
         build([os.path.relpath(os.path.join(AFL_DIR, f), ROOT)
                for f in (f"fuzz-{target}", f"fuzz-{target}.cmplog", "ff-mutator.so")])
     else:
-        build([os.path.relpath(os.path.join(LIBFUZZER_DIR, f"fuzz-{target}"), ROOT)])
+        build([os.path.relpath(os.path.join(d, f"fuzz-{target}"), ROOT)
+               for d in (FAST_DIR, LIBFUZZER_DIR)])
     if not opts.quiet and not opts.json:
         c = camp.config
         print(f"framefuzz fuzz: {c['target']} over {c['backends']}, {c['engine']}, {c['jobs']} "
