@@ -183,6 +183,9 @@ typedef struct ff_env {
     void (*on_exit)(struct ff_env *env, ff_exit why, const char *message);
     void (*on_keep)(struct ff_env *env, ff_pfn start, uint64_t count);
     void *(*on_base)(struct ff_env *env);
+    /* The instance will be put back with `reset` before every input (framefuzz's
+     * layer): keep an undo log (ff_undo_start). Elsewhere (a benchmark) it is not. */
+    bool resets;
 } ff_env;
 
 /* Called when env->steps passes env->step_budget; does not return. */
@@ -290,9 +293,10 @@ const ff_run *ff_runs_find(const ff_runs *runs, ff_pfn pfn);
 /*
  * The old contents of memory a back-end changed since create, for `reset`: save a
  * location before writing it, and ff_undo_rewind puts every saved location back,
- * newest first, in O(saves). Saving is off (u->on false) until the back-end turns it
- * on at the end of create; then every write to per-block or per-frame memory must be
- * saved first (small fields of the instance itself are cheaper to copy whole).
+ * newest first, in O(saves). Saving is off until the back-end calls ff_undo_start at
+ * the end of create (and stays off where nobody resets); from then on every write to
+ * per-block or per-frame memory must be saved first (small fields of the instance
+ * itself are cheaper to copy whole).
  */
 #define FF_UNDO_MAX_BYTES 16
 typedef struct ff_undo_entry {
@@ -310,6 +314,9 @@ typedef struct ff_undo {
 
 bool ff_undo_grow(ff_undo *u);
 
+/* End of create: from here on, saves are kept if the instance will be reset. */
+static inline void ff_undo_start(ff_undo *u, const ff_env *env) { u->on = env->resets; }
+
 /* Remembers the `size` (at most FF_UNDO_MAX_BYTES) bytes at `at`, about to change. */
 static inline void ff_undo_save(ff_undo *u, void *at, size_t size)
 {
@@ -321,7 +328,7 @@ static inline void ff_undo_save(ff_undo *u, void *at, size_t size)
 }
 
 /* Puts back everything saved, newest first, and empties the log. False (with nothing
- * put back) when the log is incomplete. */
+ * put back) when nothing was being saved or the log is incomplete. */
 bool ff_undo_rewind(ff_undo *u);
 void ff_undo_destroy(ff_undo *u);
 

@@ -268,7 +268,7 @@ static void *bitmap_create(ff_env *env, const ff_range *ranges, size_t nranges)
     /* From here every change is saved, and reset puts this state back. */
     b->pristine_free_frames = b->free_frames;
     b->pristine_hint = b->hint;
-    b->undo.on = true;
+    ff_undo_start(&b->undo, b->env);
     return b;
 fail:
     bitmap_destroy(b);

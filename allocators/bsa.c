@@ -325,7 +325,7 @@ static void *bsa_create(ff_env *env, const ff_range *ranges, size_t nranges)
         b->free_list[c].undo = &b->undo;
     }
     b->pristine_allocated = b->allocated;
-    b->undo.on = true;
+    ff_undo_start(&b->undo, b->env);
     return b;
 }
 

@@ -469,7 +469,7 @@ static void *buddy_create(ff_env *env, const ff_range *ranges, size_t nranges)
     memcpy(b->pristine_area, b->area, sizeof b->area);
     memcpy(b->pristine_nonempty, b->nonempty, sizeof b->nonempty);
     b->pristine_free_frames = b->free_frames;
-    b->undo.on = true;
+    ff_undo_start(&b->undo, b->env);
     return b;
 fail:
     buddy_destroy(b);

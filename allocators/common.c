@@ -74,7 +74,7 @@ bool ff_undo_grow(ff_undo *u)
 
 bool ff_undo_rewind(ff_undo *u)
 {
-    if (u->lost) return false;
+    if (u->lost || !u->on) return false;
     for (size_t i = u->count; i-- > 0;) memcpy(u->log[i].at, u->log[i].old, u->log[i].size);
     u->count = 0;
     return true;

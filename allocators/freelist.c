@@ -237,7 +237,7 @@ static void *fl_create(ff_env *env, const ff_range *ranges, size_t nranges)
     fl->heads_bytes = (size_t)((fl->ram.frames + 63) / 64 * sizeof(uint64_t));
     if (!(fl->heads = ff_host_zalloc(fl->heads_bytes))) goto fail;
     if (!seed_list(fl)) goto fail;
-    fl->undo.on = true; /* from here every head bit written is saved */
+    ff_undo_start(&fl->undo, fl->env); /* from here every head bit written is saved */
     return fl;
 fail:
     fl_destroy(fl);

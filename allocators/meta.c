@@ -804,7 +804,7 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_ops *ops, const ff_met
     m->env = (ff_env){.bug = opts->bug, .step_budget = opts->step_budget, .on_hang = &m->hang_jmp,
                       .frame_mem = ff_space_has_backing(space) ? ff_space_frame_mem : NULL,
                       .space = space, .on_exit = layer_exit, .on_keep = layer_keep,
-                      .on_base = layer_base};
+                      .on_base = layer_base, .resets = true};
     m->slots = ff_host_zalloc(m->nslots * sizeof(ff_slot));
     if (!m->slots) {
         snprintf(err, errlen, "cannot reserve metadata for %llu frames",

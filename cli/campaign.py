@@ -849,10 +849,12 @@ class Campaign:
         env = dict(os.environ, AFL_NO_UI="1", AFL_SKIP_CPUFREQ="1", AFL_AUTORESUME="1",
                    AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES="1", AFL_NO_AFFINITY="1",
                    AFL_CUSTOM_MUTATOR_LIBRARY=os.path.join(AFL_DIR, "ff-mutator.so"),
-                   FRAMEFUZZ_LIFELINE=str(self.lifeline),
-                   # A crashing job's stack is not read: no symbolizer run per crash.
-                   ASAN_OPTIONS=sanitizer_options("ASAN_OPTIONS"),
-                   UBSAN_OPTIONS=sanitizer_options("UBSAN_OPTIONS"))
+                   FRAMEFUZZ_LIFELINE=str(self.lifeline))
+        if not afl:
+            # A crashing job's stack is not read: no symbolizer run per crash. (AFL++
+            # sets its own, and refuses options it did not choose.)
+            env.update(ASAN_OPTIONS=sanitizer_options("ASAN_OPTIONS"),
+                       UBSAN_OPTIONS=sanitizer_options("UBSAN_OPTIONS"))
         self.engine_progress = [{"execs": 0, "cov": 0, "corpus": 0, "crashes": 0}
                                 for _ in commands]
         procs, readers, logs = [], [], []

@@ -33,7 +33,7 @@ typedef struct instance {
 static void instance_create(instance *in, const ff_backend_ops *ops, ff_space *space)
 {
     in->ops = ops;
-    in->env = (ff_env){.frame_mem = ff_space_frame_mem, .space = space};
+    in->env = (ff_env){.frame_mem = ff_space_frame_mem, .space = space, .resets = true};
     in->self = ops->create(&in->env, space->usable, space->nusable);
     CHECK(in->self);
 }
