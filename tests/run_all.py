@@ -372,10 +372,16 @@ def running_pids(camp):
 
 
 def group_alive(pgid):
-    """Whether any process is left in a process group (zombies aside)."""
-    proc = subprocess.run(["ps", "-o", "stat=", "-g", str(pgid)], stdout=subprocess.PIPE,
-                          text=True)
-    return any(not st.startswith("Z") for st in proc.stdout.split())
+    """Whether any process is left in a process group (zombies aside), from /proc."""
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # not a process, or gone meanwhile
+        if fields[0] != "Z" and int(fields[2]) == pgid:  # state, ppid, pgrp
+            return True
+    return False
 
 
 def stopped_cleanly(tmp, signame):
