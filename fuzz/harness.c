@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -199,10 +202,16 @@ static void read_known(const char *path)
     fclose(f);
 }
 
+static void die_with_parent(void);
+
 void ff_harness_init(int argc, char **argv, const char *default_targets)
 {
     const char *lifeline = getenv("FRAMEFUZZ_LIFELINE");
     harness.lifeline = lifeline ? atoi(lifeline) : -1;
+    if (lifeline) { /* a campaign's: die with the parent, in every process forked too */
+        die_with_parent();
+        (void)pthread_atfork(NULL, NULL, die_with_parent);
+    }
     if (__asan_set_error_report_callback) __asan_set_error_report_callback(on_sanitizer_report);
     const char *list = option(argc, argv, "--ff-targets", "FRAMEFUZZ_TARGETS");
     ff_target targets[16];
@@ -278,6 +287,15 @@ static void refresh_known(void)
     if (harness.known_path && harness.runs % 4096 == 0 && stat(harness.known_path, &st) == 0 &&
         st.st_size != harness.known_size)
         read_known(harness.known_path);
+}
+
+/* AFL++'s fork server and persistent-mode children stop themselves between inputs;
+ * a stopped process checks no lifeline, but a SIGKILL from the parent's death still
+ * ends it. (Cleared by fork: pthread_atfork sets it again in each child.) */
+static void die_with_parent(void)
+{
+    (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1) _exit(0); /* orphaned already */
 }
 
 /* A campaign's engines and every job they fork hold the read end of a pipe whose only

@@ -307,16 +307,45 @@ def harness_tests():
             report(f"fuzz: harness option with {name} is a one-line error, exit 2", ok, detail)
 
 
+def marked(mark):
+    """Live processes whose environment holds FRAMEFUZZ_TEST_MARK=mark."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if f"FRAMEFUZZ_TEST_MARK={mark}".encode() in f.read().split(b"\0"):
+                    with open(f"/proc/{entry}/stat") as st:
+                        if st.read().rsplit(")", 1)[1].split()[0] != "Z":
+                            found.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+AFL_LEFT = []  # processes an AFL++ run left behind (run_afl)
+
+
 def run_afl(args, env):
-    """afl-fuzz in a session of its own, and everything it started gone afterwards: its
-    CMPLOG fork server outlives it, stopped, when -V ends the run."""
+    """afl-fuzz as a campaign runs it: in a session of its own, with a lifeline, so that
+    everything it started (its CMPLOG fork server and the persistent-mode children, which
+    sit stopped between inputs in sessions of their own) dies with it. What is left is
+    noted in AFL_LEFT, and killed."""
+    mark = f"{os.getpid()}-{time.monotonic_ns()}"
+    lifeline, writer = os.pipe()
+    env = dict(env, FRAMEFUZZ_LIFELINE=str(lifeline), FRAMEFUZZ_TEST_MARK=mark)
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, start_new_session=True)
+                            text=True, env=env, start_new_session=True, pass_fds=(lifeline,))
+    os.close(lifeline)
     out, err = proc.communicate()
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    os.close(writer)
+    time.sleep(0.5)
+    left = marked(mark)
+    AFL_LEFT.extend(left)
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 
@@ -360,6 +389,8 @@ def afl_tests():
             report("afl: framefuzz repro replays an AFL++ crash and names the finding",
                    repro.returncode == 1 and "accepted-foreign-free@bsa" in repro.stdout,
                    repro.stdout + repro.stderr)
+    report("afl: nothing an AFL++ run started outlives it (CMPLOG fork server, stopped "
+           "persistent-mode children)", not AFL_LEFT, str(AFL_LEFT))
 
 
 def running_pids(camp):
