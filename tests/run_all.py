@@ -1051,7 +1051,24 @@ def shared_plugin_tests():
             f.write("int unrelated;\n")
         with open(os.path.join(tmp, "missing.c"), "w") as f:
             f.write(renamed.replace("ff_runs_find(", "ff_runs_lookup("))
+        # An object built against the backend.h before `reset` was added to the contract.
+        old_include = os.path.join(tmp, "old-include")
+        os.makedirs(old_include)
+        for header in ("backend.h", "bugs.h", "frame.h"):
+            with open(os.path.join(ROOT, "allocators", header)) as f:
+                text = f.read()
+            if header == "backend.h":
+                text = text.replace("    bool (*reset)(void *self);\n", "")
+            with open(os.path.join(old_include, header), "w") as f:
+                f.write(text)
+        with open(os.path.join(tmp, "old.c"), "w") as f:
+            f.write(renamed)
+        old_lib = os.path.join(tmp, "libold.so")
+        made = run(["clang", "-std=c11", "-D_DEFAULT_SOURCE", "-O2", "-shared", "-fPIC",
+                    f"-I{old_include}", os.path.join(tmp, "old.c"), "-o", old_lib])
         bad = {"not ELF": (os.path.join(tmp, "notelf.so"), "not a shared object"),
+               "older contract": (old_lib if made.returncode == 0 else made.stderr,
+                                  "built against an older backend.h"),
                "no back-end": (shared("libnone.so", os.path.join(tmp, "none.c")),
                                "exports no ff_backend_NAME"),
                "ASan-built": (shared("libasan.so", xv6, "-fsanitize=address"),
