@@ -407,16 +407,17 @@ void *ff_space_direct(ff_space *space)
     return space->backing;
 }
 
-/* Makes room for one more logged frame. */
-static bool log_reserve(ff_space *s)
+/* Makes room for one more frame in a log of `count` frames (the touched or the
+ * resident log). False when the host is out of memory. */
+static bool log_reserve(ff_pfn **log, size_t *cap, size_t count)
 {
-    if (s->touched_count < s->touched_cap) return true;
-    size_t cap = s->touched_cap ? s->touched_cap * 2 : 64;
-    if (cap > SIZE_MAX / sizeof(ff_pfn)) return false;
-    ff_pfn *log = realloc(s->touched_log, cap * sizeof *log);
-    if (!log) return false;
-    s->touched_log = log;
-    s->touched_cap = cap;
+    if (count < *cap) return true;
+    size_t grown = *cap ? *cap * 2 : 64;
+    if (grown > SIZE_MAX / sizeof(ff_pfn)) return false;
+    ff_pfn *p = realloc(*log, grown * sizeof *p);
+    if (!p) return false;
+    *log = p;
+    *cap = grown;
     return true;
 }
 
@@ -428,7 +429,7 @@ void *ff_space_frame_mem(void *opaque, ff_pfn pfn)
     if (!s->direct && !is_touched(s, pfn)) {
         /* Without room in the log the touch could never be undone: refuse it (only
          * when the host is out of memory, and then the frame itself could not be). */
-        if (!log_reserve(s)) return NULL;
+        if (!log_reserve(&s->touched_log, &s->touched_cap, s->touched_count)) return NULL;
         memset(mem, s->poison, FF_FRAME_SIZE);
         s->touched_bits[pfn / 64] |= UINT64_C(1) << (pfn % 64);
         s->touched_log[s->touched_count++] = pfn;
@@ -508,13 +509,7 @@ static bool keep_resident(ff_space *s)
         ff_pfn pfn = s->touched_log[i];
         uint64_t bit = UINT64_C(1) << (pfn % 64);
         if (s->resident_bits[pfn / 64] & bit) continue;
-        if (s->resident_count == s->resident_cap) {
-            size_t cap = s->resident_cap ? 2 * s->resident_cap : 256;
-            ff_pfn *log = realloc(s->resident_log, cap * sizeof *log);
-            if (!log) return false;
-            s->resident_log = log;
-            s->resident_cap = cap;
-        }
+        if (!log_reserve(&s->resident_log, &s->resident_cap, s->resident_count)) return false;
         s->resident_bits[pfn / 64] |= bit;
         s->resident_log[s->resident_count++] = pfn;
     }

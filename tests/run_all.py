@@ -415,13 +415,11 @@ def group_alive(pgid):
     return False
 
 
-def stopped_cleanly(tmp, signame):
-    """Stops a running campaign with signame, as Ctrl-C or `timeout` would: it must end
-    within 5 s, leave no process of its own, and lose nothing (--resume triages every
-    artifact)."""
-    out = os.path.join(tmp, signame.lower())
-    proc = subprocess.Popen([os.path.join(ROOT, "framefuzz"), "fuzz", "--time", "120",
-                             "--target", "bsa", "--out", out, "--quiet"], cwd=ROOT,
+def bsa_campaign_with_artifacts(out, *options):
+    """A campaign on the bsa target started in a session of its own, returned once its
+    engine has written two artifacts (or after a minute): the process and artifacts/."""
+    proc = subprocess.Popen([os.path.join(ROOT, "framefuzz"), "fuzz", *options, "--target",
+                             "bsa", "--out", out, "--quiet"], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     artifacts = os.path.join(out, "artifacts")
@@ -429,6 +427,15 @@ def stopped_cleanly(tmp, signame):
     while time.monotonic() < deadline and not (os.path.isdir(artifacts) and
                                                len(os.listdir(artifacts)) >= 2):
         time.sleep(0.2)
+    return proc, artifacts
+
+
+def stopped_cleanly(tmp, signame):
+    """Stops a running campaign with signame, as Ctrl-C or `timeout` would: it must end
+    within 5 s, leave no process of its own, and lose nothing (--resume triages every
+    artifact)."""
+    out = os.path.join(tmp, signame.lower())
+    proc, artifacts = bsa_campaign_with_artifacts(out, "--time", "120")
     pids = running_pids(out)
     proc.send_signal(getattr(signal, signame))  # the runner alone, as `timeout` does
     start = time.monotonic()
@@ -524,15 +531,7 @@ def campaign_tests():
 
         # Killed at any moment: artifacts the engine wrote are triaged on resume.
         out = os.path.join(tmp, "killed")
-        proc = subprocess.Popen([os.path.join(ROOT, "framefuzz"), "fuzz", "--time", "60",
-                                 "--jobs", "1", "--target", "bsa", "--out", out, "--quiet"],
-                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
-        artifacts = os.path.join(out, "artifacts")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not (os.path.isdir(artifacts) and
-                                                   len(os.listdir(artifacts)) >= 2):
-            time.sleep(0.2)
+        proc, artifacts = bsa_campaign_with_artifacts(out, "--time", "60", "--jobs", "1")
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         names = [os.path.join("artifacts", n) for n in os.listdir(artifacts)
