@@ -458,33 +458,40 @@ void ff_space_poison_head(ff_space *space, ff_pfn start, uint64_t count, uint32_
         memset(frame_at(space, pfn), space->poison, bytes < FF_FRAME_SIZE ? bytes : FF_FRAME_SIZE);
 }
 
-/* Offset of the first byte in mem[from, FF_FRAME_SIZE) that is not the poison byte,
- * or FF_FRAME_SIZE; compares eight bytes at a time once aligned. */
-static uint32_t first_changed(const unsigned char *mem, uint32_t from, unsigned char poison)
+/* A frame's worth of the poison byte, to compare frames against. */
+static const unsigned char *poison_frame(unsigned char poison)
 {
-    const uint64_t pattern = UINT64_C(0x0101010101010101) * poison;
-    uint32_t off = from;
-    for (; off < FF_FRAME_SIZE && off % 8; off++)
-        if (mem[off] != poison) return off;
-    for (; off < FF_FRAME_SIZE; off += 8) {
-        uint64_t word;
-        memcpy(&word, mem + off, sizeof word);
-        if (word != pattern) break;
+    static unsigned char frame[FF_FRAME_SIZE];
+    static int filled = -1;
+    if (filled != poison) {
+        memset(frame, poison, sizeof frame);
+        filled = poison;
     }
-    for (; off < FF_FRAME_SIZE; off++)
-        if (mem[off] != poison) return off;
-    return (uint32_t)FF_FRAME_SIZE;
+    return frame;
 }
 
-bool ff_space_poison_intact(const ff_space *space, ff_pfn start, uint64_t count, uint32_t skip,
-                            ff_pfn *bad_pfn, uint32_t *bad_offset)
+/* Offset of the first byte in mem[from, to) that is not the poison byte, or to.
+ * Intact frames are the rule and every hand-out checks whole frames: the C library's
+ * memcmp settles them at memory speed; only a changed frame is searched byte by byte. */
+static uint32_t first_changed(const unsigned char *mem, uint32_t from, uint32_t to,
+                              unsigned char poison)
 {
-    if (!space->backing || skip >= FF_FRAME_SIZE) return true;
+    if (memcmp(mem + from, poison_frame(poison) + from, to - from) == 0) return to;
+    uint32_t off = from;
+    while (mem[off] == poison) off++;
+    return off;
+}
+
+bool ff_space_poison_intact(const ff_space *space, ff_pfn start, uint64_t count, uint32_t from,
+                            uint32_t to, ff_pfn *bad_pfn, uint32_t *bad_offset)
+{
+    if (to > FF_FRAME_SIZE) to = FF_FRAME_SIZE;
+    if (!space->backing || from >= to) return true;
     frame_walk w;
     walk_init(&w, space, start, count);
     for (ff_pfn pfn = walk_next(&w); pfn < w.end; pfn = walk_next(&w)) {
-        uint32_t off = first_changed(frame_at(space, pfn), skip, space->poison);
-        if (off < FF_FRAME_SIZE) {
+        uint32_t off = first_changed(frame_at(space, pfn), from, to, space->poison);
+        if (off < to) {
             if (bad_pfn) *bad_pfn = pfn;
             if (bad_offset) *bad_offset = off;
             return false;

@@ -173,11 +173,11 @@ void ff_space_poison(ff_space *space, ff_pfn start, uint64_t count, uint32_t ski
 /* Fills the first `bytes` bytes of each frame with the poison pattern: the in-band bytes
  * of frames just handed out, which are the new holder's from now on. */
 void ff_space_poison_head(ff_space *space, ff_pfn start, uint64_t count, uint32_t bytes);
-/* Checks that frames hold the poison pattern, skipping the first `skip` bytes of each
- * frame. Returns true when intact; else stores the first changed byte's frame and
- * offset. Untouched frames are intact by definition and cost nothing. */
-bool ff_space_poison_intact(const ff_space *space, ff_pfn start, uint64_t count, uint32_t skip,
-                            ff_pfn *bad_pfn, uint32_t *bad_offset);
+/* Checks that bytes [from, to) of each frame hold the poison pattern. Returns true when
+ * intact; else stores the first changed byte's frame and offset. Untouched frames are
+ * intact by definition and cost nothing. */
+bool ff_space_poison_intact(const ff_space *space, ff_pfn start, uint64_t count, uint32_t from,
+                            uint32_t to, ff_pfn *bad_pfn, uint32_t *bad_offset);
 
 /* Undoes every touch since the last reset: O(frames touched). Ends direct mode. */
 void ff_space_reset(ff_space *space);

@@ -116,6 +116,7 @@ typedef struct space_entry {
     ff_space space;
     ff_oracle *oracle;
     bool ok;           /* false: the map has no usable RAM (err says why) */
+    uint64_t last_used; /* the executor's clock when a run last asked for it */
     char err[160];
 } space_entry;
 
@@ -132,8 +133,12 @@ typedef struct context {
     ff_exec *x;
 } context;
 
-#define MAX_SPACES   16
-#define MAX_CONTEXTS 256
+#define MAX_SPACES   64
+#define MAX_CONTEXTS 512
+/* Custom maps cached at once hold at most about this much host memory (their resident
+ * frames, plus this many bytes per frame below top for the per-frame arrays). */
+#define CUSTOM_BUDGET_BYTES (UINT64_C(256) << 20)
+#define CUSTOM_ARRAY_BYTES  64
 #define MAX_TARGETS  16
 /* Past this many drop calls at the end, the leak check is skipped (a program holding
  * 2^31 references to a frame cannot be dropped in reasonable time). */
@@ -174,6 +179,7 @@ struct ff_exec {
     size_t nspaces;
     context *contexts[MAX_CONTEXTS];
     size_t ncontexts;
+    uint64_t clock; /* counts space lookups: what was used least recently goes first */
 
     handle *handles;
     size_t nhandles, handles_cap;
@@ -226,13 +232,13 @@ static void space_entry_destroy(space_entry *se)
     free(se);
 }
 
-/* Destroys the contexts over custom maps, or all of them. */
-static void contexts_evict(ff_exec *x, bool everything)
+/* Destroys the contexts over se, or over custom maps, or all of them. */
+static void contexts_evict(ff_exec *x, const space_entry *se, bool everything)
 {
     size_t keep = 0;
     for (size_t i = 0; i < x->ncontexts; i++) {
         context *c = x->contexts[i];
-        if (everything || !c->se->key.preset)
+        if (everything || c->se == se || (!se && !c->se->key.preset))
             context_destroy(c);
         else
             x->contexts[keep++] = c;
@@ -240,12 +246,12 @@ static void contexts_evict(ff_exec *x, bool everything)
     x->ncontexts = keep;
 }
 
-/* Makes room in the cache. What custom maps built goes first (contexts before the
- * spaces they point into); the few presets stay unless `everything`: rebuilding a
- * large one costs more than any input. */
+/* Destroys the contexts over custom maps, or all of them, then their spaces. The
+ * few presets stay unless `everything`: rebuilding a large one costs more than any
+ * input. */
 static void cache_evict(ff_exec *x, bool everything)
 {
-    contexts_evict(x, everything);
+    contexts_evict(x, NULL, everything);
     size_t keep = 0;
     for (size_t i = 0; i < x->nspaces; i++) {
         space_entry *se = x->spaces[i];
@@ -257,14 +263,62 @@ static void cache_evict(ff_exec *x, bool everything)
     x->nspaces = keep;
 }
 
+/* What a custom map's cache entry holds on to: its resident frames and, roughly, its
+ * per-frame arrays (the space's, the layer's, the back-ends' and the oracle's). */
+static uint64_t custom_footprint(const space_entry *se)
+{
+    if (!se->ok) return 0;
+    return (uint64_t)se->space.resident_count * FF_FRAME_SIZE + se->space.top * CUSTOM_ARRAY_BYTES;
+}
+
+/* Destroys the least recently used custom map's entry other than spare, contexts
+ * first. False when there is none. */
+static bool evict_oldest_custom(ff_exec *x, const space_entry *spare)
+{
+    size_t oldest = SIZE_MAX;
+    for (size_t i = 0; i < x->nspaces; i++)
+        if (!x->spaces[i]->key.preset && x->spaces[i] != spare &&
+            (oldest == SIZE_MAX || x->spaces[i]->last_used < x->spaces[oldest]->last_used))
+            oldest = i;
+    if (oldest == SIZE_MAX) return false;
+    space_entry *se = x->spaces[oldest];
+    contexts_evict(x, se, false);
+    space_entry_destroy(se);
+    x->spaces[oldest] = x->spaces[--x->nspaces];
+    return true;
+}
+
+/* Makes room for one more custom map: fuzzers come back to the maps of their corpus
+ * input after input, so what goes is the one used least recently, until the others
+ * fit the budget. */
+static void custom_make_room(ff_exec *x)
+{
+    for (;;) {
+        size_t n = 0;
+        uint64_t held = 0;
+        for (size_t i = 0; i < x->nspaces; i++)
+            if (!x->spaces[i]->key.preset) {
+                n++;
+                held += custom_footprint(x->spaces[i]);
+            }
+        if ((x->nspaces < MAX_SPACES && held <= CUSTOM_BUDGET_BYTES) || !evict_oldest_custom(x, NULL))
+            return;
+    }
+}
+
 static space_entry *space_get(ff_exec *x, const map_key *key)
 {
     for (size_t i = 0; i < x->nspaces; i++)
-        if (key_equal(&x->spaces[i]->key, key)) return x->spaces[i];
+        if (key_equal(&x->spaces[i]->key, key)) {
+            x->spaces[i]->last_used = ++x->clock;
+            return x->spaces[i];
+        }
+    custom_make_room(x);
     if (x->nspaces == MAX_SPACES) cache_evict(x, false);
     space_entry *se = calloc(1, sizeof *se);
     if (!se) host_out_of_memory();
     se->key = *key;
+    se->last_used = ++x->clock;
     if (key->preset) {
         se->ok = ff_space_init_preset(&se->space, key->preset, se->err, sizeof se->err);
     } else {
@@ -308,8 +362,9 @@ static context *context_get(ff_exec *x, space_entry *se, const ff_target *t, ff_
         if (c->se == se && c->target == t && c->sem == sem && c->poison == poison) return c;
     }
     /* Spaces stay: the caller holds se. */
-    if (x->ncontexts == MAX_CONTEXTS) contexts_evict(x, false);
-    if (x->ncontexts == MAX_CONTEXTS) contexts_evict(x, true);
+    /* Contexts over other custom maps go first, oldest first; se itself stays. */
+    while (x->ncontexts == MAX_CONTEXTS && evict_oldest_custom(x, se)) {}
+    if (x->ncontexts == MAX_CONTEXTS) contexts_evict(x, NULL, true);
     context *c = calloc(1, sizeof *c);
     if (!c) host_out_of_memory();
     *c = (context){.se = se, .target = t, .sem = sem, .poison = poison, .x = x};

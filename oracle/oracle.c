@@ -662,10 +662,11 @@ static void shadow_give_back(ff_oracle *o, ff_pfn start, ff_pfn end)
     taken_set(o, start, end, false);
 }
 
-/* Frames held since a checked hand-out are checked at every back-end call while the
- * program holds at most this many: a scribble is then named in the operation that
- * made it. Past it they are checked when the program drops them. */
-#define WATCH_EVERY_CALL_MAX 256
+/* Frames held since a checked hand-out have their edges checked at every back-end call
+ * while the program holds at most this many: a scribble there is then named in the
+ * operation that made it. Past it, and for the rest of each frame, they are checked
+ * when the program drops them. */
+#define WATCH_EVERY_CALL_MAX 64
 
 static void check_watched(ff_oracle *o, const char *when);
 
@@ -692,7 +693,7 @@ static void judge_poison(ff_oracle *o, ff_pfn start, ff_pfn end)
         if (o->frames[p].flags & (FR_TAINTED | FR_UNPOISONED)) continue;
         ff_pfn bad;
         uint32_t off;
-        if (!ff_space_poison_intact(o->space, p, 1, skip, &bad, &off)) {
+        if (!ff_space_poison_intact(o->space, p, 1, skip, FF_FRAME_SIZE, &bad, &off)) {
             const unsigned char *mem = ff_space_frame_mem((void *)o->space, bad);
             finding(o, FF_CLASS_POISON_CORRUPTED,
                     "frame 0x%llx handed out with byte %u changed while it was free "
@@ -1252,14 +1253,14 @@ static bool watching(const ff_oracle *o, ff_pfn p)
     return (f->flags & FR_WATCHED) && !(f->flags & FR_TAINTED) && f->refs && is_taken(o, p);
 }
 
-/* A watched frame must hold the poison it was handed out with but for the program's
- * writes. False after reporting the first byte that differs. */
-static bool in_use_intact(ff_oracle *o, ff_pfn p, const char *when)
+/* Bytes [from, to) of a watched frame must hold the poison it was handed out with
+ * but for the program's writes. False after reporting the first byte that differs. */
+static bool in_use_intact(ff_oracle *o, ff_pfn p, uint32_t from, uint32_t to, const char *when)
 {
     const unsigned char *mem = NULL;
     ff_pfn bad;
-    uint32_t off = 0;
-    while (off < FF_FRAME_SIZE && !ff_space_poison_intact(o->space, p, 1, off, &bad, &off)) {
+    uint32_t off = from;
+    while (off < to && !ff_space_poison_intact(o->space, p, 1, off, to, &bad, &off)) {
         if (!mem) mem = ff_space_frame_mem((void *)o->space, p);
         int wrote = written_at(o, p, off);
         if (wrote < 0 || (uint8_t)wrote != mem[off]) {
@@ -1283,10 +1284,24 @@ void ff_oracle_check_in_use(ff_oracle *o, ff_pfn start, uint64_t count)
     ff_pfn end = count > o->top - start ? o->top : start + count;
     o->findings_at_event = o->nfindings;
     for (ff_pfn p = start; p < end; p++)
-        if (watching(o, p) && !in_use_intact(o, p, "as the program dropped it")) return;
+        if (watching(o, p) && !in_use_intact(o, p, 0, FF_FRAME_SIZE, "as the program dropped it"))
+            return;
 }
 
-/* Every watched frame after a back-end call, forgetting those no longer held. */
+/* What an allocator writing where it should not hits: a header or link at the start of
+ * a frame, a footer at its end. Checking these after every call names the operation
+ * that wrote them at a small, fixed cost per call; the whole frame is checked when the
+ * program drops it. */
+#define WATCH_EDGE_BYTES 64
+
+static bool watched_edges_intact(ff_oracle *o, ff_pfn p, const char *when)
+{
+    return in_use_intact(o, p, 0, WATCH_EDGE_BYTES, when) &&
+           in_use_intact(o, p, FF_FRAME_SIZE - WATCH_EDGE_BYTES, FF_FRAME_SIZE, when);
+}
+
+/* The edges of every watched frame after a back-end call, forgetting those no longer
+ * held. */
 static void check_watched(ff_oracle *o, const char *when)
 {
     size_t keep = 0;
@@ -1295,7 +1310,8 @@ static void check_watched(ff_oracle *o, const char *when)
         /* Kept while handed out: the program takes its reference after the call. */
         if (!(o->frames[p].flags & FR_WATCHED) || !is_taken(o, p)) continue;
         o->watched[keep++] = p;
-        if (watching(o, p) && !in_use_intact(o, p, when)) { /* one finding: the rest keep, unexamined */
+        if (watching(o, p) && !watched_edges_intact(o, p, when)) {
+            /* one finding: the rest keep, unexamined */
             while (++i < o->nwatched) o->watched[keep++] = o->watched[i];
             break;
         }

@@ -424,7 +424,7 @@ static void check_handout_poison(void *ctx, const ff_event *ev)
     ff_pfn bad;
     uint32_t off;
     if (ev->kind == FF_EV_ALLOC && ev->status == FF_OK &&
-        !ff_space_poison_intact(w->space, ev->start, ev->req->count, w->skip, &bad, &off))
+        !ff_space_poison_intact(w->space, ev->start, ev->req->count, w->skip, FF_FRAME_SIZE, &bad, &off))
         w->corrupted_handouts++;
 }
 
@@ -445,7 +445,7 @@ FF_TEST(meta_poison_catches_a_write_into_a_free_frame)
     memset(mem, 0x5c, FF_FRAME_SIZE); /* the owner's data */
     CHECK_EQ(ff_meta_drop(m, h), FF_META_OK);
     /* Back in the allocator: poisoned again (outside the in-band bytes). */
-    CHECK(ff_space_poison_intact(&space, h.start, 1, w.skip, &(ff_pfn){0}, &(uint32_t){0}));
+    CHECK(ff_space_poison_intact(&space, h.start, 1, w.skip, FF_FRAME_SIZE, &(ff_pfn){0}, &(uint32_t){0}));
     CHECK_EQ(ff_meta_alloc(m, &one_frame, 1, &again), FF_META_OK);
     CHECK_EQ(again.start, h.start);
     CHECK_EQ(w.corrupted_handouts, 0);

@@ -544,31 +544,35 @@ FF_TEST(space_poison_intact_finds_the_first_changed_byte_and_respects_skip)
     ff_pfn bad = 0;
     uint32_t off = 0;
     /* Untouched frames are intact without being touched. */
-    CHECK(ff_space_poison_intact(&s, 0, UINT64_MAX, 0, &bad, &off));
+    CHECK(ff_space_poison_intact(&s, 0, UINT64_MAX, 0, FF_FRAME_SIZE, &bad, &off));
     CHECK_EQ(s.touched_count, 0);
 
     unsigned char *a = ff_space_frame_mem(&s, 3);
     unsigned char *b = ff_space_frame_mem(&s, 40);
-    CHECK(ff_space_poison_intact(&s, 0, 4104, 0, &bad, &off));
+    CHECK(ff_space_poison_intact(&s, 0, 4104, 0, FF_FRAME_SIZE, &bad, &off));
     b[4095] = 0;
-    CHECK(!ff_space_poison_intact(&s, 0, 4104, 0, &bad, &off));
+    CHECK(!ff_space_poison_intact(&s, 0, 4104, 0, FF_FRAME_SIZE, &bad, &off));
     CHECK_EQ(bad, 40);
     CHECK_EQ(off, 4095);
     a[8] = 1; /* a lower frame is the first bad one */
     a[100] = 1;
-    CHECK(!ff_space_poison_intact(&s, 0, 4104, 0, &bad, &off));
+    CHECK(!ff_space_poison_intact(&s, 0, 4104, 0, FF_FRAME_SIZE, &bad, &off));
     CHECK_EQ(bad, 3);
     CHECK_EQ(off, 8);
     /* skip hides the first bytes of each frame only. */
-    CHECK(!ff_space_poison_intact(&s, 3, 1, 16, &bad, &off));
+    CHECK(!ff_space_poison_intact(&s, 3, 1, 16, FF_FRAME_SIZE, &bad, &off));
     CHECK_EQ(off, 100);
-    CHECK(ff_space_poison_intact(&s, 3, 1, 101, &bad, &off));
-    CHECK(ff_space_poison_intact(&s, 4, 36, 0, &bad, &off)); /* range excludes both */
-    CHECK(ff_space_poison_intact(&s, 0, 4104, (uint32_t)F, &bad, &off));
+    CHECK(ff_space_poison_intact(&s, 3, 1, 101, FF_FRAME_SIZE, &bad, &off));
+    CHECK(ff_space_poison_intact(&s, 4, 36, 0, FF_FRAME_SIZE, &bad, &off)); /* range excludes both */
+    CHECK(ff_space_poison_intact(&s, 0, 4104, (uint32_t)F, FF_FRAME_SIZE, &bad, &off));
+    /* to bounds the bytes checked: a change at or past it is not looked at. */
+    CHECK(ff_space_poison_intact(&s, 3, 1, 16, 100, &bad, &off));
+    CHECK(!ff_space_poison_intact(&s, 3, 1, 16, 101, &bad, &off));
+    CHECK_EQ(off, 100);
     /* Unaligned changes at every offset of a word are found. */
     for (uint32_t o = 4088; o < 4096; o++) {
         a[o] = 0;
-        CHECK(!ff_space_poison_intact(&s, 3, 1, 101, &bad, &off));
+        CHECK(!ff_space_poison_intact(&s, 3, 1, 101, FF_FRAME_SIZE, &bad, &off));
         CHECK_EQ(off, o);
         a[o] = 0x5A;
     }
@@ -580,7 +584,7 @@ FF_TEST(space_poison_intact_finds_the_first_changed_byte_and_respects_skip)
     CHECK_EQ(a[20], 0x5A);
     /* Poisoning refills touched frames and fixes them. */
     ff_space_poison(&s, 0, 4104, 0);
-    CHECK(ff_space_poison_intact(&s, 0, UINT64_MAX, 0, &bad, &off));
+    CHECK(ff_space_poison_intact(&s, 0, UINT64_MAX, 0, FF_FRAME_SIZE, &bad, &off));
     CHECK_EQ(a[8], 0x5A);
     CHECK_EQ(s.touched_count, 2); /* untouched frames stay untouched: they are poison */
     ff_space_poison(&s, UINT64_MAX - 1, UINT64_MAX, 0); /* nothing there, no wrap */
@@ -594,11 +598,11 @@ FF_TEST(space_reset_undoes_touches_and_costs_only_them)
     for (size_t i = 0; i < sizeof touched / sizeof touched[0]; i++)
         memset(ff_space_frame_mem(&s, touched[i]), 0x11, F);
     CHECK_EQ(s.touched_count, 7);
-    CHECK(!ff_space_poison_intact(&s, 0, UINT64_MAX, 0, &(ff_pfn){0}, &(uint32_t){0}));
+    CHECK(!ff_space_poison_intact(&s, 0, UINT64_MAX, 0, FF_FRAME_SIZE, &(ff_pfn){0}, &(uint32_t){0}));
     ff_space_reset(&s);
     CHECK_EQ(s.touched_count, 0);
     for (size_t w = 0; w < (s.top + 63) / 64; w++) CHECK_EQ(s.touched_bits[w], 0);
-    CHECK(ff_space_poison_intact(&s, 0, UINT64_MAX, 0, &(ff_pfn){0}, &(uint32_t){0}));
+    CHECK(ff_space_poison_intact(&s, 0, UINT64_MAX, 0, FF_FRAME_SIZE, &(ff_pfn){0}, &(uint32_t){0}));
     /* The next touch materialises poison again. */
     for (size_t i = 0; i < sizeof touched / sizeof touched[0]; i++) {
         unsigned char *m = ff_space_frame_mem(&s, touched[i]);
@@ -614,7 +618,7 @@ FF_TEST(space_reset_undoes_touches_and_costs_only_them)
     /* Without backing every backing call is a harmless no-op. */
     CHECK(ff_space_init_preset(&s, "tiny", (char[128]){0}, 128));
     ff_space_poison(&s, 0, 10, 0);
-    CHECK(ff_space_poison_intact(&s, 0, 10, 0, NULL, NULL));
+    CHECK(ff_space_poison_intact(&s, 0, 10, 0, FF_FRAME_SIZE, NULL, NULL));
     ff_space_reset(&s);
     ff_space_destroy(&s);
 }
@@ -633,7 +637,7 @@ FF_TEST(space_direct_mode_reaches_every_frame_through_the_base)
     /* Frame 5 held 0xAA and a 1 from the run before: zero now, as every frame is. */
     CHECK_EQ(base[5 * F], 0);
     CHECK_EQ(base[5 * F + 1], 0);
-    CHECK(ff_space_poison_intact(&s, 0, UINT64_MAX, 0, &(ff_pfn){0}, &(uint32_t){0}));
+    CHECK(ff_space_poison_intact(&s, 0, UINT64_MAX, 0, FF_FRAME_SIZE, &(ff_pfn){0}, &(uint32_t){0}));
     /* Writes through the base are seen without a touch, and frame_mem fills nothing. */
     base[40 * F + 9] = 7;
     base[4100 * F] = 3;
@@ -642,14 +646,14 @@ FF_TEST(space_direct_mode_reaches_every_frame_through_the_base)
     CHECK_EQ(s.touched_count, 0);
     ff_pfn bad = 0;
     uint32_t off = 0;
-    CHECK(!ff_space_poison_intact(&s, 0, UINT64_MAX, 0, &bad, &off));
+    CHECK(!ff_space_poison_intact(&s, 0, UINT64_MAX, 0, FF_FRAME_SIZE, &bad, &off));
     CHECK_EQ(bad, 40);
     CHECK_EQ(off, 9);
-    CHECK(ff_space_poison_intact(&s, 40, 1, 10, &bad, &off)); /* skip covers it */
-    CHECK(!ff_space_poison_intact(&s, 41, UINT64_MAX, 0, &bad, &off));
+    CHECK(ff_space_poison_intact(&s, 40, 1, 10, FF_FRAME_SIZE, &bad, &off)); /* skip covers it */
+    CHECK(!ff_space_poison_intact(&s, 41, UINT64_MAX, 0, FF_FRAME_SIZE, &bad, &off));
     CHECK_EQ(bad, 4100);
     ff_space_poison(&s, 0, UINT64_MAX, 0);
-    CHECK(ff_space_poison_intact(&s, 0, UINT64_MAX, 0, &bad, &off));
+    CHECK(ff_space_poison_intact(&s, 0, UINT64_MAX, 0, FF_FRAME_SIZE, &bad, &off));
     base[7 * F] = 9;
     ff_space_poison_head(&s, 7, 1, 1);
     CHECK_EQ(base[7 * F], 0);
@@ -703,13 +707,13 @@ FF_TEST(space_backing_a_terabyte_costs_only_what_is_touched)
     CHECK(touched >= 1000);
     ff_pfn bad;
     uint32_t off;
-    CHECK(!ff_space_poison_intact(&s, 0, UINT64_MAX, 0, &bad, &off));
+    CHECK(!ff_space_poison_intact(&s, 0, UINT64_MAX, 0, FF_FRAME_SIZE, &bad, &off));
     CHECK_EQ(bad, 1);
-    CHECK(ff_space_poison_intact(&s, 0, UINT64_MAX, 1, &bad, &off));
+    CHECK(ff_space_poison_intact(&s, 0, UINT64_MAX, 1, FF_FRAME_SIZE, &bad, &off));
     uint64_t grown = rss_bytes() - before;
     ff_space_reset(&s); /* a space this large hands the pages back */
     CHECK_EQ(s.touched_count, 0);
-    CHECK(ff_space_poison_intact(&s, 0, UINT64_MAX, 0, &bad, &off));
+    CHECK(ff_space_poison_intact(&s, 0, UINT64_MAX, 0, FF_FRAME_SIZE, &bad, &off));
     unsigned char *again = ff_space_frame_mem(&s, 1);
     CHECK_EQ(again[0], FF_POISON_DEFAULT);
     double ms = now_ms() - t0;
