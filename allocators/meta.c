@@ -438,14 +438,22 @@ static void take_frame(ff_meta *m, ff_pfn pfn, uint8_t usage)
     s->usage = usage;
 }
 
-static void mark_allocation(ff_meta *m, ff_pfn start, uint64_t count)
+/* Marks [start, +count) as one allocation's members; with take, also takes each frame's
+ * first reference (one pass over the slots, as allocations can be large). */
+static void mark_allocation(ff_meta *m, ff_pfn start, uint64_t count, bool take, uint8_t usage)
 {
     for (uint64_t i = 0; i < count; i++) {
         ff_slot *s = slot_mut(m, start + i);
+        if (take) {
+            s->state = ST_IN_USE;
+            s->refcount = 1;
+            s->usage = usage;
+        }
         s->flags |= F_MEMBER | (i == 0 ? F_HEAD : 0);
         s->link = i;
     }
-    ff_slot *h = slot_mut(m, start);
+    if (!count) return;
+    ff_slot *h = &m->slots[start];
     h->link = count;
     h->order = (uint8_t)ff_log2_ceil(count);
 }
@@ -504,6 +512,7 @@ ff_meta_status ff_meta_alloc(ff_meta *m, const ff_alloc_req *req, uint8_t usage,
         ff_meta_status built = build_frames_2024(m, start, count, usage);
         if (built != FF_META_OK) return built;
         lock_release(m);
+        mark_allocation(m, start, count, false, 0);
     } else {
         lock_release(m);
         /* One range query instead of a region lookup per frame. */
@@ -522,9 +531,8 @@ ff_meta_status ff_meta_alloc(ff_meta *m, const ff_alloc_req *req, uint8_t usage,
                 return FF_META_BAD_HANDOUT;
             }
         }
-        for (uint64_t i = 0; i < count; i++) take_frame(m, start + i, usage);
+        mark_allocation(m, start, count, true, usage);
     }
-    if (count) mark_allocation(m, start, count);
     /* The frames are the caller's now, in-band bytes included: from here, poison and what
      * the caller writes are all they may hold (the oracle checks it when they go back). */
     if (m->opts.poison) ff_space_poison_head(m->space, start, count, m->ops->policy.inband_bytes);
@@ -911,6 +919,22 @@ __attribute__((noinline)) const char *ff_meta_backend_check(ff_meta *m)
 uint32_t ff_meta_refcount(const ff_meta *m, ff_pfn pfn)
 {
     return pfn < m->nslots ? m->slots[pfn].refcount : 0;
+}
+
+void ff_meta_refcounts(const ff_meta *m, ff_pfn start, uint64_t count, uint32_t *out)
+{
+    uint64_t i = 0;
+    for (; i < count && start < m->nslots && i < m->nslots - start; i++)
+        out[i] = m->slots[start + i].refcount;
+    for (; i < count; i++) out[i] = 0;
+}
+
+ff_pfn ff_meta_first_live(const ff_meta *m, ff_pfn start, ff_pfn end)
+{
+    ff_pfn stop = end < m->nslots ? end : m->nslots;
+    for (ff_pfn p = start; p < stop; p++)
+        if (m->slots[p].refcount || m->slots[p].state == ST_IN_USE) return p;
+    return end;
 }
 
 ff_slot_view ff_meta_slot(const ff_meta *m, ff_pfn pfn)

@@ -647,13 +647,11 @@ static void shadow_hand_out(ff_oracle *o, ff_pfn start, ff_pfn end, uint64_t ask
         shadow_frame *f = frame_mut(o, p);
         f->head = start;
         f->alloc = o->handouts;
-        f->flags = (uint8_t)((f->flags | FR_EVER) & ~FR_PHANTOM);
+        f->flags = (uint8_t)((f->flags | FR_EVER) & ~(FR_PHANTOM | FR_WATCHED));
     }
-    shadow_frame *h = frame_mut(o, start);
+    shadow_frame *h = &o->frames[start];
     h->asked = asked;
     h->granted = end - start;
-    for (ff_pfn p = start; p < end; p++)
-        if (o->frames[p].flags & FR_WATCHED) frame_mut(o, p)->flags &= (uint8_t)~FR_WATCHED;
 }
 
 static void shadow_give_back(ff_oracle *o, ff_pfn start, ff_pfn end)
@@ -684,23 +682,24 @@ static void watch(ff_oracle *o, ff_pfn start, ff_pfn end)
     }
 }
 
-/* Poison of the frames of a hand-out, skipping frames the program itself misused. */
+/* Poison of the frames of a hand-out, skipping frames the program itself misused. Only
+ * frames someone wrote are looked at (the space knows which), so the search runs over
+ * the range and skips a misused frame when it turns up. */
 static void judge_poison(ff_oracle *o, ff_pfn start, ff_pfn end)
 {
     if (!ff_meta_poisoning(o->meta)) return;
     uint32_t skip = o->policy.inband_bytes;
-    for (ff_pfn p = start; p < end; p++) {
-        if (o->frames[p].flags & (FR_TAINTED | FR_UNPOISONED)) continue;
-        ff_pfn bad;
-        uint32_t off;
-        if (!ff_space_poison_intact(o->space, p, 1, skip, FF_FRAME_SIZE, &bad, &off)) {
-            const unsigned char *mem = ff_space_frame_mem((void *)o->space, bad);
-            finding(o, FF_CLASS_POISON_CORRUPTED,
-                    "frame 0x%llx handed out with byte %u changed while it was free "
-                    "(0x%02x, poison 0x%02x; the back-end may use %u in-band bytes)",
-                    (unsigned long long)bad, off, mem ? mem[off] : 0, o->space->poison, skip);
-            return;
-        }
+    ff_pfn bad;
+    uint32_t off;
+    for (ff_pfn p = start; p < end; p = bad + 1) {
+        if (ff_space_poison_intact(o->space, p, end - p, skip, FF_FRAME_SIZE, &bad, &off)) return;
+        if (o->frames[bad].flags & (FR_TAINTED | FR_UNPOISONED)) continue;
+        const unsigned char *mem = ff_space_frame_mem((void *)o->space, bad);
+        finding(o, FF_CLASS_POISON_CORRUPTED,
+                "frame 0x%llx handed out with byte %u changed while it was free "
+                "(0x%02x, poison 0x%02x; the back-end may use %u in-band bytes)",
+                (unsigned long long)bad, off, mem ? mem[off] : 0, o->space->poison, skip);
+        return;
     }
 }
 
@@ -857,16 +856,16 @@ static void note_freed(ff_oracle *o, ff_pfn start, ff_pfn end)
 
 static void judge_freed_slots(ff_oracle *o, ff_pfn start, ff_pfn end)
 {
-    for (ff_pfn p = start; p < end && p < o->top; p++) {
+    if (end > o->top) end = o->top;
+    for (ff_pfn p = ff_meta_first_live(o->meta, start, end); p < end;
+         p = ff_meta_first_live(o->meta, p + 1, end)) {
         if (o->frames[p].refs || (o->frames[p].flags & FR_TAINTED)) continue;
         ff_slot_view v = ff_meta_slot(o->meta, p);
-        if (v.state == FF_SLOT_IN_USE || v.refcount) {
-            finding(o, FF_CLASS_METADATA_MISMATCH,
-                    "frame 0x%llx went back to the back-end but its slot is still %s "
-                    "(refcount %u)",
-                    (unsigned long long)p, ff_slot_state_name(v.state), v.refcount);
-            return;
-        }
+        finding(o, FF_CLASS_METADATA_MISMATCH,
+                "frame 0x%llx went back to the back-end but its slot is still %s "
+                "(refcount %u)",
+                (unsigned long long)p, ff_slot_state_name(v.state), v.refcount);
+        return;
     }
 }
 
@@ -1094,18 +1093,23 @@ void ff_oracle_observe(void *oracle, const ff_event *ev)
  * holds, except on frames the program misused. */
 static void judge_slots(ff_oracle *o, ff_pfn start, uint64_t count, const char *after)
 {
-    for (uint64_t i = 0; i < count && start + i < o->top; i++) {
-        ff_pfn p = start + i;
-        const shadow_frame *f = &o->frames[p];
-        if (f->flags & FR_TAINTED) continue;
-        uint32_t refcount = ff_meta_refcount(o->meta, p);
-        if (refcount != f->refs) {
+    uint32_t refcounts[256];
+    if (start >= o->top) return;
+    if (count > o->top - start) count = o->top - start;
+    for (uint64_t done = 0; done < count;) {
+        uint64_t n = count - done < 256 ? count - done : 256;
+        ff_meta_refcounts(o->meta, start + done, n, refcounts);
+        for (uint64_t i = 0; i < n; i++) {
+            ff_pfn p = start + done + i;
+            const shadow_frame *f = &o->frames[p];
+            if (refcounts[i] == f->refs || (f->flags & FR_TAINTED)) continue;
             finding(o, FF_CLASS_METADATA_MISMATCH,
-                    "after %s frame 0x%llx has refcount %u in the layer, but the program holds "
-                    "%llu references",
-                    after, (unsigned long long)p, refcount, (unsigned long long)f->refs);
+                    "after %s frame 0x%llx has refcount %u in the layer, but the program "
+                    "holds %llu references",
+                    after, (unsigned long long)p, refcounts[i], (unsigned long long)f->refs);
             return;
         }
+        done += n;
     }
 }
 

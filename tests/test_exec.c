@@ -156,11 +156,24 @@ FF_TEST(exec_drop_piece_splits_the_handle)
 FF_TEST(exec_frame_budget_skips_what_would_pass_it)
 {
     char *trace;
-    ff_exec *x = run_text("freelist", "map pc-1g\nalloc 200000\nalloc 100000\nalloc 60000\n",
+    /* 2^14 frames per run: 10000 fit, 7000 more would not, 6000 more still do. */
+    ff_exec *x = run_text("freelist",
+                          "map pc-1g\nalloc 200000\nalloc 10000\nalloc 7000\nalloc 6000\ncheck\n",
                           false, &trace);
     CHECK_EQ(ff_exec_finding_count(x), 0);
-    CHECK(strstr(trace, "[1] alloc 100000\n  -> skipped: the run's budget") != NULL);
-    CHECK(strstr(trace, "[2] alloc 60000\n     freelist alloc(60000") != NULL);
+    CHECK(strstr(trace, "[0] alloc 200000\n  -> skipped: the run's budget") != NULL);
+    CHECK(strstr(trace, "[1] alloc 10000\n     freelist alloc(10000") != NULL);
+    CHECK(strstr(trace, "[2] alloc 7000\n  -> skipped: the run's budget") != NULL);
+    CHECK(strstr(trace, "[3] alloc 6000\n     freelist alloc(6000") != NULL);
+    /* A walk over pc-1g's 2^18 frames is skipped on its own account. */
+    CHECK(strstr(trace, "[4] check\n  -> skipped: a walk over more than") != NULL);
+    free(trace);
+    ff_exec_destroy(x);
+    /* A walk takes nothing from the frames: qemu's runs after the budget is spent. */
+    x = run_text("freelist", "map qemu\nalloc 16384\ncheck\n", false, &trace);
+    CHECK_EQ(ff_exec_finding_count(x), 0);
+    CHECK(strstr(trace, "[1] check\n  -> skipped") == NULL);
+    CHECK(strstr(trace, "[1] check\n") != NULL);
     free(trace);
     ff_exec_destroy(x);
 }
