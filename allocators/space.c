@@ -209,12 +209,69 @@ bool ff_space_init(ff_space *space, const ff_e820_map *map, const ff_space_opts 
     return true;
 }
 
+/*
+ * Backings of spaces destroyed lately, kept for the next space of their size class.
+ * Fuzzers build a space for every new custom map they try, and mapping, faulting in
+ * and unmapping a fresh backing each time cost more than the runs over it. A kept
+ * backing's stale bytes are never seen: a frame is read only once touched, and the
+ * touch poisons it first (direct mode gives every page back before it starts).
+ * Process-wide, like the heap; framefuzz is single-threaded.
+ */
+#define KEPT_BACKINGS 4
+#define KEPT_BACKING_MAX ((size_t)1 << 30)          /* larger mappings are not kept */
+#define KEPT_RESIDENT_MAX ((size_t)16 << 20)        /* resident bytes a kept one may hold */
+static struct kept_backing {
+    unsigned char *mem;
+    size_t bytes;
+} kept_backings[KEPT_BACKINGS];
+
+/* The length of a backing for bytes: a power of two while it may be kept, so spaces
+ * of about the same size share mappings. */
+static size_t backing_class(size_t bytes)
+{
+    if (bytes > KEPT_BACKING_MAX) return bytes;
+    size_t c = FF_FRAME_SIZE;
+    while (c < bytes) c *= 2;
+    return c;
+}
+
+/* A mapping of `bytes` (a class length): a kept one, or a fresh one (all zero). */
+static unsigned char *backing_take(size_t bytes, bool *all_zero)
+{
+    for (size_t i = 0; i < KEPT_BACKINGS; i++)
+        if (kept_backings[i].mem && kept_backings[i].bytes == bytes) {
+            unsigned char *mem = kept_backings[i].mem;
+            kept_backings[i].mem = NULL;
+            *all_zero = false;
+            return mem;
+        }
+    void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                     -1, 0);
+    *all_zero = true;
+    return mem == MAP_FAILED ? NULL : mem;
+}
+
+/* Unmaps a space's backing, or keeps it. A direct run's pages are not known, so its
+ * backing is not kept; others hold their resident frames and this run's touches. */
+static void backing_give(ff_space *s)
+{
+    bool keep = s->backing_bytes <= KEPT_BACKING_MAX && !s->direct;
+    if (keep && (s->resident_count + s->touched_count) * FF_FRAME_SIZE > KEPT_RESIDENT_MAX)
+        keep = madvise(s->backing, s->backing_bytes, MADV_DONTNEED) == 0;
+    for (size_t i = 0; keep && i < KEPT_BACKINGS; i++)
+        if (!kept_backings[i].mem) {
+            kept_backings[i] = (struct kept_backing){s->backing, s->backing_bytes};
+            return;
+        }
+    munmap(s->backing, s->backing_bytes);
+}
+
 /* Bytes of the touched bitmap: one bit per frame below top. */
 static inline size_t bitmap_bytes(ff_pfn top) { return ((top + 63) / 64) * sizeof(uint64_t); }
 
 void ff_space_destroy(ff_space *space)
 {
-    if (space->backing) munmap(space->backing, space->top * FF_FRAME_SIZE);
+    if (space->backing) backing_give(space);
     ff_host_free(space->touched_bits, bitmap_bytes(space->top));
     free(space->touched_log);
     ff_host_free(space->resident_bits, bitmap_bytes(space->top));
@@ -358,7 +415,7 @@ static void forget_resident(ff_space *s)
 /* Gives every page of the backing back to the host: all frames read as zero again. */
 static void zero_all(ff_space *s)
 {
-    size_t bytes = s->top * FF_FRAME_SIZE;
+    size_t bytes = s->backing_bytes;
     if (madvise(s->backing, bytes, MADV_DONTNEED) != 0 &&
         mmap(s->backing, bytes, PROT_READ | PROT_WRITE,
              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED) {
@@ -376,23 +433,25 @@ bool ff_space_enable_backing(ff_space *space, unsigned char poison)
     /* Frames already materialised hold the old pattern: only the same one is safe. */
     if (space->backing) return space->base_poison == poison;
     if (space->top == 0 || space->top > SIZE_MAX / FF_FRAME_SIZE) return false;
-    void *mem = mmap(NULL, space->top * FF_FRAME_SIZE, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (mem == MAP_FAILED) return false;
+    size_t bytes = backing_class(space->top * FF_FRAME_SIZE);
+    bool all_zero;
+    unsigned char *mem = backing_take(bytes, &all_zero);
+    if (!mem) return false;
     space->touched_bits = ff_host_zalloc(bitmap_bytes(space->top));
     space->resident_bits = ff_host_zalloc(bitmap_bytes(space->top));
     if (!space->touched_bits || !space->resident_bits) {
         ff_host_free(space->touched_bits, bitmap_bytes(space->top));
         ff_host_free(space->resident_bits, bitmap_bytes(space->top));
         space->touched_bits = space->resident_bits = NULL;
-        munmap(mem, space->top * FF_FRAME_SIZE);
+        munmap(mem, bytes);
         return false;
     }
     space->backing = mem;
+    space->backing_bytes = bytes;
     space->poison = space->base_poison = poison;
     space->touched_count = 0;
     space->direct = false;
-    space->all_zero = true;
+    space->all_zero = all_zero;
     return true;
 }
 
@@ -542,7 +601,7 @@ void ff_space_reset(ff_space *space)
     }
     if (!keep_resident(space)) {
         /* A refusal (e.g. host pages larger than a frame) only keeps memory resident. */
-        if (madvise(space->backing, space->top * FF_FRAME_SIZE, MADV_DONTNEED) == 0)
+        if (madvise(space->backing, space->backing_bytes, MADV_DONTNEED) == 0)
             space->all_zero = true;
         forget_resident(space);
     }

@@ -126,6 +126,7 @@ typedef struct ff_space {
 
     /* Backing memory (NULL until ff_space_enable_backing). */
     unsigned char *backing;
+    size_t backing_bytes;   /* the mapping's length: at least top frames */
     uint64_t *touched_bits; /* one bit per frame below top */
     ff_pfn *touched_log;    /* frames touched since the last reset */
     size_t touched_count, touched_cap;

@@ -676,6 +676,32 @@ FF_TEST(space_direct_mode_reaches_every_frame_through_the_base)
     ff_space_destroy(&s);
 }
 
+FF_TEST(space_a_backing_used_before_shows_none_of_its_bytes)
+{
+    /* A destroyed space's backing is kept for the next space of its size: that space
+     * must see poison where the first wrote, and zero in direct mode. */
+    ff_space a = tiny_with_backing(0xAA);
+    unsigned char *mem = a.backing;
+    memset(ff_space_frame_mem(&a, 5), 0x11, F);
+    ((unsigned char *)ff_space_frame_mem(&a, 9))[100] = 0x22;
+    ff_space_destroy(&a);
+    ff_space b = tiny_with_backing(0x5A);
+    CHECK(b.backing == mem); /* the same mapping, reused without a system call */
+    CHECK(!b.all_zero);
+    CHECK(ff_space_poison_intact(&b, 0, UINT64_MAX, 0, FF_FRAME_SIZE, &(ff_pfn){0}, &(uint32_t){0}));
+    CHECK_EQ(((unsigned char *)ff_space_frame_mem(&b, 5))[17], 0x5A);
+    CHECK_EQ(((unsigned char *)ff_space_frame_mem(&b, 9))[100], 0x5A);
+    ff_space_reset(&b);
+    unsigned char *base = ff_space_direct(&b);
+    CHECK(base != NULL);
+    for (size_t i = 0; i < 10 * F; i++)
+        if (base[i]) {
+            CHECK_EQ(base[i], 0);
+            break;
+        }
+    ff_space_destroy(&b);
+}
+
 /* Resident set size in bytes, from /proc/self/statm. */
 static uint64_t rss_bytes(void)
 {
