@@ -341,5 +341,9 @@ void ff_undo_destroy(ff_undo *u);
  */
 void *ff_host_zalloc(size_t bytes);
 void ff_host_free(void *p, size_t bytes);
+/* ff_host_free for memory the caller has put back to all zero itself (e.g. from a log
+ * of what it wrote): kept for reuse as it is, pages still in place, with no system
+ * call. */
+void ff_host_free_zeroed(void *p, size_t bytes);
 
 #endif

@@ -96,47 +96,69 @@ void *ff_frame_base(ff_env *env)
 #define FF_HOST_MMAP_MIN (256u << 10)
 
 /*
- * Mappings freed recently, kept for reuse. A harness rebuilds a back-end for every
- * input, and creating and tearing down a large mapping each time costs more than the
- * input's own work. A kept mapping is emptied with MADV_DONTNEED, which drops only
- * the pages that were touched and leaves the rest reading as zero, so reuse is as
- * cheap as it is correct. Process-wide, like the heap it stands beside; framefuzz is
- * single-threaded.
+ * Mappings freed recently, kept for reuse, all zero. A harness builds layers, oracles
+ * and back-ends for every new map a fuzzer tries, and creating and tearing down their
+ * large arrays each time costs more than the runs over them. Mappings come in
+ * power-of-two sizes so that arrays over maps of about the same size share them. A
+ * mapping given back dirty is emptied with MADV_DONTNEED, which drops only the pages
+ * that were touched and leaves the rest reading as zero; one its owner zeroed itself
+ * keeps its pages and costs no system call at all. Process-wide, like the heap it
+ * stands beside; framefuzz is single-threaded.
  */
 #define KEPT_MAPPINGS 16
+#define KEPT_CLASS_MAX ((size_t)1 << 30) /* larger mappings are exactly the size asked */
 static struct kept {
     void *p;
     size_t bytes;
-} kept[KEPT_MAPPINGS];
+} kept[KEPT_MAPPINGS]; /* oldest first */
+static size_t nkept;
+
+static size_t mapping_bytes(size_t bytes)
+{
+    if (bytes > KEPT_CLASS_MAX) return bytes;
+    size_t c = FF_HOST_MMAP_MIN;
+    while (c < bytes) c *= 2;
+    return c;
+}
 
 void *ff_host_zalloc(size_t bytes)
 {
     if (bytes < FF_HOST_MMAP_MIN) return calloc(1, bytes ? bytes : 1);
-    for (size_t i = 0; i < KEPT_MAPPINGS; i++)
-        if (kept[i].p && kept[i].bytes == bytes) {
+    size_t len = mapping_bytes(bytes);
+    for (size_t i = nkept; i-- > 0;) /* the newest first: its pages are the likeliest in place */
+        if (kept[i].bytes == len) {
             void *p = kept[i].p;
-            kept[i].p = NULL;
+            memmove(&kept[i], &kept[i + 1], (nkept - i - 1) * sizeof kept[0]);
+            nkept--;
             return p;
         }
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
-void ff_host_free(void *p, size_t bytes)
+static void host_give_back(void *p, size_t bytes, bool zeroed)
 {
     if (!p) return;
     if (bytes < FF_HOST_MMAP_MIN) {
         free(p);
         return;
     }
-    for (size_t i = 0; i < KEPT_MAPPINGS; i++)
-        if (!kept[i].p && madvise(p, bytes, MADV_DONTNEED) == 0) {
-            kept[i] = (struct kept){p, bytes};
-            return;
-        }
-    munmap(p, bytes);
+    size_t len = mapping_bytes(bytes);
+    if (!zeroed && madvise(p, len, MADV_DONTNEED) != 0) {
+        munmap(p, len);
+        return;
+    }
+    if (nkept == KEPT_MAPPINGS) { /* the oldest goes */
+        munmap(kept[0].p, kept[0].bytes);
+        memmove(&kept[0], &kept[1], (KEPT_MAPPINGS - 1) * sizeof kept[0]);
+        nkept--;
+    }
+    kept[nkept++] = (struct kept){p, len};
 }
+
+void ff_host_free(void *p, size_t bytes) { host_give_back(p, bytes, false); }
+void ff_host_free_zeroed(void *p, size_t bytes) { host_give_back(p, bytes, true); }
 
 bool ff_runs_init(ff_runs *runs, const ff_range *ranges, size_t nranges)
 {

@@ -173,6 +173,21 @@ static void grow(void **array, size_t *cap, size_t elem)
     *cap = n;
 }
 
+/* Zeroes what the last run wrote into the shadow and the taken bitmap. */
+static void forget_run(ff_oracle *o)
+{
+    if (o->frames)
+        for (size_t i = 0; i < o->frame_log_count; i++)
+            memset(&o->frames[o->frame_log[i]], 0, sizeof(shadow_frame));
+    o->frame_log_count = 0;
+    if (o->taken && o->word_logged)
+        for (size_t i = 0; i < o->word_log_count; i++) {
+            o->taken[o->word_log[i]] = 0;
+            o->word_logged[o->word_log[i]] = 0;
+        }
+    o->word_log_count = 0;
+}
+
 ff_oracle *ff_oracle_create(const ff_space *space)
 {
     ff_oracle *o = calloc(1, sizeof *o);
@@ -194,9 +209,12 @@ ff_oracle *ff_oracle_create(const ff_space *space)
 void ff_oracle_destroy(ff_oracle *o)
 {
     if (!o) return;
-    ff_host_free(o->frames, o->top * sizeof(shadow_frame));
-    ff_host_free(o->taken, o->taken_words * sizeof(uint64_t));
-    ff_host_free(o->word_logged, o->taken_words);
+    /* What the logs name is all that was written since the last run began: zeroed,
+     * the arrays are as they were mapped, to be reused without a system call. */
+    forget_run(o);
+    ff_host_free_zeroed(o->frames, o->top * sizeof(shadow_frame));
+    ff_host_free_zeroed(o->taken, o->taken_words * sizeof(uint64_t));
+    ff_host_free_zeroed(o->word_logged, o->taken_words);
     ff_runs_destroy(&o->ram);
     free(o->frame_log);
     free(o->word_log);
@@ -522,13 +540,7 @@ void ff_oracle_baseline_free(ff_oracle_baseline *b)
 
 void ff_oracle_begin(ff_oracle *o, ff_meta *m, const char *name, const ff_oracle_baseline *b)
 {
-    for (size_t i = 0; i < o->frame_log_count; i++) memset(&o->frames[o->frame_log[i]], 0, sizeof(shadow_frame));
-    o->frame_log_count = 0;
-    for (size_t i = 0; i < o->word_log_count; i++) {
-        o->taken[o->word_log[i]] = 0;
-        o->word_logged[o->word_log[i]] = 0;
-    }
-    o->word_log_count = 0;
+    forget_run(o);
     o->meta = m;
     o->policy = ff_meta_backend(m)->policy;
     o->has_counter = ff_meta_has_counter(m);
@@ -649,7 +661,7 @@ static void shadow_hand_out(ff_oracle *o, ff_pfn start, ff_pfn end, uint64_t ask
         f->alloc = o->handouts;
         f->flags = (uint8_t)((f->flags | FR_EVER) & ~(FR_PHANTOM | FR_WATCHED));
     }
-    shadow_frame *h = &o->frames[start];
+    shadow_frame *h = frame_mut(o, start);
     h->asked = asked;
     h->granted = end - start;
 }
