@@ -49,6 +49,12 @@ DICT = os.path.join(ROOT, "fuzz", "ops.dict")
 
 FORK_LINE = re.compile(r"^#(\d+): cov: (\d+) ft: (\d+) corp: (\d+) exec/s \d+ "
                        r"oom/timeout/crash: (\d+)/(\d+)/(\d+) time: (\d+)s job: (\d+)")
+# libFuzzer's status line in a job of its own: "#RUNS  EVENT cov: C ft: F corp: N/SIZE ...".
+PLAIN_LINE = re.compile(r"^#(\d+)\s+[A-Z]+\s+cov: (\d+) ft: (\d+) corp: (\d+)/")
+# A job that ends this soon after its start this many times in a row crashes at once
+# (e.g. on an input of the corpus only its build sees crash): it runs in fork mode.
+QUICK_EXIT_S = 5
+QUICK_EXITS_MAX = 3
 # Every input's wall-clock limit (seconds), unless the campaign sets its own.
 INPUT_TIMEOUT = 5
 
@@ -560,6 +566,7 @@ class Campaign:
         self.rate_window = [(0.0, 0)]
         self.last_rate, self.last_execs, self.last_change = 0.0, 0, 0.0
         self.exec_base = 0  # executions of engine runs before a restart
+        self.quick_exits = {}  # build directory -> jobs in a row that ended at their start
         self.merged = None
         self.unreadable = set()  # artifacts this run could not replay: left untriaged
         self.lock = threading.Lock()
@@ -694,24 +701,27 @@ class Campaign:
             args.append(f"--ff-map={c['map']}")
         return args
 
-    def libfuzzer_commands(self, seconds):
+    def libfuzzer_builds(self):
         """As the engines advise: most jobs on the harness without sanitizers, which
         runs several times faster, and one on the ASan+UBSan build, which also sees the
         memory errors the oracle cannot (a single job runs the fast build)."""
         jobs = self.config["jobs"]
-        commands = [self.libfuzzer_command(seconds, FAST_DIR, max(1, jobs - 1))]
-        if jobs >= 2:
-            commands.append(self.libfuzzer_command(seconds, LIBFUZZER_DIR, 1))
-        return commands
+        return [LIBFUZZER_DIR if jobs >= 2 and i == jobs - 1 else FAST_DIR for i in range(jobs)]
 
-    def libfuzzer_command(self, seconds, build_dir, jobs):
+    def libfuzzer_command(self, seconds, build_dir, fork):
+        """One job: a libFuzzer process of its own over the shared corpus, which it
+        reloads as the others add to it. A new finding ends it (the runner triages the
+        finding, so the harness sets it aside from then on, and starts the job again);
+        a known one costs nothing. With fork, libFuzzer's fork mode keeps the job going
+        through crashes itself: for a job that crashes again as soon as it starts."""
         c = self.config
         # AFL++ instances of this campaign (an earlier --engine afl run) feed it too.
         afl_queues = sorted(glob.glob(os.path.join(self.dir, "afl", "*", "queue")))
+        keep_going = (["-fork=1", "-ignore_crashes=1", "-ignore_timeouts=1", "-ignore_ooms=1"]
+                      if fork else [])
         return ([os.path.join(build_dir, f"fuzz-{c['target']}")] + self.harness_options() +
-                [f"-fork={jobs}", "-ignore_crashes=1", "-ignore_timeouts=1",
-                 "-ignore_ooms=1", f"-max_total_time={seconds}",
-                 f"-timeout={input_timeout(c)}",
+                keep_going +
+                [f"-max_total_time={seconds}", f"-timeout={input_timeout(c)}",
                  f"-artifact_prefix={os.path.join(self.dir, 'artifacts')}/", f"-dict={DICT}",
                  os.path.join(self.dir, "corpus")] + c["seeds"] + afl_queues)
 
@@ -800,16 +810,23 @@ class Campaign:
             log.write(line)
             m = FORK_LINE.match(line)
             if m:
-                with self.lock:
-                    self.engine_progress[engine] = {
-                        "execs": int(m.group(1)), "cov": int(m.group(2)),
-                        "corpus": int(m.group(4)), "crashes": int(m.group(7))}
-                    # Engines share the corpus: executions and crashes add up.
-                    ps = self.engine_progress
-                    self.progress = {"execs": self.exec_base + sum(p["execs"] for p in ps),
-                                     "cov": max(p["cov"] for p in ps),
-                                     "corpus": max(p["corpus"] for p in ps),
-                                     "crashes": sum(p["crashes"] for p in ps)}
+                now = {"execs": int(m.group(1)), "cov": int(m.group(2)),
+                       "corpus": int(m.group(4)), "crashes": int(m.group(7))}
+            else:
+                m = PLAIN_LINE.match(line)
+                if not m:
+                    continue
+                now = {"execs": int(m.group(1)), "cov": int(m.group(2)),
+                       "corpus": int(m.group(4)), "crashes": 0}
+            with self.lock:
+                job = self.engine_progress[engine]
+                job.update(now)
+                # Engines share the corpus: executions and crashes add up, over restarts too.
+                ps = self.engine_progress
+                self.progress = {"execs": self.exec_base + sum(p["base"] + p["execs"] for p in ps),
+                                 "cov": max(p["cov"] for p in ps),
+                                 "corpus": max(p["corpus"] for p in ps),
+                                 "crashes": sum(p["crashes"] for p in ps)}
 
     def triage_pending(self, deadline=None):
         done = set(read_lines(os.path.join(self.dir, "triaged")))
@@ -842,10 +859,11 @@ class Campaign:
         return float(override) if override else max(60.0, 6.0 * input_timeout(self.config))
 
     def run_engines(self, seconds):
-        """Runs the engine for `seconds`; returns whether it stalled (stopped making
-        progress), in which case it was stopped, whole process group and all."""
+        """Runs the engines for `seconds`; returns whether they stalled (stopped making
+        progress), in which case they were stopped, whole process groups and all. A
+        libFuzzer job that ends early (at a new finding) is started again once what it
+        found is triaged."""
         afl = self.config["engine"] == "afl"
-        commands = self.afl_commands(seconds) if afl else self.libfuzzer_commands(seconds)
         env = dict(os.environ, AFL_NO_UI="1", AFL_SKIP_CPUFREQ="1", AFL_AUTORESUME="1",
                    AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES="1", AFL_NO_AFFINITY="1",
                    AFL_CUSTOM_MUTATOR_LIBRARY=os.path.join(AFL_DIR, "ff-mutator.so"),
@@ -855,43 +873,88 @@ class Campaign:
             # sets its own, and refuses options it did not choose.)
             env.update(ASAN_OPTIONS=sanitizer_options("ASAN_OPTIONS"),
                        UBSAN_OPTIONS=sanitizer_options("UBSAN_OPTIONS"))
-        self.engine_progress = [{"execs": 0, "cov": 0, "corpus": 0, "crashes": 0}
-                                for _ in commands]
-        procs, readers, logs = [], [], []
-        for i, cmd in enumerate(commands):
-            log = open(os.path.join(self.dir, "logs", f"engine-{i}.log"), "a")
-            logs.append(log)
+        if afl:
+            jobs = [{"command": lambda left, cmd=cmd: cmd} for cmd in self.afl_commands(seconds)]
+        else:
+            jobs = [{"command": lambda left, d=d: self.libfuzzer_command(
+                        left, d, self.quick_exits.get(d, 0) >= QUICK_EXITS_MAX)}
+                    for d in self.libfuzzer_builds()]
+        self.engine_progress = [{"base": 0, "execs": 0, "cov": 0, "corpus": 0, "crashes": 0}
+                                for _ in jobs]
+        logs = [open(os.path.join(self.dir, "logs", f"engine-{i}.log"), "a")
+                for i in range(len(jobs))]
+        end = self.elapsed() + seconds
+
+        def start(i):
+            cmd = jobs[i]["command"](max(1, round(end - self.elapsed())))
             # A session of its own: stopping it stops every job it forked.
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     text=True, errors="replace", env=env,
                                     start_new_session=True, preexec_fn=die_with_parent,
                                     pass_fds=(self.lifeline,))
-            procs.append(proc)
-            reader = threading.Thread(target=self.read_engine, args=(i, proc.stdout, log),
+            reader = threading.Thread(target=self.read_engine, args=(i, proc.stdout, logs[i]),
                                       daemon=True)
             reader.start()
-            readers.append(reader)
-        write_atomically(os.path.join(self.dir, "running"),
-                         " ".join(str(p) for p in [os.getpid()] + [q.pid for q in procs]) + "\n")
+            jobs[i].update(proc=proc, reader=reader, started=self.elapsed(), build=cmd[0],
+                           artifacts=set(artifacts(self.dir)))
+            write_atomically(os.path.join(self.dir, "running"),
+                             " ".join(str(p) for p in [os.getpid()] +
+                                      [j["proc"].pid for j in jobs if "proc" in j]) + "\n")
+
         stalled = False
         try:
+            for i in range(len(jobs)):
+                start(i)
             # libFuzzer's fork mode looks at its time limit only between jobs: the
             # campaign's --time is kept here.
-            while any(p.poll() is None for p in procs) and not stalled and \
-                    self.elapsed() < self.config["time"]:
+            while not stalled and self.elapsed() < end:
                 time.sleep(1)
                 if afl:
                     self.afl_progress()
                 self.tick()
                 stalled = self.elapsed() - self.last_change > self.stall_limit()
+                ended = [i for i, j in enumerate(jobs) if j["proc"].poll() is not None]
+                if afl and len(ended) == len(jobs):
+                    break
+                for i in ([] if afl else ended):
+                    if jobs[i].get("done"):
+                        continue
+                    self.job_ended(jobs[i], self.engine_progress[i])
+                    if self.elapsed() < end - 1:
+                        start(i)
+                    else:
+                        jobs[i]["done"] = True
+                if all(j.get("done") for j in jobs):
+                    break
         finally:
-            for p in procs:
-                stop_group(p)
-            for reader in readers:
-                reader.join(timeout=5)
+            for j in jobs:
+                if "proc" in j:
+                    stop_group(j["proc"])
+            for j in jobs:
+                if "reader" in j:
+                    j["reader"].join(timeout=5)
             for log in logs:
                 log.close()
         return stalled
+
+    def job_ended(self, job, progress):
+        """A libFuzzer job ended before its time: its executions stay counted, and what
+        it found is triaged (so the harness knows it) before it starts again."""
+        job["reader"].join(timeout=5)
+        with self.lock:
+            progress["base"] += progress["execs"]
+            progress["execs"] = 0
+        self.triage_pending()
+        build = os.path.dirname(job["build"])
+        # Ending at a new crash input is what a job does; ending at once with none (a
+        # crash on an input already saved, as its name is the input's hash), again and
+        # again, is a crash it cannot get past.
+        stuck = (self.elapsed() - job["started"] < QUICK_EXIT_S and
+                 set(artifacts(self.dir)) <= job["artifacts"])
+        self.quick_exits[build] = self.quick_exits.get(build, 0) + 1 if stuck else 0
+        if self.quick_exits[build] == QUICK_EXITS_MAX:
+            self.say_warning(f"a job on {os.path.basename(build)} crashed {QUICK_EXITS_MAX} times "
+                             f"as it started: it runs in libFuzzer's fork mode from now on")
 
     def run(self):
         # Campaign time starts now: building a plug-in and the harnesses is not fuzzing,
