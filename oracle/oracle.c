@@ -1395,14 +1395,23 @@ void ff_oracle_leak_begin(ff_oracle *o)
     if (o->dead) return;
     o->findings_at_event = o->nfindings;
     uint64_t out = o->space->usable_frames - o->kept_frames - o->shadow_free;
-    /* Frames the program's own misuse kept out (taint_taken) are not the back-end's loss. */
-    for (ff_pfn p = out ? first_taken(o, 0, o->top) : UINT64_MAX; p != UINT64_MAX && out;
-         p = first_taken(o, p + 1, o->top))
-        if ((o->frames[p].flags & FR_TAINTED) && !kept_in(o, p, 1)) out--;
+    if (!out) return;
+    /* Frames the program's own misuse kept out (taint_taken) are not the back-end's loss.
+     * Every taken frame lies in a word of the bitmap written in this run (the others
+     * were cleared when it began): only those are looked at, whatever the map's size. */
+    ff_pfn first = UINT64_MAX;
+    for (size_t i = 0; i < o->word_log_count; i++) {
+        size_t w = o->word_log[i];
+        for (uint64_t bits = o->taken[w]; bits; bits &= bits - 1) {
+            ff_pfn p = (ff_pfn)w * 64 + (ff_pfn)__builtin_ctzll(bits);
+            if (kept_in(o, p, 1)) continue;
+            if (o->frames[p].flags & FR_TAINTED)
+                out -= out > 0;
+            else if (p < first)
+                first = p;
+        }
+    }
     if (out) {
-        ff_pfn first = first_taken(o, 0, o->top);
-        while (first != UINT64_MAX && (kept_in(o, first, 1) || (o->frames[first].flags & FR_TAINTED)))
-            first = first_taken(o, first + 1, o->top);
         ff_pfn head = first < o->top ? o->frames[first].head : first;
         finding(o, FF_CLASS_LEAK,
                 "with every handle dropped, %llu frames were never given back (first: 0x%llx, "
