@@ -869,6 +869,23 @@ def campaign_plugin_tests():
                sigs == [sig] and os.path.exists(os.path.join(ovf, "findings", sig, "sanitizer.txt"))
                and "AddressSanitizer: heap-buffer-overflow" in shown.stdout
                and "in overflow_by_one" in shown.stdout, str(sigs) + shown.stdout[-1500:])
+        # A seed only the sanitizers crash on ends the ASan+UBSan job as it starts, again
+        # and again, with no new crash input: after three times the job goes on in
+        # libFuzzer's fork mode, which gets past it, and the campaign still ends on time.
+        seeds = os.path.join(tmp, "asan-only-seed")
+        os.makedirs(seeds)
+        with open(os.path.join(tmp, "seed.txt"), "w") as f:
+            f.write("backend misbehave\nmap tiny\nalloc 5\n")
+        cli(["encode", os.path.join(tmp, "seed.txt"), "-o", os.path.join(seeds, "overflow")])
+        began = time.monotonic()
+        loop = cli(["fuzz", *misbehaving("OVERFLOW"), "--target", "misbehave", "--time", "20",
+                    "--jobs", "2", "--seeds", seeds, "--out", os.path.join(tmp, "loop"),
+                    "--quiet", "--no-minimize"])
+        took = time.monotonic() - began
+        report("fuzz: a job that crashes on a seed as it starts, again and again, goes on in "
+               "fork mode, and the campaign ends on time",
+               loop.returncode in (0, 1) and "runs in libFuzzer's fork mode" in loop.stderr
+               and took < 20 + 30, f"{took:.0f} s\n" + loop.stderr[-1500:])
         # Any program, campaign or not: --sanitize replays it in the sanitized harness too,
         # and a program that crashes the plain replay is replayed there anyway.
         prog = os.path.join(tmp, "overflow.txt")
