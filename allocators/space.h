@@ -174,6 +174,14 @@ void ff_space_poison(ff_space *space, ff_pfn start, uint64_t count, uint32_t ski
 /* Fills the first `bytes` bytes of each frame with the poison pattern: the in-band bytes
  * of frames just handed out, which are the new holder's from now on. */
 void ff_space_poison_head(ff_space *space, ff_pfn start, uint64_t count, uint32_t bytes);
+/* Whether frame pfn may hold anything but the pristine pattern: touched since the last
+ * reset, or reachable through the base (direct mode). A bit test: for checkers that
+ * look at a few frames often. */
+static inline bool ff_space_maybe_written(const ff_space *space, ff_pfn pfn)
+{
+    return space->backing && pfn < space->top &&
+           (space->direct || (space->touched_bits[pfn / 64] >> (pfn % 64) & 1));
+}
 /* Checks that bytes [from, to) of each frame hold the poison pattern. Returns true when
  * intact; else stores the first changed byte's frame and offset. Untouched frames are
  * intact by definition and cost nothing. */

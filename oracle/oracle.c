@@ -1273,6 +1273,7 @@ static bool watching(const ff_oracle *o, ff_pfn p)
  * but for the program's writes. False after reporting the first byte that differs. */
 static bool in_use_intact(ff_oracle *o, ff_pfn p, uint32_t from, uint32_t to, const char *when)
 {
+    if (!ff_space_maybe_written(o->space, p)) return true; /* pristine: nothing to compare */
     const unsigned char *mem = NULL;
     ff_pfn bad;
     uint32_t off = from;
