@@ -150,11 +150,11 @@ typedef struct context {
  * ones do; blocks of order 14 (64 MiB) still fit, and the maximum-order paths are
  * reached through alignment and merging, which cost no frames. */
 #define RUN_FRAME_BUDGET (UINT64_C(1) << 14)
-/* Invariant walks a run may ask for, each over a map of at most CHECK_MAP_MAX usable
- * frames: a walk costs some back-ends O(their largest block) however small the map,
- * and fuzzers insert check operations freely. */
-#define RUN_CHECKS    4
-#define CHECK_MAP_MAX (UINT64_C(1) << 16)
+/* Invariant walks a run may ask for, and the usable frames they may cover in all: a
+ * walk costs some back-ends O(their largest block) however small the map, others
+ * O(the map), and fuzzers insert check operations freely. */
+#define RUN_CHECKS      4
+#define RUN_WALK_FRAMES (UINT64_C(1) << 16)
 /* Maps with more usable frames than this skip the leak check's re-allocation. */
 #define DRAIN_MAX_FRAMES 4096
 
@@ -546,6 +546,7 @@ typedef struct run {
     size_t op;
     uint64_t frames_left; /* of RUN_FRAME_BUDGET */
     unsigned checks_left; /* of RUN_CHECKS */
+    uint64_t walk_frames_left; /* of RUN_WALK_FRAMES */
     outcome *out; /* this target's outcomes, or NULL */
 } run;
 
@@ -719,13 +720,14 @@ static void run_op(run *r, const ff_op *op)
         TRACE(r->x, "  -> skipped: the run's %d invariant walks are spent\n", RUN_CHECKS);
         return;
     }
-    if (op->kind == FF_OP_CHECK && r->c->se->space.usable_frames > CHECK_MAP_MAX) {
-        TRACE(r->x, "  -> skipped: a walk over more than %llu frames costs too much\n",
-              (unsigned long long)CHECK_MAP_MAX);
+    if (op->kind == FF_OP_CHECK && r->c->se->space.usable_frames > r->walk_frames_left) {
+        TRACE(r->x, "  -> skipped: the run's walks over %llu frames in all are spent\n",
+              (unsigned long long)RUN_WALK_FRAMES);
         return;
     }
     r->frames_left -= frames;
     r->checks_left -= op->kind == FF_OP_CHECK;
+    if (op->kind == FF_OP_CHECK) r->walk_frames_left -= r->c->se->space.usable_frames;
     switch (op->kind) {
     case FF_OP_ALLOC: do_alloc(r, op); break;
     case FF_OP_DROP:
@@ -858,7 +860,7 @@ static void run_target(ff_exec *x, size_t ti, const ff_program *p, outcome *out)
     c->dirty = true;
 
     run r = {.x = x, .c = c, .o = se->oracle, .m = c->meta, .frames_left = RUN_FRAME_BUDGET,
-             .checks_left = RUN_CHECKS};
+             .checks_left = RUN_CHECKS, .walk_frames_left = RUN_WALK_FRAMES};
     ff_oracle_begin(r.o, c->meta, t->name, &c->baseline);
     ff_oracle_on_finding(r.o, oracle_finding, x);
     x->cur = c;
