@@ -26,6 +26,7 @@ import threading
 import time
 
 from cli import stats
+from cli.campaign import die_with_parent, stop_group
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
@@ -224,8 +225,14 @@ class Trial:
             env["AFL_CUSTOM_MUTATOR_LIBRARY"] = os.path.join(BUILD, "afl", "ff-mutator.so")
         cmd = ["afl-fuzz", "-i", seeds, "-o", out, "-s", str(self.seed), "-V", str(self.limit),
                "-c", target + ".cmplog", "-x", DICT, "--", target, *self.harness_flags()]
+        # As campaigns run it: in a session of its own, with a lifeline, so that nothing it
+        # started (the CMPLOG server's stopped persistent-mode children) outlives the trial.
+        lifeline, lifeline_writer = os.pipe()
+        env["FRAMEFUZZ_LIFELINE"] = str(lifeline)
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                text=True, errors="replace", env=env)
+                                text=True, errors="replace", env=env, start_new_session=True,
+                                preexec_fn=die_with_parent, pass_fds=(lifeline,))
+        os.close(lifeline)
         crashes = os.path.join(out, "default", "crashes")
         seen = set()
         try:
@@ -251,9 +258,8 @@ class Trial:
                     return None, None, None
                 time.sleep(0.2)
         finally:
-            if proc.poll() is None:
-                proc.terminate()
-                proc.wait()
+            stop_group(proc)
+            os.close(lifeline_writer)  # what is left of the run sees it close, and ends
 
     def replay(self, path):
         proc = subprocess.run([os.path.join(BUILD, "replay"), *self.harness_flags(), path],

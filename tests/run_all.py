@@ -1261,6 +1261,22 @@ def bugs_tests():
     that blinds the oracle fails here); the statistics match hand-computed values."""
     proc = run([os.path.join(ROOT, "build", "fftool"), "list", "--json"])
     table = json.loads(proc.stdout)["bugs"] if proc.returncode == 0 else []
+    # AFL++ trials that run to their limit stop afl-fuzz and everything it started: the
+    # CMPLOG server's stopped persistent-mode children, in sessions of their own, too
+    # (three trials: a child is left only when it is stopped as the trial ends).
+    with tempfile.TemporaryDirectory() as tmp:
+        mark = f"bugs-afl-{os.getpid()}"
+        trial = run([os.path.join(ROOT, "framefuzz"), "bugs", "--bugs", "buddy-max-order-lost",
+                     "--configs", "afl-single-mutator-seeded", "--trials", "3", "--time", "8",
+                     "--out", os.path.join(tmp, "afl")],
+                    env=dict(os.environ, FRAMEFUZZ_TEST_MARK=mark))
+        time.sleep(1)
+        left = marked(mark)
+        for pid in left:
+            os.kill(pid, signal.SIGKILL)
+        report("bugs: AFL++ trials leave no process behind",
+               trial.returncode in (0, 1) and "afl-single-mutator-seeded" in trial.stdout
+               and not left, f"left: {left}\n" + trial.stdout[-800:] + trial.stderr[-800:])
     report("bugs: list shows at least 15 injected bugs, each with its class and place",
            len(table) >= 15 and all(b["expect"] and b["where"] for b in table), proc.stderr)
     with tempfile.TemporaryDirectory() as tmp:
