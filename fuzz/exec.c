@@ -236,35 +236,18 @@ static void space_entry_destroy(space_entry *se)
     free(se);
 }
 
-/* Destroys the contexts over se, or over custom maps, or all of them. */
-static void contexts_evict(ff_exec *x, const space_entry *se, bool everything)
+/* Destroys the contexts over se, or all of them when se is NULL. */
+static void contexts_evict(ff_exec *x, const space_entry *se)
 {
     size_t keep = 0;
     for (size_t i = 0; i < x->ncontexts; i++) {
         context *c = x->contexts[i];
-        if (everything || c->se == se || (!se && !c->se->key.preset))
+        if (!se || c->se == se)
             context_destroy(c);
         else
             x->contexts[keep++] = c;
     }
     x->ncontexts = keep;
-}
-
-/* Destroys the contexts over custom maps, or all of them, then their spaces. The
- * few presets stay unless `everything`: rebuilding a large one costs more than any
- * input. */
-static void cache_evict(ff_exec *x, bool everything)
-{
-    contexts_evict(x, NULL, everything);
-    size_t keep = 0;
-    for (size_t i = 0; i < x->nspaces; i++) {
-        space_entry *se = x->spaces[i];
-        if (everything || !se->key.preset)
-            space_entry_destroy(se);
-        else
-            x->spaces[keep++] = se;
-    }
-    x->nspaces = keep;
 }
 
 /* What a custom map's cache entry holds on to: its resident frames and, roughly, its
@@ -286,25 +269,22 @@ static bool evict_oldest_custom(ff_exec *x, const space_entry *spare)
             oldest = i;
     if (oldest == SIZE_MAX) return false;
     space_entry *se = x->spaces[oldest];
-    contexts_evict(x, se, false);
+    contexts_evict(x, se);
     space_entry_destroy(se);
     x->spaces[oldest] = x->spaces[--x->nspaces];
     return true;
 }
 
-/* Makes room for one more custom map: fuzzers come back to the maps of their corpus
- * input after input, so what goes is the one used least recently, until the others
- * fit the budget. */
-static void custom_make_room(ff_exec *x)
+/* Makes room for one more map: fuzzers come back to the maps of their corpus input
+ * after input, so what goes is the custom map used least recently, until the others
+ * fit the budget. The few presets stay: rebuilding a large one costs more than any
+ * input, and there are far fewer of them than MAX_SPACES. */
+static void make_room(ff_exec *x)
 {
     for (;;) {
-        size_t n = 0;
         uint64_t held = 0;
         for (size_t i = 0; i < x->nspaces; i++)
-            if (!x->spaces[i]->key.preset) {
-                n++;
-                held += custom_footprint(x->spaces[i]);
-            }
+            if (!x->spaces[i]->key.preset) held += custom_footprint(x->spaces[i]);
         if ((x->nspaces < MAX_SPACES && held <= CUSTOM_BUDGET_BYTES) || !evict_oldest_custom(x, NULL))
             return;
     }
@@ -317,8 +297,7 @@ static space_entry *space_get(ff_exec *x, const map_key *key)
             x->spaces[i]->last_used = ++x->clock;
             return x->spaces[i];
         }
-    custom_make_room(x);
-    if (x->nspaces == MAX_SPACES) cache_evict(x, false);
+    make_room(x);
     space_entry *se = calloc(1, sizeof *se);
     if (!se) host_out_of_memory();
     se->key = *key;
@@ -368,7 +347,7 @@ static context *context_get(ff_exec *x, space_entry *se, const ff_target *t, ff_
     /* Spaces stay: the caller holds se. */
     /* Contexts over other custom maps go first, oldest first; se itself stays. */
     while (x->ncontexts == MAX_CONTEXTS && evict_oldest_custom(x, se)) {}
-    if (x->ncontexts == MAX_CONTEXTS) contexts_evict(x, NULL, true);
+    if (x->ncontexts == MAX_CONTEXTS) contexts_evict(x, NULL);
     context *c = calloc(1, sizeof *c);
     if (!c) host_out_of_memory();
     *c = (context){.se = se, .target = t, .sem = sem, .poison = poison, .x = x};
@@ -402,7 +381,8 @@ ff_exec *ff_exec_create(const ff_target *targets, size_t ntargets, const ff_exec
 void ff_exec_destroy(ff_exec *x)
 {
     if (!x) return;
-    cache_evict(x, true);
+    contexts_evict(x, NULL);
+    for (size_t i = 0; i < x->nspaces; i++) space_entry_destroy(x->spaces[i]);
     free(x->handles);
     free(x->outcomes);
     free(x->findings);

@@ -1105,11 +1105,12 @@ void ff_oracle_observe(void *oracle, const ff_event *ev)
  * holds, except on frames the program misused. */
 static void judge_slots(ff_oracle *o, ff_pfn start, uint64_t count, const char *after)
 {
-    uint32_t refcounts[256];
+    uint32_t refcounts[256]; /* fetched from the layer a chunk at a time */
+    const uint64_t chunk = sizeof refcounts / sizeof refcounts[0];
     if (start >= o->top) return;
     if (count > o->top - start) count = o->top - start;
     for (uint64_t done = 0; done < count;) {
-        uint64_t n = count - done < 256 ? count - done : 256;
+        uint64_t n = count - done < chunk ? count - done : chunk;
         ff_meta_refcounts(o->meta, start + done, n, refcounts);
         for (uint64_t i = 0; i < n; i++) {
             ff_pfn p = start + done + i;
