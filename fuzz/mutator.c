@@ -15,7 +15,7 @@
  *   tweak 4      one operand nudged (+-1, *2, /2, frame +-1, misalignment toggled) or
  *                redrawn, or the kind changed while the operands stay
  *   replace 2    an operation redrawn from scratch
- *   config 2     semantics, poison, preset, or the custom map's regions
+ *   config 2     semantics, poison, preset, or (one in eight) the custom map's regions
  * The back-end name is never mutated: it says which allocator a reproducer was for.
  *
  * Operands are drawn towards the values allocators get wrong, since the executor's
@@ -409,14 +409,21 @@ static size_t other_preset(rng *r, const char *current)
     return random_index(r, n);
 }
 
+/* A map never seen before costs the executor a whole new machine (the space, the
+ * layer, the oracle, the back-end and its baseline), about ten ordinary runs: region
+ * changes get one config mutation in eight, the cached presets three. */
 static void mutate_config(rng *r, ff_program *p)
 {
-    switch (rng_below(r, 5)) {
+    switch (rng_below(r, 8)) {
     case 0:
+    case 1:
         p->semantics = p->semantics == FF_SEM_HARDENED ? FF_SEM_ASTERINAS_2024 : FF_SEM_HARDENED;
         break;
-    case 1: p->poison = !p->poison; break;
-    case 2: p->preset = ff_ops_fuzz_presets[other_preset(r, p->preset)]; break;
+    case 2:
+    case 3: p->poison = !p->poison; break;
+    case 4:
+    case 5:
+    case 6: p->preset = ff_ops_fuzz_presets[other_preset(r, p->preset)]; break;
     default: mutate_regions(r, p); break;
     }
 }
