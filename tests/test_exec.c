@@ -156,22 +156,22 @@ FF_TEST(exec_drop_piece_splits_the_handle)
 FF_TEST(exec_frame_budget_skips_what_would_pass_it)
 {
     char *trace;
-    /* 2^14 frames per run: 10000 fit, 7000 more would not, 6000 more still do. */
+    /* 2^13 frames per run: 5000 fit, 3500 more would not, 3000 more still do. */
     ff_exec *x = run_text("freelist",
-                          "map pc-1g\nalloc 200000\nalloc 10000\nalloc 7000\nalloc 6000\ncheck\n",
+                          "map pc-1g\nalloc 200000\nalloc 5000\nalloc 3500\nalloc 3000\ncheck\n",
                           false, &trace);
     CHECK_EQ(ff_exec_finding_count(x), 0);
     CHECK(strstr(trace, "[0] alloc 200000\n  -> skipped: the run's budget") != NULL);
-    CHECK(strstr(trace, "[1] alloc 10000\n     freelist alloc(10000") != NULL);
-    CHECK(strstr(trace, "[2] alloc 7000\n  -> skipped: the run's budget") != NULL);
-    CHECK(strstr(trace, "[3] alloc 6000\n     freelist alloc(6000") != NULL);
+    CHECK(strstr(trace, "[1] alloc 5000\n     freelist alloc(5000") != NULL);
+    CHECK(strstr(trace, "[2] alloc 3500\n  -> skipped: the run's budget") != NULL);
+    CHECK(strstr(trace, "[3] alloc 3000\n     freelist alloc(3000") != NULL);
     /* Walks have a budget of their own, 2^16 frames: pc-1g's 2^18 are past it. */
     CHECK(strstr(trace, "[4] check\n  -> skipped: the run's walks") != NULL);
     free(trace);
     ff_exec_destroy(x);
     /* A walk takes nothing from the frames: qemu's (2^15) runs after they are spent,
      * and a second one too; the third would pass the walks' budget. */
-    x = run_text("freelist", "map qemu\nalloc 16384\ncheck\ncheck\ncheck\n", false, &trace);
+    x = run_text("freelist", "map qemu\nalloc 8192\ncheck\ncheck\ncheck\n", false, &trace);
     CHECK_EQ(ff_exec_finding_count(x), 0);
     CHECK(strstr(trace, "[1] check\n  -> skipped") == NULL);
     CHECK(strstr(trace, "[2] check\n  -> skipped") == NULL);
