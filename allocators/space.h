@@ -182,6 +182,15 @@ static inline bool ff_space_maybe_written(const ff_space *space, ff_pfn pfn)
     return space->backing && pfn < space->top &&
            (space->direct || (space->touched_bits[pfn / 64] >> (pfn % 64) & 1));
 }
+/* The bytes of frame pfn when it was touched since the last reset, outside direct mode;
+ * else NULL. For checkers that compare a few frames often. */
+static inline const unsigned char *ff_space_touched_frame(const ff_space *space, ff_pfn pfn)
+{
+    if (!space->backing || space->direct || pfn >= space->top ||
+        !(space->touched_bits[pfn / 64] >> (pfn % 64) & 1))
+        return NULL;
+    return space->backing + pfn * FF_FRAME_SIZE;
+}
 /* Checks that bytes [from, to) of each frame hold the poison pattern. Returns true when
  * intact; else stores the first changed byte's frame and offset. Untouched frames are
  * intact by definition and cost nothing. */

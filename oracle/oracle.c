@@ -105,6 +105,18 @@ typedef struct orphan {
  * gives frames back one by one) has its first ones checked. */
 #define FREED_MAX 32
 
+/* Frames held since a checked hand-out have their edges checked at every back-end call
+ * while the program holds at most this many: a scribble there is then named in the
+ * operation that made it. Past it, and for the rest of each frame, they are checked
+ * when the program drops them. */
+#define WATCH_EVERY_CALL_MAX 64
+
+/* What an allocator writing where it should not hits: a header or link at the start of
+ * a frame, a footer at its end. Checking these after every call names the operation
+ * that wrote them at a small, fixed cost per call; the whole frame is checked when the
+ * program drops it. */
+#define WATCH_EDGE_BYTES 64
+
 struct ff_oracle {
     const ff_space *space;
     ff_pfn top;
@@ -142,8 +154,14 @@ struct ff_oracle {
     struct written { ff_pfn pfn; uint32_t offset; uint8_t value; } *writes; /* the program's
                           writes into frames it held, in order */
     size_t nwrites, writes_cap;
-    ff_pfn *watched; /* frames watched since their hand-out (FR_WATCHED), while few */
-    size_t nwatched, watched_cap;
+    /* Frames watched since their hand-out (FR_WATCHED), while few, each with its edges
+     * as the last check found them intact: an unchanged frame costs one compare. */
+    struct watched {
+        ff_pfn pfn;
+        bool seen; /* edges holds what the last check passed */
+        unsigned char edges[2 * WATCH_EDGE_BYTES];
+    } watched[WATCH_EVERY_CALL_MAX];
+    size_t nwatched;
     bool watch_overflow; /* too many to check at every call: checked when dropped only */
     bool last_alloc_ok;
     const orphan *giving_back; /* the orphan being given back (FF_CALL_GIVE_BACK) */
@@ -220,7 +238,6 @@ void ff_oracle_destroy(ff_oracle *o)
     free(o->word_log);
     free(o->orphans);
     free(o->writes);
-    free(o->watched);
     free(o);
 }
 
@@ -672,12 +689,6 @@ static void shadow_give_back(ff_oracle *o, ff_pfn start, ff_pfn end)
     taken_set(o, start, end, false);
 }
 
-/* Frames held since a checked hand-out have their edges checked at every back-end call
- * while the program holds at most this many: a scribble there is then named in the
- * operation that made it. Past it, and for the rest of each frame, they are checked
- * when the program drops them. */
-#define WATCH_EVERY_CALL_MAX 64
-
 static void check_watched(ff_oracle *o, const char *when);
 
 static void watch(ff_oracle *o, ff_pfn start, ff_pfn end)
@@ -688,9 +699,8 @@ static void watch(ff_oracle *o, ff_pfn start, ff_pfn end)
         return;
     }
     for (ff_pfn p = start; p < end; p++) {
-        if (o->nwatched == o->watched_cap)
-            grow((void **)&o->watched, &o->watched_cap, sizeof *o->watched);
-        o->watched[o->nwatched++] = p;
+        o->watched[o->nwatched].pfn = p;
+        o->watched[o->nwatched++].seen = false;
     }
 }
 
@@ -1251,6 +1261,9 @@ void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
 /* The program wrote value at offset of a frame it holds: part of what the frame may hold. */
 static void note_write(ff_oracle *o, ff_pfn pfn, uint32_t offset, uint8_t value)
 {
+    /* What the frame must hold changed: its edges as last seen prove nothing now. */
+    for (size_t i = 0; i < o->nwatched; i++)
+        if (o->watched[i].pfn == pfn) o->watched[i].seen = false;
     if (o->nwrites == o->writes_cap) grow((void **)&o->writes, &o->writes_cap, sizeof *o->writes);
     o->writes[o->nwrites++] = (struct written){pfn, offset, value};
 }
@@ -1306,16 +1319,25 @@ void ff_oracle_check_in_use(ff_oracle *o, ff_pfn start, uint64_t count)
             return;
 }
 
-/* What an allocator writing where it should not hits: a header or link at the start of
- * a frame, a footer at its end. Checking these after every call names the operation
- * that wrote them at a small, fixed cost per call; the whole frame is checked when the
- * program drops it. */
-#define WATCH_EDGE_BYTES 64
-
-static bool watched_edges_intact(ff_oracle *o, ff_pfn p, const char *when)
+/* Edges as the last check passed them are intact still; anything else is checked byte
+ * by byte against the poison and the program's writes, and remembered when it passes. */
+static bool watched_edges_intact(ff_oracle *o, struct watched *w, const char *when)
 {
-    return in_use_intact(o, p, 0, WATCH_EDGE_BYTES, when) &&
-           in_use_intact(o, p, FF_FRAME_SIZE - WATCH_EDGE_BYTES, FF_FRAME_SIZE, when);
+    const unsigned char *mem = ff_space_touched_frame(o->space, w->pfn);
+    if (mem && w->seen && memcmp(mem, w->edges, WATCH_EDGE_BYTES) == 0 &&
+        memcmp(mem + FF_FRAME_SIZE - WATCH_EDGE_BYTES, w->edges + WATCH_EDGE_BYTES,
+               WATCH_EDGE_BYTES) == 0)
+        return true;
+    if (!in_use_intact(o, w->pfn, 0, WATCH_EDGE_BYTES, when) ||
+        !in_use_intact(o, w->pfn, FF_FRAME_SIZE - WATCH_EDGE_BYTES, FF_FRAME_SIZE, when))
+        return false;
+    w->seen = mem != NULL;
+    if (mem) {
+        memcpy(w->edges, mem, WATCH_EDGE_BYTES);
+        memcpy(w->edges + WATCH_EDGE_BYTES, mem + FF_FRAME_SIZE - WATCH_EDGE_BYTES,
+               WATCH_EDGE_BYTES);
+    }
+    return true;
 }
 
 /* The edges of every watched frame after a back-end call, forgetting those no longer
@@ -1324,11 +1346,14 @@ static void check_watched(ff_oracle *o, const char *when)
 {
     size_t keep = 0;
     for (size_t i = 0; i < o->nwatched; i++) {
-        ff_pfn p = o->watched[i];
+        ff_pfn p = o->watched[i].pfn;
         /* Kept while handed out: the program takes its reference after the call. */
         if (!(o->frames[p].flags & FR_WATCHED) || !is_taken(o, p)) continue;
-        o->watched[keep++] = p;
-        if (watching(o, p) && !watched_edges_intact(o, p, when)) {
+        struct watched *w = &o->watched[keep++];
+        if (w != &o->watched[i]) *w = o->watched[i];
+        /* A frame no one touched since the reset holds its poison: nothing to compare. */
+        if (ff_space_maybe_written(o->space, p) && watching(o, p) &&
+            !watched_edges_intact(o, w, when)) {
             /* one finding: the rest keep, unexamined */
             while (++i < o->nwatched) o->watched[keep++] = o->watched[i];
             break;

@@ -570,6 +570,21 @@ FF_TEST(policy_a_scribble_on_a_frame_in_use_is_inuse_corrupted)
                 "clean");
 }
 
+FF_TEST(policy_a_scribble_that_restores_what_the_program_overwrote_is_found_at_its_call)
+{
+    /* The program writes 0x5c into frame 1's first 8 bytes, a call passes them, then the
+     * program writes 0x11 at byte 0. The free of frame 0 scribbles 0x5c over those 8
+     * bytes again: the edges are as a check once passed them, yet byte 0 must be 0x11. */
+    reset_cfg();
+    cfg.scribble_next = true;
+    CHECK_STREQ(run_shim(MAP64 "poison on\nalloc 1\nalloc 1\nwrite 0x1000 0x5c\n"
+                               "write 0x1001 0x5c\nwrite 0x1002 0x5c\nwrite 0x1003 0x5c\n"
+                               "write 0x1004 0x5c\nwrite 0x1005 0x5c\nwrite 0x1006 0x5c\n"
+                               "write 0x1007 0x5c\nalloc 1\nwrite 0x1000 0x11\ndrop h0\n",
+                         false, NULL),
+                "inuse-corrupted@shim op 12");
+}
+
 FF_TEST(policy_a_scribble_is_found_when_dropped_if_the_program_holds_many_frames)
 {
     /* Holding 300 watched frames, past what is checked at every call: the scribble on
