@@ -428,6 +428,20 @@ static void zero_all(ff_space *s)
     s->all_zero = true;
 }
 
+/* Makes room for one more frame in a log of `count` frames (the touched or the
+ * resident log). False when the host is out of memory. */
+static bool log_reserve(ff_pfn **log, size_t *cap, size_t count)
+{
+    if (count < *cap) return true;
+    size_t grown = *cap ? *cap * 2 : 64;
+    if (grown > SIZE_MAX / sizeof(ff_pfn)) return false;
+    ff_pfn *p = realloc(*log, grown * sizeof *p);
+    if (!p) return false;
+    *log = p;
+    *cap = grown;
+    return true;
+}
+
 bool ff_space_enable_backing(ff_space *space, unsigned char poison)
 {
     /* Frames already materialised hold the old pattern: only the same one is safe. */
@@ -439,10 +453,20 @@ bool ff_space_enable_backing(ff_space *space, unsigned char poison)
     if (!mem) return false;
     space->touched_bits = ff_host_zalloc(bitmap_bytes(space->top));
     space->resident_bits = ff_host_zalloc(bitmap_bytes(space->top));
-    if (!space->touched_bits || !space->resident_bits) {
+    /* The logs exist from the start, so that growing them is a realloc: the reset that
+     * logs one input's touches runs with the next input, and a first malloc there
+     * would leave that input with more allocations than frees (which libFuzzer's leak
+     * detection answers with a full LeakSanitizer pass). */
+    if (!space->touched_bits || !space->resident_bits ||
+        !log_reserve(&space->touched_log, &space->touched_cap, 0) ||
+        !log_reserve(&space->resident_log, &space->resident_cap, 0)) {
         ff_host_free(space->touched_bits, bitmap_bytes(space->top));
         ff_host_free(space->resident_bits, bitmap_bytes(space->top));
+        free(space->touched_log);
+        free(space->resident_log);
         space->touched_bits = space->resident_bits = NULL;
+        space->touched_log = space->resident_log = NULL;
+        space->touched_cap = space->resident_cap = 0;
         munmap(mem, bytes);
         return false;
     }
@@ -464,20 +488,6 @@ void *ff_space_direct(ff_space *space)
     space->direct = true;
     space->poison = 0;
     return space->backing;
-}
-
-/* Makes room for one more frame in a log of `count` frames (the touched or the
- * resident log). False when the host is out of memory. */
-static bool log_reserve(ff_pfn **log, size_t *cap, size_t count)
-{
-    if (count < *cap) return true;
-    size_t grown = *cap ? *cap * 2 : 64;
-    if (grown > SIZE_MAX / sizeof(ff_pfn)) return false;
-    ff_pfn *p = realloc(*log, grown * sizeof *p);
-    if (!p) return false;
-    *log = p;
-    *cap = grown;
-    return true;
 }
 
 void *ff_space_frame_mem(void *opaque, ff_pfn pfn)

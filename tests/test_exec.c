@@ -231,6 +231,55 @@ FF_TEST(exec_end_asks_again_for_every_top_order_block_of_a_large_map)
     ff_exec_destroy(x);
 }
 
+/* The sanitizers' malloc hooks (weak: a build without them skips the count). */
+extern int __sanitizer_install_malloc_and_free_hooks(
+    void (*on_malloc)(const volatile void *ptr, size_t size),
+    void (*on_free)(const volatile void *ptr)) __attribute__((weak));
+static bool counting;
+static long mallocs, frees;
+static void count_malloc(const volatile void *ptr, size_t size)
+{
+    (void)ptr;
+    (void)size;
+    mallocs += counting;
+}
+static void count_free(const volatile void *ptr)
+{
+    (void)ptr;
+    frees += counting;
+}
+
+FF_TEST(exec_an_input_run_again_allocates_nothing_it_keeps)
+{
+    /* libFuzzer runs an input again when it allocated more than it freed, and then
+     * scans the whole heap for leaks. A repeated input must be balanced, though the
+     * reset that logs its touches runs with the next input (one target: no other
+     * target's run resets the space in between). */
+    static bool hooked;
+    if (!__sanitizer_install_malloc_and_free_hooks) return; /* not a sanitizer build */
+    if (!hooked) hooked = __sanitizer_install_malloc_and_free_hooks(count_malloc, count_free);
+    CHECK(hooked);
+    ff_target t[1];
+    size_t n;
+    char err[200];
+    CHECK(ff_target_parse_list("buddy", t, 1, &n, err, sizeof err));
+    ff_program p;
+    CHECK(ff_program_parse(&p, "map tiny\npoison on\nalloc 3\nwrite 0x1000010 0x41\nalloc 1\n"
+                               "drop h0\n", err, sizeof err));
+    ff_exec_opts o = {.semantics = -1, .poison = -1};
+    ff_exec *x = ff_exec_create(t, n, &o);
+    CHECK(x != NULL);
+    ff_exec_run(x, &p);
+    mallocs = frees = 0;
+    counting = true;
+    ff_exec_run(x, &p);
+    counting = false;
+    CHECK(mallocs <= frees);
+    if (mallocs > frees) printf("  the second run: %ld mallocs, %ld frees\n", mallocs, frees);
+    ff_exec_destroy(x);
+    ff_program_free(&p);
+}
+
 FF_TEST(exec_validating_back_ends_refuse_bad_frees_cleanly)
 {
     const char *program =
