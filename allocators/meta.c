@@ -404,10 +404,31 @@ static bool release_frame(ff_meta *m, ff_pfn pfn, release_batch *b)
     return true;
 }
 
+/* Whether [start, +count) is one whole allocation, none of it released yet, whose
+ * frames each hold their one reference: the drop of a handle as alloc returned it. */
+static bool sole_holder_of_allocation(const ff_meta *m, ff_pfn start, uint64_t count)
+{
+    const ff_slot *s = &m->slots[start];
+    if (m->ops->policy.free_rule == FF_FREE_PIECEWISE || (s->flags & F_HEAD) == 0 ||
+        s->link != count || allocation_end(m, start) != start + count)
+        return false;
+    for (uint64_t i = 0; i < count; i++)
+        if (s[i].refcount != 1) return false;
+    return true;
+}
+
 /* Drops one reference of each frame of [start, start + count), all known to be in
  * use. Returns the status of the drop, or the death it caused. */
 static ff_meta_status drop_frames(ff_meta *m, ff_pfn start, uint64_t count)
 {
+    if (sole_holder_of_allocation(m, start, count)) {
+        /* What the frame-by-frame path ends in, in one pass: every slot released, then
+         * the allocation given back in one call. */
+        for (ff_pfn p = start; p < start + count; p++) slot_release(m, slot_mut(m, p));
+        ff_status st;
+        if (!backend_free(m, start, count, &st)) return m->death;
+        return st == FF_OK ? FF_META_OK : FF_META_FREE_REJECTED;
+    }
     release_batch b = {0};
     for (uint64_t i = 0; i < count; i++) {
         ff_slot *s = slot_mut(m, start + i);
