@@ -314,8 +314,9 @@ int ff_harness_run(const uint8_t *data, size_t size)
     harness.runs++;
     refresh_known();
     check_lifeline();
-    ff_program prog;
-    if (!ff_program_decode(&prog, data, size)) {
+    /* One program for every input: its operation array is allocated once, not per run. */
+    static ff_program prog;
+    if (!ff_program_decode_again(&prog, data, size)) {
         fprintf(stderr, "framefuzz: host out of memory decoding an input\n");
         abort();
     }
@@ -323,6 +324,5 @@ int ff_harness_run(const uint8_t *data, size_t size)
     ff_exec_run(harness.exec, &prog);
     note_canary();
     harness.program = NULL;
-    ff_program_free(&prog);
     return 0;
 }

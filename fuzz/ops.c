@@ -241,9 +241,10 @@ static ff_op decode_op(cursor *c)
     return op;
 }
 
-bool ff_program_decode(ff_program *p, const uint8_t *data, size_t size)
+/* Decodes into p, initialised but for its operation array, which it fills from the
+ * start. */
+static bool decode_into(ff_program *p, const uint8_t *data, size_t size)
 {
-    ff_program_init(p);
     cursor c = {data, size, 0};
     (void)get_byte(&c); /* version: every version so far reads as version 1 */
     uint8_t flags = get_byte(&c);
@@ -263,6 +264,22 @@ bool ff_program_decode(ff_program *p, const uint8_t *data, size_t size)
         }
     }
     return true;
+}
+
+bool ff_program_decode(ff_program *p, const uint8_t *data, size_t size)
+{
+    ff_program_init(p);
+    return decode_into(p, data, size);
+}
+
+bool ff_program_decode_again(ff_program *p, const uint8_t *data, size_t size)
+{
+    ff_op *ops = p->ops;
+    size_t cap = p->cap;
+    ff_program_init(p);
+    p->ops = ops;
+    p->cap = cap;
+    return decode_into(p, data, size);
 }
 
 /* ---------------------------------------------------------------- binary: encoding */

@@ -145,6 +145,10 @@ bool ff_program_add(ff_program *p, const ff_op *op);
  * one whose version byte is unknown, decodes as version 1 (so fuzzers need not
  * discover the version byte) — the version byte is still consumed. */
 bool ff_program_decode(ff_program *p, const uint8_t *data, size_t size);
+/* ff_program_decode into a program decoded (or initialised) before, keeping its
+ * operation array: a harness decodes every input into one program, with no allocation
+ * once the array is large enough. Free it with ff_program_free when done. */
+bool ff_program_decode_again(ff_program *p, const uint8_t *data, size_t size);
 /* The canonical binary form into a malloc'd buffer; false on host memory. A backend
  * line longer than a binary name (FF_OPS_NAME_MAX - 1) is left out. */
 bool ff_program_encode(const ff_program *p, uint8_t **data, size_t *size);

@@ -248,6 +248,32 @@ FF_TEST(ops_binary_round_trip_canonical)
     ff_program_free(&p);
 }
 
+FF_TEST(ops_decode_again_reuses_the_array_and_forgets_the_last_program)
+{
+    /* A long custom-map program with a back-end, then a short preset one into the same
+     * program: the second must read as if decoded fresh, in the first's array. */
+    static const uint8_t first[] = {
+        1, (7 << 2) | 0x20 | 0x03, 0, 0, 0, 0x7f, 0x02, 0, 2, 'b', 's', 'a',
+        FF_OP_ALLOC, 5, 3, 2, FF_OP_CHECK, FF_OP_CHECK, FF_OP_DROP, 9, FF_OP_CHECK,
+    };
+    static const uint8_t second[] = {1, 0x00, FF_OP_CHECK};
+    ff_program p = {0}, fresh;
+    CHECK(ff_program_decode_again(&p, first, sizeof first));
+    CHECK_EQ(p.nops, 5);
+    const ff_op *array = p.ops;
+    CHECK(ff_program_decode_again(&p, second, sizeof second));
+    CHECK(ff_program_decode(&fresh, second, sizeof second));
+    CHECK(p.ops == array);
+    CHECK_EQ(p.nops, 1);
+    CHECK_EQ(p.ops[0].kind, FF_OP_CHECK);
+    char *a = print_program(&p), *b = print_program(&fresh);
+    CHECK_STREQ(a, b);
+    free(a);
+    free(b);
+    ff_program_free(&p);
+    ff_program_free(&fresh);
+}
+
 FF_TEST(ops_num_encodings)
 {
     struct { uint64_t v; size_t len; uint8_t first; } cases[] = {
