@@ -1,7 +1,8 @@
 """campaign.py — `framefuzz fuzz`: run a fuzz campaign, watch it, keep what it finds.
 
-A campaign directory survives anything: the engine writes every crash input into
-artifacts/ itself, the moment it finds it, and triage turns each into a finding —
+A campaign directory survives anything: the engine (a crash) or the harness (a new
+finding, --ff-save-new) writes every such input into artifacts/ itself, the moment it
+finds it, and triage turns each into a finding —
 one directory per distinct signature, written under a temporary name and renamed into
 place, so a campaign killed at any instant loses nothing and never leaves half a
 finding. `--resume DIR` continues with the same configuration and triages whatever
@@ -9,7 +10,8 @@ the last run left untriaged.
 
     DIR/campaign.json      the configuration (what --resume reuses)
     DIR/corpus/            the working corpus (merged with libFuzzer's -merge after each run)
-    DIR/artifacts/         crash inputs as libFuzzer wrote them
+    DIR/artifacts/         crash inputs as libFuzzer wrote them, finding inputs as the
+                           harness saved them
     DIR/afl/               AFL++'s output (-o): instances main, sec1, ... with crashes/,
                            hangs/, queue/; they sync with corpus/ (-F), and a later
                            libFuzzer run reads their queues
@@ -719,8 +721,11 @@ class Campaign:
         afl_queues = sorted(glob.glob(os.path.join(self.dir, "afl", "*", "queue")))
         keep_going = (["-fork=1", "-ignore_crashes=1", "-ignore_timeouts=1", "-ignore_ooms=1"]
                       if fork else [])
+        # A new root cause is saved into artifacts/ by the harness, which runs on: the
+        # loop triages it as it comes, and no job restarts for it.
+        save_new = [f"--ff-save-new={os.path.join(self.dir, 'artifacts')}"]
         return ([os.path.join(build_dir, f"fuzz-{c['target']}")] + self.harness_options() +
-                keep_going +
+                save_new + keep_going +
                 [f"-max_total_time={seconds}", f"-timeout={input_timeout(c)}",
                  f"-artifact_prefix={os.path.join(self.dir, 'artifacts')}/", f"-dict={DICT}",
                  os.path.join(self.dir, "corpus")] + c["seeds"] + afl_queues)
@@ -911,6 +916,9 @@ class Campaign:
                 time.sleep(1)
                 if afl:
                     self.afl_progress()
+                elif not set(artifacts(self.dir)) <= set(read_lines(os.path.join(self.dir,
+                                                                                 "triaged"))):
+                    self.triage_pending()  # what the jobs saved and ran on
                 self.tick()
                 stalled = self.elapsed() - self.last_change > self.stall_limit()
                 ended = [i for i, j in enumerate(jobs) if j["proc"].poll() is not None]

@@ -31,6 +31,11 @@ static struct {
     int lifeline;           /* FRAMEFUZZ_LIFELINE: read end of the campaign's pipe, or -1 */
     char known[KNOWN_MAX][FF_SIGNATURE_MAX]; /* signatures already found: not crashed on */
     size_t nknown;
+    char saved[KNOWN_MAX][FF_SIGNATURE_MAX]; /* new ones saved to save_dir: set aside */
+    size_t nsaved;
+    const char *save_dir;      /* --ff-save-new, or NULL: new root causes crash */
+    const uint8_t *input;      /* the bytes being run, for save_dir */
+    size_t input_size;
     const char *known_path;    /* re-read when it changes (long-lived engines: AFL++) */
     off_t known_size;          /* the file only grows: a new size means new lines */
     unsigned runs;
@@ -108,6 +113,30 @@ static void note_canary(void)
     fclose(f);
 }
 
+/* --ff-save-new: writes the input being run to save_dir under a name its bytes give,
+ * through a hidden temporary file and a rename. False when it cannot (the caller
+ * crashes instead, so the finding is not lost). */
+static bool save_input(void)
+{
+    uint64_t hash = UINT64_C(0xcbf29ce484222325); /* FNV-1a */
+    for (size_t i = 0; i < harness.input_size; i++)
+        hash = (hash ^ harness.input[i]) * UINT64_C(0x100000001b3);
+    char path[4096], tmp[4096];
+    snprintf(path, sizeof path, "%s/finding-%016llx", harness.save_dir, (unsigned long long)hash);
+    snprintf(tmp, sizeof tmp, "%s/.finding-%016llx.%ld", harness.save_dir,
+             (unsigned long long)hash, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return false;
+    bool ok = fwrite(harness.input, 1, harness.input_size, f) == harness.input_size;
+    ok = fclose(f) == 0 && ok;
+    if (ok && rename(tmp, path) == 0) {
+        fprintf(stderr, "==framefuzz== saved as %s; running on\n", path);
+        return true;
+    }
+    remove(tmp);
+    return false;
+}
+
 /* The finding report: one line a script can parse, then the reproducer as text. Only
  * a root cause crashes: what follows it on the same back-end is its consequence. A
  * root cause already known, or of a class not asked for, is set aside (false): its
@@ -122,6 +151,8 @@ static bool on_finding(void *ctx, const ff_finding *f)
     ff_finding_signature(f, sig, sizeof sig);
     for (size_t i = 0; i < harness.nknown; i++)
         if (strcmp(sig, harness.known[i]) == 0) return false;
+    for (size_t i = 0; i < harness.nsaved; i++)
+        if (strcmp(sig, harness.saved[i]) == 0) return false;
     if (f->op == FF_OP_AT_END)
         fprintf(stderr, "==framefuzz== FINDING %s at end: %s\n", sig, f->detail);
     else
@@ -142,6 +173,10 @@ static bool on_finding(void *ctx, const ff_finding *f)
         ff_program_print(&text, stderr);
     }
     fflush(stderr);
+    if (harness.save_dir && harness.nsaved < KNOWN_MAX && save_input()) {
+        memcpy(harness.saved[harness.nsaved++], sig, sizeof sig);
+        return false;
+    }
     crash_sites[f->cls]();
     return true;
 }
@@ -259,6 +294,12 @@ void ff_harness_init(int argc, char **argv, const char *default_targets)
     const char *known = option(argc, argv, "--ff-known", "FRAMEFUZZ_KNOWN");
     if (known) read_known(known);
     harness.known_path = known;
+    harness.save_dir = option(argc, argv, "--ff-save-new", "FRAMEFUZZ_SAVE_NEW");
+    struct stat dir;
+    if (harness.save_dir && (stat(harness.save_dir, &dir) != 0 || !S_ISDIR(dir.st_mode))) {
+        fprintf(stderr, "framefuzz: bad save-new '%s': not a directory\n", harness.save_dir);
+        exit(2);
+    }
 
     harness.mutator = on_off("mutator", option(argc, argv, "--ff-mutator", "FRAMEFUZZ_MUTATOR")) != 0;
     harness.semantics = xo.semantics;
@@ -321,6 +362,8 @@ int ff_harness_run(const uint8_t *data, size_t size)
         abort();
     }
     harness.program = &prog;
+    harness.input = data;
+    harness.input_size = size;
     ff_exec_run(harness.exec, &prog);
     note_canary();
     harness.program = NULL;

@@ -20,6 +20,13 @@
  *                                             bug's consequence (a campaign adds to it
  *                                             as it triages, so later jobs look for new
  *                                             bugs)
+ *   --ff-save-new=DIR    FRAMEFUZZ_SAVE_NEW   a new root cause does not crash: the input
+ *                                             is written to DIR/finding-HASH (by rename,
+ *                                             so no reader sees it half written), its
+ *                                             signature is set aside like a known one,
+ *                                             and the engine runs on (a campaign
+ *                                             triages DIR as it goes; an engine restart
+ *                                             per new bug is what this saves)
  *   --ff-bug=NAME        FRAMEFUZZ_BUG        switch an injected bug on (bugs.h) in the
  *                                             targets it lives in
  *   --ff-canary=FILE     FRAMEFUZZ_CANARY     append "reached T" and "triggered T" (T in

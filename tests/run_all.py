@@ -294,13 +294,29 @@ def harness_tests():
             report("fuzz: framefuzz repro reads the binary artifact and names the finding",
                    repro.returncode == 1 and "accepted-foreign-free@bsa" in repro.stdout,
                    repro.stdout[-2000:] + repro.stderr)
+        saved, grown = os.path.join(tmp, "saved"), os.path.join(tmp, "saved-corpus")
+        os.mkdir(saved)
+        os.mkdir(grown)
+        proc = run([os.path.join(FUZZ, "fuzz-bsa"), "--ff-classes=accepted-foreign-free",
+                    f"--ff-save-new={saved}", "-seed=1", "-runs=3000",
+                    f"-artifact_prefix={tmp}/keep-", grown, os.path.join(ROOT, "corpus", "bsa")])
+        names = [n for n in os.listdir(saved)]
+        replayed = cli(["repro", "--quiet", "--binary", "--backend", "bsa",
+                        os.path.join(saved, names[0])]) if len(names) == 1 else None
+        report("fuzz: with --ff-save-new a new finding is saved once and the engine runs on",
+               proc.returncode == 0 and "Done 3000 runs" in proc.stderr and len(names) == 1
+               and names[0].startswith("finding-") and replayed is not None
+               and "accepted-foreign-free@bsa" in replayed.stdout,
+               f"{names} " + proc.stderr[-1500:])
         clean = run([os.path.join(ROOT, "build", "replay"), "--ff-targets=buddy",
                      os.path.join(ROOT, "corpus", "ops", "tall.txt")])
         report("fuzz: the replay driver runs a clean input to completion",
                clean.returncode == 0 and "clean:" in clean.stdout, clean.stdout + clean.stderr)
         for name, args in (("unknown target", ["--ff-targets=nope"]),
                            ("unknown class", ["--ff-classes=nope"]),
-                           ("bad semantics", ["--ff-semantics=nope"])):
+                           ("bad semantics", ["--ff-semantics=nope"]),
+                           ("a save-new path that is no directory",
+                            ["--ff-save-new=/nonexistent/dir"])):
             bad = run([os.path.join(ROOT, "build", "replay"), *args,
                        os.path.join(ROOT, "corpus", "ops", "tall.txt")])
             ok, detail = one_line_error(bad)
@@ -494,6 +510,11 @@ def campaign_tests():
                proc.stdout[-2000:] + proc.stderr[-2000:])
         sigs = [f["signature"] for f in found]
         report("fuzz: one finding per signature", len(sigs) == len(set(sigs)), str(sigs))
+        # Each new bug was saved by the job, which ran on: libFuzzer started once.
+        with open(os.path.join(out, "logs", "engine-0.log")) as f:
+            starts = f.read().count("INFO: Seed:")
+        report("fuzz: a new finding costs no engine restart (the job saves it and runs on)",
+               len(found) >= 3 and starts == 1, f"{len(found)} findings, {starts} starts")
         rep = cli(["report", out])
         page_path = os.path.join(out, "report", "index.html")
         page = open(page_path).read() if os.path.exists(page_path) else ""
@@ -927,7 +948,7 @@ def campaign_plugin_tests():
                len(stored) >= 3 and all(r.startswith(f"verdict: {sig} ")
                                         for sig, r in zip(stored, replays)),
                "\n".join(f"{sig}: {r}" for sig, r in zip(stored, replays)))
-        artifact = sorted(glob.glob(os.path.join(out, "artifacts", "crash-*")))[:1]
+        artifact = sorted(glob.glob(os.path.join(out, "artifacts", "*")))[:1]
         proc = cli(["minimize", *artifact]) if artifact else None
         report("minimize: a plug-in campaign's binary artifact (no back-end named) minimises with "
                "no flags", proc is not None and proc.returncode == 0 and "backend xv6" in proc.stdout,
