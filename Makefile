@@ -22,7 +22,7 @@ FUZZFLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=al
 # The library for the harness targets: sanitized, and instrumented for coverage where
 # COVERED_SRC says.
 FUZZLIBFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
-                -fno-sanitize-coverage=trace-cmp
+                -fno-sanitize-coverage=trace-cmp,indirect-calls
 FUZZLIB_PLAINFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all
 
 TOOL_SRC  := fuzz/fftool.c
@@ -182,7 +182,9 @@ $(B)/fuzz/ops_fuzzer: fuzz/fuzz_ops.c $(LIB_SRC) $(HDRS)
 # The harness targets: libFuzzer + ASan + UBSan (clang), with edge coverage but no
 # comparison tracing: in per-frame and per-word loops (back-ends, layer, oracle) it
 # costs most of every execution, and the inputs' interesting values come from the
-# structure-aware mutator and the dictionary instead.
+# structure-aware mutator and the dictionary instead. No indirect-call tracing either:
+# libFuzzer feeds it only to -use_value_profile (off by default), and the layer's calls
+# through a back-end's function table, one callee per target, would tell it nothing.
 $(MAIN_B)/fuzzlib/%.o: %.c $(HDRS) Makefile
 	@mkdir -p $(dir $@)
 	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(if $(call covered,$<),$(FUZZLIBFLAGS),$(FUZZLIB_PLAINFLAGS)) -c $< -o $@
@@ -202,7 +204,7 @@ harnesses: $(HARNESSES)
 FASTLIB_OBJ := $(call lib_objs,fastlib)
 FAST_HARNESSES := $(BACKENDS:%=$(B)/fuzz-fast/fuzz-%) $(B)/fuzz-fast/fuzz-diff
 FASTFLAGS := -O2 -g -fsanitize=fuzzer
-FASTLIBFLAGS := -O2 -g -fsanitize=fuzzer-no-link -fno-sanitize-coverage=trace-cmp
+FASTLIBFLAGS := -O2 -g -fsanitize=fuzzer-no-link -fno-sanitize-coverage=trace-cmp,indirect-calls
 $(MAIN_B)/fastlib/%.o: %.c $(HDRS) Makefile
 	@mkdir -p $(dir $@)
 	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(if $(call covered,$<),$(FASTLIBFLAGS),-O2 -g) -c $< -o $@
