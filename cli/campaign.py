@@ -216,10 +216,11 @@ def reproducer_header(meta):
     return head
 
 
-def byte_minimized(config, name, path, signature, work):
+def byte_minimized(config, name, path, signature, work, seconds=60.0):
     """The engine's own byte-level minimiser (libFuzzer -minimize_crash, afl-tmin) on a
-    crash input, crashing only on the finding's class; the result when it still shows
-    the very finding first, else the input itself."""
+    crash input, crashing only on the finding's class, for at most `seconds` (its child
+    runs go past libFuzzer's -max_total_time); the result when it still shows the very
+    finding first, else the input itself."""
     cls = signature_parts(signature)[0]
     options = [f"--ff-targets={config['backends']}", f"--ff-classes={cls}"]
     if config.get("semantics"):
@@ -235,11 +236,18 @@ def byte_minimized(config, name, path, signature, work):
         cmd = [os.path.join(LIBFUZZER_DIR, f"fuzz-{config['target']}")] + options + \
               ["-minimize_crash=1", "-max_total_time=3", f"-exact_artifact_path={out}", path]
         env = None
+    # A session of its own: the minimiser runs the target in child processes, which
+    # go with it when time is up. What it wrote by then (each smaller crash replaces
+    # the last) is still worth checking.
     try:
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                       timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env=env, start_new_session=True, preexec_fn=die_with_parent)
+    except OSError:
         return path
+    try:
+        proc.wait(timeout=max(1.0, seconds))
+    except subprocess.TimeoutExpired:
+        stop_group(proc)
     if os.path.exists(out) and first_root(verdicts(config, out, False), signature):
         return out
     return path
@@ -326,7 +334,9 @@ def minimized_reproducer(config, name, path, signature, fatal=False, budget_s=60
     if best is None or operations_of(best) <= 2 or deadline - time.monotonic() < 20:
         return best
     with tempfile.TemporaryDirectory() as work:
-        start = byte_minimized(config, name, path, signature, work)
+        # What is left of the budget, less the delta debugging pass after it.
+        start = byte_minimized(config, name, path, signature, work,
+                               min(60.0, deadline - time.monotonic() - 5))
         other = ddmin(start) if start != path else None
     if other and (operations_of(other), len(other)) < (operations_of(best), len(best)):
         return other

@@ -536,6 +536,25 @@ def campaign_tests():
         report("fuzz: every finding's text reproducer replays its signature with no flags",
                ok, "")
 
+        # The engine's byte-level minimiser runs the target in child processes, past its
+        # own -max_total_time: it gets a time limit, and nothing of it outlives that.
+        # A long input (bsa's rounding leak after 300 clean pairs) keeps it busy for a minute.
+        big = os.path.join(tmp, "bigleak.txt")
+        with open(big, "w") as f:
+            f.write("semantics asterinas-2024\nmap tiny\n" + "alloc 3\ndrop h0\n" * 300 +
+                    "alloc 3\n")
+        cli(["encode", big, "-o", big + ".bin"])
+        config = {"target": "bsa", "backends": "bsa", "semantics": None, "map": None}
+        work = os.path.join(tmp, "bytes")
+        os.mkdir(work)
+        t0 = time.monotonic()
+        camp.byte_minimized(config, "artifacts/big", big + ".bin", "leak@bsa", work, 2.0)
+        took = time.monotonic() - t0
+        time.sleep(0.5)
+        left = subprocess.run(["pgrep", "-f", work], stdout=subprocess.PIPE, text=True).stdout
+        report("triage: the byte-level minimiser keeps its time limit and leaves no process",
+               took < 5.0 and not left.strip(), f"{took:.1f} s, left: {left}")
+
         out = os.path.join(tmp, "afl")
         proc = cli(["fuzz", "--engine", "afl", "--time", "5", "--jobs", "2", "--out", out,
                     "--json"])
