@@ -666,7 +666,9 @@ static void judge_counter(ff_oracle *o, const char *what)
     o->counter_skew = skew;
 }
 
-/* Hands frames [start, end) (all RAM below top) to one allocation in the shadow. */
+/* Hands frames [start, end) (all RAM below top) to one allocation in the shadow. A
+ * frame the program holds through from_unused (phantom) now has two holders, by the
+ * layer's doing: what it holds says nothing about the back-end from here on (tainted). */
 static void shadow_hand_out(ff_oracle *o, ff_pfn start, ff_pfn end, uint64_t asked)
 {
     o->shadow_free -= taken_count(o, start, end, false);
@@ -676,7 +678,8 @@ static void shadow_hand_out(ff_oracle *o, ff_pfn start, ff_pfn end, uint64_t ask
         shadow_frame *f = frame_mut(o, p);
         f->head = start;
         f->alloc = o->handouts;
-        f->flags = (uint8_t)((f->flags | FR_EVER) & ~(FR_PHANTOM | FR_WATCHED));
+        uint8_t taint = (f->flags & FR_PHANTOM) ? FR_TAINTED : 0;
+        f->flags = (uint8_t)((f->flags | FR_EVER | taint) & ~(FR_PHANTOM | FR_WATCHED));
     }
     shadow_frame *h = frame_mut(o, start);
     h->asked = asked;
@@ -1367,9 +1370,12 @@ bool ff_oracle_write(ff_oracle *o, ff_pfn pfn, uint32_t offset, uint8_t value)
     if (pfn >= o->top) return true;
     const shadow_frame *f = &o->frames[pfn];
     /* A write into a frame the program holds no reference to (or freed raw) is a use
-     * after free by the program: this frame's poison no longer says anything about
-     * the back-end. Into one it holds, it is part of what the frame may hold. */
-    if (!f->refs || (f->flags & FR_TAINTED)) frame_mut(o, pfn)->flags |= FR_TAINTED;
+     * after free by the program, and one into a frame it holds through from_unused
+     * while the back-end holds it free writes the back-end's free memory: either way
+     * this frame's poison no longer says anything about the back-end. Into a frame it
+     * was handed, it is part of what the frame may hold. */
+    if (!f->refs || (f->flags & (FR_TAINTED | FR_PHANTOM)))
+        frame_mut(o, pfn)->flags |= FR_TAINTED;
     else if (f->flags & FR_WATCHED) note_write(o, pfn, offset, value);
     /* The allocator's own metadata frames: a write there is corruption of its
      * structures, which it cannot defend against. */

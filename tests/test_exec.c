@@ -280,6 +280,31 @@ FF_TEST(exec_an_input_run_again_allocates_nothing_it_keeps)
     ff_program_free(&p);
 }
 
+FF_TEST(exec_a_frame_taken_from_unused_while_free_proves_nothing_about_the_back_end)
+{
+    /* The 2024 layer lets from_unused take frames buddy holds free; the program writes
+     * one, and buddy hands it out later. The changed byte is the program's doing, not a
+     * scribble of buddy's on its free memory. */
+    ff_exec *x = run_text("buddy",
+                          "semantics asterinas-2024\nmap pc-4g\npoison on\nfrom_unused 0x7000 256\n"
+                          "write 0x20000 0x94\nalloc 1 align 32 zone dma\n",
+                          false, NULL);
+    char sig[96];
+    signature(x, 0, sig, sizeof sig);
+    CHECK_STREQ(sig, "none");
+    ff_exec_destroy(x);
+    /* Frame 1, taken the same way, is where freelist links its free run after the first
+     * alloc; handed out next, it holds that link until the layer poisons it. Two holders
+     * by the layer's doing: no scribble of freelist's. */
+    x = run_text("freelist",
+                 "semantics asterinas-2024\nmap tiny\npoison on\nfrom_unused 0x1000 1\nalloc 1\n"
+                 "alloc 1\n",
+                 false, NULL);
+    signature(x, 0, sig, sizeof sig);
+    CHECK_STREQ(sig, "none");
+    ff_exec_destroy(x);
+}
+
 FF_TEST(exec_validating_back_ends_refuse_bad_frees_cleanly)
 {
     const char *program =
