@@ -786,9 +786,12 @@ class Campaign:
         shutil.rmtree(merged, ignore_errors=True)
         os.makedirs(merged)
         before = len(os.listdir(corpus))
+        # A finding the merge meets is saved like the jobs' (and triaged after it): a
+        # crash would restart the merge's inner process at every such input.
         cmd = ([os.path.join(FAST_DIR, f"fuzz-{self.config['target']}")] +
                self.harness_options() +
-               ["-merge=1", f"-merge_control_file={os.path.join(self.dir, 'merge.ctl')}",
+               [f"--ff-save-new={os.path.join(self.dir, 'artifacts')}",
+                "-merge=1", f"-merge_control_file={os.path.join(self.dir, 'merge.ctl')}",
                 f"-timeout={input_timeout(self.config)}",
                 f"-artifact_prefix={os.path.join(self.dir, 'artifacts')}/", merged, corpus])
         with open(os.path.join(self.dir, "logs", "merge.log"), "a") as log:
@@ -1002,6 +1005,7 @@ class Campaign:
             self.triage_pending(deadline=time.monotonic() + (2 if interrupted else 120))
             if not afl and not interrupted:
                 self.merge_corpus()
+                self.triage_pending(deadline=time.monotonic() + 120)
             if not interrupted and not self.opts.no_minimize:
                 self.minimize(budget_s=min(60.0, max(10.0, self.config["time"] / 6)))
         except KeyboardInterrupt:

@@ -536,6 +536,27 @@ def campaign_tests():
         report("fuzz: every finding's text reproducer replays its signature with no flags",
                ok, "")
 
+        # The corpus merge meets an input with a finding the campaign has not filed: it
+        # is saved for triage, and the merge runs on rather than restarting at it.
+        merge_dir = os.path.join(tmp, "merge")
+        for sub in ("corpus", "artifacts", "logs"):
+            os.makedirs(os.path.join(merge_dir, sub))
+        if found:
+            shutil.copy(os.path.join(out, "findings", found[0]["signature"], "reproducer"),
+                        os.path.join(merge_dir, "corpus", "finding"))
+        shutil.copy(os.path.join(ROOT, "corpus", "diff", sorted(os.listdir(
+            os.path.join(ROOT, "corpus", "diff")))[0]), os.path.join(merge_dir, "corpus", "seed"))
+        merger = camp.Campaign.__new__(camp.Campaign)
+        merger.dir = merge_dir
+        merger.config = json.load(open(os.path.join(out, "campaign.json")))
+        merger.merge_corpus()
+        with open(os.path.join(merge_dir, "logs", "merge.log")) as f:
+            merge_log = f.read()
+        report("fuzz: the corpus merge saves a finding it meets and runs in one attempt",
+               bool(found) and "successful in 1 attempt" in merge_log
+               and any(n.startswith("finding-") for n in os.listdir(
+                   os.path.join(merge_dir, "artifacts"))), merge_log[-1500:])
+
         # The engine's byte-level minimiser runs the target in child processes, past its
         # own -max_total_time: it gets a time limit, and nothing of it outlives that.
         # A long input (bsa's rounding leak after 300 clean pairs) keeps it busy for a minute.
