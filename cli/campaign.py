@@ -963,14 +963,16 @@ class Campaign:
         it found is triaged (so the harness knows it) before it starts again."""
         job["reader"].join(timeout=5)
         with self.lock:
+            ran = progress["execs"]
             progress["base"] += progress["execs"]
             progress["execs"] = 0
         self.triage_pending()
         build = os.path.dirname(job["build"])
-        # Ending at a new crash input is what a job does; ending at once with none (a
-        # crash on an input already saved, as its name is the input's hash), again and
-        # again, is a crash it cannot get past.
-        stuck = (self.elapsed() - job["started"] < QUICK_EXIT_S and
+        # Ending at a new crash input is what a job does; ending at once, or before it
+        # ran anything (a slow machine may take longer to load the seeds than "at
+        # once"), with none (a crash on an input already saved, as its name is the
+        # input's hash), again and again, is a crash it cannot get past.
+        stuck = ((self.elapsed() - job["started"] < QUICK_EXIT_S or not ran) and
                  set(artifacts(self.dir)) <= job["artifacts"])
         self.quick_exits[build] = self.quick_exits.get(build, 0) + 1 if stuck else 0
         if self.quick_exits[build] == QUICK_EXITS_MAX:
