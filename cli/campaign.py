@@ -929,9 +929,8 @@ class Campaign:
                 time.sleep(1)
                 if afl:
                     self.afl_progress()
-                elif not set(artifacts(self.dir)) <= set(read_lines(os.path.join(self.dir,
-                                                                                 "triaged"))):
-                    self.triage_pending()  # what the jobs saved and ran on
+                else:
+                    self.triage_pending()  # what the jobs saved and ran on (skips the rest)
                 self.tick()
                 stalled = self.elapsed() - self.last_change > self.stall_limit()
                 ended = [i for i, j in enumerate(jobs) if j["proc"].poll() is not None]
