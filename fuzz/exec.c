@@ -113,10 +113,12 @@ typedef struct map_key {
 
 typedef struct space_entry {
     map_key key;
+    uint64_t key_hash; /* compared first: most lookups meet many other maps */
     ff_space space;
     ff_oracle *oracle;
     bool ok;           /* false: the map has no usable RAM (err says why) */
     uint64_t last_used; /* the executor's clock when a run last asked for it */
+    struct context *contexts; /* built over this map */
     char err[160];
 } space_entry;
 
@@ -131,10 +133,14 @@ typedef struct context {
     ff_oracle_baseline baseline;
     bool dirty; /* ran since it was last reset */
     ff_exec *x;
+    struct context *next; /* the next over the same map */
 } context;
 
-#define MAX_SPACES   64
-#define MAX_CONTEXTS 512
+/* A fuzzer comes back to the maps of its corpus: a map it meets again after the cache
+ * dropped it costs a whole new machine, about ten ordinary runs. At 64 maps, half the
+ * machines a buddy campaign built were such rebuilds. */
+#define MAX_SPACES   1024
+#define MAX_CONTEXTS 4096
 /* Custom maps cached at once hold at most about this much host memory (their resident
  * frames, plus this many bytes per frame below top for the per-frame arrays). */
 #define CUSTOM_BUDGET_BYTES (UINT64_C(256) << 20)
@@ -181,8 +187,7 @@ struct ff_exec {
 
     space_entry *spaces[MAX_SPACES];
     size_t nspaces;
-    context *contexts[MAX_CONTEXTS];
-    size_t ncontexts;
+    size_t ncontexts; /* over all spaces */
     uint64_t clock; /* counts space lookups: what was used least recently goes first */
 
     handle *handles;
@@ -211,6 +216,28 @@ static _Noreturn void host_out_of_memory(void)
     abort();
 }
 
+static uint64_t hash_mix(uint64_t h, uint64_t v)
+{
+    for (int i = 0; i < 8; i++, v >>= 8) h = (h ^ (v & 0xff)) * UINT64_C(0x100000001b3);
+    return h;
+}
+
+/* FNV-1a over what key_equal compares. */
+static uint64_t key_hash(const map_key *k)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    if (k->preset) {
+        for (const char *c = k->preset; *c; c++) h = hash_mix(h, (unsigned char)*c);
+        return h;
+    }
+    for (size_t i = 0; i < k->nregions; i++) {
+        h = hash_mix(h, k->regions[i].start);
+        h = hash_mix(h, k->regions[i].size);
+        h = hash_mix(h, (uint64_t)k->regions[i].type);
+    }
+    return hash_mix(h, k->nregions);
+}
+
 static bool key_equal(const map_key *a, const map_key *b)
 {
     if (a->preset || b->preset) return a->preset && b->preset && strcmp(a->preset, b->preset) == 0;
@@ -236,18 +263,15 @@ static void space_entry_destroy(space_entry *se)
     free(se);
 }
 
-/* Destroys the contexts over se, or all of them when se is NULL. */
-static void contexts_evict(ff_exec *x, const space_entry *se)
+/* Destroys the contexts over se. */
+static void contexts_evict(ff_exec *x, space_entry *se)
 {
-    size_t keep = 0;
-    for (size_t i = 0; i < x->ncontexts; i++) {
-        context *c = x->contexts[i];
-        if (!se || c->se == se)
-            context_destroy(c);
-        else
-            x->contexts[keep++] = c;
+    while (se->contexts) {
+        context *c = se->contexts;
+        se->contexts = c->next;
+        context_destroy(c);
+        x->ncontexts--;
     }
-    x->ncontexts = keep;
 }
 
 /* What a custom map's cache entry holds on to: its resident frames and, roughly, its
@@ -292,8 +316,9 @@ static void make_room(ff_exec *x)
 
 static space_entry *space_get(ff_exec *x, const map_key *key)
 {
+    uint64_t hash = key_hash(key);
     for (size_t i = 0; i < x->nspaces; i++)
-        if (key_equal(&x->spaces[i]->key, key)) {
+        if (x->spaces[i]->key_hash == hash && key_equal(&x->spaces[i]->key, key)) {
             x->spaces[i]->last_used = ++x->clock;
             return x->spaces[i];
         }
@@ -301,6 +326,7 @@ static space_entry *space_get(ff_exec *x, const map_key *key)
     space_entry *se = calloc(1, sizeof *se);
     if (!se) host_out_of_memory();
     se->key = *key;
+    se->key_hash = hash;
     se->last_used = ++x->clock;
     if (key->preset) {
         se->ok = ff_space_init_preset(&se->space, key->preset, se->err, sizeof se->err);
@@ -340,14 +366,13 @@ static uint64_t step_budget(const ff_space *space) { return 1024 + 4 * space->us
 static context *context_get(ff_exec *x, space_entry *se, const ff_target *t, ff_semantics sem,
                             bool poison, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < x->ncontexts; i++) {
-        context *c = x->contexts[i];
-        if (c->se == se && c->target == t && c->sem == sem && c->poison == poison) return c;
-    }
-    /* Spaces stay: the caller holds se. */
-    /* Contexts over other custom maps go first, oldest first; se itself stays. */
+    for (context *c = se->contexts; c; c = c->next)
+        if (c->target == t && c->sem == sem && c->poison == poison) return c;
+    /* Contexts over other custom maps go first, oldest first; se itself stays (the
+     * caller holds it), and past that every context goes. */
     while (x->ncontexts == MAX_CONTEXTS && evict_oldest_custom(x, se)) {}
-    if (x->ncontexts == MAX_CONTEXTS) contexts_evict(x, NULL);
+    for (size_t i = 0; x->ncontexts == MAX_CONTEXTS && i < x->nspaces; i++)
+        contexts_evict(x, x->spaces[i]);
     context *c = calloc(1, sizeof *c);
     if (!c) host_out_of_memory();
     *c = (context){.se = se, .target = t, .sem = sem, .poison = poison, .x = x};
@@ -361,7 +386,9 @@ static context *context_get(ff_exec *x, space_entry *se, const ff_target *t, ff_
     if (!ff_oracle_baseline_init(&c->baseline, c->meta, &se->space)) host_out_of_memory();
     baseline_drain(c);
     c->dirty = true;
-    x->contexts[x->ncontexts++] = c;
+    c->next = se->contexts;
+    se->contexts = c;
+    x->ncontexts++;
     return c;
 }
 
@@ -381,8 +408,10 @@ ff_exec *ff_exec_create(const ff_target *targets, size_t ntargets, const ff_exec
 void ff_exec_destroy(ff_exec *x)
 {
     if (!x) return;
-    contexts_evict(x, NULL);
-    for (size_t i = 0; i < x->nspaces; i++) space_entry_destroy(x->spaces[i]);
+    for (size_t i = 0; i < x->nspaces; i++) {
+        contexts_evict(x, x->spaces[i]);
+        space_entry_destroy(x->spaces[i]);
+    }
     free(x->handles);
     free(x->outcomes);
     free(x->findings);

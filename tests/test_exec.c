@@ -135,6 +135,63 @@ FF_TEST(exec_same_program_same_trace_whatever_ran_before)
     ff_exec_destroy(x);
 }
 
+/* Runs text on x, whose trace goes to out; returns where its trace starts in out. */
+static long run_marked(ff_exec *x, FILE *out, const char *text)
+{
+    char err[200];
+    ff_program p;
+    CHECK(ff_program_parse(&p, text, err, sizeof err));
+    fflush(out);
+    long at = ftell(out);
+    ff_exec_run(x, &p);
+    ff_program_free(&p);
+    fflush(out);
+    return at;
+}
+
+/* The program of run i: over 1,100 small maps (so that their count binds before their
+ * memory does), or over 300 maps in four settings each. */
+static void cache_program(char *text, size_t len, unsigned i, bool settings)
+{
+    unsigned map = settings ? i / 4 % 300 : i % 1100;
+    const char *sem = settings && i % 2 ? "asterinas-2024" : "hardened";
+    const char *poison = settings && i / 2 % 2 ? "on" : "off";
+    snprintf(text, len,
+             "semantics %s\npoison %s\nmap custom\nregion 0x0-0x%x usable\nalloc 3\nalloc 1\n"
+             "drop h0\ncheck\n",
+             sem, poison, 0x20000 + map * 0x1000 - 1);
+}
+
+FF_TEST(exec_more_maps_than_the_cache_holds_change_no_trace)
+{
+    /* Four targets: past the maps the cache keeps (1,024), then past its machines
+     * (4,096), and the first program, run again, traces as it did. */
+    ff_target t[4];
+    size_t n;
+    char err[200], text[256];
+    CHECK(ff_target_parse_list("buddy,bitmap,freelist,bsa", t, 4, &n, err, sizeof err));
+    for (int settings = 0; settings < 2; settings++) {
+        char *trace;
+        size_t len;
+        FILE *out = open_memstream(&trace, &len);
+        ff_exec_opts o = {.semantics = -1, .poison = -1, .keep_going = true, .trace = out};
+        ff_exec *x = ff_exec_create(t, n, &o);
+        unsigned runs = settings ? 1200 : 1100;
+        long first_end = 0, last_start = 0;
+        for (unsigned i = 0; i <= runs; i++) {
+            cache_program(text, sizeof text, i % runs, settings);
+            last_start = run_marked(x, out, text);
+            if (i == 0) first_end = ftell(out);
+        }
+        fclose(out);
+        CHECK(strstr(trace, "not runnable") == NULL);
+        CHECK_EQ((long)strlen(trace + last_start), first_end);
+        CHECK(memcmp(trace + last_start, trace, (size_t)first_end) == 0);
+        free(trace);
+        ff_exec_destroy(x);
+    }
+}
+
 FF_TEST(exec_drop_piece_splits_the_handle)
 {
     char *trace;
