@@ -666,20 +666,22 @@ static void judge_counter(ff_oracle *o, const char *what)
     o->counter_skew = skew;
 }
 
-/* Hands frames [start, end) (all RAM below top) to one allocation in the shadow. A
- * frame the program holds through from_unused (phantom) now has two holders, by the
- * layer's doing: what it holds says nothing about the back-end from here on (tainted). */
-static void shadow_hand_out(ff_oracle *o, ff_pfn start, ff_pfn end, uint64_t asked)
+/* Hands frames [start, end) (all RAM below top) to one allocation in the shadow,
+ * watched from here when `watched`. A frame the program holds through from_unused
+ * (phantom) now has two holders, by the layer's doing: what it holds says nothing about
+ * the back-end from here on (tainted). */
+static void shadow_hand_out(ff_oracle *o, ff_pfn start, ff_pfn end, uint64_t asked, bool watched)
 {
     o->shadow_free -= taken_count(o, start, end, false);
     taken_set(o, start, end, true);
     if (o->call == FF_CALL_RESERVE) return; /* the leak check takes no frames */
+    uint8_t watch_flag = watched ? FR_WATCHED : 0;
     for (ff_pfn p = start; p < end; p++) {
         shadow_frame *f = frame_mut(o, p);
         f->head = start;
         f->alloc = o->handouts;
         uint8_t taint = (f->flags & FR_PHANTOM) ? FR_TAINTED : 0;
-        f->flags = (uint8_t)((f->flags | FR_EVER | taint) & ~(FR_PHANTOM | FR_WATCHED));
+        f->flags = (uint8_t)(((f->flags | FR_EVER | taint) & ~(FR_PHANTOM | FR_WATCHED)) | watch_flag);
     }
     shadow_frame *h = frame_mut(o, start);
     h->asked = asked;
@@ -797,7 +799,8 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
         ff_pfn lo = start < o->top ? start : o->top;
         ff_pfn hi = end < start || end > o->top ? o->top : end;
         for (ff_pfn p = lo; p < hi; p++)
-            if (ff_space_is_usable(o->space, p) && !is_taken(o, p)) shadow_hand_out(o, p, p + 1, 1);
+            if (ff_space_is_usable(o->space, p) && !is_taken(o, p))
+                shadow_hand_out(o, p, p + 1, 1, false);
         judge_counter(o, "an allocation");
         note_alloc(o, start, malformed ? granted : req->count, granted);
         return;
@@ -835,12 +838,10 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
     } else {
         judge_poison(o, start, end);
     }
-    bool intact = o->nfindings == o->findings_at_event;
-    shadow_hand_out(o, start, end, malformed ? granted : req->count);
-    if (intact && ff_meta_poisoning(o->meta) && o->call == FF_CALL_ALLOC) {
-        for (ff_pfn p = start; p < end; p++) frame_mut(o, p)->flags |= FR_WATCHED;
-        watch(o, start, end);
-    }
+    bool watched = o->nfindings == o->findings_at_event && ff_meta_poisoning(o->meta) &&
+                   o->call == FF_CALL_ALLOC;
+    shadow_hand_out(o, start, end, malformed ? granted : req->count, watched);
+    if (watched) watch(o, start, end);
     judge_counter(o, "an allocation");
     note_alloc(o, start, malformed ? granted : req->count, granted);
 }
@@ -1114,42 +1115,39 @@ void ff_oracle_observe(void *oracle, const ff_event *ev)
 
 /* ---------------------------------------------------------------- judging the layer */
 
-/* The layer's refcounts over [start, +count) must equal the references the program
- * holds, except on frames the program misused. */
-static void judge_slots(ff_oracle *o, ff_pfn start, uint64_t count, const char *after)
+/* References the program gained on each frame of an operation's range (DROP_ONE: it
+ * gave one up, where it held any). */
+#define DROP_ONE UINT64_MAX
+
+/* Applies the program's change of references over [start, +count), then the layer's
+ * refcounts there must equal the references the program holds, except on frames the
+ * program misused. One pass: operations can name many frames. */
+static void judge_slots(ff_oracle *o, ff_pfn start, uint64_t count, uint64_t gained,
+                        const char *after)
 {
     uint32_t refcounts[256]; /* fetched from the layer a chunk at a time */
     const uint64_t chunk = sizeof refcounts / sizeof refcounts[0];
+    bool judging = true; /* until the first mismatch: one finding per operation */
     if (start >= o->top) return;
     if (count > o->top - start) count = o->top - start;
     for (uint64_t done = 0; done < count;) {
         uint64_t n = count - done < chunk ? count - done : chunk;
-        ff_meta_refcounts(o->meta, start + done, n, refcounts);
+        if (judging) ff_meta_refcounts(o->meta, start + done, n, refcounts);
         for (uint64_t i = 0; i < n; i++) {
             ff_pfn p = start + done + i;
-            const shadow_frame *f = &o->frames[p];
-            if (refcounts[i] == f->refs || (f->flags & FR_TAINTED)) continue;
+            shadow_frame *f = frame_mut(o, p);
+            if (gained != DROP_ONE)
+                f->refs += gained;
+            else if (f->refs)
+                f->refs--;
+            if (!judging || refcounts[i] == f->refs || (f->flags & FR_TAINTED)) continue;
             finding(o, FF_CLASS_METADATA_MISMATCH,
                     "after %s frame 0x%llx has refcount %u in the layer, but the program "
                     "holds %llu references",
                     after, (unsigned long long)p, refcounts[i], (unsigned long long)f->refs);
-            return;
+            judging = false;
         }
         done += n;
-    }
-}
-
-/* Adds refs references to each frame of [start, +count), or takes one away. */
-static void add_refs(ff_oracle *o, ff_pfn start, uint64_t count, uint64_t refs)
-{
-    for (uint64_t i = 0; i < count && start + i < o->top; i++) frame_mut(o, start + i)->refs += refs;
-}
-
-static void drop_ref(ff_oracle *o, ff_pfn start, uint64_t count)
-{
-    for (uint64_t i = 0; i < count && start + i < o->top; i++) {
-        shadow_frame *f = frame_mut(o, start + i);
-        if (f->refs) f->refs--;
     }
 }
 
@@ -1220,8 +1218,7 @@ void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
     switch (r->call) {
     case FF_CALL_ALLOC:
         if (r->status == FF_META_OK) {
-            add_refs(o, r->start, r->count, 1);
-            judge_slots(o, r->start, r->count, "alloc");
+            judge_slots(o, r->start, r->count, 1, "alloc");
         } else if (r->status == FF_META_BAD_HANDOUT && o->last_alloc_ok) {
             /* The layer keeps the block out of circulation: it must come back at the end. */
             add_orphan(o, o->last_alloc_start, o->last_alloc_asked, o->last_alloc_granted);
@@ -1232,19 +1229,16 @@ void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
         judge_from_unused(o, r->start, r->count);
         for (uint64_t i = 0; i < r->count && r->start + i < o->top; i++)
             if (!is_taken(o, r->start + i)) frame_mut(o, r->start + i)->flags |= FR_PHANTOM;
-        add_refs(o, r->start, r->count, 1);
-        judge_slots(o, r->start, r->count, "from_unused");
+        judge_slots(o, r->start, r->count, 1, "from_unused");
         break;
     case FF_CALL_FROM_IN_USE:
         if (r->status != FF_META_OK) break;
         judge_from_in_use(o, r->start, r->count, r->refs);
-        add_refs(o, r->start, r->count, r->refs);
-        judge_slots(o, r->start, r->count, "from_in_use");
+        judge_slots(o, r->start, r->count, r->refs, "from_in_use");
         break;
     case FF_CALL_DROP:
         if (r->status == FF_META_OK || r->status == FF_META_FREE_REJECTED) {
-            drop_ref(o, r->start, r->count);
-            judge_slots(o, r->start, r->count, "drop");
+            judge_slots(o, r->start, r->count, DROP_ONE, "drop");
             for (size_t i = 0; i < o->nfreed && o->nfindings == o->findings_at_event; i++)
                 judge_freed_slots(o, o->freed[i].start, o->freed[i].start + o->freed[i].count);
         } else {
