@@ -53,8 +53,9 @@ FORK_LINE = re.compile(r"^#(\d+): cov: (\d+) ft: (\d+) corp: (\d+) exec/s \d+ "
                        r"oom/timeout/crash: (\d+)/(\d+)/(\d+) time: (\d+)s job: (\d+)")
 # libFuzzer's status line in a job of its own: "#RUNS  EVENT cov: C ft: F corp: N/SIZE ...".
 PLAIN_LINE = re.compile(r"^#(\d+)\s+[A-Z]+\s+cov: (\d+) ft: (\d+) corp: (\d+)/")
-# A job that ends this soon after its start this many times in a row crashes at once
-# (e.g. on an input of the corpus only its build sees crash): it runs in fork mode.
+# A job that ends this many times in a row while replaying its corpus, or this soon after
+# its start with no new crash input, crashes at once (e.g. on inputs of the corpus only
+# its build sees crash): it runs in fork mode.
 QUICK_EXIT_S = 5
 QUICK_EXITS_MAX = 3
 # Every input's wall-clock limit (seconds), unless the campaign sets its own.
@@ -836,6 +837,8 @@ class Campaign:
                     continue
                 now = {"execs": int(m.group(1)), "cov": int(m.group(2)),
                        "corpus": int(m.group(4)), "crashes": 0}
+                if line.split()[1] == "INITED":  # its corpus replayed: from here it fuzzes
+                    now["inited"] = True
             with self.lock:
                 job = self.engine_progress[engine]
                 job.update(now)
@@ -962,17 +965,18 @@ class Campaign:
         it found is triaged (so the harness knows it) before it starts again."""
         job["reader"].join(timeout=5)
         with self.lock:
-            ran = progress["execs"]
+            inited = progress.pop("inited", False)
             progress["base"] += progress["execs"]
             progress["execs"] = 0
         self.triage_pending()
         build = os.path.dirname(job["build"])
-        # Ending at a new crash input is what a job does; ending at once, or before it
-        # ran anything (a slow machine may take longer to load the seeds than "at
-        # once"), with none (a crash on an input already saved, as its name is the
-        # input's hash), again and again, is a crash it cannot get past.
-        stuck = ((self.elapsed() - job["started"] < QUICK_EXIT_S or not ran) and
-                 set(artifacts(self.dir)) <= job["artifacts"])
+        # Ending at a new crash input is what a job does. A crash while the engine still
+        # replays the corpus recurs at every start, saved or not, as the next start
+        # replays the same corpus (and the other jobs keep adding to it); so does one at
+        # once on an input already saved (its name is the input's hash). Again and again,
+        # it is a crash the job cannot get past.
+        stuck = not inited or (self.elapsed() - job["started"] < QUICK_EXIT_S and
+                               set(artifacts(self.dir)) <= job["artifacts"])
         self.quick_exits[build] = self.quick_exits.get(build, 0) + 1 if stuck else 0
         if self.quick_exits[build] == QUICK_EXITS_MAX:
             self.say_warning(f"a job on {os.path.basename(build)} crashed {QUICK_EXITS_MAX} times "

@@ -930,9 +930,10 @@ def campaign_plugin_tests():
                sigs == [sig] and os.path.exists(os.path.join(ovf, "findings", sig, "sanitizer.txt"))
                and "AddressSanitizer: heap-buffer-overflow" in shown.stdout
                and "in overflow_by_one" in shown.stdout, str(sigs) + shown.stdout[-1500:])
-        # A seed only the sanitizers crash on ends the ASan+UBSan job as it starts, again
-        # and again, with no new crash input: after three times the job goes on in
-        # libFuzzer's fork mode, which gets past it, and the campaign still ends on time.
+        # A seed only the sanitizers crash on ends the ASan+UBSan job while it replays the
+        # corpus, again and again (the plain job keeps adding inputs that crash it too, each
+        # a new crash input): after three times the job goes on in libFuzzer's fork mode,
+        # which gets past it, and the campaign still ends on time.
         seeds = os.path.join(tmp, "asan-only-seed")
         os.makedirs(seeds)
         with open(os.path.join(tmp, "seed.txt"), "w") as f:
