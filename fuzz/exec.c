@@ -891,13 +891,15 @@ static void run_target(ff_exec *x, size_t ti, const ff_program *p, outcome *out)
     ff_exec_current = (ff_exec_position){.target = t->name, .op = FF_EXEC_AT_START};
     ff_exec_current.running = true;
     char err[200];
+    if (x->opts.preparing) x->opts.preparing(true);
     context *c = context_get(x, se, t, sem, poison, err, sizeof err);
+    if (c && c->dirty && !ff_meta_reset(c->meta)) host_out_of_memory();
+    if (x->opts.preparing) x->opts.preparing(false);
     if (!c) {
         TRACE(x, "   %s\n", err);
         ff_exec_current.running = false;
         return;
     }
-    if (c->dirty && !ff_meta_reset(c->meta)) host_out_of_memory();
     c->dirty = true;
 
     run r = {.x = x, .c = c, .o = se->oracle, .m = c->meta, .frames_left = RUN_FRAME_BUDGET,
