@@ -35,7 +35,7 @@ FUZZ_TARGETS := $(wildcard fuzz/fuzz_*.c)
 BACKENDS  := $(shell sed -n 's/^FF_BACKEND(\([a-z0-9_]*\)).*/\1/p' allocators/backends.def)
 # Everything but the programs' mains goes into the library.
 LIB_SRC   := $(sort $(wildcard allocators/*.c oracle/*.c) $(filter-out $(TOOL_SRC) $(REPLAY_SRC) $(AFL_SRC) $(FUZZ_TARGETS),$(wildcard fuzz/*.c)))
-TEST_SRC  := $(sort $(wildcard tests/*.c))
+TEST_SRC  := $(sort $(wildcard tests/test_*.c)) tests/unit.c
 BENCH_SRC := bench/bench.c
 HDRS      := $(wildcard allocators/*.h allocators/*.def oracle/*.h fuzz/*.h tests/*.h)
 # What the fuzzers' coverage follows: the system under test (the back-ends, the test-only
@@ -218,6 +218,12 @@ $(B)/fuzz-fast/fuzz-%: fuzz/fuzz_target.c $(FASTLIB_OBJ) $(PLUGIN_DEPS)
 	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(FASTFLAGS) -DFF_DEFAULT_TARGETS='"$*"' $(filter-out %.so %.stamp,$^) $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
 harnesses-fast: $(FAST_HARNESSES)
+
+# The fast harness's instrumented objects with no engine: checks that an input's coverage
+# is the same however its machine was made ready (tests/coverage_check.c).
+$(B)/fuzz-fast/coverage-check: tests/coverage_check.c $(FASTLIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(CSTD) $(WARN) $(INC) -O2 -g $^ -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
 # AFL++: the same harness built with afl-clang-fast in persistent mode, a CMPLOG build
 # of each target (afl-fuzz -c), and the structure-aware mutator as a custom mutator.

@@ -92,13 +92,17 @@ static _Noreturn void host_out_of_memory(void)
     abort();
 }
 
+/* The reset log's capacity at the start of every run: the same input then takes the
+ * same paths here (growing it or not) whatever ran before, as fuzzers' coverage needs. */
+#define LOG_FIRST_CAP 256
+
 /* The slot of pfn, logged for reset before its first change. */
 static ff_slot *slot_mut(ff_meta *m, ff_pfn pfn)
 {
     ff_slot *s = &m->slots[pfn];
     if (!(s->flags & F_LOGGED)) {
         if (m->log_count == m->log_cap) {
-            size_t cap = m->log_cap ? 2 * m->log_cap : 256;
+            size_t cap = 2 * m->log_cap;
             ff_pfn *grown = realloc(m->log, cap * sizeof *grown);
             if (!grown) host_out_of_memory();
             m->log = grown;
@@ -835,9 +839,13 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_ops *ops, const ff_met
                       .space = space, .on_exit = layer_exit, .on_keep = layer_keep,
                       .on_base = layer_base, .resets = true};
     m->slots = ff_host_zalloc(m->nslots * sizeof(ff_slot));
-    if (!m->slots) {
+    m->log = malloc(LOG_FIRST_CAP * sizeof *m->log);
+    m->log_cap = m->log ? LOG_FIRST_CAP : 0;
+    if (!m->slots || !m->log) {
         snprintf(err, errlen, "cannot reserve metadata for %llu frames",
                  (unsigned long long)m->nslots);
+        ff_host_free(m->slots, m->nslots * sizeof(ff_slot));
+        free(m->log);
         free(m);
         return NULL;
     }
@@ -846,6 +854,7 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_ops *ops, const ff_met
     m->backend = create_backend(m, err, errlen);
     if (!m->backend) {
         ff_host_free(m->slots, m->nslots * sizeof(ff_slot));
+        free(m->log);
         free(m->kept);
         free(m);
         return NULL;
@@ -887,6 +896,12 @@ bool ff_meta_reset(ff_meta *m)
     bool reuse = m->death == FF_META_OK && m->ops->reset;
     for (size_t i = 0; i < m->log_count; i++) memset(&m->slots[m->log[i]], 0, sizeof(ff_slot));
     m->log_count = 0;
+    if (m->log_cap > LOG_FIRST_CAP) {
+        ff_pfn *shrunk = realloc(m->log, LOG_FIRST_CAP * sizeof *m->log);
+        if (!shrunk) host_out_of_memory();
+        m->log = shrunk;
+        m->log_cap = LOG_FIRST_CAP;
+    }
     m->lock_holder = NO_HOLDER;
     m->death = FF_META_OK;
     m->last = (ff_meta_last){0};

@@ -239,27 +239,49 @@ static void read_known(const char *path)
 
 static void die_with_parent(void);
 
-/* libFuzzer's coverage counters (clang's inline 8-bit counters; absent from other
- * builds, where these are null). */
+/* The engines' coverage maps: libFuzzer's inline 8-bit counters, AFL++'s edge map (its
+ * edges numbered below __afl_final_loc). Each is absent (null) from the other builds. */
 extern uint8_t __start___sancov_cntrs[] __attribute__((weak));
 extern uint8_t __stop___sancov_cntrs[] __attribute__((weak));
+extern uint8_t *__afl_area_ptr __attribute__((weak));
+extern uint32_t __afl_final_loc __attribute__((weak));
+
+static uint8_t *coverage_map(size_t *n)
+{
+    if (__start___sancov_cntrs) {
+        *n = (size_t)(__stop___sancov_cntrs - __start___sancov_cntrs);
+        return __start___sancov_cntrs;
+    }
+    if (&__afl_area_ptr && &__afl_final_loc && __afl_area_ptr) {
+        *n = __afl_final_loc;
+        return __afl_area_ptr;
+    }
+    *n = 0;
+    return NULL;
+}
 
 /* Coverage is the program's alone. Making a target ready runs back-end code (create,
  * reset, the baseline's allocations) whose paths depend on what ran before: a map met
  * for the first time, the length of the last run's undo log. Counted, it gives an input
- * features it does not have when run again, and the engine keeps inputs for them. The
- * counters are put back as they were before. */
+ * features it does not have when run again (AFL++ measured such a campaign 45 % stable),
+ * and the engine keeps inputs for them. The map is put back as it was before. */
 static void coverage_paused(bool begin)
 {
     static uint8_t *saved;
-    size_t n = (size_t)(__stop___sancov_cntrs - __start___sancov_cntrs);
-    if (!__start___sancov_cntrs || !n) return;
-    if (begin && !saved) saved = malloc(n);
-    if (!saved) return;
+    static size_t saved_size;
+    size_t n;
+    uint8_t *map = coverage_map(&n);
+    if (!map || !n) return;
+    if (begin && saved_size < n) {
+        free(saved);
+        saved = malloc(n);
+        saved_size = saved ? n : 0;
+    }
+    if (saved_size < n) return;
     if (begin)
-        memcpy(saved, __start___sancov_cntrs, n);
+        memcpy(saved, map, n);
     else
-        memcpy(__start___sancov_cntrs, saved, n);
+        memcpy(map, saved, n);
 }
 
 void ff_harness_init(int argc, char **argv, const char *default_targets)

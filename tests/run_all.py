@@ -257,6 +257,14 @@ def harness_tests():
            f"on a 64 GiB map)",
            len(seeds) > 20 and all(once == thrice for once, thrice in counts.values()),
            str(counts))
+    # Coverage is a function of the input: building or resetting a machine runs back-end
+    # code whose paths depend on earlier runs, and must not count.
+    if make("build/fuzz-fast/coverage-check", "build: the coverage check (the fast harness's "
+                                                "instrumented objects, no engine)"):
+        proc = run([os.path.join(ROOT, "build", "fuzz-fast", "coverage-check")])
+        report("harness: an input covers the same counters whether its machine is built, reset "
+               "after itself, or met again after other maps", proc.returncode == 0,
+               proc.stdout + proc.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         corpus = os.path.join(tmp, "corpus")
         os.mkdir(corpus)
