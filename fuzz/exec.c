@@ -216,26 +216,18 @@ static _Noreturn void host_out_of_memory(void)
     abort();
 }
 
-static uint64_t hash_mix(uint64_t h, uint64_t v)
-{
-    for (int i = 0; i < 8; i++, v >>= 8) h = (h ^ (v & 0xff)) * UINT64_C(0x100000001b3);
-    return h;
-}
-
-/* FNV-1a over what key_equal compares. */
+/* A hash of what key_equal compares. */
 static uint64_t key_hash(const map_key *k)
 {
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    if (k->preset) {
-        for (const char *c = k->preset; *c; c++) h = hash_mix(h, (unsigned char)*c);
-        return h;
-    }
+    if (k->preset) return ff_fnv1a(FF_FNV_START, k->preset, strlen(k->preset));
+    uint64_t h = ff_fnv1a(FF_FNV_START, &k->nregions, sizeof k->nregions);
     for (size_t i = 0; i < k->nregions; i++) {
-        h = hash_mix(h, k->regions[i].start);
-        h = hash_mix(h, k->regions[i].size);
-        h = hash_mix(h, (uint64_t)k->regions[i].type);
+        const ff_e820_entry *r = &k->regions[i];
+        h = ff_fnv1a(h, &r->start, sizeof r->start);
+        h = ff_fnv1a(h, &r->size, sizeof r->size);
+        h = ff_fnv1a(h, &r->type, sizeof r->type);
     }
-    return hash_mix(h, k->nregions);
+    return h;
 }
 
 static bool key_equal(const map_key *a, const map_key *b)

@@ -76,6 +76,16 @@ typedef struct ff_exec_opts {
 
 typedef struct ff_exec ff_exec;
 
+/* FNV-1a over n bytes, continuing from h (FF_FNV_START to begin): names saved inputs,
+ * keys cached maps. Not for adversaries. */
+#define FF_FNV_START UINT64_C(0xcbf29ce484222325)
+static inline uint64_t ff_fnv1a(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * UINT64_C(0x100000001b3);
+    return h;
+}
+
 /* NULL on host memory. The targets are copied. */
 ff_exec *ff_exec_create(const ff_target *targets, size_t ntargets, const ff_exec_opts *opts);
 void ff_exec_destroy(ff_exec *x);

@@ -118,9 +118,7 @@ static void note_canary(void)
  * crashes instead, so the finding is not lost). */
 static bool save_input(void)
 {
-    uint64_t hash = UINT64_C(0xcbf29ce484222325); /* FNV-1a */
-    for (size_t i = 0; i < harness.input_size; i++)
-        hash = (hash ^ harness.input[i]) * UINT64_C(0x100000001b3);
+    uint64_t hash = ff_fnv1a(FF_FNV_START, harness.input, harness.input_size);
     char path[4096], tmp[4096];
     snprintf(path, sizeof path, "%s/finding-%016llx", harness.save_dir, (unsigned long long)hash);
     snprintf(tmp, sizeof tmp, "%s/.finding-%016llx.%ld", harness.save_dir,
