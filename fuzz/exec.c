@@ -141,10 +141,12 @@ typedef struct context {
  * machines a buddy campaign built were such rebuilds. */
 #define MAX_SPACES   1024
 #define MAX_CONTEXTS 4096
-/* Custom maps cached at once hold at most about this much host memory (their resident
- * frames, plus this many bytes per frame below top for the per-frame arrays). */
-#define CUSTOM_BUDGET_BYTES (UINT64_C(256) << 20)
-#define CUSTOM_ARRAY_BYTES  64
+/* Custom maps cached at once hold at most about this much host memory: their resident
+ * frames, plus, per frame below top, the arrays of the map (the space's and the
+ * oracle's) and of each machine over it (the layer's and the back-end's). */
+#define CUSTOM_BUDGET_BYTES   (UINT64_C(256) << 20)
+#define MAP_ARRAY_BYTES       56
+#define MACHINE_ARRAY_BYTES   32
 #define MAX_TARGETS  16
 /* Past this many drop calls at the end, the leak check is skipped (a program holding
  * 2^31 references to a frame cannot be dropped in reasonable time). */
@@ -267,11 +269,13 @@ static void contexts_evict(ff_exec *x, space_entry *se)
 }
 
 /* What a custom map's cache entry holds on to: its resident frames and, roughly, its
- * per-frame arrays (the space's, the layer's, the back-ends' and the oracle's). */
+ * per-frame arrays (a differential run builds a machine per target over one map). */
 static uint64_t custom_footprint(const space_entry *se)
 {
     if (!se->ok) return 0;
-    return (uint64_t)se->space.resident_count * FF_FRAME_SIZE + se->space.top * CUSTOM_ARRAY_BYTES;
+    uint64_t per_frame = MAP_ARRAY_BYTES;
+    for (const context *c = se->contexts; c; c = c->next) per_frame += MACHINE_ARRAY_BYTES;
+    return (uint64_t)se->space.resident_count * FF_FRAME_SIZE + se->space.top * per_frame;
 }
 
 /* Destroys the least recently used custom map's entry other than spare, contexts
