@@ -365,7 +365,7 @@ static context *context_get(ff_exec *x, space_entry *se, const ff_target *t, ff_
     for (context *c = se->contexts; c; c = c->next)
         if (c->target == t && c->sem == sem && c->poison == poison) return c;
     /* Contexts over other custom maps go first, oldest first; se itself stays (the
-     * caller holds it), and past that every context goes. */
+     * caller holds it). Past that, maps lose their contexts in the cache's order. */
     while (x->ncontexts == MAX_CONTEXTS && evict_oldest_custom(x, se)) {}
     for (size_t i = 0; x->ncontexts == MAX_CONTEXTS && i < x->nspaces; i++)
         contexts_evict(x, x->spaces[i]);
@@ -876,10 +876,14 @@ static void run_target(ff_exec *x, size_t ti, const ff_program *p, outcome *out)
     map_key key;
     map_key_of(p, &key);
     if (x->opts.map) key = (map_key){.preset = x->opts.map};
+    /* From here to the first operation: making room in the cache (machines torn down),
+     * building or resetting this target's machine. */
+    if (x->opts.preparing) x->opts.preparing(true);
     space_entry *se = space_get(x, &key);
     TRACE(x, "== %s, semantics %s, map %s, poison %s\n", t->name, ff_semantics_name(sem),
           key.preset ? key.preset : "custom", poison ? "on" : "off");
     if (!se->ok) {
+        if (x->opts.preparing) x->opts.preparing(false);
         TRACE(x, "   map not runnable: %s\n", se->err);
         return;
     }
@@ -887,7 +891,6 @@ static void run_target(ff_exec *x, size_t ti, const ff_program *p, outcome *out)
     ff_exec_current = (ff_exec_position){.target = t->name, .op = FF_EXEC_AT_START};
     ff_exec_current.running = true;
     char err[200];
-    if (x->opts.preparing) x->opts.preparing(true);
     context *c = context_get(x, se, t, sem, poison, err, sizeof err);
     if (c && c->dirty && !ff_meta_reset(c->meta)) host_out_of_memory();
     if (x->opts.preparing) x->opts.preparing(false);

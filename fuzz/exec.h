@@ -68,9 +68,10 @@ typedef struct ff_exec_opts {
      * the run for the other targets. NULL: every first finding counts. */
     bool (*on_finding)(void *ctx, const ff_finding *f);
     void *ctx;
-    /* Called with true before a target is made ready for a run (its back-end built or
-     * reset, its baseline taken) and with false after: the code that runs there takes
-     * paths set by earlier runs, not by the program. NULL: nothing. */
+    /* Called with true before a target is made ready for a run (machines of other maps
+     * torn down to make room, its back-end built or reset, its baseline taken) and with
+     * false after: the code that runs there takes paths set by earlier runs, not by the
+     * program. NULL: nothing. */
     void (*preparing)(bool begin);
 } ff_exec_opts;
 
