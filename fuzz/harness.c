@@ -258,9 +258,10 @@ static uint8_t *coverage_map(size_t *n)
     return NULL;
 }
 
-/* Coverage is the program's alone. Making a target ready runs back-end code (create,
- * reset, the baseline's allocations) whose paths depend on what ran before: a map met
- * for the first time, the length of the last run's undo log. Counted, it gives an input
+/* Coverage is the program's alone. Making a target ready runs back-end code (other
+ * maps' machines torn down, create, reset, the baseline's allocations) whose paths
+ * depend on what ran before: the maps the cache holds, a map met for the first time,
+ * the length of the last run's undo log. Counted, it gives an input
  * features it does not have when run again (AFL++ measured such a campaign 45 % stable),
  * and the engine keeps inputs for them. The map is put back as it was before. */
 static void coverage_paused(bool begin)
