@@ -45,6 +45,12 @@
  * Every per-block and per-frame array is zero when nothing is there and is touched
  * only where blocks are freed, so creating over 1 TiB touches a few pages.
  *
+ * The invariant walk (check) asks "is any block listed, or any allocation starting,
+ * inside this range?" of ranges as large as a block of order 18. The `listed` bits and
+ * a per-frame bit for "an allocation starts here" therefore carry a summary, one bit
+ * per non-zero word: a question skips 4,096 clear bits per summary bit, and the walk
+ * costs O(blocks) plus O(frames / 4,096), not O(frames / 64).
+ *
  * The seven buddy bugs of the injected-bug suite (bugs.h) are FF_BUG sites here, each
  * marked INJECTED BUG; all are off unless a run names one.
  */
@@ -74,6 +80,7 @@ typedef struct free_area {
     block_no spare;    /* a free block off the list, or NIL */
     block_no head;     /* the listed free blocks, last freed first, or NIL */
     uint64_t *listed;  /* per block: set while it is on the list */
+    uint64_t *listed_any; /* summary of listed: bit w set while listed word w is not 0 */
     block_link *links; /* per block: its list links while it is listed */
     uint64_t blocks;   /* blocks numbered; even below the largest order */
     ff_undo *undo;     /* where writes to listed and links are saved for reset */
@@ -86,14 +93,16 @@ typedef struct buddy {
     uint64_t span;  /* frames from base to the end of the last run */
 
     uint32_t *head_count; /* per frame, from base: count of the allocation starting there */
+    uint64_t *heads, *heads_any; /* per frame: head_count is not 0; and its summary */
     free_area area[FF_ZONE_COUNT][BUDDY_ORDERS];
     ff_pfn origin[FF_ZONE_COUNT];     /* the pfn each zone numbers its blocks from */
     uint32_t nonempty[FF_ZONE_COUNT]; /* bit o: that zone's order-o area has a free block */
     uint64_t free_frames;
 
     uint64_t *listed_words; /* every area's listed bits, in one allocation */
-    block_link *link_slots; /* every area's links, in another */
-    uint64_t nlisted_words, nlink_slots;
+    uint64_t *listed_summary; /* every area's listed_any, in another */
+    block_link *link_slots; /* every area's links, in a third */
+    uint64_t nlisted_words, nlisted_summary, nlink_slots;
     char msg[160]; /* check()'s last complaint */
 
     /* reset: the arrays' changes since create are undone; the fields above that
@@ -112,6 +121,9 @@ static inline uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 static inline uint64_t round_down(uint64_t x, uint64_t pow2) { return x & ~(pow2 - 1); }
 static inline uint64_t bit(block_no i) { return UINT64_C(1) << (i % 64); }
 
+/* Words of a bitmap of n bits. */
+static inline uint64_t words_for(uint64_t n) { return (n + 63) / 64; }
+
 /* pfn below base wraps around and fails too. */
 static inline bool in_span(const buddy *b, ff_pfn pfn) { return pfn - b->base < b->span; }
 
@@ -120,10 +132,81 @@ static inline uint32_t *head_count_of(const buddy *b, ff_pfn pfn)
     return &b->head_count[pfn - b->base];
 }
 
+/* ---------------------------------------------------------------- summarised bitmaps */
+
+/* Bit i of `bits` changes; bit i / 64 of `any` follows whether its word is non-zero. */
+static inline void summarised_set(ff_undo *u, uint64_t *bits, uint64_t *any, uint64_t i)
+{
+    uint64_t w = i / 64;
+    if (!bits[w]) {
+        ff_undo_save(u, &any[w / 64], sizeof any[0]);
+        any[w / 64] |= bit(w);
+    }
+    ff_undo_save(u, &bits[w], sizeof bits[0]);
+    bits[w] |= bit(i);
+}
+
+static inline void summarised_clear(ff_undo *u, uint64_t *bits, uint64_t *any, uint64_t i)
+{
+    uint64_t w = i / 64;
+    ff_undo_save(u, &bits[w], sizeof bits[0]);
+    bits[w] &= ~bit(i);
+    if (!bits[w]) {
+        ff_undo_save(u, &any[w / 64], sizeof any[0]);
+        any[w / 64] &= ~bit(w);
+    }
+}
+
+/* Word w of a bitmap keeping only bits [from, to] of the whole. */
+static inline uint64_t word_within(const uint64_t *bits, uint64_t w, uint64_t from, uint64_t to)
+{
+    uint64_t word = bits[w];
+    if (w == from / 64) word &= ~UINT64_C(0) << (from % 64);
+    if (w == to / 64) word &= ~UINT64_C(0) >> (63 - to % 64);
+    return word;
+}
+
+/* The first set bit in [from, to] (from <= to), else UINT64_MAX. A step per summary
+ * word and per non-zero word read. */
+static uint64_t summarised_first(ff_env *env, const uint64_t *bits, const uint64_t *any,
+                                 uint64_t from, uint64_t to)
+{
+    for (uint64_t s = from / 4096; s <= to / 4096; s++) {
+        ff_step(env);
+        for (uint64_t flagged = word_within(any, s, from / 64, to / 64); flagged;
+             flagged &= flagged - 1) {
+            ff_step(env);
+            uint64_t w = s * 64 + (uint64_t)__builtin_ctzll(flagged);
+            uint64_t word = word_within(bits, w, from, to);
+            if (word) return w * 64 + (uint64_t)__builtin_ctzll(word);
+        }
+    }
+    return UINT64_MAX;
+}
+
+/* The set bits in words [first, last] (first <= last), with the same steps. */
+static uint64_t summarised_count(ff_env *env, const uint64_t *bits, const uint64_t *any,
+                                 uint64_t first, uint64_t last)
+{
+    uint64_t n = 0;
+    for (uint64_t s = first / 64; s <= last / 64; s++) {
+        ff_step(env);
+        for (uint64_t flagged = word_within(any, s, first, last); flagged;
+             flagged &= flagged - 1) {
+            ff_step(env);
+            n += (uint64_t)__builtin_popcountll(bits[s * 64 + (uint64_t)__builtin_ctzll(flagged)]);
+        }
+    }
+    return n;
+}
+
 /* Every write of head_count goes through here, saved for reset. */
 static inline void set_head_count(buddy *b, ff_pfn pfn, uint32_t count)
 {
     uint32_t *at = head_count_of(b, pfn);
+    if (!*at != !count)
+        (count ? summarised_set : summarised_clear)(&b->undo, b->heads, b->heads_any,
+                                                    pfn - b->base);
     ff_undo_save(&b->undo, at, sizeof *at);
     *at = count;
 }
@@ -177,8 +260,7 @@ static inline bool is_free(const buddy *b, ff_pfn pfn, unsigned order)
 
 static inline void list_push(free_area *a, block_no i)
 {
-    ff_undo_save(a->undo, &a->listed[i / 64], sizeof a->listed[0]);
-    a->listed[i / 64] |= bit(i);
+    summarised_set(a->undo, a->listed, a->listed_any, i);
     ff_undo_save(a->undo, &a->links[i], sizeof a->links[i]);
     a->links[i] = (block_link){.next = a->head, .prev = NIL};
     if (a->head != NIL) {
@@ -190,8 +272,7 @@ static inline void list_push(free_area *a, block_no i)
 
 static inline void list_del(free_area *a, block_no i)
 {
-    ff_undo_save(a->undo, &a->listed[i / 64], sizeof a->listed[0]);
-    a->listed[i / 64] &= ~bit(i);
+    summarised_clear(a->undo, a->listed, a->listed_any, i);
     block_link l = a->links[i];
     if (l.prev != NIL) {
         ff_undo_save(a->undo, &a->links[l.prev].next, sizeof l.next);
@@ -383,8 +464,11 @@ static void buddy_destroy(void *self)
     buddy *b = self;
     if (!b) return;
     ff_host_free(b->listed_words, b->nlisted_words * sizeof *b->listed_words);
+    ff_host_free(b->listed_summary, b->nlisted_summary * sizeof *b->listed_summary);
     ff_host_free(b->link_slots, b->nlink_slots * sizeof *b->link_slots);
     ff_host_free(b->head_count, b->span * sizeof *b->head_count);
+    ff_host_free(b->heads, words_for(b->span) * sizeof *b->heads);
+    ff_host_free(b->heads_any, words_for(words_for(b->span)) * sizeof *b->heads_any);
     ff_runs_destroy(&b->runs);
     ff_undo_destroy(&b->undo);
     free(b);
@@ -418,7 +502,8 @@ static void size_areas(buddy *b)
             free_area *a = &b->area[z][o];
             a->spare = a->head = NIL;
             a->blocks = lo < hi ? (hi - lo) >> o : 0;
-            b->nlisted_words += (a->blocks + 63) / 64;
+            b->nlisted_words += words_for(a->blocks);
+            b->nlisted_summary += words_for(words_for(a->blocks));
             b->nlink_slots += a->blocks;
         }
     }
@@ -427,16 +512,18 @@ static void size_areas(buddy *b)
 /* Points every area into the two allocations. */
 static void place_areas(buddy *b)
 {
-    uint64_t *listed = b->listed_words;
+    uint64_t *listed = b->listed_words, *summary = b->listed_summary;
     block_link *links = b->link_slots;
     for (unsigned z = 0; z < FF_ZONE_COUNT; z++) {
         for (unsigned o = 0; o <= BUDDY_MAX_ORDER; o++) {
             ff_step(b->env);
             free_area *a = &b->area[z][o];
             a->listed = listed;
+            a->listed_any = summary;
             a->links = links;
             a->undo = &b->undo; /* saving is off until create is done */
-            listed += (a->blocks + 63) / 64;
+            listed += words_for(a->blocks);
+            summary += words_for(words_for(a->blocks));
             links += a->blocks;
         }
     }
@@ -457,8 +544,13 @@ static void *buddy_create(ff_env *env, const ff_range *ranges, size_t nranges)
     size_areas(b);
     b->listed_words = ff_host_zalloc(b->nlisted_words * sizeof *b->listed_words);
     b->link_slots = ff_host_zalloc(b->nlink_slots * sizeof *b->link_slots);
+    b->listed_summary = ff_host_zalloc(b->nlisted_summary * sizeof *b->listed_summary);
     b->head_count = ff_host_zalloc(b->span * sizeof *b->head_count);
-    if (!b->listed_words || !b->link_slots || !b->head_count) goto fail;
+    b->heads = ff_host_zalloc(words_for(b->span) * sizeof *b->heads);
+    b->heads_any = ff_host_zalloc(words_for(words_for(b->span)) * sizeof *b->heads_any);
+    if (!b->listed_words || !b->listed_summary || !b->link_slots || !b->head_count ||
+        !b->heads || !b->heads_any)
+        goto fail;
     place_areas(b);
     for (size_t i = 0; i < b->runs.count; i++) {
         ff_step(env);
@@ -623,18 +715,15 @@ static const char *check_area(buddy *b, ff_zone zone, unsigned order, uint64_t *
     }
     /* Every block on the list is marked: as many marks as blocks makes them the same.
      * Only words over managed RAM can hold a mark (a free block is RAM), so the count
-     * walks those: O(RAM), not O(the area's span), which is widened to order 18. */
+     * reads those: not the area's span, which is widened to order 18. */
     uint64_t marks = 0, next_word = 0;
     for (size_t r = 0; r < b->runs.count; r++) {
         ff_pfn lo = max_u64(b->runs.run[r].start, zone_start(zone));
         ff_pfn hi = min_u64(b->runs.run[r].end, ff_zone_end(zone));
         if (lo >= hi) continue;
-        uint64_t first = block_no_of(b, zone, lo, order) / 64;
+        uint64_t first = max_u64(block_no_of(b, zone, lo, order) / 64, next_word);
         uint64_t last = block_no_of(b, zone, hi - 1, order) / 64;
-        for (uint64_t w = first > next_word ? first : next_word; w <= last; w++) {
-            ff_step(b->env);
-            marks += (uint64_t)__builtin_popcountll(a->listed[w]);
-        }
+        if (first <= last) marks += summarised_count(b->env, a->listed, a->listed_any, first, last);
         if (last + 1 > next_word) next_word = last + 1;
     }
     if (a->blocks % 64 && (a->listed[a->blocks / 64] >> (a->blocks % 64)))
@@ -662,7 +751,7 @@ static unsigned free_blocks_at(const buddy *b, ff_pfn pfn, unsigned *order)
 }
 
 /* Does a free block of this order start in [from, to) (managed frames of one zone)?
- * Checks the spare, then scans the listed bits a word at a time. */
+ * Checks the spare, then the listed bits through their summary. */
 static bool any_free_block_in(const buddy *b, unsigned order, ff_pfn from, ff_pfn to)
 {
     ff_zone zone = ff_zone_of(from);
@@ -671,32 +760,16 @@ static bool any_free_block_in(const buddy *b, unsigned order, ff_pfn from, ff_pf
     if (first >= to) return false;
     block_no lo = block_no_of(b, zone, first, order), last = block_no_of(b, zone, to - 1, order);
     if (a->spare != NIL && a->spare - lo <= last - lo) return true;
-    for (uint64_t w = lo / 64; w <= last / 64; w++) {
-        ff_step(b->env);
-        uint64_t word = a->listed[w];
-        if (w == lo / 64) word &= ~UINT64_C(0) << (lo % 64);
-        if (w == last / 64) word &= ~UINT64_C(0) >> (63 - last % 64);
-        if (word) return true;
-    }
-    return false;
+    return summarised_first(b->env, a->listed, a->listed_any, lo, last) != UINT64_MAX;
 }
 
-/* The first frame of [from, to) that heads an allocation, or to. The frames are read
- * a chunk per step, in a loop the compiler vectorises: a walk meets every frame. */
+/* The first frame of [from, to) that heads an allocation, or to: the first bit of
+ * `heads` in range, found through its summary. */
 static ff_pfn first_head_in(buddy *b, ff_pfn from, ff_pfn to)
 {
-    enum { CHUNK = 64 };
-    for (ff_pfn at = from; at < to; at += CHUNK) {
-        ff_step(b->env);
-        const uint32_t *count = head_count_of(b, at);
-        uint64_t n = to - at < CHUNK ? to - at : CHUNK;
-        uint32_t any = 0;
-        for (uint64_t i = 0; i < n; i++) any |= count[i];
-        if (any)
-            for (uint64_t i = 0;; i++)
-                if (count[i]) return at + i;
-    }
-    return to;
+    if (from >= to) return to;
+    uint64_t i = summarised_first(b->env, b->heads, b->heads_any, from - b->base, to - 1 - b->base);
+    return i == UINT64_MAX ? to : b->base + i;
 }
 
 /* Walks every managed frame: each belongs to exactly one free block or allocation.

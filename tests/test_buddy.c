@@ -344,24 +344,34 @@ FF_TEST(buddy_no_merge_across_hole)
     teardown(&f);
 }
 
-FF_TEST(buddy_check_finds_an_allocation_inside_a_free_block)
+/* With the injected double free, frame 5 of the map is listed again while it lies inside
+ * the merged free block at the map's start; the next alloc(1) hands it out from there. */
+static void allocation_inside_a_free_block(ff_pfn base, uint64_t frames, const char *verdict)
 {
-    /* With the injected double free, frame 5 is listed again while it lies inside the
-     * merged free block at 0; the next alloc(1) hands it out from there. */
-    const ff_range ranges[] = {{PFN_16M, 64}};
+    const ff_range ranges[] = {{base, frames}};
     fixture f;
     setup(&f, ranges, 1);
     f.env.bug = FF_BUG_BUDDY_DOUBLE_FREE_MERGED;
-    for (unsigned i = 0; i < 6; i++) CHECK_EQ(must_alloc(&f, 1, 0), PFN_16M + i);
-    must_free(&f, PFN_16M + 5, 1);
-    for (unsigned i = 0; i < 5; i++) must_free(&f, PFN_16M + i, 1);
+    for (unsigned i = 0; i < 6; i++) CHECK_EQ(must_alloc(&f, 1, 0), base + i);
+    must_free(&f, base + 5, 1);
+    for (unsigned i = 0; i < 5; i++) must_free(&f, base + i, 1);
     check_clean(&f);
-    must_free(&f, PFN_16M + 5, 1); /* accepted: the bug */
-    CHECK_EQ(must_alloc(&f, 1, 0), PFN_16M + 5);
+    must_free(&f, base + 5, 1); /* accepted: the bug */
+    CHECK_EQ(must_alloc(&f, 1, 0), base + 5);
     const char *why = OPS->check(f.b);
     CHECK(why != NULL);
-    if (why) CHECK_STREQ(why, "allocation at pfn 0x1005 lies inside the block at 0x1000");
+    if (why) CHECK_STREQ(why, verdict);
     teardown(&f);
+}
+
+FF_TEST(buddy_check_finds_an_allocation_inside_a_free_block)
+{
+    allocation_inside_a_free_block(PFN_16M, 64,
+                                   "allocation at pfn 0x1005 lies inside the block at 0x1000");
+    /* The walk asks the order-18 block for allocations inside it through the summaries,
+     * 64 words of 4,096 frames each: the one at +5 must still be met. */
+    allocation_inside_a_free_block(PFN_4G, ORDER18,
+                                   "allocation at pfn 0x100005 lies inside the block at 0x100000");
 }
 
 FF_TEST(buddy_rejected_frees_change_nothing)
