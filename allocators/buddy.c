@@ -46,10 +46,11 @@
  * only where blocks are freed, so creating over 1 TiB touches a few pages.
  *
  * The invariant walk (check) asks "is any block listed, or any allocation starting,
- * inside this range?" of ranges as large as a block of order 18. The `listed` bits and
- * a per-frame bit for "an allocation starts here" therefore carry a summary, one bit
- * per non-zero word: a question skips 4,096 clear bits per summary bit, and the walk
- * costs O(blocks) plus O(frames / 4,096), not O(frames / 64).
+ * inside this range?" of ranges as large as a block of order 18. The `listed` bits
+ * therefore carry a summary, one bit per non-zero word, and the frame counts one bit
+ * per 64 frames holding a non-zero count: a question skips 4,096 blocks or frames per
+ * summary word read, and the walk costs O(blocks) plus O(frames / 4,096), not
+ * O(frames / 64).
  *
  * The seven buddy bugs of the injected-bug suite (bugs.h) are FF_BUG sites here, each
  * marked INJECTED BUG; all are off unless a run names one.
@@ -92,8 +93,9 @@ typedef struct buddy {
     ff_pfn base;    /* lowest managed pfn */
     uint64_t span;  /* frames from base to the end of the last run */
 
-    uint32_t *head_count; /* per frame, from base: count of the allocation starting there */
-    uint64_t *heads, *heads_any; /* per frame: head_count is not 0; and its summary */
+    uint32_t *head_count; /* per frame, from base: count of the allocation starting there;
+                           * whole chunks of 64, the last one padded with zeros */
+    uint64_t *heads_any;  /* bit c set while a count in frames [64c, 64c + 64) is not 0 */
     free_area area[FF_ZONE_COUNT][BUDDY_ORDERS];
     ff_pfn origin[FF_ZONE_COUNT];     /* the pfn each zone numbers its blocks from */
     uint32_t nonempty[FF_ZONE_COUNT]; /* bit o: that zone's order-o area has a free block */
@@ -200,15 +202,22 @@ static uint64_t summarised_count(ff_env *env, const uint64_t *bits, const uint64
     return n;
 }
 
-/* Every write of head_count goes through here, saved for reset. */
+/* Every write of head_count goes through here, saved for reset with its summary. */
 static inline void set_head_count(buddy *b, ff_pfn pfn, uint32_t count)
 {
-    uint32_t *at = head_count_of(b, pfn);
-    if (!*at != !count)
-        (count ? summarised_set : summarised_clear)(&b->undo, b->heads, b->heads_any,
-                                                    pfn - b->base);
-    ff_undo_save(&b->undo, at, sizeof *at);
-    *at = count;
+    uint64_t i = pfn - b->base, chunk = i / 64;
+    ff_undo_save(&b->undo, &b->head_count[i], sizeof b->head_count[0]);
+    b->head_count[i] = count;
+    const uint32_t *counts = &b->head_count[chunk * 64];
+    uint32_t any = count;
+    if (!any)
+        for (unsigned k = 0; k < 64; k++) any |= counts[k];
+    uint64_t *summary = &b->heads_any[chunk / 64];
+    uint64_t now = any ? *summary | bit(chunk) : *summary & ~bit(chunk);
+    if (now != *summary) {
+        ff_undo_save(&b->undo, summary, sizeof *summary);
+        *summary = now;
+    }
 }
 
 static inline ff_pfn zone_start(ff_zone zone)
@@ -466,8 +475,7 @@ static void buddy_destroy(void *self)
     ff_host_free(b->listed_words, b->nlisted_words * sizeof *b->listed_words);
     ff_host_free(b->listed_summary, b->nlisted_summary * sizeof *b->listed_summary);
     ff_host_free(b->link_slots, b->nlink_slots * sizeof *b->link_slots);
-    ff_host_free(b->head_count, b->span * sizeof *b->head_count);
-    ff_host_free(b->heads, words_for(b->span) * sizeof *b->heads);
+    ff_host_free(b->head_count, 64 * words_for(b->span) * sizeof *b->head_count);
     ff_host_free(b->heads_any, words_for(words_for(b->span)) * sizeof *b->heads_any);
     ff_runs_destroy(&b->runs);
     ff_undo_destroy(&b->undo);
@@ -545,11 +553,10 @@ static void *buddy_create(ff_env *env, const ff_range *ranges, size_t nranges)
     b->listed_words = ff_host_zalloc(b->nlisted_words * sizeof *b->listed_words);
     b->link_slots = ff_host_zalloc(b->nlink_slots * sizeof *b->link_slots);
     b->listed_summary = ff_host_zalloc(b->nlisted_summary * sizeof *b->listed_summary);
-    b->head_count = ff_host_zalloc(b->span * sizeof *b->head_count);
-    b->heads = ff_host_zalloc(words_for(b->span) * sizeof *b->heads);
+    b->head_count = ff_host_zalloc(64 * words_for(b->span) * sizeof *b->head_count);
     b->heads_any = ff_host_zalloc(words_for(words_for(b->span)) * sizeof *b->heads_any);
     if (!b->listed_words || !b->listed_summary || !b->link_slots || !b->head_count ||
-        !b->heads || !b->heads_any)
+        !b->heads_any)
         goto fail;
     place_areas(b);
     for (size_t i = 0; i < b->runs.count; i++) {
@@ -763,13 +770,23 @@ static bool any_free_block_in(const buddy *b, unsigned order, ff_pfn from, ff_pf
     return summarised_first(b->env, a->listed, a->listed_any, lo, last) != UINT64_MAX;
 }
 
-/* The first frame of [from, to) that heads an allocation, or to: the first bit of
- * `heads` in range, found through its summary. */
+/* The first frame of [from, to) that heads an allocation, or to. Only the chunks of 64
+ * frames the summary flags are read. */
 static ff_pfn first_head_in(buddy *b, ff_pfn from, ff_pfn to)
 {
     if (from >= to) return to;
-    uint64_t i = summarised_first(b->env, b->heads, b->heads_any, from - b->base, to - 1 - b->base);
-    return i == UINT64_MAX ? to : b->base + i;
+    uint64_t lo = from - b->base, hi = to - 1 - b->base;
+    for (uint64_t s = lo / 4096; s <= hi / 4096; s++) {
+        ff_step(b->env);
+        for (uint64_t flagged = word_within(b->heads_any, s, lo / 64, hi / 64); flagged;
+             flagged &= flagged - 1) {
+            ff_step(b->env);
+            uint64_t chunk = s * 64 + (uint64_t)__builtin_ctzll(flagged);
+            for (uint64_t i = max_u64(chunk * 64, lo); i <= min_u64(chunk * 64 + 63, hi); i++)
+                if (b->head_count[i]) return b->base + i;
+        }
+    }
+    return to;
 }
 
 /* Walks every managed frame: each belongs to exactly one free block or allocation.
