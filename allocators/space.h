@@ -128,6 +128,11 @@ typedef struct ff_space {
     unsigned char *backing;
     size_t backing_bytes;   /* the mapping's length: at least top frames */
     uint64_t *touched_bits; /* one bit per frame below top */
+    /* One bit per frame: past its in-band bytes, a touched frame may differ from the
+     * poison because the program wrote it or a check found it changed. Without it, a
+     * touched frame is poison there but for stray writes of the back-end, which the
+     * next hand-out's check must still see. */
+    uint64_t *written_bits;
     ff_pfn *touched_log;    /* frames touched since the last reset */
     size_t touched_count, touched_cap;
     uint64_t *resident_bits; /* one bit per frame: touched since the pages were given back */
@@ -169,8 +174,12 @@ static inline bool ff_space_has_backing(const ff_space *space) { return space->b
 void *ff_space_frame_mem(void *space, ff_pfn pfn);
 
 /* Fills frames with the poison pattern, except the first `skip` bytes of each frame
- * (where a back-end may keep in-band links). Frames past the top are ignored. */
+ * (where a back-end may keep in-band links). Frames past the top are ignored, and so
+ * are frames that no one but the back-end wrote since they last held the pattern (the
+ * caller's `skip` is the same every time: the back-end's in-band bytes). */
 void ff_space_poison(ff_space *space, ff_pfn start, uint64_t count, uint32_t skip);
+/* The program's write of one byte into frame pfn, which frame_mem has touched. */
+void ff_space_write(ff_space *space, ff_pfn pfn, uint32_t offset, unsigned char value);
 /* Fills the first `bytes` bytes of each frame with the poison pattern: the in-band bytes
  * of frames just handed out, which are the new holder's from now on. */
 void ff_space_poison_head(ff_space *space, ff_pfn start, uint64_t count, uint32_t bytes);

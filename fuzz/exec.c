@@ -683,7 +683,7 @@ static void do_write(run *r, const ff_op *op)
                     "or a frame it keeps), which no allocator can defend\n");
         return;
     }
-    mem[offset] = op->value;
+    ff_space_write(space, pfn, offset, op->value);
     TRACE(r->x, "  -> written\n");
 }
 

@@ -442,7 +442,8 @@ FF_TEST(meta_poison_catches_a_write_into_a_free_frame)
     ff_handle h, again;
     CHECK_EQ(ff_meta_alloc(m, &one_frame, 1, &h), FF_META_OK);
     unsigned char *mem = ff_space_frame_mem(&space, h.start);
-    memset(mem, 0x5c, FF_FRAME_SIZE); /* the owner's data */
+    for (uint32_t i = 0; i < FF_FRAME_SIZE; i++) /* the owner's data */
+        ff_space_write(&space, h.start, i, 0x5c);
     CHECK_EQ(ff_meta_drop(m, h), FF_META_OK);
     /* Back in the allocator: poisoned again (outside the in-band bytes). */
     CHECK(ff_space_poison_intact(&space, h.start, 1, w.skip, FF_FRAME_SIZE, &(ff_pfn){0}, &(uint32_t){0}));

@@ -582,12 +582,56 @@ FF_TEST(space_poison_intact_finds_the_first_changed_byte_and_respects_skip)
     ff_space_poison(&s, 3, 1, 16);
     CHECK_EQ(a[0], 0x11);
     CHECK_EQ(a[20], 0x5A);
-    /* Poisoning refills touched frames and fixes them. */
+    /* Poisoning refills the touched frames a check saw changed, and fixes them. */
+    CHECK(!ff_space_poison_intact(&s, 0, 4104, 0, FF_FRAME_SIZE, &bad, &off));
+    CHECK_EQ(off, 0); /* the in-band byte, seen now that skip is 0 */
     ff_space_poison(&s, 0, 4104, 0);
     CHECK(ff_space_poison_intact(&s, 0, UINT64_MAX, 0, FF_FRAME_SIZE, &bad, &off));
+    CHECK_EQ(a[0], 0x5A);
     CHECK_EQ(a[8], 0x5A);
     CHECK_EQ(s.touched_count, 2); /* untouched frames stay untouched: they are poison */
     ff_space_poison(&s, UINT64_MAX - 1, UINT64_MAX, 0); /* nothing there, no wrap */
+    ff_space_destroy(&s);
+}
+
+FF_TEST(space_poison_refills_what_the_program_wrote_and_keeps_what_a_check_must_see)
+{
+    ff_space s = tiny_with_backing(0x5A);
+    unsigned char *node = ff_space_frame_mem(&s, 3), *data = ff_space_frame_mem(&s, 9);
+    ff_pfn bad = 0;
+    uint32_t off = 0;
+    /* A back-end's links in its in-band bytes, and nothing else: the free refills
+     * nothing, and the frame is still poison past them. */
+    node[0] = 0x11;
+    ff_space_poison(&s, 3, 1, 16);
+    CHECK_EQ(node[0], 0x11);
+    CHECK(ff_space_poison_intact(&s, 3, 1, 16, FF_FRAME_SIZE, &bad, &off));
+    /* The program's bytes go at the free. */
+    ff_space_write(&s, 9, 100, 0x22);
+    CHECK_EQ(data[100], 0x22);
+    ff_space_poison(&s, 9, 1, 16);
+    CHECK_EQ(data[100], 0x5A);
+    ff_space_write(&s, 9, 4, 0x23); /* in-band bytes stay the next holder's */
+    ff_space_poison(&s, 9, 1, 16);
+    CHECK_EQ(data[4], 0x23);
+    /* A stray write of the back-end past its in-band bytes is not refilled away: the
+     * next check sees it, and only then does a free refill it. */
+    node[200] = 0x33;
+    ff_space_poison(&s, 3, 1, 16);
+    CHECK(!ff_space_poison_intact(&s, 0, UINT64_MAX, 16, FF_FRAME_SIZE, &bad, &off));
+    CHECK_EQ(bad, 3);
+    CHECK_EQ(off, 200);
+    ff_space_poison(&s, 3, 1, 16);
+    CHECK(ff_space_poison_intact(&s, 0, UINT64_MAX, 16, FF_FRAME_SIZE, &bad, &off));
+    CHECK_EQ(node[0], 0x11);
+    /* A frame first touched after a reset holds the poison whole: nothing to refill. */
+    ff_space_write(&s, 9, 300, 0x24);
+    ff_space_reset(&s);
+    data = ff_space_frame_mem(&s, 9);
+    CHECK_EQ(data[300], 0x5A);
+    data[301] = 0x25; /* the back-end's, unseen */
+    ff_space_poison(&s, 9, 1, 16);
+    CHECK_EQ(data[301], 0x25);
     ff_space_destroy(&s);
 }
 
