@@ -414,11 +414,15 @@ static bool sole_holder_of_allocation(const ff_meta *m, ff_pfn start, uint64_t c
 {
     const ff_slot *s = &m->slots[start];
     if (m->ops->policy.free_rule == FF_FREE_PIECEWISE || (s->flags & F_HEAD) == 0 ||
-        s->link != count || allocation_end(m, start) != start + count)
+        s->link != count || s->refcount != 1)
         return false;
-    for (uint64_t i = 0; i < count; i++)
-        if (s[i].refcount != 1) return false;
-    return true;
+    /* One pass: each member in place and held once (allocation_end's test, and more). */
+    for (uint64_t i = 1; i < count; i++)
+        if ((s[i].flags & (F_MEMBER | F_HEAD)) != F_MEMBER || s[i].link != i || s[i].refcount != 1)
+            return false;
+    ff_pfn next = start + count; /* and the allocation ends there */
+    return next >= m->nslots || (s[count].flags & (F_MEMBER | F_HEAD)) != F_MEMBER ||
+           s[count].link != count;
 }
 
 /* Drops one reference of each frame of [start, start + count), all known to be in
@@ -962,10 +966,10 @@ uint32_t ff_meta_refcount(const ff_meta *m, ff_pfn pfn)
 
 void ff_meta_refcounts(const ff_meta *m, ff_pfn start, uint64_t count, uint32_t *out)
 {
-    uint64_t i = 0;
-    for (; i < count && start < m->nslots && i < m->nslots - start; i++)
-        out[i] = m->slots[start + i].refcount;
-    for (; i < count; i++) out[i] = 0;
+    uint64_t held = start >= m->nslots ? 0 : m->nslots - start < count ? m->nslots - start : count;
+    const ff_slot *s = &m->slots[start];
+    for (uint64_t i = 0; i < held; i++) out[i] = s[i].refcount;
+    for (uint64_t i = held; i < count; i++) out[i] = 0;
 }
 
 ff_pfn ff_meta_first_live(const ff_meta *m, ff_pfn start, ff_pfn end)
