@@ -77,8 +77,8 @@ struct ff_meta {
 
     ff_slot *slots; /* one per frame below space->top */
     uint64_t nslots;
-    ff_pfn *log;    /* slots touched since reset */
-    size_t log_count, log_cap;
+    ff_pfn *log;    /* slots touched since reset: room for every slot, each logged once */
+    size_t log_count;
 
     int cpu;         /* the simulated CPU running the current operation */
     int lock_holder; /* NO_HOLDER or the CPU holding the allocator lock */
@@ -86,28 +86,13 @@ struct ff_meta {
     ff_meta_last last;
 };
 
-static _Noreturn void host_out_of_memory(void)
-{
-    fprintf(stderr, "framefuzz: host out of memory in the metadata layer\n");
-    abort();
-}
-
-/* The reset log's capacity at the start of every run: the same input then takes the
- * same paths here (growing it or not) whatever ran before, as fuzzers' coverage needs. */
-#define LOG_FIRST_CAP 256
-
-/* The slot of pfn, logged for reset before its first change. */
+/* The slot of pfn, logged for reset before its first change. The log has room for
+ * every slot (reserved lazily, like the slots), so it never grows: no allocation in a
+ * run, and no path here that depends on what ran before, as fuzzers' coverage needs. */
 static ff_slot *slot_mut(ff_meta *m, ff_pfn pfn)
 {
     ff_slot *s = &m->slots[pfn];
     if (!(s->flags & F_LOGGED)) {
-        if (m->log_count == m->log_cap) {
-            size_t cap = 2 * m->log_cap;
-            ff_pfn *grown = realloc(m->log, cap * sizeof *grown);
-            if (!grown) host_out_of_memory();
-            m->log = grown;
-            m->log_cap = cap;
-        }
         m->log[m->log_count++] = pfn;
         s->flags |= F_LOGGED;
     }
@@ -843,13 +828,12 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_ops *ops, const ff_met
                       .space = space, .on_exit = layer_exit, .on_keep = layer_keep,
                       .on_base = layer_base, .resets = true};
     m->slots = ff_host_zalloc(m->nslots * sizeof(ff_slot));
-    m->log = malloc(LOG_FIRST_CAP * sizeof *m->log);
-    m->log_cap = m->log ? LOG_FIRST_CAP : 0;
+    m->log = ff_host_zalloc(m->nslots * sizeof *m->log);
     if (!m->slots || !m->log) {
         snprintf(err, errlen, "cannot reserve metadata for %llu frames",
                  (unsigned long long)m->nslots);
         ff_host_free(m->slots, m->nslots * sizeof(ff_slot));
-        free(m->log);
+        ff_host_free(m->log, m->nslots * sizeof *m->log);
         free(m);
         return NULL;
     }
@@ -858,7 +842,7 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_ops *ops, const ff_met
     m->backend = create_backend(m, err, errlen);
     if (!m->backend) {
         ff_host_free(m->slots, m->nslots * sizeof(ff_slot));
-        free(m->log);
+        ff_host_free(m->log, m->nslots * sizeof *m->log);
         free(m->kept);
         free(m);
         return NULL;
@@ -874,7 +858,7 @@ void ff_meta_destroy(ff_meta *m)
      * array as it was mapped, to be reused without a system call. */
     for (size_t i = 0; i < m->log_count; i++) memset(&m->slots[m->log[i]], 0, sizeof(ff_slot));
     ff_host_free_zeroed(m->slots, m->nslots * sizeof(ff_slot));
-    free(m->log);
+    ff_host_free(m->log, m->nslots * sizeof *m->log);
     free(m->kept);
     free(m);
 }
@@ -900,12 +884,6 @@ bool ff_meta_reset(ff_meta *m)
     bool reuse = m->death == FF_META_OK && m->ops->reset;
     for (size_t i = 0; i < m->log_count; i++) memset(&m->slots[m->log[i]], 0, sizeof(ff_slot));
     m->log_count = 0;
-    if (m->log_cap > LOG_FIRST_CAP) {
-        ff_pfn *shrunk = realloc(m->log, LOG_FIRST_CAP * sizeof *m->log);
-        if (!shrunk) host_out_of_memory();
-        m->log = shrunk;
-        m->log_cap = LOG_FIRST_CAP;
-    }
     m->lock_holder = NO_HOLDER;
     m->death = FF_META_OK;
     m->last = (ff_meta_last){0};

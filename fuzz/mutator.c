@@ -491,6 +491,30 @@ static void mutate_once(rng *r, ff_program *p)
         mutate_config(r, p);
 }
 
+/* ---------------------------------------------------------------- scratch */
+
+/* The programs and the encoding buffer a mutation works in, kept from call to call: an
+ * engine mutates once per execution, and allocating them afresh each time cost more
+ * than the mutation itself (under ASan most of all). Engines mutate from one thread. */
+static ff_program scratch_a, scratch_b;
+static uint8_t *scratch_bin;
+static size_t scratch_bin_cap;
+
+/* p's encoding, in the scratch buffer until the next call; NULL when the host is out
+ * of memory. */
+static const uint8_t *encode_scratch(const ff_program *p, size_t *size)
+{
+    size_t need = ff_program_encoded_max(p);
+    if (need > scratch_bin_cap) {
+        uint8_t *bin = realloc(scratch_bin, need);
+        if (!bin) return NULL;
+        scratch_bin = bin;
+        scratch_bin_cap = need;
+    }
+    *size = ff_program_encode_into(p, scratch_bin);
+    return scratch_bin;
+}
+
 /* ---------------------------------------------------------------- fitting the output */
 
 /* Bytes in the encoding of p's first nops operations; SIZE_MAX when the host is out of
@@ -498,12 +522,8 @@ static void mutate_once(rng *r, ff_program *p)
 static size_t encoded_size(ff_program *p, size_t nops)
 {
     size_t all = p->nops, size;
-    uint8_t *bin;
     p->nops = nops;
-    if (ff_program_encode(p, &bin, &size))
-        free(bin);
-    else
-        size = SIZE_MAX;
+    if (!encode_scratch(p, &size)) size = SIZE_MAX;
     p->nops = all;
     return size;
 }
@@ -534,17 +554,15 @@ static void fit(ff_program *p, size_t max)
  * 2-byte shortest header only a prefix of it fits (it still decodes, not canonically). */
 static bool emit(ff_program *p, uint8_t *out, size_t max, size_t *written)
 {
-    uint8_t *bin;
     size_t size;
-    if (!ff_program_encode(p, &bin, &size)) return false;
+    const uint8_t *bin = encode_scratch(p, &size);
+    if (!bin) return false;
     if (size > max) { /* the rare path: encode again after shrinking */
-        free(bin);
         fit(p, max);
-        if (!ff_program_encode(p, &bin, &size)) return false;
+        if (!(bin = encode_scratch(p, &size))) return false;
         if (size > max) size = max;
     }
     if (size) memcpy(out, bin, size);
-    free(bin);
     *written = size;
     return true;
 }
@@ -560,14 +578,13 @@ size_t ff_mutate(uint8_t *data, size_t size, size_t max_size, unsigned int seed,
         size_t n = fallback(data, size, max_size);
         return n <= max_size ? n : max_size;
     }
-    ff_program p;
-    if (!ff_program_decode(&p, data, size)) return size;
+    ff_program *p = &scratch_a;
+    if (!ff_program_decode_again(p, data, size)) return size;
     unsigned rounds = 1;
     while (rounds < MAX_ROUNDS && one_in(&r, 2)) rounds++;
-    for (unsigned i = 0; i < rounds; i++) mutate_once(&r, &p);
+    for (unsigned i = 0; i < rounds; i++) mutate_once(&r, p);
     size_t written = size; /* out of host memory: the input stays as it was */
-    (void)emit(&p, data, max_size, &written);
-    ff_program_free(&p);
+    (void)emit(p, data, max_size, &written);
     return written;
 }
 
@@ -575,20 +592,15 @@ size_t ff_crossover(const uint8_t *a, size_t asize, const uint8_t *b, size_t bsi
                     size_t max_out_size, unsigned int seed)
 {
     rng r = {seed};
-    ff_program pa, pb;
+    ff_program *pa = &scratch_a, *pb = &scratch_b;
     size_t written = 0;
-    if (!ff_program_decode(&pa, a, asize)) return 0;
-    if (!ff_program_decode(&pb, b, bsize)) {
-        ff_program_free(&pa);
+    if (!ff_program_decode_again(pa, a, asize) || !ff_program_decode_again(pb, b, bsize))
         return 0;
-    }
     /* A non-empty prefix of a and a non-empty suffix of b, so the child mixes both. */
-    pa.nops = pa.nops ? 1 + random_index(&r, pa.nops) : 0;
-    size_t from = pb.nops ? random_index(&r, pb.nops) : 0;
-    for (size_t i = from; i < pb.nops; i++)
-        if (!ff_program_add(&pa, &pb.ops[i])) break; /* FF_OPS_MAX reached */
-    (void)emit(&pa, out, max_out_size, &written);
-    ff_program_free(&pa);
-    ff_program_free(&pb);
+    pa->nops = pa->nops ? 1 + random_index(&r, pa->nops) : 0;
+    size_t from = pb->nops ? random_index(&r, pb->nops) : 0;
+    for (size_t i = from; i < pb->nops; i++)
+        if (!ff_program_add(pa, &pb->ops[i])) break; /* FF_OPS_MAX reached */
+    (void)emit(pa, out, max_out_size, &written);
     return written;
 }

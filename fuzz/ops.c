@@ -373,10 +373,20 @@ static void encode_op(writer *w, const ff_op *op)
     }
 }
 
+size_t ff_program_encoded_max(const ff_program *p) { return HEADER_MAX + p->nops * OP_MAX; }
+
 bool ff_program_encode(const ff_program *p, uint8_t **data, size_t *size)
 {
-    writer w = {malloc(HEADER_MAX + p->nops * OP_MAX), 0};
-    if (!w.buf) return false;
+    uint8_t *buf = malloc(ff_program_encoded_max(p));
+    if (!buf) return false;
+    *size = ff_program_encode_into(p, buf);
+    *data = buf;
+    return true;
+}
+
+size_t ff_program_encode_into(const ff_program *p, uint8_t *buf)
+{
+    writer w = {buf, 0};
     size_t name_len = strnlen(p->backend, sizeof p->backend);
     if (name_len > NAME_LEN_MAX) name_len = 0; /* no binary form: see ff_program_encode */
     /* A preset that is no fuzz preset has no binary form: it falls back to the first. */
@@ -401,9 +411,7 @@ bool ff_program_encode(const ff_program *p, uint8_t **data, size_t *size)
         for (size_t i = 0; i < name_len; i++) put_byte(&w, (uint8_t)p->backend[i]);
     }
     for (size_t i = 0; i < p->nops; i++) encode_op(&w, &p->ops[i]);
-    *data = w.buf;
-    *size = w.len;
-    return true;
+    return w.len;
 }
 
 /* ---------------------------------------------------------------- text: printing */

@@ -152,6 +152,10 @@ bool ff_program_decode_again(ff_program *p, const uint8_t *data, size_t size);
 /* The canonical binary form into a malloc'd buffer; false on host memory. A backend
  * line longer than a binary name (FF_OPS_NAME_MAX - 1) is left out. */
 bool ff_program_encode(const ff_program *p, uint8_t **data, size_t *size);
+/* The same into buf, which holds at least ff_program_encoded_max(p) bytes; returns the
+ * size written. For callers that encode often into one buffer (a mutator). */
+size_t ff_program_encoded_max(const ff_program *p);
+size_t ff_program_encode_into(const ff_program *p, uint8_t *buf);
 
 /* Parses text. On error returns false with "line N: what is wrong" in err. */
 bool ff_program_parse(ff_program *p, const char *text, char *err, size_t errlen);
