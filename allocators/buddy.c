@@ -168,37 +168,44 @@ static inline uint64_t word_within(const uint64_t *bits, uint64_t w, uint64_t fr
     return word;
 }
 
-/* The first set bit in [from, to] (from <= to), else UINT64_MAX. A step per summary
- * word and per non-zero word read. */
-static uint64_t summarised_first(ff_env *env, const uint64_t *bits, const uint64_t *any,
-                                 uint64_t from, uint64_t to)
+/* The first word in [from, to] (word numbers, from <= to) that its summary flags, else
+ * UINT64_MAX: a step per summary word read. Every search through a summary is this
+ * loop, resumed at the word after the last one it returned. */
+static uint64_t next_flagged(ff_env *env, const uint64_t *any, uint64_t from, uint64_t to)
 {
-    for (uint64_t s = from / 4096; s <= to / 4096; s++) {
+    for (uint64_t s = from / 64; s <= to / 64; s++) {
         ff_step(env);
-        for (uint64_t flagged = word_within(any, s, from / 64, to / 64); flagged;
-             flagged &= flagged - 1) {
-            ff_step(env);
-            uint64_t w = s * 64 + (uint64_t)__builtin_ctzll(flagged);
-            uint64_t word = word_within(bits, w, from, to);
-            if (word) return w * 64 + (uint64_t)__builtin_ctzll(word);
-        }
+        uint64_t flagged = word_within(any, s, from, to);
+        if (flagged) return s * 64 + (uint64_t)__builtin_ctzll(flagged);
     }
     return UINT64_MAX;
 }
 
-/* The set bits in words [first, last] (first <= last), with the same steps. */
+static inline uint64_t flagged_after(ff_env *env, const uint64_t *any, uint64_t w, uint64_t to)
+{
+    return w < to ? next_flagged(env, any, w + 1, to) : UINT64_MAX;
+}
+
+/* The first set bit in [from, to] (from <= to), else UINT64_MAX. */
+static uint64_t summarised_first(ff_env *env, const uint64_t *bits, const uint64_t *any,
+                                 uint64_t from, uint64_t to)
+{
+    for (uint64_t w = next_flagged(env, any, from / 64, to / 64); w != UINT64_MAX;
+         w = flagged_after(env, any, w, to / 64)) {
+        uint64_t word = word_within(bits, w, from, to);
+        if (word) return w * 64 + (uint64_t)__builtin_ctzll(word);
+    }
+    return UINT64_MAX;
+}
+
+/* The set bits in words [first, last] (first <= last). */
 static uint64_t summarised_count(ff_env *env, const uint64_t *bits, const uint64_t *any,
                                  uint64_t first, uint64_t last)
 {
     uint64_t n = 0;
-    for (uint64_t s = first / 64; s <= last / 64; s++) {
-        ff_step(env);
-        for (uint64_t flagged = word_within(any, s, first, last); flagged;
-             flagged &= flagged - 1) {
-            ff_step(env);
-            n += (uint64_t)__builtin_popcountll(bits[s * 64 + (uint64_t)__builtin_ctzll(flagged)]);
-        }
-    }
+    for (uint64_t w = next_flagged(env, any, first, last); w != UINT64_MAX;
+         w = flagged_after(env, any, w, last))
+        n += (uint64_t)__builtin_popcountll(bits[w]);
     return n;
 }
 
@@ -517,7 +524,7 @@ static void size_areas(buddy *b)
     }
 }
 
-/* Points every area into the two allocations. */
+/* Points every area into the shared allocations of listed bits, summaries and links. */
 static void place_areas(buddy *b)
 {
     uint64_t *listed = b->listed_words, *summary = b->listed_summary;
@@ -767,16 +774,10 @@ static ff_pfn first_head_in(buddy *b, ff_pfn from, ff_pfn to)
 {
     if (from >= to) return to;
     uint64_t lo = from - b->base, hi = to - 1 - b->base;
-    for (uint64_t s = lo / 4096; s <= hi / 4096; s++) {
-        ff_step(b->env);
-        for (uint64_t flagged = word_within(b->heads_any, s, lo / 64, hi / 64); flagged;
-             flagged &= flagged - 1) {
-            ff_step(b->env);
-            uint64_t chunk = s * 64 + (uint64_t)__builtin_ctzll(flagged);
-            for (uint64_t i = max_u64(chunk * 64, lo); i <= min_u64(chunk * 64 + 63, hi); i++)
-                if (b->head_count[i]) return b->base + i;
-        }
-    }
+    for (uint64_t chunk = next_flagged(b->env, b->heads_any, lo / 64, hi / 64);
+         chunk != UINT64_MAX; chunk = flagged_after(b->env, b->heads_any, chunk, hi / 64))
+        for (uint64_t i = max_u64(chunk * 64, lo); i <= min_u64(chunk * 64 + 63, hi); i++)
+            if (b->head_count[i]) return b->base + i;
     return to;
 }
 
