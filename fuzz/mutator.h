@@ -27,20 +27,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Operations in a program the mutator writes, at most (see mutator.c for why). */
+#define FF_MUTATE_OPS_MAX 64
+
 /* Byte-level fallback the engine provides (libFuzzer: LLVMFuzzerMutate). Returns new size. */
 typedef size_t (*ff_byte_mutator)(uint8_t *data, size_t size, size_t max_size);
 
 /* Mutates data in place (capacity max_size), deterministic for a given seed. Returns
  * the new size (<= max_size). About one call in eight hands the bytes to fallback
  * instead, when it is non-NULL, and returns what it returns (at most max_size).
- * The output is a canonical encoding whenever max_size >= 2 (the shortest header);
- * operations that do not fit are dropped from the end, and if even the header alone
- * does not fit, extra regions, then the custom map, then the back-end name go. */
+ * The output is a canonical encoding whenever max_size >= 2 (the shortest header) of
+ * at most FF_MUTATE_OPS_MAX operations, growth slowing from half that on; operations
+ * that do not fit are dropped from the end, and if even the header alone does not
+ * fit, extra regions, then the custom map, then the back-end name go. */
 size_t ff_mutate(uint8_t *data, size_t size, size_t max_size, unsigned int seed,
                  ff_byte_mutator fallback);
 
 /* Crossover: a program made of a prefix of a's operations and a suffix of b's (config
- * of a). When both have operations the child keeps at least one of each. Returns the
+ * of a), cut at FF_MUTATE_OPS_MAX operations. When both have operations the child
+ * keeps at least one of each. Returns the
  * size written to out (<= max_out_size); 0 only when the host runs out of memory or
  * max_out_size is 0. */
 size_t ff_crossover(const uint8_t *a, size_t asize, const uint8_t *b, size_t bsize, uint8_t *out,

@@ -242,9 +242,10 @@ FF_TEST(mutator_size_beyond_capacity_is_clamped)
     free(in.data);
 }
 
-FF_TEST(mutator_full_program_stays_within_limit)
+FF_TEST(mutator_full_program_comes_out_at_the_operation_cap)
 {
-    /* FF_OPS_MAX checks: inserting and duplicating must fail quietly. */
+    /* FF_OPS_MAX checks (a hand-written reproducer, a byte mutation's output): the
+     * output keeps its first FF_MUTATE_OPS_MAX operations. */
     size_t size = 2 + FF_OPS_MAX;
     uint8_t *buf = malloc(size);
     CHECK(buf != NULL);
@@ -256,7 +257,7 @@ FF_TEST(mutator_full_program_stays_within_limit)
         CHECK(out <= size);
         ff_program p;
         decode_canonical(&p, buf, out);
-        CHECK(p.nops <= FF_OPS_MAX && p.nops > FF_OPS_MAX - 40);
+        CHECK_EQ(p.nops, FF_MUTATE_OPS_MAX);
         ff_program_free(&p);
     }
     free(buf);
@@ -394,6 +395,51 @@ FF_TEST(mutator_empty_input)
     CHECK_EQ(ff_mutate(NULL, 0, 0, 1, NULL), 0);
 }
 
+/* A hardened tiny-map program of n operations: alloc 1, drop h0, alternating. */
+static bytes long_program(size_t n)
+{
+    ff_program p;
+    ff_program_init(&p);
+    strcpy(p.backend, "bsa");
+    p.preset = "tiny";
+    for (size_t i = 0; i < n; i++) {
+        ff_op op = {.kind = i % 2 ? FF_OP_DROP : FF_OP_ALLOC, .zone = FF_ZONE_NORMAL, .refs = 1,
+                    .count = 1, .align = 1};
+        CHECK(ff_program_add(&p, &op));
+    }
+    bytes b = encode(&p);
+    ff_program_free(&p);
+    return b;
+}
+
+/* Of 1000 mutations of an n-operation program, how many come out longer. */
+static size_t grown_of(size_t n)
+{
+    bytes in = long_program(n);
+    size_t grown = 0;
+    for (unsigned seed = 0; seed < 1000; seed++) {
+        uint8_t buf[BIG];
+        memcpy(buf, in.data, in.size);
+        size_t size = ff_mutate(buf, in.size, BIG, seed, NULL);
+        ff_program p;
+        decode_canonical(&p, buf, size);
+        CHECK(p.nops <= FF_MUTATE_OPS_MAX);
+        grown += p.nops > n;
+        ff_program_free(&p);
+    }
+    free(in.data);
+    return grown;
+}
+
+FF_TEST(mutator_growth_slows_towards_the_operation_cap)
+{
+    /* Short programs grow freely; one short of the cap, growth is refused (a later
+     * round of the same call may grow what an earlier one shrank, rarely). */
+    size_t short_grown = grown_of(8), long_grown = grown_of(FF_MUTATE_OPS_MAX - 1);
+    CHECK(short_grown > 200);
+    CHECK(long_grown < 20);
+}
+
 /* ---------------------------------------------------------------- ff_crossover */
 
 /* a: alloc 100 .. alloc 119 (asterinas, poison, qemu, bsa); b: raw_free of frames
@@ -457,6 +503,35 @@ FF_TEST(mutator_crossover_mixes_parents)
     }
     for (size_t i = 1; i <= 20; i++) CHECK(prefix_len_seen[i]);
     for (size_t j = 0; j < 30; j++) CHECK(suffix_start_seen[j]);
+    free(a.data);
+    free(b.data);
+}
+
+FF_TEST(mutator_crossover_cuts_long_children_and_keeps_both_parents)
+{
+    bytes a = long_program(2 * FF_MUTATE_OPS_MAX), b;
+    {
+        ff_program pb;
+        ff_program_init(&pb);
+        for (size_t i = 0; i < 2 * FF_MUTATE_OPS_MAX; i++) {
+            ff_op op = {.kind = FF_OP_CHECK, .zone = FF_ZONE_NORMAL, .refs = 1, .count = 1, .align = 1};
+            CHECK(ff_program_add(&pb, &op));
+        }
+        b = encode(&pb);
+        ff_program_free(&pb);
+    }
+    size_t longest = 0;
+    for (unsigned seed = 0; seed < 500; seed++) {
+        uint8_t out[BIG];
+        size_t size = ff_crossover(a.data, a.size, b.data, b.size, out, sizeof out, seed);
+        ff_program c;
+        decode_canonical(&c, out, size);
+        CHECK(c.nops <= FF_MUTATE_OPS_MAX);
+        CHECK(c.ops[0].kind != FF_OP_CHECK && c.ops[c.nops - 1].kind == FF_OP_CHECK);
+        if (c.nops > longest) longest = c.nops;
+        ff_program_free(&c);
+    }
+    CHECK_EQ(longest, FF_MUTATE_OPS_MAX);
     free(a.data);
     free(b.data);
 }
