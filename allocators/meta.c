@@ -9,8 +9,9 @@
  * A frame given back to the back-end returns to the zero slot, so "owned by the
  * allocator" never needs to be written.
  *
- * Every slot changed since the last reset is logged once (F_LOGGED), and reset zeroes
- * exactly those.
+ * Every block of 64 slots changed since the last reset is logged once, and reset zeroes
+ * exactly those: a pass over an operation's frames logs them a block at a time, not
+ * slot by slot.
  *
  * Allocations made through the layer are remembered in their slots: the head holds the
  * number of frames not yet released, every other member its distance to the head. A
@@ -38,7 +39,6 @@ enum slot_state_raw {
 };
 
 enum slot_flags {
-    F_LOGGED = 1 << 0, /* in the reset log */
     F_MEMBER = 1 << 1, /* part of an allocation made through the layer */
     F_HEAD = 1 << 2,   /* its first frame */
 };
@@ -77,8 +77,12 @@ struct ff_meta {
 
     ff_slot *slots; /* one per frame below space->top */
     uint64_t nslots;
-    ff_pfn *log;    /* slots touched since reset: room for every slot, each logged once */
+    /* Blocks of LOG_BLOCK slots touched since reset: room for every block, each logged
+     * once (block_logged). */
+    size_t *log;
     size_t log_count;
+    uint8_t *block_logged;
+    size_t nblocks;
 
     int cpu;         /* the simulated CPU running the current operation */
     int lock_holder; /* NO_HOLDER or the CPU holding the allocator lock */
@@ -86,33 +90,55 @@ struct ff_meta {
     ff_meta_last last;
 };
 
-/* The slot of pfn, logged for reset before its first change. The log has room for
- * every slot (reserved lazily, like the slots), so it never grows: no allocation in a
- * run, and no path here that depends on what ran before, as fuzzers' coverage needs. */
+#define LOG_BLOCK 64
+
+/* Logs the block of slot pfn for reset. The log has room for every block from the
+ * start, so it never grows: no allocation in a run, and no path here that depends on
+ * what ran before, as fuzzers' coverage needs. */
+static void log_slot(ff_meta *m, ff_pfn pfn)
+{
+    size_t b = (size_t)(pfn / LOG_BLOCK);
+    if (m->block_logged[b]) return;
+    m->block_logged[b] = 1;
+    m->log[m->log_count++] = b;
+}
+
+/* The same for the slots of [start, end) (below nslots). */
+static void log_slots(ff_meta *m, ff_pfn start, ff_pfn end)
+{
+    if (start >= end) return;
+    for (ff_pfn p = start - start % LOG_BLOCK; p < end; p += LOG_BLOCK) log_slot(m, p);
+}
+
+/* The slot of pfn, logged for reset before its change. */
 static ff_slot *slot_mut(ff_meta *m, ff_pfn pfn)
 {
-    ff_slot *s = &m->slots[pfn];
-    if (!(s->flags & F_LOGGED)) {
-        m->log[m->log_count++] = pfn;
-        s->flags |= F_LOGGED;
+    log_slot(m, pfn);
+    return &m->slots[pfn];
+}
+
+/* Zeroes every logged block of slots and empties the log. */
+static void forget_slots(ff_meta *m)
+{
+    for (size_t i = 0; i < m->log_count; i++) {
+        ff_pfn lo = (ff_pfn)m->log[i] * LOG_BLOCK;
+        uint64_t n = m->nslots - lo < LOG_BLOCK ? m->nslots - lo : LOG_BLOCK;
+        memset(&m->slots[lo], 0, n * sizeof(ff_slot));
+        m->block_logged[m->log[i]] = 0;
     }
-    return s;
+    m->log_count = 0;
 }
 
-/* Back to the zero slot, keeping only the reset-log mark. */
-static void slot_clear(ff_slot *s)
+/* Frames [start, end) going back to the back-end: their slots return to zero. */
+static void release_slots(ff_meta *m, ff_pfn start, ff_pfn end)
 {
-    uint8_t logged = s->flags & F_LOGGED;
-    memset(s, 0, sizeof *s);
-    s->flags = logged;
-}
-
-/* A frame going back to the back-end: its slot returns to zero. */
-static void slot_release(ff_meta *m, ff_slot *s)
-{
-    slot_clear(s);
-    /* INJECTED BUG layer-freed-keeps-slot: the freed frame keeps a live slot. */
-    if (FF_BUG(m->opts.bug, LAYER_FREED_KEEPS_SLOT, true)) s->state = ST_IN_USE;
+    log_slots(m, start, end);
+    memset(&m->slots[start], 0, (end - start) * sizeof(ff_slot));
+    /* INJECTED BUG layer-freed-keeps-slot: the freed frame keeps a live slot (its canary
+     * counts frames). */
+    if (m->opts.bug != FF_BUG_NONE)
+        for (ff_pfn p = start; p < end; p++)
+            if (FF_BUG(m->opts.bug, LAYER_FREED_KEEPS_SLOT, true)) m->slots[p].state = ST_IN_USE;
 }
 
 static ff_slot_state view_state(const ff_meta *m, ff_pfn pfn)
@@ -369,14 +395,14 @@ static bool release_frame(ff_meta *m, ff_pfn pfn, release_batch *b)
         if (--h->link > 0) return true;
         /* The whole allocation is released: give it back in one call. */
         ff_pfn end = allocation_end(m, head);
-        for (ff_pfn p = head; p < end; p++) slot_release(m, slot_mut(m, p));
+        release_slots(m, head, end);
         ff_status st;
         if (!backend_free(m, head, end - head, &st)) return false;
         if (st != FF_OK) b->rejected = true;
         return true;
     }
 
-    slot_release(m, s);
+    release_slots(m, pfn, pfn + 1);
     if (m->opts.semantics == FF_SEM_ASTERINAS_2024) {
         /* Page::drop: dealloc(pfn, 1), one frame at a time. */
         b->start = pfn;
@@ -417,15 +443,15 @@ static ff_meta_status drop_frames(ff_meta *m, ff_pfn start, uint64_t count)
     if (sole_holder_of_allocation(m, start, count)) {
         /* What the frame-by-frame path ends in, in one pass: every slot released, then
          * the allocation given back in one call. */
-        for (ff_pfn p = start; p < start + count; p++) slot_release(m, slot_mut(m, p));
+        release_slots(m, start, start + count);
         ff_status st;
         if (!backend_free(m, start, count, &st)) return m->death;
         return st == FF_OK ? FF_META_OK : FF_META_FREE_REJECTED;
     }
     release_batch b = {0};
+    log_slots(m, start, start + count);
     for (uint64_t i = 0; i < count; i++) {
-        ff_slot *s = slot_mut(m, start + i);
-        if (--s->refcount == 0 && !release_frame(m, start + i, &b)) return m->death;
+        if (--m->slots[start + i].refcount == 0 && !release_frame(m, start + i, &b)) return m->death;
     }
     if (!batch_flush(m, &b)) return m->death;
     return b.rejected ? FF_META_FREE_REJECTED : FF_META_OK;
@@ -456,8 +482,9 @@ static void take_frame(ff_meta *m, ff_pfn pfn, uint8_t usage)
  * first reference (one pass over the slots, as allocations can be large). */
 static void mark_allocation(ff_meta *m, ff_pfn start, uint64_t count, bool take, uint8_t usage)
 {
+    log_slots(m, start, start + count);
     for (uint64_t i = 0; i < count; i++) {
-        ff_slot *s = slot_mut(m, start + i);
+        ff_slot *s = &m->slots[start + i];
         if (take) {
             s->state = ST_IN_USE;
             s->refcount = 1;
@@ -532,7 +559,9 @@ ff_meta_status ff_meta_alloc(ff_meta *m, const ff_alloc_req *req, uint8_t usage,
         /* One range query instead of a region lookup per frame. */
         bool all_usable = start < m->nslots && count <= m->nslots - start &&
                           ff_space_usable_in(m->space, start, count) == count;
-        for (uint64_t i = 0; i < count; i++) {
+        uint8_t states = 0; /* all the allocator's, the common case: one branch-free pass */
+        for (uint64_t i = 0; all_usable && i < count; i++) states |= m->slots[start + i].state;
+        for (uint64_t i = 0; (!all_usable || states != ST_INITIAL) && i < count; i++) {
             ff_pfn pfn = start + i;
             if (all_usable && m->slots[pfn].state == ST_INITIAL) continue; /* the allocator's */
             ff_slot_state vs = view_state(m, pfn);
@@ -623,6 +652,16 @@ ff_meta_status ff_meta_from_unused(ff_meta *m, uint64_t paddr, uint64_t count, u
 static ff_meta_status require_in_use(ff_meta *m, ff_pfn start, uint64_t count, const char *what,
                                      uint32_t refs_to_add)
 {
+    /* The common case, every slot fine, in one branch-free pass; the loop below names
+     * the first that is not. */
+    if (start < m->nslots && count <= m->nslots - start) {
+        bool bad = false;
+        for (uint64_t i = 0; i < count; i++) {
+            const ff_slot *s = &m->slots[start + i];
+            bad |= (s->state != ST_IN_USE) | (refs_to_add > FF_REF_MAX - s->refcount);
+        }
+        if (!bad) return FF_META_OK;
+    }
     bool faithful = m->opts.semantics == FF_SEM_ASTERINAS_2024;
     for (uint64_t i = 0; i < count; i++) {
         ff_pfn pfn = start + i;
@@ -664,7 +703,8 @@ ff_meta_status ff_meta_from_in_use(ff_meta *m, uint64_t paddr, uint64_t count, u
     if (!caller_frames(m, "from_in_use", paddr, count, &start, &st)) return st;
     st = require_in_use(m, start, count, "from_in_use", refs);
     if (st != FF_META_OK) return st;
-    for (uint64_t i = 0; i < count; i++) slot_mut(m, start + i)->refcount += refs;
+    log_slots(m, start, start + count);
+    for (uint64_t i = 0; i < count; i++) m->slots[start + i].refcount += refs;
     *out = (ff_handle){start, count};
     return FF_META_OK;
 }
@@ -804,6 +844,17 @@ static __attribute__((noinline)) void destroy_backend(ff_meta *m)
     m->backend = NULL;
 }
 
+/* Gives the slots and their log back. Every slot written since the last reset is in a
+ * logged block: zeroing those leaves the array as it was mapped, to be reused without a
+ * system call. */
+static void free_slots(ff_meta *m)
+{
+    if (m->slots && m->block_logged) forget_slots(m);
+    ff_host_free_zeroed(m->slots, m->nslots * sizeof(ff_slot));
+    ff_host_free(m->log, m->nblocks * sizeof *m->log);
+    ff_host_free(m->block_logged, m->nblocks);
+}
+
 ff_meta *ff_meta_create(ff_space *space, const ff_backend_ops *ops, const ff_meta_opts *opts,
                         char *err, size_t errlen)
 {
@@ -827,13 +878,14 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_ops *ops, const ff_met
                       .frame_mem = ff_space_has_backing(space) ? ff_space_frame_mem : NULL,
                       .space = space, .on_exit = layer_exit, .on_keep = layer_keep,
                       .on_base = layer_base, .resets = true};
+    m->nblocks = (size_t)((m->nslots + LOG_BLOCK - 1) / LOG_BLOCK);
     m->slots = ff_host_zalloc(m->nslots * sizeof(ff_slot));
-    m->log = ff_host_zalloc(m->nslots * sizeof *m->log);
-    if (!m->slots || !m->log) {
+    m->log = ff_host_zalloc(m->nblocks * sizeof *m->log);
+    m->block_logged = ff_host_zalloc(m->nblocks);
+    if (!m->slots || !m->log || !m->block_logged) {
         snprintf(err, errlen, "cannot reserve metadata for %llu frames",
                  (unsigned long long)m->nslots);
-        ff_host_free(m->slots, m->nslots * sizeof(ff_slot));
-        ff_host_free(m->log, m->nslots * sizeof *m->log);
+        free_slots(m);
         free(m);
         return NULL;
     }
@@ -841,8 +893,7 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_ops *ops, const ff_met
     ff_space_reset(space);
     m->backend = create_backend(m, err, errlen);
     if (!m->backend) {
-        ff_host_free(m->slots, m->nslots * sizeof(ff_slot));
-        ff_host_free(m->log, m->nslots * sizeof *m->log);
+        free_slots(m);
         free(m->kept);
         free(m);
         return NULL;
@@ -854,11 +905,7 @@ void ff_meta_destroy(ff_meta *m)
 {
     if (!m) return;
     destroy_backend(m);
-    /* Every slot written since the last reset is in the log: zeroing those leaves the
-     * array as it was mapped, to be reused without a system call. */
-    for (size_t i = 0; i < m->log_count; i++) memset(&m->slots[m->log[i]], 0, sizeof(ff_slot));
-    ff_host_free_zeroed(m->slots, m->nslots * sizeof(ff_slot));
-    ff_host_free(m->log, m->nslots * sizeof *m->log);
+    free_slots(m);
     free(m->kept);
     free(m);
 }
@@ -882,8 +929,7 @@ bool ff_meta_reset(ff_meta *m)
 {
     /* An instance left through the hang handler or a panic is never trusted again. */
     bool reuse = m->death == FF_META_OK && m->ops->reset;
-    for (size_t i = 0; i < m->log_count; i++) memset(&m->slots[m->log[i]], 0, sizeof(ff_slot));
-    m->log_count = 0;
+    forget_slots(m);
     m->lock_holder = NO_HOLDER;
     m->death = FF_META_OK;
     m->last = (ff_meta_last){0};

@@ -73,8 +73,14 @@ const char *ff_free_kind_name(ff_free_kind kind)
 
 /* ---------------------------------------------------------------- state */
 
+/* Word indices logged once each, for reset. */
+typedef struct block_log {
+    size_t *index;
+    size_t count, cap;
+    uint8_t *logged; /* one byte per word: already in index */
+} block_log;
+
 enum frame_flags {
-    FR_LOGGED = 1 << 0,  /* in the reset log */
     FR_EVER = 1 << 1,    /* handed out at least once */
     FR_PHANTOM = 1 << 2, /* held through from_unused while the back-end held it free */
     FR_TAINTED = 1 << 3, /* the program misused it: its poison and slot prove nothing */
@@ -84,21 +90,12 @@ enum frame_flags {
                                size class): never poisoned, so its content proves nothing */
 };
 
-typedef struct shadow_frame {
-    uint64_t refs;    /* references the program holds */
-    ff_pfn head;      /* handed out: its allocation's first frame */
-    uint64_t asked;   /* at a head: frames asked for */
-    uint64_t granted; /* at a head: frames the policy says are reserved */
-    uint32_t alloc;   /* handed out: which hand-out of the run (1, 2, ...) took it */
-    uint8_t flags;
-} shadow_frame;
-
 /* A run of frames: an allocation the layer refused to take, or frames freed. */
 typedef struct orphan {
     ff_pfn start;
     uint64_t count;
     uint64_t granted; /* orphans only: the frames the allocation reserved */
-    uint32_t alloc;   /* orphans only: the hand-out (shadow_frame.alloc) */
+    uint32_t alloc;   /* orphans only: the hand-out (the shadow's alloc) */
 } orphan;
 
 /* Freed runs remembered per operation; an operation freeing more (asterinas-2024
@@ -122,15 +119,22 @@ struct ff_oracle {
     ff_pfn top;
     ff_runs ram; /* usable RAM joined into contiguous runs */
 
-    shadow_frame *frames;
-    ff_pfn *frame_log;
-    size_t frame_log_count, frame_log_cap;
+    /* The shadow of each frame below top, one array per field, so that a pass over an
+     * operation's frames reads and writes only the fields it judges. */
+    uint64_t *refs;    /* references the program holds */
+    uint8_t *flags;    /* enum frame_flags */
+    ff_pfn *head;      /* handed out: its allocation's first frame */
+    uint32_t *alloc;   /* handed out: which hand-out of the run (1, 2, ...) took it */
+    uint64_t *asked;   /* at a head: frames asked for */
+    uint64_t *granted; /* at a head: frames the policy says are reserved */
 
     uint64_t *taken; /* bit per frame: handed out */
     size_t taken_words;
-    size_t *word_log; /* words of `taken` changed since the last run began */
-    size_t word_log_count, word_log_cap;
-    uint8_t *word_logged; /* one byte per word: already in word_log */
+    /* What changed since the last run began, by word of `taken` (64 frames): the
+     * words of `taken` themselves, and the blocks of the shadow arrays. Logged a block
+     * at a time, a pass over a range logs it in words; kept apart, the leak check's
+     * reservations over all of memory log only the bitmap. */
+    block_log taken_log, shadow_log;
 
     /* The run being judged. */
     ff_meta *meta;
@@ -194,17 +198,27 @@ static void grow(void **array, size_t *cap, size_t elem)
 /* Zeroes what the last run wrote into the shadow and the taken bitmap. */
 static void forget_run(ff_oracle *o)
 {
-    if (o->frames)
-        for (size_t i = 0; i < o->frame_log_count; i++)
-            memset(&o->frames[o->frame_log[i]], 0, sizeof(shadow_frame));
-    o->frame_log_count = 0;
-    if (o->taken && o->word_logged)
-        for (size_t i = 0; i < o->word_log_count; i++) {
-            o->taken[o->word_log[i]] = 0;
-            o->word_logged[o->word_log[i]] = 0;
-        }
-    o->word_log_count = 0;
+    for (size_t i = 0; i < o->taken_log.count; i++) {
+        o->taken[o->taken_log.index[i]] = 0;
+        o->taken_log.logged[o->taken_log.index[i]] = 0;
+    }
+    o->taken_log.count = 0;
+    for (size_t i = 0; i < o->shadow_log.count; i++) {
+        size_t w = o->shadow_log.index[i];
+        ff_pfn lo = (ff_pfn)w * 64, n = o->top - lo < 64 ? o->top - lo : 64;
+        o->shadow_log.logged[w] = 0;
+        memset(&o->refs[lo], 0, n * sizeof *o->refs);
+        memset(&o->flags[lo], 0, n * sizeof *o->flags);
+        memset(&o->head[lo], 0, n * sizeof *o->head);
+        memset(&o->alloc[lo], 0, n * sizeof *o->alloc);
+        memset(&o->asked[lo], 0, n * sizeof *o->asked);
+        memset(&o->granted[lo], 0, n * sizeof *o->granted);
+    }
+    o->shadow_log.count = 0;
 }
+
+/* The shadow arrays, each as ff_host_zalloc gave it (free_zeroed: all zero). */
+#define SHADOW_ARRAYS(X) X(refs) X(flags) X(head) X(alloc) X(asked) X(granted)
 
 ff_oracle *ff_oracle_create(const ff_space *space)
 {
@@ -213,10 +227,15 @@ ff_oracle *ff_oracle_create(const ff_space *space)
     o->space = space;
     o->top = space->top;
     o->taken_words = (size_t)((space->top + 63) / 64);
-    o->frames = ff_host_zalloc(space->top * sizeof(shadow_frame));
+    bool mapped = true;
+#define ALLOC_SHADOW(field) \
+    mapped &= (o->field = ff_host_zalloc(space->top * sizeof *o->field)) != NULL;
+    SHADOW_ARRAYS(ALLOC_SHADOW)
+#undef ALLOC_SHADOW
     o->taken = ff_host_zalloc(o->taken_words * sizeof(uint64_t));
-    o->word_logged = ff_host_zalloc(o->taken_words);
-    if (!o->frames || !o->taken || !o->word_logged ||
+    o->taken_log.logged = ff_host_zalloc(o->taken_words);
+    o->shadow_log.logged = ff_host_zalloc(o->taken_words);
+    if (!mapped || !o->taken || !o->taken_log.logged || !o->shadow_log.logged ||
         !ff_runs_init(&o->ram, space->usable, space->nusable)) {
         ff_oracle_destroy(o);
         return NULL;
@@ -230,37 +249,50 @@ void ff_oracle_destroy(ff_oracle *o)
     /* What the logs name is all that was written since the last run began: zeroed,
      * the arrays are as they were mapped, to be reused without a system call. */
     forget_run(o);
-    ff_host_free_zeroed(o->frames, o->top * sizeof(shadow_frame));
+#define FREE_SHADOW(field) ff_host_free_zeroed(o->field, o->top * sizeof *o->field);
+    SHADOW_ARRAYS(FREE_SHADOW)
+#undef FREE_SHADOW
     ff_host_free_zeroed(o->taken, o->taken_words * sizeof(uint64_t));
-    ff_host_free_zeroed(o->word_logged, o->taken_words);
+    ff_host_free_zeroed(o->taken_log.logged, o->taken_words);
+    ff_host_free_zeroed(o->shadow_log.logged, o->taken_words);
     ff_runs_destroy(&o->ram);
-    free(o->frame_log);
-    free(o->word_log);
+    free(o->taken_log.index);
+    free(o->shadow_log.index);
     free(o->orphans);
     free(o->writes);
     free(o);
 }
 
-/* The record of pfn (< top), logged for reset before its first change. */
-static shadow_frame *frame_mut(ff_oracle *o, ff_pfn pfn)
+/* Logs word w for reset, before its first change. */
+static void log_touch(block_log *l, size_t w)
 {
-    shadow_frame *f = &o->frames[pfn];
-    if (!(f->flags & FR_LOGGED)) {
-        if (o->frame_log_count == o->frame_log_cap)
-            grow((void **)&o->frame_log, &o->frame_log_cap, sizeof *o->frame_log);
-        o->frame_log[o->frame_log_count++] = pfn;
-        f->flags |= FR_LOGGED;
-    }
-    return f;
+    if (l->logged[w]) return;
+    if (l->count == l->cap) grow((void **)&l->index, &l->cap, sizeof *l->index);
+    l->index[l->count++] = w;
+    l->logged[w] = 1;
 }
 
-static void word_touch(ff_oracle *o, size_t w)
+/* Logs the shadow of pfn (below top) for reset, before it changes. */
+static void shadow_touch(ff_oracle *o, ff_pfn pfn) { log_touch(&o->shadow_log, (size_t)(pfn / 64)); }
+
+/* The same for [start, end). */
+static void shadow_touch_range(ff_oracle *o, ff_pfn start, ff_pfn end)
 {
-    if (o->word_logged[w]) return;
-    if (o->word_log_count == o->word_log_cap)
-        grow((void **)&o->word_log, &o->word_log_cap, sizeof *o->word_log);
-    o->word_log[o->word_log_count++] = w;
-    o->word_logged[w] = 1;
+    if (start >= end) return;
+    for (size_t w = (size_t)(start / 64); w <= (size_t)((end - 1) / 64); w++)
+        log_touch(&o->shadow_log, w);
+}
+
+static void flags_set(ff_oracle *o, ff_pfn p, uint8_t bits)
+{
+    shadow_touch(o, p);
+    o->flags[p] |= bits;
+}
+
+static void flags_clear(ff_oracle *o, ff_pfn p, uint8_t bits)
+{
+    shadow_touch(o, p);
+    o->flags[p] &= (uint8_t)~bits;
 }
 
 /* ---------------------------------------------------------------- the taken bitmap */
@@ -284,7 +316,7 @@ static void taken_set(ff_oracle *o, ff_pfn start, ff_pfn end, bool value)
         size_t w = (size_t)(start / 64);
         unsigned lo = start % 64;
         unsigned hi = end - start >= 64 - lo ? 64 : lo + (unsigned)(end - start);
-        word_touch(o, w);
+        log_touch(&o->taken_log, w);
         if (value)
             o->taken[w] |= bits_between(lo, hi);
         else
@@ -608,10 +640,10 @@ static ff_free_kind classify_by_address(const ff_oracle *o, ff_pfn start)
     if (start >= o->top || !ff_space_is_usable(o->space, start)) return FF_FREE_KIND_FOREIGN;
     if (kept_in(o, start, 1)) return FF_FREE_KIND_UNOWNED;
     if (!is_taken(o, start)) {
-        uint8_t fl = o->frames[start].flags;
+        uint8_t fl = o->flags[start];
         return !(fl & FR_EVER) || (fl & FR_PHANTOM) ? FF_FREE_KIND_UNOWNED : FF_FREE_KIND_DOUBLE;
     }
-    return o->frames[start].head == start ? FF_FREE_KIND_VALID : FF_FREE_KIND_MISALIGNED;
+    return o->head[start] == start ? FF_FREE_KIND_VALID : FF_FREE_KIND_MISALIGNED;
 }
 
 ff_free_kind ff_oracle_classify_free(const ff_oracle *o, ff_pfn start, uint64_t count)
@@ -626,22 +658,21 @@ ff_free_kind ff_oracle_classify_free(const ff_oracle *o, ff_pfn start, uint64_t 
          * allocations, foreign if the back-end never gave it to whoever frees it. */
         for (ff_pfn p = start; p < end; p++) {
             if (is_taken(o, p)) continue;
-            uint8_t fl = o->frames[p].flags;
+            uint8_t fl = o->flags[p];
             if (!(fl & FR_EVER) || (fl & FR_PHANTOM)) return FF_FREE_KIND_UNOWNED;
         }
         return FF_FREE_KIND_DOUBLE;
     }
     if (o->policy.free_rule == FF_FREE_PIECEWISE) return FF_FREE_KIND_VALID;
-    ff_pfn head = o->frames[start].head;
+    ff_pfn head = o->head[start];
     if (head != start) return FF_FREE_KIND_MISALIGNED;
-    const shadow_frame *h = &o->frames[head];
     if (o->policy.free_rule == FF_FREE_SIZE_CLASS) {
         uint64_t size_class = pow2_cover(count, 1);
-        return size_class == pow2_cover(h->asked, 1) || size_class == h->granted
+        return size_class == pow2_cover(o->asked[head], 1) || size_class == o->granted[head]
                    ? FF_FREE_KIND_VALID
                    : FF_FREE_KIND_WRONG_SIZE;
     }
-    if (count != h->asked) return FF_FREE_KIND_WRONG_SIZE;
+    if (count != o->asked[head]) return FF_FREE_KIND_WRONG_SIZE;
     return FF_FREE_KIND_VALID;
 }
 
@@ -676,16 +707,17 @@ static void shadow_hand_out(ff_oracle *o, ff_pfn start, ff_pfn end, uint64_t ask
     taken_set(o, start, end, true);
     if (o->call == FF_CALL_RESERVE) return; /* the leak check takes no frames */
     uint8_t watch_flag = watched ? FR_WATCHED : 0;
+    shadow_touch_range(o, start, end);
+    /* A loop per array: each is a plain fill or map the compiler vectorises. */
+    for (ff_pfn p = start; p < end; p++) o->head[p] = start;
+    for (ff_pfn p = start; p < end; p++) o->alloc[p] = o->handouts;
     for (ff_pfn p = start; p < end; p++) {
-        shadow_frame *f = frame_mut(o, p);
-        f->head = start;
-        f->alloc = o->handouts;
-        uint8_t taint = (f->flags & FR_PHANTOM) ? FR_TAINTED : 0;
-        f->flags = (uint8_t)(((f->flags | FR_EVER | taint) & ~(FR_PHANTOM | FR_WATCHED)) | watch_flag);
+        uint8_t fl = o->flags[p], taint = (fl & FR_PHANTOM) ? FR_TAINTED : 0;
+        o->flags[p] = (uint8_t)(((fl | FR_EVER | taint) & ~(FR_PHANTOM | FR_WATCHED)) | watch_flag);
     }
-    shadow_frame *h = frame_mut(o, start);
-    h->asked = asked;
-    h->granted = end - start;
+    shadow_touch(o, start); /* for an empty range too */
+    o->asked[start] = asked;
+    o->granted[start] = end - start;
 }
 
 static void shadow_give_back(ff_oracle *o, ff_pfn start, ff_pfn end)
@@ -720,7 +752,7 @@ static void judge_poison(ff_oracle *o, ff_pfn start, ff_pfn end)
     uint32_t off;
     for (ff_pfn p = start; p < end; p = bad + 1) {
         if (ff_space_poison_intact(o->space, p, end - p, skip, FF_FRAME_SIZE, &bad, &off)) return;
-        if (o->frames[bad].flags & (FR_TAINTED | FR_UNPOISONED)) continue;
+        if (o->flags[bad] & (FR_TAINTED | FR_UNPOISONED)) continue;
         const unsigned char *mem = ff_space_frame_mem((void *)o->space, bad);
         finding(o, FF_CLASS_POISON_CORRUPTED,
                 "frame 0x%llx handed out with byte %u changed while it was free "
@@ -813,7 +845,7 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
                 (unsigned long long)req->count, (unsigned long long)start,
                 (unsigned long long)granted, (unsigned long long)clash);
     } else if (clash != UINT64_MAX) {
-        ff_pfn owner = o->frames[clash].head;
+        ff_pfn owner = o->head[clash];
         finding(o, FF_CLASS_DOUBLE_HANDOUT,
                 "alloc(%llu) returned [0x%llx, +%llu), but frame 0x%llx is still handed out "
                 "(allocation at 0x%llx)",
@@ -885,7 +917,7 @@ static void judge_freed_slots(ff_oracle *o, ff_pfn start, ff_pfn end)
     if (end > o->top) end = o->top;
     for (ff_pfn p = ff_meta_first_live(o->meta, start, end); p < end;
          p = ff_meta_first_live(o->meta, p + 1, end)) {
-        if (o->frames[p].refs || (o->frames[p].flags & FR_TAINTED)) continue;
+        if (o->refs[p] || (o->flags[p] & FR_TAINTED)) continue;
         ff_slot_view v = ff_meta_slot(o->meta, p);
         finding(o, FF_CLASS_METADATA_MISMATCH,
                 "frame 0x%llx went back to the back-end but its slot is still %s "
@@ -904,7 +936,7 @@ static ff_pfn orphan_end(const ff_oracle *o, const orphan *b)
 /* Whether frame p is still out from the orphan's own hand-out. */
 static bool own_frame(const ff_oracle *o, const orphan *b, ff_pfn p)
 {
-    return is_taken(o, p) && o->frames[p].alloc == b->alloc;
+    return is_taken(o, p) && o->alloc[p] == b->alloc;
 }
 
 /* Whether any frame of the orphan is still out from its own hand-out. */
@@ -912,7 +944,7 @@ static bool orphan_out(const ff_oracle *o, const orphan *b)
 {
     for (ff_pfn p = first_taken(o, b->start, orphan_end(o, b)); p != UINT64_MAX;
          p = first_taken(o, p + 1, orphan_end(o, b)))
-        if (o->frames[p].alloc == b->alloc) return true;
+        if (o->alloc[p] == b->alloc) return true;
     return false;
 }
 
@@ -957,7 +989,7 @@ static void taint_held(ff_oracle *o, ff_pfn start, ff_pfn end)
 {
     if (o->call != FF_CALL_RAW_FREE) return;
     for (ff_pfn p = start; p < end && p < o->top; p++)
-        if (o->frames[p].refs) frame_mut(o, p)->flags |= FR_TAINTED;
+        if (o->refs[p]) flags_set(o, p, FR_TAINTED);
 }
 
 /* Whether the program misused a frame of [start, +count) (FR_TAINTED). */
@@ -965,7 +997,7 @@ static bool tainted_in(const ff_oracle *o, ff_pfn start, uint64_t count)
 {
     ff_pfn end = start >= o->top ? start : count > o->top - start ? o->top : start + count;
     for (ff_pfn p = start; p < end; p++)
-        if (o->frames[p].flags & FR_TAINTED) return true;
+        if (o->flags[p] & FR_TAINTED) return true;
     return false;
 }
 
@@ -976,7 +1008,7 @@ static void taint_taken(ff_oracle *o, ff_pfn start, uint64_t count)
 {
     ff_pfn end = count > o->top - start ? o->top : start + count;
     for (ff_pfn p = start; p < end; p++)
-        if (is_taken(o, p) && !kept_in(o, p, 1)) frame_mut(o, p)->flags |= FR_TAINTED;
+        if (is_taken(o, p) && !kept_in(o, p, 1)) flags_set(o, p, FR_TAINTED);
 }
 
 /* The layer poisoned what a free names, [start, +count), before the call. */
@@ -985,7 +1017,7 @@ static void note_poisoned(ff_oracle *o, ff_pfn start, uint64_t count)
     if (!ff_meta_poisoning(o->meta) || start >= o->top) return;
     ff_pfn end = count > o->top - start ? o->top : start + count;
     for (ff_pfn p = start; p < end; p++)
-        if (o->frames[p].flags & FR_UNPOISONED) frame_mut(o, p)->flags &= (uint8_t)~FR_UNPOISONED;
+        if (o->flags[p] & FR_UNPOISONED) flags_clear(o, p, FR_UNPOISONED);
 }
 
 static void judge_free(ff_oracle *o, const ff_event *ev)
@@ -1017,10 +1049,10 @@ static void judge_free(ff_oracle *o, const ff_event *ev)
     if (kind == FF_FREE_KIND_VALID && o->policy.free_rule != FF_FREE_PIECEWISE) {
         /* The whole reservation comes back, rounding excess included; what the free did
          * not name the layer did not poison. */
-        ff_pfn end = start + o->frames[start].granted;
+        ff_pfn end = start + o->granted[start];
         shadow_give_back(o, start, end);
         for (ff_pfn p = start + (count < end - start ? count : end - start); p < end; p++)
-            frame_mut(o, p)->flags |= FR_UNPOISONED;
+            flags_set(o, p, FR_UNPOISONED);
         note_freed(o, start, by_address ? end : start + count);
         taint_held(o, start, end);
     } else if (kind != FF_FREE_KIND_INVALID && start < o->top) {
@@ -1029,7 +1061,7 @@ static void judge_free(ff_oracle *o, const ff_event *ev)
         ff_pfn end = n > o->top - start ? o->top : start + n;
         shadow_give_back(o, start, end);
         for (ff_pfn p = start; p < end; p++)
-            if (o->frames[p].flags & FR_PHANTOM) frame_mut(o, p)->flags &= (uint8_t)~FR_PHANTOM;
+            if (o->flags[p] & FR_PHANTOM) flags_clear(o, p, FR_PHANTOM);
         judge_freed_slots(o, start, end);
         taint_held(o, start, end);
     }
@@ -1130,22 +1162,28 @@ static void judge_slots(ff_oracle *o, ff_pfn start, uint64_t count, uint64_t gai
     bool judging = true; /* until the first mismatch: one finding per operation */
     if (start >= o->top) return;
     if (count > o->top - start) count = o->top - start;
+    shadow_touch_range(o, start, start + count);
     for (uint64_t done = 0; done < count;) {
         uint64_t n = count - done < chunk ? count - done : chunk;
-        if (judging) ff_meta_refcounts(o->meta, start + done, n, refcounts);
-        for (uint64_t i = 0; i < n; i++) {
-            ff_pfn p = start + done + i;
-            shadow_frame *f = frame_mut(o, p);
-            if (gained != DROP_ONE)
-                f->refs += gained;
-            else if (f->refs)
-                f->refs--;
-            if (!judging || refcounts[i] == f->refs || (f->flags & FR_TAINTED)) continue;
-            finding(o, FF_CLASS_METADATA_MISMATCH,
-                    "after %s frame 0x%llx has refcount %u in the layer, but the program "
-                    "holds %llu references",
-                    after, (unsigned long long)p, refcounts[i], (unsigned long long)f->refs);
-            judging = false;
+        uint64_t *refs = &o->refs[start + done];
+        if (gained != DROP_ONE)
+            for (uint64_t i = 0; i < n; i++) refs[i] += gained;
+        else
+            for (uint64_t i = 0; i < n; i++) refs[i] -= refs[i] != 0;
+        if (judging) {
+            ff_meta_refcounts(o->meta, start + done, n, refcounts);
+            uint64_t differ = 0; /* the common case, all equal, in one branch-free pass */
+            for (uint64_t i = 0; i < n; i++) differ |= refcounts[i] ^ refs[i];
+            for (uint64_t i = 0; differ && i < n; i++) {
+                if (refcounts[i] == refs[i] || (o->flags[start + done + i] & FR_TAINTED)) continue;
+                finding(o, FF_CLASS_METADATA_MISMATCH,
+                        "after %s frame 0x%llx has refcount %u in the layer, but the program "
+                        "holds %llu references",
+                        after, (unsigned long long)(start + done + i), refcounts[i],
+                        (unsigned long long)refs[i]);
+                judging = false;
+                break;
+            }
         }
         done += n;
     }
@@ -1162,11 +1200,10 @@ static void judge_from_unused(ff_oracle *o, ff_pfn start, uint64_t count)
                     (unsigned long long)p);
             return;
         }
-        const shadow_frame *f = &o->frames[p];
-        if (f->refs) {
+        if (o->refs[p]) {
             finding(o, FF_CLASS_REFCOUNT_MISUSE,
                     "from_unused granted frame 0x%llx, which holds %llu references",
-                    (unsigned long long)p, (unsigned long long)f->refs);
+                    (unsigned long long)p, (unsigned long long)o->refs[p]);
             return;
         }
         if (hardened && !is_taken(o, p)) {
@@ -1184,7 +1221,7 @@ static void judge_from_in_use(ff_oracle *o, ff_pfn start, uint64_t count, uint32
 {
     for (uint64_t i = 0; i < count; i++) {
         ff_pfn p = start + i;
-        uint64_t held = p < o->top ? o->frames[p].refs : 0;
+        uint64_t held = p < o->top ? o->refs[p] : 0;
         if (held == 0) {
             finding(o, FF_CLASS_REFCOUNT_MISUSE,
                     "from_in_use added references to frame 0x%llx, which holds none",
@@ -1228,7 +1265,7 @@ void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
         if (r->status != FF_META_OK) break;
         judge_from_unused(o, r->start, r->count);
         for (uint64_t i = 0; i < r->count && r->start + i < o->top; i++)
-            if (!is_taken(o, r->start + i)) frame_mut(o, r->start + i)->flags |= FR_PHANTOM;
+            if (!is_taken(o, r->start + i)) flags_set(o, r->start + i, FR_PHANTOM);
         judge_slots(o, r->start, r->count, 1, "from_unused");
         break;
     case FF_CALL_FROM_IN_USE:
@@ -1276,8 +1313,7 @@ static int written_at(const ff_oracle *o, ff_pfn pfn, uint32_t offset)
 /* Whether frame p is watched and still held as handed out. */
 static bool watching(const ff_oracle *o, ff_pfn p)
 {
-    const shadow_frame *f = &o->frames[p];
-    return (f->flags & FR_WATCHED) && !(f->flags & FR_TAINTED) && f->refs && is_taken(o, p);
+    return (o->flags[p] & (FR_WATCHED | FR_TAINTED)) == FR_WATCHED && o->refs[p] && is_taken(o, p);
 }
 
 /* Bytes [from, to) of a watched frame must hold the poison it was handed out with
@@ -1296,7 +1332,7 @@ static bool in_use_intact(ff_oracle *o, ff_pfn p, uint32_t from, uint32_t to, co
                     "frame 0x%llx, held by the program since the allocation at 0x%llx, has "
                     "byte %u = 0x%02x, but %s 0x%02x there: someone else wrote it while it "
                     "was in use (seen %s)", (unsigned long long)p,
-                    (unsigned long long)o->frames[p].head, off, mem[off],
+                    (unsigned long long)o->head[p], off, mem[off],
                     wrote < 0 ? "it was handed out with poison" : "the program wrote",
                     wrote < 0 ? o->space->poison : (unsigned)wrote, when);
             return false;
@@ -1345,7 +1381,7 @@ static void check_watched(ff_oracle *o, const char *when)
     for (size_t i = 0; i < o->nwatched; i++) {
         ff_pfn p = o->watched[i].pfn;
         /* Kept while handed out: the program takes its reference after the call. */
-        if (!(o->frames[p].flags & FR_WATCHED) || !is_taken(o, p)) continue;
+        if (!(o->flags[p] & FR_WATCHED) || !is_taken(o, p)) continue;
         struct watched *w = &o->watched[keep++];
         if (w != &o->watched[i]) *w = o->watched[i];
         /* A frame no one touched since the reset holds its poison: nothing to compare. */
@@ -1362,15 +1398,14 @@ static void check_watched(ff_oracle *o, const char *when)
 bool ff_oracle_write(ff_oracle *o, ff_pfn pfn, uint32_t offset, uint8_t value)
 {
     if (pfn >= o->top) return true;
-    const shadow_frame *f = &o->frames[pfn];
     /* A write into a frame the program holds no reference to (or freed raw) is a use
      * after free by the program, and one into a frame it holds through from_unused
      * while the back-end holds it free writes the back-end's free memory: either way
      * this frame's poison no longer says anything about the back-end. Into a frame it
      * was handed, it is part of what the frame may hold. */
-    if (!f->refs || (f->flags & (FR_TAINTED | FR_PHANTOM)))
-        frame_mut(o, pfn)->flags |= FR_TAINTED;
-    else if (f->flags & FR_WATCHED) note_write(o, pfn, offset, value);
+    if (!o->refs[pfn] || (o->flags[pfn] & (FR_TAINTED | FR_PHANTOM)))
+        flags_set(o, pfn, FR_TAINTED);
+    else if (o->flags[pfn] & FR_WATCHED) note_write(o, pfn, offset, value);
     /* The allocator's own metadata frames: a write there is corruption of its
      * structures, which it cannot defend against. */
     if (kept_in(o, pfn, 1)) return false;
@@ -1427,25 +1462,25 @@ void ff_oracle_leak_begin(ff_oracle *o)
      * Every taken frame lies in a word of the bitmap written in this run (the others
      * were cleared when it began): only those are looked at, whatever the map's size. */
     ff_pfn first = UINT64_MAX;
-    for (size_t i = 0; i < o->word_log_count; i++) {
-        size_t w = o->word_log[i];
+    for (size_t i = 0; i < o->taken_log.count; i++) {
+        size_t w = o->taken_log.index[i];
         for (uint64_t bits = o->taken[w]; bits; bits &= bits - 1) {
             ff_pfn p = (ff_pfn)w * 64 + (ff_pfn)__builtin_ctzll(bits);
             if (kept_in(o, p, 1)) continue;
-            if (o->frames[p].flags & FR_TAINTED)
+            if (o->flags[p] & FR_TAINTED)
                 out -= out > 0;
             else if (p < first)
                 first = p;
         }
     }
     if (out) {
-        ff_pfn head = first < o->top ? o->frames[first].head : first;
+        ff_pfn head = first < o->top ? o->head[first] : first;
         finding(o, FF_CLASS_LEAK,
                 "with every handle dropped, %llu frames were never given back (first: 0x%llx, "
                 "of the allocation at 0x%llx asking %llu and reserving %llu)",
                 (unsigned long long)out, (unsigned long long)first, (unsigned long long)head,
-                (unsigned long long)(head < o->top ? o->frames[head].asked : 0),
-                (unsigned long long)(head < o->top ? o->frames[head].granted : 0));
+                (unsigned long long)(head < o->top ? o->asked[head] : 0),
+                (unsigned long long)(head < o->top ? o->granted[head] : 0));
         /* The leak check below asks only for what the shadow holds free. */
     }
 }
