@@ -217,8 +217,11 @@ static void forget_run(ff_oracle *o)
     o->shadow_log.count = 0;
 }
 
-/* The shadow arrays, each as ff_host_zalloc gave it (free_zeroed: all zero). */
-#define SHADOW_ARRAYS(X) X(refs) X(flags) X(head) X(alloc) X(asked) X(granted)
+/* The shadow arrays, widest element first so that each starts aligned, carved from one
+ * lazily mapped allocation: a map's first run touches only the pages it uses. */
+#define SHADOW_ARRAYS(X) X(refs) X(head) X(asked) X(granted) X(alloc) X(flags)
+#define SHADOW_FIELD_BYTES(field) +sizeof *((ff_oracle *)NULL)->field
+#define SHADOW_BYTES_PER_FRAME (0 SHADOW_ARRAYS(SHADOW_FIELD_BYTES))
 
 ff_oracle *ff_oracle_create(const ff_space *space)
 {
@@ -227,11 +230,15 @@ ff_oracle *ff_oracle_create(const ff_space *space)
     o->space = space;
     o->top = space->top;
     o->taken_words = (size_t)((space->top + 63) / 64);
-    bool mapped = true;
-#define ALLOC_SHADOW(field) \
-    mapped &= (o->field = ff_host_zalloc(space->top * sizeof *o->field)) != NULL;
-    SHADOW_ARRAYS(ALLOC_SHADOW)
-#undef ALLOC_SHADOW
+    char *shadow = ff_host_zalloc(space->top * SHADOW_BYTES_PER_FRAME);
+    bool mapped = shadow != NULL;
+#define CARVE_SHADOW(field) \
+    o->field = (void *)shadow; \
+    shadow += space->top * sizeof *o->field;
+    if (mapped) {
+        SHADOW_ARRAYS(CARVE_SHADOW)
+    }
+#undef CARVE_SHADOW
     o->taken = ff_host_zalloc(o->taken_words * sizeof(uint64_t));
     o->taken_log.logged = ff_host_zalloc(o->taken_words);
     o->shadow_log.logged = ff_host_zalloc(o->taken_words);
@@ -249,9 +256,7 @@ void ff_oracle_destroy(ff_oracle *o)
     /* What the logs name is all that was written since the last run began: zeroed,
      * the arrays are as they were mapped, to be reused without a system call. */
     forget_run(o);
-#define FREE_SHADOW(field) ff_host_free_zeroed(o->field, o->top * sizeof *o->field);
-    SHADOW_ARRAYS(FREE_SHADOW)
-#undef FREE_SHADOW
+    ff_host_free_zeroed(o->refs, o->top * SHADOW_BYTES_PER_FRAME);
     ff_host_free_zeroed(o->taken, o->taken_words * sizeof(uint64_t));
     ff_host_free_zeroed(o->taken_log.logged, o->taken_words);
     ff_host_free_zeroed(o->shadow_log.logged, o->taken_words);
