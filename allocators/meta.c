@@ -241,8 +241,8 @@ FF_NO_COVERAGE static uint64_t call_budget(const ff_meta *m, uint64_t frames)
 static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 
 /* Arms a back-end call: its budget, and the record a crash report reads. */
-FF_NO_COVERAGE static void call_enter(ff_meta *m, ff_backend_call call, ff_pfn start, uint64_t count,
-                       uint64_t align, uint64_t budget_frames)
+FF_NO_COVERAGE static void call_enter(ff_meta *m, ff_backend_call call, ff_pfn start,
+                                      uint64_t count, uint64_t align, uint64_t budget_frames)
 {
     m->env.steps = 0;
     m->env.step_budget = call_budget(m, budget_frames);
@@ -463,7 +463,8 @@ static ff_meta_status drop_frames(ff_meta *m, ff_pfn start, uint64_t count)
     release_batch b = {0};
     log_slots(m, start, start + count);
     for (uint64_t i = 0; i < count; i++) {
-        if (--m->slots[start + i].refcount == 0 && !release_frame(m, start + i, &b)) return m->death;
+        if (--m->slots[start + i].refcount == 0 && !release_frame(m, start + i, &b))
+            return m->death;
     }
     if (!batch_flush(m, &b)) return m->death;
     return b.rejected ? FF_META_FREE_REJECTED : FF_META_OK;
@@ -492,7 +493,8 @@ FF_NO_COVERAGE static void take_frame(ff_meta *m, ff_pfn pfn, uint8_t usage)
 
 /* Marks [start, +count) as one allocation's members; with take, also takes each frame's
  * first reference (one pass over the slots, as allocations can be large). */
-FF_NO_COVERAGE static void mark_allocation(ff_meta *m, ff_pfn start, uint64_t count, bool take, uint8_t usage)
+FF_NO_COVERAGE static void mark_allocation(ff_meta *m, ff_pfn start, uint64_t count, bool take,
+                                           uint8_t usage)
 {
     log_slots(m, start, start + count);
     for (uint64_t i = 0; i < count; i++) {

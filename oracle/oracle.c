@@ -77,8 +77,19 @@ const char *ff_free_kind_name(ff_free_kind kind)
 typedef struct block_log {
     size_t *index;
     size_t count, cap;
-    uint8_t *logged; /* one byte per word: already in index */
+    uint8_t *logged; /* one byte per word: what was written there (enum shadow_written), 0 when
+                        not in index */
 } block_log;
+
+/* What a block of the shadow had written, so that reset zeroes only those arrays: a
+ * page no one touched stays unmapped. */
+enum shadow_written {
+    W_TAKEN = 1 << 0, /* the taken bitmap (its own log) */
+    W_REFS = 1 << 1,
+    W_FLAGS = 1 << 2,
+    W_OWNER = 1 << 3, /* head and alloc */
+    W_HEAD_INFO = 1 << 4, /* asked and granted */
+};
 
 enum frame_flags {
     FR_EVER = 1 << 1,    /* handed out at least once */
@@ -206,13 +217,18 @@ static void forget_run(ff_oracle *o)
     for (size_t i = 0; i < o->shadow_log.count; i++) {
         size_t w = o->shadow_log.index[i];
         ff_pfn lo = (ff_pfn)w * 64, n = o->top - lo < 64 ? o->top - lo : 64;
+        uint8_t written = o->shadow_log.logged[w];
         o->shadow_log.logged[w] = 0;
-        memset(&o->refs[lo], 0, n * sizeof *o->refs);
-        memset(&o->flags[lo], 0, n * sizeof *o->flags);
-        memset(&o->head[lo], 0, n * sizeof *o->head);
-        memset(&o->alloc[lo], 0, n * sizeof *o->alloc);
-        memset(&o->asked[lo], 0, n * sizeof *o->asked);
-        memset(&o->granted[lo], 0, n * sizeof *o->granted);
+        if (written & W_REFS) memset(&o->refs[lo], 0, n * sizeof *o->refs);
+        if (written & W_FLAGS) memset(&o->flags[lo], 0, n * sizeof *o->flags);
+        if (written & W_OWNER) {
+            memset(&o->head[lo], 0, n * sizeof *o->head);
+            memset(&o->alloc[lo], 0, n * sizeof *o->alloc);
+        }
+        if (written & W_HEAD_INFO) {
+            memset(&o->asked[lo], 0, n * sizeof *o->asked);
+            memset(&o->granted[lo], 0, n * sizeof *o->granted);
+        }
     }
     o->shadow_log.count = 0;
 }
@@ -268,35 +284,39 @@ void ff_oracle_destroy(ff_oracle *o)
     free(o);
 }
 
-/* Logs word w for reset, before its first change. */
-static void log_touch(block_log *l, size_t w)
+/* Logs word w for reset, before `what` (enum shadow_written) changes there. */
+static void log_touch(block_log *l, size_t w, uint8_t what)
 {
-    if (l->logged[w]) return;
-    if (l->count == l->cap) grow((void **)&l->index, &l->cap, sizeof *l->index);
-    l->index[l->count++] = w;
-    l->logged[w] = 1;
+    if (!l->logged[w]) {
+        if (l->count == l->cap) grow((void **)&l->index, &l->cap, sizeof *l->index);
+        l->index[l->count++] = w;
+    }
+    l->logged[w] |= what;
 }
 
-/* Logs the shadow of pfn (below top) for reset, before it changes. */
-static void shadow_touch(ff_oracle *o, ff_pfn pfn) { log_touch(&o->shadow_log, (size_t)(pfn / 64)); }
+/* Logs `what` of the shadow of pfn (below top) for reset, before it changes. */
+static void shadow_touch(ff_oracle *o, ff_pfn pfn, uint8_t what)
+{
+    log_touch(&o->shadow_log, (size_t)(pfn / 64), what);
+}
 
 /* The same for [start, end). */
-static void shadow_touch_range(ff_oracle *o, ff_pfn start, ff_pfn end)
+static void shadow_touch_range(ff_oracle *o, ff_pfn start, ff_pfn end, uint8_t what)
 {
     if (start >= end) return;
     for (size_t w = (size_t)(start / 64); w <= (size_t)((end - 1) / 64); w++)
-        log_touch(&o->shadow_log, w);
+        log_touch(&o->shadow_log, w, what);
 }
 
 static void flags_set(ff_oracle *o, ff_pfn p, uint8_t bits)
 {
-    shadow_touch(o, p);
+    shadow_touch(o, p, W_FLAGS);
     o->flags[p] |= bits;
 }
 
 static void flags_clear(ff_oracle *o, ff_pfn p, uint8_t bits)
 {
-    shadow_touch(o, p);
+    shadow_touch(o, p, W_FLAGS);
     o->flags[p] &= (uint8_t)~bits;
 }
 
@@ -321,7 +341,7 @@ static void taken_set(ff_oracle *o, ff_pfn start, ff_pfn end, bool value)
         size_t w = (size_t)(start / 64);
         unsigned lo = start % 64;
         unsigned hi = end - start >= 64 - lo ? 64 : lo + (unsigned)(end - start);
-        log_touch(&o->taken_log, w);
+        log_touch(&o->taken_log, w, W_TAKEN);
         if (value)
             o->taken[w] |= bits_between(lo, hi);
         else
@@ -712,7 +732,7 @@ static void shadow_hand_out(ff_oracle *o, ff_pfn start, ff_pfn end, uint64_t ask
     taken_set(o, start, end, true);
     if (o->call == FF_CALL_RESERVE) return; /* the leak check takes no frames */
     uint8_t watch_flag = watched ? FR_WATCHED : 0;
-    shadow_touch_range(o, start, end);
+    shadow_touch_range(o, start, end, W_OWNER | W_FLAGS);
     /* A loop per array: each is a plain fill or map the compiler vectorises. */
     for (ff_pfn p = start; p < end; p++) o->head[p] = start;
     for (ff_pfn p = start; p < end; p++) o->alloc[p] = o->handouts;
@@ -720,7 +740,7 @@ static void shadow_hand_out(ff_oracle *o, ff_pfn start, ff_pfn end, uint64_t ask
         uint8_t fl = o->flags[p], taint = (fl & FR_PHANTOM) ? FR_TAINTED : 0;
         o->flags[p] = (uint8_t)(((fl | FR_EVER | taint) & ~(FR_PHANTOM | FR_WATCHED)) | watch_flag);
     }
-    shadow_touch(o, start); /* for an empty range too */
+    shadow_touch(o, start, W_HEAD_INFO);
     o->asked[start] = asked;
     o->granted[start] = end - start;
 }
@@ -1167,7 +1187,7 @@ static void judge_slots(ff_oracle *o, ff_pfn start, uint64_t count, uint64_t gai
     bool judging = true; /* until the first mismatch: one finding per operation */
     if (start >= o->top) return;
     if (count > o->top - start) count = o->top - start;
-    shadow_touch_range(o, start, start + count);
+    shadow_touch_range(o, start, start + count, W_REFS);
     for (uint64_t done = 0; done < count;) {
         uint64_t n = count - done < chunk ? count - done : chunk;
         uint64_t *refs = &o->refs[start + done];
