@@ -345,6 +345,14 @@ static ff_pfn next_touched(const ff_space *s, ff_pfn pfn, ff_pfn end)
     return end;
 }
 
+ff_pfn ff_space_next_maybe_written(const ff_space *space, ff_pfn pfn, ff_pfn end)
+{
+    if (!space->backing || pfn >= end || pfn >= space->top) return end;
+    if (space->direct) return pfn;
+    ff_pfn hit = next_touched(space, pfn, end < space->top ? end : space->top);
+    return hit < space->top ? hit : end;
+}
+
 /* [start, start + count) clipped to the frames that have memory: returns the end. */
 static ff_pfn clip_end(const ff_space *s, ff_pfn start, uint64_t count)
 {

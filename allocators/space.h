@@ -191,6 +191,9 @@ static inline bool ff_space_maybe_written(const ff_space *space, ff_pfn pfn)
     return space->backing && pfn < space->top &&
            (space->direct || (space->touched_bits[pfn / 64] >> (pfn % 64) & 1));
 }
+/* The first frame of [pfn, end) that ff_space_maybe_written names, or end: a bitmap
+ * scan, for checkers that would otherwise ask frame by frame. */
+ff_pfn ff_space_next_maybe_written(const ff_space *space, ff_pfn pfn, ff_pfn end);
 /* The bytes of frame pfn when it was touched since the last reset, outside direct mode;
  * else NULL. For checkers that compare a few frames often. */
 static inline const unsigned char *ff_space_touched_frame(const ff_space *space, ff_pfn pfn)

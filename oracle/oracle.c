@@ -1372,7 +1372,9 @@ void ff_oracle_check_in_use(ff_oracle *o, ff_pfn start, uint64_t count)
     if (!o->meta || o->dead || !ff_meta_poisoning(o->meta) || start >= o->top) return;
     ff_pfn end = count > o->top - start ? o->top : start + count;
     o->findings_at_event = o->nfindings;
-    for (ff_pfn p = start; p < end; p++)
+    /* A frame no one touched since the reset holds its poison: only the others. */
+    for (ff_pfn p = ff_space_next_maybe_written(o->space, start, end); p < end;
+         p = ff_space_next_maybe_written(o->space, p + 1, end))
         if (watching(o, p) && !in_use_intact(o, p, 0, FF_FRAME_SIZE, "as the program dropped it"))
             return;
 }

@@ -594,6 +594,30 @@ FF_TEST(space_poison_intact_finds_the_first_changed_byte_and_respects_skip)
     ff_space_destroy(&s);
 }
 
+FF_TEST(space_next_maybe_written_names_what_a_frame_by_frame_question_would)
+{
+    ff_space s = tiny_with_backing(0x5A);
+    CHECK(s.top > 200);
+    CHECK_EQ(ff_space_next_maybe_written(&s, 0, 200), 200); /* pristine */
+    ff_space_write(&s, 3, 0, 1);
+    ff_space_write(&s, 130, 0, 1);
+    for (ff_pfn from = 0; from < 200; from++) {
+        ff_pfn expect = 200;
+        for (ff_pfn p = from; p < 200; p++)
+            if (ff_space_maybe_written(&s, p)) {
+                expect = p;
+                break;
+            }
+        CHECK_EQ(ff_space_next_maybe_written(&s, from, 200), expect);
+    }
+    CHECK_EQ(ff_space_next_maybe_written(&s, 4, 130), 130); /* the end bounds it */
+    CHECK_EQ(ff_space_next_maybe_written(&s, s.top - 1, s.top + 10), s.top + 10);
+    CHECK(ff_space_direct(&s) != NULL); /* every frame may be written */
+    CHECK_EQ(ff_space_next_maybe_written(&s, 7, 200), 7);
+    CHECK_EQ(ff_space_next_maybe_written(&s, s.top, s.top + 10), s.top + 10);
+    ff_space_destroy(&s);
+}
+
 FF_TEST(space_poison_refills_what_the_program_wrote_and_keeps_what_a_check_must_see)
 {
     ff_space s = tiny_with_backing(0x5A);
