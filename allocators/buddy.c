@@ -782,8 +782,10 @@ static ff_pfn first_head_in(buddy *b, ff_pfn from, ff_pfn to)
 }
 
 /* Walks every managed frame: each belongs to exactly one free block or allocation.
- * Counts the free blocks and free frames met. */
-static const char *check_frames(buddy *b, uint64_t *free_blocks, uint64_t *free_frames)
+ * Counts the free blocks and free frames met. With `inner`, also asks of each block
+ * whether a free block of a smaller order lies inside it (see buddy_check). */
+static const char *check_frames(buddy *b, bool inner, uint64_t *free_blocks,
+                                uint64_t *free_frames)
 {
     for (size_t r = 0; r < b->runs.count; r++) {
         ff_pfn end = b->runs.run[r].end;
@@ -810,7 +812,7 @@ static const char *check_frames(buddy *b, uint64_t *free_blocks, uint64_t *free_
             if (inside < pfn + size)
                 return FAIL("allocation at pfn 0x%" PRIx64 " lies inside the block at 0x%"
                             PRIx64, inside, pfn);
-            for (unsigned o = 0; order_size(o) < size; o++) {
+            for (unsigned o = 0; inner && order_size(o) < size; o++) {
                 ff_step(b->env);
                 if (any_free_block_in(b, o, pfn + 1, pfn + size))
                     return FAIL("a free order-%u block lies inside the block at 0x%" PRIx64, o,
@@ -836,8 +838,15 @@ static const char *buddy_check(void *self)
             if (why) return why;
         }
     }
-    const char *why = check_frames(b, &met, &frames);
-    if (why) return why;
+    /* A free block inside another is never met by the walk, so when the walk holds and
+     * meets as many free blocks as the areas hold, there is none: the questions about
+     * each block's inside, most of the walk's cost, are asked only to name the first
+     * fault the way the whole walk does. */
+    const char *why = check_frames(b, false, &met, &frames);
+    if (why || met != held) {
+        met = frames = 0;
+        if ((why = check_frames(b, true, &met, &frames))) return why;
+    }
     /* The walk meets every free block in RAM and every held block lies in RAM: equal
      * counts make the areas and the frames agree. */
     if (met != held)
