@@ -27,13 +27,14 @@
  *
  * Leaving a call early. Every loop in a back-end calls ff_step(env) once per
  * iteration. When a harness sets a step budget (it grows with the map and with the
- * request's count), exhausting it leaves the back-end through the hang handler and the
- * operation is reported as a hang, named after the call and the function that spent
- * the budget: deterministic, with no wall clock involved. A loop that never calls
- * ff_step is caught only by the campaign's wall-clock limit per input, much later. An
- * allocator's own assertion calls ff_panic(env, ...), which leaves the call the same
- * way: a panic on a bad request counts as the allocator catching it, a panic on a
- * valid one is a finding (allocator-panic); the run ends there either way. A back-end
+ * frames the request names, up to 2^24 or the map's size), exhausting it leaves the
+ * back-end through the hang handler and the operation is reported as a hang, named
+ * after the call and the function that spent the budget: deterministic, with no wall
+ * clock involved. A loop that never calls ff_step is caught only by the campaign's
+ * wall-clock limit per input, much later. An allocator's own assertion calls
+ * ff_panic(env, ...), which leaves the call the same way: a panic on a bad request
+ * counts as the allocator catching it, a panic on a valid one is a finding
+ * (allocator-panic); the run ends there either way. A back-end
  * left through either is never called again, except for destroy: its state (and any
  * global of its own) may be half-updated, so destroy must not trust it, and create
  * must build every instance from scratch.

@@ -228,14 +228,26 @@ const char *ff_backend_call_name(ff_backend_call call)
     return (unsigned)call <= FF_BCALL_RESET ? names[call] : "?";
 }
 
-/* The budget of one call: the base, plus 4 steps per frame the request names, so a
- * back-end may walk what it was asked for frame by frame (saturating). */
+/* The budget of one call: the base, plus 4 steps per frame the call may walk
+ * (saturating). */
 FF_NO_COVERAGE static uint64_t call_budget(const ff_meta *m, uint64_t frames)
 {
     uint64_t base = m->opts.step_budget;
     if (!base) return 0;
     uint64_t room = (UINT64_MAX - base) / 4;
     return base + 4 * (frames < room ? frames : room);
+}
+
+/* The frames a request naming n of them lets a back-end walk, frame by frame, before
+ * the call counts as a hang: all of them, up to REQUEST_WALK_MAX or the map's top if
+ * that is larger. A walk past that many frames for one call is no allocator's
+ * legitimate work (at 2^63 frames of alignment, uncapped, a call had 2^65 steps, and
+ * a cycle in a free list spun for good). */
+#define REQUEST_WALK_MAX (UINT64_C(1) << 24)
+FF_NO_COVERAGE static uint64_t walkable(const ff_meta *m, uint64_t n)
+{
+    uint64_t cap = m->nslots > REQUEST_WALK_MAX ? m->nslots : REQUEST_WALK_MAX;
+    return n < cap ? n : cap;
 }
 
 static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
@@ -304,7 +316,8 @@ static void backend_left(ff_meta *m, ff_backend_call call, const ff_alloc_req *r
 static __attribute__((noinline)) bool call_alloc(ff_meta *m, const ff_alloc_req *req, ff_pfn *start,
                                                 ff_status *status)
 {
-    call_enter(m, FF_BCALL_ALLOC, 0, req->count, req->align, sat_add(req->count, req->align));
+    call_enter(m, FF_BCALL_ALLOC, 0, req->count, req->align,
+               walkable(m, sat_add(req->count, req->align)));
     int why = setjmp(m->hang_jmp);
     if (why) {
         call_leave();
@@ -319,7 +332,7 @@ static __attribute__((noinline)) bool call_alloc(ff_meta *m, const ff_alloc_req 
 static __attribute__((noinline)) bool call_free(ff_meta *m, ff_pfn start, uint64_t count,
                                                ff_status *status)
 {
-    call_enter(m, FF_BCALL_FREE, start, count, 0, count);
+    call_enter(m, FF_BCALL_FREE, start, count, 0, walkable(m, count));
     int why = setjmp(m->hang_jmp);
     if (why) {
         call_leave();

@@ -123,7 +123,8 @@ typedef struct ff_meta_opts {
     ff_semantics semantics;
     bool poison;          /* poison frames as they go back (needs backing memory) */
     uint64_t step_budget; /* per back-end call, plus 4 steps per frame the call names
-                             (count, align); 0 = unbounded */
+                             (count, align: up to 2^24, or the map's top if larger);
+                             0 = unbounded */
     ff_observer observer; /* may be NULL */
     void *observer_ctx;
     ff_bug bug;           /* the injected bug switched on (bugs.h), for the layer and its

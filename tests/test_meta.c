@@ -382,6 +382,70 @@ FF_TEST(meta_step_budget_turns_a_long_loop_into_a_hang)
     ff_space_destroy(&space);
 }
 
+/* A back-end that walks on and on, as one with a cycle in its free list would; it
+ * gives up by itself after SPIN_GIVE_UP steps, so that a budget that never ends shows
+ * as a failed test rather than a test that never ends. */
+#define SPIN_GIVE_UP (UINT64_C(1) << 28)
+static void *spin_create(ff_env *env, const ff_range *ranges, size_t nranges)
+{
+    (void)ranges;
+    (void)nranges;
+    return env;
+}
+static void spin_destroy(void *self) { (void)self; }
+static ff_status spin_walk(ff_env *env)
+{
+    for (uint64_t i = 0; i < SPIN_GIVE_UP; i++) ff_step(env);
+    return FF_ERR_NOMEM;
+}
+static ff_status spin_alloc(void *self, const ff_alloc_req *req, ff_pfn *start)
+{
+    (void)req;
+    (void)start;
+    return spin_walk(self);
+}
+static ff_status spin_free(void *self, ff_pfn start, uint64_t count)
+{
+    (void)start;
+    (void)count;
+    return spin_walk(self);
+}
+static const ff_backend_ops spin_ops = {
+    .name = "spin",
+    .summary = "test-only: every call walks without end",
+    .policy = {.placement = FF_PLACE_ANY_RUN, .rounding = FF_ROUND_NONE, .free_rule = FF_FREE_EXACT,
+               .max_order = FF_ORDER_ANY, .validates_frees = true, .honours_zone = true,
+               .honours_align = true},
+    .create = spin_create,
+    .destroy = spin_destroy,
+    .alloc = spin_alloc,
+    .free = spin_free,
+};
+
+FF_TEST(meta_step_budget_stops_a_walk_over_more_frames_than_the_map_has)
+{
+    ff_space space;
+    CHECK(ff_space_init_preset(&space, "qemu", (char[128]){0}, 128));
+    /* As the executor sets it: the base grows with the map. */
+    ff_meta_opts opts = {.semantics = FF_SEM_HARDENED, .step_budget = 1024 + 4 * space.usable_frames};
+    char err[128];
+    ff_meta *m = ff_meta_create(&space, &spin_ops, &opts, err, sizeof err);
+    CHECK(m);
+    /* A request naming 2^62 frames of alignment, or a free of 2^62 frames, lets a
+     * back-end walk 2^24 frames (more than this map has), not 2^64 steps. */
+    ff_alloc_req huge_align = {.count = 1, .align = UINT64_C(1) << 62, .zone = FF_ZONE_NORMAL};
+    ff_handle h;
+    CHECK_EQ(ff_meta_alloc(m, &huge_align, 1, &h), FF_META_HANG);
+    CHECK(ff_meta_reset(m));
+    CHECK_EQ(ff_meta_raw_free(m, 0, UINT64_C(1) << 62), FF_META_HANG);
+    char expect[96];
+    snprintf(expect, sizeof expect, "budget of %llu steps",
+             (unsigned long long)(opts.step_budget + 4 * (UINT64_C(1) << 24)));
+    CHECK(strstr(ff_meta_last_detail(m)->reason, expect));
+    ff_meta_destroy(m);
+    ff_space_destroy(&space);
+}
+
 FF_TEST(meta_reset_restores_every_touched_slot)
 {
     ff_space space;
