@@ -34,7 +34,7 @@
  * passes, logging, and the queries checkers make. Their counters would tell the
  * fuzzer only how many frames an operation named, cost an increment per frame that
  * also keeps those loops from being vectorised, and make libFuzzer track a feature
- * each per run (a third of this layer's, about 20 of the ~165 a buddy run hits). */
+ * each per run (a buddy run hit 166 counters with them, 141 without). */
 #if defined(__clang__)
 #define FF_NO_COVERAGE __attribute__((no_sanitize("coverage")))
 #else

@@ -485,7 +485,8 @@ static void mutate_duplicate(rng *r, ff_program *p)
  * below OPS_TYPICAL, always from FF_MUTATE_OPS_MAX - 1 on, linearly in between. */
 static bool growth_refused(rng *r, size_t nops)
 {
-    return nops >= OPS_TYPICAL && rng_below(r, FF_MUTATE_OPS_MAX - OPS_TYPICAL) <= nops - OPS_TYPICAL;
+    return nops >= OPS_TYPICAL &&
+           rng_below(r, FF_MUTATE_OPS_MAX - OPS_TYPICAL) <= nops - OPS_TYPICAL;
 }
 
 /* One mutation. A program without operations can only grow or change its config; one

@@ -427,7 +427,8 @@ FF_TEST(meta_step_budget_stops_a_walk_over_more_frames_than_the_map_has)
     ff_space space;
     CHECK(ff_space_init_preset(&space, "qemu", (char[128]){0}, 128));
     /* As the executor sets it: the base grows with the map. */
-    ff_meta_opts opts = {.semantics = FF_SEM_HARDENED, .step_budget = 1024 + 4 * space.usable_frames};
+    ff_meta_opts opts = {.semantics = FF_SEM_HARDENED,
+                         .step_budget = 1024 + 4 * space.usable_frames};
     char err[128];
     ff_meta *m = ff_meta_create(&space, &spin_ops, &opts, err, sizeof err);
     CHECK(m);

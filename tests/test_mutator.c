@@ -514,7 +514,8 @@ FF_TEST(mutator_crossover_cuts_long_children_and_keeps_both_parents)
         ff_program pb;
         ff_program_init(&pb);
         for (size_t i = 0; i < 2 * FF_MUTATE_OPS_MAX; i++) {
-            ff_op op = {.kind = FF_OP_CHECK, .zone = FF_ZONE_NORMAL, .refs = 1, .count = 1, .align = 1};
+            ff_op op = {.kind = FF_OP_CHECK, .zone = FF_ZONE_NORMAL, .refs = 1, .count = 1,
+                        .align = 1};
             CHECK(ff_program_add(&pb, &op));
         }
         b = encode(&pb);
