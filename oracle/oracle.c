@@ -77,13 +77,13 @@ const char *ff_free_kind_name(ff_free_kind kind)
 typedef struct block_log {
     size_t *index;
     size_t count, cap;
-    uint8_t *logged; /* one byte per word: what was written there (enum shadow_written), 0 when
-                        not in index */
+    uint8_t *logged; /* one byte per word: what was written there (enum block_written);
+                        0: not in index */
 } block_log;
 
-/* What a block of the shadow had written, so that reset zeroes only those arrays: a
- * page no one touched stays unmapped. */
-enum shadow_written {
+/* What a logged block had written: the taken log's words, or which of the shadow's
+ * arrays, so that reset zeroes only those (a page no one touched stays unmapped). */
+enum block_written {
     W_TAKEN = 1 << 0, /* the taken bitmap (its own log) */
     W_REFS = 1 << 1,
     W_FLAGS = 1 << 2,
@@ -284,7 +284,7 @@ void ff_oracle_destroy(ff_oracle *o)
     free(o);
 }
 
-/* Logs word w for reset, before `what` (enum shadow_written) changes there. */
+/* Logs word w for reset, before `what` (enum block_written) changes there. */
 static void log_touch(block_log *l, size_t w, uint8_t what)
 {
     if (!l->logged[w]) {
