@@ -1,17 +1,19 @@
 /*
  * meta.c — the refcounted frame metadata layer (contract in meta.h).
  *
- * One 16-byte slot per frame below the top of the map, in a lazily mapped array, so a
- * 1 TiB space costs only the slots its operations touch. The all-zero slot is the
- * initial state, and what it means depends on the semantics and the region:
+ * One 16-byte slot per frame below the top of the map, stored one array per field in
+ * a lazily mapped allocation, so a 1 TiB space costs only the slots its operations
+ * touch, and a pass over many frames reads only the fields it asks about. The
+ * all-zero slot is the initial state (a state of ST_INITIAL implies all zero), and
+ * what it means depends on the semantics and the region:
  *   asterinas-2024  unused (refcount 0), whatever the region: no protection;
  *   hardened        owned by the allocator if the frame is usable RAM, else pinned.
  * A frame given back to the back-end returns to the zero slot, so "owned by the
  * allocator" never needs to be written.
  *
- * Every block of 64 slots changed since the last reset is logged once, and reset zeroes
- * exactly those: a pass over an operation's frames logs them a block at a time, not
- * slot by slot.
+ * Every block of 64 slots changed since the last reset is logged once, with the fields
+ * written there, and reset zeroes exactly those: a pass over an operation's frames logs
+ * them a block at a time, not slot by slot.
  *
  * Allocations made through the layer are remembered in their slots: the head holds the
  * number of frames not yet released, every other member its distance to the head. A
@@ -55,16 +57,19 @@ enum slot_flags {
     F_HEAD = 1 << 2,   /* its first frame */
 };
 
-typedef struct ff_slot {
-    uint32_t refcount;
-    uint8_t state; /* enum slot_state_raw */
-    uint8_t usage; /* the caller's usage tag */
-    uint8_t flags; /* enum slot_flags */
-    uint8_t order; /* head: ceil(log2(frames of the allocation)) */
-    uint64_t link; /* head: frames not yet released; member: distance to the head */
-} ff_slot;
-
-_Static_assert(sizeof(ff_slot) == 16, "a metadata slot must stay at 16 bytes");
+/* A slot's fields, one array each (struct ff_meta), widest first so that each array
+ * starts aligned, with the bit that logs a block's writes to it. */
+enum slot_field {
+    SF_LINK = 1 << 0,
+    SF_REFCOUNT = 1 << 1,
+    SF_STATE = 1 << 2,
+    SF_USAGE = 1 << 3,
+    SF_FLAGS = 1 << 4,
+    SF_ORDER = 1 << 5,
+};
+#define SLOT_FIELDS(X) \
+    X(link, SF_LINK) X(refcount, SF_REFCOUNT) X(state, SF_STATE) X(usage, SF_USAGE) \
+    X(flags, SF_FLAGS) X(order, SF_ORDER)
 
 #define NO_HOLDER (-1)
 
@@ -87,10 +92,20 @@ struct ff_meta {
     const char *base_refused; /* why ff_frame_base said no at create, or NULL */
     bool used_base;           /* the instance reaches frames through ff_frame_base */
 
-    ff_slot *slots; /* one per frame below space->top */
+    /* The slots of the frames below space->top, one array per field, carved from one
+     * lazily mapped allocation: a pass over an operation's frames reads and writes only
+     * the fields it needs (whether a range is untouched is a byte per frame), each a
+     * plain scan or fill the compiler vectorises. */
+    uint64_t *link;     /* head: frames not yet released; member: distance to the head */
+    uint32_t *refcount;
+    uint8_t *state;     /* enum slot_state_raw */
+    uint8_t *usage;     /* the caller's usage tag */
+    uint8_t *flags;     /* enum slot_flags */
+    uint8_t *order;     /* head: ceil(log2(frames of the allocation)) */
     uint64_t nslots;
-    /* Blocks of LOG_BLOCK slots touched since reset: room for every block, each logged
-     * once (block_logged). */
+    /* Blocks of LOG_BLOCK slots written since reset, each logged once, with the fields
+     * written there (enum slot_field; 0: not logged): reset zeroes just those. The log
+     * has room for every block. */
     size_t *log;
     size_t log_count;
     uint8_t *block_logged;
@@ -102,31 +117,47 @@ struct ff_meta {
     ff_meta_last last;
 };
 
+#define SLOT_FIELD_BYTES(field, bit) +sizeof *((ff_meta *)NULL)->field
+#define SLOT_BYTES (0 SLOT_FIELDS(SLOT_FIELD_BYTES))
+_Static_assert(SLOT_BYTES == 16, "a metadata slot must stay at 16 bytes");
+
 #define LOG_BLOCK 64
 
-/* Logs the block of slot pfn for reset. The log has room for every block from the
- * start, so it never grows: no allocation in a run, and no path here that depends on
+/* Logs the writes to `fields` of the slots of [start, end) (below nslots), a block at a
+ * time. The log never grows: no allocation in a run, and no path here that depends on
  * what ran before, as fuzzers' coverage needs. */
-FF_NO_COVERAGE static void log_slot(ff_meta *m, ff_pfn pfn)
-{
-    size_t b = (size_t)(pfn / LOG_BLOCK);
-    if (m->block_logged[b]) return;
-    m->block_logged[b] = 1;
-    m->log[m->log_count++] = b;
-}
-
-/* The same for the slots of [start, end) (below nslots). */
-FF_NO_COVERAGE static void log_slots(ff_meta *m, ff_pfn start, ff_pfn end)
+FF_NO_COVERAGE static void log_slots(ff_meta *m, ff_pfn start, ff_pfn end, uint8_t fields)
 {
     if (start >= end) return;
-    for (ff_pfn p = start - start % LOG_BLOCK; p < end; p += LOG_BLOCK) log_slot(m, p);
+    for (size_t b = (size_t)(start / LOG_BLOCK), last = (size_t)((end - 1) / LOG_BLOCK); b <= last; b++) {
+        uint8_t had = m->block_logged[b];
+        if ((had & fields) == fields) continue;
+        if (!had) m->log[m->log_count++] = b;
+        m->block_logged[b] = had | fields;
+    }
 }
 
-/* The slot of pfn, logged for reset before its change. */
-FF_NO_COVERAGE static ff_slot *slot_mut(ff_meta *m, ff_pfn pfn)
+FF_NO_COVERAGE static void log_slot(ff_meta *m, ff_pfn pfn, uint8_t fields)
 {
-    log_slot(m, pfn);
-    return &m->slots[pfn];
+    log_slots(m, pfn, pfn + 1, fields);
+}
+
+/* Zeroes the slots of [start, end) (below nslots): in each block, the fields written
+ * since reset (the others are still zero), one memset per field over blocks alike. */
+FF_NO_COVERAGE static void zero_slots(ff_meta *m, ff_pfn start, ff_pfn end)
+{
+    for (ff_pfn lo = start; lo < end;) {
+        size_t b = (size_t)(lo / LOG_BLOCK);
+        uint8_t written = m->block_logged[b];
+        ff_pfn hi = (ff_pfn)(b + 1) * LOG_BLOCK;
+        while (hi < end && m->block_logged[hi / LOG_BLOCK] == written) hi += LOG_BLOCK;
+        if (hi > end) hi = end;
+#define ZERO_FIELD(field, bit) \
+    if (written & (bit)) memset(&m->field[lo], 0, (hi - lo) * sizeof *m->field);
+        SLOT_FIELDS(ZERO_FIELD)
+#undef ZERO_FIELD
+        lo = hi;
+    }
 }
 
 /* Zeroes every logged block of slots and empties the log. */
@@ -134,8 +165,7 @@ FF_NO_COVERAGE static void forget_slots(ff_meta *m)
 {
     for (size_t i = 0; i < m->log_count; i++) {
         ff_pfn lo = (ff_pfn)m->log[i] * LOG_BLOCK;
-        uint64_t n = m->nslots - lo < LOG_BLOCK ? m->nslots - lo : LOG_BLOCK;
-        memset(&m->slots[lo], 0, n * sizeof(ff_slot));
+        zero_slots(m, lo, m->nslots - lo < LOG_BLOCK ? m->nslots : lo + LOG_BLOCK);
         m->block_logged[m->log[i]] = 0;
     }
     m->log_count = 0;
@@ -144,19 +174,21 @@ FF_NO_COVERAGE static void forget_slots(ff_meta *m)
 /* Frames [start, end) going back to the back-end: their slots return to zero. */
 FF_NO_COVERAGE static void release_slots(ff_meta *m, ff_pfn start, ff_pfn end)
 {
-    log_slots(m, start, end);
-    memset(&m->slots[start], 0, (end - start) * sizeof(ff_slot));
+    zero_slots(m, start, end);
     /* INJECTED BUG layer-freed-keeps-slot: the freed frame keeps a live slot (its canary
      * counts frames). */
     if (m->opts.bug != FF_BUG_NONE)
         for (ff_pfn p = start; p < end; p++)
-            if (FF_BUG(m->opts.bug, LAYER_FREED_KEEPS_SLOT, true)) m->slots[p].state = ST_IN_USE;
+            if (FF_BUG(m->opts.bug, LAYER_FREED_KEEPS_SLOT, true)) {
+                log_slot(m, p, SF_STATE);
+                m->state[p] = ST_IN_USE;
+            }
 }
 
 static ff_slot_state view_state(const ff_meta *m, ff_pfn pfn)
 {
     if (pfn >= m->nslots) return FF_SLOT_NONE;
-    switch (m->slots[pfn].state) {
+    switch (m->state[pfn]) {
     case ST_UNUSED: return FF_SLOT_UNUSED;
     case ST_IN_USE: return FF_SLOT_IN_USE;
     case ST_PENDING: return FF_SLOT_PENDING;
@@ -400,8 +432,7 @@ static bool batch_flush(ff_meta *m, release_batch *b)
 FF_NO_COVERAGE static ff_pfn allocation_end(const ff_meta *m, ff_pfn head)
 {
     ff_pfn p = head + 1;
-    while (p < m->nslots && (m->slots[p].flags & (F_MEMBER | F_HEAD)) == F_MEMBER &&
-           m->slots[p].link == p - head)
+    while (p < m->nslots && (m->flags[p] & (F_MEMBER | F_HEAD)) == F_MEMBER && m->link[p] == p - head)
         p++;
     return p;
 }
@@ -409,15 +440,15 @@ FF_NO_COVERAGE static ff_pfn allocation_end(const ff_meta *m, ff_pfn head)
 /* Frame pfn lost its last reference. False when the system died giving it back. */
 static bool release_frame(ff_meta *m, ff_pfn pfn, release_batch *b)
 {
-    ff_slot *s = slot_mut(m, pfn);
     bool exact = m->ops->policy.free_rule != FF_FREE_PIECEWISE;
 
-    if (exact && (s->flags & F_MEMBER)) {
-        ff_pfn head = (s->flags & F_HEAD) ? pfn : pfn - s->link;
-        ff_slot *h = slot_mut(m, head);
-        s->state = ST_PENDING;
-        s->usage = 0;
-        if (--h->link > 0) return true;
+    if (exact && (m->flags[pfn] & F_MEMBER)) {
+        ff_pfn head = (m->flags[pfn] & F_HEAD) ? pfn : pfn - m->link[pfn];
+        log_slot(m, pfn, SF_STATE | SF_USAGE);
+        log_slot(m, head, SF_LINK);
+        m->state[pfn] = ST_PENDING;
+        m->usage[pfn] = 0;
+        if (--m->link[head] > 0) return true;
         /* The whole allocation is released: give it back in one call. */
         ff_pfn end = allocation_end(m, head);
         release_slots(m, head, end);
@@ -445,42 +476,55 @@ static bool release_frame(ff_meta *m, ff_pfn pfn, release_batch *b)
 }
 
 /* Whether [start, +count) is one whole allocation, none of it released yet, whose
- * frames each hold their one reference: the drop of a handle as alloc returned it. */
+ * frames are each in use and hold their one reference: the drop of a handle as alloc
+ * returned it. Branch-free passes, one per field. */
 FF_NO_COVERAGE static bool sole_holder_of_allocation(const ff_meta *m, ff_pfn start, uint64_t count)
 {
-    const ff_slot *s = &m->slots[start];
-    if (m->ops->policy.free_rule == FF_FREE_PIECEWISE || (s->flags & F_HEAD) == 0 ||
-        s->link != count || s->refcount != 1)
+    if (m->ops->policy.free_rule == FF_FREE_PIECEWISE || start >= m->nslots ||
+        count > m->nslots - start || (m->flags[start] & F_HEAD) == 0 || m->link[start] != count)
         return false;
-    /* One pass: each member in place and held once (allocation_end's test, and more). */
+    uint32_t bad = 0;
+    uint8_t bad_byte = 0;
+    uint64_t misplaced = 0;
+    for (uint64_t i = 0; i < count; i++) bad |= m->refcount[start + i] ^ 1;
+    for (uint64_t i = 0; i < count; i++) bad_byte |= m->state[start + i] ^ ST_IN_USE;
+    /* each member in place (allocation_end's test) */
     for (uint64_t i = 1; i < count; i++)
-        if ((s[i].flags & (F_MEMBER | F_HEAD)) != F_MEMBER || s[i].link != i || s[i].refcount != 1)
-            return false;
+        bad_byte |= (m->flags[start + i] & (F_MEMBER | F_HEAD)) ^ F_MEMBER;
+    for (uint64_t i = 1; i < count; i++) misplaced |= m->link[start + i] ^ i;
+    if (bad | bad_byte | misplaced) return false;
     ff_pfn next = start + count; /* and the allocation ends there */
-    return next >= m->nslots || (s[count].flags & (F_MEMBER | F_HEAD)) != F_MEMBER ||
-           s[count].link != count;
+    return next >= m->nslots || (m->flags[next] & (F_MEMBER | F_HEAD)) != F_MEMBER ||
+           m->link[next] != count;
+}
+
+/* The drop of a whole allocation by its sole holder: what the frame-by-frame path ends
+ * in, at once: every slot released, then the allocation given back in one call. */
+static ff_meta_status drop_allocation(ff_meta *m, ff_pfn start, uint64_t count)
+{
+    release_slots(m, start, start + count);
+    ff_status st;
+    if (!backend_free(m, start, count, &st)) return m->death;
+    return st == FF_OK ? FF_META_OK : FF_META_FREE_REJECTED;
 }
 
 /* Drops one reference of each frame of [start, start + count), all known to be in
- * use. Returns the status of the drop, or the death it caused. */
-static ff_meta_status drop_frames(ff_meta *m, ff_pfn start, uint64_t count)
+ * use, one by one. Returns the status of the drop, or the death it caused. */
+static ff_meta_status drop_each_frame(ff_meta *m, ff_pfn start, uint64_t count)
 {
-    if (sole_holder_of_allocation(m, start, count)) {
-        /* What the frame-by-frame path ends in, in one pass: every slot released, then
-         * the allocation given back in one call. */
-        release_slots(m, start, start + count);
-        ff_status st;
-        if (!backend_free(m, start, count, &st)) return m->death;
-        return st == FF_OK ? FF_META_OK : FF_META_FREE_REJECTED;
-    }
     release_batch b = {0};
-    log_slots(m, start, start + count);
+    log_slots(m, start, start + count, SF_REFCOUNT);
     for (uint64_t i = 0; i < count; i++) {
-        if (--m->slots[start + i].refcount == 0 && !release_frame(m, start + i, &b))
-            return m->death;
+        if (--m->refcount[start + i] == 0 && !release_frame(m, start + i, &b)) return m->death;
     }
     if (!batch_flush(m, &b)) return m->death;
     return b.rejected ? FF_META_FREE_REJECTED : FF_META_OK;
+}
+
+static ff_meta_status drop_frames(ff_meta *m, ff_pfn start, uint64_t count)
+{
+    return sole_holder_of_allocation(m, start, count) ? drop_allocation(m, start, count)
+                                                      : drop_each_frame(m, start, count);
 }
 
 /* asterinas-2024: a panic unwinds, dropping the frames the operation had built; a
@@ -498,32 +542,32 @@ static ff_meta_status panic_and_unwind(ff_meta *m, ff_pfn failed, ff_pfn built_s
 /* Takes an unused (or just handed out) frame: its first reference. */
 FF_NO_COVERAGE static void take_frame(ff_meta *m, ff_pfn pfn, uint8_t usage)
 {
-    ff_slot *s = slot_mut(m, pfn);
-    s->state = ST_IN_USE;
-    s->refcount = 1;
-    s->usage = usage;
+    log_slot(m, pfn, SF_STATE | SF_REFCOUNT | SF_USAGE);
+    m->state[pfn] = ST_IN_USE;
+    m->refcount[pfn] = 1;
+    m->usage[pfn] = usage;
 }
 
 /* Marks [start, +count) as one allocation's members; with take, also takes each frame's
- * first reference (one pass over the slots, as allocations can be large). */
+ * first reference. A fill per field, as allocations can be large. */
 FF_NO_COVERAGE static void mark_allocation(ff_meta *m, ff_pfn start, uint64_t count, bool take,
                                            uint8_t usage)
 {
-    log_slots(m, start, start + count);
-    for (uint64_t i = 0; i < count; i++) {
-        ff_slot *s = &m->slots[start + i];
-        if (take) {
-            s->state = ST_IN_USE;
-            s->refcount = 1;
-            s->usage = usage;
-        }
-        s->flags |= F_MEMBER | (i == 0 ? F_HEAD : 0);
-        s->link = i;
-    }
     if (!count) return;
-    ff_slot *h = &m->slots[start];
-    h->link = count;
-    h->order = (uint8_t)ff_log2_ceil(count);
+    ff_pfn end = start + count;
+    log_slots(m, start, end, SF_FLAGS | SF_LINK | (take ? SF_STATE | SF_REFCOUNT | SF_USAGE : 0));
+    log_slot(m, start, SF_ORDER);
+    if (take) {
+        memset(&m->state[start], ST_IN_USE, count);
+        for (ff_pfn p = start; p < end; p++) m->refcount[p] = 1;
+        memset(&m->usage[start], usage, count);
+    }
+    uint8_t *flags = m->flags; /* a local: byte stores cannot change it, so the fill vectorises */
+    for (ff_pfn p = start; p < end; p++) flags[p] |= F_MEMBER;
+    for (ff_pfn p = start; p < end; p++) m->link[p] = p - start;
+    flags[start] |= F_HEAD;
+    m->link[start] = count;
+    m->order[start] = (uint8_t)ff_log2_ceil(count);
 }
 
 /* Every operation starts here: nothing runs on a dead system, and the detail of the
@@ -546,9 +590,9 @@ static ff_meta_status build_frames_2024(ff_meta *m, ff_pfn start, uint64_t count
                        (unsigned long long)(pfn << FF_FRAME_SHIFT));
             return panic_and_unwind(m, pfn, start, i);
         }
-        if (m->slots[pfn].state != ST_INITIAL) {
+        if (m->state[pfn] != ST_INITIAL) {
             set_reason(m, "from_unused(0x%llx): page already in use (refcount %u)",
-                       (unsigned long long)(pfn << FF_FRAME_SHIFT), m->slots[pfn].refcount);
+                       (unsigned long long)(pfn << FF_FRAME_SHIFT), m->refcount[pfn]);
             return panic_and_unwind(m, pfn, start, i);
         }
         take_frame(m, pfn, usage);
@@ -561,7 +605,7 @@ static ff_meta_status build_frames_2024(ff_meta *m, ff_pfn start, uint64_t count
 FF_NO_COVERAGE static bool slots_initial(const ff_meta *m, ff_pfn start, uint64_t count)
 {
     uint8_t states = 0;
-    for (uint64_t i = 0; i < count; i++) states |= m->slots[start + i].state;
+    for (uint64_t i = 0; i < count; i++) states |= m->state[start + i];
     return states == ST_INITIAL;
 }
 
@@ -598,7 +642,7 @@ ff_meta_status ff_meta_alloc(ff_meta *m, const ff_alloc_req *req, uint8_t usage,
         bool all_initial = all_usable && slots_initial(m, start, count); /* the common case */
         for (uint64_t i = 0; !all_initial && i < count; i++) {
             ff_pfn pfn = start + i;
-            if (all_usable && m->slots[pfn].state == ST_INITIAL) continue; /* the allocator's */
+            if (all_usable && m->state[pfn] == ST_INITIAL) continue; /* the allocator's */
             ff_slot_state vs = view_state(m, pfn);
             if (vs != FF_SLOT_ALLOCATOR) {
                 /* Taking it would corrupt someone else's frame: refuse, and keep the
@@ -691,10 +735,9 @@ FF_NO_COVERAGE static bool all_in_use(const ff_meta *m, ff_pfn start, uint64_t c
 {
     if (start >= m->nslots || count > m->nslots - start) return false;
     bool bad = false;
-    for (uint64_t i = 0; i < count; i++) {
-        const ff_slot *s = &m->slots[start + i];
-        bad |= (s->state != ST_IN_USE) | (refs_to_add > FF_REF_MAX - s->refcount);
-    }
+    for (uint64_t i = 0; i < count; i++)
+        bad |= (m->state[start + i] != ST_IN_USE) |
+               (refs_to_add > FF_REF_MAX - m->refcount[start + i]);
     return !bad;
 }
 
@@ -712,17 +755,17 @@ static ff_meta_status require_in_use(ff_meta *m, ff_pfn start, uint64_t count, c
             st = FF_META_OUT_OF_BOUND;
             set_reason(m, "%s(0x%llx): out of bound of the metadata array", what,
                        (unsigned long long)(pfn << FF_FRAME_SHIFT));
-        } else if (m->slots[pfn].state != ST_IN_USE) {
+        } else if (m->state[pfn] != ST_IN_USE) {
             st = FF_META_UNUSED;
             set_reason(m, "%s(0x%llx): the page holds no reference", what,
                        (unsigned long long)(pfn << FF_FRAME_SHIFT));
-        } else if (refs_to_add > FF_REF_MAX - m->slots[pfn].refcount &&
+        } else if (refs_to_add > FF_REF_MAX - m->refcount[pfn] &&
                    /* INJECTED BUG layer-refcount-wrap: only a 32-bit wrap is caught */
                    !FF_BUG(m->opts.bug, LAYER_REFCOUNT_WRAP,
-                           (uint32_t)(m->slots[pfn].refcount + refs_to_add) >= refs_to_add)) {
+                           (uint32_t)(m->refcount[pfn] + refs_to_add) >= refs_to_add)) {
             st = FF_META_OVERFLOW;
             set_reason(m, "%s(0x%llx): reference count overflow (%u + %u)", what,
-                       (unsigned long long)(pfn << FF_FRAME_SHIFT), m->slots[pfn].refcount,
+                       (unsigned long long)(pfn << FF_FRAME_SHIFT), m->refcount[pfn],
                        refs_to_add);
         }
         if (st == FF_META_OK) continue;
@@ -745,8 +788,8 @@ ff_meta_status ff_meta_from_in_use(ff_meta *m, uint64_t paddr, uint64_t count, u
     if (!caller_frames(m, "from_in_use", paddr, count, &start, &st)) return st;
     st = require_in_use(m, start, count, "from_in_use", refs);
     if (st != FF_META_OK) return st;
-    log_slots(m, start, start + count);
-    for (uint64_t i = 0; i < count; i++) m->slots[start + i].refcount += refs;
+    log_slots(m, start, start + count, SF_REFCOUNT);
+    for (uint64_t i = 0; i < count; i++) m->refcount[start + i] += refs;
     *out = (ff_handle){start, count};
     return FF_META_OK;
 }
@@ -755,9 +798,11 @@ ff_meta_status ff_meta_drop(ff_meta *m, ff_handle h)
 {
     if (!op_begin(m)) return FF_META_DEAD;
     if (h.count == 0 || h.start + h.count < h.start) return FF_META_INVALID;
+    /* The common drop, a handle as alloc returned it, proves its frames in use itself. */
+    if (sole_holder_of_allocation(m, h.start, h.count)) return drop_allocation(m, h.start, h.count);
     ff_meta_status st = require_in_use(m, h.start, h.count, "drop", 0);
     if (st != FF_META_OK) return st;
-    return drop_frames(m, h.start, h.count);
+    return drop_each_frame(m, h.start, h.count);
 }
 
 ff_meta_status ff_meta_raw_free(ff_meta *m, uint64_t paddr, uint64_t count)
@@ -887,12 +932,12 @@ static __attribute__((noinline)) void destroy_backend(ff_meta *m)
 }
 
 /* Gives the slots and their log back. Every slot written since the last reset is in a
- * logged block: zeroing those leaves the array as it was mapped, to be reused without a
- * system call. */
+ * logged block: zeroing those leaves the arrays as they were mapped, to be reused
+ * without a system call. */
 static void free_slots(ff_meta *m)
 {
-    if (m->slots && m->block_logged) forget_slots(m);
-    ff_host_free_zeroed(m->slots, m->nslots * sizeof(ff_slot));
+    if (m->link && m->block_logged) forget_slots(m);
+    ff_host_free_zeroed(m->link, m->nslots * SLOT_BYTES);
     ff_host_free(m->log, m->nblocks * sizeof *m->log);
     ff_host_free(m->block_logged, m->nblocks);
 }
@@ -921,10 +966,17 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_ops *ops, const ff_met
                       .space = space, .on_exit = layer_exit, .on_keep = layer_keep,
                       .on_base = layer_base, .resets = true};
     m->nblocks = (size_t)((m->nslots + LOG_BLOCK - 1) / LOG_BLOCK);
-    m->slots = ff_host_zalloc(m->nslots * sizeof(ff_slot));
+    char *slots = ff_host_zalloc(m->nslots * SLOT_BYTES);
+    if (slots) {
+#define CARVE_FIELD(field, bit) \
+    m->field = (void *)slots; \
+    slots += m->nslots * sizeof *m->field;
+        SLOT_FIELDS(CARVE_FIELD)
+#undef CARVE_FIELD
+    }
     m->log = ff_host_zalloc(m->nblocks * sizeof *m->log);
     m->block_logged = ff_host_zalloc(m->nblocks);
-    if (!m->slots || !m->log || !m->block_logged) {
+    if (!m->link || !m->log || !m->block_logged) {
         snprintf(err, errlen, "cannot reserve metadata for %llu frames",
                  (unsigned long long)m->nslots);
         free_slots(m);
@@ -992,7 +1044,7 @@ FF_NO_COVERAGE bool ff_meta_dead(const ff_meta *m) { return m->death != FF_META_
 FF_NO_COVERAGE const ff_backend_ops *ff_meta_backend(const ff_meta *m) { return m->ops; }
 FF_NO_COVERAGE ff_semantics ff_meta_semantics(const ff_meta *m) { return m->opts.semantics; }
 FF_NO_COVERAGE bool ff_meta_poisoning(const ff_meta *m) { return m->opts.poison; }
-size_t ff_meta_slot_bytes(void) { return sizeof(ff_slot); }
+size_t ff_meta_slot_bytes(void) { return SLOT_BYTES; }
 FF_NO_COVERAGE bool ff_meta_has_counter(const ff_meta *m) { return m->ops->free_frames != NULL; }
 
 FF_NO_COVERAGE uint64_t ff_meta_backend_free_frames(const ff_meta *m)
@@ -1027,22 +1079,28 @@ __attribute__((noinline)) const char *ff_meta_backend_check(ff_meta *m)
 
 FF_NO_COVERAGE uint32_t ff_meta_refcount(const ff_meta *m, ff_pfn pfn)
 {
-    return pfn < m->nslots ? m->slots[pfn].refcount : 0;
+    return pfn < m->nslots ? m->refcount[pfn] : 0;
 }
 
 FF_NO_COVERAGE void ff_meta_refcounts(const ff_meta *m, ff_pfn start, uint64_t count, uint32_t *out)
 {
     uint64_t held = start >= m->nslots ? 0 : m->nslots - start < count ? m->nslots - start : count;
-    const ff_slot *s = &m->slots[start];
-    for (uint64_t i = 0; i < held; i++) out[i] = s[i].refcount;
+    if (held) memcpy(out, &m->refcount[start], held * sizeof *out);
     for (uint64_t i = held; i < count; i++) out[i] = 0;
 }
 
 FF_NO_COVERAGE ff_pfn ff_meta_first_live(const ff_meta *m, ff_pfn start, ff_pfn end)
 {
     ff_pfn stop = end < m->nslots ? end : m->nslots;
-    for (ff_pfn p = start; p < stop; p++)
-        if (m->slots[p].refcount || m->slots[p].state == ST_IN_USE) return p;
+    /* Usually none: a branch-free pass a block at a time, then the one that has it. */
+    for (ff_pfn lo = start; lo < stop; lo += LOG_BLOCK) {
+        ff_pfn hi = stop - lo < LOG_BLOCK ? stop : lo + LOG_BLOCK;
+        uint32_t live = 0;
+        for (ff_pfn p = lo; p < hi; p++) live |= m->refcount[p] | (m->state[p] == ST_IN_USE);
+        if (!live) continue;
+        for (ff_pfn p = lo; p < hi; p++)
+            if (m->refcount[p] || m->state[p] == ST_IN_USE) return p;
+    }
     return end;
 }
 
@@ -1050,8 +1108,8 @@ FF_NO_COVERAGE ff_slot_view ff_meta_slot(const ff_meta *m, ff_pfn pfn)
 {
     ff_slot_view v = {.state = view_state(m, pfn)};
     if (pfn < m->nslots) {
-        v.refcount = m->slots[pfn].refcount;
-        v.usage = m->slots[pfn].usage;
+        v.refcount = m->refcount[pfn];
+        v.usage = m->usage[pfn];
     }
     return v;
 }

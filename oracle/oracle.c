@@ -733,12 +733,15 @@ static void shadow_hand_out(ff_oracle *o, ff_pfn start, ff_pfn end, uint64_t ask
     if (o->call == FF_CALL_RESERVE) return; /* the leak check takes no frames */
     uint8_t watch_flag = watched ? FR_WATCHED : 0;
     shadow_touch_range(o, start, end, W_OWNER | W_FLAGS);
-    /* A loop per array: each is a plain fill or map the compiler vectorises. */
+    /* A loop per array: each is a plain fill or map the compiler vectorises (through
+     * locals: a byte store could change any field of *o, and the loop would reload it). */
+    uint8_t *flags = o->flags;
+    uint32_t handout = o->handouts;
     for (ff_pfn p = start; p < end; p++) o->head[p] = start;
-    for (ff_pfn p = start; p < end; p++) o->alloc[p] = o->handouts;
+    for (ff_pfn p = start; p < end; p++) o->alloc[p] = handout;
     for (ff_pfn p = start; p < end; p++) {
-        uint8_t fl = o->flags[p], taint = (fl & FR_PHANTOM) ? FR_TAINTED : 0;
-        o->flags[p] = (uint8_t)(((fl | FR_EVER | taint) & ~(FR_PHANTOM | FR_WATCHED)) | watch_flag);
+        uint8_t fl = flags[p], taint = (fl & FR_PHANTOM) ? FR_TAINTED : 0;
+        flags[p] = (uint8_t)(((fl | FR_EVER | taint) & ~(FR_PHANTOM | FR_WATCHED)) | watch_flag);
     }
     shadow_touch(o, start, W_HEAD_INFO);
     o->asked[start] = asked;
