@@ -659,6 +659,19 @@ static bool kept_in(const ff_oracle *o, ff_pfn start, uint64_t count)
     return false;
 }
 
+/* The frames of taken word w that the back-end kept at create, as bits. */
+static uint64_t kept_bits(const ff_oracle *o, size_t w)
+{
+    ff_pfn lo = (ff_pfn)w * 64, hi = lo + 64;
+    uint64_t bits = 0;
+    for (size_t i = 0; i < o->nkept; i++) {
+        ff_pfn ks = o->kept[i].start, ke = ff_range_end(o->kept[i]);
+        if (ke <= lo || ks >= hi) continue;
+        bits |= bits_between((unsigned)((ks > lo ? ks : lo) - lo), (unsigned)((ke < hi ? ke : hi) - lo));
+    }
+    return bits;
+}
+
 /* A free by address names the allocation starting at `start`, whatever the count. */
 static ff_free_kind classify_by_address(const ff_oracle *o, ff_pfn start)
 {
@@ -1492,17 +1505,21 @@ void ff_oracle_leak_begin(ff_oracle *o)
      * Every taken frame lies in a word of the bitmap written in this run (the others
      * were cleared when it began): only those are looked at, whatever the map's size. */
     ff_pfn first = UINT64_MAX;
+    uint64_t tainted = 0;
     for (size_t i = 0; i < o->taken_log.count; i++) {
         size_t w = o->taken_log.index[i];
-        for (uint64_t bits = o->taken[w]; bits; bits &= bits - 1) {
-            ff_pfn p = (ff_pfn)w * 64 + (ff_pfn)__builtin_ctzll(bits);
-            if (kept_in(o, p, 1)) continue;
-            if (o->flags[p] & FR_TAINTED)
-                out -= out > 0;
-            else if (p < first)
-                first = p;
-        }
+        uint64_t bits = o->taken[w] & ~kept_bits(o, w), taint = 0;
+        if (!bits) continue;
+        /* A word at a time: a leak can hold every frame of a large map. */
+        const uint8_t *flags = &o->flags[(ff_pfn)w * 64];
+        unsigned n = o->top - (ff_pfn)w * 64 < 64 ? (unsigned)(o->top - (ff_pfn)w * 64) : 64;
+        for (unsigned j = 0; j < n; j++) taint |= (uint64_t)((flags[j] & FR_TAINTED) != 0) << j;
+        tainted += (uint64_t)__builtin_popcountll(bits & taint);
+        bits &= ~taint;
+        if (bits && (ff_pfn)w * 64 + (ff_pfn)__builtin_ctzll(bits) < first)
+            first = (ff_pfn)w * 64 + (ff_pfn)__builtin_ctzll(bits);
     }
+    out = out > tainted ? out - tainted : 0;
     if (out) {
         ff_pfn head = first < o->top ? o->head[first] : first;
         finding(o, FF_CLASS_LEAK,
