@@ -125,6 +125,10 @@ typedef struct orphan {
  * program drops it. */
 #define WATCH_EDGE_BYTES 64
 
+/* Hand-outs larger than this many frames are recorded whole (struct big_handout); smaller
+ * ones frame by frame. */
+#define BIG_HANDOUT 4096
+
 struct ff_oracle {
     const ff_space *space;
     ff_pfn top;
@@ -138,6 +142,14 @@ struct ff_oracle {
     uint32_t *alloc;   /* handed out: which hand-out of the run (1, 2, ...) took it */
     uint64_t *asked;   /* at a head: frames asked for */
     uint64_t *granted; /* at a head: frames the policy says are reserved */
+    /* Hand-outs of more than BIG_HANDOUT frames in this run, oldest first. Their frames'
+     * head, hand-out number, FR_EVER and FR_WATCHED live here, not in the arrays above:
+     * the block a power-of-two policy reserves for an aligned request can be the whole
+     * map, and writing (then zeroing) it frame by frame made one operation cost
+     * milliseconds. What a frame's latest hand-out says is what counts (owner_of). */
+    struct big_handout { ff_pfn start, end; uint32_t alloc; bool watched; } *big;
+    size_t nbig, big_cap;
+    bool any_phantom; /* some frame was marked FR_PHANTOM in this run */
 
     uint64_t *taken; /* bit per frame: handed out */
     size_t taken_words;
@@ -280,6 +292,7 @@ void ff_oracle_destroy(ff_oracle *o)
     free(o->taken_log.index);
     free(o->shadow_log.index);
     free(o->orphans);
+    free(o->big);
     free(o->writes);
     free(o);
 }
@@ -318,6 +331,26 @@ static void flags_clear(ff_oracle *o, ff_pfn p, uint8_t bits)
 {
     shadow_touch(o, p, W_FLAGS);
     o->flags[p] &= (uint8_t)~bits;
+}
+
+/* What the latest hand-out covering frame p said of it (all zero if none did). */
+typedef struct owner {
+    ff_pfn head;    /* its allocation's first frame */
+    uint32_t alloc; /* which hand-out of the run */
+    bool ever;      /* handed out at least once (FR_EVER) */
+    bool watched;   /* FR_WATCHED */
+} owner;
+
+static owner owner_of(const ff_oracle *o, ff_pfn p)
+{
+    owner w = {o->head[p], o->alloc[p], (o->flags[p] & FR_EVER) != 0,
+               (o->flags[p] & FR_WATCHED) != 0};
+    /* Hand-out numbers grow through the run: only big ones newer than the frame's own
+     * record can stand over it. */
+    for (size_t i = o->nbig; i-- > 0 && o->big[i].alloc > w.alloc;)
+        if (p >= o->big[i].start && p < o->big[i].end)
+            return (owner){o->big[i].start, o->big[i].alloc, true, o->big[i].watched};
+    return w;
 }
 
 /* ---------------------------------------------------------------- the taken bitmap */
@@ -635,6 +668,8 @@ void ff_oracle_begin(ff_oracle *o, ff_meta *m, const char *name, const ff_oracle
     o->norphans = 0;
     o->nwrites = 0;
     o->nwatched = 0;
+    o->nbig = 0;
+    o->any_phantom = false;
     o->watch_overflow = false;
     o->nfindings = 0;
     o->handouts = 0;
@@ -677,11 +712,10 @@ static ff_free_kind classify_by_address(const ff_oracle *o, ff_pfn start)
 {
     if (start >= o->top || !ff_space_is_usable(o->space, start)) return FF_FREE_KIND_FOREIGN;
     if (kept_in(o, start, 1)) return FF_FREE_KIND_UNOWNED;
-    if (!is_taken(o, start)) {
-        uint8_t fl = o->flags[start];
-        return !(fl & FR_EVER) || (fl & FR_PHANTOM) ? FF_FREE_KIND_UNOWNED : FF_FREE_KIND_DOUBLE;
-    }
-    return o->head[start] == start ? FF_FREE_KIND_VALID : FF_FREE_KIND_MISALIGNED;
+    if (!is_taken(o, start))
+        return !owner_of(o, start).ever || (o->flags[start] & FR_PHANTOM) ? FF_FREE_KIND_UNOWNED
+                                                                          : FF_FREE_KIND_DOUBLE;
+    return owner_of(o, start).head == start ? FF_FREE_KIND_VALID : FF_FREE_KIND_MISALIGNED;
 }
 
 ff_free_kind ff_oracle_classify_free(const ff_oracle *o, ff_pfn start, uint64_t count)
@@ -696,13 +730,12 @@ ff_free_kind ff_oracle_classify_free(const ff_oracle *o, ff_pfn start, uint64_t 
          * allocations, foreign if the back-end never gave it to whoever frees it. */
         for (ff_pfn p = start; p < end; p++) {
             if (is_taken(o, p)) continue;
-            uint8_t fl = o->flags[p];
-            if (!(fl & FR_EVER) || (fl & FR_PHANTOM)) return FF_FREE_KIND_UNOWNED;
+            if (!owner_of(o, p).ever || (o->flags[p] & FR_PHANTOM)) return FF_FREE_KIND_UNOWNED;
         }
         return FF_FREE_KIND_DOUBLE;
     }
     if (o->policy.free_rule == FF_FREE_PIECEWISE) return FF_FREE_KIND_VALID;
-    ff_pfn head = o->head[start];
+    ff_pfn head = owner_of(o, start).head;
     if (head != start) return FF_FREE_KIND_MISALIGNED;
     if (o->policy.free_rule == FF_FREE_SIZE_CLASS) {
         uint64_t size_class = pow2_cover(count, 1);
@@ -735,6 +768,20 @@ static void judge_counter(ff_oracle *o, const char *what)
     o->counter_skew = skew;
 }
 
+/* A big hand-out: one record. A frame held through from_unused (rare) is tainted, as
+ * shadow_hand_out does frame by frame. */
+static void hand_out_big(ff_oracle *o, ff_pfn start, ff_pfn end, bool watched)
+{
+    if (o->nbig == o->big_cap) grow((void **)&o->big, &o->big_cap, sizeof *o->big);
+    o->big[o->nbig++] = (struct big_handout){start, end, o->handouts, watched};
+    if (!o->any_phantom) return;
+    for (ff_pfn p = start; p < end; p++)
+        if (o->flags[p] & FR_PHANTOM) {
+            flags_clear(o, p, FR_PHANTOM);
+            flags_set(o, p, FR_TAINTED);
+        }
+}
+
 /* Hands frames [start, end) (all RAM below top) to one allocation in the shadow,
  * watched from here when `watched`. A frame the program holds through from_unused
  * (phantom) now has two holders, by the layer's doing: what it holds says nothing about
@@ -744,6 +791,13 @@ static void shadow_hand_out(ff_oracle *o, ff_pfn start, ff_pfn end, uint64_t ask
     o->shadow_free -= taken_count(o, start, end, false);
     taken_set(o, start, end, true);
     if (o->call == FF_CALL_RESERVE) return; /* the leak check takes no frames */
+    shadow_touch(o, start, W_HEAD_INFO);
+    o->asked[start] = asked;
+    o->granted[start] = end - start;
+    if (end - start > BIG_HANDOUT) {
+        hand_out_big(o, start, end, watched);
+        return;
+    }
     uint8_t watch_flag = watched ? FR_WATCHED : 0;
     shadow_touch_range(o, start, end, W_OWNER | W_FLAGS);
     /* A loop per array: each is a plain fill or map the compiler vectorises (through
@@ -756,9 +810,6 @@ static void shadow_hand_out(ff_oracle *o, ff_pfn start, ff_pfn end, uint64_t ask
         uint8_t fl = flags[p], taint = (fl & FR_PHANTOM) ? FR_TAINTED : 0;
         flags[p] = (uint8_t)(((fl | FR_EVER | taint) & ~(FR_PHANTOM | FR_WATCHED)) | watch_flag);
     }
-    shadow_touch(o, start, W_HEAD_INFO);
-    o->asked[start] = asked;
-    o->granted[start] = end - start;
 }
 
 static void shadow_give_back(ff_oracle *o, ff_pfn start, ff_pfn end)
@@ -886,7 +937,7 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
                 (unsigned long long)req->count, (unsigned long long)start,
                 (unsigned long long)granted, (unsigned long long)clash);
     } else if (clash != UINT64_MAX) {
-        ff_pfn owner = o->head[clash];
+        ff_pfn owner = owner_of(o, clash).head;
         finding(o, FF_CLASS_DOUBLE_HANDOUT,
                 "alloc(%llu) returned [0x%llx, +%llu), but frame 0x%llx is still handed out "
                 "(allocation at 0x%llx)",
@@ -977,7 +1028,7 @@ static ff_pfn orphan_end(const ff_oracle *o, const orphan *b)
 /* Whether frame p is still out from the orphan's own hand-out. */
 static bool own_frame(const ff_oracle *o, const orphan *b, ff_pfn p)
 {
-    return is_taken(o, p) && o->alloc[p] == b->alloc;
+    return is_taken(o, p) && owner_of(o, p).alloc == b->alloc;
 }
 
 /* Whether any frame of the orphan is still out from its own hand-out. */
@@ -985,7 +1036,7 @@ static bool orphan_out(const ff_oracle *o, const orphan *b)
 {
     for (ff_pfn p = first_taken(o, b->start, orphan_end(o, b)); p != UINT64_MAX;
          p = first_taken(o, p + 1, orphan_end(o, b)))
-        if (o->alloc[p] == b->alloc) return true;
+        if (owner_of(o, p).alloc == b->alloc) return true;
     return false;
 }
 
@@ -1306,7 +1357,10 @@ void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
         if (r->status != FF_META_OK) break;
         judge_from_unused(o, r->start, r->count);
         for (uint64_t i = 0; i < r->count && r->start + i < o->top; i++)
-            if (!is_taken(o, r->start + i)) flags_set(o, r->start + i, FR_PHANTOM);
+            if (!is_taken(o, r->start + i)) {
+                flags_set(o, r->start + i, FR_PHANTOM);
+                o->any_phantom = true;
+            }
         judge_slots(o, r->start, r->count, 1, "from_unused");
         break;
     case FF_CALL_FROM_IN_USE:
@@ -1354,7 +1408,7 @@ static int written_at(const ff_oracle *o, ff_pfn pfn, uint32_t offset)
 /* Whether frame p is watched and still held as handed out. */
 static bool watching(const ff_oracle *o, ff_pfn p)
 {
-    return (o->flags[p] & (FR_WATCHED | FR_TAINTED)) == FR_WATCHED && o->refs[p] && is_taken(o, p);
+    return !(o->flags[p] & FR_TAINTED) && owner_of(o, p).watched && o->refs[p] && is_taken(o, p);
 }
 
 /* Bytes [from, to) of a watched frame must hold the poison it was handed out with
@@ -1373,7 +1427,7 @@ static bool in_use_intact(ff_oracle *o, ff_pfn p, uint32_t from, uint32_t to, co
                     "frame 0x%llx, held by the program since the allocation at 0x%llx, has "
                     "byte %u = 0x%02x, but %s 0x%02x there: someone else wrote it while it "
                     "was in use (seen %s)", (unsigned long long)p,
-                    (unsigned long long)o->head[p], off, mem[off],
+                    (unsigned long long)owner_of(o, p).head, off, mem[off],
                     wrote < 0 ? "it was handed out with poison" : "the program wrote",
                     wrote < 0 ? o->space->poison : (unsigned)wrote, when);
             return false;
@@ -1424,7 +1478,7 @@ static void check_watched(ff_oracle *o, const char *when)
     for (size_t i = 0; i < o->nwatched; i++) {
         ff_pfn p = o->watched[i].pfn;
         /* Kept while handed out: the program takes its reference after the call. */
-        if (!(o->flags[p] & FR_WATCHED) || !is_taken(o, p)) continue;
+        if (!owner_of(o, p).watched || !is_taken(o, p)) continue;
         struct watched *w = &o->watched[keep++];
         if (w != &o->watched[i]) *w = o->watched[i];
         /* A frame no one touched since the reset holds its poison: nothing to compare. */
@@ -1448,7 +1502,7 @@ bool ff_oracle_write(ff_oracle *o, ff_pfn pfn, uint32_t offset, uint8_t value)
      * was handed, it is part of what the frame may hold. */
     if (!o->refs[pfn] || (o->flags[pfn] & (FR_TAINTED | FR_PHANTOM)))
         flags_set(o, pfn, FR_TAINTED);
-    else if (o->flags[pfn] & FR_WATCHED) note_write(o, pfn, offset, value);
+    else if (owner_of(o, pfn).watched) note_write(o, pfn, offset, value);
     /* The allocator's own metadata frames: a write there is corruption of its
      * structures, which it cannot defend against. */
     if (kept_in(o, pfn, 1)) return false;
@@ -1521,7 +1575,7 @@ void ff_oracle_leak_begin(ff_oracle *o)
     }
     out = out > tainted ? out - tainted : 0;
     if (out) {
-        ff_pfn head = first < o->top ? o->head[first] : first;
+        ff_pfn head = first < o->top ? owner_of(o, first).head : first;
         finding(o, FF_CLASS_LEAK,
                 "with every handle dropped, %llu frames were never given back (first: 0x%llx, "
                 "of the allocation at 0x%llx asking %llu and reserving %llu)",
