@@ -108,9 +108,9 @@ typedef struct buddy {
     char msg[160]; /* check()'s last complaint */
 
     /* reset: the arrays' changes since create are undone; the fields above that
-     * change are copied back whole. */
+     * change are copied back (of an area, only its spare and list head ever change). */
     ff_undo undo;
-    free_area pristine_area[FF_ZONE_COUNT][BUDDY_ORDERS];
+    struct { block_no spare, head; } pristine_area[FF_ZONE_COUNT][BUDDY_ORDERS];
     uint32_t pristine_nonempty[FF_ZONE_COUNT];
     uint64_t pristine_free_frames;
 } buddy;
@@ -572,7 +572,11 @@ static void *buddy_create(ff_env *env, const ff_range *ranges, size_t nranges)
     }
     b->free_frames = b->runs.frames;
     /* From here every change is saved, and reset puts this state back. */
-    memcpy(b->pristine_area, b->area, sizeof b->area);
+    for (unsigned z = 0; z < FF_ZONE_COUNT; z++)
+        for (unsigned o = 0; o < BUDDY_ORDERS; o++) {
+            b->pristine_area[z][o].spare = b->area[z][o].spare;
+            b->pristine_area[z][o].head = b->area[z][o].head;
+        }
     memcpy(b->pristine_nonempty, b->nonempty, sizeof b->nonempty);
     b->pristine_free_frames = b->free_frames;
     ff_undo_start(&b->undo, b->env);
@@ -586,7 +590,11 @@ static bool buddy_reset(void *self)
 {
     buddy *b = self;
     if (!ff_undo_rewind(&b->undo)) return false;
-    memcpy(b->area, b->pristine_area, sizeof b->area);
+    for (unsigned z = 0; z < FF_ZONE_COUNT; z++)
+        for (unsigned o = 0; o < BUDDY_ORDERS; o++) {
+            b->area[z][o].spare = b->pristine_area[z][o].spare;
+            b->area[z][o].head = b->pristine_area[z][o].head;
+        }
     memcpy(b->nonempty, b->pristine_nonempty, sizeof b->nonempty);
     b->free_frames = b->pristine_free_frames;
     return true;

@@ -88,7 +88,6 @@ enum block_written {
     W_REFS = 1 << 1,
     W_FLAGS = 1 << 2,
     W_OWNER = 1 << 3, /* head and alloc */
-    W_HEAD_INFO = 1 << 4, /* asked and granted */
 };
 
 enum frame_flags {
@@ -142,6 +141,9 @@ struct ff_oracle {
     uint32_t *alloc;   /* handed out: which hand-out of the run (1, 2, ...) took it */
     uint64_t *asked;   /* at a head: frames asked for */
     uint64_t *granted; /* at a head: frames the policy says are reserved */
+    ff_pfn *heads;     /* where asked and granted were written in this run: one entry
+                          each, not a block of 64 of both arrays to zero */
+    size_t nheads, heads_cap;
     /* Hand-outs of more than BIG_HANDOUT frames in this run, oldest first. Their frames'
      * head, hand-out number, FR_EVER and FR_WATCHED live here, not in the arrays above:
      * the block a power-of-two policy reserves for an aligned request can be the whole
@@ -237,12 +239,10 @@ static void forget_run(ff_oracle *o)
             memset(&o->head[lo], 0, n * sizeof *o->head);
             memset(&o->alloc[lo], 0, n * sizeof *o->alloc);
         }
-        if (written & W_HEAD_INFO) {
-            memset(&o->asked[lo], 0, n * sizeof *o->asked);
-            memset(&o->granted[lo], 0, n * sizeof *o->granted);
-        }
     }
     o->shadow_log.count = 0;
+    for (size_t i = 0; i < o->nheads; i++) o->asked[o->heads[i]] = o->granted[o->heads[i]] = 0;
+    o->nheads = 0;
 }
 
 /* The shadow arrays, widest element first so that each starts aligned, carved from one
@@ -293,6 +293,7 @@ void ff_oracle_destroy(ff_oracle *o)
     free(o->shadow_log.index);
     free(o->orphans);
     free(o->big);
+    free(o->heads);
     free(o->writes);
     free(o);
 }
@@ -791,7 +792,8 @@ static void shadow_hand_out(ff_oracle *o, ff_pfn start, ff_pfn end, uint64_t ask
     o->shadow_free -= taken_count(o, start, end, false);
     taken_set(o, start, end, true);
     if (o->call == FF_CALL_RESERVE) return; /* the leak check takes no frames */
-    shadow_touch(o, start, W_HEAD_INFO);
+    if (o->nheads == o->heads_cap) grow((void **)&o->heads, &o->heads_cap, sizeof *o->heads);
+    o->heads[o->nheads++] = start;
     o->asked[start] = asked;
     o->granted[start] = end - start;
     if (end - start > BIG_HANDOUT) {
