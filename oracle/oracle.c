@@ -155,6 +155,9 @@ struct ff_oracle {
 
     uint64_t *taken; /* bit per frame: handed out */
     size_t taken_words;
+    /* Bit g set while some word of taken[64g, 64g + 64) may be nonzero (was written in
+     * this run): a scan for taken frames skips 4,096 free frames at a time. */
+    uint64_t *taken_groups;
     /* What changed since the last run began, by word of `taken` (64 frames): the
      * words of `taken` themselves, and the blocks of the shadow arrays. Logged a block
      * at a time, a pass over a range logs it in words; kept apart, the leak check's
@@ -224,8 +227,10 @@ static void grow(void **array, size_t *cap, size_t elem)
 static void forget_run(ff_oracle *o)
 {
     for (size_t i = 0; i < o->taken_log.count; i++) {
-        o->taken[o->taken_log.index[i]] = 0;
-        o->taken_log.logged[o->taken_log.index[i]] = 0;
+        size_t w = o->taken_log.index[i];
+        o->taken[w] = 0;
+        o->taken_log.logged[w] = 0;
+        o->taken_groups[w / 4096] = 0;
     }
     o->taken_log.count = 0;
     for (size_t i = 0; i < o->shadow_log.count; i++) {
@@ -243,6 +248,12 @@ static void forget_run(ff_oracle *o)
     o->shadow_log.count = 0;
     for (size_t i = 0; i < o->nheads; i++) o->asked[o->heads[i]] = o->granted[o->heads[i]] = 0;
     o->nheads = 0;
+}
+
+/* Bytes of taken_groups: a bit per 64 words of taken. */
+static size_t taken_groups_bytes(const ff_oracle *o)
+{
+    return (o->taken_words + 64 * 64 - 1) / (64 * 64) * sizeof(uint64_t);
 }
 
 /* The shadow arrays, widest element first so that each starts aligned, carved from one
@@ -268,9 +279,10 @@ ff_oracle *ff_oracle_create(const ff_space *space)
     }
 #undef CARVE_SHADOW
     o->taken = ff_host_zalloc(o->taken_words * sizeof(uint64_t));
+    o->taken_groups = ff_host_zalloc(taken_groups_bytes(o));
     o->taken_log.logged = ff_host_zalloc(o->taken_words);
     o->shadow_log.logged = ff_host_zalloc(o->taken_words);
-    if (!mapped || !o->taken || !o->taken_log.logged || !o->shadow_log.logged ||
+    if (!mapped || !o->taken || !o->taken_groups || !o->taken_log.logged || !o->shadow_log.logged ||
         !ff_runs_init(&o->ram, space->usable, space->nusable)) {
         ff_oracle_destroy(o);
         return NULL;
@@ -286,6 +298,7 @@ void ff_oracle_destroy(ff_oracle *o)
     forget_run(o);
     ff_host_free_zeroed(o->refs, o->top * SHADOW_BYTES_PER_FRAME);
     ff_host_free_zeroed(o->taken, o->taken_words * sizeof(uint64_t));
+    ff_host_free_zeroed(o->taken_groups, taken_groups_bytes(o));
     ff_host_free_zeroed(o->taken_log.logged, o->taken_words);
     ff_host_free_zeroed(o->shadow_log.logged, o->taken_words);
     ff_runs_destroy(&o->ram);
@@ -368,6 +381,12 @@ static inline uint64_t bits_between(unsigned lo, unsigned hi)
     return upper & ~((UINT64_C(1) << lo) - 1);
 }
 
+/* Whether taken word w's group of 64 words was written in this run. */
+static inline bool group_written(const ff_oracle *o, size_t w)
+{
+    return o->taken_groups[w / 4096] >> (w / 64 % 64) & 1;
+}
+
 /* Sets (or clears) the taken bits of [start, end), a word at a time. */
 static void taken_set(ff_oracle *o, ff_pfn start, ff_pfn end, bool value)
 {
@@ -376,6 +395,7 @@ static void taken_set(ff_oracle *o, ff_pfn start, ff_pfn end, bool value)
         unsigned lo = start % 64;
         unsigned hi = end - start >= 64 - lo ? 64 : lo + (unsigned)(end - start);
         log_touch(&o->taken_log, w, W_TAKEN);
+        o->taken_groups[w / 4096] |= UINT64_C(1) << (w / 64 % 64);
         if (value)
             o->taken[w] |= bits_between(lo, hi);
         else
@@ -405,6 +425,10 @@ static ff_pfn last_taken(const ff_oracle *o, ff_pfn start, ff_pfn end)
     while (start < end) {
         ff_pfn last = end - 1;
         size_t w = (size_t)(last / 64);
+        if (!group_written(o, w)) { /* 64 words with nothing taken */
+            end = (ff_pfn)(w / 64) * 64 * 64;
+            continue;
+        }
         unsigned hi = (unsigned)(last % 64) + 1;
         unsigned lo = (ff_pfn)w * 64 < start ? (unsigned)(start % 64) : 0;
         uint64_t bits = o->taken[w] & bits_between(lo, hi);
@@ -419,6 +443,10 @@ static ff_pfn first_taken(const ff_oracle *o, ff_pfn start, ff_pfn end)
 {
     while (start < end) {
         size_t w = (size_t)(start / 64);
+        if (!group_written(o, w)) { /* 64 words with nothing taken */
+            start = (ff_pfn)(w / 64 + 1) * 64 * 64;
+            continue;
+        }
         unsigned lo = start % 64;
         unsigned hi = end - start >= 64 - lo ? 64 : lo + (unsigned)(end - start);
         uint64_t bits = o->taken[w] & bits_between(lo, hi);
