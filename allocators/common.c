@@ -75,7 +75,17 @@ bool ff_undo_grow(ff_undo *u)
 bool ff_undo_rewind(ff_undo *u)
 {
     if (u->lost || !u->on) return false;
-    for (size_t i = u->count; i-- > 0;) memcpy(u->log[i].at, u->log[i].old, u->log[i].size);
+    /* Saves are words and link pairs: copies of a size known here compile to moves,
+     * not a library call each. */
+    for (size_t i = u->count; i-- > 0;) {
+        const ff_undo_entry *e = &u->log[i];
+        switch (e->size) {
+        case 4: memcpy(e->at, e->old, 4); break;
+        case 8: memcpy(e->at, e->old, 8); break;
+        case 16: memcpy(e->at, e->old, 16); break;
+        default: memcpy(e->at, e->old, e->size); break;
+        }
+    }
     u->count = 0;
     return true;
 }

@@ -347,6 +347,25 @@ static void flags_clear(ff_oracle *o, ff_pfn p, uint8_t bits)
     o->flags[p] &= (uint8_t)~bits;
 }
 
+/* The first frame of [p, end) (below top) with a flag of `mask` set, or end. A block of
+ * 64 frames whose flags were not written in this run is skipped whole. */
+static ff_pfn next_flagged(const ff_oracle *o, ff_pfn p, ff_pfn end, uint8_t mask)
+{
+    while (p < end) {
+        size_t w = (size_t)(p / 64);
+        ff_pfn hi = (ff_pfn)(w + 1) * 64 < end ? (ff_pfn)(w + 1) * 64 : end;
+        if (o->shadow_log.logged[w] & W_FLAGS) {
+            uint8_t any = 0; /* branch-free first: most blocks have none */
+            for (ff_pfn q = p; q < hi; q++) any |= o->flags[q];
+            if (any & mask)
+                for (ff_pfn q = p; q < hi; q++)
+                    if (o->flags[q] & mask) return q;
+        }
+        p = hi;
+    }
+    return end;
+}
+
 /* What the latest hand-out covering frame p said of it (all zero if none did). */
 typedef struct owner {
     ff_pfn head;    /* its allocation's first frame */
@@ -804,11 +823,11 @@ static void hand_out_big(ff_oracle *o, ff_pfn start, ff_pfn end, bool watched)
     if (o->nbig == o->big_cap) grow((void **)&o->big, &o->big_cap, sizeof *o->big);
     o->big[o->nbig++] = (struct big_handout){start, end, o->handouts, watched};
     if (!o->any_phantom) return;
-    for (ff_pfn p = start; p < end; p++)
-        if (o->flags[p] & FR_PHANTOM) {
-            flags_clear(o, p, FR_PHANTOM);
-            flags_set(o, p, FR_TAINTED);
-        }
+    for (ff_pfn p = next_flagged(o, start, end, FR_PHANTOM); p < end;
+         p = next_flagged(o, p + 1, end, FR_PHANTOM)) {
+        flags_clear(o, p, FR_PHANTOM);
+        flags_set(o, p, FR_TAINTED);
+    }
 }
 
 /* Hands frames [start, end) (all RAM below top) to one allocation in the shadow,
@@ -1118,9 +1137,7 @@ static void taint_held(ff_oracle *o, ff_pfn start, ff_pfn end)
 static bool tainted_in(const ff_oracle *o, ff_pfn start, uint64_t count)
 {
     ff_pfn end = start >= o->top ? start : count > o->top - start ? o->top : start + count;
-    for (ff_pfn p = start; p < end; p++)
-        if (o->flags[p] & FR_TAINTED) return true;
-    return false;
+    return next_flagged(o, start, end, FR_TAINTED) < end;
 }
 
 /* A free refused because the program itself had already freed part of it (a raw free
@@ -1138,8 +1155,9 @@ static void note_poisoned(ff_oracle *o, ff_pfn start, uint64_t count)
 {
     if (!ff_meta_poisoning(o->meta) || start >= o->top) return;
     ff_pfn end = count > o->top - start ? o->top : start + count;
-    for (ff_pfn p = start; p < end; p++)
-        if (o->flags[p] & FR_UNPOISONED) flags_clear(o, p, FR_UNPOISONED);
+    for (ff_pfn p = next_flagged(o, start, end, FR_UNPOISONED); p < end;
+         p = next_flagged(o, p + 1, end, FR_UNPOISONED))
+        flags_clear(o, p, FR_UNPOISONED);
 }
 
 static void judge_free(ff_oracle *o, const ff_event *ev)
@@ -1182,8 +1200,9 @@ static void judge_free(ff_oracle *o, const ff_event *ev)
         uint64_t n = by_address ? 1 : count;
         ff_pfn end = n > o->top - start ? o->top : start + n;
         shadow_give_back(o, start, end);
-        for (ff_pfn p = start; p < end; p++)
-            if (o->flags[p] & FR_PHANTOM) flags_clear(o, p, FR_PHANTOM);
+        for (ff_pfn p = next_flagged(o, start, end, FR_PHANTOM); p < end;
+             p = next_flagged(o, p + 1, end, FR_PHANTOM))
+            flags_clear(o, p, FR_PHANTOM);
         judge_freed_slots(o, start, end);
         taint_held(o, start, end);
     }
