@@ -33,12 +33,14 @@
 
 /* The fuzzers' coverage follows this layer's decisions (what a semantics does with a
  * request, when frames go back, panics and deadlocks), not its bookkeeping: per-frame
- * passes, logging, and the queries checkers make. Their counters would tell the
- * fuzzer only how many frames an operation named, cost an increment per frame that
+ * passes, logging, budgets, and the queries checkers make. Their counters would tell
+ * the fuzzer only how many frames an operation named, cost an increment per frame that
  * also keeps those loops from being vectorised, and make libFuzzer track a feature
- * each per run (a buddy run hit 166 counters with them, 141 without). */
+ * each per run. Never inlined: clang instruments a function's code again once it is
+ * inlined into an instrumented caller (inlined, these helpers gave a buddy run 38 of
+ * the layer's counters; as functions of their own, 20). */
 #if defined(__clang__)
-#define FF_NO_COVERAGE __attribute__((no_sanitize("coverage")))
+#define FF_NO_COVERAGE __attribute__((no_sanitize("coverage"), noinline))
 #else
 #define FF_NO_COVERAGE
 #endif
@@ -282,7 +284,10 @@ FF_NO_COVERAGE static uint64_t walkable(const ff_meta *m, uint64_t n)
     return n < cap ? n : cap;
 }
 
-static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+FF_NO_COVERAGE static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
 
 /* Arms a back-end call: its budget, and the record a crash report reads. */
 FF_NO_COVERAGE static void call_enter(ff_meta *m, ff_backend_call call, ff_pfn start,
@@ -777,6 +782,13 @@ static ff_meta_status require_in_use(ff_meta *m, ff_pfn start, uint64_t count, c
     return FF_META_OK;
 }
 
+/* Adds refs references to each frame of [start, +count), all checked in use. */
+FF_NO_COVERAGE static void add_refs(ff_meta *m, ff_pfn start, uint64_t count, uint32_t refs)
+{
+    log_slots(m, start, start + count, SF_REFCOUNT);
+    for (uint64_t i = 0; i < count; i++) m->refcount[start + i] += refs;
+}
+
 ff_meta_status ff_meta_from_in_use(ff_meta *m, uint64_t paddr, uint64_t count, uint32_t refs,
                                    ff_handle *out)
 {
@@ -788,8 +800,7 @@ ff_meta_status ff_meta_from_in_use(ff_meta *m, uint64_t paddr, uint64_t count, u
     if (!caller_frames(m, "from_in_use", paddr, count, &start, &st)) return st;
     st = require_in_use(m, start, count, "from_in_use", refs);
     if (st != FF_META_OK) return st;
-    log_slots(m, start, start + count, SF_REFCOUNT);
-    for (uint64_t i = 0; i < count; i++) m->refcount[start + i] += refs;
+    add_refs(m, start, count, refs);
     *out = (ff_handle){start, count};
     return FF_META_OK;
 }
