@@ -20,10 +20,13 @@ CFLAGS  ?= -O2 -g
 SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZFLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 # The library for the harness targets: sanitized, and instrumented for coverage where
-# COVERED_SRC says.
-FUZZLIBFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+# COVERED_SRC says. -O2, as the fast build: the loop vectoriser runs before ASan's
+# instrumentation, so a pass over an operation's frames is checked a vector at a time
+# (fixed seed, three runs each: the differential harness 6-15 % faster than at -O1,
+# single back-ends about even).
+FUZZLIBFLAGS := -O2 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
                 -fno-sanitize-coverage=trace-cmp,indirect-calls
-FUZZLIB_PLAINFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZLIB_PLAINFLAGS := -O2 -g -fsanitize=address,undefined -fno-sanitize-recover=all
 
 TOOL_SRC  := fuzz/fftool.c
 REPLAY_SRC := fuzz/replay_main.c
