@@ -36,13 +36,16 @@
  * passes, logging, budgets, and the queries checkers make. Their counters would tell
  * the fuzzer only how many frames an operation named, cost an increment per frame that
  * also keeps those loops from being vectorised, and make libFuzzer track a feature
- * each per run. Never inlined: clang instruments a function's code again once it is
- * inlined into an instrumented caller (inlined, these helpers gave a buddy run 38 of
- * the layer's counters; as functions of their own, 20). */
-#if defined(__clang__)
+ * each per run. Never inlined where coverage is on: clang instruments a function's
+ * code again once it is inlined into an instrumented caller (inlined, these helpers
+ * gave a buddy run 38 of the layer's counters; as functions of their own, 20). */
+#if defined(__has_feature)
+#if __has_feature(coverage_sanitizer)
 #define FF_NO_COVERAGE __attribute__((no_sanitize("coverage"), noinline))
-#else
-#define FF_NO_COVERAGE
+#endif
+#endif
+#ifndef FF_NO_COVERAGE
+#define FF_NO_COVERAGE /* no coverage instrumentation in this build: inline at will */
 #endif
 
 /* ---------------------------------------------------------------- slots */
@@ -131,7 +134,8 @@ _Static_assert(SLOT_BYTES == 16, "a metadata slot must stay at 16 bytes");
 FF_NO_COVERAGE static void log_slots(ff_meta *m, ff_pfn start, ff_pfn end, uint8_t fields)
 {
     if (start >= end) return;
-    for (size_t b = (size_t)(start / LOG_BLOCK), last = (size_t)((end - 1) / LOG_BLOCK); b <= last; b++) {
+    size_t last = (size_t)((end - 1) / LOG_BLOCK);
+    for (size_t b = (size_t)(start / LOG_BLOCK); b <= last; b++) {
         uint8_t had = m->block_logged[b];
         if ((had & fields) == fields) continue;
         if (!had) m->log[m->log_count++] = b;
@@ -437,7 +441,8 @@ static bool batch_flush(ff_meta *m, release_batch *b)
 FF_NO_COVERAGE static ff_pfn allocation_end(const ff_meta *m, ff_pfn head)
 {
     ff_pfn p = head + 1;
-    while (p < m->nslots && (m->flags[p] & (F_MEMBER | F_HEAD)) == F_MEMBER && m->link[p] == p - head)
+    while (p < m->nslots && (m->flags[p] & (F_MEMBER | F_HEAD)) == F_MEMBER &&
+           m->link[p] == p - head)
         p++;
     return p;
 }

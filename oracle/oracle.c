@@ -87,18 +87,23 @@ enum block_written {
     W_TAKEN = 1 << 0, /* the taken bitmap (its own log) */
     W_REFS = 1 << 1,
     W_FLAGS = 1 << 2,
-    W_OWNER = 1 << 3, /* head and alloc */
+    W_OWNER = 1 << 3, /* alloc */
 };
 
 enum frame_flags {
-    FR_EVER = 1 << 1,    /* handed out at least once */
     FR_PHANTOM = 1 << 2, /* held through from_unused while the back-end held it free */
     FR_TAINTED = 1 << 3, /* the program misused it: its poison and slot prove nothing */
-    FR_WATCHED = 1 << 5,  /* handed out poisoned and checked: its content is poison and the
-                             program's writes until it goes back (ff_oracle_check_in_use) */
     FR_UNPOISONED = 1 << 4, /* came back beyond the range its free named (by address, by
                                size class): never poisoned, so its content proves nothing */
 };
+
+/* One hand-out of the run (numbered from 1), as its frames see it. */
+typedef struct handout {
+    ff_pfn start;       /* its allocation's first frame */
+    bool each_own_head; /* frames tracked one by one (out of the map): each its own head */
+    bool watched;       /* handed out poisoned and checked: its frames hold poison and the
+                           program's writes until they go back (ff_oracle_check_in_use) */
+} handout;
 
 /* A run of frames: an allocation the layer refused to take, or frames freed. */
 typedef struct orphan {
@@ -137,19 +142,22 @@ struct ff_oracle {
      * operation's frames reads and writes only the fields it judges. */
     uint64_t *refs;    /* references the program holds */
     uint8_t *flags;    /* enum frame_flags */
-    ff_pfn *head;      /* handed out: its allocation's first frame */
-    uint32_t *alloc;   /* handed out: which hand-out of the run (1, 2, ...) took it */
+    uint32_t *alloc;   /* handed out: which hand-out of the run (1, 2, ...) took it last */
     uint64_t *asked;   /* at a head: frames asked for */
     uint64_t *granted; /* at a head: frames the policy says are reserved */
     ff_pfn *heads;     /* where asked and granted were written in this run: one entry
                           each, not a block of 64 of both arrays to zero */
     size_t nheads, heads_cap;
+    /* What each hand-out of the run says of its frames, by number: a hand-out writes
+     * its number into `alloc` frame by frame and nothing else. */
+    handout *handout;
+    size_t handout_cap;
     /* Hand-outs of more than BIG_HANDOUT frames in this run, oldest first. Their frames'
-     * head, hand-out number, FR_EVER and FR_WATCHED live here, not in the arrays above:
-     * the block a power-of-two policy reserves for an aligned request can be the whole
-     * map, and writing (then zeroing) it frame by frame made one operation cost
-     * milliseconds. What a frame's latest hand-out says is what counts (owner_of). */
-    struct big_handout { ff_pfn start, end; uint32_t alloc; bool watched; } *big;
+     * number lives here, not in `alloc`: the block a power-of-two policy reserves for an
+     * aligned request can be the whole map, and writing (then zeroing) it frame by frame
+     * made one operation cost milliseconds. What a frame's latest hand-out says is what
+     * counts (owner_of). */
+    struct big_handout { ff_pfn start, end; uint32_t alloc; } *big;
     size_t nbig, big_cap;
     bool any_phantom; /* some frame was marked FR_PHANTOM in this run */
 
@@ -240,10 +248,7 @@ static void forget_run(ff_oracle *o)
         o->shadow_log.logged[w] = 0;
         if (written & W_REFS) memset(&o->refs[lo], 0, n * sizeof *o->refs);
         if (written & W_FLAGS) memset(&o->flags[lo], 0, n * sizeof *o->flags);
-        if (written & W_OWNER) {
-            memset(&o->head[lo], 0, n * sizeof *o->head);
-            memset(&o->alloc[lo], 0, n * sizeof *o->alloc);
-        }
+        if (written & W_OWNER) memset(&o->alloc[lo], 0, n * sizeof *o->alloc);
     }
     o->shadow_log.count = 0;
     for (size_t i = 0; i < o->nheads; i++) o->asked[o->heads[i]] = o->granted[o->heads[i]] = 0;
@@ -258,7 +263,7 @@ static size_t taken_groups_bytes(const ff_oracle *o)
 
 /* The shadow arrays, widest element first so that each starts aligned, carved from one
  * lazily mapped allocation: a map's first run touches only the pages it uses. */
-#define SHADOW_ARRAYS(X) X(refs) X(head) X(asked) X(granted) X(alloc) X(flags)
+#define SHADOW_ARRAYS(X) X(refs) X(asked) X(granted) X(alloc) X(flags)
 #define SHADOW_FIELD_BYTES(field) +sizeof *((ff_oracle *)NULL)->field
 #define SHADOW_BYTES_PER_FRAME (0 SHADOW_ARRAYS(SHADOW_FIELD_BYTES))
 
@@ -307,6 +312,7 @@ void ff_oracle_destroy(ff_oracle *o)
     free(o->orphans);
     free(o->big);
     free(o->heads);
+    free(o->handout);
     free(o->writes);
     free(o);
 }
@@ -367,23 +373,26 @@ static ff_pfn next_flagged(const ff_oracle *o, ff_pfn p, ff_pfn end, uint8_t mas
 }
 
 /* What the latest hand-out covering frame p said of it (all zero if none did). */
-typedef struct owner {
+typedef struct frame_owner {
     ff_pfn head;    /* its allocation's first frame */
     uint32_t alloc; /* which hand-out of the run */
-    bool ever;      /* handed out at least once (FR_EVER) */
-    bool watched;   /* FR_WATCHED */
-} owner;
+    bool ever;      /* handed out at least once */
+    bool watched;   /* handout.watched */
+} frame_owner;
 
-static owner owner_of(const ff_oracle *o, ff_pfn p)
+static frame_owner owner_of(const ff_oracle *o, ff_pfn p)
 {
-    owner w = {o->head[p], o->alloc[p], (o->flags[p] & FR_EVER) != 0,
-               (o->flags[p] & FR_WATCHED) != 0};
+    uint32_t n = o->alloc[p];
     /* Hand-out numbers grow through the run: only big ones newer than the frame's own
-     * record can stand over it. */
-    for (size_t i = o->nbig; i-- > 0 && o->big[i].alloc > w.alloc;)
-        if (p >= o->big[i].start && p < o->big[i].end)
-            return (owner){o->big[i].start, o->big[i].alloc, true, o->big[i].watched};
-    return w;
+     * can stand over it. */
+    for (size_t i = o->nbig; i-- > 0 && o->big[i].alloc > n;)
+        if (p >= o->big[i].start && p < o->big[i].end) {
+            n = o->big[i].alloc;
+            break;
+        }
+    if (!n) return (frame_owner){0};
+    const handout *h = &o->handout[n];
+    return (frame_owner){h->each_own_head ? p : h->start, n, true, h->watched};
 }
 
 /* ---------------------------------------------------------------- the taken bitmap */
@@ -750,7 +759,8 @@ static uint64_t kept_bits(const ff_oracle *o, size_t w)
     for (size_t i = 0; i < o->nkept; i++) {
         ff_pfn ks = o->kept[i].start, ke = ff_range_end(o->kept[i]);
         if (ke <= lo || ks >= hi) continue;
-        bits |= bits_between((unsigned)((ks > lo ? ks : lo) - lo), (unsigned)((ke < hi ? ke : hi) - lo));
+        bits |= bits_between((unsigned)((ks > lo ? ks : lo) - lo),
+                             (unsigned)((ke < hi ? ke : hi) - lo));
     }
     return bits;
 }
@@ -816,12 +826,19 @@ static void judge_counter(ff_oracle *o, const char *what)
     o->counter_skew = skew;
 }
 
-/* A big hand-out: one record. A frame held through from_unused (rare) is tainted, as
- * shadow_hand_out does frame by frame. */
-static void hand_out_big(ff_oracle *o, ff_pfn start, ff_pfn end, bool watched)
+/* The record of the hand-out being judged (number o->handouts). */
+static handout *current_handout(ff_oracle *o)
 {
-    if (o->nbig == o->big_cap) grow((void **)&o->big, &o->big_cap, sizeof *o->big);
-    o->big[o->nbig++] = (struct big_handout){start, end, o->handouts, watched};
+    while (o->handouts >= o->handout_cap)
+        grow((void **)&o->handout, &o->handout_cap, sizeof *o->handout);
+    return &o->handout[o->handouts];
+}
+
+/* A frame of [start, end) the program holds through from_unused (phantom) now has two
+ * holders, by the layer's doing: what it holds says nothing about the back-end from
+ * here on (tainted). Rare: looked for only when some frame was marked. */
+static void taint_phantoms(ff_oracle *o, ff_pfn start, ff_pfn end)
+{
     if (!o->any_phantom) return;
     for (ff_pfn p = next_flagged(o, start, end, FR_PHANTOM); p < end;
          p = next_flagged(o, p + 1, end, FR_PHANTOM)) {
@@ -831,10 +848,10 @@ static void hand_out_big(ff_oracle *o, ff_pfn start, ff_pfn end, bool watched)
 }
 
 /* Hands frames [start, end) (all RAM below top) to one allocation in the shadow,
- * watched from here when `watched`. A frame the program holds through from_unused
- * (phantom) now has two holders, by the layer's doing: what it holds says nothing about
- * the back-end from here on (tainted). */
-static void shadow_hand_out(ff_oracle *o, ff_pfn start, ff_pfn end, uint64_t asked, bool watched)
+ * watched from here when `watched`; with each_own_head, every frame is tracked as an
+ * allocation of its own. */
+static void shadow_hand_out(ff_oracle *o, ff_pfn start, ff_pfn end, uint64_t asked, bool watched,
+                            bool each_own_head)
 {
     o->shadow_free -= taken_count(o, start, end, false);
     taken_set(o, start, end, true);
@@ -843,22 +860,16 @@ static void shadow_hand_out(ff_oracle *o, ff_pfn start, ff_pfn end, uint64_t ask
     o->heads[o->nheads++] = start;
     o->asked[start] = asked;
     o->granted[start] = end - start;
+    *current_handout(o) = (handout){start, each_own_head, watched};
     if (end - start > BIG_HANDOUT) {
-        hand_out_big(o, start, end, watched);
-        return;
+        if (o->nbig == o->big_cap) grow((void **)&o->big, &o->big_cap, sizeof *o->big);
+        o->big[o->nbig++] = (struct big_handout){start, end, o->handouts};
+    } else {
+        shadow_touch_range(o, start, end, W_OWNER);
+        uint32_t n = o->handouts;
+        for (ff_pfn p = start; p < end; p++) o->alloc[p] = n;
     }
-    uint8_t watch_flag = watched ? FR_WATCHED : 0;
-    shadow_touch_range(o, start, end, W_OWNER | W_FLAGS);
-    /* A loop per array: each is a plain fill or map the compiler vectorises (through
-     * locals: a byte store could change any field of *o, and the loop would reload it). */
-    uint8_t *flags = o->flags;
-    uint32_t handout = o->handouts;
-    for (ff_pfn p = start; p < end; p++) o->head[p] = start;
-    for (ff_pfn p = start; p < end; p++) o->alloc[p] = handout;
-    for (ff_pfn p = start; p < end; p++) {
-        uint8_t fl = flags[p], taint = (fl & FR_PHANTOM) ? FR_TAINTED : 0;
-        flags[p] = (uint8_t)(((fl | FR_EVER | taint) & ~(FR_PHANTOM | FR_WATCHED)) | watch_flag);
-    }
+    taint_phantoms(o, start, end);
 }
 
 static void shadow_give_back(ff_oracle *o, ff_pfn start, ff_pfn end)
@@ -973,7 +984,7 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
         ff_pfn hi = end < start || end > o->top ? o->top : end;
         for (ff_pfn p = lo; p < hi; p++)
             if (ff_space_is_usable(o->space, p) && !is_taken(o, p))
-                shadow_hand_out(o, p, p + 1, 1, false);
+                shadow_hand_out(o, p, p + 1, 1, false, true);
         judge_counter(o, "an allocation");
         note_alloc(o, start, malformed ? granted : req->count, granted);
         return;
@@ -1013,7 +1024,7 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
     }
     bool watched = o->nfindings == o->findings_at_event && ff_meta_poisoning(o->meta) &&
                    o->call == FF_CALL_ALLOC;
-    shadow_hand_out(o, start, end, malformed ? granted : req->count, watched);
+    shadow_hand_out(o, start, end, malformed ? granted : req->count, watched, false);
     if (watched) watch(o, start, end);
     judge_counter(o, "an allocation");
     note_alloc(o, start, malformed ? granted : req->count, granted);
