@@ -549,13 +549,14 @@ static ff_meta_status panic_and_unwind(ff_meta *m, ff_pfn failed, ff_pfn built_s
 
 /* ---------------------------------------------------------------- taking frames */
 
-/* Takes an unused (or just handed out) frame: its first reference. */
-FF_NO_COVERAGE static void take_frame(ff_meta *m, ff_pfn pfn, uint8_t usage)
+/* Takes [start, +count), unused frames below nslots: the first reference of each. */
+FF_NO_COVERAGE static void take_frames(ff_meta *m, ff_pfn start, uint64_t count, uint8_t usage)
 {
-    log_slot(m, pfn, SF_STATE | SF_REFCOUNT | SF_USAGE);
-    m->state[pfn] = ST_IN_USE;
-    m->refcount[pfn] = 1;
-    m->usage[pfn] = usage;
+    if (!count) return;
+    log_slots(m, start, start + count, SF_STATE | SF_REFCOUNT | SF_USAGE);
+    memset(&m->state[start], ST_IN_USE, count);
+    for (uint64_t i = 0; i < count; i++) m->refcount[start + i] = 1;
+    memset(&m->usage[start], usage, count);
 }
 
 /* Marks [start, +count) as one allocation's members; with take, also takes each frame's
@@ -589,25 +590,32 @@ FF_NO_COVERAGE static bool op_begin(ff_meta *m)
     return true;
 }
 
-/* asterinas-2024: builds pages one by one, any slot with refcount 0 will do; the
- * first that will not panics, and the unwinding drops the pages built so far. */
+/* asterinas-2024: how many frames of [start, +count), from start, Page::from_unused
+ * builds one by one before one will not be: any slot with refcount 0 will do. */
+FF_NO_COVERAGE static uint64_t buildable_2024(const ff_meta *m, ff_pfn start, uint64_t count)
+{
+    uint64_t i = 0;
+    while (i < count && start + i < m->nslots && m->state[start + i] == ST_INITIAL) i++;
+    return i;
+}
+
+/* asterinas-2024: builds pages one by one; the first that cannot be built panics, and
+ * the unwinding drops the pages built so far. */
 static ff_meta_status build_frames_2024(ff_meta *m, ff_pfn start, uint64_t count, uint8_t usage)
 {
-    for (uint64_t i = 0; i < count; i++) {
-        ff_pfn pfn = start + i;
-        if (pfn >= m->nslots) {
-            set_reason(m, "from_unused(0x%llx): out of bound of the metadata array",
-                       (unsigned long long)(pfn << FF_FRAME_SHIFT));
-            return panic_and_unwind(m, pfn, start, i);
-        }
-        if (m->state[pfn] != ST_INITIAL) {
-            set_reason(m, "from_unused(0x%llx): page already in use (refcount %u)",
-                       (unsigned long long)(pfn << FF_FRAME_SHIFT), m->refcount[pfn]);
-            return panic_and_unwind(m, pfn, start, i);
-        }
-        take_frame(m, pfn, usage);
-    }
-    return FF_META_OK;
+    /* Pages are built in order up to the first that cannot be: what was built before it
+     * is what the unwinding drops. */
+    uint64_t built = buildable_2024(m, start, count);
+    take_frames(m, start, built, usage);
+    if (built == count) return FF_META_OK;
+    ff_pfn pfn = start + built;
+    if (pfn >= m->nslots)
+        set_reason(m, "from_unused(0x%llx): out of bound of the metadata array",
+                   (unsigned long long)(pfn << FF_FRAME_SHIFT));
+    else
+        set_reason(m, "from_unused(0x%llx): page already in use (refcount %u)",
+                   (unsigned long long)(pfn << FF_FRAME_SHIFT), m->refcount[pfn]);
+    return panic_and_unwind(m, pfn, start, built);
 }
 
 /* Whether every slot of [start, +count) (below nslots) is in its initial state: one
@@ -730,7 +738,7 @@ ff_meta_status ff_meta_from_unused(ff_meta *m, uint64_t paddr, uint64_t count, u
             if (FF_BUG(m->opts.bug, LAYER_FROM_UNUSED_OWNED, vs == FF_SLOT_ALLOCATOR)) continue;
             if (vs != FF_SLOT_UNUSED) return FF_META_IN_USE;
         }
-        for (uint64_t i = 0; i < count; i++) take_frame(m, start + i, usage);
+        take_frames(m, start, count, usage);
     }
     *out = (ff_handle){start, count};
     return FF_META_OK;
