@@ -96,6 +96,7 @@ struct ff_meta {
     bool keep_refused;     /* ff_keep_frames outside create, or out of host memory */
     const char *base_refused; /* why ff_frame_base said no at create, or NULL */
     bool used_base;           /* the instance reaches frames through ff_frame_base */
+    bool reached_frames;      /* it asked for a frame's memory since the last reset */
 
     /* The slots of the frames below space->top, one array per field, carved from one
      * lazily mapped allocation: a pass over an operation's frames reads and writes only
@@ -867,6 +868,14 @@ static void layer_keep(ff_env *env, ff_pfn start, uint64_t count)
     m->kept[m->nkept++] = (ff_range){start, count};
 }
 
+/* env->frame_mem: a frame's memory, noting that the back-end reached one. */
+static void *layer_frame_mem(void *layer, ff_pfn pfn)
+{
+    ff_meta *m = layer;
+    m->reached_frames = true;
+    return ff_space_frame_mem(m->space, pfn);
+}
+
 /* env->on_base: the back-end asks for every frame through one base pointer
  * (ff_frame_base). */
 static void *layer_base(ff_env *env)
@@ -986,8 +995,8 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_ops *ops, const ff_met
     m->nslots = space->top;
     m->lock_holder = NO_HOLDER;
     m->env = (ff_env){.bug = opts->bug, .step_budget = opts->step_budget, .on_hang = &m->hang_jmp,
-                      .frame_mem = ff_space_has_backing(space) ? ff_space_frame_mem : NULL,
-                      .space = space, .on_exit = layer_exit, .on_keep = layer_keep,
+                      .frame_mem = ff_space_has_backing(space) ? layer_frame_mem : NULL,
+                      .space = m, .on_exit = layer_exit, .on_keep = layer_keep,
                       .on_base = layer_base, .resets = true};
     m->nblocks = (size_t)((m->nslots + LOG_BLOCK - 1) / LOG_BLOCK);
     char *slots = ff_host_zalloc(m->nslots * SLOT_BYTES);
@@ -1048,6 +1057,7 @@ bool ff_meta_reset(ff_meta *m)
     /* An instance left through the hang handler or a panic is never trusted again. */
     bool reuse = m->death == FF_META_OK && m->ops->reset;
     forget_slots(m);
+    m->reached_frames = false; /* a reset below that reaches frames sets it again */
     m->lock_holder = NO_HOLDER;
     m->death = FF_META_OK;
     m->last = (ff_meta_last){0};
@@ -1068,6 +1078,10 @@ FF_NO_COVERAGE bool ff_meta_dead(const ff_meta *m) { return m->death != FF_META_
 FF_NO_COVERAGE const ff_backend_ops *ff_meta_backend(const ff_meta *m) { return m->ops; }
 FF_NO_COVERAGE ff_semantics ff_meta_semantics(const ff_meta *m) { return m->opts.semantics; }
 FF_NO_COVERAGE bool ff_meta_poisoning(const ff_meta *m) { return m->opts.poison; }
+FF_NO_COVERAGE bool ff_meta_backend_reached_frames(const ff_meta *m)
+{
+    return m->reached_frames || m->used_base;
+}
 size_t ff_meta_slot_bytes(void) { return SLOT_BYTES; }
 FF_NO_COVERAGE bool ff_meta_has_counter(const ff_meta *m) { return m->ops->free_frames != NULL; }
 

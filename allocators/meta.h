@@ -212,6 +212,9 @@ const char *ff_meta_backend_check(ff_meta *m);
 ff_semantics ff_meta_semantics(const ff_meta *m);
 /* Whether frames are poisoned as they go back. */
 bool ff_meta_poisoning(const ff_meta *m);
+/* Whether the back-end reached any frame's memory (frame_mem, or a base pointer) since
+ * the last reset: if not, no call of it wrote a frame. */
+bool ff_meta_backend_reached_frames(const ff_meta *m);
 
 /* Bytes of metadata per frame (the slot size). */
 size_t ff_meta_slot_bytes(void);

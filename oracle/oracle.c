@@ -1545,6 +1545,9 @@ static bool watched_edges_intact(ff_oracle *o, struct watched *w, const char *wh
  * held. */
 static void check_watched(ff_oracle *o, const char *when)
 {
+    /* A back-end that reached no frame's memory in this run wrote none: the frames are
+     * only forgotten once no longer held. */
+    bool examine = ff_meta_backend_reached_frames(o->meta);
     size_t keep = 0;
     for (size_t i = 0; i < o->nwatched; i++) {
         ff_pfn p = o->watched[i].pfn;
@@ -1553,7 +1556,7 @@ static void check_watched(ff_oracle *o, const char *when)
         struct watched *w = &o->watched[keep++];
         if (w != &o->watched[i]) *w = o->watched[i];
         /* A frame no one touched since the reset holds its poison: nothing to compare. */
-        if (ff_space_maybe_written(o->space, p) && watching(o, p) &&
+        if (examine && ff_space_maybe_written(o->space, p) && watching(o, p) &&
             !watched_edges_intact(o, w, when)) {
             /* one finding: the rest keep, unexamined */
             while (++i < o->nwatched) o->watched[keep++] = o->watched[i];
