@@ -487,26 +487,23 @@ static bool release_frame(ff_meta *m, ff_pfn pfn, release_batch *b)
 }
 
 /* Whether [start, +count) is one whole allocation, none of it released yet, whose
- * frames are each in use and hold their one reference: the drop of a handle as alloc
- * returned it. Branch-free passes, one per field. */
+ * frames each hold their one reference: the drop of a handle as alloc returned it. An
+ * allocation's members stay in place until it is released whole (mark_allocation
+ * writes them, release_slots clears them together; hand-outs never overlap), and only
+ * a frame in use holds a reference: so the head, its count of frames not released, the
+ * frame after it and one pass over the refcounts decide. */
 FF_NO_COVERAGE static bool sole_holder_of_allocation(const ff_meta *m, ff_pfn start, uint64_t count)
 {
     if (m->ops->policy.free_rule == FF_FREE_PIECEWISE || start >= m->nslots ||
         count > m->nslots - start || (m->flags[start] & F_HEAD) == 0 || m->link[start] != count)
         return false;
-    uint32_t bad = 0;
-    uint8_t bad_byte = 0;
-    uint64_t misplaced = 0;
-    for (uint64_t i = 0; i < count; i++) bad |= m->refcount[start + i] ^ 1;
-    for (uint64_t i = 0; i < count; i++) bad_byte |= m->state[start + i] ^ ST_IN_USE;
-    /* each member in place (allocation_end's test) */
-    for (uint64_t i = 1; i < count; i++)
-        bad_byte |= (m->flags[start + i] & (F_MEMBER | F_HEAD)) ^ F_MEMBER;
-    for (uint64_t i = 1; i < count; i++) misplaced |= m->link[start + i] ^ i;
-    if (bad | bad_byte | misplaced) return false;
     ff_pfn next = start + count; /* and the allocation ends there */
-    return next >= m->nslots || (m->flags[next] & (F_MEMBER | F_HEAD)) != F_MEMBER ||
-           m->link[next] != count;
+    if (next < m->nslots && (m->flags[next] & (F_MEMBER | F_HEAD)) == F_MEMBER &&
+        m->link[next] == count)
+        return false;
+    uint32_t bad = 0;
+    for (uint64_t i = 0; i < count; i++) bad |= m->refcount[start + i] ^ 1;
+    return bad == 0;
 }
 
 /* The drop of a whole allocation by its sole holder: what the frame-by-frame path ends
