@@ -566,13 +566,16 @@ FF_NO_COVERAGE static void mark_allocation(ff_meta *m, ff_pfn start, uint64_t co
     ff_pfn end = start + count;
     log_slots(m, start, end, SF_FLAGS | SF_LINK | (take ? SF_STATE | SF_REFCOUNT | SF_USAGE : 0));
     log_slot(m, start, SF_ORDER);
+    uint8_t *flags = m->flags; /* a local: byte stores cannot change it, so loops vectorise */
     if (take) {
+        /* Frames taken are still in their initial, all-zero slots: plain fills. */
         memset(&m->state[start], ST_IN_USE, count);
         for (ff_pfn p = start; p < end; p++) m->refcount[p] = 1;
         memset(&m->usage[start], usage, count);
+        memset(&flags[start], F_MEMBER, count);
+    } else {
+        for (ff_pfn p = start; p < end; p++) flags[p] |= F_MEMBER;
     }
-    uint8_t *flags = m->flags; /* a local: byte stores cannot change it, so the fill vectorises */
-    for (ff_pfn p = start; p < end; p++) flags[p] |= F_MEMBER;
     for (ff_pfn p = start; p < end; p++) m->link[p] = p - start;
     flags[start] |= F_HEAD;
     m->link[start] = count;
