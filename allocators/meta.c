@@ -564,15 +564,12 @@ FF_NO_COVERAGE static void mark_allocation(ff_meta *m, ff_pfn start, uint64_t co
 {
     if (!count) return;
     ff_pfn end = start + count;
-    log_slots(m, start, end, SF_FLAGS | SF_LINK | (take ? SF_STATE | SF_REFCOUNT | SF_USAGE : 0));
+    log_slots(m, start, end, SF_FLAGS | SF_LINK);
     log_slot(m, start, SF_ORDER);
     uint8_t *flags = m->flags; /* a local: byte stores cannot change it, so loops vectorise */
     if (take) {
-        /* Frames taken are still in their initial, all-zero slots: plain fills. */
-        memset(&m->state[start], ST_IN_USE, count);
-        for (ff_pfn p = start; p < end; p++) m->refcount[p] = 1;
-        memset(&m->usage[start], usage, count);
-        memset(&flags[start], F_MEMBER, count);
+        take_frames(m, start, count, usage);
+        memset(&flags[start], F_MEMBER, count); /* taken slots were all zero */
     } else {
         for (ff_pfn p = start; p < end; p++) flags[p] |= F_MEMBER;
     }
@@ -824,7 +821,8 @@ ff_meta_status ff_meta_drop(ff_meta *m, ff_handle h)
     if (!op_begin(m)) return FF_META_DEAD;
     if (h.count == 0 || h.start + h.count < h.start) return FF_META_INVALID;
     /* The common drop, a handle as alloc returned it, proves its frames in use itself. */
-    if (sole_holder_of_allocation(m, h.start, h.count)) return drop_allocation(m, h.start, h.count);
+    if (sole_holder_of_allocation(m, h.start, h.count))
+        return drop_allocation(m, h.start, h.count);
     ff_meta_status st = require_in_use(m, h.start, h.count, "drop", 0);
     if (st != FF_META_OK) return st;
     return drop_each_frame(m, h.start, h.count);

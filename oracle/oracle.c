@@ -1318,35 +1318,27 @@ static void judge_slots(ff_oracle *o, ff_pfn start, uint64_t count, uint64_t gai
     for (uint64_t done = 0; done < count;) {
         uint64_t n = count - done < chunk ? count - done : chunk;
         uint64_t *refs = &o->refs[start + done];
-        if (!judging) {
-            if (gained != DROP_ONE)
-                for (uint64_t i = 0; i < n; i++) refs[i] += gained;
-            else
-                for (uint64_t i = 0; i < n; i++) refs[i] -= refs[i] != 0;
-        } else {
-            ff_meta_refcounts(o->meta, start + done, n, refcounts);
-            /* The change and the common case, all equal, in one branch-free pass. */
-            uint64_t differ = 0;
-            if (gained != DROP_ONE)
-                for (uint64_t i = 0; i < n; i++) {
-                    refs[i] += gained;
-                    differ |= refcounts[i] ^ refs[i];
-                }
-            else
-                for (uint64_t i = 0; i < n; i++) {
-                    refs[i] -= refs[i] != 0;
-                    differ |= refcounts[i] ^ refs[i];
-                }
-            for (uint64_t i = 0; differ && i < n; i++) {
-                if (refcounts[i] == refs[i] || (o->flags[start + done + i] & FR_TAINTED)) continue;
-                finding(o, FF_CLASS_METADATA_MISMATCH,
-                        "after %s frame 0x%llx has refcount %u in the layer, but the program "
-                        "holds %llu references",
-                        after, (unsigned long long)(start + done + i), refcounts[i],
-                        (unsigned long long)refs[i]);
-                judging = false;
-                break;
+        ff_meta_refcounts(o->meta, start + done, n, refcounts);
+        /* The change and the common case, all equal, in one branch-free pass. */
+        uint64_t differ = 0;
+        if (gained != DROP_ONE)
+            for (uint64_t i = 0; i < n; i++) {
+                refs[i] += gained;
+                differ |= refcounts[i] ^ refs[i];
             }
+        else
+            for (uint64_t i = 0; i < n; i++) {
+                refs[i] -= refs[i] != 0;
+                differ |= refcounts[i] ^ refs[i];
+            }
+        for (uint64_t i = 0; judging && differ && i < n; i++) {
+            if (refcounts[i] == refs[i] || (o->flags[start + done + i] & FR_TAINTED)) continue;
+            finding(o, FF_CLASS_METADATA_MISMATCH,
+                    "after %s frame 0x%llx has refcount %u in the layer, but the program "
+                    "holds %llu references",
+                    after, (unsigned long long)(start + done + i), refcounts[i],
+                    (unsigned long long)refs[i]);
+            judging = false;
         }
         done += n;
     }
