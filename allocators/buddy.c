@@ -544,6 +544,23 @@ static void place_areas(buddy *b)
     }
 }
 
+/* Every area's spare and list head, the only fields of an area that change after
+ * create: saved as pristine at create, or put back from it at reset. */
+static void copy_area_ends(buddy *b, bool back)
+{
+    for (unsigned z = 0; z < FF_ZONE_COUNT; z++)
+        for (unsigned o = 0; o < BUDDY_ORDERS; o++) {
+            free_area *a = &b->area[z][o];
+            if (back) {
+                a->spare = b->pristine_area[z][o].spare;
+                a->head = b->pristine_area[z][o].head;
+            } else {
+                b->pristine_area[z][o].spare = a->spare;
+                b->pristine_area[z][o].head = a->head;
+            }
+        }
+}
+
 static void *buddy_create(ff_env *env, const ff_range *ranges, size_t nranges)
 {
     if (!env || (nranges && !ranges)) return NULL;
@@ -572,11 +589,7 @@ static void *buddy_create(ff_env *env, const ff_range *ranges, size_t nranges)
     }
     b->free_frames = b->runs.frames;
     /* From here every change is saved, and reset puts this state back. */
-    for (unsigned z = 0; z < FF_ZONE_COUNT; z++)
-        for (unsigned o = 0; o < BUDDY_ORDERS; o++) {
-            b->pristine_area[z][o].spare = b->area[z][o].spare;
-            b->pristine_area[z][o].head = b->area[z][o].head;
-        }
+    copy_area_ends(b, false);
     memcpy(b->pristine_nonempty, b->nonempty, sizeof b->nonempty);
     b->pristine_free_frames = b->free_frames;
     ff_undo_start(&b->undo, b->env);
@@ -590,11 +603,7 @@ static bool buddy_reset(void *self)
 {
     buddy *b = self;
     if (!ff_undo_rewind(&b->undo)) return false;
-    for (unsigned z = 0; z < FF_ZONE_COUNT; z++)
-        for (unsigned o = 0; o < BUDDY_ORDERS; o++) {
-            b->area[z][o].spare = b->pristine_area[z][o].spare;
-            b->area[z][o].head = b->pristine_area[z][o].head;
-        }
+    copy_area_ends(b, true);
     memcpy(b->nonempty, b->pristine_nonempty, sizeof b->nonempty);
     b->free_frames = b->pristine_free_frames;
     return true;

@@ -52,7 +52,6 @@
 
 enum slot_state_raw {
     ST_INITIAL = 0, /* see the file comment */
-    ST_UNUSED,      /* hardened: handed out by the back-end, not yet taken */
     ST_IN_USE,      /* refcount >= 1 */
     ST_PENDING,     /* released; its allocation still has frames in use */
 };
@@ -196,7 +195,6 @@ static ff_slot_state view_state(const ff_meta *m, ff_pfn pfn)
 {
     if (pfn >= m->nslots) return FF_SLOT_NONE;
     switch (m->state[pfn]) {
-    case ST_UNUSED: return FF_SLOT_UNUSED;
     case ST_IN_USE: return FF_SLOT_IN_USE;
     case ST_PENDING: return FF_SLOT_PENDING;
     default: break;
