@@ -395,12 +395,11 @@ static const char *check_tree(bitmap *b, const bit_tree *t, const char *name)
 {
     for (unsigned k = 1; k < b->nlevels; k++) {
         for (uint64_t j = 0; j < b->nwords[k]; j++) {
-            ff_step(b->env);
+            ff_step(b->env); /* the children's loop has 64 steps at most: none of its own */
             uint64_t expect = 0, last = min_u64((j + 1) * WORD_BITS, b->nwords[k - 1]);
-            for (uint64_t child = j * WORD_BITS; child < last; child++) {
-                ff_step(b->env);
-                if (summary_bit(t->level[k - 1][child], t->flip)) expect |= bit(child);
-            }
+            for (uint64_t child = j * WORD_BITS; child < last; child++)
+                expect |= (uint64_t)summary_bit(t->level[k - 1][child], t->flip)
+                           << (child % WORD_BITS);
             if (t->level[k][j] != expect)
                 return FAIL("%s tree level %u word %" PRIu64 " is 0x%016" PRIx64
                             ", the level below says 0x%016" PRIx64,
@@ -433,14 +432,21 @@ static const char *bitmap_check(void *self)
     bitmap *b = self;
     if (b->span ? b->hint >= b->span : b->hint != 0)
         return FAIL("hint %" PRIu64 " outside the span of %" PRIu64 " frames", b->hint, b->span);
+    /* A step per 64 words; each run of 64 is one branch-free pass. */
     uint64_t popcount = 0;
-    for (uint64_t w = 0; w < b->nwords[0]; w++) {
+    for (uint64_t from = 0; from < b->nwords[0]; from += WORD_BITS) {
         ff_step(b->env);
-        popcount += (uint64_t)__builtin_popcountll(b->frames[w]);
-        uint64_t bad = b->heads[w] & b->frames[w];
-        if (bad)
-            return FAIL("free frame 0x%" PRIx64 " is marked as an allocation head",
-                        b->base + w * WORD_BITS + (uint64_t)__builtin_ctzll(bad));
+        uint64_t to = min_u64(from + WORD_BITS, b->nwords[0]), bad = 0;
+        for (uint64_t w = from; w < to; w++) {
+            popcount += (uint64_t)__builtin_popcountll(b->frames[w]);
+            bad |= b->heads[w] & b->frames[w];
+        }
+        for (uint64_t w = from; bad && w < to; w++) {
+            uint64_t here = b->heads[w] & b->frames[w];
+            if (here)
+                return FAIL("free frame 0x%" PRIx64 " is marked as an allocation head",
+                            b->base + w * WORD_BITS + (uint64_t)__builtin_ctzll(here));
+        }
     }
     if (popcount != b->free_frames)
         return FAIL("bitmap holds %" PRIu64 " free frames but the counter says %" PRIu64, popcount,

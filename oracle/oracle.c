@@ -180,7 +180,7 @@ struct ff_oracle {
     size_t nkept;
     uint64_t kept_frames;
     const ff_oracle_baseline *baseline;
-    char name[64];
+    const char *name; /* the caller's, for the run */
     uint64_t shadow_free;  /* usable frames not handed out */
     uint64_t counter_skew; /* back-end counter - shadow_free (mod 2^64), as last explained */
     size_t op;
@@ -709,7 +709,7 @@ void ff_oracle_begin(ff_oracle *o, ff_meta *m, const char *name, const ff_oracle
     o->policy = ff_meta_backend(m)->policy;
     o->has_counter = ff_meta_has_counter(m);
     o->baseline = b;
-    snprintf(o->name, sizeof o->name, "%s", name);
+    o->name = name;
     o->shadow_free = o->space->usable_frames;
     /* The frames the back-end kept at create are its own: out, never to come back. */
     o->kept = ff_meta_kept(m, &o->nkept);

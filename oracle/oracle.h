@@ -178,7 +178,7 @@ bool ff_oracle_baseline_init(ff_oracle_baseline *b, ff_meta *m, const ff_space *
 void ff_oracle_baseline_free(ff_oracle_baseline *b);
 
 /* Starts judging a run on m (fresh or just reset): O(frames touched by the last run).
- * `name` is the back-end's name in findings. */
+ * `name`, the back-end's name in findings, must outlive the run. */
 void ff_oracle_begin(ff_oracle *o, ff_meta *m, const char *name, const ff_oracle_baseline *b);
 
 /* The layer observer (ff_meta_opts.observer, with the oracle as context). */
