@@ -148,8 +148,21 @@ FF_NO_COVERAGE static void log_slot(ff_meta *m, ff_pfn pfn, uint8_t fields)
     log_slots(m, pfn, pfn + 1, fields);
 }
 
+/* Sets n elements of array from index `from` to value (zero, or any value in a byte
+ * array: past a few slots it is a memset). Spans of a few slots, the common
+ * allocation, are stored one by one: a call to memset per field costs more. */
+#define SMALL_SPAN 8
+#define FILL_SLOTS(array, from, n, value)                                              \
+    do {                                                                               \
+        if ((n) > SMALL_SPAN)                                                          \
+            memset(&(array)[from], (value), (n) * sizeof *(array));                    \
+        else                                                                           \
+            for (uint64_t k_ = 0; k_ < SMALL_SPAN; k_++)                               \
+                if (k_ < (n)) (array)[(from) + k_] = (value);                          \
+    } while (0)
+
 /* Zeroes the slots of [start, end) (below nslots): in each block, the fields written
- * since reset (the others are still zero), one memset per field over blocks alike. */
+ * since reset (the others are still zero), one fill per field over blocks alike. */
 FF_NO_COVERAGE static void zero_slots(ff_meta *m, ff_pfn start, ff_pfn end)
 {
     for (ff_pfn lo = start; lo < end;) {
@@ -159,7 +172,7 @@ FF_NO_COVERAGE static void zero_slots(ff_meta *m, ff_pfn start, ff_pfn end)
         while (hi < end && m->block_logged[hi / LOG_BLOCK] == written) hi += LOG_BLOCK;
         if (hi > end) hi = end;
 #define ZERO_FIELD(field, bit) \
-    if (written & (bit)) memset(&m->field[lo], 0, (hi - lo) * sizeof *m->field);
+    if (written & (bit)) FILL_SLOTS(m->field, lo, hi - lo, 0);
         SLOT_FIELDS(ZERO_FIELD)
 #undef ZERO_FIELD
         lo = hi;
@@ -550,9 +563,9 @@ FF_NO_COVERAGE static void take_frames(ff_meta *m, ff_pfn start, uint64_t count,
 {
     if (!count) return;
     log_slots(m, start, start + count, SF_STATE | SF_REFCOUNT | SF_USAGE);
-    memset(&m->state[start], ST_IN_USE, count);
+    FILL_SLOTS(m->state, start, count, ST_IN_USE);
     for (uint64_t i = 0; i < count; i++) m->refcount[start + i] = 1;
-    memset(&m->usage[start], usage, count);
+    FILL_SLOTS(m->usage, start, count, usage);
 }
 
 /* Marks [start, +count) as one allocation's members; with take, also takes each frame's
@@ -567,7 +580,7 @@ FF_NO_COVERAGE static void mark_allocation(ff_meta *m, ff_pfn start, uint64_t co
     uint8_t *flags = m->flags; /* a local: byte stores cannot change it, so loops vectorise */
     if (take) {
         take_frames(m, start, count, usage);
-        memset(&flags[start], F_MEMBER, count); /* taken slots were all zero */
+        FILL_SLOTS(flags, start, count, F_MEMBER); /* taken slots were all zero */
     } else {
         for (ff_pfn p = start; p < end; p++) flags[p] |= F_MEMBER;
     }
@@ -1116,11 +1129,14 @@ FF_NO_COVERAGE uint32_t ff_meta_refcount(const ff_meta *m, ff_pfn pfn)
     return pfn < m->nslots ? m->refcount[pfn] : 0;
 }
 
-FF_NO_COVERAGE void ff_meta_refcounts(const ff_meta *m, ff_pfn start, uint64_t count, uint32_t *out)
+FF_NO_COVERAGE const uint32_t *ff_meta_refcounts(const ff_meta *m, ff_pfn start, uint64_t count)
 {
-    uint64_t held = start >= m->nslots ? 0 : m->nslots - start < count ? m->nslots - start : count;
-    if (held) memcpy(out, &m->refcount[start], held * sizeof *out);
-    for (uint64_t i = held; i < count; i++) out[i] = 0;
+    if (start > m->nslots || count > m->nslots - start) {
+        fprintf(stderr, "framefuzz: refcounts of [0x%llx, +%llu) asked past the map's top\n",
+                (unsigned long long)start, (unsigned long long)count);
+        abort();
+    }
+    return &m->refcount[start];
 }
 
 FF_NO_COVERAGE ff_pfn ff_meta_first_live(const ff_meta *m, ff_pfn start, ff_pfn end)

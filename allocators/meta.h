@@ -193,9 +193,9 @@ const char *ff_slot_state_name(ff_slot_state state);
 ff_slot_view ff_meta_slot(const ff_meta *m, ff_pfn pfn);
 /* Just the refcount of pfn's slot (0 past the top): cheaper than ff_meta_slot. */
 uint32_t ff_meta_refcount(const ff_meta *m, ff_pfn pfn);
-/* The refcounts of [start, +count) into out (0 past the slots): one call for a run of
- * frames, as checkers compare them in bulk. */
-void ff_meta_refcounts(const ff_meta *m, ff_pfn start, uint64_t count, uint32_t *out);
+/* The refcounts of [start, +count), which must lie below the map's top: read-only, and
+ * valid until the next call into the layer. Checkers compare a run of frames in bulk. */
+const uint32_t *ff_meta_refcounts(const ff_meta *m, ff_pfn start, uint64_t count);
 /* The first frame of [start, end) whose slot is in use or holds references, or end. */
 ff_pfn ff_meta_first_live(const ff_meta *m, ff_pfn start, ff_pfn end);
 

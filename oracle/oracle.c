@@ -203,6 +203,7 @@ struct ff_oracle {
     } watched[WATCH_EVERY_CALL_MAX];
     size_t nwatched;
     bool watch_overflow; /* too many to check at every call: checked when dropped only */
+    bool watched_unpruned; /* an event with a finding skipped check_watched since the last */
     bool last_alloc_ok;
     const orphan *giving_back; /* the orphan being given back (FF_CALL_GIVE_BACK) */
 
@@ -440,8 +441,9 @@ static uint64_t taken_count(const ff_oracle *o, ff_pfn start, ff_pfn end, bool v
         size_t w = (size_t)(start / 64);
         unsigned lo = start % 64;
         unsigned hi = end - start >= 64 - lo ? 64 : lo + (unsigned)(end - start);
-        uint64_t bits = o->taken[w] & bits_between(lo, hi);
-        n += (uint64_t)__builtin_popcountll(value ? bits : ~bits & bits_between(lo, hi));
+        uint64_t mask = bits_between(lo, hi), bits = (value ? o->taken[w] : ~o->taken[w]) & mask;
+        /* Usually every bit or none: no popcount then (a long sequence on baseline x86-64) */
+        n += bits == mask ? hi - lo : bits ? (uint64_t)__builtin_popcountll(bits) : 0;
         start += hi - lo;
     }
     return n;
@@ -728,6 +730,7 @@ void ff_oracle_begin(ff_oracle *o, ff_meta *m, const char *name, const ff_oracle
     o->nbig = 0;
     o->any_phantom = false;
     o->watch_overflow = false;
+    o->watched_unpruned = false;
     o->nfindings = 0;
     o->handouts = 0;
     o->last_alloc_ok = false;
@@ -1272,11 +1275,21 @@ void ff_oracle_observe(void *oracle, const ff_event *ev)
     switch (ev->kind) {
     case FF_EV_ALLOC:
         judge_alloc(o, ev);
-        if (o->nfindings == o->findings_at_event) check_watched(o, "after the back-end's alloc");
+        /* A hand-out with no finding took no watched frame (one still held is taken: a
+         * clash), so unless an earlier event left the list unpruned, only the frames'
+         * edges can have changed: nothing to look at when the back-end reached no
+         * frame's memory. */
+        if (o->nfindings != o->findings_at_event)
+            o->watched_unpruned = true;
+        else if (o->watched_unpruned || ff_meta_backend_reached_frames(o->meta))
+            check_watched(o, "after the back-end's alloc");
         break;
     case FF_EV_FREE:
         judge_free(o, ev);
-        if (o->nfindings == o->findings_at_event) check_watched(o, "after the back-end's free");
+        if (o->nfindings != o->findings_at_event)
+            o->watched_unpruned = true;
+        else
+            check_watched(o, "after the back-end's free");
         break;
     case FF_EV_PANIC: break; /* the kernel's answer to misuse; what follows is judged */
     case FF_EV_DEADLOCK:
@@ -1309,38 +1322,32 @@ void ff_oracle_observe(void *oracle, const ff_event *ev)
 static void judge_slots(ff_oracle *o, ff_pfn start, uint64_t count, uint64_t gained,
                         const char *after)
 {
-    uint32_t refcounts[256]; /* fetched from the layer a chunk at a time */
-    const uint64_t chunk = sizeof refcounts / sizeof refcounts[0];
-    bool judging = true; /* until the first mismatch: one finding per operation */
     if (start >= o->top) return;
     if (count > o->top - start) count = o->top - start;
     shadow_touch_range(o, start, start + count, W_REFS);
-    for (uint64_t done = 0; done < count;) {
-        uint64_t n = count - done < chunk ? count - done : chunk;
-        uint64_t *refs = &o->refs[start + done];
-        ff_meta_refcounts(o->meta, start + done, n, refcounts);
-        /* The change and the common case, all equal, in one branch-free pass. */
-        uint64_t differ = 0;
-        if (gained != DROP_ONE)
-            for (uint64_t i = 0; i < n; i++) {
-                refs[i] += gained;
-                differ |= refcounts[i] ^ refs[i];
-            }
-        else
-            for (uint64_t i = 0; i < n; i++) {
-                refs[i] -= refs[i] != 0;
-                differ |= refcounts[i] ^ refs[i];
-            }
-        for (uint64_t i = 0; judging && differ && i < n; i++) {
-            if (refcounts[i] == refs[i] || (o->flags[start + done + i] & FR_TAINTED)) continue;
-            finding(o, FF_CLASS_METADATA_MISMATCH,
-                    "after %s frame 0x%llx has refcount %u in the layer, but the program "
-                    "holds %llu references",
-                    after, (unsigned long long)(start + done + i), refcounts[i],
-                    (unsigned long long)refs[i]);
-            judging = false;
+    const uint32_t *refcounts = ff_meta_refcounts(o->meta, start, count);
+    uint64_t *refs = &o->refs[start];
+    /* The change and the common case, all equal, in one branch-free pass. */
+    uint64_t differ = 0;
+    if (gained != DROP_ONE)
+        for (uint64_t i = 0; i < count; i++) {
+            refs[i] += gained;
+            differ |= refcounts[i] ^ refs[i];
         }
-        done += n;
+    else
+        for (uint64_t i = 0; i < count; i++) {
+            refs[i] -= refs[i] != 0;
+            differ |= refcounts[i] ^ refs[i];
+        }
+    /* One finding per operation: the first mismatch. */
+    for (uint64_t i = 0; differ && i < count; i++) {
+        if (refcounts[i] == refs[i] || (o->flags[start + i] & FR_TAINTED)) continue;
+        finding(o, FF_CLASS_METADATA_MISMATCH,
+                "after %s frame 0x%llx has refcount %u in the layer, but the program "
+                "holds %llu references",
+                after, (unsigned long long)(start + i), refcounts[i],
+                (unsigned long long)refs[i]);
+        break;
     }
 }
 
@@ -1541,16 +1548,18 @@ static void check_watched(ff_oracle *o, const char *when)
      * only forgotten once no longer held. */
     bool examine = ff_meta_backend_reached_frames(o->meta);
     size_t keep = 0;
+    o->watched_unpruned = false;
     for (size_t i = 0; i < o->nwatched; i++) {
         ff_pfn p = o->watched[i].pfn;
         /* Kept while handed out: the program takes its reference after the call. */
-        if (!owner_of(o, p).watched || !is_taken(o, p)) continue;
+        if (!is_taken(o, p) || !owner_of(o, p).watched) continue;
         struct watched *w = &o->watched[keep++];
         if (w != &o->watched[i]) *w = o->watched[i];
         /* A frame no one touched since the reset holds its poison: nothing to compare. */
         if (examine && ff_space_maybe_written(o->space, p) && watching(o, p) &&
             !watched_edges_intact(o, w, when)) {
-            /* one finding: the rest keep, unexamined */
+            /* one finding: the rest keep, unexamined and unpruned */
+            o->watched_unpruned = true;
             while (++i < o->nwatched) o->watched[keep++] = o->watched[i];
             break;
         }
