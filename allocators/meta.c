@@ -127,6 +127,9 @@ struct ff_meta {
 _Static_assert(SLOT_BYTES == 16, "a metadata slot must stay at 16 bytes");
 
 #define LOG_BLOCK 64
+/* block_logged: the block is in the log (its field bits may be clear again: a release
+ * that zeroed the whole block leaves reset nothing to do there). */
+#define BLOCK_LISTED 0x80
 
 /* Logs the writes to `fields` of the slots of [start, end) (below nslots), a block at a
  * time. The log never grows: no allocation in a run, and no path here that depends on
@@ -138,8 +141,8 @@ FF_NO_COVERAGE static void log_slots(ff_meta *m, ff_pfn start, ff_pfn end, uint8
     for (size_t b = (size_t)(start / LOG_BLOCK); b <= last; b++) {
         uint8_t had = m->block_logged[b];
         if ((had & fields) == fields) continue;
-        if (!had) m->log[m->log_count++] = b;
-        m->block_logged[b] = had | fields;
+        if (!(had & BLOCK_LISTED)) m->log[m->log_count++] = b;
+        m->block_logged[b] = had | fields | BLOCK_LISTED;
     }
 }
 
@@ -175,6 +178,9 @@ FF_NO_COVERAGE static void zero_slots(ff_meta *m, ff_pfn start, ff_pfn end)
     if (written & (bit)) FILL_SLOTS(m->field, lo, hi - lo, 0);
         SLOT_FIELDS(ZERO_FIELD)
 #undef ZERO_FIELD
+        /* Whole blocks zeroed hold nothing for reset to clear. */
+        for (ff_pfn w = (lo + LOG_BLOCK - 1) / LOG_BLOCK; (w + 1) * LOG_BLOCK <= hi; w++)
+            m->block_logged[w] &= BLOCK_LISTED;
         lo = hi;
     }
 }
@@ -184,7 +190,8 @@ FF_NO_COVERAGE static void forget_slots(ff_meta *m)
 {
     for (size_t i = 0; i < m->log_count; i++) {
         ff_pfn lo = (ff_pfn)m->log[i] * LOG_BLOCK;
-        zero_slots(m, lo, m->nslots - lo < LOG_BLOCK ? m->nslots : lo + LOG_BLOCK);
+        if (m->block_logged[m->log[i]] != BLOCK_LISTED)
+            zero_slots(m, lo, m->nslots - lo < LOG_BLOCK ? m->nslots : lo + LOG_BLOCK);
         m->block_logged[m->log[i]] = 0;
     }
     m->log_count = 0;
@@ -459,27 +466,28 @@ FF_NO_COVERAGE static ff_pfn allocation_end(const ff_meta *m, ff_pfn head)
     return p;
 }
 
-/* Frame pfn lost its last reference. False when the system died giving it back. */
+/* Members [pfn, +n) of the allocation at head, at most as many as it has not released
+ * yet, lost their last reference. False when the system died giving it back. */
+static bool release_members(ff_meta *m, ff_pfn head, ff_pfn pfn, uint64_t n, release_batch *b)
+{
+    log_slots(m, pfn, pfn + n, SF_STATE | SF_USAGE);
+    log_slot(m, head, SF_LINK);
+    FILL_SLOTS(m->state, pfn, n, ST_PENDING);
+    FILL_SLOTS(m->usage, pfn, n, 0);
+    if ((m->link[head] -= n) > 0) return true;
+    /* The whole allocation is released: give it back in one call. */
+    ff_pfn end = allocation_end(m, head);
+    release_slots(m, head, end);
+    ff_status st;
+    if (!backend_free(m, head, end - head, &st)) return false;
+    if (st != FF_OK) b->rejected = true;
+    return true;
+}
+
+/* Frame pfn, of no allocation the back-end must get back whole, lost its last
+ * reference. False when the system died giving it back. */
 static bool release_frame(ff_meta *m, ff_pfn pfn, release_batch *b)
 {
-    bool exact = m->ops->policy.free_rule != FF_FREE_PIECEWISE;
-
-    if (exact && (m->flags[pfn] & F_MEMBER)) {
-        ff_pfn head = (m->flags[pfn] & F_HEAD) ? pfn : pfn - m->link[pfn];
-        log_slot(m, pfn, SF_STATE | SF_USAGE);
-        log_slot(m, head, SF_LINK);
-        m->state[pfn] = ST_PENDING;
-        m->usage[pfn] = 0;
-        if (--m->link[head] > 0) return true;
-        /* The whole allocation is released: give it back in one call. */
-        ff_pfn end = allocation_end(m, head);
-        release_slots(m, head, end);
-        ff_status st;
-        if (!backend_free(m, head, end - head, &st)) return false;
-        if (st != FF_OK) b->rejected = true;
-        return true;
-    }
-
     release_slots(m, pfn, pfn + 1);
     if (m->opts.semantics == FF_SEM_ASTERINAS_2024) {
         /* Page::drop: dealloc(pfn, 1), one frame at a time. */
@@ -532,9 +540,25 @@ static ff_meta_status drop_allocation(ff_meta *m, ff_pfn start, uint64_t count)
 static ff_meta_status drop_each_frame(ff_meta *m, ff_pfn start, uint64_t count)
 {
     release_batch b = {0};
+    bool exact = m->ops->policy.free_rule != FF_FREE_PIECEWISE;
     log_slots(m, start, start + count, SF_REFCOUNT);
     for (uint64_t i = 0; i < count; i++) {
-        if (--m->refcount[start + i] == 0 && !release_frame(m, start + i, &b)) return m->death;
+        ff_pfn p = start + i;
+        if (--m->refcount[p] != 0) continue;
+        if (!exact || !(m->flags[p] & F_MEMBER)) {
+            if (!release_frame(m, p, &b)) return m->death;
+            continue;
+        }
+        /* The next frames of its allocation that lose their last reference too go with
+         * it, as many as it has left: what releasing them one by one ends in. */
+        ff_pfn head = (m->flags[p] & F_HEAD) ? p : p - m->link[p];
+        uint64_t n = 1;
+        while (i + n < count && n < m->link[head] && m->refcount[p + n] == 1 &&
+               (m->flags[p + n] & (F_MEMBER | F_HEAD)) == F_MEMBER &&
+               m->link[p + n] == p + n - head)
+            m->refcount[p + n++] = 0;
+        if (!release_members(m, head, p, n, &b)) return m->death;
+        i += n - 1;
     }
     if (!batch_flush(m, &b)) return m->death;
     return b.rejected ? FF_META_FREE_REJECTED : FF_META_OK;
