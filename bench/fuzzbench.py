@@ -4,7 +4,7 @@ they find the bug class they exist for. Figures only; nothing here passes or fai
 
 1. exec/s of every libFuzzer target (one core; ASan+UBSan, then without sanitizers),
    from the seed corpus, read from libFuzzer's -print_final_stats=1 output, each also
-   as a share of an empty target's exec/s measured in the same run, and against the
+   as a share of an empty target's exec/s measured just before it, and against the
    floors issue #13 sets.
 2. time to detect: the bsa target, from an empty corpus, until it reports an accepted
    foreign free (the #1760 class); several seeds, median printed.
@@ -78,6 +78,8 @@ def time_to_detect(target, cls, seed, limit):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=10, help="per exec/s measurement")
+    ap.add_argument("--empty-seconds", type=int, default=3,
+                    help="the empty target's measurement before each harness")
     ap.add_argument("--trials", type=int, default=5, help="time-to-detect trials")
     ap.add_argument("--limit", type=int, default=60, help="time-to-detect cap, seconds")
     args = ap.parse_args()
@@ -90,12 +92,15 @@ def main():
     rows = [(t, ["--ff-semantics=hardened"] + (["--ff-classes=divergence"] if t == "bsa" else []))
             for t in targets if t != "diff"]
     rows.append(("diff", ["--ff-targets=buddy,bitmap,freelist", "--ff-semantics=hardened"]))
-    # Absolute rates on a shared machine drift from run to run: each is also given as a
-    # share of the empty target's, measured in the same run.
-    empty, _, _ = exec_rate(os.path.join(ROOT, "build", "bench"), "empty", args.seconds, [],
-                            binary="empty-fuzzer")
-    print(f"empty libFuzzer target, one core, {args.seconds} s: {empty} exec/s "
-          f"(the reference: 100 %); scratch corpora in {SCRATCH or tempfile.gettempdir()}\n")
+    # Absolute rates on a shared machine drift from run to run, and within a run: each is
+    # also given as a share of the empty target's, measured just before it.
+    def empty_rate():
+        rate, _, _ = exec_rate(os.path.join(ROOT, "build", "bench"), "empty",
+                               args.empty_seconds, [], binary="empty-fuzzer")
+        return rate
+
+    print(f"the reference (100 %): an empty libFuzzer target, one core, {args.empty_seconds} s "
+          f"just before each harness; scratch corpora in {SCRATCH or tempfile.gettempdir()}\n")
     for build_name, build_dir in BUILDS:
         if not os.path.isdir(build_dir):
             continue
@@ -104,12 +109,13 @@ def main():
               f"({build_name}):")
         for target, extra in rows:
             name = target if target != "diff" else "diff (buddy, bitmap, freelist)"
+            empty = empty_rate()
             rate, runs, finding = exec_rate(build_dir, target, args.seconds, extra)
             note = f"  stopped at a finding: {finding}" if finding else ""
             floor = floors["diff" if target == "diff" else "single"]
             share = 100.0 * rate / empty if empty else 0.0
             floor_share = 100.0 * floor / REFERENCE_EMPTY
-            print(f"  {name:32} {rate:8d} exec/s  {share:6.2f} % of empty  "
+            print(f"  {name:32} {rate:8d} exec/s  {share:6.2f} % of empty ({empty:,})  "
                   f"(floor {floor_share:.2f} %, {floor:,} at {REFERENCE_EMPTY:,}: "
                   f"{'met' if share >= floor_share else 'NOT met'})  ({runs} runs){note}")
         print()
