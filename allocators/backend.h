@@ -73,7 +73,6 @@
 #include <setjmp.h>
 #include <stddef.h>
 
-#include "bugs.h"
 #include "frame.h"
 
 /* ---------------------------------------------------------------- answers */
@@ -175,9 +174,9 @@ typedef struct ff_env {
      * space has no backing memory. Only for back-ends whose policy says needs_backing. */
     void *(*frame_mem)(void *space, ff_pfn pfn);
     void *space;
-    /* framefuzz's own back-ends: the injected bug switched on (bugs.h); plug-ins ignore
-     * it. */
-    ff_bug bug;
+    /* framefuzz's own back-ends: the injected bug switched on, an ff_bug of the header
+     * only they include (bugs.h); 0 when none. A plug-in ignores it. */
+    int bug;
     /* framefuzz's side of ff_step_exhausted, ff_panic and ff_keep_frames (set by the
      * metadata layer; a plug-in never touches them). Fields are only ever appended, so
      * a plug-in built against an older header still reads the ones above. */

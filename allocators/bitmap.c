@@ -36,6 +36,7 @@
 #include <stdlib.h>
 
 #include "backend.h"
+#include "bugs.h"
 
 #define WORD_SHIFT 6u
 #define WORD_BITS  (1u << WORD_SHIFT)

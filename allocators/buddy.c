@@ -61,6 +61,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "bugs.h"
 
 #define BUDDY_MAX_ORDER 18u
 #define BUDDY_ORDERS    (BUDDY_MAX_ORDER + 1)

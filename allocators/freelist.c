@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "bugs.h"
 
 /* ---------------------------------------------------------------- state */
 

@@ -38,6 +38,7 @@
 #define FF_META_H
 
 #include "backend.h"
+#include "bugs.h"
 #include "space.h"
 
 typedef enum ff_semantics {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "backend.h"
+#include "bugs.h"
 
 extern const ff_backend_ops ff_backend_buddy;
 #define OPS (&ff_backend_buddy)

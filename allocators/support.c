@@ -1,5 +1,6 @@
-/* common.c — the contract's shared services: names of the shared enums, the step-hook
- * exit, contiguous RAM runs and host memory. */
+/* support.c — the back-end support code the contract (backend.h) declares: names of the
+ * shared enums, ff_keep_frames and ff_frame_base, the undo log, host memory, contiguous
+ * RAM runs (ff_runs) and the validation of a back-end's table. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
