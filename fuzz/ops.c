@@ -20,7 +20,7 @@
  * empty binary region (size 0 KiB) prints as START-(START-1) and parses back.
  */
 #include "ops.h"
-#include "exec.h"
+#include "targets.h"
 
 #include <inttypes.h>
 #include <stdio.h>
