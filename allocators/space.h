@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "frame.h"
+#include "backend.h"
 
 /* e820 region types, numbered as the firmware numbers them. */
 typedef enum ff_mem_type {
