@@ -376,8 +376,7 @@ static ff_pfn next_flagged(const ff_oracle *o, ff_pfn p, ff_pfn end, uint8_t mas
 /* What the latest hand-out covering frame p said of it (all zero if none did). */
 typedef struct frame_owner {
     ff_pfn head;    /* its allocation's first frame */
-    uint32_t alloc; /* which hand-out of the run */
-    bool ever;      /* handed out at least once */
+    uint32_t alloc; /* which hand-out of the run; 0: never handed out */
     bool watched;   /* handout.watched */
 } frame_owner;
 
@@ -393,7 +392,7 @@ static frame_owner owner_of(const ff_oracle *o, ff_pfn p)
         }
     if (!n) return (frame_owner){0};
     const handout *h = &o->handout[n];
-    return (frame_owner){h->each_own_head ? p : h->start, n, true, h->watched};
+    return (frame_owner){h->each_own_head ? p : h->start, n, h->watched};
 }
 
 /* ---------------------------------------------------------------- the taken bitmap */
@@ -774,7 +773,7 @@ static ff_free_kind classify_by_address(const ff_oracle *o, ff_pfn start)
     if (start >= o->top || !ff_space_is_usable(o->space, start)) return FF_FREE_KIND_FOREIGN;
     if (kept_in(o, start, 1)) return FF_FREE_KIND_UNOWNED;
     if (!is_taken(o, start))
-        return !owner_of(o, start).ever || (o->flags[start] & FR_PHANTOM) ? FF_FREE_KIND_UNOWNED
+        return !owner_of(o, start).alloc || (o->flags[start] & FR_PHANTOM) ? FF_FREE_KIND_UNOWNED
                                                                           : FF_FREE_KIND_DOUBLE;
     return owner_of(o, start).head == start ? FF_FREE_KIND_VALID : FF_FREE_KIND_MISALIGNED;
 }
@@ -791,7 +790,7 @@ ff_free_kind ff_oracle_classify_free(const ff_oracle *o, ff_pfn start, uint64_t 
          * allocations, foreign if the back-end never gave it to whoever frees it. */
         for (ff_pfn p = start; p < end; p++) {
             if (is_taken(o, p)) continue;
-            if (!owner_of(o, p).ever || (o->flags[p] & FR_PHANTOM)) return FF_FREE_KIND_UNOWNED;
+            if (!owner_of(o, p).alloc || (o->flags[p] & FR_PHANTOM)) return FF_FREE_KIND_UNOWNED;
         }
         return FF_FREE_KIND_DOUBLE;
     }
