@@ -15,7 +15,7 @@ FUZZCC  ?= clang
 PYTHON  ?= /usr/bin/python3
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CSTD    := -std=c11 -D_DEFAULT_SOURCE
-INC     := -Iallocators -Ioracle -Ifuzz
+INC     := -Iallocators -Imachine -Imeta -Ioracle -Ifuzz
 CFLAGS  ?= -O2 -g
 SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZFLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
@@ -44,10 +44,10 @@ FUZZ_TARGETS := $(wildcard fuzz/fuzz_*.c)
 # One libFuzzer target per registered back-end, and the differential one over all.
 BACKENDS  := $(shell sed -n 's/^FF_BACKEND(\([a-z0-9_]*\)).*/\1/p' allocators/backends.def)
 # Everything but the programs' mains goes into the library.
-LIB_SRC   := $(sort $(wildcard allocators/*.c oracle/*.c) $(filter-out $(TOOL_SRC) $(REPLAY_SRC) $(AFL_SRC) $(FUZZ_TARGETS),$(wildcard fuzz/*.c)))
+LIB_SRC   := $(sort $(wildcard allocators/*.c machine/*.c meta/*.c oracle/*.c) $(filter-out $(TOOL_SRC) $(REPLAY_SRC) $(AFL_SRC) $(FUZZ_TARGETS),$(wildcard fuzz/*.c)))
 TEST_SRC  := $(sort $(wildcard tests/test_*.c)) tests/unit.c
 BENCH_SRC := bench/bench.c
-HDRS      := $(wildcard allocators/*.h allocators/*.def oracle/*.h fuzz/*.h tests/*.h)
+HDRS      := $(wildcard allocators/*.h allocators/*.def machine/*.h meta/*.h oracle/*.h fuzz/*.h tests/*.h)
 # What the fuzzers' coverage follows: the system under test (the back-ends, the test-only
 # broken ones, the metadata layer; a plug-in's sources too), not framefuzz's own
 # plumbing (decoder, executor, oracle, simulated machine). Every counter a run hits
@@ -55,7 +55,7 @@ HDRS      := $(wildcard allocators/*.h allocators/*.def oracle/*.h fuzz/*.h test
 # instructions per input than the harness itself, and its edges only echo what the
 # allocator did.
 UNDER_TEST_SRC := $(BACKENDS:%=allocators/%.c) fuzz/broken.c
-COVERED_SRC := $(UNDER_TEST_SRC) allocators/meta.c
+COVERED_SRC := $(UNDER_TEST_SRC) meta/meta.c
 covered = $(filter $(1),$(COVERED_SRC))
 under_test = $(filter $(1),$(UNDER_TEST_SRC))
 

@@ -12,13 +12,13 @@
 # `make oss-fuzz-check`.
 cd "$(dirname "$0")/.."
 
-STD="-std=c11 -D_DEFAULT_SOURCE -Iallocators -Ioracle -Ifuzz"
+STD="-std=c11 -D_DEFAULT_SOURCE -Iallocators -Imachine -Imeta -Ioracle -Ifuzz"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
 # The library: every source but the programs' mains and the engine glue.
 objs=""
-for src in allocators/*.c oracle/*.c fuzz/*.c; do
+for src in allocators/*.c machine/*.c meta/*.c oracle/*.c fuzz/*.c; do
     case "$src" in
         fuzz/fftool.c|fuzz/replay_main.c|fuzz/afl_*.c|fuzz/fuzz_*.c) continue ;;
     esac
