@@ -31,7 +31,7 @@ FUZZLIB_PLAINFLAGS := -O2 -g -fsanitize=address,undefined -fno-sanitize-recover=
 # out the four UBSan checks that guard what ASan already guards there (alignment, null,
 # object-size, pointer-overflow): each is a check per element of its per-frame loops and
 # keeps the vectoriser out of them (the differential harness 25-35 % faster at a fixed
-# seed). The back-ends, the broken ones and plug-ins keep every check; make unit-asan
+# seed). The back-ends and plug-ins keep every check; make unit-asan
 # runs framefuzz's own code under all of them.
 FRAMEWORK_UBSAN_OFF := -fno-sanitize=alignment,null,object-size,pointer-overflow
 
@@ -45,16 +45,20 @@ FUZZ_TARGETS := $(wildcard fuzz/fuzz_*.c)
 BACKENDS  := $(shell sed -n 's/^FF_BACKEND(\([a-z0-9_]*\)).*/\1/p' allocators/backends.def)
 # Everything but the programs' mains goes into the library.
 LIB_SRC   := $(sort $(wildcard allocators/*.c machine/*.c meta/*.c oracle/*.c) $(filter-out $(TOOL_SRC) $(REPLAY_SRC) $(AFL_SRC) $(FUZZ_TARGETS),$(wildcard fuzz/*.c)))
-TEST_SRC  := $(sort $(wildcard tests/test_*.c)) tests/unit.c
+# Test-only code (the broken back-ends and targets): linked into the unit tests and the
+# test tools, never into the shipped programs, which refuse those names.
+TEST_SUPPORT_SRC := $(wildcard tests/support/*.c)
+TEST_SRC  := $(sort $(wildcard tests/test_*.c)) tests/unit.c $(TEST_SUPPORT_SRC)
+TEST_INC  := -Itests -Itests/support
 BENCH_SRC := bench/bench.c
-HDRS      := $(wildcard allocators/*.h allocators/*.def machine/*.h meta/*.h oracle/*.h fuzz/*.h tests/*.h)
-# What the fuzzers' coverage follows: the system under test (the back-ends, the test-only
-# broken ones, the metadata layer; a plug-in's sources too), not framefuzz's own
+HDRS      := $(wildcard allocators/*.h allocators/*.def machine/*.h meta/*.h oracle/*.h fuzz/*.h tests/*.h tests/support/*.h)
+# What the fuzzers' coverage follows: the system under test (the back-ends and the
+# metadata layer; a plug-in's sources too), not framefuzz's own
 # plumbing (decoder, executor, oracle, simulated machine). Every counter a run hits
 # costs libFuzzer's feature tracking time: with the plumbing instrumented it took more
 # instructions per input than the harness itself, and its edges only echo what the
 # allocator did.
-UNDER_TEST_SRC := $(BACKENDS:%=allocators/%.c) fuzz/broken.c
+UNDER_TEST_SRC := $(BACKENDS:%=allocators/%.c)
 COVERED_SRC := $(UNDER_TEST_SRC) meta/meta.c
 covered = $(filter $(1),$(COVERED_SRC))
 under_test = $(filter $(1),$(UNDER_TEST_SRC))
@@ -161,6 +165,12 @@ COMPARE_SRC := bench/compare.c bench/workload.c
 $(B)/ffcompare: $(COMPARE_SRC) bench/workload.h bench/measure.h $(B)/libframefuzz.a $(PLUGIN_DEPS)
 	$(CC) $(CSTD) $(WARN) $(INC) -Ibench -O2 -g $(COMPARE_SRC) $(B)/libframefuzz.a $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
+# fftool with the test-only targets: what replays the oracle's regression suite
+# (tests/regressions), whose reproducers run on the broken back-ends.
+$(B)/test/fftool: $(TOOL_SRC) $(TEST_SUPPORT_SRC) $(B)/libframefuzz.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(INC) $(TEST_INC) $(CFLAGS) $(TOOL_SRC) $(TEST_SUPPORT_SRC) $(B)/libframefuzz.a -o $@
+
 # The standalone replay driver: the harness without any fuzzer runtime.
 $(B)/replay: $(REPLAY_SRC) $(B)/libframefuzz.a $(PLUGIN_DEPS)
 	$(CC) $(CSTD) $(WARN) $(INC) $(CFLAGS) $< $(B)/libframefuzz.a $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
@@ -171,7 +181,7 @@ $(B)/bench: $(BENCH_SRC) bench/measure.h $(B)/libframefuzz.a $(PLUGIN_DEPS)
 # Unit tests: one binary, every part, built from scratch with ASan+UBSan.
 $(B)/asan/unit: $(LIB_SRC) $(TEST_SRC) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(INC) -Itests $(SANFLAGS) $(LIB_SRC) $(TEST_SRC) -o $@
+	$(CC) $(CSTD) $(WARN) $(INC) $(TEST_INC) $(SANFLAGS) $(LIB_SRC) $(TEST_SRC) -o $@
 
 unit-asan: $(B)/asan/unit
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(B)/asan/unit
@@ -179,7 +189,7 @@ unit-asan: $(B)/asan/unit
 # The same sources must build warning-free with gcc too.
 gcc-check:
 	@mkdir -p $(B)/gcc
-	$(GCC) $(CSTD) $(WARN) $(INC) -Itests -O2 $(LIB_SRC) $(TEST_SRC) -o $(B)/gcc/unit
+	$(GCC) $(CSTD) $(WARN) $(INC) $(TEST_INC) -O2 $(LIB_SRC) $(TEST_SRC) -o $(B)/gcc/unit
 	$(GCC) $(CSTD) $(WARN) $(INC) -O2 $(TOOL_SRC) $(LIB_SRC) -o $(B)/gcc/fftool
 	$(GCC) $(CSTD) $(WARN) $(INC) -O2 $(REPLAY_SRC) $(LIB_SRC) -o $(B)/gcc/replay
 	$(GCC) $(CSTD) $(WARN) $(INC) -O2 -c fuzz/afl_mutator.c -o $(B)/gcc/afl_mutator.o

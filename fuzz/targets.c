@@ -4,34 +4,22 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "broken.h"
 #include "targets.h"
 
-/* Test-only targets whose bug is in the layer, not the back-end: the correct broken-none
- * under a layer with the injected bug on. */
-static const struct {
-    const char *name;
-    ff_bug bug;
-} layer_fault_targets[] = {
-    {"broken-refcount", FF_BUG_LAYER_FROM_UNUSED_OWNED},
-    {"broken-slot", FF_BUG_LAYER_FREED_KEEPS_SLOT},
-};
+/* Set only in test programs (tests/support): the shipped tools know the registered
+ * back-ends alone. */
+static ff_target_finder *extra_targets;
+
+void ff_targets_extend(ff_target_finder *find) { extra_targets = find; }
 
 bool ff_target_find(const char *name, ff_target *target)
 {
     const ff_backend_ops *ops = ff_backend_find(name);
-    if (!ops) ops = ff_broken_find(name);
     if (ops) {
         *target = (ff_target){ops->name, ops, FF_BUG_NONE};
         return true;
     }
-    for (size_t i = 0; i < sizeof layer_fault_targets / sizeof layer_fault_targets[0]; i++)
-        if (strcmp(name, layer_fault_targets[i].name) == 0) {
-            *target = (ff_target){layer_fault_targets[i].name, ff_broken_find("broken-none"),
-                                  layer_fault_targets[i].bug};
-            return target->ops != NULL;
-        }
-    return false;
+    return extra_targets && extra_targets(name, target);
 }
 
 bool ff_target_parse_list(const char *list, ff_target *targets, size_t max, size_t *n, char *err,

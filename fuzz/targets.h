@@ -1,8 +1,9 @@
 /*
- * targets.h — what a program can run on: a registered back-end, or a test-only broken
- * one, with the injected bug (bugs.h) its layer and back-end are built with. Below both
- * the operation language (ops.c names targets in a program) and the executor (exec.c
- * runs them).
+ * targets.h — what a program can run on: a registered back-end, with the injected bug
+ * (bugs.h) its layer and back-end are built with. Below both the operation language
+ * (ops.c names targets in a program) and the executor (exec.c runs them). Test programs
+ * add targets of their own (tests/support: back-ends with deliberate flaws); the
+ * shipped tools refuse those names like any unknown one.
  */
 #ifndef FF_TARGETS_H
 #define FF_TARGETS_H
@@ -14,16 +15,21 @@
 #include "bugs.h"
 
 /* What a program can run on: a back-end, and the injected bug (bugs.h) its layer and
- * back-end are built with: FF_BUG_NONE but for the test-only layer targets and runs
- * that switch a bug on (ff_target_inject). */
+ * back-end are built with: FF_BUG_NONE but for runs that switch a bug on
+ * (ff_target_inject) and test targets whose flaw is in the layer. */
 typedef struct ff_target {
     const char *name;
     const ff_backend_ops *ops;
     ff_bug bug;
 } ff_target;
 
-/* A registered back-end or a test-only broken target (never listed to users). */
+/* A registered back-end, or a target the extension below knows. */
 bool ff_target_find(const char *name, ff_target *target);
+
+/* Targets beyond the registered back-ends, looked up after them. Only test programs
+ * install one (never listed to users, never in "all"). */
+typedef bool ff_target_finder(const char *name, ff_target *target);
+void ff_targets_extend(ff_target_finder *find);
 /* Parses "a,b,c" (or "all": every registered back-end) into at most max targets.
  * False with a one-line reason naming the bad entry. */
 bool ff_target_parse_list(const char *list, ff_target *targets, size_t max, size_t *n,

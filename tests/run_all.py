@@ -182,14 +182,27 @@ def cli_tests():
         report(f"cli: {name} is a one-line error with exit 2", ok, detail)
 
 
-REGRESSIONS = os.path.join(ROOT, "corpus", "regressions")
+# The oracle's regression suite: one reproducer per class and its clean twin, on the
+# test-only broken back-ends, which only the test build of fftool can run.
+REGRESSIONS = os.path.join(ROOT, "tests", "regressions")
+TEST_FFTOOL = os.path.join(ROOT, "build", "test", "fftool")
+STORY = os.path.join(ROOT, "corpus", "regressions", "asterinas-1760.txt")
 FUZZ = os.path.join(ROOT, "build", "fuzz")
+TEST_ONLY_SYMBOLS = ("ff_broken_find", "install_broken_targets")
+
+
+def test_fftool(args):
+    """fftool with the test-only targets, built first when needed."""
+    run(["make", "-s", "build/test/fftool"])
+    return run([TEST_FFTOOL, *args])
 
 
 def regression_tests():
+    if not make("build/test/fftool", "build: fftool with the test-only targets"):
+        return
     files = sorted(os.path.join(REGRESSIONS, f) for f in os.listdir(REGRESSIONS)
-                   if f.endswith(".txt"))
-    proc = cli(["repro", "--expect", *files])
+                   if f.endswith(".txt")) + [STORY]
+    proc = test_fftool(["repro", "--expect", *files])
     for line in proc.stdout.splitlines():
         if line.startswith(("ok ", "FAIL ")):
             name = os.path.basename(line.split()[1])
@@ -199,7 +212,20 @@ def regression_tests():
     report("regression: every reproducer was replayed", seen == len(files) and seen >= 43,
            proc.stdout + proc.stderr)
 
-    story = os.path.join(REGRESSIONS, "asterinas-1760.txt")
+    # The shipped programs hold none of the test-only code, and refuse its names.
+    shipped = [os.path.join(ROOT, "build", p) for p in ("fftool", "replay", "ffcompare")]
+    symbols = run(["nm", *shipped]).stdout
+    report("test-only code: no shipped tool links the broken back-ends",
+           not any(s in symbols for s in TEST_ONLY_SYMBOLS) and "ff_target_find" in symbols,
+           symbols[-500:])
+    ok, detail = one_line_error(cli(["repro", "--backend", "broken-hang", STORY]))
+    report("test-only code: framefuzz repro --backend broken-hang is an unknown back-end",
+           ok and "unknown back-end 'broken-hang'" in detail, detail)
+    ok, detail = one_line_error(cli(["repro", os.path.join(REGRESSIONS, "hang.txt")]))
+    report("test-only code: a program naming a broken back-end is refused by the shipped tool",
+           ok and "broken-hang" in detail, detail)
+
+    story = STORY
     proc = cli(["repro", "--expect", "--keep-going", story])
     report("regression: #1760 with --keep-going: foreign free, double hand-out, self-deadlock",
            proc.returncode == 0, proc.stdout + proc.stderr)
@@ -861,7 +887,7 @@ def precision_tests():
         # A back-end line longer than a binary name replays with no flags.
         long_line = program("long.txt", "backend buddy,bitmap,freelist,bsa,broken-none\n"
                                         "map tiny\nalloc 0\n")
-        proc = cli(["repro", "--quiet", long_line])
+        proc = test_fftool(["repro", "--quiet", long_line])
         report("repro: a differential reproducer naming 5 back-ends (37 characters) replays "
                "with no flags", proc.returncode == 1 and "accepted-bad-request@bsa" in proc.stdout,
                proc.stdout + proc.stderr)

@@ -1,5 +1,5 @@
 /*
- * test_broken.c — unit tests of the TEST-ONLY broken back-ends (fuzz/broken.c).
+ * test_broken.c — unit tests of the TEST-ONLY broken back-ends (tests/support/broken.c).
  *
  * First the control, broken-none, is held to the contract: first fit in address
  * order, holes never crossed, zone and align honoured, every bad free rejected with

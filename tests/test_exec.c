@@ -1,6 +1,6 @@
 /* test_exec.c — the executor and the oracle together: verdicts, determinism, handles,
  * budgets, the leak check and differential comparison. Every bug class's own
- * reproducer lives in corpus/regressions/ (replayed by make test); these tests pin
+ * reproducer lives in tests/regressions/ (replayed by make test); these tests pin
  * down the machinery around them. */
 #include <stdio.h>
 #include <stdlib.h>

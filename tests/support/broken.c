@@ -1,5 +1,5 @@
 /*
- * broken.c — TEST-ONLY back-ends: one small, obviously correct allocator, and copies
+ * broken.c — TEST-ONLY back-ends and targets: one small, obviously correct allocator, and copies
  * of it that each carry exactly one deliberate, labelled flaw.
  *
  * Why. An oracle check that never fires proves nothing. Each variant below commits
@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "broken.h"
+#include "targets.h"
 
 /* ---------------------------------------------------------------- the variants */
 
@@ -486,4 +487,39 @@ const ff_backend_ops *ff_broken_find(const char *name)
     for (size_t i = 0; i < ff_broken_backend_count; i++)
         if (strcmp(ff_broken_backends[i]->name, name) == 0) return ff_broken_backends[i];
     return NULL;
+}
+
+/* ---------------------------------------------------------------- targets */
+
+/* Targets whose flaw is in the layer, not the back-end: the correct broken-none under a
+ * layer with the injected bug on. */
+static const struct {
+    const char *name;
+    ff_bug bug;
+} layer_fault_targets[] = {
+    {"broken-refcount", FF_BUG_LAYER_FROM_UNUSED_OWNED},
+    {"broken-slot", FF_BUG_LAYER_FREED_KEEPS_SLOT},
+};
+
+static bool find_broken_target(const char *name, ff_target *target)
+{
+    const ff_backend_ops *ops = ff_broken_find(name);
+    if (ops) {
+        *target = (ff_target){ops->name, ops, FF_BUG_NONE};
+        return true;
+    }
+    for (size_t i = 0; i < sizeof layer_fault_targets / sizeof layer_fault_targets[0]; i++)
+        if (strcmp(name, layer_fault_targets[i].name) == 0) {
+            *target = (ff_target){layer_fault_targets[i].name, ff_broken_find("broken-none"),
+                                  layer_fault_targets[i].bug};
+            return true;
+        }
+    return false;
+}
+
+/* Linking this file into a program is what makes the broken targets runnable there:
+ * the test tools and unit tests link it, the shipped tools never do. */
+__attribute__((constructor)) static void install_broken_targets(void)
+{
+    ff_targets_extend(find_broken_target);
 }

@@ -3,9 +3,11 @@
  *
  * "broken-none" is a small, correct first-fit allocator (the control). Every other
  * entry is the same allocator with exactly one labelled flaw, one per bug class the
- * oracle must recognise (see fuzz/broken.c for the list). They live in a registry of
- * their own and never in allocators/backends.def, so `framefuzz list`, the fuzz
- * targets and the differential runs never see them.
+ * oracle must recognise (see broken.c for the list). They live in a registry of their
+ * own and never in allocators/backends.def, and only programs that link broken.c (the
+ * unit tests, build/test/fftool) can name them as targets: the shipped tools, the fuzz
+ * targets and the differential runs never see them. Two more targets, broken-refcount
+ * and broken-slot, run broken-none under a layer with an injected bug.
  *
  * broken-hang loops forever on purpose: whoever runs it must set env.step_budget and
  * env.on_hang.
