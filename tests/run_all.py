@@ -1474,7 +1474,7 @@ def repro_cli_tests():
                    "cli: repro --backend with an unknown back-end is a one-line error, exit 2",
                    ok, detail)
         small = os.path.join(tmp, "small.txt")
-        story = os.path.join(REGRESSIONS, "asterinas-1760.txt")
+        story = STORY
         proc = cli(["minimize", "-o", small, story])
         replay = cli(["repro", "--quiet", small]) if os.path.exists(small) else proc
         ops = [l for l in open(small).read().splitlines()
