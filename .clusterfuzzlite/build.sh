@@ -27,11 +27,14 @@ for src in allocators/*.c machine/*.c meta/*.c oracle/*.c fuzz/*.c; do
     objs="$objs $obj"
 done
 
-zip_dir() { # zip_dir ZIP DIR: the files of DIR, flat
+zip_seeds() { # zip_seeds ZIP DIR...: the files of every DIR, flat
+    zip=$1; shift
+    files=""
+    for dir in "$@"; do files="$files $(ls -d "$dir"/*)"; done
     if command -v zip >/dev/null 2>&1; then
-        (cd "$2" && zip -q -j "$1" ./*)
+        zip -q -j "$zip" $files
     else
-        python3 -m zipfile -c "$1" "$2"/*
+        python3 -m zipfile -c "$zip" $files
     fi
 }
 
@@ -43,7 +46,13 @@ for target in buddy bitmap freelist diff; do
         -c fuzz/fuzz_target.c -o "$WORK/$name.o"
     $CXX $CXXFLAGS "$WORK/$name.o" $objs $LIB_FUZZING_ENGINE -o "$OUT/$name"
     rm -f "$OUT/${name}_seed_corpus.zip"
-    zip_dir "$OUT/${name}_seed_corpus.zip" "corpus/$target"
+    # The seeds as campaigns take them (cli/seeds.py): the common ones and the
+    # back-end's own; the differential target's, every back-end's.
+    if [ "$target" = diff ]; then
+        zip_seeds "$OUT/${name}_seed_corpus.zip" corpus/common corpus/buddy corpus/bitmap corpus/freelist
+    else
+        zip_seeds "$OUT/${name}_seed_corpus.zip" corpus/common "corpus/$target"
+    fi
     cp fuzz/ops.dict "$OUT/$name.dict"
     printf '[libfuzzer]\ndict = %s.dict\nmax_len = 1024\n' "$name" > "$OUT/$name.options"
 done

@@ -19,6 +19,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from cli.seeds import seed_dirs  # noqa: E402  (the path above makes it importable)
 FUZZ = os.path.join(ROOT, "build", "fuzz")
 BUILDS = (("ASan+UBSan", FUZZ), ("no sanitizers", os.path.join(ROOT, "build", "fuzz-fast")))
 # What issue #13 asks of each harness (exec/s): without sanitizers, and 40 % of that with,
@@ -49,11 +51,10 @@ def exec_rate(build_dir, target, seconds, extra, binary=None):
     with tempfile.TemporaryDirectory(dir=SCRATCH) as work:
         corpus = os.path.join(work, "corpus")
         os.mkdir(corpus)
-        seeds = os.path.join(ROOT, "corpus", target)
         _, out = run_target(os.path.join(build_dir, binary or f"fuzz-{target}"),
                             extra + ["-print_final_stats=1", f"-artifact_prefix={work}/",
                                      "-dict=" + os.path.join(ROOT, "fuzz", "ops.dict"),
-                                     corpus] + ([seeds] if os.path.isdir(seeds) else []),
+                                     corpus] + seed_dirs(target),
                             seconds)
     rate = re.search(r"stat::average_exec_per_sec:\s+(\d+)", out)
     runs = re.search(r"stat::number_of_executed_units:\s+(\d+)", out)

@@ -26,6 +26,7 @@ import threading
 import time
 
 from cli import stats
+from cli.seeds import seed_dirs, seed_files
 from cli.campaign import die_with_parent, stop_group
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -131,9 +132,6 @@ class Trial:
                 f"--ff-canary={self.canary}", f"--ff-known={self.known}",
                 f"--ff-targets={DIFF_TARGETS if self.cfg['diff'] else self.target}"]
 
-    def seeds(self):
-        return os.path.join(ROOT, "corpus", self.target)
-
     def note_other(self, sig):
         self.others.append(sig)
         with open(self.known, "a") as f:
@@ -183,7 +181,7 @@ class Trial:
                    f"-artifact_prefix={self.work}/", f"-dict={DICT}", "-print_final_stats=0",
                    corpus]
             if self.cfg["seeded"]:
-                cmd.append(self.seeds())
+                cmd += seed_dirs(self.target)
             proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   text=True, errors="replace", timeout=left + 60)
             elapsed = time.monotonic() - start
@@ -204,8 +202,8 @@ class Trial:
         seeds = os.path.join(self.work, "seeds")
         os.makedirs(seeds, exist_ok=True)
         if self.cfg["seeded"]:
-            for n in sorted(os.listdir(self.seeds())):
-                shutil.copy(os.path.join(self.seeds(), n), seeds)
+            for path in seed_files(self.target):
+                shutil.copy(path, seeds)
         # afl-fuzz runs its seeds first and refuses to start when all of them crash, so
         # the seeds are run here first, as its dry run would: a seed that shows the bug
         # finds it; one that shows another finding makes that finding known.

@@ -42,6 +42,8 @@ import tempfile
 import threading
 import time
 
+from cli.seeds import seed_dirs
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FFTOOL = os.path.join(ROOT, "build", "fftool")
 LIBFUZZER_DIR = os.path.join(ROOT, "build", "fuzz")
@@ -629,13 +631,8 @@ class Campaign:
         if opts.backends and target != "diff":
             raise CampaignError("--backends is for --target diff")
         seeds = [os.path.abspath(s) for s in (opts.seeds or [])]
-        # A plug-in target has no corpus of its own: the differential corpus holds every
-        # seed (churn, misuse, poison, the 2024 layer, the maps) and suits any allocator.
-        default_seeds = os.path.join(ROOT, "corpus", target)
-        if not os.path.isdir(default_seeds):
-            default_seeds = os.path.join(ROOT, "corpus", "diff")
         if not seeds:
-            seeds = [default_seeds]
+            seeds = seed_dirs(target)
         for s in seeds:
             if not os.path.isdir(s):
                 raise CampaignError(f"seed directory {s} does not exist")

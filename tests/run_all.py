@@ -245,20 +245,29 @@ def regression_tests():
 
 
 def seed_tests():
-    """Every per-target seed corpus replays, and the validating back-ends' seeds are
-    clean under hardened semantics (a seed that crashes would stop a campaign at once)."""
+    """Every target's seeds (cli/seeds.py) replay, and the validating back-ends' are
+    clean under hardened semantics (a seed that crashes would stop a campaign at once);
+    no seed is stored twice."""
+    sys.path.insert(0, ROOT)
+    from cli.seeds import seed_files
     for target in ("buddy", "bitmap", "freelist", "diff"):
-        seeds = sorted(glob.glob(os.path.join(ROOT, "corpus", target, "*")))
+        seeds = seed_files(target)
         backends = "buddy,bitmap,freelist" if target == "diff" else target
         proc = cli(["repro", "--quiet", "--binary", "--semantics", "hardened", "--backend",
                     backends, *seeds])
-        report(f"seeds: corpus/{target} ({len(seeds)} programs) is clean on {backends}",
+        report(f"seeds: the {target} target's ({len(seeds)} programs) are clean on {backends}",
                len(seeds) >= 5 and proc.returncode == 0, proc.stdout + proc.stderr)
-    seeds = sorted(glob.glob(os.path.join(ROOT, "corpus", "bsa", "*")))
+    seeds = seed_files("bsa")
     proc = cli(["repro", "--quiet", "--binary", "--backend", "bsa", *seeds])
-    report("seeds: corpus/bsa replays, and bsa's known flaws show in it",
+    report("seeds: the bsa target's replay, and bsa's known flaws show in them",
            len(seeds) >= 5 and proc.returncode == 1 and "@bsa" in proc.stdout,
            proc.stdout + proc.stderr)
+    contents = {}
+    for path in sorted(glob.glob(os.path.join(ROOT, "corpus", "*", "*"))):
+        with open(path, "rb") as f:
+            contents.setdefault(f.read(), []).append(os.path.relpath(path, ROOT))
+    copies = [paths for paths in contents.values() if len(paths) > 1]
+    report("seeds: no file of corpus/ is stored twice", not copies, str(copies))
 
 
 def harness_tests():
