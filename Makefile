@@ -311,7 +311,7 @@ afl: $(AFL_TARGETS)
 # .clusterfuzzlite/build.sh run as OSS-Fuzz would (libFuzzer and the AFL++ driver),
 # then every target it produced, briefly.
 oss-fuzz-check:
-	@sh ci/oss-fuzz-check.sh
+	@sh .clusterfuzzlite/check.sh
 
 # A short, seeded run over corpus/ops. New inputs go to a throwaway first corpus
 # directory, so corpus/ stays as committed.
@@ -321,7 +321,7 @@ fuzz-ops-smoke: $(B)/fuzz/ops_fuzzer
 	@rm -rf $(B)/fuzz/ops-new
 
 test:
-	@sh ci/setup.sh --check
+	@sh setup.sh --check
 	@rm -rf $(B)/asan
 	@$(PYTHON) tests/run_all.py
 
@@ -338,7 +338,7 @@ bench-fuzz: $(HARNESSES) $(FAST_HARNESSES) $(B)/bench/empty-fuzzer
 	$(PYTHON) bench/fuzzbench.py
 
 setup:
-	@sh ci/setup.sh
+	@sh setup.sh
 
 clean:
 	rm -rf $(B)

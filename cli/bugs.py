@@ -275,7 +275,7 @@ def build_needed(configs, make_args):
         if c["engine"] == "afl":
             if not shutil.which("afl-fuzz"):
                 raise BugsError("AFL++ is not installed: run 'apt-get install -y afl++' as root "
-                                "(or 'sh ci/setup.sh')")
+                                "(or 'sh setup.sh')")
             targets.append("afl")
         else:
             targets.append("harnesses")

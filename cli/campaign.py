@@ -605,7 +605,7 @@ class Campaign:
         if self.config["engine"] == "afl" and not (shutil.which("afl-fuzz") and
                                                     shutil.which("afl-clang-fast")):
             raise CampaignError("AFL++ is not installed: run 'apt-get install -y afl++' as "
-                                "root (or 'sh ci/setup.sh')")
+                                "root (or 'sh setup.sh')")
         for sub in ("corpus", "artifacts", "findings", "logs"):
             os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
         # A kill during the last corpus merge: the old corpus is whole or already swapped.
@@ -1100,7 +1100,7 @@ def build(targets_needed):
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-3000:])
-        raise CampaignError("building the harnesses failed (run 'sh ci/setup.sh' if tools "
+        raise CampaignError("building the harnesses failed (run 'sh setup.sh' if tools "
                             "are missing)")
 
 

@@ -203,7 +203,7 @@ def report(path):
         charts = plot(progress, findings, out_dir)
     except ImportError:
         raise CampaignError("matplotlib is missing: run 'apt-get install -y python3-matplotlib' "
-                            "as root (or 'sh ci/setup.sh')")
+                            "as root (or 'sh setup.sh')")
     numbers = summary_numbers(progress)
     with open(os.path.join(out_dir, "report.md"), "w") as f:
         f.write(markdown(path, config, numbers, findings, charts))

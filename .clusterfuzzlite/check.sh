@@ -1,5 +1,5 @@
 #!/bin/sh
-# oss-fuzz-check.sh — what `make oss-fuzz-check` runs: .clusterfuzzlite/build.sh the way
+# check.sh — what `make oss-fuzz-check` runs: .clusterfuzzlite/build.sh the way
 # OSS-Fuzz would, once with libFuzzer (ASan+UBSan) and once with the AFL++ driver, then
 # every target it produced briefly, from its own seed corpus zip and with its own
 # dictionary and options. Prints one line per check and fails on the first failure.

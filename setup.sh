@@ -2,8 +2,8 @@
 # setup.sh — makes sure this machine has what framefuzz needs, installing Debian
 # packages when run as root, else printing the exact command to run.
 #
-#   sh ci/setup.sh           check, install what is missing, say what was done
-#   sh ci/setup.sh --check   the same, silent when nothing is missing (used by make)
+#   sh setup.sh           check, install what is missing, say what was done
+#   sh setup.sh --check   the same, silent when nothing is missing (used by make)
 set -u
 
 quiet=0
