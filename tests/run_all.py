@@ -10,7 +10,8 @@
    mutator) built and briefly run;
 6. campaigns (framefuzz fuzz): findings, deduplication, SIGKILL and --resume;
 7. the CLI, end to end: listings, maps, programs, repro, and bad input (one-line
-   errors, exit 2).
+   errors, exit 2);
+8. the documentation: the README at most 12 KB, every relative link in it and docs/ resolving.
 The last line is "N passed, N failed" over all of them.
 """
 import glob
@@ -196,6 +197,32 @@ def test_fftool(args):
     run(["make", "-s", "build/test/fftool"])
     return run([TEST_FFTOOL, *args])
 
+
+def docs_tests():
+    """The README stays a README (at most 12,000 bytes, the rest in docs/), and every
+    relative link in it and in docs/*.md reaches a file, and a heading where it names one."""
+    size = os.path.getsize(os.path.join(ROOT, "README.md"))
+    report(f"docs: README.md is at most 12,000 bytes ({size})", size <= 12000)
+    pages = [os.path.join(ROOT, "README.md")] + sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))
+
+    def slugs(path):  # GitHub's heading anchors
+        with open(path) as f:
+            text = re.sub(r"^```.*?^```", "", f.read(), flags=re.M | re.S)
+        return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+                for h in re.findall(r"^#+ (.*)$", text, re.M)}
+    for page in pages:
+        with open(page) as f:
+            text = re.sub(r"^```.*?^```", "", f.read(), flags=re.M | re.S)
+        bad = []
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue
+            path, _, frag = target.partition("#")
+            path = os.path.normpath(os.path.join(os.path.dirname(page), path)) if path else page
+            if not os.path.exists(path) or (frag and path.endswith(".md") and frag not in slugs(path)):
+                bad.append(target)
+        report(f"docs: every relative link in {os.path.relpath(page, ROOT)} resolves", not bad,
+               "broken: " + ", ".join(bad))
 
 def regression_tests():
     if not make("build/test/fftool", "build: fftool with the test-only targets"):
@@ -1554,6 +1581,7 @@ def main():
     example_tests()
     compare_tests()
     cli_tests()
+    docs_tests()
     repro_cli_tests()
     bugs_tests()
     print(f"{passed} passed, {failed} failed")
