@@ -12,14 +12,17 @@ trap 'rm -rf "$work"' EXIT
 
 build() { # build ENGINE: env as OSS-Fuzz sets it, then build.sh
     mkdir -p "$B/$1"
-    OUT="$PWD/$B/$1" bash .clusterfuzzlite/build.sh
+    OUT="$PWD/$B/$1" bash -eu .clusterfuzzlite/build.sh
     for t in "$B/$1"/framefuzz_*; do
         case "$t" in *.zip|*.dict|*.options) continue ;; esac
         for f in "${t}_seed_corpus.zip" "$t.dict" "$t.options"; do
             [ -s "$f" ] || { echo "oss-fuzz-check: $f missing"; exit 1; }
         done
     done
-    echo "ok   build.sh with $1: $(ls "$B/$1" | grep -vc '\.')" targets
+    n=$(ls "$B/$1" | grep -vc '\.' || true)
+    [ "$n" -gt 0 ] && [ "$n" -eq "$(ls "$B/$1"/*.options | wc -l)" ] ||
+        { echo "oss-fuzz-check: build.sh with $1 made $n targets"; exit 1; }
+    echo "ok   build.sh with $1: $n targets"
 }
 
 seeds() { # seeds TARGET DIR: the target's seed corpus, unpacked
