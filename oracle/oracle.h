@@ -214,7 +214,7 @@ void ff_oracle_on_finding(ff_oracle *o, void (*fn)(void *ctx, const ff_finding *
 
 /* What the shadow holds for a free of [start, +count) right now, before the back-end
  * answers, under the back-end's free rule: how a validating back-end must answer it.
- * Used by the executor's differential comparison. */
+ * Used by the executor's differential check. */
 typedef enum ff_free_kind {
     FF_FREE_KIND_VALID,
     FF_FREE_KIND_INVALID, /* zero count or wrapping range */
