@@ -127,6 +127,39 @@ FF_TEST(ops_defaults_and_names)
     ff_program_free(&p);
 }
 
+/* What the parser and printer assume of FF_OP_LIST: a keyword shared by several
+ * operations starts with the short form and each later one lists the earlier one's
+ * operands first; options follow the positionals; the kind names differ. */
+FF_TEST(ops_table_is_well_formed)
+{
+    for (int k = 0; k < FF_OP_KIND_COUNT; k++) {
+        const ff_op_info *info = &ff_op_infos[k];
+        CHECK_STREQ(ff_op_kind_name((ff_op_kind)k), info->name);
+        CHECK(info->weight > 0);
+        CHECK(info->noperands < 32); /* the parser's bit per option */
+        bool options = false;
+        for (size_t i = 0; i < info->noperands; i++) {
+            const ff_operand *d = &info->operands[i];
+            bool is_option = d->syntax == FF_SYN_KEY || d->syntax == FF_SYN_KEY_SHOWN;
+            CHECK_EQ(is_option, d->keyword != NULL);
+            CHECK(is_option || !options);
+            options |= is_option;
+        }
+        for (int j = 0; j < k; j++) {
+            CHECK(strcmp(ff_op_infos[j].name, info->name) != 0);
+            if (strcmp(ff_op_infos[j].keyword, info->keyword) != 0) continue;
+            const ff_op_info *shorter = &ff_op_infos[j];
+            CHECK(shorter->noperands < info->noperands);
+            for (size_t i = 0; i < shorter->noperands; i++) {
+                CHECK_EQ(shorter->operands[i].kind, info->operands[i].kind);
+                CHECK_EQ(shorter->operands[i].syntax, FF_SYN_POS);
+            }
+            for (size_t i = shorter->noperands; i < info->noperands; i++)
+                CHECK_EQ(info->operands[i].syntax, FF_SYN_POS);
+        }
+    }
+}
+
 FF_TEST(ops_interesting_values_distinct)
 {
     for (size_t i = 0; i < 24; i++) {
@@ -502,6 +535,12 @@ FF_TEST(ops_parse_errors)
     expect_error("from_in_use 0x1000 1 2\n", 1, "unexpected operand: 2");
     expect_error("from_unused 0x1000 1 2\n", 1, "unexpected operand: 2");
     expect_error("write 0x1000 256\n", 1, "value out of range");
+    expect_error("drop h1 x\n", 1, "missing operand: x");
+    expect_error("drop h1 +3 4 5\n", 1, "unexpected operand: 5");
+    expect_error("drop_piece h1 +3 4\n", 1, "unknown word: drop_piece");
+    expect_error("from_in_use 0x1000 refs 2 3\n", 1, "unexpected operand: 3");
+    expect_error("from_in_use 0x1000 1 zone 2\n", 1, "unexpected operand: zone");
+    expect_error("alloc 1 zone dma align x\n", 1, "bad number: x");
     expect_error("write 0x1000\n", 1, "missing operand");
     expect_error("check now\n", 1, "unexpected operand");
     expect_error("map custom\nregion 0x100-0x7ff usable\n", 2, "not KiB-aligned");
