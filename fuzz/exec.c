@@ -304,6 +304,21 @@ static context *context_get(ff_exec *x, space_entry *se, const ff_target *t, ff_
 
 /* ---------------------------------------------------------------- life cycle */
 
+bool ff_exec_check_backend(ff_program *p, char *err, size_t errlen)
+{
+    ff_target targets[MAX_TARGETS];
+    size_t n;
+    char why[8];
+    if (!p->backend[0] || ff_target_parse_list(p->backend, targets, MAX_TARGETS, &n, why, sizeof why))
+        return true;
+    if (!p->backend_line) {
+        p->backend[0] = '\0';
+        return true;
+    }
+    snprintf(err, errlen, "line %zu: unknown backend: %.40s", p->backend_line, p->backend);
+    return false;
+}
+
 ff_exec *ff_exec_create(const ff_target *targets, size_t ntargets, const ff_exec_opts *opts)
 {
     if (ntargets == 0 || ntargets > MAX_TARGETS) return NULL;

@@ -16,8 +16,9 @@
  *              7 = custom regions follow), bit 5 a back-end name follows
  *   [custom]   n = 1 + byte % FF_OPS_MAX_REGIONS regions of 5 bytes: start in KiB
  *              (u16 LE), size in KiB (u16 LE), e820 type (1 + byte % 5)
- *   [backend]  a byte L, then 1 + L % 31 name bytes; a name that is not a registered
- *              back-end decodes as "no back-end named"
+ *   [backend]  a byte L, then 1 + L % 31 name bytes: a back-end name or a comma list
+ *              of them, else (bytes no name has) "no back-end named"; one this build
+ *              lacks runs as none named (ff_exec_check_backend)
  *   ops        an opcode byte (kind = byte % FF_OP_KIND_COUNT), then its operands in
  *              FF_OP_LIST's order, each in its kind's binary form (FF_OPERAND_LIST):
  *              num: one byte b; b < 0xE0 is the value; 0xE0-0xF7 pick one of 24
@@ -175,7 +176,9 @@ typedef struct ff_op {
 } ff_op;
 
 typedef struct ff_program {
-    char backend[FF_OPS_BACKEND_MAX]; /* "" when not named */
+    char backend[FF_OPS_BACKEND_MAX]; /* "" when not named; names checked by the runner
+                                         (ff_exec_check_backend), not the language */
+    size_t backend_line;           /* the text line naming it; 0 in a binary program */
     ff_bug bug;                    /* FF_BUG_NONE unless a bug line names one */
     ff_semantics semantics;
     bool poison;

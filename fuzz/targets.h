@@ -1,8 +1,9 @@
 /*
  * targets.h — what a program can run on: a registered back-end, or a test-only broken
- * one, with the injected bug (bugs.h) its layer and back-end are built with. Below both
- * the operation language (ops.c names targets in a program) and the executor (exec.c
- * runs them).
+ * one, with the injected bug (bugs.h) its layer and back-end are built with. Below the
+ * executor (exec.c runs targets, and checks the names a program records:
+ * ff_exec_check_backend); the operation language only records names, and knows no
+ * target.
  */
 #ifndef FF_TARGETS_H
 #define FF_TARGETS_H

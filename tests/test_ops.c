@@ -365,23 +365,43 @@ FF_TEST(ops_log_encodings)
 
 FF_TEST(ops_backend_names)
 {
-    /* An unregistered name, or one with a NUL inside, is consumed but not kept. */
-    static const uint8_t bad[] = {1, 0x20, 3, 'b', 'u', 'd', 'x', FF_OP_CHECK};
+    /* A well-formed name is kept whether or not this build has it (its runner checks
+     * that: ff_exec_check_backend); one with a NUL or a character no name has inside
+     * is consumed but not kept. */
+    static const uint8_t unknown[] = {1, 0x20, 3, 'b', 'u', 'd', 'x', FF_OP_CHECK};
+    static const uint8_t bad[] = {1, 0x20, 3, 'b', 'u', 'D', 'x', FF_OP_CHECK};
+    static const uint8_t all[] = {1, 0x20, 2, 'a', 'l', 'l', FF_OP_CHECK};
+    static const uint8_t list[] = {1, 0x20, 8, 'b', 'u', 'd', 'd', 'y', ',', 'b', 's', 'a'};
+    static const uint8_t empty_name[] = {1, 0x20, 5, 'b', 'u', 'd', 'd', 'y', ','};
     static const uint8_t nul[] = {1, 0x20, 3, 'b', 's', 'a', 0, FF_OP_CHECK};
     static const uint8_t wrap[] = {1, 0x20, 31 + 5, 'b', 'u', 'd', 'd', 'y', 'y', FF_OP_CHECK - 9};
     ff_program p;
-    CHECK(ff_program_decode(&p, bad, sizeof bad));
-    CHECK_STREQ(p.backend, "");
+    CHECK(ff_program_decode(&p, unknown, sizeof unknown));
+    CHECK_STREQ(p.backend, "budx");
+    CHECK_EQ(p.backend_line, 0);
     CHECK_EQ(p.nops, 1);
     CHECK_EQ(p.ops[0].kind, FF_OP_CHECK);
     ff_program_free(&p);
+    check_binary_round_trip(unknown, sizeof unknown);
+    CHECK(ff_program_decode(&p, list, sizeof list));
+    CHECK_STREQ(p.backend, "buddy,bsa");
+    ff_program_free(&p);
+    const struct {
+        const uint8_t *bytes;
+        size_t size;
+    } dropped[] = {{bad, sizeof bad}, {all, sizeof all}, {empty_name, sizeof empty_name}};
+    for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++) {
+        CHECK(ff_program_decode(&p, dropped[i].bytes, dropped[i].size));
+        CHECK_STREQ(p.backend, "");
+        ff_program_free(&p);
+    }
     CHECK(ff_program_decode(&p, nul, sizeof nul));
     CHECK_STREQ(p.backend, "");
     CHECK_EQ(p.nops, 1);
     ff_program_free(&p);
-    /* Length 1 + 36 % 31 = 6: "buddyy" is no back-end; the opcode wraps modulo 9. */
+    /* Length 1 + 36 % 31 = 6: "buddyy", kept; the opcode wraps modulo 9. */
     CHECK(ff_program_decode(&p, wrap, sizeof wrap));
-    CHECK_STREQ(p.backend, "");
+    CHECK_STREQ(p.backend, "buddyy");
     CHECK_EQ(p.nops, 1);
     ff_program_free(&p);
     static const uint8_t good[] = {1, 0x21, 4, 'b', 'u', 'd', 'd', 'y'};
@@ -562,7 +582,9 @@ FF_TEST(ops_parse_errors)
     expect_error("map custom\nregion 0x0-0x3ff usable\nmap tiny\n", 3, "map after regions");
     expect_error("alloc 1\nsemantics hardened\n", 2, "directive after an operation");
     expect_error("check\nregion 0x0-0x3ff usable\n", 2, "directive after an operation");
-    expect_error("backend slab\n", 1, "unknown backend: slab");
+    expect_error("backend all\n", 1, "unknown backend: all");
+    expect_error("backend buddy,\n", 1, "unknown backend: buddy,");
+    expect_error("backend Buddy\n", 1, "unknown backend: Buddy");
     expect_error("map pc-2t\n", 1, "unknown preset: pc-2t");
     expect_error("semantics linux\n", 1, "unknown semantics: linux");
     expect_error("poison maybe\n", 1, "poison must be on or off");
