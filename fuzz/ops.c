@@ -3,6 +3,8 @@
  * encoder, text parser and canonical printer.
  *
  * Design:
+ *   - Operations are FF_OP_LIST's lines: decoding, encoding, printing and parsing go
+ *     over an operation's operand descriptors, with one switch on operand kinds each.
  *   - The binary decoder reads through a cursor that yields 0 past the end, so every
  *     byte string is a program; it stops at the first opcode boundary outside the
  *     input (zero padding never becomes an operation) or at FF_OPS_MAX operations.
@@ -75,7 +77,8 @@ const uint64_t ff_ops_interesting[24] = {
 #define NAME_LEN_MAX    31
 #define KIB             1024
 
-/* Each operation's operands, then FF_OP_LIST made a table. */
+/* Each operation's operands, then FF_OP_LIST made a table. A zero entry ends each
+ * operand array (not counted), as C11 has no empty one and check has no operand. */
 #define FF_OPERAND(syntax, kind, word) {FF_OPND_##kind, FF_SYN_##syntax, word},
 #define X(id, name, keyword, weight, operands) static const ff_operand name##_operands[] = {operands{0}};
 FF_OP_LIST(X)
