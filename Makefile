@@ -171,6 +171,13 @@ $(B)/test/fftool: $(TOOL_SRC) $(TEST_SUPPORT_SRC) $(B)/libframefuzz.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(INC) $(TEST_INC) $(CFLAGS) $(TOOL_SRC) $(TEST_SUPPORT_SRC) $(B)/libframefuzz.a -o $@
 
+# The differential harness with the test-only targets too: what shows that a finding of
+# each class aborts from its own crash site (the reproducers of tests/regressions run
+# on those targets).
+$(B)/test/fuzz-diff: fuzz/fuzz_target.c $(FUZZLIB_OBJ) $(TEST_SUPPORT_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(CSTD) $(WARN) $(INC) $(TEST_INC) $(FUZZFLAGS) -DFF_DEFAULT_TARGETS='"all"' $^ -o $@
+
 # The standalone replay driver: the harness without any fuzzer runtime.
 $(B)/replay: $(REPLAY_SRC) $(B)/libframefuzz.a $(PLUGIN_DEPS)
 	$(CC) $(CSTD) $(WARN) $(INC) $(CFLAGS) $< $(B)/libframefuzz.a $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@

@@ -304,6 +304,21 @@ static context *context_get(ff_exec *x, space_entry *se, const ff_target *t, ff_
 
 /* ---------------------------------------------------------------- life cycle */
 
+bool ff_exec_check_backend(ff_program *p, char *err, size_t errlen)
+{
+    ff_target targets[MAX_TARGETS];
+    size_t n;
+    char why[8];
+    if (!p->backend[0] || ff_target_parse_list(p->backend, targets, MAX_TARGETS, &n, why, sizeof why))
+        return true;
+    if (!p->backend_line) {
+        p->backend[0] = '\0';
+        return true;
+    }
+    snprintf(err, errlen, "line %zu: unknown backend: %.40s", p->backend_line, p->backend);
+    return false;
+}
+
 ff_exec *ff_exec_create(const ff_target *targets, size_t ntargets, const ff_exec_opts *opts)
 {
     if (ntargets == 0 || ntargets > MAX_TARGETS) return NULL;
@@ -482,7 +497,26 @@ static void begin_call(run *r, ff_layer_call call)
     ff_oracle_op_begin(r->o, r->op, call);
 }
 
-static void do_alloc(run *r, const ff_op *op)
+/* Takes frames of per-frame layer work from the run's budget; false (traced) when the
+ * budget cannot pay for them and the operation is skipped. */
+static bool spend_frames(run *r, uint64_t frames)
+{
+    if (frames > r->frames_left) {
+        TRACE(r->x, "  -> skipped: the run's budget of %llu frames is spent\n",
+              (unsigned long long)RUN_FRAME_BUDGET);
+        return false;
+    }
+    r->frames_left -= frames;
+    return true;
+}
+
+/* The frames handle index names (as pick_handle resolves it), 0 when none is live. */
+static uint64_t handle_frames(const run *r, uint8_t index)
+{
+    return r->x->nhandles ? r->x->handles[index % r->x->nhandles].count : 0;
+}
+
+static void alloc_request(run *r, const ff_op *op)
 {
     ff_alloc_req req = {.count = op->count, .align = op->align, .zone = op->zone};
     ff_handle h;
@@ -503,6 +537,11 @@ static void do_alloc(run *r, const ff_op *op)
         ff_oracle_request_malformed(&r->c->target->ops->policy, &req))
         *r->out = (outcome){CMP_MALFORMED, 0, (uint8_t)r->x->op_status};
     layer_result(r, FF_CALL_ALLOC, st, h.start, h.count, 0);
+}
+
+static void do_alloc(run *r, const ff_op *op)
+{
+    if (spend_frames(r, op->count)) alloc_request(r, op);
 }
 
 /* Drops one reference of [start, +count), a piece of handle i, and splits the handle
@@ -537,8 +576,27 @@ static bool pick_handle(run *r, uint8_t index, size_t *i)
     return true;
 }
 
+static void do_drop(run *r, const ff_op *op)
+{
+    size_t i;
+    if (!spend_frames(r, handle_frames(r, op->handle)) || !pick_handle(r, op->handle, &i)) return;
+    drop_piece(r, i, 0, r->x->handles[i].count);
+}
+
+static void do_drop_piece(run *r, const ff_op *op)
+{
+    size_t i;
+    if (!spend_frames(r, op->count) || !pick_handle(r, op->handle, &i)) return;
+    uint64_t n = r->x->handles[i].count;
+    uint64_t offset = op->offset % n;
+    uint64_t count = op->count ? op->count : 1;
+    if (count > n - offset) count = n - offset;
+    drop_piece(r, i, offset, count);
+}
+
 static void do_from_unused(run *r, const ff_op *op)
 {
+    if (!spend_frames(r, op->count)) return;
     ff_handle h;
     begin_call(r, FF_CALL_FROM_UNUSED);
     ff_meta_status st = ff_meta_from_unused(r->m, op->paddr, op->count, 1, &h);
@@ -567,8 +625,23 @@ static void from_in_use(run *r, uint64_t paddr, uint64_t count, uint32_t refs)
     layer_result(r, FF_CALL_FROM_IN_USE, st, paddr >> FF_FRAME_SHIFT, count, refs);
 }
 
+static void do_clone(run *r, const ff_op *op)
+{
+    size_t i;
+    if (!spend_frames(r, handle_frames(r, op->handle)) || !pick_handle(r, op->handle, &i)) return;
+    from_in_use(r, r->x->handles[i].start << FF_FRAME_SHIFT, r->x->handles[i].count, 1);
+}
+
+static void do_from_in_use(run *r, const ff_op *op)
+{
+    if (spend_frames(r, op->count)) from_in_use(r, op->paddr, op->count, op->refs);
+}
+
 static void do_raw_free(run *r, const ff_op *op)
 {
+    /* Frames poisoned, merged, counted: as many as the map holds. */
+    uint64_t top = r->c->se->space.top;
+    if (!spend_frames(r, op->count < top ? op->count : top)) return;
     ff_pfn start = op->paddr >> FF_FRAME_SHIFT;
     ff_free_kind kind = ff_oracle_classify_free(r->o, start, op->count);
     begin_call(r, FF_CALL_RAW_FREE);
@@ -601,79 +674,38 @@ static void do_write(run *r, const ff_op *op)
     TRACE(r->x, "  -> written\n");
 }
 
-static void do_check(run *r)
+/* An invariant walk, within the run's walk budgets; it costs no frames of work. */
+static void do_check(run *r, const ff_op *op)
 {
+    (void)op;
+    uint64_t walk = r->c->se->space.usable_frames;
+    if (!r->checks_left) {
+        TRACE(r->x, "  -> skipped: the run's %d invariant walks are spent\n", RUN_CHECKS);
+        return;
+    }
+    if (walk > r->walk_frames_left) {
+        TRACE(r->x, "  -> skipped: the run's walks over %llu frames in all are spent\n",
+              (unsigned long long)RUN_WALK_FRAMES);
+        return;
+    }
+    r->checks_left--;
+    r->walk_frames_left -= walk;
     ff_oracle_op_begin(r->o, r->op, FF_CALL_NONE);
     const char *verdict = ff_meta_backend_check(r->m);
     TRACE(r->x, "  -> %s\n", verdict ? verdict : "holds");
     ff_oracle_check(r->o, verdict);
 }
 
-/* Frames of per-frame layer work an operation asks for. */
-static uint64_t frames_of(const run *r, const ff_op *op)
-{
-    switch (op->kind) {
-    case FF_OP_ALLOC:
-    case FF_OP_FROM_UNUSED:
-    case FF_OP_FROM_IN_USE:
-    case FF_OP_DROP_PIECE: return op->count;
-    case FF_OP_DROP:
-    case FF_OP_CLONE:
-        return r->x->nhandles ? r->x->handles[op->handle % r->x->nhandles].count : 0;
-    case FF_OP_RAW_FREE: /* frames poisoned, merged, counted: as many as the map holds */
-        return op->count < r->c->se->space.top ? op->count : r->c->se->space.top;
-    default: return 0;
-    }
-}
+/* Each kind's executor, from the operation list: a new operation needs its do_NAME,
+ * which pays for its work from the run's budgets before doing it (spend_frames; a
+ * write costs none, a check its walk). */
+static void (*const executors[FF_OP_KIND_COUNT])(run *r, const ff_op *op) = {
+#define X(id, name, keyword, weight, operands) [FF_OP_##id] = do_##name,
+    FF_OP_LIST(X)
+#undef X
+};
 
-static void run_op(run *r, const ff_op *op)
-{
-    size_t i;
-    uint64_t frames = frames_of(r, op);
-    if (frames > r->frames_left) {
-        TRACE(r->x, "  -> skipped: the run's budget of %llu frames is spent\n",
-              (unsigned long long)RUN_FRAME_BUDGET);
-        return;
-    }
-    if (op->kind == FF_OP_CHECK && !r->checks_left) {
-        TRACE(r->x, "  -> skipped: the run's %d invariant walks are spent\n", RUN_CHECKS);
-        return;
-    }
-    if (op->kind == FF_OP_CHECK && r->c->se->space.usable_frames > r->walk_frames_left) {
-        TRACE(r->x, "  -> skipped: the run's walks over %llu frames in all are spent\n",
-              (unsigned long long)RUN_WALK_FRAMES);
-        return;
-    }
-    r->frames_left -= frames;
-    r->checks_left -= op->kind == FF_OP_CHECK;
-    if (op->kind == FF_OP_CHECK) r->walk_frames_left -= r->c->se->space.usable_frames;
-    switch (op->kind) {
-    case FF_OP_ALLOC: do_alloc(r, op); break;
-    case FF_OP_DROP:
-        if (!pick_handle(r, op->handle, &i)) break;
-        drop_piece(r, i, 0, r->x->handles[i].count);
-        break;
-    case FF_OP_DROP_PIECE: {
-        if (!pick_handle(r, op->handle, &i)) break;
-        uint64_t n = r->x->handles[i].count;
-        uint64_t offset = op->offset % n;
-        uint64_t count = op->count ? op->count : 1;
-        if (count > n - offset) count = n - offset;
-        drop_piece(r, i, offset, count);
-        break;
-    }
-    case FF_OP_FROM_UNUSED: do_from_unused(r, op); break;
-    case FF_OP_CLONE:
-        if (!pick_handle(r, op->handle, &i)) break;
-        from_in_use(r, r->x->handles[i].start << FF_FRAME_SHIFT, r->x->handles[i].count, 1);
-        break;
-    case FF_OP_FROM_IN_USE: from_in_use(r, op->paddr, op->count, op->refs); break;
-    case FF_OP_RAW_FREE: do_raw_free(r, op); break;
-    case FF_OP_WRITE: do_write(r, op); break;
-    case FF_OP_CHECK: do_check(r); break;
-    case FF_OP_KIND_COUNT: break;
-    }
-}
+static void run_op(run *r, const ff_op *op) { executors[op->kind](r, op); }
 
 /* ---------------------------------------------------------------- end of run */
 
@@ -722,7 +754,7 @@ static void ask_top_order_again(run *r)
           owed, (unsigned long long)top);
     for (size_t i = 0; i < owed && !stop(r); i++) {
         TRACE(r->x, "[end] alloc 1 align 0x%llx\n", (unsigned long long)top);
-        do_alloc(r, &(ff_op){.kind = FF_OP_ALLOC, .count = 1, .align = top, .zone = FF_ZONE_NORMAL});
+        alloc_request(r, &(ff_op){.kind = FF_OP_ALLOC, .count = 1, .align = top, .zone = FF_ZONE_NORMAL});
     }
     drop_all(r);
 }

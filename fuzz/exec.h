@@ -68,6 +68,14 @@ static inline uint64_t ff_fnv1a(uint64_t h, const void *data, size_t n)
     return h;
 }
 
+/* The check the language leaves to whoever runs a program: whether its backend line
+ * names targets of this build (ff_target_parse_list), made before the program is run,
+ * printed or encoded. A text program naming any other is an error: false, with
+ * "line N: unknown backend: NAME" in err. A binary program's name that names none
+ * (fuzzer bytes, a plug-in this build lacks) is dropped, so the program runs as one
+ * naming no back-end and a crash input always replays. */
+bool ff_exec_check_backend(ff_program *p, char *err, size_t errlen);
+
 /* NULL on host memory. The targets are copied. */
 ff_exec *ff_exec_create(const ff_target *targets, size_t ntargets, const ff_exec_opts *opts);
 void ff_exec_destroy(ff_exec *x);

@@ -265,6 +265,7 @@ static int cmd_decode(const char *path)
     bool ok = ff_program_decode(&prog, (const uint8_t *)data, size);
     free(data);
     if (!ok) return usage_error("%s: host out of memory", path);
+    (void)ff_exec_check_backend(&prog, err, sizeof err); /* binary: never refused */
     printf("# decoded from %s (%zu bytes)\n", path, size);
     ff_program_print(&prog, stdout);
     ff_program_free(&prog);
@@ -283,6 +284,10 @@ static int cmd_encode(const char *path, const char *out_path)
     bool parsed = !memchr(text, '\0', size) && ff_program_parse(&prog, text, err, sizeof err);
     if (!parsed && memchr(text, '\0', size)) snprintf(err, sizeof err, "holds a NUL byte: not a text program");
     free(text);
+    if (parsed && !ff_exec_check_backend(&prog, err, sizeof err)) {
+        ff_program_free(&prog);
+        parsed = false;
+    }
     if (!parsed) return usage_error("%s: %s", path, err);
     if (prog.bug != FF_BUG_NONE) {
         ff_program_free(&prog);
@@ -354,12 +359,23 @@ static int expected_verdicts(const char *path, char lines[][128], int max)
     return any ? n : -1;
 }
 
+/* ff_program_load, then the check of the back-ends it names (ff_exec_check_backend). */
+static bool load_program(ff_program *p, const char *path, bool binary, char *err, size_t errlen)
+{
+    char why[200];
+    if (!ff_program_load(p, path, binary, err, errlen)) return false;
+    if (ff_exec_check_backend(p, why, sizeof why)) return true;
+    snprintf(err, errlen, "%s: %s", path, why);
+    ff_program_free(p);
+    return false;
+}
+
 /* Runs one program file; returns 0 clean or as expected, 1 otherwise, 2 bad input. */
 static int repro_one(const char *path, const repro_opts *ro)
 {
     char err[256];
     ff_program prog;
-    if (!ff_program_load(&prog, path, ro->binary, err, sizeof err)) {
+    if (!load_program(&prog, path, ro->binary, err, sizeof err)) {
         fprintf(stderr, "fftool: %s\n", err);
         return 2;
     }
@@ -559,7 +575,7 @@ static int cmd_minimize(int argc, char **argv)
     if (!file) return usage_error("minimize needs a program file");
     char err[256];
     ff_program prog;
-    if (!ff_program_load(&prog, file, ro.binary, err, sizeof err)) return usage_error("%s", err);
+    if (!load_program(&prog, file, ro.binary, err, sizeof err)) return usage_error("%s", err);
     const char *list = ro.backends ? ro.backends : prog.backend[0] ? prog.backend : ro.fallback;
     ff_target targets[16];
     size_t n;

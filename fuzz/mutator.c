@@ -185,89 +185,46 @@ static uint64_t gen_paddr(rng *r, const ff_program *p)
     return one_in(r, 16) ? paddr | gen_misalignment(r) : paddr;
 }
 
-/* Allocations most often, since they create the handles the other kinds use. */
+/* Each kind as often as its weight in FF_OP_LIST says. */
 static ff_op_kind gen_kind(rng *r)
 {
-    static const ff_op_kind kinds[] = {
-        FF_OP_ALLOC,       FF_OP_ALLOC,    FF_OP_ALLOC,       FF_OP_ALLOC,
-        FF_OP_DROP,        FF_OP_DROP,     FF_OP_DROP_PIECE,  FF_OP_CLONE,
-        FF_OP_FROM_UNUSED, FF_OP_FROM_UNUSED, FF_OP_FROM_IN_USE, FF_OP_RAW_FREE,
-        FF_OP_WRITE,       FF_OP_CHECK,
+    enum {
+#define X(id, name, keyword, weight, operands) +(weight)
+        TOTAL_WEIGHT = 0 FF_OP_LIST(X)
+#undef X
     };
-    return kinds[rng_below(r, COUNT_OF(kinds))];
+    uint64_t roll = rng_below(r, TOTAL_WEIGHT);
+    int k = 0;
+    while (roll >= ff_op_infos[k].weight) roll -= ff_op_infos[k++].weight;
+    return (ff_op_kind)k;
 }
 
-/* The decoder's defaults, so operands a kind does not use read as they would decode. */
-static ff_op blank_op(ff_op_kind kind)
+static void gen_operand(rng *r, ff_op *op, ff_operand_kind kind, const ff_program *p)
 {
-    return (ff_op){.kind = kind, .zone = FF_ZONE_NORMAL, .refs = 1, .count = 1, .align = 1};
+    switch (kind) {
+    case FF_OPND_COUNT: op->count = gen_count(r); break;
+    case FF_OPND_OFFSET: /* mostly within the small handles programs hold */
+        op->offset = one_in(r, 2) ? rng_below(r, 4) : gen_count(r);
+        break;
+    case FF_OPND_ALIGN: op->align = gen_align(r); break;
+    case FF_OPND_ZONE: op->zone = gen_zone(r); break;
+    case FF_OPND_HANDLE: op->handle = gen_handle(r); break;
+    case FF_OPND_PADDR: op->paddr = gen_paddr(r, p); break;
+    case FF_OPND_VALUE: op->value = gen_value(r); break;
+    case FF_OPND_REFS: op->refs = gen_refs(r); break;
+    }
 }
 
+/* Operands a kind does not use keep their defaults, so they read as they would decode. */
 static ff_op gen_op(rng *r, const ff_program *p)
 {
-    ff_op op = blank_op(gen_kind(r));
-    switch (op.kind) {
-    case FF_OP_ALLOC:
-        op.count = gen_count(r);
-        op.align = gen_align(r);
-        op.zone = gen_zone(r);
-        break;
-    case FF_OP_DROP:
-    case FF_OP_CLONE: op.handle = gen_handle(r); break;
-    case FF_OP_DROP_PIECE:
-        op.handle = gen_handle(r);
-        op.offset = one_in(r, 2) ? rng_below(r, 4) : gen_count(r);
-        op.count = gen_count(r);
-        break;
-    case FF_OP_FROM_UNUSED:
-    case FF_OP_RAW_FREE:
-        op.paddr = gen_paddr(r, p);
-        op.count = gen_count(r);
-        break;
-    case FF_OP_FROM_IN_USE:
-        op.paddr = gen_paddr(r, p);
-        op.count = gen_count(r);
-        op.refs = gen_refs(r);
-        break;
-    case FF_OP_WRITE:
-        op.paddr = gen_paddr(r, p);
-        op.value = gen_value(r);
-        break;
-    default: break;
-    }
+    ff_op op = ff_op_blank(gen_kind(r));
+    const ff_op_info *info = &ff_op_infos[op.kind];
+    for (size_t i = 0; i < info->noperands; i++) gen_operand(r, &op, info->operands[i].kind, p);
     return op;
 }
 
 /* ---------------------------------------------------------------- operand tweaks */
-
-typedef enum operand {
-    OPND_COUNT,
-    OPND_ALIGN,
-    OPND_ZONE,
-    OPND_HANDLE,
-    OPND_OFFSET,
-    OPND_PADDR,
-    OPND_REFS,
-    OPND_VALUE,
-} operand;
-
-/* The operands each kind carries. */
-typedef struct operand_list {
-    operand list[3];
-    size_t n;
-} operand_list;
-
-static const operand_list kind_operands[FF_OP_KIND_COUNT] = {
-    [FF_OP_ALLOC] = {{OPND_COUNT, OPND_ALIGN, OPND_ZONE}, 3},
-    [FF_OP_DROP] = {{OPND_HANDLE}, 1},
-    [FF_OP_DROP_PIECE] = {{OPND_HANDLE, OPND_OFFSET, OPND_COUNT}, 3},
-    [FF_OP_FROM_UNUSED] = {{OPND_PADDR, OPND_COUNT}, 2},
-    [FF_OP_CLONE] = {{OPND_HANDLE}, 1},
-    [FF_OP_FROM_IN_USE] = {{OPND_PADDR, OPND_COUNT, OPND_REFS}, 3},
-    [FF_OP_RAW_FREE] = {{OPND_PADDR, OPND_COUNT}, 2},
-    [FF_OP_WRITE] = {{OPND_PADDR, OPND_VALUE}, 2},
-    [FF_OP_CHECK] = {.n = 0},
-};
 
 /* Unsigned arithmetic wraps on purpose: 0 - 1 and 2^63 * 2 are good test values. */
 static uint64_t tweak_num(rng *r, uint64_t v)
@@ -312,21 +269,21 @@ static uint32_t tweak_refs(rng *r, uint32_t refs)
     }
 }
 
-static void tweak_operand(rng *r, ff_op *op, operand which, const ff_program *p)
+static void tweak_operand(rng *r, ff_op *op, ff_operand_kind kind, const ff_program *p)
 {
-    switch (which) {
-    case OPND_COUNT: op->count = tweak_num(r, op->count); break;
-    case OPND_ALIGN: op->align = tweak_align(r, op->align); break;
-    case OPND_ZONE: /* always a different one of the four zone bytes */
+    switch (kind) {
+    case FF_OPND_COUNT: op->count = tweak_num(r, op->count); break;
+    case FF_OPND_OFFSET: op->offset = tweak_num(r, op->offset); break;
+    case FF_OPND_ALIGN: op->align = tweak_align(r, op->align); break;
+    case FF_OPND_ZONE: /* always a different one of the four zone bytes */
         op->zone = (ff_zone)(((unsigned)op->zone + 1 + rng_below(r, FF_ZONE_COUNT)) % (FF_ZONE_COUNT + 1));
         break;
-    case OPND_HANDLE:
+    case FF_OPND_HANDLE:
         op->handle = one_in(r, 2) ? (uint8_t)(op->handle + (one_in(r, 2) ? 1 : -1)) : gen_handle(r);
         break;
-    case OPND_OFFSET: op->offset = tweak_num(r, op->offset); break;
-    case OPND_PADDR: op->paddr = tweak_paddr(r, op->paddr, p); break;
-    case OPND_REFS: op->refs = tweak_refs(r, op->refs); break;
-    case OPND_VALUE: op->value ^= (uint8_t)(1u << rng_below(r, 8)); break;
+    case FF_OPND_PADDR: op->paddr = tweak_paddr(r, op->paddr, p); break;
+    case FF_OPND_VALUE: op->value ^= (uint8_t)(1u << rng_below(r, 8)); break;
+    case FF_OPND_REFS: op->refs = tweak_refs(r, op->refs); break;
     }
 }
 
@@ -334,13 +291,13 @@ static void tweak_operand(rng *r, ff_op *op, operand which, const ff_program *p)
  * both kinds stay, e.g. from_unused 0x1000 becomes raw_free 0x1000. */
 static void tweak_op(rng *r, ff_op *op, const ff_program *p)
 {
-    const operand_list *operands = &kind_operands[op->kind];
-    if (operands->n == 0 || one_in(r, 8)) {
+    const ff_op_info *info = &ff_op_infos[op->kind];
+    if (info->noperands == 0 || one_in(r, 8)) {
         op->kind = (ff_op_kind)(((unsigned)op->kind + 1 + rng_below(r, FF_OP_KIND_COUNT - 1)) %
                                 FF_OP_KIND_COUNT);
         return;
     }
-    tweak_operand(r, op, operands->list[random_index(r, operands->n)], p);
+    tweak_operand(r, op, info->operands[random_index(r, info->noperands)].kind, p);
 }
 
 /* ---------------------------------------------------------------- configuration */

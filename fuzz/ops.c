@@ -3,6 +3,8 @@
  * encoder, text parser and canonical printer.
  *
  * Design:
+ *   - Operations are FF_OP_LIST's lines: decoding, encoding, printing and parsing go
+ *     over an operation's operand descriptors, with one switch on operand kinds each.
  *   - The binary decoder reads through a cursor that yields 0 past the end, so every
  *     byte string is a program; it stops at the first opcode boundary outside the
  *     input (zero padding never becomes an operation) or at FF_OPS_MAX operations.
@@ -20,7 +22,6 @@
  * empty binary region (size 0 KiB) prints as START-(START-1) and parses back.
  */
 #include "ops.h"
-#include "targets.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -76,9 +77,20 @@ const uint64_t ff_ops_interesting[24] = {
 #define NAME_LEN_MAX    31
 #define KIB             1024
 
-static const char *const kind_names[FF_OP_KIND_COUNT] = {
-    "alloc", "drop", "drop_piece", "from_unused", "clone", "from_in_use", "raw_free", "write",
-    "check",
+/* Each operation's operands, then FF_OP_LIST made a table. A zero entry ends each
+ * operand array (not counted), as C11 has no empty one and check has no operand. */
+#define FF_OPERAND(syntax, kind, word) {FF_OPND_##kind, FF_SYN_##syntax, word},
+#define X(id, name, keyword, weight, operands) static const ff_operand name##_operands[] = {operands{0}};
+FF_OP_LIST(X)
+#undef X
+#undef FF_OPERAND
+
+const ff_op_info ff_op_infos[FF_OP_KIND_COUNT] = {
+#define X(id, name, keyword, weight, operands)                                                \
+    [FF_OP_##id] = {#name, keyword, weight, name##_operands,                                 \
+                    sizeof name##_operands / sizeof name##_operands[0] - 1},
+    FF_OP_LIST(X)
+#undef X
 };
 
 /* Text names of the zone byte's four values. */
@@ -86,7 +98,14 @@ static const char *const zone_words[FF_ZONE_COUNT + 1] = {"dma", "dma32", "norma
 
 const char *ff_op_kind_name(ff_op_kind kind)
 {
-    return (unsigned)kind < FF_OP_KIND_COUNT ? kind_names[kind] : "?";
+    return (unsigned)kind < FF_OP_KIND_COUNT ? ff_op_infos[kind].name : "?";
+}
+
+ff_op ff_op_blank(ff_op_kind kind)
+{
+#define X(id, field, fallback) .field = fallback,
+    return (ff_op){.kind = kind, FF_OPERAND_LIST(X)};
+#undef X
 }
 
 /* ---------------------------------------------------------------- the program */
@@ -117,11 +136,6 @@ bool ff_program_add(ff_program *p, const ff_op *op)
     }
     p->ops[p->nops++] = *op;
     return true;
-}
-
-static ff_op op_of(ff_op_kind kind)
-{
-    return (ff_op){.kind = kind, .zone = FF_ZONE_NORMAL, .refs = 1, .count = 1, .align = 1};
 }
 
 /* Index of a fuzz preset by name; -1 when it is not one. */
@@ -186,57 +200,61 @@ static void decode_regions(ff_program *p, cursor *c)
     }
 }
 
-/* Whether name is a target, or a comma-separated list of them (a differential
- * reproducer). */
-static bool known_targets(const char *name)
+/* Whether names is a back-end name or a comma list of them, as far as the language
+ * can tell: non-empty names of the characters a back-end's name may have
+ * (ff_backend_validate), and not "all", which names no one back-end. Whether this build
+ * has them is its runner's question (ff_exec_check_backend). */
+static bool backend_names_well_formed(const char *names)
 {
-    ff_target targets[16];
-    size_t n;
-    char err[8];
-    return ff_target_parse_list(name, targets, sizeof targets / sizeof targets[0], &n, err, sizeof err);
+    static const char name_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789_-";
+    if (strcmp(names, "all") == 0) return false;
+    for (const char *p = names;; p++) {
+        size_t len = strspn(p, name_chars);
+        if (len == 0) return false;
+        p += len;
+        if (*p == '\0') return true;
+        if (*p != ',') return false;
+    }
 }
 
-/* The name bytes are consumed even when they name no target. */
+/* The name bytes are consumed even when they are no name. */
 static void decode_backend(ff_program *p, cursor *c)
 {
     size_t len = 1 + get_byte(c) % NAME_LEN_MAX;
     char name[NAME_LEN_MAX + 1];
     for (size_t i = 0; i < len; i++) name[i] = (char)get_byte(c);
     name[len] = '\0';
-    if (strlen(name) == len && strcmp(name, "all") != 0 && known_targets(name)) memcpy(p->backend, name, len + 1);
+    if (strlen(name) == len && backend_names_well_formed(name)) memcpy(p->backend, name, len + 1);
+}
+
+static inline void get_operand(cursor *c, ff_op *op, ff_operand_kind kind)
+{
+    switch (kind) {
+    case FF_OPND_COUNT: op->count = get_num(c); break;
+    case FF_OPND_OFFSET: op->offset = get_num(c); break;
+    case FF_OPND_ALIGN: op->align = get_log(c); break;
+    case FF_OPND_ZONE: op->zone = (ff_zone)(get_byte(c) & 3); break;
+    case FF_OPND_HANDLE: op->handle = get_byte(c); break;
+    case FF_OPND_PADDR: op->paddr = get_paddr(c); break;
+    case FF_OPND_VALUE: op->value = get_byte(c); break;
+    case FF_OPND_REFS: op->refs = (uint32_t)get_num(c); break;
+    }
 }
 
 static ff_op decode_op(cursor *c)
 {
-    ff_op op = op_of((ff_op_kind)(get_byte(c) % FF_OP_KIND_COUNT));
+    ff_op op = ff_op_blank((ff_op_kind)(get_byte(c) % FF_OP_KIND_COUNT));
+    /* The loop over the kind's operands, unrolled by the preprocessor: one case per
+     * operation reading its operands in turn, each get_operand folded to its kind's
+     * reader (a loop over the table took about 15 % longer per input). */
     switch (op.kind) {
-    case FF_OP_ALLOC:
-        op.count = get_num(c);
-        op.align = get_log(c);
-        op.zone = (ff_zone)(get_byte(c) & 3);
-        break;
-    case FF_OP_DROP:
-    case FF_OP_CLONE: op.handle = get_byte(c); break;
-    case FF_OP_DROP_PIECE:
-        op.handle = get_byte(c);
-        op.offset = get_num(c);
-        op.count = get_num(c);
-        break;
-    case FF_OP_FROM_UNUSED:
-    case FF_OP_RAW_FREE:
-        op.paddr = get_paddr(c);
-        op.count = get_num(c);
-        break;
-    case FF_OP_FROM_IN_USE:
-        op.paddr = get_paddr(c);
-        op.count = get_num(c);
-        op.refs = (uint32_t)get_num(c);
-        break;
-    case FF_OP_WRITE:
-        op.paddr = get_paddr(c);
-        op.value = get_byte(c);
-        break;
-    default: break;
+#define FF_OPERAND(syntax, kind, word) get_operand(c, &op, FF_OPND_##kind);
+#define X(id, name, keyword, weight, operands)                                                \
+    case FF_OP_##id: operands break;
+        FF_OP_LIST(X)
+#undef X
+#undef FF_OPERAND
+    case FF_OP_KIND_COUNT: break;
     }
     return op;
 }
@@ -342,34 +360,21 @@ static void put_paddr(writer *w, uint64_t paddr)
 static void encode_op(writer *w, const ff_op *op)
 {
     put_byte(w, (uint8_t)op->kind);
-    switch (op->kind) {
-    case FF_OP_ALLOC:
-        put_num(w, op->count);
-        put_log(w, op->align);
-        put_byte(w, (unsigned)op->zone < FF_ZONE_COUNT ? (uint8_t)op->zone : FF_ZONE_COUNT);
-        break;
-    case FF_OP_DROP:
-    case FF_OP_CLONE: put_byte(w, op->handle); break;
-    case FF_OP_DROP_PIECE:
-        put_byte(w, op->handle);
-        put_num(w, op->offset);
-        put_num(w, op->count);
-        break;
-    case FF_OP_FROM_UNUSED:
-    case FF_OP_RAW_FREE:
-        put_paddr(w, op->paddr);
-        put_num(w, op->count);
-        break;
-    case FF_OP_FROM_IN_USE:
-        put_paddr(w, op->paddr);
-        put_num(w, op->count);
-        put_num(w, op->refs);
-        break;
-    case FF_OP_WRITE:
-        put_paddr(w, op->paddr);
-        put_byte(w, op->value);
-        break;
-    default: break;
+    if ((unsigned)op->kind >= FF_OP_KIND_COUNT) return;
+    const ff_op_info *info = &ff_op_infos[op->kind];
+    for (size_t i = 0; i < info->noperands; i++) {
+        switch (info->operands[i].kind) {
+        case FF_OPND_COUNT: put_num(w, op->count); break;
+        case FF_OPND_OFFSET: put_num(w, op->offset); break;
+        case FF_OPND_ALIGN: put_log(w, op->align); break;
+        case FF_OPND_ZONE:
+            put_byte(w, (unsigned)op->zone < FF_ZONE_COUNT ? (uint8_t)op->zone : FF_ZONE_COUNT);
+            break;
+        case FF_OPND_HANDLE: put_byte(w, op->handle); break;
+        case FF_OPND_PADDR: put_paddr(w, op->paddr); break;
+        case FF_OPND_VALUE: put_byte(w, op->value); break;
+        case FF_OPND_REFS: put_num(w, op->refs); break;
+        }
     }
 }
 
@@ -416,35 +421,58 @@ size_t ff_program_encode_into(const ff_program *p, uint8_t *buf)
 
 /* ---------------------------------------------------------------- text: printing */
 
+/* An operand's value, to compare with its default. */
+static uint64_t operand_value(const ff_op *op, ff_operand_kind kind)
+{
+    switch (kind) {
+#define X(id, field, fallback) case FF_OPND_##id: return (uint64_t)op->field;
+        FF_OPERAND_LIST(X)
+#undef X
+    }
+    return 0;
+}
+
+static bool operand_at_default(const ff_op *op, ff_operand_kind kind)
+{
+    ff_op blank = ff_op_blank(op->kind);
+    return operand_value(op, kind) == operand_value(&blank, kind);
+}
+
+/* Appends to buf as snprintf would, so a short buffer holds a prefix of the line. */
+#define APPEND(buf, len, n, ...)                                                            \
+    do {                                                                                    \
+        if ((n) < (len)) {                                                                  \
+            int k_ = snprintf((buf) + (n), (len) - (n), __VA_ARGS__);                       \
+            (n) += k_ > 0 ? (size_t)k_ : 0;                                                 \
+        }                                                                                   \
+    } while (0)
+
 void ff_op_format(const ff_op *op, char *buf, size_t len)
 {
-    const char *zone = zone_words[(unsigned)op->zone < FF_ZONE_COUNT ? op->zone : FF_ZONE_COUNT];
-    switch (op->kind) {
-    case FF_OP_ALLOC: {
-        int n = snprintf(buf, len, "alloc %" PRIu64, op->count);
-        if (op->align != 1 && n >= 0 && (size_t)n < len)
-            n += snprintf(buf + n, len - (size_t)n, " align %" PRIu64, op->align);
-        if (op->zone != FF_ZONE_NORMAL && n >= 0 && (size_t)n < len)
-            snprintf(buf + n, len - (size_t)n, " zone %s", zone);
-        break;
+    if ((unsigned)op->kind >= FF_OP_KIND_COUNT) {
+        snprintf(buf, len, "?");
+        return;
     }
-    case FF_OP_DROP: snprintf(buf, len, "drop h%u", op->handle); break;
-    case FF_OP_DROP_PIECE:
-        snprintf(buf, len, "drop h%u +%" PRIu64 " %" PRIu64, op->handle, op->offset, op->count);
-        break;
-    case FF_OP_FROM_UNUSED:
-    case FF_OP_RAW_FREE:
-        snprintf(buf, len, "%s 0x%" PRIx64 " %" PRIu64, kind_names[op->kind], op->paddr,
-                 op->count);
-        break;
-    case FF_OP_CLONE: snprintf(buf, len, "clone h%u", op->handle); break;
-    case FF_OP_FROM_IN_USE:
-        snprintf(buf, len, "from_in_use 0x%" PRIx64 " %" PRIu64 " refs %" PRIu32, op->paddr,
-                 op->count, op->refs);
-        break;
-    case FF_OP_WRITE: snprintf(buf, len, "write 0x%" PRIx64 " 0x%02x", op->paddr, op->value); break;
-    case FF_OP_CHECK: snprintf(buf, len, "check"); break;
-    default: snprintf(buf, len, "?"); break;
+    const ff_op_info *info = &ff_op_infos[op->kind];
+    size_t n = 0;
+    APPEND(buf, len, n, "%s", info->keyword);
+    for (size_t i = 0; i < info->noperands; i++) {
+        const ff_operand *d = &info->operands[i];
+        if (d->syntax == FF_SYN_KEY && operand_at_default(op, d->kind)) continue;
+        if (d->keyword) APPEND(buf, len, n, " %s", d->keyword);
+        switch (d->kind) {
+        case FF_OPND_COUNT: APPEND(buf, len, n, " %" PRIu64, op->count); break;
+        case FF_OPND_OFFSET: APPEND(buf, len, n, " +%" PRIu64, op->offset); break;
+        case FF_OPND_ALIGN: APPEND(buf, len, n, " %" PRIu64, op->align); break;
+        case FF_OPND_ZONE:
+            APPEND(buf, len, n, " %s",
+                   zone_words[(unsigned)op->zone < FF_ZONE_COUNT ? op->zone : FF_ZONE_COUNT]);
+            break;
+        case FF_OPND_HANDLE: APPEND(buf, len, n, " h%u", op->handle); break;
+        case FF_OPND_PADDR: APPEND(buf, len, n, " 0x%" PRIx64, op->paddr); break;
+        case FF_OPND_VALUE: APPEND(buf, len, n, " 0x%02x", op->value); break;
+        case FF_OPND_REFS: APPEND(buf, len, n, " %" PRIu32, op->refs); break;
+        }
     }
 }
 
@@ -594,9 +622,10 @@ static bool parse_directive(parser *ps, const char *word)
     if (!want_words(ps, 2, 2)) return false;
     const char *arg = ps->words[1];
     if (strcmp(word, "backend") == 0) {
-        if (strlen(arg) >= FF_OPS_BACKEND_MAX || strcmp(arg, "all") == 0 || !known_targets(arg))
+        if (strlen(arg) >= FF_OPS_BACKEND_MAX || !backend_names_well_formed(arg))
             return fail(ps, "unknown backend", arg);
         strcpy(p->backend, arg);
+        p->backend_line = ps->line;
     } else if (strcmp(word, "bug") == 0) {
         if (!ff_bug_parse(arg, &p->bug)) return fail(ps, "unknown injected bug", arg);
     } else if (strcmp(word, "semantics") == 0) {
@@ -619,84 +648,126 @@ static bool parse_directive(parser *ps, const char *word)
     return true;
 }
 
-/* alloc COUNT [align A] [zone Z], options in either order, each at most once. */
-static bool parse_alloc(parser *ps, ff_op *op)
+/* Reads operand d of op from word i. */
+static bool parse_operand(parser *ps, size_t i, const ff_operand *d, ff_op *op)
 {
-    if (!want_words(ps, 2, 6) || !word_num(ps, 1, &op->count)) return false;
-    bool have_align = false, have_zone = false;
-    for (size_t i = 2; i < ps->nwords; i += 2) {
-        const char *opt = ps->words[i];
-        bool is_align = strcmp(opt, "align") == 0, is_zone = strcmp(opt, "zone") == 0;
-        if (!is_align && !is_zone) return fail(ps, "unknown word", opt);
-        if (is_align ? have_align : have_zone) return fail(ps, "repeated option", opt);
-        if (i + 1 >= ps->nwords) return fail(ps, "missing operand", opt);
-        if (is_align) {
-            have_align = true;
-            if (!word_num(ps, i + 1, &op->align)) return false;
-            continue;
-        }
-        have_zone = true;
+    const char *w = ps->words[i];
+    uint64_t v;
+    switch (d->kind) {
+    case FF_OPND_COUNT: return word_num(ps, i, &op->count);
+    case FF_OPND_OFFSET:
+        if (w[0] != '+' || !parse_u64(w + 1, &op->offset)) return fail(ps, "bad offset (want +N)", w);
+        return true;
+    case FF_OPND_ALIGN: return word_num(ps, i, &op->align);
+    case FF_OPND_ZONE: {
         size_t z = 0;
-        while (z <= FF_ZONE_COUNT && strcmp(ps->words[i + 1], zone_words[z]) != 0) z++;
-        if (z > FF_ZONE_COUNT) return fail(ps, "unknown zone", ps->words[i + 1]);
+        while (z <= FF_ZONE_COUNT && strcmp(w, zone_words[z]) != 0) z++;
+        if (z > FF_ZONE_COUNT) return fail(ps, "unknown zone", w);
         op->zone = (ff_zone)z;
+        return true;
     }
-    return true;
+    case FF_OPND_HANDLE: return word_handle(ps, i, &op->handle);
+    case FF_OPND_PADDR: return word_num(ps, i, &op->paddr);
+    case FF_OPND_VALUE:
+        if (!word_num(ps, i, &v)) return false;
+        if (v > UINT8_MAX) return fail(ps, "value out of range (0..255)", w);
+        op->value = (uint8_t)v;
+        return true;
+    case FF_OPND_REFS:
+        if (!word_num(ps, i, &v)) return false;
+        if (v > UINT32_MAX) return fail(ps, "refs out of range (0..2^32-1)", w);
+        op->refs = (uint32_t)v;
+        return true;
+    }
+    return false;
 }
 
-/* drop hN [+OFFSET COUNT] */
-static bool parse_drop(parser *ps, ff_op *op)
+static bool is_option(const ff_operand *d) { return d->keyword != NULL; }
+
+/* The operand of info that the option word names, or NULL. */
+static const ff_operand *option_named(const ff_op_info *info, const char *word)
 {
-    if (!want_words(ps, 2, 4) || !word_handle(ps, 1, &op->handle)) return false;
-    if (ps->nwords == 2) return true;
-    if (ps->nwords == 3) return fail(ps, "missing operand", ps->words[2]);
-    const char *off = ps->words[2];
-    if (off[0] != '+' || !parse_u64(off + 1, &op->offset)) return fail(ps, "bad offset (want +N)", off);
-    op->kind = FF_OP_DROP_PIECE;
-    return word_num(ps, 3, &op->count);
+    for (size_t i = 0; i < info->noperands; i++)
+        if (is_option(&info->operands[i]) && strcmp(info->operands[i].keyword, word) == 0)
+            return &info->operands[i];
+    return NULL;
 }
 
-/* from_in_use 0xPADDR [COUNT] [refs R] */
-static bool parse_from_in_use(parser *ps, ff_op *op)
+/* The operation after kind sharing its keyword (the longer form: FF_OP_LIST), or
+ * FF_OP_KIND_COUNT. */
+static ff_op_kind longer_form(ff_op_kind kind)
 {
-    if (!want_words(ps, 2, 5) || !word_num(ps, 1, &op->paddr)) return false;
-    size_t i = 2;
-    if (i < ps->nwords && strcmp(ps->words[i], "refs") != 0 && !word_num(ps, i++, &op->count))
+    int k = kind + 1;
+    while (k < FF_OP_KIND_COUNT && strcmp(ff_op_infos[k].keyword, ff_op_infos[kind].keyword) != 0) k++;
+    return (ff_op_kind)k;
+}
+
+/* Words an operation's line may hold, its keyword included. */
+static size_t words_min(const ff_op_info *info)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < info->noperands; i++) n += info->operands[i].syntax == FF_SYN_POS;
+    return n;
+}
+
+static size_t words_max(const ff_op_info *info)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < info->noperands; i++) n += is_option(&info->operands[i]) ? 2 : 1;
+    return n;
+}
+
+/* Fills op, of the first kind with the line's keyword, from the line: the positional
+ * operands, then a longer form's further ones when words are left (all of them, or
+ * "missing operand" naming the first word), then the options, in any order, each at
+ * most once. False after reporting. */
+static bool parse_operands(parser *ps, ff_op *op)
+{
+    size_t w = 1, o = 0, n = ps->nwords;
+    ff_op_kind longest = op->kind;
+    for (ff_op_kind k = longer_form(op->kind); k < FF_OP_KIND_COUNT; k = longer_form(k)) longest = k;
+    if (!want_words(ps, words_min(&ff_op_infos[op->kind]), words_max(&ff_op_infos[longest])))
         return false;
-    if (i == ps->nwords) return true;
-    if (strcmp(ps->words[i], "refs") != 0) return fail(ps, "unexpected operand", ps->words[i]);
-    if (i + 1 >= ps->nwords) return fail(ps, "missing operand", ps->words[i]);
-    if (i + 2 < ps->nwords) return fail(ps, "unexpected operand", ps->words[i + 2]);
-    uint64_t refs;
-    if (!word_num(ps, i + 1, &refs)) return false;
-    if (refs > UINT32_MAX) return fail(ps, "refs out of range (0..2^32-1)", ps->words[i + 1]);
-    op->refs = (uint32_t)refs;
+    const ff_op_info *info = &ff_op_infos[op->kind];
+    bool optional_positional = false;
+    for (;;) {
+        for (; o < info->noperands && !is_option(&info->operands[o]); o++) {
+            const ff_operand *d = &info->operands[o];
+            if (d->syntax == FF_SYN_POS_OPT) {
+                optional_positional = true;
+                if (w == n || option_named(info, ps->words[w])) continue; /* its default */
+            }
+            if (!parse_operand(ps, w++, d, op)) return false;
+        }
+        ff_op_kind longer = longer_form(op->kind);
+        if (w == n || longer == FF_OP_KIND_COUNT) break;
+        if (n - w < words_min(&ff_op_infos[longer]) - words_min(info))
+            return fail(ps, "missing operand", ps->words[w]);
+        op->kind = longer;
+        info = &ff_op_infos[longer];
+    }
+    size_t noptions = 0;
+    for (size_t i = o; i < info->noperands; i++) noptions += is_option(&info->operands[i]);
+    if (n - w > 2 * noptions) return fail(ps, "unexpected operand", ps->words[w + 2 * noptions]);
+    unsigned seen = 0;
+    for (; w < n; w += 2) {
+        const ff_operand *d = option_named(info, ps->words[w]);
+        /* Past an optional positional operand a stray word reads as one operand too
+         * many; where only options may stand, as a word the language does not know. */
+        if (!d) return fail(ps, optional_positional ? "unexpected operand" : "unknown word", ps->words[w]);
+        unsigned bit = 1u << (unsigned)(d - info->operands);
+        if (seen & bit) return fail(ps, "repeated option", ps->words[w]);
+        if (w + 1 >= n) return fail(ps, "missing operand", ps->words[w]);
+        seen |= bit;
+        if (!parse_operand(ps, w + 1, d, op)) return false;
+    }
     return true;
 }
 
 static bool parse_op(parser *ps, ff_op_kind kind)
 {
-    ff_op op = op_of(kind);
-    bool ok;
-    uint64_t value = 0;
-    switch (kind) {
-    case FF_OP_ALLOC: ok = parse_alloc(ps, &op); break;
-    case FF_OP_DROP: ok = parse_drop(ps, &op); break;
-    case FF_OP_CLONE: ok = want_words(ps, 2, 2) && word_handle(ps, 1, &op.handle); break;
-    case FF_OP_FROM_IN_USE: ok = parse_from_in_use(ps, &op); break;
-    case FF_OP_FROM_UNUSED:
-    case FF_OP_RAW_FREE:
-        ok = want_words(ps, 2, 3) && word_num(ps, 1, &op.paddr) &&
-             (ps->nwords == 2 || word_num(ps, 2, &op.count));
-        break;
-    case FF_OP_WRITE:
-        ok = want_words(ps, 3, 3) && word_num(ps, 1, &op.paddr) && word_num(ps, 2, &value);
-        if (ok && value > UINT8_MAX) ok = fail(ps, "value out of range (0..255)", ps->words[2]);
-        op.value = (uint8_t)value;
-        break;
-    default: ok = want_words(ps, 1, 1); break;
-    }
-    if (!ok) return false;
+    ff_op op = ff_op_blank(kind);
+    if (!parse_operands(ps, &op)) return false;
     if (ps->p->nops >= FF_OPS_MAX) return fail(ps, "too many operations (FF_OPS_MAX)", ps->words[0]);
     if (!ff_program_add(ps->p, &op)) return fail(ps, "out of host memory", ps->words[0]);
     return true;
@@ -729,9 +800,10 @@ static bool parse_line(parser *ps, char *line)
         if (strcmp(word, directives[i]) == 0)
             return ps->ops_started ? fail(ps, "directive after an operation", word)
                                    : parse_directive(ps, word);
-    /* drop_piece has no word of its own: it is `drop hN +OFFSET COUNT`. */
+    /* The first operation with the keyword: a longer form sharing it is told by its
+     * operands (parse_operands). */
     for (int k = 0; k < FF_OP_KIND_COUNT; k++)
-        if (k != FF_OP_DROP_PIECE && strcmp(word, kind_names[k]) == 0) {
+        if (strcmp(word, ff_op_infos[k].keyword) == 0) {
             if (ps->custom && !ps->ops_started && ps->p->nregions == 0)
                 return fail_at(ps, ps->custom_line, "map custom without region", "map custom");
             ps->ops_started = true;

@@ -16,18 +16,11 @@
  *              7 = custom regions follow), bit 5 a back-end name follows
  *   [custom]   n = 1 + byte % FF_OPS_MAX_REGIONS regions of 5 bytes: start in KiB
  *              (u16 LE), size in KiB (u16 LE), e820 type (1 + byte % 5)
- *   [backend]  a byte L, then 1 + L % 31 name bytes; a name that is not a registered
- *              back-end decodes as "no back-end named"
- *   ops        an opcode byte (kind = byte % FF_OP_KIND_COUNT), then its operands:
- *                alloc       count:num  align:log  zone:byte (& 3; 3 is an invalid zone)
- *                drop        handle:byte
- *                drop_piece  handle:byte  offset:num  count:num
- *                from_unused paddr  count:num
- *                clone       handle:byte
- *                from_in_use paddr  count:num  refs:num (low 32 bits)
- *                raw_free    paddr  count:num
- *                write       paddr  value:byte
- *                check       -
+ *   [backend]  a byte L, then 1 + L % 31 name bytes: a back-end name or a comma list
+ *              of them, else (bytes no name has) "no back-end named"; one this build
+ *              lacks runs as none named (ff_exec_check_backend)
+ *   ops        an opcode byte (kind = byte % FF_OP_KIND_COUNT), then its operands in
+ *              FF_OP_LIST's order, each in its kind's binary form (FF_OPERAND_LIST):
  *              num: one byte b; b < 0xE0 is the value; 0xE0-0xF7 pick one of 24
  *              interesting values (ff_ops_interesting); 0xF8 a u16, 0xF9 a u32,
  *              0xFA-0xFF a u64 follows (little-endian).
@@ -51,16 +44,12 @@
  *   region 0xSTART-0xEND TYPE     bytes, END inclusive, KiB-granular; TYPE as e820
  *                                 prints it (usable, reserved, ACPI data, ACPI NVS, unusable)
  *   poison on|off
- *   alloc COUNT [align A] [zone dma|dma32|normal|invalid]
- *   drop hN [+OFFSET COUNT]       whole handle, or a piece of it
- *   from_unused 0xPADDR [COUNT]
- *   clone hN
- *   from_in_use 0xPADDR [COUNT] [refs R]
- *   raw_free 0xPADDR [COUNT]
- *   write 0xPADDR 0xVALUE
- *   check
+ *   KEYWORD OPERANDS...           one operation: FF_OP_LIST gives each one's operands
+ *                                 and their syntax; for example
+ *                                 alloc COUNT [align A] [zone dma|dma32|normal|invalid],
+ *                                 drop hN [+OFFSET COUNT], from_in_use 0xPADDR [COUNT] [refs R]
  * Directives come before the first operation. Defaults: semantics hardened, map tiny,
- * poison off, COUNT 1, align 1, zone normal, refs 1.
+ * poison off; an operand's default is its kind's (FF_OPERAND_LIST).
  *
  * Handles: hN names the N-th live handle, modulo the number live when the operation
  * runs (the executor resolves it), so mutated programs stay meaningful.
@@ -83,36 +72,113 @@
 #define FF_OPS_NAME_MAX    32  /* a back-end name in the binary form, with its NUL */
 #define FF_OPS_BACKEND_MAX 512 /* a text program's backend line (16 names), with its NUL */
 
+/* The operations, each on one line: the only place an operation is defined; the
+ * decoder, encoder, printer, parser, mutator and executor are loops over it (the
+ * executor calls do_NAME in exec.c). A line's position is its opcode (append only).
+ *   X(ID, NAME, KEYWORD, WEIGHT, OPERANDS)
+ * NAME names the kind (ff_op_kind_name) and its executor, KEYWORD starts its text
+ * line, WEIGHT is how often the mutator draws it relative to the others (allocations
+ * most, as they make the handles the others use), OPERANDS (ff_operand_kind, in
+ * binary and text order) are written one after another, with no comma:
+ *   FF_POS(K)         positional, required
+ *   FF_POS_OPT(K)     positional, optional (its default when absent); always printed
+ *   FF_KEY(K, "w")    the option `w VALUE`, optional, in any order with the other
+ *                     options after the positionals; printed when not its default
+ *   FF_KEY_SHOWN(K, "w")  the same, always printed
+ * Operations sharing a keyword are told apart by their length: the first with it is
+ * the short form, and a later one lists its operands first and more after them (drop
+ * and drop_piece: `drop hN` or `drop hN +OFFSET COUNT`). */
+#define FF_OP_LIST(X)                                                                       \
+    X(ALLOC, alloc, "alloc", 4, FF_POS(COUNT) FF_KEY(ALIGN, "align") FF_KEY(ZONE, "zone"))   \
+    X(DROP, drop, "drop", 2, FF_POS(HANDLE))                                                \
+    X(DROP_PIECE, drop_piece, "drop", 1, FF_POS(HANDLE) FF_POS(OFFSET) FF_POS(COUNT))       \
+    X(FROM_UNUSED, from_unused, "from_unused", 2, FF_POS(PADDR) FF_POS_OPT(COUNT))          \
+    X(CLONE, clone, "clone", 1, FF_POS(HANDLE))                                             \
+    X(FROM_IN_USE, from_in_use, "from_in_use", 1,                                           \
+      FF_POS(PADDR) FF_POS_OPT(COUNT) FF_KEY_SHOWN(REFS, "refs"))                           \
+    X(RAW_FREE, raw_free, "raw_free", 1, FF_POS(PADDR) FF_POS_OPT(COUNT))                   \
+    X(WRITE, write, "write", 1, FF_POS(PADDR) FF_POS(VALUE))                                \
+    X(CHECK, check, "check", 1, )
+
 typedef enum ff_op_kind {
-    FF_OP_ALLOC,
-    FF_OP_DROP,
-    FF_OP_DROP_PIECE,
-    FF_OP_FROM_UNUSED,
-    FF_OP_CLONE,
-    FF_OP_FROM_IN_USE,
-    FF_OP_RAW_FREE,
-    FF_OP_WRITE,
-    FF_OP_CHECK,
+#define X(id, name, keyword, weight, operands) FF_OP_##id,
+    FF_OP_LIST(X)
+#undef X
     FF_OP_KIND_COUNT
 } ff_op_kind;
+
+/* The kinds of operand: each fills one ff_op field, has one default (what an operation
+ * not using it, or leaving an optional operand out, holds) and one form per language:
+ *   X(ID, FIELD, DEFAULT)  binary / text */
+#define FF_OPERAND_LIST(X)                                                                  \
+    X(COUNT, count, 1)               /* num / N */                                        \
+    X(OFFSET, offset, 0)             /* num / +N */                                       \
+    X(ALIGN, align, 1)               /* log / N */                                        \
+    X(ZONE, zone, FF_ZONE_NORMAL)    /* a byte & 3 / dma|dma32|normal|invalid */           \
+    X(HANDLE, handle, 0)             /* a byte / hN */                                    \
+    X(PADDR, paddr, 0)               /* paddr / N (printed 0x-hex) */                     \
+    X(VALUE, value, 0)               /* a byte / N, at most 255 (printed 0xNN) */         \
+    X(REFS, refs, 1)                 /* num, its low 32 bits / N below 2^32 */
+
+typedef enum ff_operand_kind {
+#define X(id, field, fallback) FF_OPND_##id,
+    FF_OPERAND_LIST(X)
+#undef X
+} ff_operand_kind;
+
+typedef enum ff_operand_syntax {
+    FF_SYN_POS,       /* positional, required */
+    FF_SYN_POS_OPT,   /* positional, optional */
+    FF_SYN_KEY,       /* keyword option, printed when not its default */
+    FF_SYN_KEY_SHOWN, /* keyword option, always printed */
+} ff_operand_syntax;
+
+typedef struct ff_operand {
+    ff_operand_kind kind;
+    ff_operand_syntax syntax;
+    const char *keyword; /* an option's word, else NULL */
+} ff_operand;
+
+/* The operand makers of FF_OP_LIST. Whoever expands the list defines X for the
+ * operations and FF_OPERAND(SYNTAX, KIND, WORD) for their operands (WORD is NULL but for
+ * options); a user of the operations alone leaves FF_OPERAND undefined. */
+#define FF_POS(k)             FF_OPERAND(POS, k, NULL)
+#define FF_POS_OPT(k)         FF_OPERAND(POS_OPT, k, NULL)
+#define FF_KEY(k, word)       FF_OPERAND(KEY, k, word)
+#define FF_KEY_SHOWN(k, word) FF_OPERAND(KEY_SHOWN, k, word)
+
+/* One operation kind, as FF_OP_LIST says it. */
+typedef struct ff_op_info {
+    const char *name;
+    const char *keyword;
+    unsigned weight;
+    const ff_operand *operands;
+    size_t noperands;
+} ff_op_info;
+
+extern const ff_op_info ff_op_infos[FF_OP_KIND_COUNT];
 
 /* The zone byte's fourth value: a request naming no valid zone. */
 #define FF_OPS_ZONE_INVALID ((ff_zone)FF_ZONE_COUNT)
 
+/* One operation: its kind and the fields its operands fill (FF_OPERAND_LIST); the
+ * fields it has no operand for hold their defaults. */
 typedef struct ff_op {
     ff_op_kind kind;
-    uint8_t handle;  /* drop, drop_piece, clone: index into the live handles */
-    ff_zone zone;    /* alloc (FF_OPS_ZONE_INVALID allowed) */
-    uint32_t refs;   /* from_in_use */
-    uint8_t value;   /* write */
-    uint64_t count;  /* alloc, drop_piece, from_unused, from_in_use, raw_free */
-    uint64_t align;  /* alloc */
-    uint64_t offset; /* drop_piece: first frame of the piece within the handle */
-    uint64_t paddr;  /* from_unused, from_in_use, raw_free, write */
+    uint8_t handle;  /* an index into the live handles */
+    ff_zone zone;    /* FF_OPS_ZONE_INVALID allowed */
+    uint32_t refs;
+    uint8_t value;   /* the byte written */
+    uint64_t count;
+    uint64_t align;
+    uint64_t offset; /* the first frame of a piece within its handle */
+    uint64_t paddr;
 } ff_op;
 
 typedef struct ff_program {
-    char backend[FF_OPS_BACKEND_MAX]; /* "" when not named */
+    char backend[FF_OPS_BACKEND_MAX]; /* "" when not named; names checked by the runner
+                                         (ff_exec_check_backend), not the language */
+    size_t backend_line;           /* the text line naming it; 0 in a binary program */
     ff_bug bug;                    /* FF_BUG_NONE unless a bug line names one */
     ff_semantics semantics;
     bool poison;
@@ -131,6 +197,8 @@ extern const size_t ff_ops_fuzz_preset_count;
 extern const uint64_t ff_ops_interesting[24];
 
 const char *ff_op_kind_name(ff_op_kind kind);
+/* An operation of the kind with every operand at its default. */
+ff_op ff_op_blank(ff_op_kind kind);
 
 /* An empty program with the defaults above. */
 void ff_program_init(ff_program *p);

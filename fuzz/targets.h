@@ -1,9 +1,10 @@
 /*
  * targets.h — what a program can run on: a registered back-end, with the injected bug
- * (bugs.h) its layer and back-end are built with. Below both the operation language
- * (ops.c names targets in a program) and the executor (exec.c runs them). Test programs
- * add targets of their own (tests/support: back-ends with deliberate flaws); the
- * shipped tools refuse those names like any unknown one.
+ * (bugs.h) its layer and back-end are built with. Below the executor (exec.c runs
+ * targets, and checks the names a program records: ff_exec_check_backend); the
+ * operation language only records names, and knows no target. Test programs add
+ * targets of their own (tests/support: back-ends with deliberate flaws); the shipped
+ * tools refuse those names like any unknown one.
  */
 #ifndef FF_TARGETS_H
 #define FF_TARGETS_H

@@ -6,7 +6,8 @@
 4. the regression corpus: every reproducer replayed, its verdict compared with the
    "# expect:" lines it carries (one per bug class, each with a clean twin);
 5. the fuzz harnesses: built (libFuzzer, ASan+UBSan), briefly run, and the replay
-   driver checked against them; the AFL++ builds (persistent mode, CMPLOG, custom
+   driver checked against them; each bug class's crash site checked on the built
+   harness; the AFL++ builds (persistent mode, CMPLOG, custom
    mutator) built and briefly run;
 6. campaigns (framefuzz fuzz): findings, deduplication, SIGKILL and --resume;
 7. the CLI, end to end: listings, maps, programs, repro, and bad input (one-line
@@ -457,6 +458,83 @@ def run_afl(args, env):
         except ProcessLookupError:
             pass
     return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+def crash_site_tests():
+    """Fuzzers tell bugs apart by the function a crash comes from, so each bug class
+    aborts from a site of its own, crash_<function> (harness.c, from FF_CLASS_LIST).
+    Checked on the built harness, not on the table that generates it: every class has
+    its site and no site is left over (nm), each site is named after its class, and a
+    real finding of each class with a reproducer (tests/regressions/CLASS.txt) aborts
+    from its class's site (the first framefuzz frame of libFuzzer's stack). The harness
+    is the differential one with the test-only targets those reproducers run on."""
+    harness = os.path.join(ROOT, "build", "test", "fuzz-diff")
+    if not make("build/test/fuzz-diff", "build: the differential libFuzzer harness with the "
+                                        "test-only targets, ASan+UBSan"):
+        return
+    with open(os.path.join(ROOT, "oracle", "oracle.h")) as f:
+        classes = re.findall(r'^\s*X\((\w+), "([a-z0-9-]+)", (\w+),', f.read(), re.M)
+    misnamed = [name for _, name, function in classes if function != name.replace("-", "_")]
+    report(f"crash sites: each of the {len(classes)} classes' crash function is named after it",
+           len(classes) > 20 and not misnamed, "misnamed: " + ", ".join(misnamed))
+    symbols = run(["nm", harness]).stdout
+    sites = set(re.findall(r"^[0-9a-f]+ [tT] (crash_\w+)$", symbols, re.M))
+    wanted = {"crash_" + function for _, _, function in classes}
+    report(f"crash sites: the harness has one crash function per class, {len(wanted)}, and no "
+           f"other", sites == wanted,
+           f"missing: {sorted(wanted - sites)}, not a class's: {sorted(sites - wanted)}")
+    wrong, tried = [], 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for _, name, function in classes:
+            program = os.path.join(REGRESSIONS, name + ".txt")
+            if not os.path.exists(program):
+                continue
+            tried += 1
+            backends = re.search(r"^backend (\S+)$", open(program).read(), re.M).group(1)
+            binary = os.path.join(tmp, name + ".bin")
+            encoded = test_fftool(["encode", program, "-o", binary])
+            if encoded.returncode != 0:
+                wrong.append(f"{name}: {encoded.stderr.strip()}")
+                continue
+            proc = subprocess.run([harness, f"-artifact_prefix={tmp}/", f"--ff-targets={backends}",
+                                   binary], cwd=tmp, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+            frames = re.findall(r"^\s*#\d+ 0x[0-9a-f]+ in (\S+) " + re.escape(ROOT) + r"/\S+\.c:",
+                                proc.stderr, re.M)
+            if f"{name}@" not in proc.stderr or not frames or frames[0] != "crash_" + function:
+                wrong.append(f"{name}: first framefuzz frame {frames[:1]}, finding of this class "
+                             f"{'reported' if name + '@' in proc.stderr else 'missing'}")
+    report(f"crash sites: a finding of each of the {tried} classes with a reproducer aborts from "
+           f"its own site", tried >= 20 and not wrong, "\n".join(wrong))
+
+
+def backend_name_tests():
+    """The language records a program's back-end names; its runner checks them. What a
+    user sees: a text program naming a back-end this build lacks is a one-line error
+    naming the line, exit 2; a binary one (a crash input, a plug-in's artifact) still
+    replays, as naming no back-end."""
+    with tempfile.TemporaryDirectory() as tmp:
+        text = os.path.join(tmp, "slab.txt")
+        with open(text, "w") as f:
+            f.write("map tiny\nbackend buddy,slab\nalloc 1\n")
+        for command in (["repro"], ["minimize"], ["encode", "-o", os.path.join(tmp, "x.bin")]):
+            proc = run([os.path.join(ROOT, "build", "fftool"), command[0], text, *command[1:]])
+            ok, detail = one_line_error(proc)
+            report(f"backend names: fftool {command[0]} of a text program naming an unknown "
+                   f"back-end says which line, exit 2",
+                   ok and proc.stderr.strip() == f"fftool: {text}: line 2: unknown backend: buddy,slab",
+                   detail)
+        binary = os.path.join(tmp, "extent.bin")
+        with open(binary, "wb") as f:  # backend "extent" (a plug-in absent here), alloc 1
+            f.write(bytes([1, 0x20, 5]) + b"extent" + bytes([0, 1, 0, 2]))
+        decoded = run([os.path.join(ROOT, "build", "fftool"), "decode", binary])
+        proc = run([os.path.join(ROOT, "build", "fftool"), "repro", "--default-backend", "buddy",
+                    binary])
+        report("backend names: a binary program naming a back-end this build lacks replays as "
+               "naming none",
+               decoded.returncode == 0 and "backend" not in decoded.stdout
+               and proc.returncode == 0 and "== buddy," in proc.stdout,
+               decoded.stdout + decoded.stderr + proc.stdout + proc.stderr)
 
 
 def afl_tests():
@@ -1577,6 +1655,7 @@ def main():
     regression_tests()
     seed_tests()
     harness_tests()
+    crash_site_tests()
     afl_tests()
     make("oss-fuzz-check", "oss-fuzz: .clusterfuzzlite/build.sh with libFuzzer and the AFL++ "
                            "driver, every target run briefly")
@@ -1591,6 +1670,7 @@ def main():
     cli_tests()
     docs_tests()
     repro_cli_tests()
+    backend_name_tests()
     bugs_tests()
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0

@@ -78,6 +78,39 @@ static const char *const the_1760 =
     "alloc 1\nalloc 1\nalloc 1\nalloc 1\nalloc 1\nalloc 1\nalloc 1\nalloc 1\nalloc 1\n"
     "alloc 1\nalloc 100\n";
 
+/* The language keeps any well-formed back-end name; its runner decides: a text
+ * program naming a back-end this build lacks is refused with the line, a binary one
+ * runs as naming none (a crash input must stay replayable). */
+FF_TEST(exec_check_backend_refuses_text_and_forgives_binary)
+{
+    ff_program p;
+    char err[160] = "";
+    CHECK(ff_program_parse(&p, "# a comment\nbackend buddy,slab\ncheck\n", err, sizeof err));
+    CHECK(!ff_exec_check_backend(&p, err, sizeof err));
+    CHECK_STREQ(err, "line 2: unknown backend: buddy,slab");
+    ff_program_free(&p);
+    CHECK(ff_program_parse(&p, "backend buddy,buddy\n", err, sizeof err));
+    CHECK(!ff_exec_check_backend(&p, err, sizeof err));
+    CHECK_STREQ(err, "line 1: unknown backend: buddy,buddy");
+    ff_program_free(&p);
+    CHECK(ff_program_parse(&p, "backend broken-leak,bsa\ncheck\n", err, sizeof err));
+    CHECK(ff_exec_check_backend(&p, err, sizeof err));
+    CHECK_STREQ(p.backend, "broken-leak,bsa");
+    ff_program_free(&p);
+    static const uint8_t plugin[] = {1, 0x20, 5, 'e', 'x', 't', 'e', 'n', 't', 8};
+    static const uint8_t known[] = {1, 0x20, 2, 'b', 's', 'a', 8};
+    CHECK(ff_program_decode(&p, plugin, sizeof plugin));
+    CHECK_STREQ(p.backend, "extent");
+    CHECK(ff_exec_check_backend(&p, err, sizeof err));
+    CHECK_STREQ(p.backend, "");
+    CHECK_EQ(p.nops, 1);
+    ff_program_free(&p);
+    CHECK(ff_program_decode(&p, known, sizeof known));
+    CHECK(ff_exec_check_backend(&p, err, sizeof err));
+    CHECK_STREQ(p.backend, "bsa");
+    ff_program_free(&p);
+}
+
 FF_TEST(exec_1760_stops_at_the_first_finding_unless_keep_going)
 {
     ff_exec *x = run_text("bsa", the_1760, false, NULL);

@@ -127,6 +127,39 @@ FF_TEST(ops_defaults_and_names)
     ff_program_free(&p);
 }
 
+/* What the parser and printer assume of FF_OP_LIST: a keyword shared by several
+ * operations starts with the short form and each later one lists the earlier one's
+ * operands first; options follow the positionals; the kind names differ. */
+FF_TEST(ops_table_is_well_formed)
+{
+    for (int k = 0; k < FF_OP_KIND_COUNT; k++) {
+        const ff_op_info *info = &ff_op_infos[k];
+        CHECK_STREQ(ff_op_kind_name((ff_op_kind)k), info->name);
+        CHECK(info->weight > 0);
+        CHECK(info->noperands < 32); /* the parser's bit per option */
+        bool options = false;
+        for (size_t i = 0; i < info->noperands; i++) {
+            const ff_operand *d = &info->operands[i];
+            bool is_option = d->syntax == FF_SYN_KEY || d->syntax == FF_SYN_KEY_SHOWN;
+            CHECK_EQ(is_option, d->keyword != NULL);
+            CHECK(is_option || !options);
+            options |= is_option;
+        }
+        for (int j = 0; j < k; j++) {
+            CHECK(strcmp(ff_op_infos[j].name, info->name) != 0);
+            if (strcmp(ff_op_infos[j].keyword, info->keyword) != 0) continue;
+            const ff_op_info *shorter = &ff_op_infos[j];
+            CHECK(shorter->noperands < info->noperands);
+            for (size_t i = 0; i < shorter->noperands; i++) {
+                CHECK_EQ(shorter->operands[i].kind, info->operands[i].kind);
+                CHECK_EQ(shorter->operands[i].syntax, FF_SYN_POS);
+            }
+            for (size_t i = shorter->noperands; i < info->noperands; i++)
+                CHECK_EQ(info->operands[i].syntax, FF_SYN_POS);
+        }
+    }
+}
+
 FF_TEST(ops_interesting_values_distinct)
 {
     for (size_t i = 0; i < 24; i++) {
@@ -332,23 +365,43 @@ FF_TEST(ops_log_encodings)
 
 FF_TEST(ops_backend_names)
 {
-    /* An unregistered name, or one with a NUL inside, is consumed but not kept. */
-    static const uint8_t bad[] = {1, 0x20, 3, 'b', 'u', 'd', 'x', FF_OP_CHECK};
+    /* A well-formed name is kept whether or not this build has it (its runner checks
+     * that: ff_exec_check_backend); one with a NUL or a character no name has inside
+     * is consumed but not kept. */
+    static const uint8_t unknown[] = {1, 0x20, 3, 'b', 'u', 'd', 'x', FF_OP_CHECK};
+    static const uint8_t bad[] = {1, 0x20, 3, 'b', 'u', 'D', 'x', FF_OP_CHECK};
+    static const uint8_t all[] = {1, 0x20, 2, 'a', 'l', 'l', FF_OP_CHECK};
+    static const uint8_t list[] = {1, 0x20, 8, 'b', 'u', 'd', 'd', 'y', ',', 'b', 's', 'a'};
+    static const uint8_t empty_name[] = {1, 0x20, 5, 'b', 'u', 'd', 'd', 'y', ','};
     static const uint8_t nul[] = {1, 0x20, 3, 'b', 's', 'a', 0, FF_OP_CHECK};
     static const uint8_t wrap[] = {1, 0x20, 31 + 5, 'b', 'u', 'd', 'd', 'y', 'y', FF_OP_CHECK - 9};
     ff_program p;
-    CHECK(ff_program_decode(&p, bad, sizeof bad));
-    CHECK_STREQ(p.backend, "");
+    CHECK(ff_program_decode(&p, unknown, sizeof unknown));
+    CHECK_STREQ(p.backend, "budx");
+    CHECK_EQ(p.backend_line, 0);
     CHECK_EQ(p.nops, 1);
     CHECK_EQ(p.ops[0].kind, FF_OP_CHECK);
     ff_program_free(&p);
+    check_binary_round_trip(unknown, sizeof unknown);
+    CHECK(ff_program_decode(&p, list, sizeof list));
+    CHECK_STREQ(p.backend, "buddy,bsa");
+    ff_program_free(&p);
+    const struct {
+        const uint8_t *bytes;
+        size_t size;
+    } dropped[] = {{bad, sizeof bad}, {all, sizeof all}, {empty_name, sizeof empty_name}};
+    for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++) {
+        CHECK(ff_program_decode(&p, dropped[i].bytes, dropped[i].size));
+        CHECK_STREQ(p.backend, "");
+        ff_program_free(&p);
+    }
     CHECK(ff_program_decode(&p, nul, sizeof nul));
     CHECK_STREQ(p.backend, "");
     CHECK_EQ(p.nops, 1);
     ff_program_free(&p);
-    /* Length 1 + 36 % 31 = 6: "buddyy" is no back-end; the opcode wraps modulo 9. */
+    /* Length 1 + 36 % 31 = 6: "buddyy", kept; the opcode wraps modulo 9. */
     CHECK(ff_program_decode(&p, wrap, sizeof wrap));
-    CHECK_STREQ(p.backend, "");
+    CHECK_STREQ(p.backend, "buddyy");
     CHECK_EQ(p.nops, 1);
     ff_program_free(&p);
     static const uint8_t good[] = {1, 0x21, 4, 'b', 'u', 'd', 'd', 'y'};
@@ -502,6 +555,12 @@ FF_TEST(ops_parse_errors)
     expect_error("from_in_use 0x1000 1 2\n", 1, "unexpected operand: 2");
     expect_error("from_unused 0x1000 1 2\n", 1, "unexpected operand: 2");
     expect_error("write 0x1000 256\n", 1, "value out of range");
+    expect_error("drop h1 x\n", 1, "missing operand: x");
+    expect_error("drop h1 +3 4 5\n", 1, "unexpected operand: 5");
+    expect_error("drop_piece h1 +3 4\n", 1, "unknown word: drop_piece");
+    expect_error("from_in_use 0x1000 refs 2 3\n", 1, "unexpected operand: 3");
+    expect_error("from_in_use 0x1000 1 zone 2\n", 1, "unexpected operand: zone");
+    expect_error("alloc 1 zone dma align x\n", 1, "bad number: x");
     expect_error("write 0x1000\n", 1, "missing operand");
     expect_error("check now\n", 1, "unexpected operand");
     expect_error("map custom\nregion 0x100-0x7ff usable\n", 2, "not KiB-aligned");
@@ -523,7 +582,9 @@ FF_TEST(ops_parse_errors)
     expect_error("map custom\nregion 0x0-0x3ff usable\nmap tiny\n", 3, "map after regions");
     expect_error("alloc 1\nsemantics hardened\n", 2, "directive after an operation");
     expect_error("check\nregion 0x0-0x3ff usable\n", 2, "directive after an operation");
-    expect_error("backend slab\n", 1, "unknown backend: slab");
+    expect_error("backend all\n", 1, "unknown backend: all");
+    expect_error("backend buddy,\n", 1, "unknown backend: buddy,");
+    expect_error("backend Buddy\n", 1, "unknown backend: Buddy");
     expect_error("map pc-2t\n", 1, "unknown preset: pc-2t");
     expect_error("semantics linux\n", 1, "unknown semantics: linux");
     expect_error("poison maybe\n", 1, "poison must be on or off");
