@@ -88,7 +88,7 @@ typedef struct handle {
     uint64_t refs; /* references to each frame held through this handle */
 } handle;
 
-/* What differential mode compares for one operation on one target. */
+/* What the differential check looks at, for one operation on one target. */
 enum { CMP_NONE, CMP_FREE, CMP_MALFORMED };
 typedef struct outcome {
     uint8_t what;   /* CMP_* */
@@ -877,9 +877,9 @@ static void run_target(ff_exec *x, size_t ti, const ff_program *p, outcome *out)
 
 /* ---------------------------------------------------------------- differential */
 
-/* Two targets' answers to one operation are comparable when their contracts make
+/* Two targets' answers to one operation are bound to agree when their contracts make
  * the same promise about it. */
-static bool comparable(const ff_exec *x, size_t a, size_t b, size_t op, const outcome *oa,
+static bool bound_to_agree(const ff_exec *x, size_t a, size_t b, size_t op, const outcome *oa,
                        const outcome *ob)
 {
     if (oa->what == CMP_NONE || oa->what != ob->what) return false;
@@ -890,7 +890,7 @@ static bool comparable(const ff_exec *x, size_t a, size_t b, size_t op, const ou
     return true;
 }
 
-static void compare_targets(ff_exec *x, const ff_program *p)
+static void find_divergences(ff_exec *x, const ff_program *p)
 {
     size_t n = x->ntargets;
     size_t first_divergence[MAX_TARGETS]; /* each target's, as a finding index */
@@ -903,7 +903,7 @@ static void compare_targets(ff_exec *x, const ff_program *p)
             for (size_t u = 0; u < n; u++) {
                 if (u == t) continue;
                 const outcome *ou = &x->outcomes[u * p->nops + op];
-                if (!comparable(x, t, u, op, ot, ou)) continue;
+                if (!bound_to_agree(x, t, u, op, ot, ou)) continue;
                 if (ff_status_agree((ff_status)ou->status, (ff_status)ot->status)) {
                     agree++;
                 } else {
@@ -954,6 +954,6 @@ size_t ff_exec_run(ff_exec *x, const ff_program *p)
         if (x->counted && !x->opts.keep_going) break;
         run_target(x, t, p, differential ? &x->outcomes[t * p->nops] : NULL);
     }
-    if (differential && (!x->counted || x->opts.keep_going)) compare_targets(x, p);
+    if (differential && (!x->counted || x->opts.keep_going)) find_divergences(x, p);
     return x->nfindings;
 }
