@@ -22,6 +22,7 @@
 
 #include "exec.h"
 #include "harness.h"
+#include "verdict.h"
 
 #define KNOWN_MAX 256
 
@@ -40,6 +41,7 @@ static struct {
     off_t known_size;          /* the file only grows: a new size means new lines */
     unsigned runs;
     bool mutator;
+    bool json;                 /* --ff-json: the finding and died lines as JSON */
     int semantics, poison;     /* forced by an option, or -1 */
     const char *map;           /* forced by an option, or NULL */
     char targets[FF_OPS_BACKEND_MAX]; /* the targets as a backend line names them */
@@ -62,7 +64,14 @@ static void on_sanitizer_report(const char *report)
 {
     (void)report; /* the runtime prints it itself */
     const ff_meta_call_site *c = &ff_meta_current_call;
-    if (c->active)
+    if (harness.json && (c->active || ff_exec_current.running)) {
+        /* {"event":"died","backend":B,"call":CALL|null,"op":N} (harness.h) */
+        char backend[160];
+        ff_json_string(c->active ? c->backend : ff_exec_current.target, backend, sizeof backend);
+        fprintf(stderr, "==framefuzz== {\"event\":\"died\",\"backend\":%s,\"call\":%s%s%s,\"op\":%zu}\n",
+                backend, c->active ? "\"" : "", c->active ? ff_backend_call_name(c->call) : "null",
+                c->active ? "\"" : "", ff_exec_current.op);
+    } else if (c->active)
         fprintf(stderr, "==framefuzz== died in %s %s at op %zu\n", c->backend,
                 ff_backend_call_name(c->call), ff_exec_current.op);
     else if (ff_exec_current.running)
@@ -151,7 +160,11 @@ static bool on_finding(void *ctx, const ff_finding *f)
         if (strcmp(sig, harness.known[i]) == 0) return false;
     for (size_t i = 0; i < harness.nsaved; i++)
         if (strcmp(sig, harness.saved[i]) == 0) return false;
-    if (f->op == FF_OP_AT_END)
+    if (harness.json) {
+        char line[2048];
+        ff_finding_json(f, NULL, line, sizeof line);
+        fprintf(stderr, "==framefuzz== %s", line);
+    } else if (f->op == FF_OP_AT_END)
         fprintf(stderr, "==framefuzz== FINDING %s at end: %s\n", sig, f->detail);
     else
         fprintf(stderr, "==framefuzz== FINDING %s at op %zu: %s\n", sig, f->op, f->detail);
@@ -347,6 +360,7 @@ void ff_harness_init(int argc, char **argv, const char *default_targets)
     }
 
     harness.mutator = on_off("mutator", option(argc, argv, "--ff-mutator", "FRAMEFUZZ_MUTATOR")) != 0;
+    harness.json = on_off("json", option(argc, argv, "--ff-json", "FRAMEFUZZ_JSON")) == 1;
     harness.semantics = xo.semantics;
     harness.poison = xo.poison;
     harness.map = xo.map ? ff_preset_find(xo.map)->name : NULL;

@@ -24,6 +24,8 @@
  * ("at start": while the back-end was built and its fresh state taken, before the
  * first operation).
  * and after each file, {"event":"verdict","file":F,"findings":N,"clean":bool}.
+ * The fuzzing harness prints the same finding object under --ff-json=on (harness.h),
+ * after "==framefuzz== ", with "file":null (its input has no name there).
  */
 #ifndef FF_VERDICT_H
 #define FF_VERDICT_H
@@ -45,6 +47,10 @@ void ff_verdict_end(void);
 /* Reports a finding the executor made (as its on_finding callback does): in JSON mode
  * prints its line; always remembers the first finding for a crash's verdict. */
 void ff_verdict_finding(const ff_finding *f);
+
+/* A finding's JSON line (the shape above, with its newline) into buf, as repro --json
+ * and the harness's --ff-json print it; file NULL gives "file":null. */
+void ff_finding_json(const ff_finding *f, const char *file, char *buf, size_t len);
 
 /* Writes `s` as a JSON string (quoted, escaped) into buf; returns the length, or
  * stops short at len - 1. */
