@@ -593,12 +593,14 @@ static int cmd_decode(int argc, char **argv)
 {
     repro_opts ro = {.semantics = -1, .poison = -1, .bug = -1};
     const char *path = NULL;
-    bool json = false;
+    bool json = false, options = true;
     for (int i = 2; i < argc; i++) {
         int taken;
-        if (argv[i][0] != '-' || !argv[i][1]) {
+        if (!options || argv[i][0] != '-' || !argv[i][1]) {
             if (path) return usage_error("decode takes one program file");
             path = argv[i];
+        } else if (strcmp(argv[i], "--") == 0) {
+            options = false;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = true;
         } else if ((taken = replay_option(argc, argv, &i, &ro)) != 1) {

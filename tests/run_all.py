@@ -505,6 +505,7 @@ def campaign_tests():
     # while) is the last window in which executions advanced; a stall past 30 s reads 0.
     sys.path.insert(0, ROOT)
     from cli import campaign as camp
+    from cli.build import Build
     live = camp.Campaign.__new__(camp.Campaign)
     live.rate_window, live.last_rate, live.last_execs, live.last_change = [(0.0, 0)], 0.0, 0, 0.0
     clock = [0.0]
@@ -571,6 +572,7 @@ def campaign_tests():
             os.path.join(ROOT, "corpus", "diff")))[0]), os.path.join(merge_dir, "corpus", "seed"))
         merger = camp.Campaign.__new__(camp.Campaign)
         merger.dir = merge_dir
+        merger.build = Build()
         merger.config = json.load(open(os.path.join(out, "campaign.json")))
         merger.merge_corpus()
         with open(os.path.join(merge_dir, "logs", "merge.log")) as f:
@@ -592,7 +594,7 @@ def campaign_tests():
         work = os.path.join(tmp, "bytes")
         os.mkdir(work)
         t0 = time.monotonic()
-        camp.byte_minimized(config, "artifacts/big", big + ".bin", "leak@bsa", work, 2.0)
+        camp.byte_minimized(Build(), config, "artifacts/big", big + ".bin", "leak@bsa", work, 2.0)
         took = time.monotonic() - t0
         time.sleep(0.5)
         left = subprocess.run(["pgrep", "-f", work], stdout=subprocess.PIPE, text=True).stdout
@@ -1462,7 +1464,8 @@ def repro_cli_tests():
         # it needs nothing.
         sys.path.insert(0, ROOT)
         from cli import campaign as camp
-        notes = [camp.replay_note({}, story, sig) for sig in
+        from cli.build import Build
+        notes = [camp.replay_note(Build(), {}, story, sig) for sig in
                  ("accepted-foreign-free@bsa", "self-deadlock@bsa", "leak@bsa")]
         report("triage: a reproducer's header says what replaying it takes: nothing when it "
                "shows its finding first, --keep-going when an earlier one comes first, the "
