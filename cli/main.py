@@ -114,8 +114,8 @@ def sanitizer_finding(path):
 def died_text(event):
     """The harness's died event, as a line for people."""
     if event["call"]:
-        return f"==framefuzz== died in {event['backend']} {event['call']} at op {event['op']}"
-    return (f"==framefuzz== died outside any back-end call, running {event['backend']} at op "
+        return f"framefuzz: died in {event['backend']} {event['call']} at op {event['op']}"
+    return (f"framefuzz: died outside any back-end call, running {event['backend']} at op "
             f"{event['op']}")
 
 
