@@ -66,11 +66,11 @@ static void on_sanitizer_report(const char *report)
     const ff_meta_call_site *c = &ff_meta_current_call;
     if (harness.json && (c->active || ff_exec_current.running)) {
         /* {"event":"died","backend":B,"call":CALL|null,"op":N} (harness.h) */
-        char backend[160];
+        char backend[160], call[64] = "null";
         ff_json_string(c->active ? c->backend : ff_exec_current.target, backend, sizeof backend);
-        fprintf(stderr, "==framefuzz== {\"event\":\"died\",\"backend\":%s,\"call\":%s%s%s,\"op\":%zu}\n",
-                backend, c->active ? "\"" : "", c->active ? ff_backend_call_name(c->call) : "null",
-                c->active ? "\"" : "", ff_exec_current.op);
+        if (c->active) ff_json_string(ff_backend_call_name(c->call), call, sizeof call);
+        fprintf(stderr, "==framefuzz== {\"event\":\"died\",\"backend\":%s,\"call\":%s,\"op\":%zu}\n",
+                backend, call, ff_exec_current.op);
     } else if (c->active)
         fprintf(stderr, "==framefuzz== died in %s %s at op %zu\n", c->backend,
                 ff_backend_call_name(c->call), ff_exec_current.op);

@@ -1648,6 +1648,18 @@ def json_tests():
         ok, detail = one_line_error(run([fftool, "minimize", "--json", story]))
         report("cli: minimize --json without -o is a one-line error, exit 2", ok, detail)
 
+    # The sanitizer's death callback's line: a died event naming the back-end call,
+    # which repro --sanitize shows people as a line of its own.
+    with tempfile.TemporaryDirectory() as tmp:
+        prog = os.path.join(tmp, "overflow.txt")
+        with open(prog, "w") as f:
+            f.write("backend misbehave\nmap tiny\nalloc 5\n")
+        both = cli(["repro", *misbehaving("OVERFLOW"), "--sanitize", prog])
+        report("harness: under --ff-json the sanitizer's death is a died event (back-end, call, "
+               "op), which repro --sanitize shows as a line",
+               "framefuzz: died in misbehave alloc at op 0" in both.stdout
+               and "AddressSanitizer: heap-buffer-overflow" in both.stdout, both.stdout + both.stderr)
+
     # No Python caller reads framefuzz's own lines as prose: findings, verdicts, deaths
     # and the program language come as JSON.
     sources = [os.path.join(ROOT, "framefuzz")] + sorted(
