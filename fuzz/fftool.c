@@ -9,7 +9,7 @@
  *   fftool decode [OPTIONS] FILE               a program (a binary fuzz input; a text one
  *                                              is read as text unless --binary) as
  *                                              canonical text
- *     --json             one JSON object instead (shape below)
+ *     --json             one JSON object instead (verdict.h)
  *     --backend, --default-backend, --bug, --semantics, --poison, --map, --binary as
  *                        for repro: what they force is written into the program, so it
  *                        replays unflagged as it was run (a campaign's artifact)
@@ -41,20 +41,7 @@
  *     --json             JSON lines (needs -o): the written result replayed, its
  *                        findings as repro --json gives them, then one "minimized" line
  *
- * JSON forms (stable field names; findings and verdicts are described in verdict.h):
- *   decode --json, one object:
- *     {"file":F,"bytes":N,"form":"binary"|"text","backend":LIST|null,"bug":NAME|null,
- *      "semantics":S,"map":PRESET|"custom","regions":[{"start":B,"end":B,"type":T}],
- *      "poison":bool,"directives":[LINE...],"operations":[{"op":KIND,"text":LINE,...}]}
- *     directives are the canonical text's lines before the first operation, and each
- *     operation's text its line, so "directives + texts" is the canonical program.
- *     Operands by kind (numbers; regions' end inclusive, in bytes):
- *       alloc count align zone(dma|dma32|normal|invalid); drop, clone handle;
- *       drop_piece handle offset count; from_unused, raw_free paddr count;
- *       from_in_use paddr count refs; write paddr value; check none.
- *   minimize --json, after the result's findings:
- *     {"event":"minimized","file":IN,"output":OUT,"signature":S,"ops_before":N,
- *      "ops_after":N,"runs":N,"first":bool}   (first: S is the result's first root cause)
+ * Every JSON form (its stable field names) is written down in one place: verdict.h.
  *
  * Exit codes: 0 success (repro: every program clean, or as expected), 1 a finding (or
  * a verdict other than expected), 2 bad usage or bad input (one line on stderr).
@@ -538,7 +525,7 @@ static void json_operands(const ff_op *op)
     }
 }
 
-/* The program as one JSON object (shape in the header comment). The directive lines
+/* The program as one JSON object (verdict.h). The directive lines
  * come from the printer itself, so they are the canonical text's. */
 static bool decode_json(const ff_program *prog, const char *path, size_t size, bool text)
 {

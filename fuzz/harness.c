@@ -144,10 +144,10 @@ static bool save_input(void)
     return false;
 }
 
-/* The finding report: one line a script can parse, then the reproducer as text. Only
- * a root cause crashes: what follows it on the same back-end is its consequence. A
- * root cause already known, or of a class not asked for, is set aside (false): its
- * back-end's run ends, the others go on. */
+/* The finding report: one line (a JSON object under --ff-json), then the reproducer as
+ * text. Only a root cause crashes: what follows it on the same back-end is its
+ * consequence. A root cause already known, or of a class not asked for, is set aside
+ * (false): its back-end's run ends, the others go on. */
 static bool on_finding(void *ctx, const ff_finding *f)
 {
     (void)ctx;

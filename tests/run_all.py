@@ -271,9 +271,9 @@ def harness_tests():
                proc.stdout + proc.stderr)
         # The layer's bookkeeping stays out of coverage only as functions of its own:
         # clang instruments a body again once it is inlined into an instrumented caller.
-        source = open(os.path.join(ROOT, "allocators", "meta.c")).read()
+        source = open(os.path.join(ROOT, "meta", "meta.c")).read()
         helpers = re.findall(r"^FF_NO_COVERAGE (?:static )?[\w\s*]*?\b(\w+)\(", source, re.M)
-        listing = run(["objdump", "-dr", os.path.join(ROOT, "build", "fastlib", "allocators",
+        listing = run(["objdump", "-dr", os.path.join(ROOT, "build", "fastlib", "meta",
                                                       "meta.o")]).stdout
         bodies = dict(re.findall(r"^[0-9a-f]+ <(\w+)>:\n(.*?)(?=\n\n|\Z)", listing, re.M | re.S))
         bad = [h for h in helpers if h not in bodies or "__sancov_cntrs" in bodies[h]]
