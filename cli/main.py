@@ -7,6 +7,7 @@ back-ends, presets and semantics comes from the C side (build/fftool), never fro
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -81,7 +82,9 @@ def cmd_repro(opts, build):
         sys.stdout.write(line)
         sys.stdout.flush()
     rc = proc.wait()
-    crashed = crashed_file(build, replay, opts.files) if rc < 0 else None
+    # Died of a signal other than the time limit's: a file crashed the allocator.
+    crashed = crashed_file(build, replay, opts.files) if rc < 0 and rc != -signal.SIGALRM \
+        else None
     for path in opts.files:
         if opts.sanitize or path == crashed or sanitizer_finding(path):
             sanitized_replay(path, opts, build)
@@ -98,7 +101,7 @@ def crashed_file(build, replay, files):
         if any(f["class"] == "engine-crash" for f in fftool_events(proc.stdout, "finding")):
             return path
         if proc.returncode < 0:
-            return None  # it died of something else (the time limit)
+            return None  # it died of something else this time (the time limit)
     return None
 
 
