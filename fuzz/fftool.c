@@ -47,6 +47,7 @@
  * a verdict other than expected), 2 bad usage or bad input (one line on stderr).
  */
 #include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,10 +72,11 @@ static int usage_error(const char *fmt, ...)
     return 2;
 }
 
-/* A JSON string on stdout. Our names and summaries are far shorter than the buffer. */
+/* A JSON string on stdout: our names, summaries and program lines, or a path that
+ * opened (at most PATH_MAX), each byte of it escaped as \u00XX at worst. */
 static void json_str(const char *s)
 {
-    char buf[2048];
+    static char buf[6 * PATH_MAX + 3];
     ff_json_string(s, buf, sizeof buf);
     fputs(buf, stdout);
 }
@@ -698,14 +700,14 @@ static bool minimized_json(const char *file, const char *out_path, const char *s
     ff_verdict_end();
     ff_exec_destroy(x);
     ff_program_free(&small);
-    char qfile[600], qout[600], qsig[2 * FF_SIGNATURE_MAX];
-    ff_json_string(file, qfile, sizeof qfile);
-    ff_json_string(out_path, qout, sizeof qout);
-    ff_json_string(signature, qsig, sizeof qsig);
-    printf("{\"event\":\"minimized\",\"file\":%s,\"output\":%s,\"signature\":%s,"
-           "\"ops_before\":%zu,\"ops_after\":%zu,\"runs\":%zu,\"first\":%s}\n",
-           qfile, qout, qsig, res->ops_before, res->ops_after, res->runs,
-           res->position ? "false" : "true");
+    printf("{\"event\":\"minimized\",\"file\":");
+    json_str(file);
+    printf(",\"output\":");
+    json_str(out_path);
+    printf(",\"signature\":");
+    json_str(signature);
+    printf(",\"ops_before\":%zu,\"ops_after\":%zu,\"runs\":%zu,\"first\":%s}\n",
+           res->ops_before, res->ops_after, res->runs, res->position ? "false" : "true");
     return true;
 }
 
