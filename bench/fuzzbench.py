@@ -21,6 +21,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from cli.seeds import seed_dirs  # noqa: E402  (the path above makes it importable)
+from cli.events import HARNESS_JSON, finding_signatures  # noqa: E402  (the path above)
 FUZZ = os.path.join(ROOT, "build", "fuzz")
 BUILDS = (("ASan+UBSan", FUZZ), ("no sanitizers", os.path.join(ROOT, "build", "fuzz-fast")))
 # What issue #13 asks of each harness (exec/s): without sanitizers, and 40 % of that with,
@@ -35,7 +36,7 @@ REFERENCE_EMPTY = 3000000
 def run_target(binary, args, seconds):
     """Runs a libFuzzer target; returns (wall seconds, stdout+stderr)."""
     start = time.monotonic()
-    proc = subprocess.run([binary] + args + [f"-max_total_time={seconds}"],
+    proc = subprocess.run([binary, HARNESS_JSON] + args + [f"-max_total_time={seconds}"],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           errors="replace")
     return time.monotonic() - start, proc.stdout
@@ -58,9 +59,9 @@ def exec_rate(build_dir, target, seconds, extra, binary=None):
                             seconds)
     rate = re.search(r"stat::average_exec_per_sec:\s+(\d+)", out)
     runs = re.search(r"stat::number_of_executed_units:\s+(\d+)", out)
-    finding = re.search(r"==framefuzz== FINDING (\S+)", out)
+    findings = finding_signatures(out)
     return (int(rate.group(1)) if rate else 0, int(runs.group(1)) if runs else 0,
-            finding.group(1) if finding else None)
+            findings[0] if findings else None)
 
 
 def time_to_detect(target, cls, seed, limit):
@@ -72,8 +73,8 @@ def time_to_detect(target, cls, seed, limit):
                                 f"-artifact_prefix={work}/",
                                 "-dict=" + os.path.join(ROOT, "fuzz", "ops.dict"), corpus],
                                limit)
-    found = re.search(r"==framefuzz== FINDING (\S+)", out)
-    return (wall, found.group(1)) if found else (None, None)
+    found = finding_signatures(out)
+    return (wall, found[0]) if found else (None, None)
 
 
 def main():

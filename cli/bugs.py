@@ -18,7 +18,6 @@ import concurrent.futures
 import json
 import math
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -26,14 +25,13 @@ import threading
 import time
 
 from cli import stats
+from cli.build import ROOT
 from cli.seeds import seed_dirs, seed_files
 from cli.campaign import die_with_parent, stop_group
+from cli.events import HARNESS_JSON, finding_signatures
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.path.join(ROOT, "build")
 DIFF_TARGETS = "buddy,bitmap,freelist"
 DICT = os.path.join(ROOT, "fuzz", "ops.dict")  # as campaigns fuzz, both engines
-FINDING = re.compile(r"^==framefuzz== FINDING (\S+) ")
 
 # A configuration is one value of each axis, named by joining them:
 # libfuzzer-single-mutator-seeded is the baseline every other is compared with.
@@ -79,8 +77,8 @@ def config_axes(name):
             "seeded": corpus == "seeded"}
 
 
-def bug_table(fftool):
-    proc = subprocess.run([fftool, "list", "--json"], stdout=subprocess.PIPE, text=True)
+def bug_table(build):
+    proc = subprocess.run([build.fftool, "list", "--json"], stdout=subprocess.PIPE, text=True)
     return json.loads(proc.stdout)["bugs"]
 
 
@@ -117,7 +115,8 @@ def expected(bug, cfg):
 
 
 class Trial:
-    def __init__(self, bug, config, index, limit, work):
+    def __init__(self, build, bug, config, index, limit, work):
+        self.build = build
         self.bug, self.config, self.index, self.limit = bug, config, index, limit
         self.cfg = config_axes(config)
         self.seed = index + 1
@@ -128,7 +127,7 @@ class Trial:
         self.others = []
 
     def harness_flags(self):
-        return [f"--ff-bug={self.bug['name']}", "--ff-semantics=hardened",
+        return [f"--ff-bug={self.bug['name']}", "--ff-semantics=hardened", HARNESS_JSON,
                 f"--ff-canary={self.canary}", f"--ff-known={self.known}",
                 f"--ff-targets={DIFF_TARGETS if self.cfg['diff'] else self.target}"]
 
@@ -167,7 +166,7 @@ class Trial:
         return times
 
     def run_libfuzzer(self):
-        harness = os.path.join(BUILD, "fuzz", f"fuzz-{self.target}")
+        harness = os.path.join(self.build.libfuzzer_dir, f"fuzz-{self.target}")
         corpus = os.path.join(self.work, "corpus")
         os.makedirs(corpus, exist_ok=True)
         start = time.monotonic()
@@ -185,7 +184,7 @@ class Trial:
             proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   text=True, errors="replace", timeout=left + 60)
             elapsed = time.monotonic() - start
-            sigs = [m.group(1) for m in map(FINDING.match, proc.stderr.splitlines()) if m]
+            sigs = finding_signatures(proc.stderr)
             if not sigs:
                 if proc.returncode == 0:
                     return None, None, None  # the time ran out
@@ -198,7 +197,7 @@ class Trial:
     def run_afl(self):
         if not shutil.which("afl-fuzz"):
             return None, None, "afl-fuzz is not installed"
-        target = os.path.join(BUILD, "afl", f"fuzz-{self.target}")
+        target = os.path.join(self.build.afl_dir, f"fuzz-{self.target}")
         seeds = os.path.join(self.work, "seeds")
         os.makedirs(seeds, exist_ok=True)
         if self.cfg["seeded"]:
@@ -220,7 +219,7 @@ class Trial:
         env = dict(os.environ, AFL_NO_UI="1", AFL_SKIP_CPUFREQ="1", AFL_NO_AFFINITY="1",
                    AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES="1", AFL_QUIET="1")
         if self.cfg["mutator"]:
-            env["AFL_CUSTOM_MUTATOR_LIBRARY"] = os.path.join(BUILD, "afl", "ff-mutator.so")
+            env["AFL_CUSTOM_MUTATOR_LIBRARY"] = os.path.join(self.build.afl_dir, "ff-mutator.so")
         cmd = ["afl-fuzz", "-i", seeds, "-o", out, "-s", str(self.seed), "-V", str(self.limit),
                "-c", target + ".cmplog", "-x", DICT, "--", target, *self.harness_flags()]
         # As campaigns run it: in a session of its own, with a lifeline, so that nothing it
@@ -260,16 +259,16 @@ class Trial:
             os.close(lifeline_writer)  # what is left of the run sees it close, and ends
 
     def replay(self, path):
-        proc = subprocess.run([os.path.join(BUILD, "replay"), *self.harness_flags(), path],
+        proc = subprocess.run([self.build.tool("replay"), *self.harness_flags(), path],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                               errors="replace", timeout=60)
-        sigs = [m.group(1) for m in map(FINDING.match, proc.stderr.splitlines()) if m]
+        sigs = finding_signatures(proc.stderr)
         return sigs[0] if sigs else None
 
 
 # ---------------------------------------------------------------- the run
 
-def build_needed(configs, make_args):
+def build_needed(configs, build):
     targets = ["build/replay", "build/fftool"]
     for c in map(config_axes, configs):
         if c["engine"] == "afl":
@@ -279,8 +278,7 @@ def build_needed(configs, make_args):
             targets.append("afl")
         else:
             targets.append("harnesses")
-    proc = subprocess.run(["make", "-s", "-C", ROOT, *make_args, *sorted(set(targets))],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = build.make(*sorted(set(targets)))
     if proc.returncode != 0:
         raise BugsError("building the harnesses failed:\n" + proc.stdout[-3000:])
 
@@ -306,7 +304,7 @@ def read_trials(path):
     return trials
 
 
-def run(bugs, configs, trials, limit, jobs, out, say):
+def run(build, bugs, configs, trials, limit, jobs, out, say):
     """Runs every trial not already in out/trials.jsonl (out exists); returns all of them."""
     log = os.path.join(out, "trials.jsonl")
     done = {(t["bug"], t["config"], t["trial"]) for t in read_trials(log)
@@ -321,7 +319,7 @@ def run(bugs, configs, trials, limit, jobs, out, say):
     def one(item):
         bug, config, k = item
         work = os.path.join(work_root, f"{bug['name']}-{config}-{k}")
-        record = Trial(bug, config, k, limit, work).run()
+        record = Trial(build, bug, config, k, limit, work).run()
         shutil.rmtree(work, ignore_errors=True)
         with lock:
             with open(log, "a") as f:

@@ -26,7 +26,7 @@ the last run left untriaged.
     DIR/logs/              the engine's output
 
 Verdicts and signatures come from the C side (fftool repro --json); nothing is judged
-here. A signature is CLASS@BACKEND, or CLASS@BACKEND:STATE where the class alone is too
+here, and the program language is fftool's too (decode --json). A signature is CLASS@BACKEND, or CLASS@BACKEND:STATE where the class alone is too
 coarse (a hang's call and function, a crash's call, signal and functions).
 """
 import ctypes
@@ -42,13 +42,10 @@ import tempfile
 import threading
 import time
 
+from cli.build import ROOT
+from cli.events import HARNESS_JSON, fftool_events, harness_events
 from cli.seeds import seed_dirs
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FFTOOL = os.path.join(ROOT, "build", "fftool")
-LIBFUZZER_DIR = os.path.join(ROOT, "build", "fuzz")
-FAST_DIR = os.path.join(ROOT, "build", "fuzz-fast")  # the same harnesses, no sanitizers
-AFL_DIR = os.path.join(ROOT, "build", "afl")
 DICT = os.path.join(ROOT, "fuzz", "ops.dict")
 
 FORK_LINE = re.compile(r"^#(\d+): cov: (\d+) ft: (\d+) corp: (\d+) exec/s \d+ "
@@ -124,12 +121,12 @@ def forced(config):
     return args
 
 
-def verdicts(config, path, keep_going):
+def verdicts(build, config, path, keep_going):
     """Replays one input with fftool repro --json: the findings, each a dict (signature,
     class, backend, state, op, message, consequence), roots and what followed them; a
     crash or a time-out of the allocator is one of them. None when the input cannot be
     read, or the replay itself did not end."""
-    args = [FFTOOL, "repro", "--json", "--binary", "--backend", targets_of(config),
+    args = [build.fftool, "repro", "--json", "--binary", "--backend", targets_of(config),
             "--timeout", str(input_timeout(config))] + forced(config)
     if keep_going:
         args.append("--keep-going")
@@ -141,15 +138,7 @@ def verdicts(config, path, keep_going):
         return None
     if proc.returncode == 2:
         return None  # unreadable: named and skipped by the caller
-    found = []
-    for line in proc.stdout.splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if event.get("event") == "finding":
-            found.append(event)
-    return found
+    return fftool_events(proc.stdout, "finding")
 
 
 def where_of(finding):
@@ -165,19 +154,25 @@ def reproducer_backends(config, signature):
     return backend
 
 
-def text_reproducer(config, path, signature):
+def decoded(build, config, path, signature):
+    """An input as fftool decode --json gives it, naming what it runs on and what the
+    campaign forced, so its text replays with no flags."""
+    proc = subprocess.run([build.fftool, "decode", "--json", "--binary", "--backend",
+                           reproducer_backends(config, signature)] + forced(config) + ["--", path],
+                          stdout=subprocess.PIPE, text=True)
+    return json.loads(proc.stdout)
+
+
+def program_text(directives, operations):
+    """Canonical program text from decode --json's lines."""
+    return "\n".join(directives + [op["text"] for op in operations]) + "\n"
+
+
+def text_reproducer(build, config, path, signature):
     """The canonical text of an input, naming what it runs on, so it replays with no
     flags."""
-    proc = subprocess.run([FFTOOL, "decode", path], stdout=subprocess.PIPE, text=True)
-    lines = [l for l in proc.stdout.splitlines() if not l.startswith("#")]
-    lines = [l for l in lines if not l.startswith("backend ")]
-    if config.get("semantics"):
-        lines = [f"semantics {config['semantics']}" if l.startswith("semantics ") else l
-                 for l in lines]
-    if config.get("map"):
-        lines = [f"map {config['map']}" if l.startswith("map ") else l
-                 for l in lines if not l.startswith("region ")]
-    return f"backend {reproducer_backends(config, signature)}\n" + "\n".join(lines) + "\n"
+    program = decoded(build, config, path, signature)
+    return program_text(program["directives"], program["operations"])
 
 
 def first_root(found, signature):
@@ -186,7 +181,7 @@ def first_root(found, signature):
     return bool(roots) and roots[0]["signature"] == signature
 
 
-def replay_note(config, path, signature, sanitizer_only=False):
+def replay_note(build, config, path, signature, sanitizer_only=False):
     """What `framefuzz repro FILE` alone does not do for a stored text reproducer: None
     when it shows `signature` as its first finding, else one line saying what it takes
     (kept in the reproducer's header and in finding.json)."""
@@ -194,14 +189,13 @@ def replay_note(config, path, signature, sanitizer_only=False):
         return ("the plain replay survives it: `framefuzz repro` replays it under ASan+UBSan "
                 "too, where it shows")
     try:
-        proc = subprocess.run([FFTOOL, "repro", "--json", "--keep-going", "--timeout",
+        proc = subprocess.run([build.fftool, "repro", "--json", "--keep-going", "--timeout",
                                str(input_timeout(config)), "--", path],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                               errors="replace", timeout=2 * input_timeout(config) + 30)
-        found = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith("{")]
-    except (subprocess.TimeoutExpired, ValueError):
+    except subprocess.TimeoutExpired:
         return "its replay did not end: see the campaign's logs/"
-    found = [f for f in found if f.get("event") == "finding"]
+    found = fftool_events(proc.stdout, "finding")
     if first_root(found, signature):
         return None
     if any(f["signature"] == signature for f in found):
@@ -219,7 +213,7 @@ def reproducer_header(meta):
     return head
 
 
-def byte_minimized(config, name, path, signature, work, seconds=60.0):
+def byte_minimized(build, config, name, path, signature, work, seconds=60.0):
     """The engine's own byte-level minimiser (libFuzzer -minimize_crash, afl-tmin) on a
     crash input, crashing only on the finding's class, for at most `seconds` (its child
     runs go past libFuzzer's -max_total_time); the result when it still shows the very
@@ -233,10 +227,10 @@ def byte_minimized(config, name, path, signature, work, seconds=60.0):
     out = os.path.join(work, "bytes")
     if name.startswith("afl" + os.sep):
         cmd = ["afl-tmin", "-i", path, "-o", out, "--",
-               os.path.join(AFL_DIR, f"fuzz-{config['target']}")] + options
+               os.path.join(build.afl_dir, f"fuzz-{config['target']}")] + options
         env = dict(os.environ, AFL_QUIET="1", AFL_NO_AFFINITY="1")
     else:
-        cmd = [os.path.join(LIBFUZZER_DIR, f"fuzz-{config['target']}")] + options + \
+        cmd = [os.path.join(build.libfuzzer_dir, f"fuzz-{config['target']}")] + options + \
               ["-minimize_crash=1", "-max_total_time=3", f"-exact_artifact_path={out}", path]
         env = None
     # A session of its own: the minimiser runs the target in child processes, which
@@ -251,44 +245,35 @@ def byte_minimized(config, name, path, signature, work, seconds=60.0):
         proc.wait(timeout=max(1.0, seconds))
     except subprocess.TimeoutExpired:
         stop_group(proc)
-    if os.path.exists(out) and first_root(verdicts(config, out, False), signature):
+    if os.path.exists(out) and first_root(verdicts(build, config, out, False), signature):
         return out
     return path
 
 
-def operations_of(text):
-    return sum(1 for l in text.splitlines()
-               if l and not l.startswith(("#", "backend ", "semantics ", "map ", "region ",
-                                          "poison ")))
-
-
-DIRECTIVES = ("#", "backend ", "bug ", "semantics ", "map ", "region ", "poison ")
-
-
-def isolated_minimized(config, text, signature, budget_s=60):
+def isolated_minimized(build, config, program, signature, budget_s=60):
     """Operation-level delta debugging for a finding that kills the process it shows in
     (a crash, a call that never returns), which the in-process minimiser cannot run:
     every candidate replays in a process of its own, with a short time limit. Stops
-    after budget_s seconds with the best so far. None when the text does not show it."""
-    lines = text.splitlines()
-    header = [l for l in lines if not l or l.startswith(DIRECTIVES)]
-    ops = [l for l in lines if l and not l.startswith(DIRECTIVES)]
+    after budget_s seconds with the best so far. None when the program (decode --json's)
+    does not show it."""
+    header, ops = program["directives"], program["operations"]
     deadline = time.monotonic() + budget_s
     timeout = min(input_timeout(config), 2)
 
     def shows(candidate):
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
-            f.write("\n".join(header + candidate) + "\n")
+            f.write(program_text(header, candidate))
         try:
-            proc = subprocess.run([FFTOOL, "repro", "--json", "--timeout", str(timeout), "--",
-                                   f.name], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                  text=True, errors="replace", timeout=timeout + 30)
-            found = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith("{")]
-        except (subprocess.TimeoutExpired, ValueError):
+            proc = subprocess.run([build.fftool, "repro", "--json", "--timeout", str(timeout),
+                                   "--", f.name], stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, text=True, errors="replace",
+                                  timeout=timeout + 30)
+            found = fftool_events(proc.stdout, "finding")
+        except subprocess.TimeoutExpired:
             found = []
         finally:
             os.unlink(f.name)
-        return first_root([e for e in found if e.get("event") == "finding"], signature)
+        return first_root(found, signature)
 
     if not shows(ops):
         return None
@@ -304,10 +289,10 @@ def isolated_minimized(config, text, signature, budget_s=60):
             if size == 1:
                 break
             chunks = min(2 * chunks, len(ops))
-    return "\n".join(header + ops) + "\n"
+    return program_text(header, ops)
 
 
-def minimized_reproducer(config, name, path, signature, fatal=False, budget_s=600.0):
+def minimized_reproducer(build, config, name, path, signature, fatal=False, budget_s=600.0):
     """The shortest text program with the same finding: operation-level delta debugging
     (fftool minimize, fast); when more than two operations remain, the engine's
     byte-level minimiser too (slow: it shrinks operands delta debugging keeps), and the
@@ -316,34 +301,40 @@ def minimized_reproducer(config, name, path, signature, fatal=False, budget_s=60
     reproduce alone (or in time)."""
     deadline = time.monotonic() + budget_s
     if fatal:
-        return isolated_minimized(config, text_reproducer(config, path, signature), signature,
-                                  budget_s=min(60.0, budget_s))
-    args = [FFTOOL, "minimize", "--binary", "--backend", reproducer_backends(config, signature),
-            "--signature", signature] + forced(config)
+        return isolated_minimized(build, config, decoded(build, config, path, signature),
+                                  signature, budget_s=min(60.0, budget_s))
+    args = [build.fftool, "minimize", "--json", "--binary", "--backend",
+            reproducer_backends(config, signature), "--signature", signature] + forced(config)
 
-    def ddmin(start):
+    def ddmin(start, work):
+        """(operations, text) of fftool minimize's result, or None."""
         # A candidate that crashes or never ends takes the minimiser with it: the finding
         # then stays as found.
+        out = os.path.join(work, "minimized.txt")
         try:
-            proc = subprocess.run(args + ["--", start], stdout=subprocess.PIPE,
+            proc = subprocess.run(args + ["-o", out, "--", start], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, errors="replace",
                                   timeout=max(1.0, min(120.0, deadline - time.monotonic())))
         except subprocess.TimeoutExpired:
             return None
-        return proc.stdout if proc.returncode == 0 else None
+        done = fftool_events(proc.stdout, "minimized")
+        if proc.returncode != 0 or not done:
+            return None
+        with open(out) as f:
+            return done[0]["ops_after"], f.read()
 
-    best = ddmin(path)
-    # The byte-level pass takes seconds: only with time to spare.
-    if best is None or operations_of(best) <= 2 or deadline - time.monotonic() < 20:
-        return best
     with tempfile.TemporaryDirectory() as work:
+        best = ddmin(path, work)
+        # The byte-level pass takes seconds: only with time to spare.
+        if best is None or best[0] <= 2 or deadline - time.monotonic() < 20:
+            return best and best[1]
         # What is left of the budget, less the delta debugging pass after it.
-        start = byte_minimized(config, name, path, signature, work,
+        start = byte_minimized(build, config, name, path, signature, work,
                                min(60.0, deadline - time.monotonic() - 5))
-        other = ddmin(start) if start != path else None
-    if other and (operations_of(other), len(other)) < (operations_of(best), len(best)):
-        return other
-    return best
+        other = ddmin(start, work) if start != path else None
+    if other and (other[0], len(other[1])) < (best[0], len(best[1])):
+        return other[1]
+    return best[1]
 
 
 def minimize_pending(camp, deadline=None):
@@ -358,7 +349,7 @@ def minimize_pending(camp, deadline=None):
         if budget <= 0:
             return
         fdir = os.path.join(camp.dir, "findings", meta["signature"])
-        small = minimized_reproducer(camp.config, meta["artifact"],
+        small = minimized_reproducer(camp.build, camp.config, meta["artifact"],
                                      os.path.join(fdir, "reproducer"), meta["signature"],
                                      meta.get("fatal", False), budget)
         if small is None and deadline is not None and time.monotonic() >= deadline:
@@ -367,7 +358,7 @@ def minimize_pending(camp, deadline=None):
             # Kept only if it shows the finding first; what it still needs is said again.
             with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
                 f.write(small)
-            note = replay_note(camp.config, f.name, meta["signature"],
+            note = replay_note(camp.build, camp.config, f.name, meta["signature"],
                                bool(meta.get("sanitizer_report")))
             os.unlink(f.name)
             if note is None or note == meta.get("replay_note"):
@@ -396,14 +387,13 @@ def artifacts(root):
 SANITIZER_KIND = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer): ([\w-]+)")
 SANITIZER_UB = re.compile(r"runtime error: (.*)")
 SANITIZER_FRAME = re.compile(r"^\s*#\d+ 0x[0-9a-f]+ in (\S+) (\S+)")
-DIED_IN = re.compile(r"^==framefuzz== died in (\S+) (\S+) at op (\d+)")
 # The layer's functions that call into a back-end (meta.c): frames past them are not the
 # allocator's.
 LAYER_CALLS = ("call_alloc", "call_free", "create_backend", "destroy_backend",
                "reset_backend", "ff_meta_backend_check")
 
 
-def sanitizer_verdict(config, name, path):
+def sanitizer_verdict(build, config, name, path):
     """An artifact the plain replay shows clean, replayed in the sanitized harness (ASan +
     UBSan), which is where the engine found it crashing: the sanitizer's report, and a
     finding record naming the back-end, the call, the kind of error and the allocator's
@@ -411,7 +401,7 @@ def sanitizer_verdict(config, name, path):
     does not crash either (or the artifact is AFL++'s, whose harness has no sanitizer)."""
     if not name.startswith("artifacts" + os.sep):
         return None
-    cmd = [os.path.join(LIBFUZZER_DIR, f"fuzz-{config['target']}"),
+    cmd = [os.path.join(build.libfuzzer_dir, f"fuzz-{config['target']}"), HARNESS_JSON,
            f"--ff-targets={targets_of(config)}", "-runs=1", f"-timeout={input_timeout(config)}"]
     if config.get("semantics"):
         cmd.append(f"--ff-semantics={config['semantics']}")
@@ -425,7 +415,8 @@ def sanitizer_verdict(config, name, path):
     ub = SANITIZER_UB.search(report)
     if proc.returncode == 0 or not (kind or ub):
         return None
-    died = next((m for m in map(DIED_IN.match, report.splitlines()) if m), None)
+    # Where framefuzz was, when inside a back-end call.
+    died = next((e for e in harness_events(report, "died") if e["call"]), None)
     frames = []
     for m in map(SANITIZER_FRAME.match, report.splitlines()):
         if not m:
@@ -438,13 +429,13 @@ def sanitizer_verdict(config, name, path):
         if func not in frames:
             frames.append(func)
     what = kind.group(2) if kind else "undefined-behavior"
-    backend = died.group(1) if died else config["target"]
-    call = died.group(2) if died else "outside"
+    backend = died["backend"] if died else config["target"]
+    call = died["call"] if died else "outside"
     state = f"{call}:{what}:{','.join(frames[:3]) or 'unknown'}"
     return {"signature": f"engine-crash@{backend}:{state}", "class": "engine-crash",
             "backend": backend, "state": state,
-            "op": int(died.group(3)) if died else None,
-            "where": f"op {died.group(3)}" if died else "at end",
+            "op": died["op"] if died else None,
+            "where": f"op {died['op']}" if died else "at end",
             "message": f"{what} under the sanitizers (the plain replay survives it)"
                        + (f": {ub.group(1)}" if ub else "")
                        + f"; the allocator's functions on the stack: {', '.join(frames[:3]) or 'unknown'}",
@@ -473,11 +464,11 @@ def triage_one(camp, name):
     nothing found is ever dropped)."""
     config, root = camp.config, camp.dir
     path = os.path.join(root, name)
-    found = verdicts(config, path, keep_going=True)
+    found = verdicts(camp.build, config, path, keep_going=True)
     if found is None:
         return UNREADABLE
     roots = [f for f in found if not f["consequence"]] or \
-        [sanitizer_verdict(config, name, path) or engine_verdict(config, name)]
+        [sanitizer_verdict(camp.build, config, name, path) or engine_verdict(config, name)]
     # The harness crashed on the first root cause it did not know yet.
     known = set(read_lines(os.path.join(root, "known")))
     finding = next((f for f in roots if f["signature"] not in known), roots[0])
@@ -518,10 +509,10 @@ def triage_one(camp, name):
         with open(os.path.join(tmp, "sanitizer.txt"), "w") as f:
             f.write(finding["sanitizer_report"])
         meta["sanitizer_report"] = "sanitizer.txt"
-    text = text_reproducer(config, path, signature)
+    text = text_reproducer(camp.build, config, path, signature)
     with open(os.path.join(tmp, "reproducer.txt"), "w") as f:
         f.write(text)
-    meta["replay_note"] = replay_note(config, os.path.join(tmp, "reproducer.txt"), signature,
+    meta["replay_note"] = replay_note(camp.build, config, os.path.join(tmp, "reproducer.txt"), signature,
                                       bool(meta.get("sanitizer_report")))
     with open(os.path.join(tmp, "reproducer.txt"), "w") as f:
         f.write(reproducer_header(meta) + text)
@@ -533,25 +524,9 @@ def triage_one(camp, name):
     return meta
 
 
-MAKE_ARGS = []  # the plug-in build's make arguments (use_build)
-PLUGIN = {}     # the plug-in a new campaign runs with: path, sources, cflags, sha1
-
-
-def use_build(build_dir, make_args, plugin):
-    """Points the campaign at another build (a plug-in's), and remembers the plug-in."""
-    global FFTOOL, LIBFUZZER_DIR, FAST_DIR, AFL_DIR
-    FFTOOL = os.path.join(build_dir, "fftool")
-    LIBFUZZER_DIR = os.path.join(build_dir, "fuzz")
-    FAST_DIR = os.path.join(build_dir, "fuzz-fast")
-    AFL_DIR = os.path.join(build_dir, "afl")
-    MAKE_ARGS[:] = make_args
-    PLUGIN.clear()
-    PLUGIN.update(plugin)
-
-
-def registered_backends():
+def registered_backends(build):
     """The back-ends `all` stands for, from the C side."""
-    proc = subprocess.run([FFTOOL, "list", "--json"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.run([build.fftool, "list", "--json"], stdout=subprocess.PIPE, text=True)
     return [b["name"] for b in json.loads(proc.stdout)["backends"]]
 
 
@@ -573,8 +548,9 @@ def earlier_runs_s(root):
 # ---------------------------------------------------------------- the campaign
 
 class Campaign:
-    def __init__(self, opts):
+    def __init__(self, opts, build):
         self.opts = opts
+        self.build = build
         self.started = time.monotonic()
         self.progress = {"execs": 0, "cov": 0, "corpus": 0, "crashes": 0}
         self.ticks = 0
@@ -601,7 +577,7 @@ class Campaign:
             self.dir = opts.out or time.strftime("campaigns/%Y%m%d-%H%M%S")
             if os.path.exists(os.path.join(self.dir, "campaign.json")):
                 raise CampaignError(f"{self.dir} already holds a campaign: use --resume {self.dir}")
-            self.config = self.make_config(opts)
+            self.config = self.make_config(opts, build)
         if self.config["engine"] == "afl" and not (shutil.which("afl-fuzz") and
                                                     shutil.which("afl-clang-fast")):
             raise CampaignError("AFL++ is not installed: run 'apt-get install -y afl++' as "
@@ -618,9 +594,9 @@ class Campaign:
                          json.dumps(self.config, indent=2) + "\n")
 
     @staticmethod
-    def make_config(opts):
+    def make_config(opts, build):
         target = opts.target
-        known = registered_backends()
+        known = registered_backends(build)
         if target != "diff" and target not in known:
             raise CampaignError(f"unknown target '{target}' (valid: diff {' '.join(known)})")
         backends = opts.backends or (",".join(known) if target == "diff" else target)
@@ -640,7 +616,7 @@ class Campaign:
         return {"engine": opts.engine, "target": target, "backends": backends,
                 "semantics": semantics, "map": opts.map, "time": opts.time,
                 "jobs": opts.jobs, "seeds": seeds, "input_timeout": opts.timeout or INPUT_TIMEOUT,
-                "plugin": dict(PLUGIN) or None, "created": time.strftime("%Y-%m-%d %H:%M:%S")}
+                "plugin": build.plugin, "created": time.strftime("%Y-%m-%d %H:%M:%S")}
 
     def elapsed(self):
         """Seconds into this run."""
@@ -716,7 +692,8 @@ class Campaign:
         runs several times faster, and one on the ASan+UBSan build, which also sees the
         memory errors the oracle cannot (a single job runs the fast build)."""
         jobs = self.config["jobs"]
-        return [LIBFUZZER_DIR if jobs >= 2 and i == jobs - 1 else FAST_DIR for i in range(jobs)]
+        return [self.build.libfuzzer_dir if jobs >= 2 and i == jobs - 1 else self.build.fast_dir
+                for i in range(jobs)]
 
     def libfuzzer_command(self, seconds, build_dir, fork):
         """One job: a libFuzzer process of its own over the shared corpus, which it
@@ -763,7 +740,7 @@ class Campaign:
         if not os.listdir(seeds):
             with open(os.path.join(seeds, "empty"), "wb") as f:
                 f.write(b"\x01\x02")
-        target = os.path.join(AFL_DIR, f"fuzz-{c['target']}")
+        target = os.path.join(self.build.afl_dir, f"fuzz-{c['target']}")
         cmds = []
         for job in range(c["jobs"]):
             # The main instance syncs the libFuzzer corpus in (-F is main-only); the
@@ -786,7 +763,7 @@ class Campaign:
         before = len(os.listdir(corpus))
         # A finding the merge meets is saved like the jobs' (and triaged after it): a
         # crash would restart the merge's inner process at every such input.
-        cmd = ([os.path.join(FAST_DIR, f"fuzz-{self.config['target']}")] +
+        cmd = ([os.path.join(self.build.fast_dir, f"fuzz-{self.config['target']}")] +
                self.harness_options() +
                [f"--ff-save-new={os.path.join(self.dir, 'artifacts')}",
                 "-merge=1", f"-merge_control_file={os.path.join(self.dir, 'merge.ctl')}",
@@ -884,7 +861,7 @@ class Campaign:
         afl = self.config["engine"] == "afl"
         env = dict(os.environ, AFL_NO_UI="1", AFL_SKIP_CPUFREQ="1", AFL_AUTORESUME="1",
                    AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES="1", AFL_NO_AFFINITY="1",
-                   AFL_CUSTOM_MUTATOR_LIBRARY=os.path.join(AFL_DIR, "ff-mutator.so"),
+                   AFL_CUSTOM_MUTATOR_LIBRARY=os.path.join(self.build.afl_dir, "ff-mutator.so"),
                    FRAMEFUZZ_LIFELINE=str(self.lifeline))
         if not afl:
             # A crashing job's stack is not read: no symbolizer run per crash. (AFL++
@@ -1093,11 +1070,9 @@ def stop_group(proc):
     proc.wait()
 
 
-def build(targets_needed):
-    """Brings the harnesses and tools up to date (quietly unless it fails)."""
-    proc = subprocess.run(["make", "-s", "-C", ROOT, *MAKE_ARGS,
-                           os.path.relpath(FFTOOL, ROOT)] + targets_needed,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def make(build, targets_needed):
+    """Brings fftool and the harnesses needed up to date (quietly unless it fails)."""
+    proc = build.make(build.fftool, *targets_needed)
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-3000:])
         raise CampaignError("building the harnesses failed (run 'sh setup.sh' if tools "
@@ -1110,26 +1085,26 @@ def interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def run(opts):
-    """`framefuzz fuzz`; returns the exit status."""
+def run(opts, build):
+    """`framefuzz fuzz` on the build given; returns the exit status."""
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, interrupt)
     try:
-        return start(opts)
+        return start(opts, build)
     except KeyboardInterrupt:
         return 130  # stopped before fuzzing began: nothing to keep
 
 
-def start(opts):
-    build([])
-    camp = Campaign(opts)
+def start(opts, build):
+    make(build, [])
+    camp = Campaign(opts, build)
     target = camp.config["target"]
     if camp.config["engine"] == "afl":
-        build([os.path.relpath(os.path.join(AFL_DIR, f), ROOT)
-               for f in (f"fuzz-{target}", f"fuzz-{target}.cmplog", "ff-mutator.so")])
+        make(build, [os.path.join(build.afl_dir, f)
+                     for f in (f"fuzz-{target}", f"fuzz-{target}.cmplog", "ff-mutator.so")])
     else:
-        build([os.path.relpath(os.path.join(d, f"fuzz-{target}"), ROOT)
-               for d in (FAST_DIR, LIBFUZZER_DIR)])
+        make(build, [os.path.join(d, f"fuzz-{target}")
+                     for d in (build.fast_dir, build.libfuzzer_dir)])
     if not opts.quiet and not opts.json:
         c = camp.config
         print(f"framefuzz fuzz: {c['target']} over {c['backends']}, {c['engine']}, {c['jobs']} "
@@ -1143,8 +1118,9 @@ def start(opts):
 class Opened:
     """A campaign directory opened for triage or status, not for running."""
 
-    def __init__(self, path):
+    def __init__(self, path, build):
         self.dir = path
+        self.build = build
         try:
             with open(os.path.join(path, "campaign.json")) as f:
                 self.config = json.load(f)
@@ -1174,9 +1150,9 @@ def findings_of(path):
     return out
 
 
-def triage(path, as_json):
+def triage(path, as_json, build):
     """`framefuzz triage DIR`: triages what is untriaged, then lists the findings."""
-    camp = Opened(path)
+    camp = Opened(path, build)
     done = set(read_lines(os.path.join(path, "triaged")))
     new, unreadable = 0, []
     for name in artifacts(path):
@@ -1214,7 +1190,7 @@ def alive(pid):
 
 def status(path, as_json):
     """`framefuzz status DIR`: where a campaign stands (like afl-whatsup)."""
-    camp = Opened(path)
+    camp = Opened(path, None)  # status runs no tool
     c = camp.config
     runs = read_lines(os.path.join(path, "running"))
     pids = [int(x) for x in runs[0].split()] if runs else []

@@ -6,7 +6,13 @@
  *                                              metadata semantics
  *   fftool map PRESET|FILE [--linux-fixups] [--json]
  *                                              what framefuzz makes of a memory map
- *   fftool decode FILE                         a binary program (fuzz input) as text
+ *   fftool decode [OPTIONS] FILE               a program (a binary fuzz input; a text one
+ *                                              is read as text unless --binary) as
+ *                                              canonical text
+ *     --json             one JSON object instead (verdict.h)
+ *     --backend, --default-backend, --bug, --semantics, --poison, --map, --binary as
+ *                        for repro: what they force is written into the program, so it
+ *                        replays unflagged as it was run (a campaign's artifact)
  *   fftool encode FILE [-o OUT]                a text program as binary
  *   fftool repro [OPTIONS] FILE...             replays programs with the oracle: the
  *                                              trace of every operation and the verdict
@@ -32,10 +38,16 @@
  *                                              as text (operation-level delta debugging)
  *     --backend, --semantics, --poison, --binary as for repro
  *     --signature SIG    the finding to keep (default: the program's first)
+ *     --json             JSON lines (needs -o): the written result replayed, its
+ *                        findings as repro --json gives them, then one "minimized" line
+ *
+ * Every JSON form (its stable field names) is written down in one place: verdict.h.
  *
  * Exit codes: 0 success (repro: every program clean, or as expected), 1 a finding (or
  * a verdict other than expected), 2 bad usage or bad input (one line on stderr).
  */
+#include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,15 +72,13 @@ static int usage_error(const char *fmt, ...)
     return 2;
 }
 
-/* JSON string with the escapes our own names and summaries can need. */
+/* A JSON string on stdout: our names, summaries and program lines, or a path that
+ * opened (at most PATH_MAX), each byte of it escaped as \u00XX at worst. */
 static void json_str(const char *s)
 {
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') putchar('\\');
-        putchar(*s);
-    }
-    putchar('"');
+    static char buf[6 * PATH_MAX + 3];
+    ff_json_string(s, buf, sizeof buf);
+    fputs(buf, stdout);
 }
 
 static const char *placement_name(ff_placement p)
@@ -254,23 +264,6 @@ static int cmd_map(const char *what, bool fixups, bool json)
 
 /* Programs are at most FF_OPS_MAX operations: a few hundred KiB in either form. */
 #define PROGRAM_FILE_MAX (4u << 20)
-
-static int cmd_decode(const char *path)
-{
-    char err[256], *data;
-    size_t size;
-    if (!ff_read_file(path, PROGRAM_FILE_MAX, &data, &size, err, sizeof err))
-        return usage_error("%s", err);
-    ff_program prog;
-    bool ok = ff_program_decode(&prog, (const uint8_t *)data, size);
-    free(data);
-    if (!ok) return usage_error("%s: host out of memory", path);
-    (void)ff_exec_check_backend(&prog, err, sizeof err); /* binary: never refused */
-    printf("# decoded from %s (%zu bytes)\n", path, size);
-    ff_program_print(&prog, stdout);
-    ff_program_free(&prog);
-    return 0;
-}
 
 static int cmd_encode(const char *path, const char *out_path)
 {
@@ -496,6 +489,157 @@ static int replay_option(int argc, char **argv, int *i, repro_opts *ro)
     return 1;
 }
 
+/* What the replay options force, written into the program itself, so that it replays
+ * as it was run with no flags: a minimized result, a decoded campaign artifact. */
+static void name_forced(ff_program *prog, const repro_opts *ro)
+{
+    const char *list = ro->backends ? ro->backends : prog->backend[0] ? prog->backend : ro->fallback;
+    if (list != prog->backend)
+        snprintf(prog->backend, sizeof prog->backend, "%s", list && strlen(list) < sizeof prog->backend ? list : "");
+    if (ro->semantics >= 0) prog->semantics = (ff_semantics)ro->semantics;
+    if (ro->poison >= 0) prog->poison = ro->poison != 0;
+    if (ro->map) {
+        prog->preset = ff_preset_find(ro->map)->name;
+        prog->nregions = 0;
+    }
+    if (ro->bug >= 0) prog->bug = (ff_bug)ro->bug;
+}
+
+/* The operands of one operation as JSON members, by kind (ops.h's binary layout). */
+static void json_operands(const ff_op *op)
+{
+    switch (op->kind) {
+    case FF_OP_ALLOC: {
+        /* The zone as the text form spells it: dma, dma32, normal or invalid. */
+        char zone[16];
+        snprintf(zone, sizeof zone, "%s",
+                 op->zone == FF_OPS_ZONE_INVALID ? "invalid" : ff_zone_name(op->zone));
+        for (char *c = zone; *c; c++) *c = (char)tolower((unsigned char)*c);
+        printf(",\"count\":%llu,\"align\":%llu,\"zone\":\"%s\"", (unsigned long long)op->count,
+               (unsigned long long)op->align, zone);
+        break;
+    }
+    case FF_OP_DROP_PIECE:
+        printf(",\"handle\":%u,\"offset\":%llu,\"count\":%llu", op->handle,
+               (unsigned long long)op->offset, (unsigned long long)op->count);
+        break;
+    case FF_OP_DROP:
+    case FF_OP_CLONE: printf(",\"handle\":%u", op->handle); break;
+    case FF_OP_FROM_IN_USE:
+        printf(",\"paddr\":%llu,\"count\":%llu,\"refs\":%u", (unsigned long long)op->paddr,
+               (unsigned long long)op->count, (unsigned)op->refs);
+        break;
+    case FF_OP_FROM_UNUSED:
+    case FF_OP_RAW_FREE:
+        printf(",\"paddr\":%llu,\"count\":%llu", (unsigned long long)op->paddr,
+               (unsigned long long)op->count);
+        break;
+    case FF_OP_WRITE:
+        printf(",\"paddr\":%llu,\"value\":%u", (unsigned long long)op->paddr, op->value);
+        break;
+    case FF_OP_CHECK:
+    case FF_OP_KIND_COUNT: break;
+    }
+}
+
+/* The program as one JSON object (verdict.h). The directive lines
+ * come from the printer itself, so they are the canonical text's. */
+static bool decode_json(const ff_program *prog, const char *path, size_t size, bool text)
+{
+    char *head = NULL;
+    size_t head_len = 0;
+    FILE *mem = open_memstream(&head, &head_len);
+    if (!mem) return false;
+    ff_program config = *prog;
+    config.nops = 0;
+    ff_program_print(&config, mem);
+    if (fclose(mem) != 0) {
+        free(head);
+        return false;
+    }
+    printf("{\"file\":");
+    json_str(path);
+    printf(",\"bytes\":%zu,\"form\":\"%s\",\"backend\":", size, text ? "text" : "binary");
+    if (prog->backend[0]) json_str(prog->backend);
+    else printf("null");
+    printf(",\"bug\":");
+    if (prog->bug != FF_BUG_NONE) json_str(ff_bug_info_of(prog->bug)->name);
+    else printf("null");
+    printf(",\"semantics\":\"%s\",\"map\":", ff_semantics_name(prog->semantics));
+    json_str(prog->preset ? prog->preset : "custom");
+    printf(",\"regions\":[");
+    for (size_t i = 0; i < prog->nregions; i++)
+        printf("%s{\"start\":%llu,\"end\":%llu,\"type\":\"%s\"}", i ? "," : "",
+               (unsigned long long)prog->regions[i].start,
+               (unsigned long long)(prog->regions[i].start + prog->regions[i].size - 1),
+               ff_mem_type_name(prog->regions[i].type));
+    printf("],\"poison\":%s,\"directives\":[", prog->poison ? "true" : "false");
+    size_t n = 0;
+    for (char *line = strtok(head, "\n"); line; line = strtok(NULL, "\n")) {
+        printf("%s", n++ ? "," : "");
+        json_str(line);
+    }
+    free(head);
+    printf("],\"operations\":[");
+    for (size_t i = 0; i < prog->nops; i++) {
+        char text_form[160];
+        ff_op_format(&prog->ops[i], text_form, sizeof text_form);
+        printf("%s{\"op\":\"%s\",\"text\":", i ? "," : "", ff_op_kind_name(prog->ops[i].kind));
+        json_str(text_form);
+        json_operands(&prog->ops[i]);
+        printf("}");
+    }
+    printf("]}\n");
+    return true;
+}
+
+static int cmd_decode(int argc, char **argv)
+{
+    repro_opts ro = {.semantics = -1, .poison = -1, .bug = -1};
+    const char *path = NULL;
+    bool json = false, options = true;
+    for (int i = 2; i < argc; i++) {
+        int taken;
+        if (!options || argv[i][0] != '-' || !argv[i][1]) {
+            if (path) return usage_error("decode takes one program file");
+            path = argv[i];
+        } else if (strcmp(argv[i], "--") == 0) {
+            options = false;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if ((taken = replay_option(argc, argv, &i, &ro)) != 1) {
+            return taken ? taken
+                         : usage_error("unknown decode option %s (valid: --json --binary --backend "
+                                       "--default-backend --bug --semantics --poison --map)", argv[i]);
+        }
+    }
+    if (!path) return usage_error("decode needs a program file");
+    char err[256], *data;
+    size_t size;
+    if (!ff_read_file(path, PROGRAM_FILE_MAX, &data, &size, err, sizeof err))
+        return usage_error("%s", err);
+    /* A text program is read as text unless --binary says otherwise, as repro does. */
+    bool text = !ro.binary && ff_program_is_text((const uint8_t *)data, size);
+    ff_program prog;
+    bool ok = text ? ff_program_parse(&prog, data, err, sizeof err)
+                   : ff_program_decode(&prog, (const uint8_t *)data, size);
+    free(data);
+    if (!ok) return usage_error("%s: %s", path, text ? err : "host out of memory");
+    if (!ff_exec_check_backend(&prog, err, sizeof err)) {
+        ff_program_free(&prog);
+        return usage_error("%s: %s", path, err);
+    }
+    name_forced(&prog, &ro);
+    if (json) {
+        ok = decode_json(&prog, path, size, text);
+    } else {
+        printf("# decoded from %s (%zu bytes)\n", path, size);
+        ff_program_print(&prog, stdout);
+    }
+    ff_program_free(&prog);
+    return ok ? 0 : usage_error("host out of memory");
+}
+
 static int cmd_repro(int argc, char **argv)
 {
     repro_opts ro = {.semantics = -1, .poison = -1, .bug = -1, .timeout_s = 10};
@@ -548,11 +692,49 @@ static int cmd_repro(int argc, char **argv)
 
 /* ---------------------------------------------------------------- minimize */
 
+/* minimize --json: the written result replayed, its findings as repro --json gives
+ * them, then one line saying what was minimized and where it went. False when the
+ * result cannot be read back. */
+static bool minimized_json(const char *file, const char *out_path, const char *signature,
+                           const ff_minimize_result *res, const ff_target *targets, size_t n,
+                           const ff_exec_opts *xo)
+{
+    char err[256];
+    ff_program small;
+    if (!ff_program_load(&small, out_path, false, err, sizeof err)) {
+        fprintf(stderr, "fftool: %s\n", err);
+        return false;
+    }
+    ff_exec_opts replay = *xo;
+    replay.on_finding = report_finding;
+    ff_exec *x = ff_exec_create(targets, n, &replay);
+    if (!x) {
+        ff_program_free(&small);
+        fprintf(stderr, "fftool: host out of memory\n");
+        return false;
+    }
+    ff_verdict_install(true, true, 0);
+    ff_verdict_begin(out_path);
+    ff_exec_run(x, &small);
+    ff_verdict_end();
+    ff_exec_destroy(x);
+    ff_program_free(&small);
+    printf("{\"event\":\"minimized\",\"file\":");
+    json_str(file);
+    printf(",\"output\":");
+    json_str(out_path);
+    printf(",\"signature\":");
+    json_str(signature);
+    printf(",\"ops_before\":%zu,\"ops_after\":%zu,\"runs\":%zu,\"first\":%s}\n",
+           res->ops_before, res->ops_after, res->runs, res->position ? "false" : "true");
+    return true;
+}
+
 static int cmd_minimize(int argc, char **argv)
 {
     repro_opts ro = {.semantics = -1, .poison = -1, .bug = -1};
     const char *file = NULL, *out_path = NULL, *signature = NULL;
-    bool options = true;
+    bool options = true, json = false;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         bool has_value = i + 1 < argc;
@@ -566,13 +748,17 @@ static int cmd_minimize(int argc, char **argv)
             signature = argv[++i];
         } else if (strcmp(a, "-o") == 0 && has_value) {
             out_path = argv[++i];
+        } else if (strcmp(a, "--json") == 0) {
+            json = true;
         } else if ((taken = replay_option(argc, argv, &i, &ro)) != 1) {
             return taken ? taken
                          : usage_error("unknown minimize option %s (valid: --backend --default-backend --bug "
-                                       "--semantics --poison --signature --binary -o)", a);
+                                       "--semantics --poison --signature --binary --json -o)", a);
         }
     }
     if (!file) return usage_error("minimize needs a program file");
+    if (json && !out_path)
+        return usage_error("minimize --json writes the program to a file: name it with -o OUT");
     char err[256];
     ff_program prog;
     if (!load_program(&prog, file, ro.binary, err, sizeof err)) return usage_error("%s", err);
@@ -616,14 +802,7 @@ static int cmd_minimize(int argc, char **argv)
         goto done;
     }
     /* The result names what it runs on and what was forced, so it replays unflagged. */
-    snprintf(small.backend, sizeof small.backend, "%s", strlen(list) < sizeof small.backend ? list : "");
-    if (ro.semantics >= 0) small.semantics = (ff_semantics)ro.semantics;
-    if (ro.poison >= 0) small.poison = ro.poison != 0;
-    if (ro.map) {
-        small.preset = ff_preset_find(ro.map)->name;
-        small.nregions = 0;
-    }
-    small.bug = bug;
+    name_forced(&small, &ro);
     FILE *out = out_path ? fopen(out_path, "w") : stdout;
     if (!out) {
         usage_error("cannot write %s", out_path);
@@ -637,6 +816,10 @@ static int cmd_minimize(int argc, char **argv)
     ff_program_free(&small);
     if (!written) {
         usage_error("cannot write %s", out_path);
+        goto done;
+    }
+    if (json) {
+        rc = minimized_json(file, out_path, signature, &res, targets, n, &xo) ? 0 : 2;
         goto done;
     }
     fprintf(stderr, "%s: %zu -> %zu operations (%zu runs)%s\n", signature, res.ops_before,
@@ -654,10 +837,11 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2)
         return usage_error("usage: fftool list [--json] | map PRESET|FILE [--linux-fixups] [--json] | "
-                           "decode FILE | encode FILE [-o OUT] | repro [OPTIONS] FILE... | "
+                           "decode [OPTIONS] FILE | encode FILE [-o OUT] | repro [OPTIONS] FILE... | "
                            "minimize [OPTIONS] FILE [-o OUT]");
     if (strcmp(argv[1], "repro") == 0) return cmd_repro(argc, argv);
     if (strcmp(argv[1], "minimize") == 0) return cmd_minimize(argc, argv);
+    if (strcmp(argv[1], "decode") == 0) return cmd_decode(argc, argv);
     if (strcmp(argv[1], "validate") == 0) {
         /* Every back-end this build holds, plug-ins included, against the contract. */
         char err[256];
@@ -683,13 +867,9 @@ int main(int argc, char **argv)
         if (!operand) return usage_error("map needs a preset name or a map file");
         return cmd_map(operand, fixups, json);
     }
-    if (strcmp(argv[1], "decode") == 0 || strcmp(argv[1], "encode") == 0) {
-        if (!operand) return usage_error("%s needs a program file", argv[1]);
-        if (json || fixups) return usage_error("%s takes only a file (and -o for encode)", argv[1]);
-        if (argv[1][0] == 'd') {
-            if (out_path) return usage_error("decode writes text to standard output; no -o");
-            return cmd_decode(operand);
-        }
+    if (strcmp(argv[1], "encode") == 0) {
+        if (!operand) return usage_error("encode needs a program file");
+        if (json || fixups) return usage_error("encode takes only a file and -o");
         return cmd_encode(operand, out_path);
     }
     return usage_error("unknown command %s (commands: list, map, decode, encode, repro, minimize, validate)", argv[1]);

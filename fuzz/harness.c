@@ -22,6 +22,7 @@
 
 #include "exec.h"
 #include "harness.h"
+#include "verdict.h"
 
 #define KNOWN_MAX 256
 
@@ -40,6 +41,7 @@ static struct {
     off_t known_size;          /* the file only grows: a new size means new lines */
     unsigned runs;
     bool mutator;
+    bool json;                 /* --ff-json: the finding and died lines as JSON */
     int semantics, poison;     /* forced by an option, or -1 */
     const char *map;           /* forced by an option, or NULL */
     char targets[FF_OPS_BACKEND_MAX]; /* the targets as a backend line names them */
@@ -62,7 +64,14 @@ static void on_sanitizer_report(const char *report)
 {
     (void)report; /* the runtime prints it itself */
     const ff_meta_call_site *c = &ff_meta_current_call;
-    if (c->active)
+    if (harness.json && (c->active || ff_exec_current.running)) {
+        /* {"event":"died","backend":B,"call":CALL|null,"op":N} (harness.h) */
+        char backend[160], call[64] = "null";
+        ff_json_string(c->active ? c->backend : ff_exec_current.target, backend, sizeof backend);
+        if (c->active) ff_json_string(ff_backend_call_name(c->call), call, sizeof call);
+        fprintf(stderr, "==framefuzz== {\"event\":\"died\",\"backend\":%s,\"call\":%s,\"op\":%zu}\n",
+                backend, call, ff_exec_current.op);
+    } else if (c->active)
         fprintf(stderr, "==framefuzz== died in %s %s at op %zu\n", c->backend,
                 ff_backend_call_name(c->call), ff_exec_current.op);
     else if (ff_exec_current.running)
@@ -135,10 +144,10 @@ static bool save_input(void)
     return false;
 }
 
-/* The finding report: one line a script can parse, then the reproducer as text. Only
- * a root cause crashes: what follows it on the same back-end is its consequence. A
- * root cause already known, or of a class not asked for, is set aside (false): its
- * back-end's run ends, the others go on. */
+/* The finding report: one line (a JSON object under --ff-json), then the reproducer as
+ * text. Only a root cause crashes: what follows it on the same back-end is its
+ * consequence. A root cause already known, or of a class not asked for, is set aside
+ * (false): its back-end's run ends, the others go on. */
 static bool on_finding(void *ctx, const ff_finding *f)
 {
     (void)ctx;
@@ -151,7 +160,11 @@ static bool on_finding(void *ctx, const ff_finding *f)
         if (strcmp(sig, harness.known[i]) == 0) return false;
     for (size_t i = 0; i < harness.nsaved; i++)
         if (strcmp(sig, harness.saved[i]) == 0) return false;
-    if (f->op == FF_OP_AT_END)
+    if (harness.json) {
+        char line[2048];
+        ff_finding_json(f, NULL, line, sizeof line);
+        fprintf(stderr, "==framefuzz== %s", line);
+    } else if (f->op == FF_OP_AT_END)
         fprintf(stderr, "==framefuzz== FINDING %s at end: %s\n", sig, f->detail);
     else
         fprintf(stderr, "==framefuzz== FINDING %s at op %zu: %s\n", sig, f->op, f->detail);
@@ -347,6 +360,7 @@ void ff_harness_init(int argc, char **argv, const char *default_targets)
     }
 
     harness.mutator = on_off("mutator", option(argc, argv, "--ff-mutator", "FRAMEFUZZ_MUTATOR")) != 0;
+    harness.json = on_off("json", option(argc, argv, "--ff-json", "FRAMEFUZZ_JSON")) == 1;
     harness.semantics = xo.semantics;
     harness.poison = xo.poison;
     harness.map = xo.map ? ff_preset_find(xo.map)->name : NULL;

@@ -33,6 +33,11 @@
  *                                             seconds since the epoch) the first time
  *                                             this process reaches the bug's site and
  *                                             the first time the bug acts
+ *   --ff-json=on|off     FRAMEFUZZ_JSON       the lines scripts read, as JSON after
+ *                                             "==framefuzz== ": a finding (the object
+ *                                             repro --json prints) and the sanitizer's
+ *                                             death (a died event), shapes in verdict.h.
+ *                                             Off: the same as prose, for people
  * FRAMEFUZZ_LIFELINE=FD: the read end of a pipe only a campaign writes to; the process
  * exits once that pipe is closed (the campaign died), checked every 4096 inputs.
  * A flag wins over the environment. A bad value prints one line and exits 2.

@@ -72,26 +72,34 @@ static void where_of(size_t op, char *buf, size_t len)
     else snprintf(buf, len, "op %zu", op);
 }
 
-/* One finding as a JSON line into `line`. */
-static void json_finding(const char *cls, const char *backend, const char *state, size_t op,
-                         const char *message, bool consequence, bool fatal)
+/* One finding as a JSON line into buf; file NULL is "file":null. */
+static void json_finding(char *buf, size_t len, const char *file, const char *cls,
+                         const char *backend, const char *state, size_t op, const char *message,
+                         bool consequence, bool fatal)
 {
-    char sig[FF_SIGNATURE_MAX], file[600], qsig[2 * FF_SIGNATURE_MAX], qstate[256], qmsg[700],
+    char sig[FF_SIGNATURE_MAX], qfile[600], qsig[2 * FF_SIGNATURE_MAX], qstate[256], qmsg[700],
         opnum[32], where[32];
     snprintf(sig, sizeof sig, "%s@%s%s%s", cls, backend, state[0] ? ":" : "", state);
-    ff_json_string(verdict.file ? verdict.file : "", file, sizeof file);
+    if (file) ff_json_string(file, qfile, sizeof qfile);
+    else snprintf(qfile, sizeof qfile, "null");
     ff_json_string(sig, qsig, sizeof qsig);
     ff_json_string(state, qstate, sizeof qstate);
     ff_json_string(message, qmsg, sizeof qmsg);
     if (op == FF_OP_AT_END || op == FF_EXEC_AT_START) snprintf(opnum, sizeof opnum, "null");
     else snprintf(opnum, sizeof opnum, "%zu", op);
     where_of(op, where, sizeof where);
-    snprintf(line, sizeof line,
+    snprintf(buf, len,
              "{\"event\":\"finding\",\"file\":%s,\"signature\":%s,\"class\":\"%s\",\"backend\":\"%s\","
              "\"state\":%s,\"op\":%s,\"where\":\"%s\",\"message\":%s,\"consequence\":%s,"
              "\"fatal\":%s}\n",
-             file, qsig, cls, backend, qstate, opnum, where, qmsg, consequence ? "true" : "false",
+             qfile, qsig, cls, backend, qstate, opnum, where, qmsg, consequence ? "true" : "false",
              fatal ? "true" : "false");
+}
+
+void ff_finding_json(const ff_finding *f, const char *file, char *buf, size_t len)
+{
+    json_finding(buf, len, file, ff_class_name(f->cls), f->backend, f->state, f->op, f->detail,
+                 f->consequence, false);
 }
 
 void ff_verdict_finding(const ff_finding *f)
@@ -103,8 +111,7 @@ void ff_verdict_finding(const ff_finding *f)
         snprintf(verdict.first, sizeof verdict.first, "%s %s", sig, where);
     verdict.findings++;
     if (!verdict.json) return;
-    json_finding(ff_class_name(f->cls), f->backend, f->state, f->op, f->detail, f->consequence,
-                 false);
+    ff_finding_json(f, verdict.file ? verdict.file : "", line, sizeof line);
     put(line);
 }
 
@@ -175,7 +182,8 @@ static void report_death(int sig, const void *pc)
     char where[32];
     where_of(op, where, sizeof where);
     if (verdict.json) {
-        json_finding(cls, backend, state, op, message, consequence, true);
+        json_finding(line, sizeof line, verdict.file ? verdict.file : "", cls, backend, state, op,
+                     message, consequence, true);
         put(line);
         char file[600];
         ff_json_string(verdict.file ? verdict.file : "", file, sizeof file);

@@ -17,13 +17,33 @@
  * root cause). Output is written line by line with write(2), so nothing is lost in a
  * buffer when the process dies.
  *
- * JSON line of a finding (stable fields):
+ * framefuzz's JSON forms, all of them here, one object a line, field names stable
+ * (scripts read these, never the prose lines beside them):
+ *
+ * A finding (fftool repro --json, minimize --json; the harness under --ff-json=on):
  *   {"event":"finding","file":F,"signature":S,"class":C,"backend":B,"state":T,
  *    "op":N|null,"where":"op N"|"at end"|"at start","message":M,"consequence":false,
  *    "fatal":false}   (fatal: the process died there, a crash or the time limit)
  * ("at start": while the back-end was built and its fresh state taken, before the
- * first operation).
- * and after each file, {"event":"verdict","file":F,"findings":N,"clean":bool}.
+ * first operation). The harness prints it after "==framefuzz== " on stderr, with
+ * "file":null (its input has no name there).
+ * After each file repro replays, {"event":"verdict","file":F,"findings":N,"clean":bool}
+ * (and "died":SIGNAL when the replay died there).
+ * The harness's sanitizer death callback, under --ff-json=on, after "==framefuzz== ":
+ *   {"event":"died","backend":B,"call":CALL|null,"op":N}   (null: outside any call)
+ * fftool minimize --json, after the result's findings:
+ *   {"event":"minimized","file":IN,"output":OUT,"signature":S,"ops_before":N,
+ *    "ops_after":N,"runs":N,"first":bool}   (first: S is the result's first root cause)
+ * fftool decode --json, the program as one object:
+ *   {"file":F,"bytes":N,"form":"binary"|"text","backend":LIST|null,"bug":NAME|null,
+ *    "semantics":S,"map":PRESET|"custom","regions":[{"start":B,"end":B,"type":T}],
+ *    "poison":bool,"directives":[LINE...],"operations":[{"op":KIND,"text":LINE,...}]}
+ *   directives are the canonical text's lines before the first operation and each
+ *   operation's text its line, so the directives and then the texts are the canonical
+ *   program. Operands by kind (numbers; a region's end inclusive, in bytes):
+ *   alloc count align zone (dma|dma32|normal|invalid); drop, clone handle; drop_piece
+ *   handle offset count; from_unused, raw_free paddr count; from_in_use paddr count
+ *   refs; write paddr value; check none.
  */
 #ifndef FF_VERDICT_H
 #define FF_VERDICT_H
@@ -45,6 +65,10 @@ void ff_verdict_end(void);
 /* Reports a finding the executor made (as its on_finding callback does): in JSON mode
  * prints its line; always remembers the first finding for a crash's verdict. */
 void ff_verdict_finding(const ff_finding *f);
+
+/* A finding's JSON line (the shape above, with its newline) into buf, as repro --json
+ * and the harness's --ff-json print it; file NULL gives "file":null. */
+void ff_finding_json(const ff_finding *f, const char *file, char *buf, size_t len);
 
 /* Writes `s` as a JSON string (quoted, escaped) into buf; returns the length, or
  * stops short at len - 1. */

@@ -654,6 +654,7 @@ def campaign_tests():
     # while) is the last window in which executions advanced; a stall past 30 s reads 0.
     sys.path.insert(0, ROOT)
     from cli import campaign as camp
+    from cli.build import Build
     live = camp.Campaign.__new__(camp.Campaign)
     live.rate_window, live.last_rate, live.last_execs, live.last_change = [(0.0, 0)], 0.0, 0, 0.0
     clock = [0.0]
@@ -719,6 +720,7 @@ def campaign_tests():
         shutil.copy(seed_files("diff")[0], os.path.join(merge_dir, "corpus", "seed"))
         merger = camp.Campaign.__new__(camp.Campaign)
         merger.dir = merge_dir
+        merger.build = Build()
         merger.config = json.load(open(os.path.join(out, "campaign.json")))
         merger.merge_corpus()
         with open(os.path.join(merge_dir, "logs", "merge.log")) as f:
@@ -740,7 +742,7 @@ def campaign_tests():
         work = os.path.join(tmp, "bytes")
         os.mkdir(work)
         t0 = time.monotonic()
-        camp.byte_minimized(config, "artifacts/big", big + ".bin", "leak@bsa", work, 2.0)
+        camp.byte_minimized(Build(), config, "artifacts/big", big + ".bin", "leak@bsa", work, 2.0)
         took = time.monotonic() - t0
         time.sleep(0.5)
         left = subprocess.run(["pgrep", "-f", work], stdout=subprocess.PIPE, text=True).stdout
@@ -1610,7 +1612,8 @@ def repro_cli_tests():
         # it needs nothing.
         sys.path.insert(0, ROOT)
         from cli import campaign as camp
-        notes = [camp.replay_note({}, story, sig) for sig in
+        from cli.build import Build
+        notes = [camp.replay_note(Build(), {}, story, sig) for sig in
                  ("accepted-foreign-free@bsa", "self-deadlock@bsa", "leak@bsa")]
         report("triage: a reproducer's header says what replaying it takes: nothing when it "
                "shows its finding first, --keep-going when an earlier one comes first, the "
@@ -1635,6 +1638,191 @@ def repro_cli_tests():
         report("cli: repro --backend all runs every back-end and exits 0 when clean",
                proc.returncode == 0 and proc.stdout.count("== ") == len(BACKENDS),
                proc.stdout + proc.stderr)
+
+
+def json_tests():
+    """Issue 14 item 6: the C side and the Python side speak JSON, not prose. Each JSON
+    form is checked field by field, so a reworded trace line cannot pass for it, and
+    no Python caller may parse framefuzz's prose lines again."""
+    fftool = os.path.join(ROOT, "build", "fftool")
+    finding_keys = {"event", "file", "signature", "class", "backend", "state", "op", "where",
+                    "message", "consequence", "fatal"}
+
+    def lines(text):
+        out = []
+        for line in text.splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                out.append(None)
+        return out
+
+    with tempfile.TemporaryDirectory() as tmp:
+        # A real finding: bsa accepts the free of a frame already given back.
+        story = os.path.join(tmp, "story.txt")
+        with open(story, "w") as f:
+            f.write("backend bsa\nsemantics hardened\nmap tiny\npoison off\n"
+                    "alloc 1\ndrop h0\nraw_free 0x0 1\n")
+        binary = os.path.join(tmp, "story.bin")
+        run([fftool, "encode", story, "-o", binary])
+        repro = [e for e in lines(run([fftool, "repro", "--json", story]).stdout)
+                 if e and e.get("event") == "finding"]
+        # The harness: --ff-json=on (or FRAMEFUZZ_JSON=on) makes its finding line the
+        # object repro --json prints, after "==framefuzz== ".
+        seen = {}
+        for how, extra, env in (("flag", ["--ff-json=on"], None),
+                                ("env", [], dict(os.environ, FRAMEFUZZ_JSON="on"))):
+            proc = run([os.path.join(ROOT, "build", "replay"), "--ff-targets=bsa",
+                        *extra, binary], env=env)
+            events = [json.loads(l[len("==framefuzz== "):]) for l in proc.stderr.splitlines()
+                      if l.startswith("==framefuzz== {")]
+            seen[how] = events
+            report(f"harness: --ff-json ({how}): the finding is one JSON object with the fields "
+                   f"repro --json gives, and no prose finding line",
+                   proc.returncode != 0 and len(events) == 1 and set(events[0]) == finding_keys
+                   and events[0]["file"] is None and len(repro) == 1
+                   and {k: v for k, v in events[0].items() if k != "file"}
+                   == {k: v for k, v in repro[0].items() if k != "file"}
+                   and events[0]["signature"] == "accepted-foreign-free@bsa"
+                   and events[0]["op"] == 2 and events[0]["where"] == "op 2"
+                   and "FINDING" not in proc.stderr, proc.stderr + str(repro))
+        proc = run([os.path.join(ROOT, "build", "replay"), "--ff-targets=bsa", binary])
+        report("harness: without --ff-json the finding stays a line for people, no JSON",
+               "==framefuzz== FINDING accepted-foreign-free@bsa at op 2" in proc.stderr
+               and "==framefuzz== {" not in proc.stderr, proc.stderr)
+        ok, detail = one_line_error(run([os.path.join(ROOT, "build", "replay"), "--ff-json=yes",
+                                         binary]))
+        report("harness: a bad --ff-json value is a one-line error, exit 2", ok, detail)
+        # What Python reads of a harness: the JSON objects, never the prose around them.
+        sys.path.insert(0, ROOT)
+        from cli import events as ev
+        report("cli: the harness's findings are read from its JSON lines only",
+               ev.finding_signatures("\n".join(
+                   ["==framefuzz== FINDING x@y at op 1: prose", "==framefuzz== {bad json"] +
+                   ["==framefuzz== " + json.dumps(e) for e in seen["flag"]]))
+               == ["accepted-foreign-free@bsa"]
+               and ev.harness_events('==framefuzz== {"event":"died","backend":"b","call":null,'
+                                     '"op":3}', "died") == [{"event": "died", "backend": "b",
+                                                             "call": None, "op": 3}], "")
+
+        # decode --json: the configuration, the canonical directive lines, and every
+        # operation with its operands and its canonical line, for every binary seed.
+        seeds = sorted(f for f in glob.glob(os.path.join(ROOT, "corpus", "*", "*"))
+                       if os.sep + "regressions" + os.sep not in f and not f.endswith(".txt"))
+        operands = {"alloc": {"count", "align", "zone"}, "drop": {"handle"},
+                    "clone": {"handle"}, "drop_piece": {"handle", "offset", "count"},
+                    "from_unused": {"paddr", "count"}, "raw_free": {"paddr", "count"},
+                    "from_in_use": {"paddr", "count", "refs"}, "write": {"paddr", "value"},
+                    "check": set()}
+        bad, kinds = [], set()
+        for seed in seeds:
+            dec = run([fftool, "decode", "--json", "--binary", seed])
+            text = run([fftool, "decode", "--binary", seed]).stdout.split("\n", 1)[1]
+            try:
+                prog = json.loads(dec.stdout)
+                ops = prog["operations"]
+                kinds |= {o["op"] for o in ops}
+                rebuilt = "\n".join(prog["directives"] + [o["text"] for o in ops]) + "\n"
+                good = (dec.returncode == 0 and rebuilt == text and prog["form"] == "binary"
+                        and prog["bytes"] == os.path.getsize(seed)
+                        and prog["semantics"] in ("hardened", "asterinas-2024")
+                        and all(set(o) == {"op", "text"} | operands[o["op"]] for o in ops)
+                        and all(o["zone"] in ("dma", "dma32", "normal", "invalid")
+                                for o in ops if o["op"] == "alloc"))
+            except (ValueError, KeyError):
+                good = False
+            if not good:
+                bad.append(seed + ": " + dec.stdout[:300] + dec.stderr)
+        report(f"cli: decode --json of {len(seeds)} seeds: its directives and operations' "
+               f"lines are the canonical text, each operation with its kind's operands",
+               len(seeds) >= 15 and not bad and kinds == set(operands), "\n".join(bad[:5]))
+        # The same program as text, and what forcing options write into it.
+        dec = run([fftool, "decode", "--json", "--backend", "buddy", "--semantics",
+                   "asterinas-2024", "--map", "pc-1g", "--bug", "buddy-foreign-free", story])
+        try:
+            prog = json.loads(dec.stdout)
+            ok = (prog["form"] == "text" and prog["backend"] == "buddy"
+                  and prog["semantics"] == "asterinas-2024" and prog["map"] == "pc-1g"
+                  and prog["bug"] == "buddy-foreign-free" and prog["poison"] is False
+                  and prog["regions"] == []
+                  and prog["directives"][:2] == ["backend buddy", "bug buddy-foreign-free"]
+                  and [o["text"] for o in prog["operations"]]
+                  == ["alloc 1", "drop h0", "raw_free 0x0 1"]
+                  and prog["operations"][2] == {"op": "raw_free", "text": "raw_free 0x0 1",
+                                                "paddr": 0, "count": 1})
+        except (ValueError, KeyError, IndexError):
+            ok = False
+        report("cli: decode --json reads a text program, with the forced back-end, semantics, "
+               "map and bug written in", ok, dec.stdout + dec.stderr)
+        custom = os.path.join(tmp, "custom.txt")
+        with open(custom, "w") as f:
+            f.write("map custom\nregion 0x0-0x9ffff usable\nregion 0x100000-0x3fffff usable\n"
+                    "alloc 2 align 2 zone dma\n")
+        encoded = os.path.join(tmp, "custom.bin")
+        cli(["encode", custom, "-o", encoded])
+        as_bytes, dec = cli(["decode", "--json", custom]), cli(["decode", "--json", encoded])
+        try:
+            ok = (json.loads(as_bytes.stdout)["form"] == "binary"
+                  and cli(["decode", custom]).stdout.startswith("# decoded from")
+                  and json.loads(dec.stdout)["map"] == "custom"
+                  and json.loads(dec.stdout)["regions"]
+                  == [{"start": 0, "end": 0x9ffff, "type": "usable"},
+                      {"start": 0x100000, "end": 0x3fffff, "type": "usable"}])
+        except (ValueError, KeyError):
+            ok = False
+        report("cli: framefuzz decode reads its file as binary, as always; --json gives a "
+               "custom map's regions", ok, as_bytes.stdout[:300] + dec.stdout + dec.stderr)
+        for args in (["decode", "--json", "/nonexistent/p"], ["decode", "--json", "--bogus", story],
+                     ["decode", story, story]):
+            ok, detail = one_line_error(run([fftool, *args]))
+            report(f"cli: fftool {' '.join(args[:3])}... is a one-line error, exit 2", ok, detail)
+
+        # minimize --json: the result's findings, then where it went and how small it got.
+        small = os.path.join(tmp, "small.txt")
+        proc = cli(["minimize", "--json", story, "-o", small])
+        got = lines(proc.stdout)
+        try:
+            done = got[-1]
+            ok = (proc.returncode == 0 and None not in got and len(got) == 2
+                  and set(got[0]) == finding_keys and got[0]["file"] == small
+                  and got[0]["signature"] == "accepted-foreign-free@bsa"
+                  and set(done) == {"event", "file", "output", "signature", "ops_before",
+                                    "ops_after", "runs", "first"}
+                  and done["event"] == "minimized" and done["output"] == small
+                  and done["signature"] == got[0]["signature"] and done["first"] is True
+                  and done["ops_before"] == 3 and done["runs"] > 0
+                  and done["ops_after"] == len(json.loads(run(
+                      [fftool, "decode", "--json", small]).stdout)["operations"]) == 1)
+        except (ValueError, KeyError, IndexError, TypeError):
+            ok = False
+        report("cli: minimize --json: the result's finding as repro --json gives it, then a "
+               "minimized line (operations before and after, runs, output)", ok,
+               proc.stdout + proc.stderr)
+        ok, detail = one_line_error(run([fftool, "minimize", "--json", story]))
+        report("cli: minimize --json without -o is a one-line error, exit 2", ok, detail)
+
+    # The sanitizer's death callback's line: a died event naming the back-end call,
+    # which repro --sanitize shows people as a line of its own.
+    with tempfile.TemporaryDirectory() as tmp:
+        prog = os.path.join(tmp, "overflow.txt")
+        with open(prog, "w") as f:
+            f.write("backend misbehave\nmap tiny\nalloc 5\n")
+        both = cli(["repro", *misbehaving("OVERFLOW"), "--sanitize", prog])
+        report("harness: under --ff-json the sanitizer's death is a died event (back-end, call, "
+               "op), which repro --sanitize shows as a line",
+               "framefuzz: died in misbehave alloc at op 0" in both.stdout
+               and "AddressSanitizer: heap-buffer-overflow" in both.stdout, both.stdout + both.stderr)
+
+    # No Python caller reads framefuzz's own lines as prose: findings, verdicts, deaths
+    # and the program language come as JSON.
+    sources = [os.path.join(ROOT, "framefuzz")] + sorted(
+        glob.glob(os.path.join(ROOT, "cli", "*.py")) + glob.glob(os.path.join(ROOT, "bench", "*.py")))
+    prose = re.compile(r"framefuzz== (FINDING|died)|verdict: \.\*|"
+                       r"startswith\(\(?\"(backend|semantics|map|region|poison) ")
+    hits = [f"{os.path.relpath(p, ROOT)}:{n}: {l.strip()}" for p in sources
+            for n, l in enumerate(open(p), 1) if prose.search(l)]
+    report("cli: no Python caller parses framefuzz's prose (FINDING, verdict, died lines, the "
+           "language's keywords)", not hits, "\n".join(hits))
 
 
 def main():
@@ -1672,6 +1860,7 @@ def main():
     repro_cli_tests()
     backend_name_tests()
     bugs_tests()
+    json_tests()
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
