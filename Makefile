@@ -68,7 +68,7 @@ B := build
 # A plug-in allocator (`framefuzz --plugin FILE.c`, or `make PLUGIN=FILE.c ...`): built
 # into every program in a build directory of its own, with a one-line registry of its
 # own (FF_PLUGIN_DEF), so the tree is never touched. FILE.c defines
-# `const ff_backend_ops ff_backend_NAME`, NAME being its file name (plugins/extent.c).
+# `const ff_backend_def ff_backend_NAME`, NAME being its file name (plugins/extent.c).
 # It is compiled where it is, as real code is: its own directory on the include path,
 # with PLUGIN_SRCS (more of its C files) and PLUGIN_CFLAGS (-I, -D, ...) when given.
 # Only its own objects and the registry are built for it; everything else is the main

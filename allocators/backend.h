@@ -1,7 +1,7 @@
 /*
  * backend.h — the contract between framefuzz and a frame allocator back-end.
  *
- * A back-end is one C file that defines one `const ff_backend_ops ff_backend_<name>`
+ * A back-end is one C file that defines one `const ff_backend_def ff_backend_<name>`
  * and one line `FF_BACKEND(<name>)` in backends.def. It sees this header and nothing
  * else of framefuzz: not the metadata layer, not the oracle, not the frame space.
  *
@@ -279,7 +279,7 @@ void *ff_frame_base(ff_env *env);
 
 /* ---------------------------------------------------------------- operations */
 
-typedef struct ff_backend_ops {
+typedef struct ff_backend_def {
     const char *name;    /* short, [a-z0-9_-] */
     const char *summary; /* one line for `framefuzz list` */
     ff_policy policy;
@@ -311,17 +311,17 @@ typedef struct ff_backend_ops {
      * ff_panic. Same bytes in, same answers out: nothing observable may differ from a
      * fresh instance. */
     bool (*reset)(void *self);
-} ff_backend_ops;
+} ff_backend_def;
 
 /* The registry (backends.def): every back-end, in a stable order. */
-extern const ff_backend_ops *const ff_backends[];
+extern const ff_backend_def *const ff_backends[];
 extern const size_t ff_backend_count;
-const ff_backend_ops *ff_backend_find(const char *name);
+const ff_backend_def *ff_backend_find(const char *name);
 
-/* Whether ops keeps this contract as far as can be seen without running it: a name of
+/* Whether def keeps this contract as far as can be seen without running it: a name of
  * [a-z0-9_-], every required hook, a policy that can hold. False with a one-line
  * reason naming what is wrong (for plug-ins, whose authors need to hear it). */
-bool ff_backend_validate(const ff_backend_ops *ops, char *err, size_t errlen);
+bool ff_backend_validate(const ff_backend_def *def, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- contiguous RAM */
 

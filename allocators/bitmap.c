@@ -460,7 +460,7 @@ static const char *bitmap_check(void *self)
 
 #undef FAIL
 
-const ff_backend_ops ff_backend_bitmap = {
+const ff_backend_def ff_backend_bitmap = {
     .name = "bitmap",
     .summary = "one bit per frame, next-fit over 64-way summary trees, validated frees",
     .policy =

@@ -480,7 +480,7 @@ static const char *bsa_check(void *self)
 
 #undef FAIL
 
-const ff_backend_ops ff_backend_bsa = {
+const ff_backend_def ff_backend_bsa = {
     .name = "bsa",
     .summary = "KNOWN-BUGGY reference: faithful model of buddy_system_allocator v0.10 "
                "FrameAllocator<32> (Asterinas 2024, issue #1760)",

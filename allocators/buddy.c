@@ -878,7 +878,7 @@ static const char *buddy_check(void *self)
 
 #undef FAIL
 
-const ff_backend_ops ff_backend_buddy = {
+const ff_backend_def ff_backend_buddy = {
     .name = "buddy",
     .summary = "Linux-style binary buddy, orders 0..18, per-zone free areas, validated frees",
     .policy =

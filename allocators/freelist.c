@@ -407,7 +407,7 @@ static const char *fl_check(void *self)
     return NULL;
 }
 
-const ff_backend_ops ff_backend_freelist = {
+const ff_backend_def ff_backend_freelist = {
     .name = "freelist",
     .summary = "first fit over an address-ordered in-band extent list, validated frees",
     .policy =

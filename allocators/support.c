@@ -215,9 +215,9 @@ const ff_run *ff_runs_find(const ff_runs *runs, ff_pfn pfn)
     return NULL;
 }
 
-bool ff_backend_validate(const ff_backend_ops *ops, char *err, size_t errlen)
+bool ff_backend_validate(const ff_backend_def *def, char *err, size_t errlen)
 {
-    const char *name = ops->name ? ops->name : "";
+    const char *name = def->name ? def->name : "";
     if (!*name || strlen(name) > 24 || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(name)) {
         snprintf(err, errlen, "name '%s' must be 1-24 characters of [a-z0-9_-]", name);
         return false;
@@ -225,14 +225,14 @@ bool ff_backend_validate(const ff_backend_ops *ops, char *err, size_t errlen)
     const struct {
         const char *hook;
         bool present;
-    } hooks[] = {{"create", ops->create != NULL}, {"destroy", ops->destroy != NULL},
-                 {"alloc", ops->alloc != NULL},   {"free", ops->free != NULL}};
+    } hooks[] = {{"create", def->create != NULL}, {"destroy", def->destroy != NULL},
+                 {"alloc", def->alloc != NULL},   {"free", def->free != NULL}};
     for (size_t i = 0; i < sizeof hooks / sizeof hooks[0]; i++)
         if (!hooks[i].present) {
             snprintf(err, errlen, "%s: the required hook .%s is missing", name, hooks[i].hook);
             return false;
         }
-    const ff_policy *p = &ops->policy;
+    const ff_policy *p = &def->policy;
     if ((unsigned)p->placement > FF_PLACE_ANY_RUN || (unsigned)p->rounding > FF_ROUND_POW2 ||
         (unsigned)p->free_rule > FF_FREE_BY_ADDRESS) {
         snprintf(err, errlen, "%s: policy has an unknown placement, rounding or free rule", name);

@@ -44,28 +44,28 @@ static void die(const char *what)
 
 /* A back-end instance over a preset, driven directly. */
 typedef struct bench_target {
-    const ff_backend_ops *ops;
+    const ff_backend_def *def;
     ff_space space;
     ff_env env;
     void *self;
 } bench_target;
 
-static void target_open(bench_target *t, const ff_backend_ops *ops, const char *preset)
+static void target_open(bench_target *t, const ff_backend_def *def, const char *preset)
 {
     char err[160];
-    t->ops = ops;
+    t->def = def;
     if (!ff_space_init_preset(&t->space, preset, err, sizeof err)) die(err);
-    if (ops->policy.needs_backing && !ff_space_enable_backing(&t->space, FF_POISON_DEFAULT))
+    if (def->policy.needs_backing && !ff_space_enable_backing(&t->space, FF_POISON_DEFAULT))
         die("no backing memory");
     t->env = (ff_env){.frame_mem = ff_space_has_backing(&t->space) ? ff_space_frame_mem : NULL,
                       .space = &t->space};
-    t->self = ops->create(&t->env, t->space.usable, t->space.nusable);
+    t->self = def->create(&t->env, t->space.usable, t->space.nusable);
     if (!t->self) die("back-end create failed");
 }
 
 static void target_close(bench_target *t)
 {
-    t->ops->destroy(t->self);
+    t->def->destroy(t->self);
     ff_space_destroy(&t->space);
 }
 
@@ -82,28 +82,28 @@ static uint64_t xorshift(uint64_t *s)
 #define HELD 4096
 
 /* ns per pair of alloc(count, align) + free, with HELD single frames held. */
-static figure pair_cost(const ff_backend_ops *ops, const char *preset, uint64_t count,
+static figure pair_cost(const ff_backend_def *def, const char *preset, uint64_t count,
                         uint64_t align, long iterations)
 {
     double runs[RUNS];
     for (int r = 0; r < RUNS; r++) {
         bench_target t;
-        target_open(&t, ops, preset);
+        target_open(&t, def, preset);
         static ff_pfn held[HELD];
         ff_alloc_req one = {.count = 1, .zone = FF_ZONE_NORMAL};
         for (int i = 0; i < HELD; i++)
-            if (ops->alloc(t.self, &one, &held[i]) != FF_OK) die("warm-up alloc failed");
+            if (def->alloc(t.self, &one, &held[i]) != FF_OK) die("warm-up alloc failed");
         ff_alloc_req req = {.count = count, .align = align, .zone = FF_ZONE_NORMAL};
         ff_pfn p;
-        if (ops->alloc(t.self, &req, &p) != FF_OK) {
+        if (def->alloc(t.self, &req, &p) != FF_OK) {
             target_close(&t);
             return (figure){0};
         }
-        ops->free(t.self, p, count);
+        def->free(t.self, p, count);
         double t0 = ff_now_ns();
         for (long i = 0; i < iterations; i++) {
-            if (ops->alloc(t.self, &req, &p) != FF_OK) die("alloc failed mid-run");
-            ops->free(t.self, p, count);
+            if (def->alloc(t.self, &req, &p) != FF_OK) die("alloc failed mid-run");
+            def->free(t.self, p, count);
         }
         runs[r] = (ff_now_ns() - t0) / (double)iterations;
         target_close(&t);
@@ -124,14 +124,14 @@ static uint64_t mixed_size(uint64_t *seed)
 
 #define LIVE_MAX 2048
 
-static figure mixed_cost(const ff_backend_ops *ops, const char *preset, long pairs)
+static figure mixed_cost(const ff_backend_def *def, const char *preset, long pairs)
 {
     double runs[RUNS];
     static ff_pfn start[LIVE_MAX];
     static uint64_t count[LIVE_MAX];
     for (int r = 0; r < RUNS; r++) {
         bench_target t;
-        target_open(&t, ops, preset);
+        target_open(&t, def, preset);
         uint64_t seed = 0x9e3779b97f4a7c15u;
         size_t live = 0;
         long allocs = 0;
@@ -141,18 +141,18 @@ static figure mixed_cost(const ff_backend_ops *ops, const char *preset, long pai
             if (do_alloc) {
                 uint64_t n = mixed_size(&seed);
                 ff_alloc_req req = {.count = n, .align = n == 512 ? 512 : 1, .zone = FF_ZONE_NORMAL};
-                if (ops->alloc(t.self, &req, &start[live]) == FF_OK) count[live++] = n;
+                if (def->alloc(t.self, &req, &start[live]) == FF_OK) count[live++] = n;
                 allocs++;
             } else {
                 size_t i = xorshift(&seed) % live;
-                ops->free(t.self, start[i], count[i]);
+                def->free(t.self, start[i], count[i]);
                 start[i] = start[--live];
                 count[i] = count[live];
             }
         }
         while (live) {
             live--;
-            ops->free(t.self, start[live], count[live]);
+            def->free(t.self, start[live], count[live]);
         }
         runs[r] = (ff_now_ns() - t0) / (double)pairs;
         target_close(&t);
@@ -160,7 +160,7 @@ static figure mixed_cost(const ff_backend_ops *ops, const char *preset, long pai
     return summarise(runs);
 }
 
-static figure layer_cost(const ff_backend_ops *ops, const char *preset, long iterations)
+static figure layer_cost(const ff_backend_def *def, const char *preset, long iterations)
 {
     double runs[RUNS];
     for (int r = 0; r < RUNS; r++) {
@@ -168,7 +168,7 @@ static figure layer_cost(const ff_backend_ops *ops, const char *preset, long ite
         ff_space space;
         if (!ff_space_init_preset(&space, preset, err, sizeof err)) die(err);
         ff_meta_opts opts = {.semantics = FF_SEM_HARDENED};
-        ff_meta *m = ff_meta_create(&space, ops, &opts, err, sizeof err);
+        ff_meta *m = ff_meta_create(&space, def, &opts, err, sizeof err);
         if (!m) die(err);
         ff_alloc_req one = {.count = 1, .zone = FF_ZONE_NORMAL};
         ff_handle h;
@@ -188,7 +188,7 @@ static figure layer_cost(const ff_backend_ops *ops, const char *preset, long ite
 
 /* Peak RSS (MiB) of a child that builds a 1 TiB space, the metadata layer and the
  * back-end, and runs 10,000 single-frame and 100 2 MiB allocations through it. */
-static double tib_peak_mib(const ff_backend_ops *ops, double *create_ms)
+static double tib_peak_mib(const ff_backend_def *def, double *create_ms)
 {
     int fds[2];
     if (pipe(fds) != 0) die("pipe");
@@ -203,7 +203,7 @@ static double tib_peak_mib(const ff_backend_ops *ops, double *create_ms)
         ff_meta_opts opts = {.semantics = FF_SEM_HARDENED};
         ff_meta *m = NULL;
         if (ff_space_init_preset(&space, "pc-1t", err, sizeof err))
-            m = ff_meta_create(&space, ops, &opts, err, sizeof err);
+            m = ff_meta_create(&space, def, &opts, err, sizeof err);
         if (m) {
             result[1] = (ff_now_ns() - t0) / 1e6;
             static ff_handle h[10000];
@@ -251,20 +251,20 @@ int main(void)
     printf("%-9s %-7s %22s %22s %22s %22s\n", "back-end", "RAM", "order-0", "order-9 (2 MiB)",
            "mixed trace", "order-0 via layer");
     for (size_t b = 0; b < ff_backend_count; b++) {
-        const ff_backend_ops *ops = ff_backends[b];
+        const ff_backend_def *def = ff_backends[b];
         for (size_t s = 0; s < 2; s++) {
-            figure o0 = pair_cost(ops, sizes[s].preset, 1, 1, 200000);
-            figure o9 = pair_cost(ops, sizes[s].preset, 512, 512, 20000);
-            figure mix = mixed_cost(ops, sizes[s].preset, 100000);
-            figure lay = layer_cost(ops, sizes[s].preset, 200000);
-            printf("%-9s %-7s", ops->name, sizes[s].label);
+            figure o0 = pair_cost(def, sizes[s].preset, 1, 1, 200000);
+            figure o9 = pair_cost(def, sizes[s].preset, 512, 512, 20000);
+            figure mix = mixed_cost(def, sizes[s].preset, 100000);
+            figure lay = layer_cost(def, sizes[s].preset, 200000);
+            printf("%-9s %-7s", def->name, sizes[s].label);
             print_figure(o0, "");
             print_figure(o9, "");
             print_figure(mix, "");
             print_figure(lay, "");
             printf("\n");
-            if (strcmp(ops->name, "buddy") == 0) buddy_o0[s] = o0;
-            if (strcmp(ops->name, "bitmap") == 0 && s == 1) bitmap_o9_64 = o9;
+            if (strcmp(def->name, "buddy") == 0) buddy_o0[s] = o0;
+            if (strcmp(def->name, "bitmap") == 0 && s == 1) bitmap_o9_64 = o9;
         }
     }
 

@@ -68,18 +68,18 @@ static void count_finding(void *ctx, const ff_finding *f)
 
 /* Runs the trace through the layer with the oracle; returns the findings' count and
  * the first in *first. */
-static size_t checked_pass(ff_space *space, const ff_backend_ops *ops, const ff_workload *w,
+static size_t checked_pass(ff_space *space, const ff_backend_def *def, const ff_workload *w,
                            ff_finding *first)
 {
     ff_oracle *o = ff_oracle_create(space);
     ff_meta_opts mo = {.semantics = FF_SEM_HARDENED, .step_budget = 1024 + 4 * space->usable_frames,
                        .observer = ff_oracle_observe, .observer_ctx = o};
     char err[200];
-    ff_meta *m = o ? ff_meta_create(space, ops, &mo, err, sizeof err) : NULL;
+    ff_meta *m = o ? ff_meta_create(space, def, &mo, err, sizeof err) : NULL;
     if (!m) die("cannot build the checked pass: %s", o ? err : "host memory");
     ff_oracle_baseline b;
     if (!ff_oracle_baseline_init(&b, m, space)) die("%s", "host memory");
-    ff_oracle_begin(o, m, ops->name, &b);
+    ff_oracle_begin(o, m, def->name, &b);
     size_t found = 0;
     *first = (ff_finding){0};
     ff_oracle_on_finding(o, count_finding, first);
@@ -199,16 +199,16 @@ static ff_env backend_env(ff_space *space)
                     .space = space};
 }
 
-static void *backend_create(ff_env *env, ff_space *space, const ff_backend_ops *ops)
+static void *backend_create(ff_env *env, ff_space *space, const ff_backend_def *def)
 {
-    void *b = ops->create(env, space->usable, space->nusable);
-    if (!b) die("back-end %s cannot be built over this map", ops->name);
+    void *b = def->create(env, space->usable, space->nusable);
+    if (!b) die("back-end %s cannot be built over this map", def->name);
     return b;
 }
 
 /* Runs the trace on back-end b, timing each call if per_call, else the whole pass. With
  * a shadow (sh), also measures fragmentation at the workload's measuring point. */
-static timing run_trace(void *b, const ff_backend_ops *ops, const ff_workload *w, driver *d,
+static timing run_trace(void *b, const ff_backend_def *def, const ff_workload *w, driver *d,
                         const ff_space *space, shadow *sh, bool per_call)
 {
     memset(d->held, 0, d->n * sizeof *d->held);
@@ -217,11 +217,11 @@ static timing run_trace(void *b, const ff_backend_ops *ops, const ff_workload *w
     uint64_t allocs = 0, frees = 0;
     double pass_start = ff_now_ns();
     for (size_t i = 0; i < w->n; i++) {
-        if (sh && i == w->measure_at) fragmentation(space, &ops->policy, sh, &t.largest, &t.unusable9);
+        if (sh && i == w->measure_at) fragmentation(space, &def->policy, sh, &t.largest, &t.unusable9);
         const ff_wl_event *e = &w->ev[i];
         if (!e->is_free) {
             double t0 = per_call ? ff_now_ns() : 0;
-            ff_status st = ops->alloc(b, &e->req, &d->starts[i]);
+            ff_status st = def->alloc(b, &e->req, &d->starts[i]);
             if (per_call) alloc_total += ff_now_ns() - t0;
             allocs++;
             d->held[i] = st == FF_OK;
@@ -233,7 +233,7 @@ static timing run_trace(void *b, const ff_backend_ops *ops, const ff_workload *w
             const ff_alloc_req *req = &w->ev[e->target].req;
             ff_pfn start = d->starts[e->target];
             double t0 = per_call ? ff_now_ns() : 0;
-            ops->free(b, start, req->count);
+            def->free(b, start, req->count);
             if (per_call) free_total += ff_now_ns() - t0;
             frees++;
             d->held[e->target] = false;
@@ -243,7 +243,7 @@ static timing run_trace(void *b, const ff_backend_ops *ops, const ff_workload *w
         }
     }
     double pass_total = ff_now_ns() - pass_start;
-    if (sh && w->measure_at >= w->n) fragmentation(space, &ops->policy, sh, &t.largest, &t.unusable9);
+    if (sh && w->measure_at >= w->n) fragmentation(space, &def->policy, sh, &t.largest, &t.unusable9);
     t.pass_ns = allocs ? pass_total / (double)allocs : 0;
     t.alloc_ns = allocs ? alloc_total / (double)allocs : 0;
     t.free_ns = frees ? free_total / (double)frees : 0;
@@ -263,13 +263,13 @@ static double timer_ns(void)
 }
 
 /* One timed pass on a fresh back-end; the space is reset afterwards. */
-static timing timed_pass(ff_space *space, const ff_backend_ops *ops, const ff_workload *w,
+static timing timed_pass(ff_space *space, const ff_backend_def *def, const ff_workload *w,
                          driver *d, shadow *sh, bool per_call)
 {
     ff_env env = backend_env(space);
-    void *b = backend_create(&env, space, ops);
-    timing t = run_trace(b, ops, w, d, space, sh, per_call);
-    ops->destroy(b);
+    void *b = backend_create(&env, space, def);
+    timing t = run_trace(b, def, w, d, space, sh, per_call);
+    def->destroy(b);
     ff_space_reset(space);
     return t;
 }
@@ -324,11 +324,11 @@ static int memory_probe(int argc, char **argv)
     if (!ff_space_init_preset(&space, preset, err, sizeof err)) die("%s", err);
     ff_target target;
     if (!ff_target_find(backend, &target)) die(PROBE_FLAG ": unknown back-end '%s'", backend);
-    const ff_backend_ops *ops = target.ops;
+    const ff_backend_def *def = target.def;
     ff_workload w;
     if (!ff_workload_build(&w, workload, space.usable_frames, seed))
         die(PROBE_FLAG ": unknown workload '%s'", workload);
-    if (ops->policy.needs_backing && !ff_space_enable_backing(&space, FF_POISON_DEFAULT))
+    if (def->policy.needs_backing && !ff_space_enable_backing(&space, FF_POISON_DEFAULT))
         die("%s", "cannot reserve backing memory");
     driver d = driver_create(&w);
     ff_env env = backend_env(&space);
@@ -339,14 +339,14 @@ static int memory_probe(int argc, char **argv)
     malloc_trim(0);
     (void)ff_mem_reset_peak(); /* without it VmHWM only weighs less: see ff_mem_added_kib */
     ff_mem_sample before = ff_mem_sample_now();
-    void *b = backend_create(&env, &space, ops);
-    run_trace(b, ops, &w, &d, &space, NULL, true);
+    void *b = backend_create(&env, &space, def);
+    run_trace(b, def, &w, &d, &space, NULL, true);
     /* Sampled before destroy gives memory back and before a reset undoes the touches. */
     long added_kib = ff_mem_added_kib(before, ff_mem_sample_now());
     uint64_t ram = space.touched_count * FF_FRAME_SIZE;
     uint64_t book = space_book_bytes(&space);
     book = book > book_before ? book - book_before : 0;
-    ops->destroy(b);
+    def->destroy(b);
 
     printf("%lld %llu %llu\n", added_kib < 0 ? -1LL : (long long)added_kib * 1024,
            (unsigned long long)ram, (unsigned long long)book);
@@ -443,24 +443,24 @@ int main(int argc, char **argv)
     driver d = driver_create(&w);
     double timer = timer_ns();
     for (size_t t = 0; t < n; t++) {
-        const ff_backend_ops *ops = targets[t].ops;
-        if (ops->policy.needs_backing && !ff_space_has_backing(&space) &&
+        const ff_backend_def *def = targets[t].def;
+        if (def->policy.needs_backing && !ff_space_has_backing(&space) &&
             !ff_space_enable_backing(&space, FF_POISON_DEFAULT))
             die("%s", "cannot reserve backing memory");
         memory mem = measure_memory(workload, preset, targets[t].name, seed, space.usable_frames);
         ff_finding first;
-        size_t findings = checked_pass(&space, ops, &w, &first);
+        size_t findings = checked_pass(&space, def, &w, &first);
         ff_space_reset(&space);
         shadow sh = {calloc(space.top ? space.top : 1, 1), space.top};
         if (!sh.taken) die("%s", "host memory");
-        timing measured = timed_pass(&space, ops, &w, &d, &sh, true);
+        timing measured = timed_pass(&space, def, &w, &d, &sh, true);
         free(sh.taken);
         double a[100], f[100], p[100];
         for (int r = 0; r < runs; r++) {
-            timing tr = timed_pass(&space, ops, &w, &d, NULL, true);
+            timing tr = timed_pass(&space, def, &w, &d, NULL, true);
             a[r] = tr.alloc_ns;
             f[r] = tr.free_ns;
-            p[r] = timed_pass(&space, ops, &w, &d, NULL, false).pass_ns;
+            p[r] = timed_pass(&space, def, &w, &d, NULL, false).pass_ns;
         }
         qsort(a, (size_t)runs, sizeof *a, ff_cmp_double);
         qsort(f, (size_t)runs, sizeof *f, ff_cmp_double);
@@ -478,7 +478,7 @@ int main(int argc, char **argv)
                "\"peak_host_mib\":%.1f,\"ram_touched_mib\":%.1f,"
                "\"backend_bytes_per_frame\":%.2f,\"layer_bytes_per_frame\":%zu,"
                "\"metadata_bytes_per_frame\":%.2f,\"checked\":%s,\"finding\":\"%s\"}\n",
-               ops->name, workload, preset, (unsigned long long)space.usable_frames, w.n,
+               def->name, workload, preset, (unsigned long long)space.usable_frames, w.n,
                a[runs / 2], a[0], a[runs - 1], f[runs / 2], f[0], f[runs - 1], p[runs / 2], p[0],
                p[runs - 1], timer,
                (unsigned long long)measured.ooms, (unsigned long long)measured.largest,

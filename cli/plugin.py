@@ -48,18 +48,18 @@ def shared_object_name(path):
     if len(names) != 1:
         plugin_error(path, f"exports {len(names) or 'no'} ff_backend_NAME symbol"
                            f"{'s (' + ', '.join(names) + ')' if names else ''}; it must export "
-                           f"exactly one `const ff_backend_ops ff_backend_NAME`")
-    # ff_backend_ops only grows at its end: an object built against an older backend.h
+                           f"exactly one `const ff_backend_def ff_backend_NAME`")
+    # ff_backend_def only grows at its end: an object built against an older backend.h
     # holds a shorter one, whose missing hooks would be read from whatever follows it.
-    want = contract_ops_size()
+    want = contract_def_size()
     if sizes[0] is not None and want and sizes[0] < want:
-        plugin_error(path, f"built against an older backend.h (its ff_backend_ops is "
+        plugin_error(path, f"built against an older backend.h (its ff_backend_def is "
                            f"{sizes[0]} bytes, this framefuzz's {want}): rebuild it")
     return names[0]
 
 
-def contract_ops_size():
-    """sizeof(ff_backend_ops) as this checkout builds it, read off a built-in back-end."""
+def contract_def_size():
+    """sizeof(ff_backend_def) as this checkout builds it, read off a built-in back-end."""
     base = Build()
     base.make_or_exit(base.fftool)
     proc = subprocess.run(["nm", "-S", base.fftool], stdout=subprocess.PIPE, text=True)

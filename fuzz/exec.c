@@ -288,7 +288,7 @@ static context *context_get(ff_exec *x, space_entry *se, const ff_target *t, ff_
     *c = (context){.se = se, .target = t, .sem = sem, .poison = poison, .x = x};
     ff_meta_opts mo = {.semantics = sem, .poison = poison, .step_budget = step_budget(&se->space),
                        .observer = observe, .observer_ctx = c, .bug = t->bug};
-    c->meta = ff_meta_create(&se->space, t->ops, &mo, err, errlen);
+    c->meta = ff_meta_create(&se->space, t->def, &mo, err, errlen);
     if (!c->meta) {
         free(c);
         return NULL;
@@ -447,7 +447,7 @@ static void observe(void *ctx, const ff_event *ev)
     ff_oracle_observe(c->se->oracle, ev);
     if (ev->kind == FF_EV_BACKEND_PANIC && x->nfindings == before && ev->call != FF_BCALL_CHECK)
         TRACE(x, "     (the allocator caught a request it had to refuse: %s)\n",
-              panic_cause(c->se->oracle, &c->target->ops->policy, ev));
+              panic_cause(c->se->oracle, &c->target->def->policy, ev));
 }
 
 /* ---------------------------------------------------------------- handle table */
@@ -534,7 +534,7 @@ static void alloc_request(run *r, const ff_op *op)
             TRACE(r->x, "     layer: %s\n", ff_meta_last_detail(r->m)->reason);
     }
     if (r->out && r->x->op_event &&
-        ff_oracle_request_malformed(&r->c->target->ops->policy, &req))
+        ff_oracle_request_malformed(&r->c->target->def->policy, &req))
         *r->out = (outcome){CMP_MALFORMED, 0, (uint8_t)r->x->op_status};
     layer_result(r, FF_CALL_ALLOC, st, h.start, h.count, 0);
 }
@@ -657,7 +657,7 @@ static void do_write(run *r, const ff_op *op)
     ff_pfn pfn = op->paddr >> FF_FRAME_SHIFT;
     uint32_t offset = (uint32_t)(op->paddr & (FF_FRAME_SIZE - 1));
     /* The space may have backing from another run; this run has it only if it asked. */
-    bool backed = r->c->poison || r->c->target->ops->policy.needs_backing;
+    bool backed = r->c->poison || r->c->target->def->policy.needs_backing;
     unsigned char *mem = backed ? ff_space_frame_mem(space, pfn) : NULL;
     if (!mem) {
         TRACE(r->x, "  -> skipped: %s\n", backed ? "past the top of the map"
@@ -742,7 +742,7 @@ static void drop_all(run *r)
  * order and was never listed shows as the request that fails (spurious-oom). */
 static void ask_top_order_again(run *r)
 {
-    const ff_policy *pol = &r->c->target->ops->policy;
+    const ff_policy *pol = &r->c->target->def->policy;
     const ff_oracle_baseline *b = &r->c->baseline;
     if (pol->placement != FF_PLACE_POW2_NATURAL || pol->max_order >= 64) return;
     const uint64_t top = UINT64_C(1) << pol->max_order;
@@ -884,7 +884,7 @@ static bool bound_to_agree(const ff_exec *x, size_t a, size_t b, size_t op, cons
 {
     if (oa->what == CMP_NONE || oa->what != ob->what) return false;
     if (op >= x->first_op[a] || op >= x->first_op[b]) return false;
-    const ff_policy *pa = &x->targets[a].ops->policy, *pb = &x->targets[b].ops->policy;
+    const ff_policy *pa = &x->targets[a].def->policy, *pb = &x->targets[b].def->policy;
     if (!pa->validates_frees || !pb->validates_frees) return false;
     if (oa->what == CMP_FREE) return pa->free_rule == pb->free_rule && oa->kind == ob->kind;
     return true;

@@ -117,7 +117,7 @@ static int cmd_list(bool json)
     if (json) printf("{\"backends\":[");
     else printf("Back-ends:\n");
     for (size_t i = 0; i < ff_backend_count; i++) {
-        const ff_backend_ops *b = ff_backends[i];
+        const ff_backend_def *b = ff_backends[i];
         const ff_policy *p = &b->policy;
         if (json) {
             printf("%s{\"name\":", i ? "," : "");

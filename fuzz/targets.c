@@ -14,9 +14,9 @@ void ff_targets_extend(ff_target_finder *find) { extra_targets = find; }
 
 bool ff_target_find(const char *name, ff_target *target)
 {
-    const ff_backend_ops *ops = ff_backend_find(name);
-    if (ops) {
-        *target = (ff_target){ops->name, ops, FF_BUG_NONE};
+    const ff_backend_def *def = ff_backend_find(name);
+    if (def) {
+        *target = (ff_target){def->name, def, FF_BUG_NONE};
         return true;
     }
     return extra_targets && extra_targets(name, target);
@@ -69,7 +69,7 @@ bool ff_target_inject(ff_target *targets, size_t n, ff_bug bug, char *err, size_
     if (!info) return true; /* none: nothing to switch on */
     bool layer = strcmp(info->where, "layer") == 0, placed = false;
     for (size_t i = 0; i < n; i++)
-        if (layer || strcmp(targets[i].ops->name, info->where) == 0) {
+        if (layer || strcmp(targets[i].def->name, info->where) == 0) {
             targets[i].bug = bug;
             placed = true;
         }

@@ -20,7 +20,7 @@
  * (ff_target_inject) and test targets whose flaw is in the layer. */
 typedef struct ff_target {
     const char *name;
-    const ff_backend_ops *ops;
+    const ff_backend_def *def;
     ff_bug bug;
 } ff_target;
 

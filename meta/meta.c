@@ -82,7 +82,7 @@ enum slot_field {
 
 struct ff_meta {
     ff_space *space;
-    const ff_backend_ops *ops;
+    const ff_backend_def *def;
     void *backend;
     ff_meta_opts opts;
     ff_env env;
@@ -319,7 +319,7 @@ FF_NO_COVERAGE static void call_enter(ff_meta *m, ff_backend_call call, ff_pfn s
     m->env.steps = 0;
     m->env.step_budget = call_budget(m, budget_frames);
     m->last.where[0] = 0;
-    ff_meta_current_call = (ff_meta_call_site){.backend = m->ops->name, .call = call,
+    ff_meta_current_call = (ff_meta_call_site){.backend = m->def->name, .call = call,
                                                .start = start, .count = count, .align = align};
     ff_meta_current_call.active = true;
 }
@@ -357,12 +357,12 @@ static void backend_left(ff_meta *m, ff_backend_call call, const ff_alloc_req *r
     ff_event ev = {.req = req, .start = start, .count = count, .call = call,
                    .reason = m->last.reason, .where = m->last.where};
     if (why == FF_EXIT_PANIC) {
-        set_reason(m, "%s panicked in %s%s%s: %s", m->ops->name, args, in, m->last.where,
+        set_reason(m, "%s panicked in %s%s%s: %s", m->def->name, args, in, m->last.where,
                    m->panic_message);
         m->death = FF_META_BACKEND_PANIC;
         ev.kind = FF_EV_BACKEND_PANIC;
     } else {
-        set_reason(m, "%s %s passed its budget of %llu steps%s%s", m->ops->name, args,
+        set_reason(m, "%s %s passed its budget of %llu steps%s%s", m->def->name, args,
                    (unsigned long long)m->env.step_budget, in, m->last.where);
         m->death = FF_META_HANG;
         ev.kind = FF_EV_HANG;
@@ -384,7 +384,7 @@ static __attribute__((noinline)) bool call_alloc(ff_meta *m, const ff_alloc_req 
         backend_left(m, FF_BCALL_ALLOC, req, 0, req->count, why);
         return false;
     }
-    *status = m->ops->alloc(m->backend, req, start);
+    *status = m->def->alloc(m->backend, req, start);
     call_leave();
     return true;
 }
@@ -399,7 +399,7 @@ static __attribute__((noinline)) bool call_free(ff_meta *m, ff_pfn start, uint64
         backend_left(m, FF_BCALL_FREE, NULL, start, count, why);
         return false;
     }
-    *status = m->ops->free(m->backend, start, count);
+    *status = m->def->free(m->backend, start, count);
     call_leave();
     return true;
 }
@@ -408,7 +408,7 @@ static __attribute__((noinline)) bool call_free(ff_meta *m, ff_pfn start, uint64
  * free naming them (a foreign free) must not scribble over the allocator's structures. */
 static void poison_freed(ff_meta *m, ff_pfn start, uint64_t count)
 {
-    uint32_t skip = m->ops->policy.inband_bytes;
+    uint32_t skip = m->def->policy.inband_bytes;
     if (start >= FF_PFN_LIMIT) return;
     ff_pfn end = count > FF_PFN_LIMIT - start ? FF_PFN_LIMIT : start + count;
     for (size_t i = 0; i < m->nkept && start < end; i++) {
@@ -513,7 +513,7 @@ static bool release_frame(ff_meta *m, ff_pfn pfn, release_batch *b)
  * frame after it and one pass over the refcounts decide. */
 FF_NO_COVERAGE static bool sole_holder_of_allocation(const ff_meta *m, ff_pfn start, uint64_t count)
 {
-    if (m->ops->policy.free_rule == FF_FREE_PIECEWISE || start >= m->nslots ||
+    if (m->def->policy.free_rule == FF_FREE_PIECEWISE || start >= m->nslots ||
         count > m->nslots - start || (m->flags[start] & F_HEAD) == 0 || m->link[start] != count)
         return false;
     ff_pfn next = start + count; /* and the allocation ends there */
@@ -540,7 +540,7 @@ static ff_meta_status drop_allocation(ff_meta *m, ff_pfn start, uint64_t count)
 static ff_meta_status drop_each_frame(ff_meta *m, ff_pfn start, uint64_t count)
 {
     release_batch b = {0};
-    bool exact = m->ops->policy.free_rule != FF_FREE_PIECEWISE;
+    bool exact = m->def->policy.free_rule != FF_FREE_PIECEWISE;
     log_slots(m, start, start + count, SF_REFCOUNT);
     for (uint64_t i = 0; i < count; i++) {
         ff_pfn p = start + i;
@@ -699,7 +699,7 @@ ff_meta_status ff_meta_alloc(ff_meta *m, const ff_alloc_req *req, uint8_t usage,
                 /* Taking it would corrupt someone else's frame: refuse, and keep the
                  * allocation out of circulation rather than free what is not ours. */
                 set_reason(m, "%s handed out frame 0x%llx, which is %s, not the allocator's",
-                           m->ops->name, (unsigned long long)pfn, ff_slot_state_name(vs));
+                           m->def->name, (unsigned long long)pfn, ff_slot_state_name(vs));
                 m->last.pfn = pfn;
                 return FF_META_BAD_HANDOUT;
             }
@@ -708,7 +708,7 @@ ff_meta_status ff_meta_alloc(ff_meta *m, const ff_alloc_req *req, uint8_t usage,
     }
     /* The frames are the caller's now, in-band bytes included: from here, poison and what
      * the caller writes are all they may hold (the oracle checks it when they go back). */
-    if (m->opts.poison) ff_space_poison_head(m->space, start, count, m->ops->policy.inband_bytes);
+    if (m->opts.poison) ff_space_poison_head(m->space, start, count, m->def->policy.inband_bytes);
     *out = (ff_handle){start, count};
     return FF_META_OK;
 }
@@ -915,7 +915,7 @@ static void *layer_base(ff_env *env)
 {
     ff_meta *m = (ff_meta *)(void *)((char *)env - offsetof(ff_meta, env));
     if (!m->creating) return NULL; /* documented: from create only */
-    if (!m->ops->policy.needs_backing) {
+    if (!m->def->policy.needs_backing) {
         m->base_refused = "its policy does not declare needs_backing";
         return NULL;
     }
@@ -941,13 +941,13 @@ static bool kept_frames_valid(ff_meta *m, char *err, size_t errlen)
                    ff_space_usable_in(m->space, r.start, r.count) == r.count;
         bool overlaps = i && m->kept[i - 1].start + m->kept[i - 1].count > r.start;
         if (!ram || overlaps) {
-            snprintf(err, errlen, "%s kept frames [0x%llx, +%llu) at create, which %s", m->ops->name,
+            snprintf(err, errlen, "%s kept frames [0x%llx, +%llu) at create, which %s", m->def->name,
                      (unsigned long long)r.start, (unsigned long long)r.count,
                      ram ? "it had kept already" : "are not usable RAM it was given");
             return false;
         }
     }
-    if (m->keep_refused) snprintf(err, errlen, "%s called ff_keep_frames outside create", m->ops->name);
+    if (m->keep_refused) snprintf(err, errlen, "%s called ff_keep_frames outside create", m->def->name);
     return !m->keep_refused;
 }
 
@@ -966,22 +966,22 @@ static __attribute__((noinline)) void *create_backend(ff_meta *m, char *err, siz
     if (setjmp(m->hang_jmp)) {
         call_leave();
         m->creating = false;
-        snprintf(err, errlen, "back-end %s panicked at create: %s", m->ops->name, m->panic_message);
+        snprintf(err, errlen, "back-end %s panicked at create: %s", m->def->name, m->panic_message);
         return NULL;
     }
-    backend = m->ops->create(&m->env, m->space->usable, m->space->nusable);
+    backend = m->def->create(&m->env, m->space->usable, m->space->nusable);
     call_leave();
     m->creating = false;
     if (!backend) {
         if (m->base_refused)
             snprintf(err, errlen, "back-end %s could not be created: ff_frame_base refused it, as %s",
-                     m->ops->name, m->base_refused);
+                     m->def->name, m->base_refused);
         else
-            snprintf(err, errlen, "back-end %s could not be created over this space", m->ops->name);
+            snprintf(err, errlen, "back-end %s could not be created over this space", m->def->name);
         return NULL;
     }
     if (!kept_frames_valid(m, err, errlen)) {
-        m->ops->destroy(backend);
+        m->def->destroy(backend);
         return NULL;
     }
     return backend;
@@ -992,7 +992,7 @@ static __attribute__((noinline)) void destroy_backend(ff_meta *m)
 {
     call_enter(m, FF_BCALL_DESTROY, 0, 0, 0, 0);
     m->env.step_budget = 0;
-    if (!setjmp(m->hang_jmp)) m->ops->destroy(m->backend);
+    if (!setjmp(m->hang_jmp)) m->def->destroy(m->backend);
     call_leave();
     m->backend = NULL;
 }
@@ -1008,10 +1008,10 @@ static void free_slots(ff_meta *m)
     ff_host_free(m->block_logged, m->nblocks);
 }
 
-ff_meta *ff_meta_create(ff_space *space, const ff_backend_ops *ops, const ff_meta_opts *opts,
+ff_meta *ff_meta_create(ff_space *space, const ff_backend_def *def, const ff_meta_opts *opts,
                         char *err, size_t errlen)
 {
-    if ((ops->policy.needs_backing || opts->poison) && !ff_space_has_backing(space) &&
+    if ((def->policy.needs_backing || opts->poison) && !ff_space_has_backing(space) &&
         !ff_space_enable_backing(space, FF_POISON_DEFAULT)) {
         snprintf(err, errlen, "cannot reserve host backing memory for %llu frames",
                  (unsigned long long)space->top);
@@ -1023,7 +1023,7 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_ops *ops, const ff_met
         return NULL;
     }
     m->space = space;
-    m->ops = ops;
+    m->def = def;
     m->opts = *opts;
     m->nslots = space->top;
     m->lock_holder = NO_HOLDER;
@@ -1070,15 +1070,15 @@ void ff_meta_destroy(ff_meta *m)
     free(m);
 }
 
-/* Puts a living instance back as create left it (ops->reset). False when it cannot,
+/* Puts a living instance back as create left it (def->reset). False when it cannot,
  * or panicked or spun doing so: it must then be rebuilt. */
 static __attribute__((noinline)) bool reset_backend(ff_meta *m)
 {
-    if (!m->backend || !m->ops->reset) return false;
+    if (!m->backend || !m->def->reset) return false;
     call_enter(m, FF_BCALL_RESET, 0, 0, 0, 0);
     m->env.step_budget = 0;
     volatile bool ok = false; /* set between setjmp and a longjmp that may skip it */
-    if (!setjmp(m->hang_jmp)) ok = m->ops->reset(m->backend);
+    if (!setjmp(m->hang_jmp)) ok = m->def->reset(m->backend);
     call_leave();
     /* The frames it reaches through its base are pristine again only in direct mode. */
     if (ok && m->used_base && !ff_space_direct(m->space)) ok = false;
@@ -1088,7 +1088,7 @@ static __attribute__((noinline)) bool reset_backend(ff_meta *m)
 bool ff_meta_reset(ff_meta *m)
 {
     /* An instance left through the hang handler or a panic is never trusted again. */
-    bool reuse = m->death == FF_META_OK && m->ops->reset;
+    bool reuse = m->death == FF_META_OK && m->def->reset;
     forget_slots(m);
     m->reached_frames = false; /* a reset below that reaches frames sets it again */
     m->lock_holder = NO_HOLDER;
@@ -1108,7 +1108,7 @@ bool ff_meta_reset(ff_meta *m)
 
 FF_NO_COVERAGE const ff_meta_last *ff_meta_last_detail(const ff_meta *m) { return &m->last; }
 FF_NO_COVERAGE bool ff_meta_dead(const ff_meta *m) { return m->death != FF_META_OK; }
-FF_NO_COVERAGE const ff_backend_ops *ff_meta_backend(const ff_meta *m) { return m->ops; }
+FF_NO_COVERAGE const ff_backend_def *ff_meta_backend(const ff_meta *m) { return m->def; }
 FF_NO_COVERAGE ff_semantics ff_meta_semantics(const ff_meta *m) { return m->opts.semantics; }
 FF_NO_COVERAGE bool ff_meta_poisoning(const ff_meta *m) { return m->opts.poison; }
 FF_NO_COVERAGE bool ff_meta_backend_reached_frames(const ff_meta *m)
@@ -1116,11 +1116,11 @@ FF_NO_COVERAGE bool ff_meta_backend_reached_frames(const ff_meta *m)
     return m->reached_frames || m->used_base;
 }
 size_t ff_meta_slot_bytes(void) { return SLOT_BYTES; }
-FF_NO_COVERAGE bool ff_meta_has_counter(const ff_meta *m) { return m->ops->free_frames != NULL; }
+FF_NO_COVERAGE bool ff_meta_has_counter(const ff_meta *m) { return m->def->free_frames != NULL; }
 
 FF_NO_COVERAGE uint64_t ff_meta_backend_free_frames(const ff_meta *m)
 {
-    return m->ops->free_frames ? m->ops->free_frames(m->backend) : 0;
+    return m->def->free_frames ? m->def->free_frames(m->backend) : 0;
 }
 
 FF_NO_COVERAGE const ff_range *ff_meta_kept(const ff_meta *m, size_t *n)
@@ -1131,7 +1131,7 @@ FF_NO_COVERAGE const ff_range *ff_meta_kept(const ff_meta *m, size_t *n)
 
 __attribute__((noinline)) const char *ff_meta_backend_check(ff_meta *m)
 {
-    if (!m->ops->check || m->death != FF_META_OK) return NULL;
+    if (!m->def->check || m->death != FF_META_OK) return NULL;
     /* A walk may take a few steps per frame of the map, and per word of structures
      * sized by a back-end's largest block in each zone: room for all that. */
     call_enter(m, FF_BCALL_CHECK, 0, 0, 0, 16 * (m->space->top + CHECK_WALK_SLACK));
@@ -1142,7 +1142,7 @@ __attribute__((noinline)) const char *ff_meta_backend_check(ff_meta *m)
         backend_left(m, FF_BCALL_CHECK, NULL, 0, 0, why);
         verdict = m->last.reason;
     } else {
-        verdict = m->ops->check(m->backend);
+        verdict = m->def->check(m->backend);
         call_leave();
     }
     return verdict;

@@ -145,7 +145,7 @@ typedef struct ff_meta ff_meta;
 /* Builds the layer and a back-end over the space's usable RAM. Backing memory is
  * enabled on the space when the back-end needs it or poisoning is asked for. Returns
  * NULL with a one-line reason in err. */
-ff_meta *ff_meta_create(ff_space *space, const ff_backend_ops *ops, const ff_meta_opts *opts,
+ff_meta *ff_meta_create(ff_space *space, const ff_backend_def *def, const ff_meta_opts *opts,
                         char *err, size_t errlen);
 void ff_meta_destroy(ff_meta *m);
 /* A fresh back-end, every slot and frame back to its initial state: O(touched).
@@ -201,7 +201,7 @@ const uint32_t *ff_meta_refcounts(const ff_meta *m, ff_pfn start, uint64_t count
 ff_pfn ff_meta_first_live(const ff_meta *m, ff_pfn start, ff_pfn end);
 
 /* The back-end behind the layer. */
-const ff_backend_ops *ff_meta_backend(const ff_meta *m);
+const ff_backend_def *ff_meta_backend(const ff_meta *m);
 /* Its free counter (ff_meta_has_counter), 0 when it keeps none. */
 uint64_t ff_meta_backend_free_frames(const ff_meta *m);
 bool ff_meta_has_counter(const ff_meta *m);

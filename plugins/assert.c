@@ -231,7 +231,7 @@ static const char *as_check(void *self)
     return frames[0] == x->free_frames ? NULL : "the free counter disagrees with the extents";
 }
 
-const ff_backend_ops ff_backend_assert = {
+const ff_backend_def ff_backend_assert = {
     .name = "assert",
     .summary = "example plug-in: first fit whose free asserts (ff_panic) instead of refusing",
     .policy =

@@ -6,7 +6,7 @@
  *   framefuzz fuzz --plugin plugins/extent.c --backends buddy,extent   (differential)
  *   framefuzz repro --plugin plugins/extent.c FILE
  *
- * A plug-in is one C file, NAME.c, that defines `const ff_backend_ops ff_backend_NAME`
+ * A plug-in is one C file, NAME.c, that defines `const ff_backend_def ff_backend_NAME`
  * with .name = "NAME" ([a-z0-9_], at most 24 characters). It includes backend.h and
  * nothing else of framefuzz. framefuzz builds it into every tool, harness and engine
  * in build/plugin-NAME/, and checks it against the contract before using it
@@ -210,7 +210,7 @@ static const char *ext_check(void *self)
     return total == x->free_frames ? NULL : "the free counter disagrees with the extents";
 }
 
-const ff_backend_ops ff_backend_extent = {
+const ff_backend_def ff_backend_extent = {
     .name = "extent",
     .summary = "example plug-in: first fit over a sorted array of free extents, checked frees",
     .policy =

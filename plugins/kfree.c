@@ -218,7 +218,7 @@ static const char *kf_check(void *self)
     return free_frames == k->free_frames ? NULL : "the free counter disagrees with the extents";
 }
 
-const ff_backend_ops ff_backend_kfree = {
+const ff_backend_def ff_backend_kfree = {
     .name = "kfree",
     .summary = "example plug-in: first fit, frees by address alone (kfree), checked frees",
     .policy =

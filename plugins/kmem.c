@@ -231,7 +231,7 @@ static const char *kmem_check(void *self)
                                                              : "the free counter disagrees with the bitmap";
 }
 
-const ff_backend_ops ff_backend_kmem = {
+const ff_backend_def ff_backend_kmem = {
     .name = "kmem",
     .summary = "example plug-in: kernel-style globals, first-fit bitmap kept in its own frames",
     .policy =

@@ -184,7 +184,7 @@ static const char *oe_check(void *self)
     return a->ram.frames - set == a->free_frames ? NULL : "the free counter disagrees with the bitmap";
 }
 
-const ff_backend_ops ff_backend_oneerr = {
+const ff_backend_def ff_backend_oneerr = {
     .name = "oneerr",
     .summary = "example plug-in: first-fit bitmap with one error code (FF_ERR_REJECTED) for every refusal",
     .policy =

@@ -307,7 +307,7 @@ static const char *sc_check(void *self)
     return free_frames == s->free_frames ? NULL : "the free counter disagrees with the blocks";
 }
 
-const ff_backend_ops ff_backend_sizeclass = {
+const ff_backend_def ff_backend_sizeclass = {
     .name = "sizeclass",
     .summary = "example plug-in: binary buddy to order 18, frees by power-of-two size class",
     .policy =

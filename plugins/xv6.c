@@ -144,7 +144,7 @@ static const char *xv6_check(void *self)
     return NULL;
 }
 
-const ff_backend_ops ff_backend_xv6 = {
+const ff_backend_def ff_backend_xv6 = {
     .name = "xv6",
     .summary = "example plug-in: xv6's kalloc, single frames on an in-band free list",
     .policy =

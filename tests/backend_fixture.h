@@ -1,6 +1,6 @@
 /*
  * backend_fixture.h — one back-end instance under test, and the checks every
- * back-end's unit tests make of it. A test file defines OPS (the ff_backend_ops under
+ * back-end's unit tests make of it. A test file defines OPS (the ff_backend_def under
  * test) before including this, and builds its own setup() on fixture_open(): whether
  * a fresh instance must pass check() is the back-end's business (bsa's does not).
  */

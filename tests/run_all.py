@@ -858,9 +858,9 @@ def plugin_tests():
                proc.returncode == 0 and "0 distinct finding" in proc.stdout,
                proc.stdout + proc.stderr)
 
-        bad = {"syntax.c": ('#include "backend.h"\nconst ff_backend_ops ff_backend_syntax = {',
+        bad = {"syntax.c": ('#include "backend.h"\nconst ff_backend_def ff_backend_syntax = {',
                             "syntax.c:", "does not build"),
-               "nohook.c": ('#include "backend.h"\nconst ff_backend_ops ff_backend_nohook = '
+               "nohook.c": ('#include "backend.h"\nconst ff_backend_def ff_backend_nohook = '
                             '{.name = "nohook"};\n', "required hook .create is missing", ""),
                "Bad-Name.c": ("", "the back-end name 'Bad-Name' is not 1 to 24 of [a-z0-9_]", "")}
         for name, (text, expect1, expect2) in bad.items():

@@ -10,7 +10,7 @@
 
 #include "backend.h"
 
-extern const ff_backend_ops ff_backend_bitmap;
+extern const ff_backend_def ff_backend_bitmap;
 #define OPS (&ff_backend_bitmap)
 #include "backend_fixture.h"
 

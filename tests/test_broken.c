@@ -32,7 +32,7 @@ static const ff_range map[] = {
 /* ---------------------------------------------------------------- one instance */
 
 typedef struct rig {
-    const ff_backend_ops *ops;
+    const ff_backend_def *def;
     ff_env env; /* the instance keeps a pointer to it: a rig never moves */
     void *b;
 } rig;
@@ -40,23 +40,23 @@ typedef struct rig {
 static void rig_open_ranges(rig *r, const char *name, const ff_range *ranges, size_t n)
 {
     memset(r, 0, sizeof *r);
-    r->ops = ff_broken_find(name);
-    CHECK(r->ops != NULL);
-    r->b = r->ops->create(&r->env, ranges, n);
+    r->def = ff_broken_find(name);
+    CHECK(r->def != NULL);
+    r->b = r->def->create(&r->env, ranges, n);
     CHECK(r->b != NULL);
-    CHECK(r->ops->check(r->b) == NULL);
+    CHECK(r->def->check(r->b) == NULL);
 }
 
 static void rig_open(rig *r, const char *name) { rig_open_ranges(r, name, map, MAP_N); }
-static void rig_close(rig *r) { r->ops->destroy(r->b); }
-static uint64_t counter(const rig *r) { return r->ops->free_frames(r->b); }
-static const char *check_of(rig *r) { return r->ops->check(r->b); }
+static void rig_close(rig *r) { r->def->destroy(r->b); }
+static uint64_t counter(const rig *r) { return r->def->free_frames(r->b); }
+static const char *check_of(rig *r) { return r->def->check(r->b); }
 
 static ff_status try_alloc(rig *r, uint64_t count, uint64_t align, ff_zone zone, ff_pfn *at)
 {
     ff_alloc_req req = {.count = count, .align = align, .zone = zone};
     *at = ~(ff_pfn)0;
-    return r->ops->alloc(r->b, &req, at);
+    return r->def->alloc(r->b, &req, at);
 }
 
 static ff_pfn take_at(const char *file, int line, rig *r, uint64_t count, uint64_t align,
@@ -65,16 +65,16 @@ static ff_pfn take_at(const char *file, int line, rig *r, uint64_t count, uint64
     ff_pfn at;
     ff_status st = try_alloc(r, count, align, zone, &at);
     if (st != FF_OK)
-        ff_test_fail(file, line, "%s: alloc(%" PRIu64 ", align %" PRIu64 ", %s) = %s", r->ops->name,
+        ff_test_fail(file, line, "%s: alloc(%" PRIu64 ", align %" PRIu64 ", %s) = %s", r->def->name,
                      count, align, ff_zone_name(zone), ff_status_name(st));
     return at;
 }
 
 static void give_at(const char *file, int line, rig *r, ff_pfn start, uint64_t count)
 {
-    ff_status st = r->ops->free(r->b, start, count);
+    ff_status st = r->def->free(r->b, start, count);
     if (st != FF_OK)
-        ff_test_fail(file, line, "%s: free(0x%" PRIx64 ", %" PRIu64 ") = %s", r->ops->name, start,
+        ff_test_fail(file, line, "%s: free(0x%" PRIx64 ", %" PRIu64 ") = %s", r->def->name, start,
                      count, ff_status_name(st));
 }
 
@@ -84,9 +84,9 @@ static void refused_at(const char *file, int line, rig *r, ff_pfn start, uint64_
 {
     uint64_t before = counter(r);
     bool clean_before = check_of(r) == NULL;
-    ff_status got = r->ops->free(r->b, start, count);
+    ff_status got = r->def->free(r->b, start, count);
     if (got != want)
-        ff_test_fail(file, line, "%s: free(0x%" PRIx64 ", %" PRIu64 ") = %s, want %s", r->ops->name,
+        ff_test_fail(file, line, "%s: free(0x%" PRIx64 ", %" PRIu64 ") = %s, want %s", r->def->name,
                      start, count, ff_status_name(got), ff_status_name(want));
     if (counter(r) != before)
         ff_test_fail(file, line, "rejected free moved the counter %" PRIu64 " -> %" PRIu64, before,
@@ -98,7 +98,7 @@ static void refused_at(const char *file, int line, rig *r, ff_pfn start, uint64_
 static void clean_at(const char *file, int line, rig *r)
 {
     const char *why = check_of(r);
-    if (why) ff_test_fail(file, line, "%s: check(): %s", r->ops->name, why);
+    if (why) ff_test_fail(file, line, "%s: check(): %s", r->def->name, why);
 }
 
 #define TAKE(r, count, align, zone) take_at(__FILE__, __LINE__, r, count, align, zone)
@@ -120,25 +120,25 @@ FF_TEST(broken_registry_lists_every_variant_once)
         "broken-poison",  "broken-badreq",   "broken-code",
     };
     CHECK_EQ(ff_broken_backend_count, sizeof names / sizeof names[0]);
-    const ff_backend_ops *none = ff_broken_find("broken-none");
+    const ff_backend_def *none = ff_broken_find("broken-none");
     CHECK(none == ff_broken_backends[0]);
     for (size_t i = 0; i < ff_broken_backend_count; i++) {
-        const ff_backend_ops *ops = ff_broken_backends[i];
-        CHECK_STREQ(ops->name, names[i]);
-        CHECK(strlen(ops->name) <= 20);
-        CHECK(ff_broken_find(names[i]) == ops);
-        CHECK(ops->summary && ops->summary[0]);
-        CHECK(ops->create && ops->destroy && ops->alloc && ops->free && ops->free_frames &&
-              ops->check);
-        for (size_t j = 0; j < i; j++) CHECK(ff_broken_backends[j]->create != ops->create);
-        bool poison = strcmp(ops->name, "broken-poison") == 0;
-        CHECK_EQ(ops->policy.needs_backing, poison);
-        CHECK_EQ(ops->policy.inband_bytes, poison ? 8 : 0);
-        CHECK_EQ(ops->policy.placement, FF_PLACE_ANY_RUN);
-        CHECK_EQ(ops->policy.rounding, FF_ROUND_NONE);
-        CHECK_EQ(ops->policy.free_rule, FF_FREE_EXACT);
-        CHECK_EQ(ops->policy.max_order, FF_ORDER_ANY);
-        CHECK(ops->policy.validates_frees && ops->policy.honours_zone && ops->policy.honours_align);
+        const ff_backend_def *def = ff_broken_backends[i];
+        CHECK_STREQ(def->name, names[i]);
+        CHECK(strlen(def->name) <= 20);
+        CHECK(ff_broken_find(names[i]) == def);
+        CHECK(def->summary && def->summary[0]);
+        CHECK(def->create && def->destroy && def->alloc && def->free && def->free_frames &&
+              def->check);
+        for (size_t j = 0; j < i; j++) CHECK(ff_broken_backends[j]->create != def->create);
+        bool poison = strcmp(def->name, "broken-poison") == 0;
+        CHECK_EQ(def->policy.needs_backing, poison);
+        CHECK_EQ(def->policy.inband_bytes, poison ? 8 : 0);
+        CHECK_EQ(def->policy.placement, FF_PLACE_ANY_RUN);
+        CHECK_EQ(def->policy.rounding, FF_ROUND_NONE);
+        CHECK_EQ(def->policy.free_rule, FF_FREE_EXACT);
+        CHECK_EQ(def->policy.max_order, FF_ORDER_ANY);
+        CHECK(def->policy.validates_frees && def->policy.honours_zone && def->policy.honours_align);
     }
     CHECK(ff_broken_find("none") == NULL);
     CHECK(ff_broken_find("bitmap") == NULL);
@@ -169,16 +169,16 @@ FF_TEST(broken_every_variant_round_trips_like_the_control)
 
 FF_TEST(broken_none_creates_over_any_range_list)
 {
-    const ff_backend_ops *ops = ff_broken_find("broken-none");
+    const ff_backend_def *def = ff_broken_find("broken-none");
     ff_env env = {0};
-    CHECK(ops->create(NULL, map, MAP_N) == NULL);
-    CHECK(ops->create(&env, NULL, 2) == NULL);
+    CHECK(def->create(NULL, map, MAP_N) == NULL);
+    CHECK(def->create(&env, NULL, 2) == NULL);
     const ff_range unsorted[] = {{0x50, 4}, {0x10, 4}};
-    CHECK(ops->create(&env, unsorted, 2) == NULL);
+    CHECK(def->create(&env, unsorted, 2) == NULL);
     const ff_range overlapping[] = {{0x10, 8}, {0x14, 8}};
-    CHECK(ops->create(&env, overlapping, 2) == NULL);
+    CHECK(def->create(&env, overlapping, 2) == NULL);
     const ff_range beyond[] = {{FF_PFN_LIMIT - 1, 2}};
-    CHECK(ops->create(&env, beyond, 1) == NULL);
+    CHECK(def->create(&env, beyond, 1) == NULL);
 
     rig r;
     rig_open_ranges(&r, "broken-none", NULL, 0);
@@ -458,7 +458,7 @@ FF_TEST(broken_none_matches_a_first_fit_model_step_by_step)
                         break;
                     }
             ff_status want = model_free_answer(m, start, count);
-            CHECK_EQ(r.ops->free(r.b, start, count), want);
+            CHECK_EQ(r.def->free(r.b, start, count), want);
             if (want == FF_OK) {
                 model_mark(m, start, count, 0);
                 frees++;
@@ -484,13 +484,13 @@ FF_TEST(broken_foreign_accepts_a_free_of_frames_that_are_not_ram)
     CHECK_EQ(TAKE1(&r, 46), 0x10);
     CHECK_EQ(TAKE1(&r, 2), 0x3e);
     /* A range running into the hole: accepted, RAM frames freed, all 4 counted. */
-    CHECK_EQ(r.ops->free(r.b, 0x3e, 4), FF_OK);
+    CHECK_EQ(r.def->free(r.b, 0x3e, 4), FF_OK);
     CHECK_EQ(counter(&r), MAP_FRAMES - 48 + 4);
     DIRTY(&r);                   /* the counter now exceeds the free frames by 2 */
     CHECK_EQ(TAKE1(&r, 2), 0x3e); /* the RAM frames really are free */
     /* Only a hole, or past all RAM. */
-    CHECK_EQ(r.ops->free(r.b, 0x40, 1), FF_OK);
-    CHECK_EQ(r.ops->free(r.b, 0x2000, 3), FF_OK);
+    CHECK_EQ(r.def->free(r.b, 0x40, 1), FF_OK);
+    CHECK_EQ(r.def->free(r.b, 0x2000, 3), FF_OK);
     CHECK_EQ(counter(&r), MAP_FRAMES - 48 + 2 + 1 + 3);
     /* Every other rejection is untouched. */
     REFUSED(&r, 0x10, 0, FF_ERR_INVALID);
@@ -517,10 +517,10 @@ FF_TEST(broken_double_accepts_a_free_of_free_frames)
     CHECK_EQ(TAKE1(&r, 2), 0x10);
     GIVE(&r, 0x10, 2);
     CLEAN(&r);
-    CHECK_EQ(r.ops->free(r.b, 0x10, 2), FF_OK); /* the same free again */
+    CHECK_EQ(r.def->free(r.b, 0x10, 2), FF_OK); /* the same free again */
     CHECK_EQ(counter(&r), MAP_FRAMES + 2);
     DIRTY(&r);
-    CHECK_EQ(r.ops->free(r.b, 0x50, 16), FF_OK); /* never allocated at all */
+    CHECK_EQ(r.def->free(r.b, 0x50, 16), FF_OK); /* never allocated at all */
     CHECK_EQ(counter(&r), MAP_FRAMES + 18);
     CHECK_EQ(TAKE1(&r, 2), 0x10); /* the frames stayed free */
     CHECK_EQ(counter(&r), MAP_FRAMES + 16);
@@ -538,7 +538,7 @@ FF_TEST(broken_wrongsize_accepts_a_free_with_the_wrong_count)
     rig_open(&r, "broken-wrongsize");
     CHECK_EQ(TAKE1(&r, 4), 0x10);
     /* Short: exactly [0x10, 0x12) goes back, 0x12-0x13 stay allocated without a head. */
-    CHECK_EQ(r.ops->free(r.b, 0x10, 2), FF_OK);
+    CHECK_EQ(r.def->free(r.b, 0x10, 2), FF_OK);
     CHECK_EQ(counter(&r), MAP_FRAMES - 2);
     DIRTY(&r);
     CHECK_EQ(TAKE1(&r, 3), 0x14);
@@ -549,7 +549,7 @@ FF_TEST(broken_wrongsize_accepts_a_free_with_the_wrong_count)
     CHECK_EQ(TAKE1(&r, 2), 0x10);
     CHECK_EQ(TAKE1(&r, 2), 0x12);
     /* Long, over the next allocation: both go. */
-    CHECK_EQ(r.ops->free(r.b, 0x10, 4), FF_OK);
+    CHECK_EQ(r.def->free(r.b, 0x10, 4), FF_OK);
     CHECK_EQ(counter(&r), MAP_FRAMES);
     CLEAN(&r);
     /* Long into free frames: the normal rejection. */
@@ -570,12 +570,12 @@ FF_TEST(broken_misaligned_accepts_a_free_from_inside_an_allocation)
     CHECK_EQ(TAKE1(&r, 4), 0x10);
     CHECK_EQ(TAKE1(&r, 2), 0x14);
     /* Frees [0x12, 0x14), the count notwithstanding. */
-    CHECK_EQ(r.ops->free(r.b, 0x12, 1), FF_OK);
+    CHECK_EQ(r.def->free(r.b, 0x12, 1), FF_OK);
     CHECK_EQ(counter(&r), MAP_FRAMES - 6 + 2);
     CLEAN(&r); /* a shorter allocation is still a consistent one */
     CHECK_EQ(TAKE1(&r, 2), 0x12);
     /* Inside the second allocation: frees to its end, not past it. */
-    CHECK_EQ(r.ops->free(r.b, 0x15, 1), FF_OK);
+    CHECK_EQ(r.def->free(r.b, 0x15, 1), FF_OK);
     CHECK_EQ(counter(&r), MAP_FRAMES - 6 + 1);
     /* Every other rejection is untouched. */
     REFUSED(&r, 0x10, 4, FF_ERR_WRONG_SIZE); /* head 0x10 now holds 2 frames */
@@ -724,9 +724,9 @@ FF_TEST(broken_poison_writes_past_its_declared_inband_bytes)
 {
     backing *bk = malloc(sizeof *bk);
     CHECK(bk);
-    const ff_backend_ops *ops = ff_broken_find("broken-poison");
-    CHECK(ops->policy.needs_backing);
-    CHECK_EQ(ops->policy.inband_bytes, 8);
+    const ff_backend_def *def = ff_broken_find("broken-poison");
+    CHECK(def->policy.needs_backing);
+    CHECK_EQ(def->policy.inband_bytes, 8);
 
     poison_round_trips("broken-poison", bk, true);
     /* The first frame of each freed block: 16 bytes of 0x5A, 8 more than declared. */

@@ -12,7 +12,7 @@
 
 #include "backend.h"
 
-extern const ff_backend_ops ff_backend_bsa;
+extern const ff_backend_def ff_backend_bsa;
 #define OPS (&ff_backend_bsa)
 #include "backend_fixture.h"
 

@@ -9,7 +9,7 @@
 #include "backend.h"
 #include "bugs.h"
 
-extern const ff_backend_ops ff_backend_buddy;
+extern const ff_backend_def ff_backend_buddy;
 #define OPS (&ff_backend_buddy)
 #include "backend_fixture.h"
 

@@ -25,51 +25,51 @@ static void contract_space(ff_space *space)
 }
 
 typedef struct instance {
-    const ff_backend_ops *ops;
+    const ff_backend_def *def;
     ff_env env;
     void *self;
 } instance;
 
-static void instance_create(instance *in, const ff_backend_ops *ops, ff_space *space)
+static void instance_create(instance *in, const ff_backend_def *def, ff_space *space)
 {
-    in->ops = ops;
+    in->def = def;
     in->env = (ff_env){.frame_mem = ff_space_frame_mem, .space = space, .resets = true};
-    in->self = ops->create(&in->env, space->usable, space->nusable);
+    in->self = def->create(&in->env, space->usable, space->nusable);
     CHECK(in->self);
 }
 
 /* Asserts a free is refused with `want` and changes nothing observable. */
 static void expect_refused(instance *in, ff_pfn start, uint64_t count, ff_status want)
 {
-    uint64_t before = in->ops->free_frames(in->self);
-    ff_status got = in->ops->free(in->self, start, count);
+    uint64_t before = in->def->free_frames(in->self);
+    ff_status got = in->def->free(in->self, start, count);
     if (got != want)
-        printf("  %s: free(0x%llx, %llu) answered %s, expected %s\n", in->ops->name,
+        printf("  %s: free(0x%llx, %llu) answered %s, expected %s\n", in->def->name,
                (unsigned long long)start, (unsigned long long)count, ff_status_name(got),
                ff_status_name(want));
     CHECK_EQ(got, want);
-    CHECK_EQ(in->ops->free_frames(in->self), before);
-    if (in->ops->check) {
-        const char *broken = in->ops->check(in->self);
-        if (broken) printf("  %s: %s\n", in->ops->name, broken);
+    CHECK_EQ(in->def->free_frames(in->self), before);
+    if (in->def->check) {
+        const char *broken = in->def->check(in->self);
+        if (broken) printf("  %s: %s\n", in->def->name, broken);
         CHECK(broken == NULL);
     }
 }
 
-static void run_contract(const ff_backend_ops *ops)
+static void run_contract(const ff_backend_def *def)
 {
     ff_space space;
     instance in;
     contract_space(&space);
-    instance_create(&in, ops, &space);
-    uint64_t free0 = ops->free_frames(in.self);
+    instance_create(&in, def, &space);
+    uint64_t free0 = def->free_frames(in.self);
     CHECK_EQ(free0, space.usable_frames);
 
     /* Fill RAM with 4-frame allocations, then find one followed by another. */
     ff_pfn blocks[64];
     size_t n = 0;
     ff_alloc_req four = {.count = 4, .zone = FF_ZONE_NORMAL};
-    while (n < 64 && ops->alloc(in.self, &four, &blocks[n]) == FF_OK) n++;
+    while (n < 64 && def->alloc(in.self, &four, &blocks[n]) == FF_OK) n++;
     CHECK(n >= 8);
     ff_pfn a = blocks[0], b = 0;
     bool followed = false;
@@ -102,18 +102,18 @@ static void run_contract(const ff_backend_ops *ops)
     expect_refused(&in, a, 8, FF_ERR_WRONG_SIZE);
 
     /* DOUBLE: a's frames once freed; a range touching free frames. */
-    CHECK_EQ(ops->free(in.self, a, 4), FF_OK);
+    CHECK_EQ(def->free(in.self, a, 4), FF_OK);
     expect_refused(&in, a, 4, FF_ERR_DOUBLE);
     expect_refused(&in, a + 1, 1, FF_ERR_DOUBLE);
     expect_refused(&in, a, 8, FF_ERR_DOUBLE);
 
     /* Everything else goes back cleanly and the counter returns to where it began. */
     for (size_t i = 0; i < n; i++)
-        if (blocks[i] != a) CHECK_EQ(ops->free(in.self, blocks[i], 4), FF_OK);
-    CHECK_EQ(ops->free_frames(in.self), free0);
-    if (ops->check) CHECK(ops->check(in.self) == NULL);
+        if (blocks[i] != a) CHECK_EQ(def->free(in.self, blocks[i], 4), FF_OK);
+    CHECK_EQ(def->free_frames(in.self), free0);
+    if (def->check) CHECK(def->check(in.self) == NULL);
 
-    ops->destroy(in.self);
+    def->destroy(in.self);
     ff_space_destroy(&space);
 }
 
@@ -121,10 +121,10 @@ FF_TEST(contract_validating_backends_reject_every_bad_free_without_change)
 {
     size_t validating = 0;
     for (size_t i = 0; i < ff_backend_count; i++) {
-        const ff_backend_ops *ops = ff_backends[i];
-        if (!ops->policy.validates_frees) continue;
-        CHECK_EQ(ops->policy.free_rule, FF_FREE_EXACT);
-        run_contract(ops);
+        const ff_backend_def *def = ff_backends[i];
+        if (!def->policy.validates_frees) continue;
+        CHECK_EQ(def->policy.free_rule, FF_FREE_EXACT);
+        run_contract(def);
         validating++;
     }
     CHECK(validating > 0); /* the test ran: buddy, bitmap and freelist validate */
@@ -133,26 +133,26 @@ FF_TEST(contract_validating_backends_reject_every_bad_free_without_change)
 FF_TEST(contract_malformed_allocations_are_invalid_everywhere)
 {
     for (size_t i = 0; i < ff_backend_count; i++) {
-        const ff_backend_ops *ops = ff_backends[i];
+        const ff_backend_def *def = ff_backends[i];
         ff_space space;
         instance in;
         contract_space(&space);
-        instance_create(&in, ops, &space);
-        uint64_t free0 = ops->free_frames(in.self);
+        instance_create(&in, def, &space);
+        uint64_t free0 = def->free_frames(in.self);
         ff_pfn start;
         ff_alloc_req bad_align = {.count = 1, .align = 3, .zone = FF_ZONE_NORMAL};
         ff_alloc_req bad_zone = {.count = 1, .zone = (ff_zone)7};
         ff_alloc_req huge = {.count = UINT64_MAX, .zone = FF_ZONE_NORMAL};
-        CHECK_EQ(ops->alloc(in.self, &bad_align, &start), FF_ERR_INVALID);
-        CHECK_EQ(ops->alloc(in.self, &bad_zone, &start), FF_ERR_INVALID);
-        ff_status st = ops->alloc(in.self, &huge, &start);
+        CHECK_EQ(def->alloc(in.self, &bad_align, &start), FF_ERR_INVALID);
+        CHECK_EQ(def->alloc(in.self, &bad_zone, &start), FF_ERR_INVALID);
+        ff_status st = def->alloc(in.self, &huge, &start);
         CHECK(st == FF_ERR_INVALID || st == FF_ERR_NOMEM);
-        if (ops->policy.validates_frees) {
+        if (def->policy.validates_frees) {
             ff_alloc_req zero = {.count = 0, .zone = FF_ZONE_NORMAL};
-            CHECK_EQ(ops->alloc(in.self, &zero, &start), FF_ERR_INVALID);
+            CHECK_EQ(def->alloc(in.self, &zero, &start), FF_ERR_INVALID);
         }
-        CHECK_EQ(ops->free_frames(in.self), free0);
-        ops->destroy(in.self);
+        CHECK_EQ(def->free_frames(in.self), free0);
+        def->destroy(in.self);
         ff_space_destroy(&space);
     }
 }
@@ -168,13 +168,13 @@ FF_TEST(contract_every_backend_is_registered_once_with_a_sane_policy)
 {
     CHECK_EQ(ff_backend_count, registered_lines);
     for (size_t i = 0; i < ff_backend_count; i++) {
-        const ff_backend_ops *ops = ff_backends[i];
-        CHECK(ff_backend_find(ops->name) == ops);
-        CHECK(ops->create && ops->destroy && ops->alloc && ops->free && ops->free_frames);
-        CHECK(ops->summary && ops->summary[0]);
-        CHECK(ops->policy.max_order < 64 || ops->policy.max_order == FF_ORDER_ANY);
-        CHECK(ops->policy.inband_bytes < FF_FRAME_SIZE);
-        if (ops->policy.inband_bytes) CHECK(ops->policy.needs_backing);
+        const ff_backend_def *def = ff_backends[i];
+        CHECK(ff_backend_find(def->name) == def);
+        CHECK(def->create && def->destroy && def->alloc && def->free && def->free_frames);
+        CHECK(def->summary && def->summary[0]);
+        CHECK(def->policy.max_order < 64 || def->policy.max_order == FF_ORDER_ANY);
+        CHECK(def->policy.inband_bytes < FF_FRAME_SIZE);
+        if (def->policy.inband_bytes) CHECK(def->policy.needs_backing);
     }
     CHECK(ff_backend_find("nope") == NULL);
     CHECK(!ff_backend_find("bsa")->policy.validates_frees);
@@ -195,34 +195,34 @@ FF_TEST(contract_every_registered_backend_validates)
 FF_TEST(contract_validation_names_what_is_wrong)
 {
     char err[200];
-    ff_backend_ops ops = *ff_backend_find("buddy");
-    ops.name = "My Alloc";
-    CHECK(!ff_backend_validate(&ops, err, sizeof err));
+    ff_backend_def def = *ff_backend_find("buddy");
+    def.name = "My Alloc";
+    CHECK(!ff_backend_validate(&def, err, sizeof err));
     CHECK(strstr(err, "name 'My Alloc'") != NULL);
 
-    ops = *ff_backend_find("buddy");
-    ops.free = NULL;
-    CHECK(!ff_backend_validate(&ops, err, sizeof err));
+    def = *ff_backend_find("buddy");
+    def.free = NULL;
+    CHECK(!ff_backend_validate(&def, err, sizeof err));
     CHECK_STREQ(err, "buddy: the required hook .free is missing");
 
-    ops = *ff_backend_find("bitmap");
-    ops.policy.rounding = FF_ROUND_POW2;
-    CHECK(!ff_backend_validate(&ops, err, sizeof err));
+    def = *ff_backend_find("bitmap");
+    def.policy.rounding = FF_ROUND_POW2;
+    CHECK(!ff_backend_validate(&def, err, sizeof err));
     CHECK(strstr(err, "power-of-two rounding needs power-of-two placement") != NULL);
 
-    ops = *ff_backend_find("bitmap");
-    ops.policy.inband_bytes = 16;
-    CHECK(!ff_backend_validate(&ops, err, sizeof err));
+    def = *ff_backend_find("bitmap");
+    def.policy.inband_bytes = 16;
+    CHECK(!ff_backend_validate(&def, err, sizeof err));
     CHECK(strstr(err, "not needs_backing") != NULL);
 
-    ops = *ff_backend_find("buddy");
-    ops.policy.max_order = 41;
-    CHECK(!ff_backend_validate(&ops, err, sizeof err));
+    def = *ff_backend_find("buddy");
+    def.policy.max_order = 41;
+    CHECK(!ff_backend_validate(&def, err, sizeof err));
     CHECK(strstr(err, "max_order 41") != NULL);
 
-    ops = *ff_backend_find("freelist");
-    ops.policy.inband_bytes = FF_FRAME_SIZE;
-    CHECK(!ff_backend_validate(&ops, err, sizeof err));
+    def = *ff_backend_find("freelist");
+    def.policy.inband_bytes = FF_FRAME_SIZE;
+    CHECK(!ff_backend_validate(&def, err, sizeof err));
     CHECK(strstr(err, "inband_bytes 4096") != NULL);
 }
 
@@ -247,7 +247,7 @@ static uint64_t workload(instance *in, uint64_t seed, unsigned steps, ff_pfn top
             ff_alloc_req req = {.count = counts[(x >> 8) % 8], .align = aligns[(x >> 16) % 4],
                                 .zone = (ff_zone)((x >> 24) % FF_ZONE_COUNT)};
             ff_pfn start = 0;
-            st = in->ops->alloc(in->self, &req, &start);
+            st = in->def->alloc(in->self, &req, &start);
             MIX(st);
             if (st == FF_OK) {
                 MIX(start);
@@ -256,17 +256,17 @@ static uint64_t workload(instance *in, uint64_t seed, unsigned steps, ff_pfn top
             }
         } else if (what < 7 && nheld) {
             size_t k = (size_t)((x >> 8) % nheld);
-            st = in->ops->free(in->self, held[k].start, held[k].count);
+            st = in->def->free(in->self, held[k].start, held[k].count);
             MIX(st);
             held[k] = held[--nheld];
         } else {
             /* Frees it does not hold: refused, or for bsa accepted and remembered. */
-            st = in->ops->free(in->self, (x >> 8) % top, 1 + (x >> 32) % 8);
+            st = in->def->free(in->self, (x >> 8) % top, 1 + (x >> 32) % 8);
             MIX(st);
         }
-        MIX(in->ops->free_frames(in->self));
+        MIX(in->def->free_frames(in->self));
     }
-    if (in->ops->check) MIX(in->ops->check(in->self) == NULL);
+    if (in->def->check) MIX(in->def->check(in->self) == NULL);
 #undef MIX
     return hash;
 }
@@ -274,31 +274,31 @@ static uint64_t workload(instance *in, uint64_t seed, unsigned steps, ff_pfn top
 FF_TEST(contract_reset_gives_back_exactly_what_create_made)
 {
     for (size_t i = 0; i < ff_backend_count; i++) {
-        const ff_backend_ops *ops = ff_backends[i];
-        if (!ops->reset) continue; /* optional: the layer rebuilds such a back-end */
+        const ff_backend_def *def = ff_backends[i];
+        if (!def->reset) continue; /* optional: the layer rebuilds such a back-end */
         ff_space used_space, fresh_space;
         instance used, fresh;
         contract_space(&used_space);
         contract_space(&fresh_space);
-        instance_create(&used, ops, &used_space);
+        instance_create(&used, def, &used_space);
         for (uint64_t round = 1; round <= 4; round++) {
             /* Something different every round, then back to the start as the layer
              * does it: the frames first, then the instance. */
             workload(&used, round * 7919, 300, used_space.top);
             ff_space_reset(&used_space);
-            CHECK(ops->reset(used.self));
-            instance_create(&fresh, ops, &fresh_space);
+            CHECK(def->reset(used.self));
+            instance_create(&fresh, def, &fresh_space);
             uint64_t want = workload(&fresh, 99, 400, fresh_space.top);
             uint64_t got = workload(&used, 99, 400, used_space.top);
             if (got != want) printf("  %s: round %llu answers differently after reset\n",
-                                    ops->name, (unsigned long long)round);
+                                    def->name, (unsigned long long)round);
             CHECK_EQ(got, want);
-            ops->destroy(fresh.self);
+            def->destroy(fresh.self);
             ff_space_reset(&fresh_space);
             ff_space_reset(&used_space);
-            CHECK(ops->reset(used.self));
+            CHECK(def->reset(used.self));
         }
-        ops->destroy(used.self);
+        def->destroy(used.self);
         ff_space_destroy(&used_space);
         ff_space_destroy(&fresh_space);
     }

@@ -441,7 +441,7 @@ FF_TEST(exec_drain_plan_covers_the_usable_ram)
     ff_space space;
     char err[200];
     CHECK(ff_space_init_preset(&space, "tiny", err, sizeof err));
-    const ff_backend_ops *kinds[] = {ff_backend_find("buddy"), ff_backend_find("bitmap")};
+    const ff_backend_def *kinds[] = {ff_backend_find("buddy"), ff_backend_find("bitmap")};
     for (size_t k = 0; k < 2; k++) {
         ff_alloc_req *reqs;
         size_t n;

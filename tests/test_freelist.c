@@ -13,7 +13,7 @@
 #include "backend.h"
 #include "unit.h"
 
-extern const ff_backend_ops ff_backend_freelist;
+extern const ff_backend_def ff_backend_freelist;
 #define FL (&ff_backend_freelist)
 #define POISON 0xAA
 #define USER_FILL 0x55

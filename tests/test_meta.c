@@ -60,10 +60,10 @@ static void space_1760(ff_space *space)
 static ff_meta *make_meta(ff_space *space, const char *backend, ff_semantics sem, recorder *rec)
 {
     char err[160];
-    const ff_backend_ops *ops = ff_backend_find(backend);
-    CHECK(ops);
+    const ff_backend_def *def = ff_backend_find(backend);
+    CHECK(def);
     ff_meta_opts opts = {.semantics = sem, .observer = rec ? record : NULL, .observer_ctx = rec};
-    ff_meta *m = ff_meta_create(space, ops, &opts, err, sizeof err);
+    ff_meta *m = ff_meta_create(space, def, &opts, err, sizeof err);
     if (!m) printf("  ff_meta_create: %s\n", err);
     CHECK(m);
     return m;
@@ -359,11 +359,11 @@ FF_TEST(meta_step_budget_turns_a_long_loop_into_a_hang)
     ff_space space;
     recorder rec = {0};
     CHECK(ff_space_init_preset(&space, "qemu", (char[128]){0}, 128));
-    const ff_backend_ops *ops = ff_backend_find("buddy");
+    const ff_backend_def *def = ff_backend_find("buddy");
     ff_meta_opts opts = {.semantics = FF_SEM_HARDENED, .step_budget = 1, .observer = record,
                          .observer_ctx = &rec};
     char err[128];
-    ff_meta *m = ff_meta_create(&space, ops, &opts, err, sizeof err);
+    ff_meta *m = ff_meta_create(&space, def, &opts, err, sizeof err);
     CHECK(m);
     ff_handle h;
     /* The first order-0 allocation splits a large block: many steps, more than the
@@ -410,7 +410,7 @@ static ff_status spin_free(void *self, ff_pfn start, uint64_t count)
     (void)count;
     return spin_walk(self);
 }
-static const ff_backend_ops spin_ops = {
+static const ff_backend_def spin_ops = {
     .name = "spin",
     .summary = "test-only: every call walks without end",
     .policy = {.placement = FF_PLACE_ANY_RUN, .rounding = FF_ROUND_NONE, .free_rule = FF_FREE_EXACT,
@@ -497,12 +497,12 @@ FF_TEST(meta_poison_catches_a_write_into_a_free_frame)
 {
     ff_space space;
     CHECK(ff_space_init_preset(&space, "tiny", (char[128]){0}, 128));
-    const ff_backend_ops *ops = ff_backend_find("freelist");
-    poison_watch w = {.space = &space, .skip = ops->policy.inband_bytes};
+    const ff_backend_def *def = ff_backend_find("freelist");
+    poison_watch w = {.space = &space, .skip = def->policy.inband_bytes};
     ff_meta_opts opts = {.semantics = FF_SEM_HARDENED, .poison = true,
                          .observer = check_handout_poison, .observer_ctx = &w};
     char err[128];
-    ff_meta *m = ff_meta_create(&space, ops, &opts, err, sizeof err);
+    ff_meta *m = ff_meta_create(&space, def, &opts, err, sizeof err);
     CHECK(m);
     ff_handle h, again;
     CHECK_EQ(ff_meta_alloc(m, &one_frame, 1, &h), FF_META_OK);

@@ -231,7 +231,7 @@ static ff_status shim_free(void *self, ff_pfn start, uint64_t count)
 static uint64_t shim_free_frames(const void *self) { return ((const shim *)self)->nfree; }
 
 /* The shim as a target, with its policy declared as cfg says. */
-static ff_backend_ops shim_ops;
+static ff_backend_def shim_ops;
 
 static ff_target shim_target(void)
 {
@@ -239,7 +239,7 @@ static ff_target shim_target(void)
                         : cfg.size_class ? FF_FREE_SIZE_CLASS
                         : cfg.piecewise  ? FF_FREE_PIECEWISE
                                          : FF_FREE_EXACT;
-    shim_ops = (ff_backend_ops){
+    shim_ops = (ff_backend_def){
         .name = "shim",
         .summary = "TEST-ONLY",
         .policy = {.placement = cfg.pow2 ? FF_PLACE_POW2_NATURAL : FF_PLACE_ANY_RUN,

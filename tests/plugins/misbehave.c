@@ -153,7 +153,7 @@ static ff_status mb_free(void *self, ff_pfn start, uint64_t count)
 
 static uint64_t mb_free_frames(const void *self) { return ((const misbehave *)self)->nfree; }
 
-const ff_backend_ops ff_backend_misbehave = {
+const ff_backend_def ff_backend_misbehave = {
     .name = "misbehave",
     .summary = "TEST-ONLY: a correct first fit that misbehaves as built (-DMISBEHAVE_...)",
     .policy = {.placement = FF_PLACE_ANY_RUN, .rounding = FF_ROUND_NONE, .free_rule = FF_FREE_EXACT,

@@ -18,7 +18,7 @@
  * nothing. The free counter is kept, never recomputed; check() walks every frame.
  * Searches are O(frames): these back-ends only ever run on small test maps.
  *
- * The flaws. Each instance remembers the flaw of the ops it was created through
+ * The flaws. Each instance remembers the flaw of the def it was created through
  * (one create wrapper per variant). Every flaw is one `if (b->flaw == FLAW_X)` branch
  * with a comment naming the bug; two need a trace in the state encoding:
  *   F_PAD   broken-reserve: a head whose allocation holds one frame more than asked;
@@ -171,7 +171,7 @@ static void *broken_create(ff_env *env, const ff_range *ranges, size_t nranges, 
     return b;
 }
 
-/* One create per variant: the instance learns its flaw from the ops it came through. */
+/* One create per variant: the instance learns its flaw from the def it came through. */
 #define X(id, name, summary)                                                                  \
     static void *create_##id(ff_env *env, const ff_range *ranges, size_t nranges)             \
     {                                                                                         \
@@ -448,7 +448,7 @@ static const char *broken_check(void *self)
 
 /* All variants declare the control's policy; only broken-poison claims in-band bytes. */
 #define X(id, name_, summary_)                                                                \
-    static const ff_backend_ops ops_##id = {                                                  \
+    static const ff_backend_def ops_##id = {                                                  \
         .name = name_,                                                                        \
         .summary = summary_,                                                                  \
         .policy =                                                                             \
@@ -473,7 +473,7 @@ static const char *broken_check(void *self)
 BROKEN_VARIANTS(X)
 #undef X
 
-const ff_backend_ops *const ff_broken_backends[] = {
+const ff_backend_def *const ff_broken_backends[] = {
 #define X(id, name, summary) &ops_##id,
     BROKEN_VARIANTS(X)
 #undef X
@@ -481,7 +481,7 @@ const ff_backend_ops *const ff_broken_backends[] = {
 
 const size_t ff_broken_backend_count = sizeof ff_broken_backends / sizeof ff_broken_backends[0];
 
-const ff_backend_ops *ff_broken_find(const char *name)
+const ff_backend_def *ff_broken_find(const char *name)
 {
     if (!name) return NULL;
     for (size_t i = 0; i < ff_broken_backend_count; i++)
@@ -503,9 +503,9 @@ static const struct {
 
 static bool find_broken_target(const char *name, ff_target *target)
 {
-    const ff_backend_ops *ops = ff_broken_find(name);
-    if (ops) {
-        *target = (ff_target){ops->name, ops, FF_BUG_NONE};
+    const ff_backend_def *def = ff_broken_find(name);
+    if (def) {
+        *target = (ff_target){def->name, def, FF_BUG_NONE};
         return true;
     }
     for (size_t i = 0; i < sizeof layer_fault_targets / sizeof layer_fault_targets[0]; i++)

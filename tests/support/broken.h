@@ -18,8 +18,8 @@
 #include "backend.h"
 
 /* TEST-ONLY. Each entry is the base allocator with one labelled flaw. */
-extern const ff_backend_ops *const ff_broken_backends[];
+extern const ff_backend_def *const ff_broken_backends[];
 extern const size_t ff_broken_backend_count;
-const ff_backend_ops *ff_broken_find(const char *name); /* NULL if unknown */
+const ff_backend_def *ff_broken_find(const char *name); /* NULL if unknown */
 
 #endif

@@ -85,7 +85,7 @@ static ff_status sp_free(void *self, ff_pfn start, uint64_t count)
 
 static uint64_t sp_free_frames(const void *self) { return ((const split *)self)->nfree; }
 
-const ff_backend_ops ff_backend_split = {
+const ff_backend_def ff_backend_split = {
     .name = "split",
     .summary = "TEST-ONLY: a plug-in of two C files, two headers and command-line flags",
     .policy = {.placement = FF_PLACE_ANY_RUN, .rounding = FF_ROUND_NONE,
