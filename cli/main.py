@@ -60,7 +60,8 @@ def cmd_repro(opts, build):
     if getattr(opts, "default_backend", None):
         replay += ["--default-backend", opts.default_backend]
     for flag, value in (("--backend", opts.backend), ("--semantics", opts.semantics),
-                        ("--poison", opts.poison), ("--map", getattr(opts, "map", None))):
+                        ("--poison", opts.poison), ("--map", getattr(opts, "map", None)),
+                        ("--bug", opts.bug)):
         if value:
             replay += [flag, value]
     for flag, on in (("--keep-going", opts.keep_going), ("--binary", opts.binary)):
@@ -128,7 +129,7 @@ def sanitized_replay(path, opts, build):
     are caught at the faulting access, and prints the sanitizer's report."""
     print(f"\n--- {path} under ASan+UBSan (the fuzzing harness) ---")
     dec = subprocess.run([build.fftool, "decode", "--json"] + (["--binary"] if opts.binary else [])
-                         + ["--", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         + (["--bug", opts.bug] if opts.bug else []) + ["--", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, errors="replace")
     if dec.returncode != 0:
         print("not replayed: " + (dec.stderr.strip().splitlines() or ["it does not decode"])[-1])
@@ -192,6 +193,7 @@ def cmd_minimize(opts, build):
         args += ["--default-backend", opts.default_backend]
     for flag, value in (("--backend", opts.backend), ("--semantics", opts.semantics),
                         ("--poison", opts.poison), ("--signature", opts.signature),
+                        ("--bug", opts.bug),
                         ("--map", getattr(opts, "map", None)), ("-o", opts.output)):
         if value:
             args += [flag, value]
@@ -388,6 +390,9 @@ def main(argv):
     p.add_argument("--semantics", choices=["asterinas-2024", "hardened"],
                    help="override the program's metadata semantics")
     p.add_argument("--poison", choices=["on", "off"], help="override the program's poisoning")
+    p.add_argument("--bug", metavar="NAME",
+                   help="switch an injected bug on (framefuzz list names them), as the "
+                        "program's 'bug' line does")
     p.add_argument("--keep-going", action="store_true",
                    help="run past the first finding, to show what follows from it")
     p.add_argument("--quiet", action="store_true", help="verdicts only, no trace")
@@ -415,6 +420,7 @@ def main(argv):
     p.add_argument("--backend", metavar="LIST", help="as for repro")
     p.add_argument("--semantics", choices=["asterinas-2024", "hardened"], help="as for repro")
     p.add_argument("--poison", choices=["on", "off"], help="as for repro")
+    p.add_argument("--bug", metavar="NAME", help="as for repro")
     p.add_argument("--binary", action="store_true", help="as for repro")
     p.add_argument("-o", "--output", metavar="OUT", help="write the text here (default: stdout)")
     p.add_argument("--json", action="store_true",
@@ -556,4 +562,11 @@ def main(argv):
             # What the campaign forced on every input, unless said otherwise here.
             opts.semantics = opts.semantics or config.get("semantics")
             opts.map = config.get("map")
-    return opts.func(opts, build)
+    try:
+        return opts.func(opts, build)
+    except BrokenPipeError:
+        # The reader went away (`framefuzz triage DIR | head`): what is still being
+        # written goes nowhere, and the command ends as it would have, quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1

@@ -508,6 +508,41 @@ def crash_site_tests():
            f"its own site", tried >= 20 and not wrong, "\n".join(wrong))
 
 
+def launcher_tests():
+    """What the launcher adds around fftool: --bug on repro and minimize, and output cut
+    short by its reader."""
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = os.path.join(tmp, "plain.txt")
+        with open(os.path.join(ROOT, "corpus", "bugs", "buddy-foreign-free.txt")) as f:
+            text = "".join(l for l in f if not l.startswith("bug "))
+        with open(plain, "w") as f:
+            f.write(text)
+        clean = cli(["repro", "--quiet", plain])
+        found = cli(["repro", "--quiet", "--bug", "buddy-foreign-free", plain])
+        report("cli: repro --bug switches an injected bug on for a program naming none",
+               clean.returncode == 0 and found.returncode == 1
+               and "verdict: accepted-foreign-free@buddy op 0" in found.stdout,
+               clean.stdout + found.stdout + found.stderr)
+        small = os.path.join(tmp, "small.txt")
+        proc = cli(["minimize", "--bug", "buddy-foreign-free", "-o", small, plain])
+        again = cli(["repro", "--quiet", small]) if os.path.exists(small) else proc
+        report("cli: minimize --bug writes the bug into the reproducer, which replays with no flags",
+               proc.returncode == 0 and again.returncode == 1
+               and "bug buddy-foreign-free" in open(small).read()
+               and "accepted-foreign-free@buddy" in again.stdout, proc.stderr + again.stdout)
+        ok, detail = one_line_error(cli(["repro", "--bug", "nope", plain]))
+        report("cli: repro --bug with an unknown bug is a one-line error, exit 2", ok, detail)
+    # A reader that stops early: no traceback, whatever the command was writing.
+    # (40 traces: more than a pipe holds, so the writer always meets the closed end.)
+    proc = subprocess.run(f"'{os.path.join(ROOT, 'framefuzz')}' repro --keep-going "
+                          + " ".join([f"'{STORY}'"] * 40) + " | head -1",
+                          shell=True, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True)
+    report("cli: output cut short by its reader (| head -1) ends without a traceback",
+           proc.stdout.count("\n") == 1 and "Traceback" not in proc.stderr
+           and "BrokenPipe" not in proc.stderr, proc.stderr[-1500:])
+
+
 def backend_name_tests():
     """The language records a program's back-end names; its runner checks them. What a
     user sees: a text program naming a back-end this build lacks is a one-line error
@@ -1859,6 +1894,7 @@ def main():
     docs_tests()
     repro_cli_tests()
     backend_name_tests()
+    launcher_tests()
     bugs_tests()
     json_tests()
     print(f"{passed} passed, {failed} failed")
