@@ -45,8 +45,8 @@ FUZZ_TARGETS := $(wildcard fuzz/fuzz_*.c)
 BACKENDS  := $(shell sed -n 's/^FF_BACKEND(\([a-z0-9_]*\)).*/\1/p' allocators/backends.def)
 # Everything but the programs' mains goes into the library.
 LIB_SRC   := $(sort $(wildcard allocators/*.c machine/*.c meta/*.c oracle/*.c) $(filter-out $(TOOL_SRC) $(REPLAY_SRC) $(AFL_SRC) $(FUZZ_TARGETS),$(wildcard fuzz/*.c)))
-# Test-only code (the broken back-ends and targets): linked into the unit tests and the
-# test tools, never into the shipped programs, which refuse those names.
+# Test-only code (tests/support: flawed back-ends and targets): linked into the unit
+# tests and the test tools, never into the shipped programs, which refuse those names.
 TEST_SUPPORT_SRC := $(wildcard tests/support/*.c)
 TEST_SRC  := $(sort $(wildcard tests/test_*.c)) tests/unit.c $(TEST_SUPPORT_SRC)
 TEST_INC  := -Itests -Itests/support
@@ -166,7 +166,7 @@ $(B)/ffcompare: $(COMPARE_SRC) bench/workload.h bench/measure.h $(B)/libframefuz
 	$(CC) $(CSTD) $(WARN) $(INC) -Ibench -O2 -g $(COMPARE_SRC) $(B)/libframefuzz.a $(PLUGIN_LINK) -o $@.tmp$$$$ && mv -f $@.tmp$$$$ $@
 
 # fftool with the test-only targets: what replays the oracle's regression suite
-# (tests/regressions), whose reproducers run on the broken back-ends.
+# (tests/regressions), whose reproducers run on those flawed back-ends.
 $(B)/test/fftool: $(TOOL_SRC) $(TEST_SUPPORT_SRC) $(B)/libframefuzz.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(INC) $(TEST_INC) $(CFLAGS) $(TOOL_SRC) $(TEST_SUPPORT_SRC) $(B)/libframefuzz.a -o $@

@@ -816,7 +816,7 @@ static uint64_t counter(const ff_oracle *o) { return ff_meta_backend_free_frames
 static void judge_counter(ff_oracle *o, const char *what)
 {
     if (!o->has_counter) return;
-    /* Modular: a broken back-end's counter may wrap below zero. */
+    /* Modular: a buggy back-end's counter may wrap below zero. */
     uint64_t skew = counter(o) - o->shadow_free;
     if (skew == o->counter_skew) return;
     if (o->nfindings == o->findings_at_event)
