@@ -107,7 +107,7 @@ def main():
         if not os.path.isdir(build_dir):
             continue
         floors = FLOORS[build_name]
-        print(f"exec/s, one core, {args.seconds} s from corpus/TARGET, hardened semantics "
+        print(f"exec/s, one core, {args.seconds} s from the target's seeds, hardened semantics "
               f"({build_name}):")
         for target, extra in rows:
             name = target if target != "diff" else "diff (buddy, bitmap, freelist)"
