@@ -186,6 +186,15 @@ bool ff_symbol_in_system_library(const void *pc)
     return !o || o->system;
 }
 
+/* A compiler's copy of a function is named after it with a suffix no C identifier can
+ * hold (gcc: .isra.0, .constprop.0, .part.0, .cold; clang: .llvm.N): the function's own
+ * name is what comes before the first dot, so every compiler names a finding alike. */
+static void cut_clone_suffix(char *name)
+{
+    char *dot = strchr(name, '.');
+    if (dot && dot != name) *dot = 0;
+}
+
 bool ff_symbol_name(const void *pc, char *name, size_t len)
 {
     object *o = object_of(pc);
@@ -203,11 +212,13 @@ bool ff_symbol_name(const void *pc, char *name, size_t len)
     }
     if (best) {
         snprintf(name, len, "%s", o->strtab + best->st_name);
+        cut_clone_suffix(name);
         return true;
     }
     Dl_info info;
     if (dladdr(pc, &info) && info.dli_sname) {
         snprintf(name, len, "%s", info.dli_sname);
+        cut_clone_suffix(name);
         return true;
     }
     return false;

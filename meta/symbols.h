@@ -35,7 +35,8 @@ void ff_frames_capture_signal(ff_frames *out, const void *pc);
 void ff_frames_cut(ff_frames *frames, const char *const *stop);
 
 /* The name of the function holding pc, from the symbol table of the object it lies
- * in (the dynamic symbols when the object is stripped). False when none is known. */
+ * in (the dynamic symbols when the object is stripped), without a compiler's clone
+ * suffix (spin.isra.0 is spin). False when none is known. */
 bool ff_symbol_name(const void *pc, char *name, size_t len);
 
 /* Whether pc lies in a system library (libc, the sanitizers' runtimes): frames there
