@@ -1,0 +1,284 @@
+/*
+ * cpu.c — simulated CPUs as coroutines under a deterministic schedule (contract in
+ * cpu.h).
+ *
+ * Coroutines are ucontext contexts, one stack per CPU, made once and reused by every
+ * run. A switch costs one swapcontext (~250 ns here, as glibc also saves the signal
+ * mask): switches happen only where the schedule preempts or a CPU finishes or waits,
+ * a few per program, so nothing faster is worth the assembly. Under AddressSanitizer
+ * every switch is announced to it (start/finish_switch_fiber), or it would take the
+ * coroutines' stacks for overflows of the one it knows.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <ucontext.h>
+
+#include "cpu.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define FF_FIBER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FF_FIBER_ASAN 1
+#endif
+#endif
+#ifdef FF_FIBER_ASAN
+#include <sanitizer/common_interface_defs.h>
+#define FIBER_LEAVING(save, bottom, size) __sanitizer_start_switch_fiber(save, bottom, size)
+#define FIBER_ARRIVED(save, bottom, size) __sanitizer_finish_switch_fiber(save, bottom, size)
+#else
+#define FIBER_LEAVING(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
+#define FIBER_ARRIVED(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
+#endif
+
+/* Enough for a back-end call with its hang handler under ASan+UBSan, whose frames are
+ * several times a plain build's. */
+#define STACK_DEFAULT (512u << 10)
+
+typedef enum cpu_state { CPU_RUNNABLE, CPU_WAITING, CPU_FINISHED } cpu_state;
+
+typedef struct cpu {
+    ucontext_t ctx;
+    char *stack;
+    cpu_state state;
+    const void *waiting_for;
+    void *arg;
+    int priority; /* PCT: the highest runnable runs */
+} cpu;
+
+struct ff_cpus {
+    size_t stack_bytes;
+    cpu cpu[FF_CPUS_MAX];
+    unsigned n, current;
+    bool running;
+    ff_task *task;
+    ucontext_t main_ctx;
+    const void *main_bottom; /* the caller's stack, for ASan: learnt at the first switch */
+    size_t main_size;
+
+    ff_schedule schedule;
+    size_t pos;         /* the next schedule byte to read */
+    uint64_t points;    /* points passed, all CPUs together */
+    bool switch_armed;  /* a switch (DIRECT) or change point (PCT) waits at switch_at */
+    uint64_t switch_at;
+    uint8_t switch_cpu; /* DIRECT: where it goes */
+    int lowest;         /* PCT: the priority a change point gives, lower each time */
+
+    ff_switch switches[FF_SWITCHES_MAX];
+    size_t nswitches;
+    unsigned preemptions;
+    ff_cpus_outcome outcome;
+};
+
+/* The CPUs whose task a fresh coroutine starts: makecontext passes only ints. */
+static ff_cpus *starting;
+
+ff_cpus *ff_cpus_create(size_t stack_bytes)
+{
+    ff_cpus *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->stack_bytes = stack_bytes ? stack_bytes : STACK_DEFAULT;
+    for (unsigned i = 0; i < FF_CPUS_MAX; i++) {
+        c->cpu[i].stack = malloc(c->stack_bytes);
+        if (!c->cpu[i].stack) {
+            ff_cpus_destroy(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+void ff_cpus_destroy(ff_cpus *c)
+{
+    if (!c) return;
+    for (unsigned i = 0; i < FF_CPUS_MAX; i++) free(c->cpu[i].stack);
+    free(c);
+}
+
+static uint8_t schedule_byte(ff_cpus *c)
+{
+    return c->pos < c->schedule.len ? c->schedule.bytes[c->pos++] : 0;
+}
+
+/* Reads the next switch (DIRECT) or change point (PCT), if the schedule has one. */
+static void arm_next_switch(ff_cpus *c)
+{
+    size_t entry = c->schedule.mode == FF_SCHED_DIRECT ? 2 : 1;
+    c->switch_armed = c->pos + entry <= c->schedule.len;
+    if (!c->switch_armed) return;
+    c->switch_at = c->points + schedule_byte(c);
+    if (c->schedule.mode == FF_SCHED_DIRECT) c->switch_cpu = schedule_byte(c);
+}
+
+/* The CPU to hand over to when `current` cannot or may not go on, or c->n if none:
+ * DIRECT, the first runnable from `from` on (wrapping), never `current`; PCT, the
+ * highest-priority runnable one (`current` too when it may go on). */
+static unsigned next_cpu(const ff_cpus *c, unsigned from, bool current_may_run)
+{
+    unsigned best = c->n;
+    if (c->schedule.mode == FF_SCHED_DIRECT) {
+        for (unsigned k = 0; k < c->n; k++) {
+            unsigned i = (from + k) % c->n;
+            if (i != c->current && c->cpu[i].state == CPU_RUNNABLE) return i;
+        }
+        return best;
+    }
+    for (unsigned i = 0; i < c->n; i++) {
+        if (c->cpu[i].state != CPU_RUNNABLE || (i == c->current && !current_may_run)) continue;
+        if (best == c->n || c->cpu[i].priority > c->cpu[best].priority) best = i;
+    }
+    return best;
+}
+
+static void cpu_entry(void)
+{
+    ff_cpus *c = starting;
+    FIBER_ARRIVED(NULL, c->main_bottom ? NULL : &c->main_bottom,
+                  c->main_bottom ? NULL : &c->main_size);
+    unsigned self = c->current;
+    c->task(c->cpu[self].arg);
+    c->cpu[self].state = CPU_FINISHED;
+    unsigned to = next_cpu(c, self + 1, false);
+    if (to == c->n) {
+        for (unsigned i = 0; i < c->n; i++)
+            if (c->cpu[i].state == CPU_WAITING) c->outcome = FF_CPUS_DEADLOCK;
+        c->running = false;
+        FIBER_LEAVING(NULL, c->main_bottom, c->main_size);
+        setcontext(&c->main_ctx);
+    }
+    /* This coroutine is done for good: nothing returns to it. */
+    if (c->nswitches < FF_SWITCHES_MAX)
+        c->switches[c->nswitches++] = (ff_switch){c->points, (uint8_t)self, (uint8_t)to, false, 0};
+    c->current = to;
+    starting = c;
+    FIBER_LEAVING(NULL, c->cpu[to].stack, c->stack_bytes);
+    setcontext(&c->cpu[to].ctx);
+}
+
+/* Makes CPU i's coroutine fresh, to start its task at the first switch to it. */
+static void cpu_prepare(ff_cpus *c, unsigned i)
+{
+    cpu *p = &c->cpu[i];
+    getcontext(&p->ctx);
+    p->ctx.uc_stack.ss_sp = p->stack;
+    p->ctx.uc_stack.ss_size = c->stack_bytes;
+    p->ctx.uc_link = NULL;
+    makecontext(&p->ctx, cpu_entry, 0);
+}
+
+/* From the running CPU to `to`, which resumes where it left off (or starts). Returns
+ * when the running CPU is switched back to. */
+static void switch_to(ff_cpus *c, unsigned to, bool preempted, ff_point why)
+{
+    unsigned from = c->current;
+    if (c->nswitches < FF_SWITCHES_MAX)
+        c->switches[c->nswitches++] = (ff_switch){c->points, (uint8_t)from, (uint8_t)to, preempted, why};
+    if (preempted) c->preemptions++;
+    c->current = to;
+    starting = c;
+    void *fake_stack = NULL;
+    FIBER_LEAVING(&fake_stack, c->cpu[to].stack, c->stack_bytes);
+    swapcontext(&c->cpu[from].ctx, &c->cpu[to].ctx);
+    FIBER_ARRIVED(fake_stack, NULL, NULL);
+}
+
+ff_cpus_outcome ff_cpus_run(ff_cpus *c, unsigned n, ff_task *task, void *const args[],
+                            const ff_schedule *schedule)
+{
+    c->n = n < 1 ? 1 : n > FF_CPUS_MAX ? FF_CPUS_MAX : n;
+    c->task = task;
+    c->schedule = *schedule;
+    c->pos = 0;
+    c->points = 0;
+    c->nswitches = 0;
+    c->preemptions = 0;
+    c->outcome = FF_CPUS_DONE;
+    c->main_bottom = NULL;
+    c->main_size = 0;
+    c->lowest = 0;
+    for (unsigned i = 0; i < c->n; i++) {
+        c->cpu[i].state = CPU_RUNNABLE;
+        c->cpu[i].waiting_for = NULL;
+        c->cpu[i].arg = args[i];
+        cpu_prepare(c, i);
+    }
+    c->current = 0;
+    if (c->schedule.mode == FF_SCHED_PCT) {
+        /* Priorities n..1: the higher byte first, the lower index on a tie. */
+        uint8_t key[FF_CPUS_MAX];
+        for (unsigned i = 0; i < c->n; i++) key[i] = schedule_byte(c);
+        for (unsigned i = 0; i < c->n; i++) {
+            int above = 0;
+            for (unsigned j = 0; j < c->n; j++)
+                above += key[j] > key[i] || (key[j] == key[i] && j < i);
+            c->cpu[i].priority = (int)c->n - above;
+        }
+        c->current = next_cpu(c, 0, true);
+    }
+    arm_next_switch(c);
+    c->running = true;
+    starting = c;
+    void *fake_stack = NULL;
+    FIBER_LEAVING(&fake_stack, c->cpu[c->current].stack, c->stack_bytes);
+    swapcontext(&c->main_ctx, &c->cpu[c->current].ctx);
+    FIBER_ARRIVED(fake_stack, NULL, NULL);
+    c->current = 0;
+    return c->outcome;
+}
+
+void ff_cpus_point(ff_cpus *c, ff_point why)
+{
+    if (!c || !c->running) return;
+    uint64_t at = c->points++;
+    if (!c->switch_armed || at != c->switch_at) return;
+    unsigned to;
+    if (c->schedule.mode == FF_SCHED_DIRECT) {
+        unsigned target = c->switch_cpu % c->n;
+        to = target == c->current ? c->n : next_cpu(c, target, false);
+    } else {
+        c->cpu[c->current].priority = --c->lowest;
+        to = next_cpu(c, 0, true);
+    }
+    arm_next_switch(c);
+    if (to < c->n && to != c->current) switch_to(c, to, true, why);
+}
+
+void ff_cpus_block(ff_cpus *c, const void *resource)
+{
+    unsigned self = c->current;
+    c->cpu[self].state = CPU_WAITING;
+    c->cpu[self].waiting_for = resource;
+    unsigned to = next_cpu(c, self + 1, false);
+    if (to == c->n) {
+        /* Every unfinished CPU waits: this one is left where it is, for good. */
+        c->outcome = FF_CPUS_DEADLOCK;
+        c->running = false;
+        FIBER_LEAVING(NULL, c->main_bottom, c->main_size);
+        setcontext(&c->main_ctx);
+    }
+    switch_to(c, to, false, FF_POINT_LOCK);
+}
+
+void ff_cpus_wake(ff_cpus *c, const void *resource)
+{
+    for (unsigned i = 0; i < c->n; i++)
+        if (c->cpu[i].state == CPU_WAITING && c->cpu[i].waiting_for == resource) {
+            c->cpu[i].state = CPU_RUNNABLE;
+            c->cpu[i].waiting_for = NULL;
+        }
+}
+
+unsigned ff_cpus_current(const ff_cpus *c) { return c && c->running ? c->current : 0; }
+
+const void *ff_cpus_waiting_for(const ff_cpus *c, unsigned i)
+{
+    return i < c->n && c->cpu[i].state == CPU_WAITING ? c->cpu[i].waiting_for : NULL;
+}
+
+const ff_switch *ff_cpus_switches(const ff_cpus *c, size_t *n)
+{
+    *n = c->nswitches;
+    return c->switches;
+}
+
+unsigned ff_cpus_preemptions(const ff_cpus *c) { return c->preemptions; }
