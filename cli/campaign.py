@@ -26,8 +26,9 @@ the last run left untriaged.
     DIR/logs/              the engine's output
 
 Verdicts and signatures come from the C side (fftool repro --json); nothing is judged
-here, and the program language is fftool's too (decode --json). A signature is CLASS@BACKEND, or CLASS@BACKEND:STATE where the class alone is too
-coarse (a hang's call and function, a crash's call, signal and functions).
+here, and programs are read through fftool too (decode --json). A signature is
+CLASS@BACKEND, or CLASS@BACKEND:STATE where the class alone is too coarse (a hang's
+call and function, a crash's call, signal and functions).
 """
 import ctypes
 import glob
@@ -159,7 +160,9 @@ def decoded(build, config, path, signature):
     campaign forced, so its text replays with no flags."""
     proc = subprocess.run([build.fftool, "decode", "--json", "--binary", "--backend",
                            reproducer_backends(config, signature)] + forced(config) + ["--", path],
-                          stdout=subprocess.PIPE, text=True)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise CampaignError(proc.stderr.strip() or f"cannot decode {path}")
     return json.loads(proc.stdout)
 
 
