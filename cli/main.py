@@ -54,19 +54,26 @@ def cmd_encode(opts, build):
     return run_fftool(build, ["encode", opts.file] + (["-o", opts.output] if opts.output else []))
 
 
-def cmd_repro(opts, build):
-    # What the replay runs on and with; then how it reports.
-    replay = []
-    if getattr(opts, "default_backend", None):
-        replay += ["--default-backend", opts.default_backend]
-    for flag, value in (("--backend", opts.backend), ("--semantics", opts.semantics),
+def replay_options(opts):
+    """fftool's options for what a replay runs on and with, as repro and minimize share
+    them (a campaign's --default-backend and --map come from its campaign.json)."""
+    args = []
+    for flag, value in (("--default-backend", getattr(opts, "default_backend", None)),
+                        ("--backend", opts.backend), ("--semantics", opts.semantics),
                         ("--poison", opts.poison), ("--map", getattr(opts, "map", None)),
                         ("--bug", opts.bug)):
         if value:
-            replay += [flag, value]
-    for flag, on in (("--keep-going", opts.keep_going), ("--binary", opts.binary)):
-        if on:
-            replay.append(flag)
+            args += [flag, value]
+    if opts.binary:
+        args.append("--binary")
+    return args
+
+
+def cmd_repro(opts, build):
+    # What the replay runs on and with; then how it reports.
+    replay = replay_options(opts)
+    if opts.keep_going:
+        replay.append("--keep-going")
     if opts.timeout is not None:
         replay += ["--timeout", str(opts.timeout)]
     args = ["repro", *replay]
@@ -188,18 +195,12 @@ def sanitized_replay(path, opts, build):
 
 
 def cmd_minimize(opts, build):
-    args = ["minimize"]
-    if getattr(opts, "default_backend", None):
-        args += ["--default-backend", opts.default_backend]
-    for flag, value in (("--backend", opts.backend), ("--semantics", opts.semantics),
-                        ("--poison", opts.poison), ("--signature", opts.signature),
-                        ("--bug", opts.bug),
-                        ("--map", getattr(opts, "map", None)), ("-o", opts.output)):
+    args = ["minimize", *replay_options(opts)]
+    for flag, value in (("--signature", opts.signature), ("-o", opts.output)):
         if value:
             args += [flag, value]
-    for flag, on in (("--binary", opts.binary), ("--json", opts.json)):
-        if on:
-            args.append(flag)
+    if opts.json:
+        args.append("--json")
     return run_fftool(build, args + ["--", opts.file])
 
 

@@ -13,6 +13,7 @@ CORPUS = os.path.join(ROOT, "corpus")
 
 
 def registered_backends():
+    """The built-in back-ends, in registration order (allocators/backends.def)."""
     with open(os.path.join(ROOT, "allocators", "backends.def")) as f:
         return re.findall(r"^FF_BACKEND\((\w+)\)", f.read(), re.M)
 

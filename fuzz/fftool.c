@@ -315,6 +315,13 @@ typedef struct repro_opts {
     unsigned timeout_s;   /* per file; 0 = none */
 } repro_opts;
 
+/* What a program runs on: --backend, else its own backend line, else
+ * --default-backend (NULL when none of them names any). */
+static const char *run_targets(const repro_opts *ro, const ff_program *prog)
+{
+    return ro->backends ? ro->backends : prog->backend[0] ? prog->backend : ro->fallback;
+}
+
 static bool report_finding(void *ctx, const ff_finding *f)
 {
     (void)ctx;
@@ -372,7 +379,7 @@ static int repro_one(const char *path, const repro_opts *ro)
         fprintf(stderr, "fftool: %s\n", err);
         return 2;
     }
-    const char *list = ro->backends ? ro->backends : prog.backend[0] ? prog.backend : ro->fallback;
+    const char *list = run_targets(ro, &prog);
     ff_target targets[16];
     size_t n;
     if (!list) {
@@ -493,7 +500,7 @@ static int replay_option(int argc, char **argv, int *i, repro_opts *ro)
  * as it was run with no flags: a minimized result, a decoded campaign artifact. */
 static void name_forced(ff_program *prog, const repro_opts *ro)
 {
-    const char *list = ro->backends ? ro->backends : prog->backend[0] ? prog->backend : ro->fallback;
+    const char *list = run_targets(ro, prog);
     if (list != prog->backend)
         snprintf(prog->backend, sizeof prog->backend, "%s", list && strlen(list) < sizeof prog->backend ? list : "");
     if (ro->semantics >= 0) prog->semantics = (ff_semantics)ro->semantics;
@@ -762,7 +769,7 @@ static int cmd_minimize(int argc, char **argv)
     char err[256];
     ff_program prog;
     if (!load_program(&prog, file, ro.binary, err, sizeof err)) return usage_error("%s", err);
-    const char *list = ro.backends ? ro.backends : prog.backend[0] ? prog.backend : ro.fallback;
+    const char *list = run_targets(&ro, &prog);
     ff_target targets[16];
     size_t n;
     int rc = 2;

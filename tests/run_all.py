@@ -27,13 +27,13 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The registered back-ends, in registration order: a new back-end is one file and one
-# line there, and no test names the list again.
-with open(os.path.join(ROOT, "allocators", "backends.def")) as _def:
-    BACKENDS = re.findall(r"^FF_BACKEND\((\w+)\)", _def.read(), re.M)
 SHARED_E820 = os.path.join(os.path.dirname(ROOT), "shared", "e820")
 sys.path.insert(0, ROOT)
-from cli.seeds import seed_dirs, seed_files  # noqa: E402  (the path above makes it importable)
+from cli.seeds import registered_backends, seed_dirs, seed_files  # noqa: E402  (path above)
+
+# The registered back-ends, in registration order (allocators/backends.def): a new
+# back-end is one file and one line there, and no test names the list again.
+BACKENDS = registered_backends()
 
 passed = failed = 0
 
