@@ -64,9 +64,12 @@
 
 #include <stddef.h>
 
+#include "cpu.h"
 #include "meta.h"
 
-#define FF_OPS_VERSION     1
+#define FF_OPS_VERSION     1   /* a sequential program's binary form */
+#define FF_OPS_VERSION_CPUS 2  /* a program with a cpus section (ncpus > 0) */
+#define FF_SCHEDULE_MAX    64  /* schedule bytes a program carries */
 #define FF_OPS_MAX         4096 /* operations in one program; more are ignored */
 #define FF_OPS_MAX_REGIONS 8
 #define FF_OPS_NAME_MAX    32  /* a back-end name in the binary form, with its NUL */
@@ -173,6 +176,8 @@ typedef struct ff_op {
     uint64_t align;
     uint64_t offset; /* the first frame of a piece within its handle */
     uint64_t paddr;
+    uint8_t cpu;     /* the CPU issuing it: below the program's ncpus (0 when ncpus is 0) */
+    bool irq;        /* it arrives in interrupt context on that CPU (ncpus > 0 only) */
 } ff_op;
 
 typedef struct ff_program {
@@ -186,6 +191,13 @@ typedef struct ff_program {
                                       have a binary form), or NULL for custom */
     ff_e820_entry regions[FF_OPS_MAX_REGIONS];
     size_t nregions;
+    /* Concurrency: ncpus 0 is a sequential program (one CPU, no CPU tags, version 1);
+     * 1..FF_CPUS_MAX runs each CPU's operations as its own task, interleaved at
+     * preemption points as the schedule says (cpu.h). */
+    unsigned ncpus;
+    ff_sched_mode sched_mode;
+    uint8_t schedule[FF_SCHEDULE_MAX];
+    size_t schedule_len;
     ff_op *ops;
     size_t nops, cap;
 } ff_program;
