@@ -109,6 +109,9 @@ struct ff_exec {
     handle *handles;
     size_t nhandles, handles_cap;
 
+    ff_cpus *cpus;                /* made at the first concurrent program */
+    size_t cpu_op[FF_CPUS_MAX];   /* each CPU's operation in flight, SIZE_MAX: none yet */
+
     /* The run in progress. */
     context *cur;
     size_t target_first;    /* index of the current target's first finding, or SIZE_MAX */
@@ -337,6 +340,7 @@ void ff_exec_destroy(ff_exec *x)
         contexts_evict(x, x->spaces[i]);
         space_entry_destroy(x->spaces[i]);
     }
+    ff_cpus_destroy(x->cpus);
     free(x->handles);
     free(x->outcomes);
     free(x->findings);
@@ -441,6 +445,9 @@ static void observe(void *ctx, const ff_event *ev)
     case FF_EV_DEADLOCK: TRACE(x, "     DEADLOCK: %s\n", ev->reason); break;
     case FF_EV_HANG: TRACE(x, "     HANG: %s\n", ev->reason); break;
     case FF_EV_BACKEND_PANIC: TRACE(x, "     ALLOCATOR PANIC: %s\n", ev->reason); break;
+    case FF_EV_REF_ZERO:
+    case FF_EV_REF_TAKE:
+    case FF_EV_REF_REVIVE: break; /* the oracle's: one per frame, too many to show */
     }
     x->opts.trace = trace;
     size_t before = x->nfindings;
@@ -464,6 +471,16 @@ static void handle_push(ff_exec *x, ff_pfn start, uint64_t count, uint64_t refs)
     x->handles[x->nhandles++] = (handle){start, count, refs};
 }
 
+/* Puts a handle back where it was taken from (handle_remove), so that the handles'
+ * numbering is as if it had never left. */
+static void handle_insert(ff_exec *x, size_t i, handle h)
+{
+    handle_push(x, h.start, h.count, h.refs);
+    if (i >= x->nhandles - 1) return;
+    memmove(&x->handles[i + 1], &x->handles[i], (x->nhandles - 1 - i) * sizeof *x->handles);
+    x->handles[i] = h;
+}
+
 static void handle_remove(ff_exec *x, size_t i)
 {
     memmove(&x->handles[i], &x->handles[i + 1], (x->nhandles - i - 1) * sizeof *x->handles);
@@ -472,16 +489,24 @@ static void handle_remove(ff_exec *x, size_t i)
 
 /* ---------------------------------------------------------------- operations */
 
+/* What a run may still spend, shared by its CPUs. */
+typedef struct budget {
+    uint64_t frames_left; /* of RUN_FRAME_BUDGET */
+    unsigned checks_left; /* of RUN_CHECKS */
+    uint64_t walk_frames_left; /* of RUN_WALK_FRAMES */
+} budget;
+
+/* One target's run, as one CPU sees it (a concurrent run has one per CPU). */
 typedef struct run {
     ff_exec *x;
     context *c;
     ff_oracle *o;
     ff_meta *m;
     size_t op;
-    uint64_t frames_left; /* of RUN_FRAME_BUDGET */
-    unsigned checks_left; /* of RUN_CHECKS */
-    uint64_t walk_frames_left; /* of RUN_WALK_FRAMES */
+    budget *budget;
     outcome *out; /* this target's outcomes, or NULL */
+    const ff_program *p;
+    unsigned cpu; /* the CPU whose operations this runs */
 } run;
 
 static void layer_result(run *r, ff_layer_call call, ff_meta_status st, ff_pfn start,
@@ -501,12 +526,12 @@ static void begin_call(run *r, ff_layer_call call)
  * budget cannot pay for them and the operation is skipped. */
 static bool spend_frames(run *r, uint64_t frames)
 {
-    if (frames > r->frames_left) {
+    if (frames > r->budget->frames_left) {
         TRACE(r->x, "  -> skipped: the run's budget of %llu frames is spent\n",
               (unsigned long long)RUN_FRAME_BUDGET);
         return false;
     }
-    r->frames_left -= frames;
+    r->budget->frames_left -= frames;
     return true;
 }
 
@@ -550,11 +575,13 @@ static void drop_piece(run *r, size_t i, uint64_t offset, uint64_t count)
 {
     handle h = r->x->handles[i];
     ff_handle piece = {h.start + offset, count};
+    /* Out of the table before the layer runs: another CPU cannot pick it meanwhile (a
+     * program dropping what it is dropping is its own misuse, not the layer's). */
+    handle_remove(r->x, i);
     begin_call(r, FF_CALL_DROP);
     ff_oracle_check_in_use(r->o, piece.start, piece.count);
     ff_meta_status st = ff_meta_drop(r->m, piece);
     TRACE(r->x, "  -> %s\n", ff_meta_status_name(st));
-    handle_remove(r->x, i);
     if (offset) handle_push(r->x, h.start, offset, h.refs);
     if (h.refs > 1) handle_push(r->x, piece.start, count, h.refs - 1);
     if (offset + count < h.count)
@@ -610,11 +637,15 @@ static void do_from_unused(run *r, const ff_op *op)
     layer_result(r, FF_CALL_FROM_UNUSED, st, op->paddr >> FF_FRAME_SHIFT, op->count, 0);
 }
 
-static void from_in_use(run *r, uint64_t paddr, uint64_t count, uint32_t refs)
+/* from_in_use of [paddr, +count); a clone passes the handle it borrowed from index
+ * `at`, put back before the new one joins. */
+static void from_in_use(run *r, uint64_t paddr, uint64_t count, uint32_t refs,
+                        const handle *borrowed, size_t at)
 {
     ff_handle h;
     begin_call(r, FF_CALL_FROM_IN_USE);
     ff_meta_status st = ff_meta_from_in_use(r->m, paddr, count, refs, &h);
+    if (borrowed) handle_insert(r->x, at, *borrowed);
     if (st == FF_META_OK) {
         handle_push(r->x, h.start, h.count, refs);
         TRACE(r->x, "  -> ok: h%zu = [0x%llx, +%llu)\n", r->x->nhandles - 1,
@@ -629,12 +660,16 @@ static void do_clone(run *r, const ff_op *op)
 {
     size_t i;
     if (!spend_frames(r, handle_frames(r, op->handle)) || !pick_handle(r, op->handle, &i)) return;
-    from_in_use(r, r->x->handles[i].start << FF_FRAME_SHIFT, r->x->handles[i].count, 1);
+    /* Borrowed for the clone, as a clone holds its source: no other CPU drops it
+     * meanwhile. */
+    handle h = r->x->handles[i];
+    handle_remove(r->x, i);
+    from_in_use(r, h.start << FF_FRAME_SHIFT, h.count, 1, &h, i);
 }
 
 static void do_from_in_use(run *r, const ff_op *op)
 {
-    if (spend_frames(r, op->count)) from_in_use(r, op->paddr, op->count, op->refs);
+    if (spend_frames(r, op->count)) from_in_use(r, op->paddr, op->count, op->refs, NULL, 0);
 }
 
 static void do_raw_free(run *r, const ff_op *op)
@@ -679,17 +714,17 @@ static void do_check(run *r, const ff_op *op)
 {
     (void)op;
     uint64_t walk = r->c->se->space.usable_frames;
-    if (!r->checks_left) {
+    if (!r->budget->checks_left) {
         TRACE(r->x, "  -> skipped: the run's %d invariant walks are spent\n", RUN_CHECKS);
         return;
     }
-    if (walk > r->walk_frames_left) {
+    if (walk > r->budget->walk_frames_left) {
         TRACE(r->x, "  -> skipped: the run's walks over %llu frames in all are spent\n",
               (unsigned long long)RUN_WALK_FRAMES);
         return;
     }
-    r->checks_left--;
-    r->walk_frames_left -= walk;
+    r->budget->checks_left--;
+    r->budget->walk_frames_left -= walk;
     ff_oracle_op_begin(r->o, r->op, FF_CALL_NONE);
     const char *verdict = ff_meta_backend_check(r->m);
     TRACE(r->x, "  -> %s\n", verdict ? verdict : "holds");
@@ -802,6 +837,99 @@ static void end_of_run(run *r)
     }
 }
 
+/* ---------------------------------------------------------------- the operations' CPUs */
+
+/* Runs operation i of the program, as the CPU r runs for. */
+static void run_one(run *r, size_t i)
+{
+    const ff_op *op = &r->p->ops[i];
+    r->op = ff_exec_current.op = i;
+    if (r->p->ncpus) r->x->cpu_op[r->cpu] = i;
+    outcome *all = r->out;
+    r->out = all ? &all[i] : NULL;
+    if (r->x->opts.trace) {
+        char text[144];
+        ff_op_format_in(r->p, op, text, sizeof text);
+        fprintf(r->x->opts.trace, "[%zu] %s\n", i, text);
+    }
+    run_op(r, op);
+    r->out = all;
+}
+
+/* A CPU's task: its operations, in the program's order. */
+static void cpu_task(void *arg)
+{
+    run *r = arg;
+    for (size_t i = 0; i < r->p->nops && !stop(r); i++)
+        if (r->p->ops[i].cpu == r->cpu && !r->p->ops[i].irq) run_one(r, i);
+}
+
+static const char *point_name(ff_point why)
+{
+    static const char *const names[FF_POINT_COUNT] = {"a lock acquire", "a lock release",
+                                                      "a refcount atomic", "a cache access",
+                                                      "a loop step"};
+    return (unsigned)why < FF_POINT_COUNT ? names[why] : "?";
+}
+
+/* Each switch in the trace where it happens, and the operation the crash report names
+ * follows the CPU running. */
+static void on_switch(void *ctx, const ff_switch *sw)
+{
+    ff_exec *x = ctx;
+    size_t resumed = x->cpu_op[sw->to];
+    if (resumed != SIZE_MAX) ff_exec_current.op = resumed;
+    if (!x->opts.trace) return;
+    char to[64];
+    if (resumed == SIZE_MAX)
+        snprintf(to, sizeof to, "cpu%u starts", sw->to);
+    else
+        snprintf(to, sizeof to, "cpu%u resumes [%zu]", sw->to, resumed);
+    if (sw->preempted)
+        fprintf(x->opts.trace, "  ~~ switch at point %llu: cpu%u preempted at %s; %s\n",
+                (unsigned long long)sw->point, sw->from, point_name(sw->why), to);
+    else if (sw->why == FF_POINT_COUNT)
+        fprintf(x->opts.trace, "  ~~ cpu%u is done; %s\n", sw->from, to);
+    else
+        fprintf(x->opts.trace, "  ~~ cpu%u waits for the allocator lock; %s\n", sw->from, to);
+}
+
+/* A concurrent program: each CPU's operations as its own task, interleaved at the
+ * layer's preemption points as the program's schedule says. */
+static void run_on_cpus(run *base)
+{
+    ff_exec *x = base->x;
+    const ff_program *p = base->p;
+    if (!x->cpus && !(x->cpus = ff_cpus_create(0))) host_out_of_memory();
+    run runs[FF_CPUS_MAX];
+    void *args[FF_CPUS_MAX];
+    for (unsigned k = 0; k < p->ncpus; k++) {
+        runs[k] = *base;
+        runs[k].cpu = k;
+        args[k] = &runs[k];
+        x->cpu_op[k] = SIZE_MAX;
+    }
+    ff_cpus_observe(x->cpus, on_switch, x);
+    ff_meta_set_cpus(base->m, x->cpus);
+    ff_oracle_set_cpus(base->o, x->cpus);
+    ff_schedule schedule = {p->sched_mode, p->schedule, p->schedule_len};
+    ff_cpus_outcome outcome = ff_cpus_run(x->cpus, p->ncpus, cpu_task, args, &schedule);
+    ff_meta_set_cpus(base->m, NULL);
+    ff_oracle_set_cpus(base->o, NULL);
+    TRACE(x, "  ~~ %u preemptions\n", ff_cpus_preemptions(x->cpus));
+    if (outcome != FF_CPUS_DEADLOCK || ff_meta_dead(base->m)) return;
+    /* Every CPU left waits for a lock no running CPU will give up. */
+    ff_finding f = {.cls = FF_CLASS_HANG, .op = FF_OP_AT_END};
+    snprintf(f.backend, sizeof f.backend, "%s", base->c->target->name);
+    snprintf(f.state, sizeof f.state, "cpus:deadlock");
+    int len = snprintf(f.detail, sizeof f.detail, "the CPUs deadlocked:");
+    for (unsigned k = 0; k < p->ncpus && len > 0 && (size_t)len < sizeof f.detail; k++)
+        if (ff_cpus_waiting_for(x->cpus, k))
+            len += snprintf(f.detail + len, sizeof f.detail - (size_t)len,
+                            " cpu%u waits in [%zu]", k, x->cpu_op[k]);
+    record_finding(x, &f);
+}
+
 /* ---------------------------------------------------------------- one target */
 
 static void map_key_of(const ff_program *p, map_key *key)
@@ -847,8 +975,8 @@ static void run_target(ff_exec *x, size_t ti, const ff_program *p, outcome *out)
     }
     c->dirty = true;
 
-    run r = {.x = x, .c = c, .o = se->oracle, .m = c->meta, .frames_left = RUN_FRAME_BUDGET,
-             .checks_left = RUN_CHECKS, .walk_frames_left = RUN_WALK_FRAMES};
+    budget b = {RUN_FRAME_BUDGET, RUN_CHECKS, RUN_WALK_FRAMES};
+    run r = {.x = x, .c = c, .o = se->oracle, .m = c->meta, .budget = &b, .out = out, .p = p};
     ff_oracle_begin(r.o, c->meta, t->name, &c->baseline);
     ff_oracle_on_finding(r.o, oracle_finding, x);
     x->cur = c;
@@ -856,15 +984,10 @@ static void run_target(ff_exec *x, size_t ti, const ff_program *p, outcome *out)
     x->nhandles = 0;
     x->target_first = SIZE_MAX;
 
-    for (size_t i = 0; i < p->nops && !stop(&r); i++) {
-        r.op = ff_exec_current.op = i;
-        r.out = out ? &out[i] : NULL;
-        if (x->opts.trace) {
-            char text[128];
-            ff_op_format(&p->ops[i], text, sizeof text);
-            fprintf(x->opts.trace, "[%zu] %s\n", i, text);
-        }
-        run_op(&r, &p->ops[i]);
+    if (p->ncpus) {
+        run_on_cpus(&r);
+    } else {
+        for (size_t i = 0; i < p->nops && !stop(&r); i++) run_one(&r, i);
     }
     if (!stop(&r)) end_of_run(&r);
     else if (ff_meta_dead(c->meta)) TRACE(x, "   the system is dead: nothing more runs\n");

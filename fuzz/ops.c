@@ -857,3 +857,13 @@ bool ff_program_load(ff_program *p, const char *path, bool binary, char *err, si
     free(data);
     return ok;
 }
+
+void ff_op_format_in(const ff_program *p, const ff_op *op, char *buf, size_t len)
+{
+    if (!p->ncpus) {
+        ff_op_format(op, buf, len);
+        return;
+    }
+    int n = snprintf(buf, len, "%s%u ", op->irq ? "irq" : "cpu", op->cpu);
+    if (n > 0 && (size_t)n < len) ff_op_format(op, buf + n, len - (size_t)n);
+}

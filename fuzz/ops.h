@@ -243,6 +243,7 @@ bool ff_program_parse(ff_program *p, const char *text, char *err, size_t errlen)
 void ff_program_print(const ff_program *p, FILE *out);
 /* One operation in canonical text form (no newline) into buf. */
 void ff_op_format(const ff_op *op, char *buf, size_t len);
+void ff_op_format_in(const ff_program *p, const ff_op *op, char *buf, size_t len);
 
 /* Reads a program file: text when ff_program_is_text says so (unless binary is
  * set), else binary. On failure returns false with a one-line reason (naming the

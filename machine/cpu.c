@@ -24,9 +24,14 @@
 #endif
 #ifdef FF_FIBER_ASAN
 #include <sanitizer/common_interface_defs.h>
+#include <sanitizer/asan_interface.h>
 #define FIBER_LEAVING(save, bottom, size) __sanitizer_start_switch_fiber(save, bottom, size)
 #define FIBER_ARRIVED(save, bottom, size) __sanitizer_finish_switch_fiber(save, bottom, size)
+/* A coroutine left for good (deadlock, halt) keeps its frames' redzones poisoned: a
+ * fresh one on that stack must not meet them. */
+#define STACK_FRESH(stack, size) __asan_unpoison_memory_region(stack, size)
 #else
+#define STACK_FRESH(stack, size) ((void)(stack), (void)(size))
 #define FIBER_LEAVING(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
 #define FIBER_ARRIVED(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
 #endif
@@ -51,7 +56,10 @@ struct ff_cpus {
     cpu cpu[FF_CPUS_MAX];
     unsigned n, current;
     bool running;
+    bool halted;        /* only the running CPU goes on (ff_cpus_halt) */
     ff_task *task;
+    ff_switch_observer *observer;
+    void *observer_ctx;
     ucontext_t main_ctx;
     const void *main_bottom; /* the caller's stack, for ASan: learnt at the first switch */
     size_t main_size;
@@ -116,6 +124,7 @@ static void arm_next_switch(ff_cpus *c)
 static unsigned next_cpu(const ff_cpus *c, unsigned from, bool current_may_run)
 {
     unsigned best = c->n;
+    if (c->halted) return current_may_run ? c->current : best;
     if (c->schedule.mode == FF_SCHED_DIRECT) {
         for (unsigned k = 0; k < c->n; k++) {
             unsigned i = (from + k) % c->n;
@@ -130,6 +139,8 @@ static unsigned next_cpu(const ff_cpus *c, unsigned from, bool current_may_run)
     return best;
 }
 
+static void record_switch(ff_cpus *c, unsigned from, unsigned to, bool preempted, ff_point why);
+
 static void cpu_entry(void)
 {
     ff_cpus *c = starting;
@@ -140,15 +151,15 @@ static void cpu_entry(void)
     c->cpu[self].state = CPU_FINISHED;
     unsigned to = next_cpu(c, self + 1, false);
     if (to == c->n) {
-        for (unsigned i = 0; i < c->n; i++)
+        for (unsigned i = 0; i < c->n && !c->halted; i++)
             if (c->cpu[i].state == CPU_WAITING) c->outcome = FF_CPUS_DEADLOCK;
+        if (c->halted) c->outcome = FF_CPUS_HALTED;
         c->running = false;
         FIBER_LEAVING(NULL, c->main_bottom, c->main_size);
         setcontext(&c->main_ctx);
     }
     /* This coroutine is done for good: nothing returns to it. */
-    if (c->nswitches < FF_SWITCHES_MAX)
-        c->switches[c->nswitches++] = (ff_switch){c->points, (uint8_t)self, (uint8_t)to, false, 0};
+    record_switch(c, self, to, false, FF_POINT_COUNT);
     c->current = to;
     starting = c;
     FIBER_LEAVING(NULL, c->cpu[to].stack, c->stack_bytes);
@@ -160,10 +171,21 @@ static void cpu_prepare(ff_cpus *c, unsigned i)
 {
     cpu *p = &c->cpu[i];
     getcontext(&p->ctx);
+    STACK_FRESH(p->stack, c->stack_bytes);
     p->ctx.uc_stack.ss_sp = p->stack;
     p->ctx.uc_stack.ss_size = c->stack_bytes;
     p->ctx.uc_link = NULL;
     makecontext(&p->ctx, cpu_entry, 0);
+}
+
+/* Records a switch and tells the observer, still on the CPU leaving. */
+static void record_switch(ff_cpus *c, unsigned from, unsigned to, bool preempted, ff_point why)
+{
+    ff_switch s = {c->points, (uint8_t)from, (uint8_t)to, preempted, why};
+    if (c->nswitches < FF_SWITCHES_MAX) c->switches[c->nswitches] = s;
+    c->nswitches++;
+    if (preempted) c->preemptions++;
+    if (c->observer) c->observer(c->observer_ctx, &s);
 }
 
 /* From the running CPU to `to`, which resumes where it left off (or starts). Returns
@@ -171,9 +193,7 @@ static void cpu_prepare(ff_cpus *c, unsigned i)
 static void switch_to(ff_cpus *c, unsigned to, bool preempted, ff_point why)
 {
     unsigned from = c->current;
-    if (c->nswitches < FF_SWITCHES_MAX)
-        c->switches[c->nswitches++] = (ff_switch){c->points, (uint8_t)from, (uint8_t)to, preempted, why};
-    if (preempted) c->preemptions++;
+    record_switch(c, from, to, preempted, why);
     c->current = to;
     starting = c;
     void *fake_stack = NULL;
@@ -193,6 +213,7 @@ ff_cpus_outcome ff_cpus_run(ff_cpus *c, unsigned n, ff_task *task, void *const a
     c->nswitches = 0;
     c->preemptions = 0;
     c->outcome = FF_CPUS_DONE;
+    c->halted = false;
     c->main_bottom = NULL;
     c->main_size = 0;
     c->lowest = 0;
@@ -228,7 +249,7 @@ ff_cpus_outcome ff_cpus_run(ff_cpus *c, unsigned n, ff_task *task, void *const a
 
 void ff_cpus_point(ff_cpus *c, ff_point why)
 {
-    if (!c || !c->running) return;
+    if (!c || !c->running || c->halted) return;
     uint64_t at = c->points++;
     if (!c->switch_armed || at != c->switch_at) return;
     unsigned to;
@@ -250,8 +271,9 @@ void ff_cpus_block(ff_cpus *c, const void *resource)
     c->cpu[self].waiting_for = resource;
     unsigned to = next_cpu(c, self + 1, false);
     if (to == c->n) {
-        /* Every unfinished CPU waits: this one is left where it is, for good. */
-        c->outcome = FF_CPUS_DEADLOCK;
+        /* Every unfinished CPU waits (or, halted, this one does): it is left where it
+         * is, for good. */
+        c->outcome = c->halted ? FF_CPUS_HALTED : FF_CPUS_DEADLOCK;
         c->running = false;
         FIBER_LEAVING(NULL, c->main_bottom, c->main_size);
         setcontext(&c->main_ctx);
@@ -268,6 +290,19 @@ void ff_cpus_wake(ff_cpus *c, const void *resource)
         }
 }
 
+void ff_cpus_halt(ff_cpus *c)
+{
+    if (c && c->running) c->halted = true;
+}
+
+void ff_cpus_observe(ff_cpus *c, ff_switch_observer *fn, void *ctx)
+{
+    c->observer = fn;
+    c->observer_ctx = ctx;
+}
+
+unsigned ff_cpus_count(const ff_cpus *c) { return c && c->running ? c->n : 1; }
+
 unsigned ff_cpus_current(const ff_cpus *c) { return c && c->running ? c->current : 0; }
 
 const void *ff_cpus_waiting_for(const ff_cpus *c, unsigned i)
@@ -277,7 +312,7 @@ const void *ff_cpus_waiting_for(const ff_cpus *c, unsigned i)
 
 const ff_switch *ff_cpus_switches(const ff_cpus *c, size_t *n)
 {
-    *n = c->nswitches;
+    *n = c->nswitches < FF_SWITCHES_MAX ? c->nswitches : FF_SWITCHES_MAX;
     return c->switches;
 }
 

@@ -60,6 +60,7 @@ typedef struct ff_schedule {
 typedef enum ff_cpus_outcome {
     FF_CPUS_DONE,     /* every task returned */
     FF_CPUS_DEADLOCK, /* every CPU whose task had not returned was waiting */
+    FF_CPUS_HALTED,   /* ff_cpus_halt: the others were left where they were */
 } ff_cpus_outcome;
 
 /* One context switch as it happened, for a reproducer people can read. */
@@ -67,8 +68,12 @@ typedef struct ff_switch {
     uint64_t point;  /* the points passed by then, all CPUs together (the one it was at too) */
     uint8_t from, to;
     bool preempted;  /* `from` could have gone on (else it finished or waits) */
-    ff_point why;    /* the point `from` was at when preempted */
+    ff_point why;    /* the point `from` was at when preempted (FF_POINT_COUNT when it
+                        finished) */
 } ff_switch;
+
+/* Told of every switch as it happens, on the CPU leaving (a trace prints it in place). */
+typedef void ff_switch_observer(void *ctx, const ff_switch *s);
 
 typedef struct ff_cpus ff_cpus;
 typedef void ff_task(void *arg);
@@ -92,12 +97,21 @@ void ff_cpus_block(ff_cpus *c, const void *resource);
 /* Every CPU waiting for `resource` may run again (when the schedule picks it). */
 void ff_cpus_wake(ff_cpus *c, const void *resource);
 
+/* The system stopped (a kernel panic halts every other CPU): from now on only the
+ * running CPU goes on, no point preempts it, and the run ends when it returns or
+ * waits (FF_CPUS_HALTED). */
+void ff_cpus_halt(ff_cpus *c);
+/* Sets the switch observer for the runs to come (NULL: none). */
+void ff_cpus_observe(ff_cpus *c, ff_switch_observer *fn, void *ctx);
+
+/* The CPUs of the run in progress (within a task), 1 outside ff_cpus_run. */
+unsigned ff_cpus_count(const ff_cpus *c);
 /* The CPU running now (within a task), 0 outside ff_cpus_run. */
 unsigned ff_cpus_current(const ff_cpus *c);
 /* After a run: what `cpu` waits for, or NULL if it does not. */
 const void *ff_cpus_waiting_for(const ff_cpus *c, unsigned cpu);
-/* After a run: its switches, in order (the first FF_SWITCHES_MAX), and how many
- * preempted a CPU that could have gone on. */
+/* After a run: its switches, in order (the first FF_SWITCHES_MAX; *n counts those
+ * only), and how many preempted a CPU that could have gone on. */
 const ff_switch *ff_cpus_switches(const ff_cpus *c, size_t *n);
 unsigned ff_cpus_preemptions(const ff_cpus *c);
 

@@ -116,11 +116,14 @@ struct ff_meta {
     uint8_t *block_logged;
     size_t nblocks;
 
-    int cpu;         /* the simulated CPU running the current operation */
+    ff_cpus *cpus;   /* the simulated CPUs of a concurrent run, or NULL: one CPU */
     int lock_holder; /* NO_HOLDER or the CPU holding the allocator lock */
     ff_meta_status death; /* FF_META_OK while alive; PANIC, DEADLOCK or HANG after */
-    ff_meta_last last;
+    ff_meta_last lasts[FF_CPUS_MAX]; /* each CPU's last operation: they interleave */
 };
+
+static inline unsigned cpu_now(const ff_meta *m) { return m->cpus ? ff_cpus_current(m->cpus) : 0; }
+#define LAST(m) (&(m)->lasts[cpu_now(m)])
 
 #define SLOT_FIELD_BYTES(field, bit) +sizeof *((ff_meta *)NULL)->field
 #define SLOT_BYTES (0 SLOT_FIELDS(SLOT_FIELD_BYTES))
@@ -235,41 +238,73 @@ static void set_reason(ff_meta *m, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(m->last.reason, sizeof m->last.reason, fmt, ap);
+    vsnprintf(LAST(m)->reason, sizeof LAST(m)->reason, fmt, ap);
     va_end(ap);
+}
+
+/* The system stops: a panic, a deadlock or a hang halts every other CPU where it is;
+ * the one that died finishes what it is doing (a panic's unwinding). */
+static void die(ff_meta *m, ff_meta_status death)
+{
+    m->death = death;
+    if (m->cpus) ff_cpus_halt(m->cpus);
 }
 
 /* asterinas-2024 failure: the kernel panics. */
 static void panic(ff_meta *m, ff_pfn pfn)
 {
-    m->death = FF_META_PANIC;
-    m->last.pfn = pfn;
-    ff_event ev = {.kind = FF_EV_PANIC, .start = pfn, .lock_held = m->lock_holder == m->cpu,
-                   .reason = m->last.reason};
+    die(m, FF_META_PANIC);
+    LAST(m)->pfn = pfn;
+    ff_event ev = {.kind = FF_EV_PANIC, .start = pfn,
+                   .lock_held = m->lock_holder == (int)cpu_now(m), .reason = LAST(m)->reason};
     emit(m, &ev);
 }
 
 /* ---------------------------------------------------------------- lock and calls */
 
-/* Takes the allocator lock for a call on [pfn, +count); false when its holder asks
- * again: the system has deadlocked. */
+/* A preemption point of a concurrent run: where another CPU may run. */
+static inline void point(ff_meta *m, ff_point why)
+{
+    if (m->cpus) ff_cpus_point(m->cpus, why);
+}
+
+/* Concurrent runs: tells the observer of a refcount atomic on frame pfn whose old or
+ * new value was 0 (the oracle judges the interleaving from these, never from the
+ * layer's internals). */
+static void ref_event(ff_meta *m, ff_event_kind kind, ff_pfn pfn)
+{
+    ff_event ev = {.kind = kind, .start = pfn, .count = 1};
+    if (m->opts.observer) m->opts.observer(m->opts.observer_ctx, &ev);
+}
+
+/* Takes the allocator lock for a call on [pfn, +count), waiting while another CPU
+ * holds it; false when its holder asks again: the system has deadlocked. */
 static bool lock_acquire(ff_meta *m, const char *call, ff_pfn pfn, uint64_t count)
 {
-    if (m->lock_holder == m->cpu) {
-        set_reason(m, "cpu %d re-entered the allocator lock it holds, in %s(0x%llx, %llu)", m->cpu,
+    point(m, FF_POINT_LOCK);
+    int me = (int)cpu_now(m);
+    if (m->lock_holder == me) {
+        set_reason(m, "cpu %d re-entered the allocator lock it holds, in %s(0x%llx, %llu)", me,
                    call, (unsigned long long)pfn, (unsigned long long)count);
-        m->death = FF_META_DEADLOCK;
-        m->last.pfn = pfn;
+        die(m, FF_META_DEADLOCK);
+        LAST(m)->pfn = pfn;
         ff_event ev = {.kind = FF_EV_DEADLOCK, .start = pfn, .count = count,
-                       .reason = m->last.reason};
+                       .reason = LAST(m)->reason};
         emit(m, &ev);
         return false;
     }
-    m->lock_holder = m->cpu;
+    while (m->cpus && m->lock_holder != NO_HOLDER) ff_cpus_block(m->cpus, &m->lock_holder);
+    m->lock_holder = me;
     return true;
 }
 
-static void lock_release(ff_meta *m) { m->lock_holder = NO_HOLDER; }
+static void lock_release(ff_meta *m)
+{
+    m->lock_holder = NO_HOLDER;
+    if (!m->cpus) return;
+    ff_cpus_wake(m->cpus, &m->lock_holder);
+    ff_cpus_point(m->cpus, FF_POINT_UNLOCK);
+}
 
 ff_meta_call_site ff_meta_current_call;
 
@@ -318,7 +353,7 @@ FF_NO_COVERAGE static void call_enter(ff_meta *m, ff_backend_call call, ff_pfn s
 {
     m->env.steps = 0;
     m->env.step_budget = call_budget(m, budget_frames);
-    m->last.where[0] = 0;
+    LAST(m)->where[0] = 0;
     ff_meta_current_call = (ff_meta_call_site){.backend = m->def->name, .call = call,
                                                .start = start, .count = count, .align = align};
     ff_meta_current_call.active = true;
@@ -337,7 +372,7 @@ static void layer_exit(ff_env *env, ff_exit why, const char *message)
     ff_frames frames;
     ff_frames_capture(&frames);
     ff_frames_cut(&frames, ff_meta_call_functions);
-    ff_frames_describe(&frames, framework, 1, "", m->last.where, sizeof m->last.where);
+    ff_frames_describe(&frames, framework, 1, "", LAST(m)->where, sizeof LAST(m)->where);
 }
 
 /* A back-end call was left through ff_step or ff_panic (why): the system is dead. */
@@ -353,21 +388,21 @@ static void backend_left(ff_meta *m, ff_backend_call call, const ff_alloc_req *r
                  (unsigned long long)count);
     else
         snprintf(args, sizeof args, "%s()", ff_backend_call_name(call));
-    const char *in = m->last.where[0] ? " in " : "";
+    const char *in = LAST(m)->where[0] ? " in " : "";
     ff_event ev = {.req = req, .start = start, .count = count, .call = call,
-                   .reason = m->last.reason, .where = m->last.where};
+                   .reason = LAST(m)->reason, .where = LAST(m)->where};
     if (why == FF_EXIT_PANIC) {
-        set_reason(m, "%s panicked in %s%s%s: %s", m->def->name, args, in, m->last.where,
+        set_reason(m, "%s panicked in %s%s%s: %s", m->def->name, args, in, LAST(m)->where,
                    m->panic_message);
-        m->death = FF_META_BACKEND_PANIC;
+        die(m, FF_META_BACKEND_PANIC);
         ev.kind = FF_EV_BACKEND_PANIC;
     } else {
         set_reason(m, "%s %s passed its budget of %llu steps%s%s", m->def->name, args,
-                   (unsigned long long)m->env.step_budget, in, m->last.where);
-        m->death = FF_META_HANG;
+                   (unsigned long long)m->env.step_budget, in, LAST(m)->where);
+        die(m, FF_META_HANG);
         ev.kind = FF_EV_HANG;
     }
-    m->last.pfn = start;
+    LAST(m)->pfn = start;
     emit(m, &ev);
 }
 
@@ -430,10 +465,12 @@ static bool backend_free(ff_meta *m, ff_pfn start, uint64_t count, ff_status *st
     if (!lock_acquire(m, "dealloc", start, count)) return false;
     if (m->opts.poison) poison_freed(m, start, count);
     if (!call_free(m, start, count, status)) return false;
-    lock_release(m);
-    m->last.backend = *status;
+    LAST(m)->backend = *status;
+    /* Told while the lock is held: with several CPUs, the observer hears the back-end's
+     * answers in the order it gave them. */
     ff_event ev = {.kind = FF_EV_FREE, .status = *status, .start = start, .count = count};
     emit(m, &ev);
+    lock_release(m);
     return true;
 }
 
@@ -535,6 +572,19 @@ static ff_meta_status drop_allocation(ff_meta *m, ff_pfn start, uint64_t count)
     return st == FF_OK ? FF_META_OK : FF_META_FREE_REJECTED;
 }
 
+/* Concurrent runs: the fetch-sub of frame p's refcount, a preemption point. The frame
+ * was in use when the drop began; whether it still holds a reference is known only
+ * now. False (with the reason, and for asterinas-2024 the panic) when it holds none. */
+static bool concurrent_decrement_ok(ff_meta *m, ff_pfn p)
+{
+    point(m, FF_POINT_ATOMIC);
+    if (m->refcount[p]) return true;
+    LAST(m)->pfn = p;
+    set_reason(m, "drop(0x%llx): the page holds no reference", (unsigned long long)(p << FF_FRAME_SHIFT));
+    if (m->opts.semantics == FF_SEM_ASTERINAS_2024) panic(m, p);
+    return false;
+}
+
 /* Drops one reference of each frame of [start, start + count), all known to be in
  * use, one by one. Returns the status of the drop, or the death it caused. */
 static ff_meta_status drop_each_frame(ff_meta *m, ff_pfn start, uint64_t count)
@@ -544,7 +594,9 @@ static ff_meta_status drop_each_frame(ff_meta *m, ff_pfn start, uint64_t count)
     log_slots(m, start, start + count, SF_REFCOUNT);
     for (uint64_t i = 0; i < count; i++) {
         ff_pfn p = start + i;
+        if (m->cpus && !concurrent_decrement_ok(m, p)) return m->death ? m->death : FF_META_UNUSED;
         if (--m->refcount[p] != 0) continue;
+        if (m->cpus) ref_event(m, FF_EV_REF_ZERO, p);
         if (!exact || !(m->flags[p] & F_MEMBER)) {
             if (!release_frame(m, p, &b)) return m->death;
             continue;
@@ -553,7 +605,7 @@ static ff_meta_status drop_each_frame(ff_meta *m, ff_pfn start, uint64_t count)
          * it, as many as it has left: what releasing them one by one ends in. */
         ff_pfn head = (m->flags[p] & F_HEAD) ? p : p - m->link[p];
         uint64_t n = 1;
-        while (i + n < count && n < m->link[head] && m->refcount[p + n] == 1 &&
+        while (!m->cpus && i + n < count && n < m->link[head] && m->refcount[p + n] == 1 &&
                (m->flags[p + n] & (F_MEMBER | F_HEAD)) == F_MEMBER &&
                m->link[p + n] == p + n - head)
             m->refcount[p + n++] = 0;
@@ -566,8 +618,9 @@ static ff_meta_status drop_each_frame(ff_meta *m, ff_pfn start, uint64_t count)
 
 static ff_meta_status drop_frames(ff_meta *m, ff_pfn start, uint64_t count)
 {
-    return sole_holder_of_allocation(m, start, count) ? drop_allocation(m, start, count)
-                                                      : drop_each_frame(m, start, count);
+    return !m->cpus && sole_holder_of_allocation(m, start, count)
+               ? drop_allocation(m, start, count)
+               : drop_each_frame(m, start, count);
 }
 
 /* asterinas-2024: a panic unwinds, dropping the frames the operation had built; a
@@ -619,7 +672,7 @@ FF_NO_COVERAGE static void mark_allocation(ff_meta *m, ff_pfn start, uint64_t co
 FF_NO_COVERAGE static bool op_begin(ff_meta *m)
 {
     if (m->death != FF_META_OK) return false;
-    m->last.reason[0] = 0;
+    LAST(m)->reason[0] = 0;
     return true;
 }
 
@@ -637,9 +690,21 @@ FF_NO_COVERAGE static uint64_t buildable_2024(const ff_meta *m, ff_pfn start, ui
 static ff_meta_status build_frames_2024(ff_meta *m, ff_pfn start, uint64_t count, uint8_t usage)
 {
     /* Pages are built in order up to the first that cannot be: what was built before it
-     * is what the unwinding drops. */
-    uint64_t built = buildable_2024(m, start, count);
-    take_frames(m, start, built, usage);
+     * is what the unwinding drops. With several CPUs each is a compare-and-swap of its
+     * own, 0 -> 1, which may meet a frame another CPU just dropped to 0. */
+    uint64_t built = 0;
+    if (m->cpus) {
+        for (; built < count; built++) {
+            ff_pfn p = start + built;
+            point(m, FF_POINT_ATOMIC);
+            if (p >= m->nslots || m->state[p] != ST_INITIAL) break;
+            take_frames(m, p, 1, usage);
+            ref_event(m, FF_EV_REF_TAKE, p);
+        }
+    } else {
+        built = buildable_2024(m, start, count);
+        take_frames(m, start, built, usage);
+    }
     if (built == count) return FF_META_OK;
     ff_pfn pfn = start + built;
     if (pfn >= m->nslots)
@@ -669,8 +734,8 @@ ff_meta_status ff_meta_alloc(ff_meta *m, const ff_alloc_req *req, uint8_t usage,
     ff_status st;
     if (!lock_acquire(m, "alloc", 0, req->count) || !call_alloc(m, req, &start, &st))
         return m->death;
-    m->last.backend = st;
-    m->last.pfn = start;
+    LAST(m)->backend = st;
+    LAST(m)->pfn = start;
     ff_event ev = {.kind = FF_EV_ALLOC, .req = req, .status = st, .start = start};
     emit(m, &ev);
     if (st != FF_OK) {
@@ -686,7 +751,7 @@ ff_meta_status ff_meta_alloc(ff_meta *m, const ff_alloc_req *req, uint8_t usage,
         lock_release(m);
         mark_allocation(m, start, count, false, 0);
     } else {
-        lock_release(m);
+        lock_release(m); /* with several CPUs, a point: another may run before the take */
         /* One range query instead of a region lookup per frame. */
         bool all_usable = start < m->nslots && count <= m->nslots - start &&
                           ff_space_usable_in(m->space, start, count) == count;
@@ -700,7 +765,7 @@ ff_meta_status ff_meta_alloc(ff_meta *m, const ff_alloc_req *req, uint8_t usage,
                  * allocation out of circulation rather than free what is not ours. */
                 set_reason(m, "%s handed out frame 0x%llx, which is %s, not the allocator's",
                            m->def->name, (unsigned long long)pfn, ff_slot_state_name(vs));
-                m->last.pfn = pfn;
+                LAST(m)->pfn = pfn;
                 return FF_META_BAD_HANDOUT;
             }
         }
@@ -720,11 +785,11 @@ ff_meta_status ff_meta_reserve(ff_meta *m, const ff_alloc_req *req, ff_pfn *star
     *start = 0;
     if (!lock_acquire(m, "alloc", 0, req->count) || !call_alloc(m, req, start, &st))
         return m->death;
-    lock_release(m);
-    m->last.backend = st;
-    m->last.pfn = *start;
+    LAST(m)->backend = st;
+    LAST(m)->pfn = *start;
     ff_event ev = {.kind = FF_EV_ALLOC, .req = req, .status = st, .start = *start};
     emit(m, &ev);
+    lock_release(m);
     return st == FF_OK ? FF_META_OK : FF_META_ALLOC_FAILED;
 }
 
@@ -762,16 +827,28 @@ ff_meta_status ff_meta_from_unused(ff_meta *m, uint64_t paddr, uint64_t count, u
         st = build_frames_2024(m, start, count, usage);
         if (st != FF_META_OK) return st;
     } else {
-        /* All or nothing: hardened never leaves half a segment behind. */
+        /* All or nothing: hardened never leaves half a segment behind. With several
+         * CPUs each frame is its own compare-and-swap, and a refusal gives back what
+         * was taken. */
         for (uint64_t i = 0; i < count; i++) {
+            point(m, FF_POINT_ATOMIC);
             ff_slot_state vs = view_state(m, start + i);
-            m->last.pfn = start + i;
-            if (vs == FF_SLOT_NONE) return FF_META_OUT_OF_BOUND;
+            LAST(m)->pfn = start + i;
+            st = FF_META_OK;
+            if (vs == FF_SLOT_NONE) st = FF_META_OUT_OF_BOUND;
             /* INJECTED BUG layer-from-unused-owned: frames the allocator owns count as unused. */
-            if (FF_BUG(m->opts.bug, LAYER_FROM_UNUSED_OWNED, vs == FF_SLOT_ALLOCATOR)) continue;
-            if (vs != FF_SLOT_UNUSED) return FF_META_IN_USE;
+            else if (FF_BUG(m->opts.bug, LAYER_FROM_UNUSED_OWNED, vs == FF_SLOT_ALLOCATOR)) st = FF_META_OK;
+            else if (vs != FF_SLOT_UNUSED) st = FF_META_IN_USE;
+            if (st != FF_META_OK) {
+                if (m->cpus) zero_slots(m, start, start + i);
+                return st;
+            }
+            if (m->cpus) {
+                take_frames(m, start + i, 1, usage);
+                ref_event(m, FF_EV_REF_TAKE, start + i);
+            }
         }
-        take_frames(m, start, count, usage);
+        if (!m->cpus) take_frames(m, start, count, usage);
     }
     *out = (ff_handle){start, count};
     return FF_META_OK;
@@ -820,7 +897,7 @@ static ff_meta_status require_in_use(ff_meta *m, ff_pfn start, uint64_t count, c
                        refs_to_add);
         }
         if (st == FF_META_OK) continue;
-        m->last.pfn = pfn;
+        LAST(m)->pfn = pfn;
         if (!faithful) return st;
         panic(m, pfn);
         return m->death;
@@ -835,6 +912,41 @@ FF_NO_COVERAGE static void add_refs(ff_meta *m, ff_pfn start, uint64_t count, ui
     for (uint64_t i = 0; i < count; i++) m->refcount[start + i] += refs;
 }
 
+/* Concurrent runs: each frame's references are an atomic of their own, interleaved
+ * with the other CPUs. asterinas-2024 checks the count, then adds to it (another CPU
+ * may drop the last reference in between); hardened adds only to a count it finds in
+ * use, in one compare-and-swap, and gives back what it took when a later frame
+ * refuses. */
+static ff_meta_status add_refs_concurrent(ff_meta *m, ff_pfn start, uint64_t count, uint32_t refs)
+{
+    bool faithful = m->opts.semantics == FF_SEM_ASTERINAS_2024;
+    for (uint64_t i = 0; i < count; i++) {
+        ff_pfn p = start + i;
+        point(m, FF_POINT_ATOMIC);
+        ff_meta_status st = require_in_use(m, p, 1, "from_in_use", refs);
+        if (st != FF_META_OK) {
+            if (!faithful && i) {
+                /* Each frame before p holds the refs taken here on top of at least one
+                 * other when they were taken: all but one go back without reaching 0,
+                 * the last as a drop. */
+                log_slots(m, start, p, SF_REFCOUNT);
+                for (ff_pfn q = start; q < p; q++) m->refcount[q] -= refs - 1;
+                ff_meta_status undo = drop_each_frame(m, start, i);
+                if (undo != FF_META_OK && undo != FF_META_FREE_REJECTED) return undo;
+            }
+            return st;
+        }
+        if (faithful) point(m, FF_POINT_ATOMIC); /* the add, apart from its check */
+        log_slot(m, p, SF_REFCOUNT | SF_STATE);
+        if (m->refcount[p] == 0) { /* a frame another CPU gave up meanwhile: revived */
+            m->state[p] = ST_IN_USE;
+            ref_event(m, FF_EV_REF_REVIVE, p);
+        }
+        m->refcount[p] += refs;
+    }
+    return FF_META_OK;
+}
+
 ff_meta_status ff_meta_from_in_use(ff_meta *m, uint64_t paddr, uint64_t count, uint32_t refs,
                                    ff_handle *out)
 {
@@ -844,9 +956,10 @@ ff_meta_status ff_meta_from_in_use(ff_meta *m, uint64_t paddr, uint64_t count, u
     ff_meta_status st;
     if (refs == 0) return FF_META_INVALID;
     if (!caller_frames(m, "from_in_use", paddr, count, &start, &st)) return st;
-    st = require_in_use(m, start, count, "from_in_use", refs);
+    st = m->cpus ? add_refs_concurrent(m, start, count, refs)
+                 : require_in_use(m, start, count, "from_in_use", refs);
     if (st != FF_META_OK) return st;
-    add_refs(m, start, count, refs);
+    if (!m->cpus) add_refs(m, start, count, refs);
     *out = (ff_handle){start, count};
     return FF_META_OK;
 }
@@ -855,8 +968,9 @@ ff_meta_status ff_meta_drop(ff_meta *m, ff_handle h)
 {
     if (!op_begin(m)) return FF_META_DEAD;
     if (h.count == 0 || h.start + h.count < h.start) return FF_META_INVALID;
-    /* The common drop, a handle as alloc returned it, proves its frames in use itself. */
-    if (sole_holder_of_allocation(m, h.start, h.count))
+    /* The common drop, a handle as alloc returned it, proves its frames in use itself
+     * (one CPU: with several, every frame's decrement is an atomic of its own). */
+    if (!m->cpus && sole_holder_of_allocation(m, h.start, h.count))
         return drop_allocation(m, h.start, h.count);
     ff_meta_status st = require_in_use(m, h.start, h.count, "drop", 0);
     if (st != FF_META_OK) return st;
@@ -1093,7 +1207,7 @@ bool ff_meta_reset(ff_meta *m)
     m->reached_frames = false; /* a reset below that reaches frames sets it again */
     m->lock_holder = NO_HOLDER;
     m->death = FF_META_OK;
-    m->last = (ff_meta_last){0};
+    memset(m->lasts, 0, sizeof m->lasts);
     m->env.steps = 0;
     ff_space_reset(m->space);
     if (reuse && reset_backend(m)) return true;
@@ -1104,9 +1218,11 @@ bool ff_meta_reset(ff_meta *m)
     return m->backend != NULL;
 }
 
+void ff_meta_set_cpus(ff_meta *m, ff_cpus *cpus) { m->cpus = cpus; }
+
 /* ---------------------------------------------------------------- inspection */
 
-FF_NO_COVERAGE const ff_meta_last *ff_meta_last_detail(const ff_meta *m) { return &m->last; }
+FF_NO_COVERAGE const ff_meta_last *ff_meta_last_detail(const ff_meta *m) { return LAST(m); }
 FF_NO_COVERAGE bool ff_meta_dead(const ff_meta *m) { return m->death != FF_META_OK; }
 FF_NO_COVERAGE const ff_backend_def *ff_meta_backend(const ff_meta *m) { return m->def; }
 FF_NO_COVERAGE ff_semantics ff_meta_semantics(const ff_meta *m) { return m->opts.semantics; }
@@ -1140,7 +1256,7 @@ __attribute__((noinline)) const char *ff_meta_backend_check(ff_meta *m)
     if (why) {
         call_leave();
         backend_left(m, FF_BCALL_CHECK, NULL, 0, 0, why);
-        verdict = m->last.reason;
+        verdict = LAST(m)->reason;
     } else {
         verdict = m->def->check(m->backend);
         call_leave();

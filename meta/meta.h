@@ -39,6 +39,7 @@
 
 #include "backend.h"
 #include "bugs.h"
+#include "cpu.h"
 #include "space.h"
 
 typedef enum ff_semantics {
@@ -91,6 +92,11 @@ typedef enum ff_event_kind {
     FF_EV_HANG,          /* a back-end call exhausted its step budget: call, reason, where */
     FF_EV_BACKEND_PANIC, /* the back-end called ff_panic: call, req or start and count,
                             reason (its message), where */
+    /* Concurrent runs only (ff_meta_set_cpus), one frame each (start): the refcount
+     * atomics whose old or new value is 0, as they happen. */
+    FF_EV_REF_ZERO,      /* a drop took the last reference: the frame goes back */
+    FF_EV_REF_TAKE,      /* from_unused (or asterinas-2024's alloc) took a frame at 0 */
+    FF_EV_REF_REVIVE,    /* from_in_use added to a count that was 0 when it added */
 } ff_event_kind;
 
 /* The back-end hooks the layer calls, as events name them. */
@@ -171,6 +177,16 @@ ff_meta_status ff_meta_reserve(ff_meta *m, const ff_alloc_req *req, ff_pfn *star
  * caller of dealloc() would; metadata is not consulted. */
 ff_meta_status ff_meta_raw_free(ff_meta *m, uint64_t paddr, uint64_t count);
 
+/* Runs the layer on simulated CPUs (NULL: one CPU, as by default). With CPUs, the
+ * allocator lock is held per CPU (a CPU asking for it while another holds it waits;
+ * its holder asking again is the self-deadlock), and every lock acquire and release
+ * and every refcount atomic is a preemption point: each frame's refcount is its own
+ * atomic, asterinas-2024's from_in_use checks before it adds (check-then-act), and
+ * its drops leave a frame at refcount 0 ("unused") before it goes back. A death
+ * (panic, deadlock, hang) halts the other CPUs. */
+void ff_meta_set_cpus(ff_meta *m, ff_cpus *cpus);
+
+/* The detail of the last operation of the CPU running now. */
 const ff_meta_last *ff_meta_last_detail(const ff_meta *m);
 bool ff_meta_dead(const ff_meta *m);
 

@@ -97,6 +97,36 @@ enum frame_flags {
                                size class): never poisoned, so its content proves nothing */
 };
 
+#define FREED_MAX 32
+
+/* What the oracle knows of an operation in flight. One per CPU: a concurrent run's
+ * operations interleave, each judged as its own. */
+typedef struct op_state {
+    size_t op;
+    ff_layer_call call;
+    /* The last allocation event, for a layer answer about it. */
+    bool last_alloc_ok;
+    ff_pfn last_alloc_start;
+    uint64_t last_alloc_asked, last_alloc_granted;
+    struct freed_run { ff_pfn start; uint64_t count; } freed[FREED_MAX]; /* frames the
+                                                            back-end took back in it */
+    size_t nfreed;
+    ff_pfn drop_start; /* the frames a drop gives up (ff_oracle_check_in_use) */
+    uint64_t drop_count;
+} op_state;
+
+/* Concurrent runs: a comparison of the layer's slots with the shadow put off while
+ * another CPU's operation is in flight (its changes are half made). */
+typedef struct deferred {
+    ff_pfn start;
+    uint64_t count;
+    size_t op;
+    bool freed;        /* frames given back (judge_freed_slots), else judge_slots' compare */
+    const char *after; /* the operation, for the finding */
+} deferred;
+#define DEFERRED_MAX 64
+#define DYING_MAX    64
+
 /* One hand-out of the run (numbered from 1), as its frames see it. */
 typedef struct handout {
     ff_pfn start;       /* its allocation's first frame */
@@ -115,7 +145,6 @@ typedef struct orphan {
 
 /* Freed runs remembered per operation; an operation freeing more (asterinas-2024
  * gives frames back one by one) has its first ones checked. */
-#define FREED_MAX 32
 
 /* Frames held since a checked hand-out have their edges checked at every back-end call
  * while the program holds at most this many: a scribble there is then named in the
@@ -183,13 +212,18 @@ struct ff_oracle {
     const char *name; /* the caller's, for the run */
     uint64_t shadow_free;  /* usable frames not handed out */
     uint64_t counter_skew; /* back-end counter - shadow_free (mod 2^64), as last explained */
-    size_t op;
-    ff_layer_call call;
+    op_state ops[FF_CPUS_MAX]; /* each CPU's operation in flight */
+    op_state *cur;             /* the running CPU's (cpu_enter) */
+    const ff_cpus *cpus;       /* a concurrent run's CPUs, or NULL */
+    unsigned inflight;         /* bit per CPU with an operation in flight */
+    deferred deferred[DEFERRED_MAX];
+    size_t ndeferred;
+    /* Concurrent runs: frames whose refcount reached 0 that have not gone back to the
+     * back-end yet (a few at a time: a drop gives each back before the next). */
+    ff_pfn dying[DYING_MAX];
+    size_t ndying;
     bool leak_phase, dead;
     size_t findings_at_event; /* findings before the current event */
-    /* The last allocation event, for a layer answer about it. */
-    ff_pfn last_alloc_start;
-    uint64_t last_alloc_asked, last_alloc_granted;
     uint32_t handouts; /* hand-outs judged in this run: the last one's number */
     struct written { ff_pfn pfn; uint32_t offset; uint8_t value; } *writes; /* the program's
                           writes into frames it held, in order */
@@ -204,13 +238,10 @@ struct ff_oracle {
     size_t nwatched;
     bool watch_overflow; /* too many to check at every call: checked when dropped only */
     bool watched_unpruned; /* an event with a finding skipped check_watched since the last */
-    bool last_alloc_ok;
     const orphan *giving_back; /* the orphan being given back (FF_CALL_GIVE_BACK) */
 
     orphan *orphans;
     size_t norphans, orphans_cap;
-    orphan freed[FREED_MAX]; /* frames the back-end took back in this operation */
-    size_t nfreed;
 
     size_t nfindings; /* made in this run */
     void (*on_finding)(void *ctx, const ff_finding *f);
@@ -508,7 +539,7 @@ static void vfinding(ff_oracle *o, ff_class cls, const char *state, const char *
 {
     o->nfindings++;
     if (!o->on_finding) return;
-    ff_finding f = {.cls = cls, .op = o->op};
+    ff_finding f = {.cls = cls, .op = o->cur->op};
     snprintf(f.backend, sizeof f.backend, "%s", o->name);
     snprintf(f.state, sizeof f.state, "%s", state);
     vsnprintf(f.detail, sizeof f.detail, fmt, ap);
@@ -721,7 +752,11 @@ void ff_oracle_begin(ff_oracle *o, ff_meta *m, const char *name, const ff_oracle
     }
     o->shadow_free -= o->kept_frames;
     o->counter_skew = b->free_frames - o->shadow_free;
-    o->op = 0;
+    memset(o->ops, 0, sizeof o->ops);
+    o->cur = &o->ops[0];
+    o->inflight = 0;
+    o->ndeferred = 0;
+    o->ndying = 0;
     o->leak_phase = o->dead = false;
     o->norphans = 0;
     o->nwrites = 0;
@@ -732,15 +767,25 @@ void ff_oracle_begin(ff_oracle *o, ff_meta *m, const char *name, const ff_oracle
     o->watched_unpruned = false;
     o->nfindings = 0;
     o->handouts = 0;
-    o->last_alloc_ok = false;
 }
+
+/* The operation state of the CPU running now: every entry point starts here. */
+static op_state *cpu_enter(ff_oracle *o)
+{
+    return o->cur = &o->ops[o->cpus ? ff_cpus_current(o->cpus) : 0];
+}
+
+void ff_oracle_set_cpus(ff_oracle *o, const ff_cpus *cpus) { o->cpus = cpus; }
 
 void ff_oracle_op_begin(ff_oracle *o, size_t index, ff_layer_call call)
 {
-    o->op = index;
-    o->call = call;
-    o->nfreed = 0;
-    o->last_alloc_ok = false;
+    op_state *s = cpu_enter(o);
+    s->op = index;
+    s->call = call;
+    s->nfreed = 0;
+    s->last_alloc_ok = false;
+    /* A check or a write calls no layer function and has no op_end. */
+    if (o->cpus && call != FF_CALL_NONE) o->inflight |= 1u << ff_cpus_current(o->cpus);
 }
 
 /* ---------------------------------------------------------------- free classification */
@@ -857,7 +902,7 @@ static void shadow_hand_out(ff_oracle *o, ff_pfn start, ff_pfn end, uint64_t ask
 {
     o->shadow_free -= taken_count(o, start, end, false);
     taken_set(o, start, end, true);
-    if (o->call == FF_CALL_RESERVE) return; /* the leak check takes no frames */
+    if (o->cur->call == FF_CALL_RESERVE) return; /* the leak check takes no frames */
     if (o->nheads == o->heads_cap) grow((void **)&o->heads, &o->heads_cap, sizeof *o->heads);
     o->heads[o->nheads++] = start;
     o->asked[start] = asked;
@@ -919,10 +964,10 @@ static void judge_poison(ff_oracle *o, ff_pfn start, ff_pfn end)
 /* The block an allocation returned, for the layer's answer about it (op_end). */
 static void note_alloc(ff_oracle *o, ff_pfn start, uint64_t asked, uint64_t granted)
 {
-    o->last_alloc_start = start;
-    o->last_alloc_asked = asked;
-    o->last_alloc_granted = granted;
-    o->last_alloc_ok = true;
+    o->cur->last_alloc_start = start;
+    o->cur->last_alloc_asked = asked;
+    o->cur->last_alloc_granted = granted;
+    o->cur->last_alloc_ok = true;
 }
 
 static void judge_alloc(ff_oracle *o, const ff_event *ev)
@@ -935,7 +980,7 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
         ff_pfn at = guaranteed_block(o, req);
         if (at == UINT64_MAX) return;
         if (o->leak_phase) {
-            if (o->call == FF_CALL_RESERVE)
+            if (o->cur->call == FF_CALL_RESERVE)
                 finding(o, FF_CLASS_LEAK,
                         "with everything given back, alloc(%llu) failed (%s) although frames "
                         "[0x%llx, +%llu) are free, and a fresh instance gave such a block",
@@ -1025,7 +1070,7 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
         judge_poison(o, start, end);
     }
     bool watched = o->nfindings == o->findings_at_event && ff_meta_poisoning(o->meta) &&
-                   o->call == FF_CALL_ALLOC;
+                   o->cur->call == FF_CALL_ALLOC;
     shadow_hand_out(o, start, end, malformed ? granted : req->count, watched, false);
     if (watched) watch(o, start, end);
     judge_counter(o, "an allocation");
@@ -1062,8 +1107,10 @@ static const char *why_free_is_bad(ff_free_kind kind)
 static void note_freed(ff_oracle *o, ff_pfn start, ff_pfn end)
 {
     /* raw frees and give-backs bypass the metadata on purpose */
-    if (o->call == FF_CALL_RAW_FREE || o->call == FF_CALL_GIVE_BACK) return;
-    if (o->nfreed < FREED_MAX) o->freed[o->nfreed++] = (orphan){start, end - start, 0, 0};
+    if (o->cur->call == FF_CALL_RAW_FREE || o->cur->call == FF_CALL_GIVE_BACK) return;
+    op_state *s = o->cur;
+    if (s->nfreed < sizeof s->freed / sizeof s->freed[0])
+        s->freed[s->nfreed++] = (struct freed_run){start, end - start};
 }
 
 static void judge_freed_slots(ff_oracle *o, ff_pfn start, ff_pfn end)
@@ -1141,7 +1188,7 @@ static void judge_give_back(ff_oracle *o, const ff_event *ev)
  * their poison and slots prove nothing from now on. */
 static void taint_held(ff_oracle *o, ff_pfn start, ff_pfn end)
 {
-    if (o->call != FF_CALL_RAW_FREE) return;
+    if (o->cur->call != FF_CALL_RAW_FREE) return;
     for (ff_pfn p = start; p < end && p < o->top; p++)
         if (o->refs[p]) flags_set(o, p, FR_TAINTED);
 }
@@ -1176,7 +1223,7 @@ static void note_poisoned(ff_oracle *o, ff_pfn start, uint64_t count)
 static void judge_free(ff_oracle *o, const ff_event *ev)
 {
     note_poisoned(o, ev->start, ev->count);
-    if (o->call == FF_CALL_GIVE_BACK) {
+    if (o->cur->call == FF_CALL_GIVE_BACK) {
         judge_give_back(o, ev);
         return;
     }
@@ -1252,7 +1299,7 @@ static void judge_backend_panic(ff_oracle *o, const ff_event *ev)
         break;
     }
     case FF_BCALL_FREE:
-        if (o->call == FF_CALL_GIVE_BACK) break; /* its own bad hand-out, returned */
+        if (o->cur->call == FF_CALL_GIVE_BACK) break; /* its own bad hand-out, returned */
         if (ff_oracle_classify_free(o, ev->start, ev->count) == FF_FREE_KIND_VALID)
             finding_in(o, FF_CLASS_ALLOCATOR_PANIC, state,
                        "%s, although the free names exactly one allocation", ev->reason);
@@ -1266,10 +1313,125 @@ static void judge_backend_panic(ff_oracle *o, const ff_event *ev)
     }
 }
 
+/* Concurrent runs: while another CPU has an operation in flight, the judgment of
+ * [start, +count) waits until none has (flush_deferred); returns whether it waits.
+ * Past DEFERRED_MAX waiting, one goes unjudged. */
+static bool defer(ff_oracle *o, ff_pfn start, uint64_t count, bool freed, const char *after)
+{
+    if (!o->inflight) return false;
+    if (o->ndeferred < DEFERRED_MAX)
+        o->deferred[o->ndeferred++] = (deferred){start, count, o->cur->op, freed, after};
+    return true;
+}
+
+/* The layer's refcounts over [start, +count) (below top) must equal the references the
+ * program holds, but on frames it misused: one finding per operation, the first
+ * mismatch. */
+static void compare_slots(ff_oracle *o, ff_pfn start, uint64_t count, const char *after)
+{
+    const uint32_t *refcounts = ff_meta_refcounts(o->meta, start, count);
+    const uint64_t *refs = &o->refs[start];
+    for (uint64_t i = 0; i < count; i++) {
+        if (refcounts[i] == refs[i] || (o->flags[start + i] & FR_TAINTED)) continue;
+        finding(o, FF_CLASS_METADATA_MISMATCH,
+                "after %s frame 0x%llx has refcount %u in the layer, but the program "
+                "holds %llu references",
+                after, (unsigned long long)(start + i), refcounts[i],
+                (unsigned long long)refs[i]);
+        break;
+    }
+}
+
+/* Concurrent runs: no operation is in flight any more, so the shadow of references is
+ * exact again: the judgments that waited are made, each as its operation's. */
+static void flush_deferred(ff_oracle *o)
+{
+    size_t op = o->cur->op;
+    for (size_t i = 0; i < o->ndeferred && o->nfindings == o->findings_at_event; i++) {
+        const deferred *d = &o->deferred[i];
+        o->cur->op = d->op;
+        if (d->freed)
+            judge_freed_slots(o, d->start, d->start + d->count);
+        else if (d->start < o->top)
+            compare_slots(o, d->start, d->count, d->after);
+    }
+    o->cur->op = op;
+    o->ndeferred = 0;
+}
+
+static bool dying(const ff_oracle *o, ff_pfn p)
+{
+    for (size_t i = 0; i < o->ndying; i++)
+        if (o->dying[i] == p) return true;
+    return false;
+}
+
+/* Concurrent runs: the refcount atomics at 0 (FF_EV_REF_*). A frame whose count a drop
+ * took to 0 is on its way back to the back-end until the free. A reference added to a
+ * count that was 0 when it was added (from_in_use had seen it in use) is a race the
+ * layer lost: the frame goes back while someone holds it. */
+static void judge_ref_event(ff_oracle *o, const ff_event *ev)
+{
+    ff_pfn p = ev->start;
+    unsigned cpu = ff_cpus_current(o->cpus);
+    switch (ev->kind) {
+    case FF_EV_REF_ZERO:
+        /* A frame the program took with from_unused while the back-end held it free (or
+         * misused) was never the program's to give back: what follows is judged as
+         * that misuse's, not as a race. */
+        if (p < o->top && (o->flags[p] & (FR_PHANTOM | FR_TAINTED))) break;
+        if (o->ndying < DYING_MAX) o->dying[o->ndying++] = p;
+        break;
+    case FF_EV_REF_TAKE:
+        /* from_unused on a frame another CPU holds, is being handed, or is giving back
+         * (its count is 0 in those windows) takes what is not the program's: its own
+         * misuse, after which the frame proves nothing. (An alloc taking a frame still
+         * out was judged at the back-end's answer.) */
+        if (o->cur->call == FF_CALL_FROM_UNUSED && p < o->top && (is_taken(o, p) || dying(o, p)))
+            flags_set(o, p, FR_TAINTED);
+        break;
+    case FF_EV_REF_REVIVE:
+        finding(o, FF_CLASS_REFCOUNT_RACE,
+                "cpu%u's from_in_use added a reference to frame 0x%llx after another CPU "
+                "dropped its count to 0: it checked the count, then added to it, and the "
+                "last reference went in between",
+                cpu, (unsigned long long)p);
+        break;
+    default: break;
+    }
+}
+
+/* Concurrent runs: frames of the drop in flight went back to the back-end, so the
+ * program gave up its last reference to them now, not when the drop returns: other
+ * CPUs may be handed them before that. (Its op_end takes one reference off each frame
+ * that still has any.) */
+static void gave_up(ff_oracle *o, ff_pfn start, uint64_t count)
+{
+    const op_state *s = o->cur;
+    ff_pfn lo = start > s->drop_start ? start : s->drop_start;
+    ff_pfn hi = ff_range_end((ff_range){start, count});
+    ff_pfn drop_end = ff_range_end((ff_range){s->drop_start, s->drop_count});
+    if (drop_end < hi) hi = drop_end;
+    if (hi > o->top) hi = o->top;
+    for (ff_pfn p = lo; p < hi; p++)
+        if (o->refs[p] == 1) o->refs[p] = 0;
+}
+
+/* Frames [start, +count) went back to the back-end: none of them is dying now. */
+static void forget_dying(ff_oracle *o, ff_pfn start, uint64_t count)
+{
+    for (size_t i = 0; i < o->ndying;)
+        if (o->dying[i] - start < count)
+            o->dying[i] = o->dying[--o->ndying];
+        else
+            i++;
+}
+
 void ff_oracle_observe(void *oracle, const ff_event *ev)
 {
     ff_oracle *o = oracle;
     if (!o->meta || o->dead) return;
+    cpu_enter(o);
     o->findings_at_event = o->nfindings;
     switch (ev->kind) {
     case FF_EV_ALLOC:
@@ -1284,6 +1446,8 @@ void ff_oracle_observe(void *oracle, const ff_event *ev)
             check_watched(o, "after the back-end's alloc");
         break;
     case FF_EV_FREE:
+        if (o->cpus && o->cur->call == FF_CALL_DROP) gave_up(o, ev->start, ev->count);
+        if (o->ndying) forget_dying(o, ev->start, ev->count);
         judge_free(o, ev);
         if (o->nfindings != o->findings_at_event)
             o->watched_unpruned = true;
@@ -1306,6 +1470,9 @@ void ff_oracle_observe(void *oracle, const ff_event *ev)
         judge_backend_panic(o, ev);
         o->dead = true;
         break;
+    case FF_EV_REF_ZERO:
+    case FF_EV_REF_TAKE:
+    case FF_EV_REF_REVIVE: judge_ref_event(o, ev); break;
     }
 }
 
@@ -1326,6 +1493,13 @@ static void judge_slots(ff_oracle *o, ff_pfn start, uint64_t count, uint64_t gai
     shadow_touch_range(o, start, start + count, W_REFS);
     const uint32_t *refcounts = ff_meta_refcounts(o->meta, start, count);
     uint64_t *refs = &o->refs[start];
+    if (defer(o, start, count, false, after)) {
+        if (gained != DROP_ONE)
+            for (uint64_t i = 0; i < count; i++) refs[i] += gained;
+        else
+            for (uint64_t i = 0; i < count; i++) refs[i] -= refs[i] != 0;
+        return;
+    }
     /* The change and the common case, all equal, in one branch-free pass. */
     uint64_t differ = 0;
     if (gained != DROP_ONE)
@@ -1338,16 +1512,7 @@ static void judge_slots(ff_oracle *o, ff_pfn start, uint64_t count, uint64_t gai
             refs[i] -= refs[i] != 0;
             differ |= refcounts[i] ^ refs[i];
         }
-    /* One finding per operation: the first mismatch. */
-    for (uint64_t i = 0; differ && i < count; i++) {
-        if (refcounts[i] == refs[i] || (o->flags[start + i] & FR_TAINTED)) continue;
-        finding(o, FF_CLASS_METADATA_MISMATCH,
-                "after %s frame 0x%llx has refcount %u in the layer, but the program "
-                "holds %llu references",
-                after, (unsigned long long)(start + i), refcounts[i],
-                (unsigned long long)refs[i]);
-        break;
-    }
+    if (differ) compare_slots(o, start, count, after);
 }
 
 static void judge_from_unused(ff_oracle *o, ff_pfn start, uint64_t count)
@@ -1405,8 +1570,28 @@ static void add_orphan(ff_oracle *o, ff_pfn start, uint64_t count, uint64_t gran
     o->orphans[o->norphans++] = (orphan){start, count, granted, o->handouts};
 }
 
+/* Concurrent runs: a drop's frames that went back during it were given up then
+ * (gave_up), and may be another's since; one reference comes off the others. */
+static void drop_the_rest(ff_oracle *o, const op_state *s, ff_pfn start, uint64_t count)
+{
+    ff_pfn end = ff_range_end((ff_range){start, count});
+    for (ff_pfn p = start; p < end;) {
+        ff_pfn given = end, given_end = end; /* the first run given up from p on */
+        for (size_t i = 0; i < s->nfreed; i++) {
+            ff_pfn fs = s->freed[i].start, fe = ff_range_end((ff_range){fs, s->freed[i].count});
+            if (fe <= p || fs >= given) continue;
+            given = fs > p ? fs : p;
+            given_end = fe;
+        }
+        if (given > p) judge_slots(o, p, given - p, DROP_ONE, "drop");
+        p = given_end;
+    }
+}
+
 void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
 {
+    op_state *s = cpu_enter(o);
+    if (o->cpus) o->inflight &= ~(1u << ff_cpus_current(o->cpus));
     if (!o->meta || o->dead) return;
     if (ff_meta_dead(o->meta)) {
         o->dead = true; /* a panic: nothing runs any more */
@@ -1417,14 +1602,16 @@ void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
     case FF_CALL_ALLOC:
         if (r->status == FF_META_OK) {
             judge_slots(o, r->start, r->count, 1, "alloc");
-        } else if (r->status == FF_META_BAD_HANDOUT && o->last_alloc_ok) {
+        } else if (r->status == FF_META_BAD_HANDOUT && s->last_alloc_ok) {
             /* The layer keeps the block out of circulation: it must come back at the end. */
-            add_orphan(o, o->last_alloc_start, o->last_alloc_asked, o->last_alloc_granted);
+            add_orphan(o, s->last_alloc_start, s->last_alloc_asked, s->last_alloc_granted);
         }
         break;
     case FF_CALL_FROM_UNUSED:
         if (r->status != FF_META_OK) break;
-        judge_from_unused(o, r->start, r->count);
+        /* Concurrent runs judge each grant as it happens (judge_ref_event): the shadow
+         * of references is exact only when no other operation is half done. */
+        if (!o->cpus) judge_from_unused(o, r->start, r->count);
         for (uint64_t i = 0; i < r->count && r->start + i < o->top; i++)
             if (!is_taken(o, r->start + i)) {
                 flags_set(o, r->start + i, FR_PHANTOM);
@@ -1434,14 +1621,18 @@ void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
         break;
     case FF_CALL_FROM_IN_USE:
         if (r->status != FF_META_OK) break;
-        judge_from_in_use(o, r->start, r->count, r->refs);
+        if (!o->cpus) judge_from_in_use(o, r->start, r->count, r->refs);
         judge_slots(o, r->start, r->count, r->refs, "from_in_use");
         break;
     case FF_CALL_DROP:
         if (r->status == FF_META_OK || r->status == FF_META_FREE_REJECTED) {
-            judge_slots(o, r->start, r->count, DROP_ONE, "drop");
-            for (size_t i = 0; i < o->nfreed && o->nfindings == o->findings_at_event; i++)
-                judge_freed_slots(o, o->freed[i].start, o->freed[i].start + o->freed[i].count);
+            if (o->cpus)
+                drop_the_rest(o, s, r->start, r->count);
+            else
+                judge_slots(o, r->start, r->count, DROP_ONE, "drop");
+            for (size_t i = 0; i < s->nfreed && o->nfindings == o->findings_at_event; i++)
+                if (!defer(o, s->freed[i].start, s->freed[i].count, true, "drop"))
+                    judge_freed_slots(o, s->freed[i].start, s->freed[i].start + s->freed[i].count);
         } else {
             finding(o, FF_CLASS_METADATA_MISMATCH,
                     "drop of [0x%llx, +%llu), references the program holds, answered %s",
@@ -1454,6 +1645,7 @@ void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
     case FF_CALL_RESERVE:
     case FF_CALL_NONE: break;
     }
+    if (!o->inflight && o->ndeferred) flush_deferred(o);
 }
 
 /* The program wrote value at offset of a frame it holds: part of what the frame may hold. */
@@ -1508,6 +1700,9 @@ static bool in_use_intact(ff_oracle *o, ff_pfn p, uint32_t from, uint32_t to, co
 
 void ff_oracle_check_in_use(ff_oracle *o, ff_pfn start, uint64_t count)
 {
+    op_state *s = cpu_enter(o);
+    s->drop_start = start;
+    s->drop_count = count;
     if (!o->meta || o->dead || !ff_meta_poisoning(o->meta) || start >= o->top) return;
     ff_pfn end = count > o->top - start ? o->top : start + count;
     o->findings_at_event = o->nfindings;
@@ -1623,7 +1818,7 @@ void ff_oracle_orphans(ff_oracle *o, void (*fn)(void *ctx, ff_pfn start, uint64_
 
 void ff_oracle_leak_begin(ff_oracle *o)
 {
-    o->op = FF_OP_AT_END;
+    cpu_enter(o)->op = FF_OP_AT_END;
     o->leak_phase = true;
     if (o->dead) return;
     o->findings_at_event = o->nfindings;

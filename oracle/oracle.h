@@ -93,7 +93,11 @@
       "one is the allocator catching it)")                                                    \
     X(INUSE_CORRUPTED, "inuse-corrupted", inuse_corrupted,                                    \
       "a frame the program held was changed by someone else while in use: it holds neither "  \
-      "the poison it was handed out with nor what the program wrote")
+      "the poison it was handed out with nor what the program wrote")                       \
+    X(REFCOUNT_RACE, "refcount-race", refcount_race,                                          \
+      "with several CPUs, a reference was granted on a frame whose refcount reached 0 on "    \
+      "another CPU (taken on its way back to the allocator, or added after a check that "     \
+      "saw it in use): the frame goes back while held")
 
 typedef enum ff_class {
 #define X(id, name, function, summary) FF_CLASS_##id,
@@ -176,6 +180,12 @@ bool ff_oracle_drain_plan(const ff_space *space, const ff_policy *policy, ff_all
  * drain plan is the caller's to run, recording successes). */
 bool ff_oracle_baseline_init(ff_oracle_baseline *b, ff_meta *m, const ff_space *space);
 void ff_oracle_baseline_free(ff_oracle_baseline *b);
+
+/* Judges a concurrent run on these CPUs (NULL: one CPU, the default): each CPU's
+ * operation in flight is its own (op_begin/op_end name the running CPU's), the
+ * layer's refcount events are judged as they come, and comparisons of the layer's
+ * slots with the shadow wait until no other operation is half done. */
+void ff_oracle_set_cpus(ff_oracle *o, const ff_cpus *cpus);
 
 /* Starts judging a run on m (fresh or just reset): O(frames touched by the last run).
  * `name`, the back-end's name in findings, must outlive the run. */
