@@ -76,7 +76,13 @@
     X(LAYER_FROM_UNUSED_OWNED, "layer-from-unused-owned", "layer", "refcount-misuse",        \
       "hardened from_unused takes frames the allocator owns")                                \
     X(LAYER_FREED_KEEPS_SLOT, "layer-freed-keeps-slot", "layer", "metadata-mismatch",        \
-      "a frame given back to the back-end keeps a live metadata slot")
+      "a frame given back to the back-end keeps a live metadata slot")                          \
+    X(LAYER_LOCK_IRQ_UNSAFE, "layer-lock-irq-unsafe", "layer", "irq-deadlock",                \
+      "with several CPUs, the allocator lock is taken without disabling interrupts: a free "  \
+      "from an interrupt on the CPU holding it spins on it")                                  \
+    X(LAYER_CHECK_THEN_ACT, "layer-check-then-act", "layer", "refcount-race",                 \
+      "with several CPUs, hardened from_in_use checks a frame's count, then adds to it: "     \
+      "another CPU may drop the last reference in between")
 
 typedef enum ff_bug {
     FF_BUG_NONE,

@@ -111,6 +111,15 @@ struct ff_exec {
 
     ff_cpus *cpus;                /* made at the first concurrent program */
     size_t cpu_op[FF_CPUS_MAX];   /* each CPU's operation in flight, SIZE_MAX: none yet */
+    size_t irq_op[FF_CPUS_MAX];   /* each CPU's interrupt in flight, SIZE_MAX: none */
+    /* Each CPU's interrupts: the operations tagged irqN are raised in the program's
+     * order as the CPU's task gets past them, and arrive one by one, each once it let
+     * irq_after points with interrupts on pass. */
+    struct irq_queue {
+        size_t next;   /* the next interrupt operation (nops: none left) */
+        size_t raised; /* operations before this index are raised */
+        unsigned wait; /* points the next one still lets pass */
+    } irq[FF_CPUS_MAX];
 
     /* The run in progress. */
     context *cur;
@@ -844,7 +853,7 @@ static void run_one(run *r, size_t i)
 {
     const ff_op *op = &r->p->ops[i];
     r->op = ff_exec_current.op = i;
-    if (r->p->ncpus) r->x->cpu_op[r->cpu] = i;
+    if (r->p->ncpus) (op->irq ? r->x->irq_op : r->x->cpu_op)[r->cpu] = i;
     outcome *all = r->out;
     r->out = all ? &all[i] : NULL;
     if (r->x->opts.trace) {
@@ -856,19 +865,55 @@ static void run_one(run *r, size_t i)
     r->out = all;
 }
 
-/* A CPU's task: its operations, in the program's order. */
+/* CPU cpu's first interrupt operation from index i on, or nops. */
+static size_t next_irq(const ff_program *p, unsigned cpu, size_t i)
+{
+    while (i < p->nops && !(p->ops[i].irq && p->ops[i].cpu == cpu)) i++;
+    return i;
+}
+
+/* The interrupt hook: CPU cpu may take an interrupt here. */
+static void on_interrupt(void *ctx, unsigned cpu)
+{
+    run *r = &((run *)ctx)[cpu];
+    struct irq_queue *q = &r->x->irq[cpu];
+    if (q->next >= q->raised || stop(r)) return;
+    if (q->wait) {
+        q->wait--;
+        return;
+    }
+    size_t i = q->next;
+    q->next = next_irq(r->p, cpu, i + 1);
+    if (q->next < r->p->nops) q->wait = r->p->ops[q->next].irq_after;
+    TRACE(r->x, "  ^^ cpu%u takes an interrupt\n", cpu);
+    run_one(r, i);
+    r->x->irq_op[cpu] = SIZE_MAX;
+}
+
+/* A CPU's task: its operations, in the program's order, raising its interrupts as it
+ * gets past them; at its end, the interrupts still to come arrive while it idles. */
 static void cpu_task(void *arg)
 {
     run *r = arg;
-    for (size_t i = 0; i < r->p->nops && !stop(r); i++)
-        if (r->p->ops[i].cpu == r->cpu && !r->p->ops[i].irq) run_one(r, i);
+    struct irq_queue *q = &r->x->irq[r->cpu];
+    for (size_t i = 0; i < r->p->nops && !stop(r); i++) {
+        if (r->p->ops[i].cpu != r->cpu || r->p->ops[i].irq) continue;
+        q->raised = i;
+        run_one(r, i);
+    }
+    q->raised = r->p->nops;
+    while (q->next < r->p->nops && !stop(r)) {
+        q->wait = 0;
+        ff_cpus_interrupt(r->x->cpus);
+    }
 }
 
 static const char *point_name(ff_point why)
 {
-    static const char *const names[FF_POINT_COUNT] = {"a lock acquire", "a lock release",
-                                                      "a refcount atomic", "a cache access",
-                                                      "a loop step"};
+    static const char *const names[FF_POINT_COUNT] = {
+        [FF_POINT_LOCK] = "a lock acquire", [FF_POINT_HELD] = "a lock just taken",
+        [FF_POINT_UNLOCK] = "a lock release", [FF_POINT_ATOMIC] = "a refcount atomic",
+        [FF_POINT_CACHE] = "a cache access", [FF_POINT_STEP] = "a loop step"};
     return (unsigned)why < FF_POINT_COUNT ? names[why] : "?";
 }
 
@@ -877,7 +922,7 @@ static const char *point_name(ff_point why)
 static void on_switch(void *ctx, const ff_switch *sw)
 {
     ff_exec *x = ctx;
-    size_t resumed = x->cpu_op[sw->to];
+    size_t resumed = x->irq_op[sw->to] != SIZE_MAX ? x->irq_op[sw->to] : x->cpu_op[sw->to];
     if (resumed != SIZE_MAX) ff_exec_current.op = resumed;
     if (!x->opts.trace) return;
     char to[64];
@@ -901,15 +946,19 @@ static void run_on_cpus(run *base)
     ff_exec *x = base->x;
     const ff_program *p = base->p;
     if (!x->cpus && !(x->cpus = ff_cpus_create(0))) host_out_of_memory();
-    run runs[FF_CPUS_MAX];
+    run runs[FF_CPUS_MAX], irq_runs[FF_CPUS_MAX];
     void *args[FF_CPUS_MAX];
     for (unsigned k = 0; k < p->ncpus; k++) {
         runs[k] = *base;
         runs[k].cpu = k;
+        irq_runs[k] = runs[k];
         args[k] = &runs[k];
-        x->cpu_op[k] = SIZE_MAX;
+        x->cpu_op[k] = x->irq_op[k] = SIZE_MAX;
+        size_t first = next_irq(p, k, 0);
+        x->irq[k] = (struct irq_queue){first, 0, first < p->nops ? p->ops[first].irq_after : 0};
     }
     ff_cpus_observe(x->cpus, on_switch, x);
+    ff_cpus_on_interrupt(x->cpus, on_interrupt, irq_runs);
     ff_meta_set_cpus(base->m, x->cpus);
     ff_oracle_set_cpus(base->o, x->cpus);
     ff_schedule schedule = {p->sched_mode, p->schedule, p->schedule_len};

@@ -70,6 +70,7 @@
 #define FF_OPS_VERSION     1   /* a sequential program's binary form */
 #define FF_OPS_VERSION_CPUS 2  /* a program with a cpus section (ncpus > 0) */
 #define FF_SCHEDULE_MAX    64  /* schedule bytes a program carries */
+#define FF_IRQ_AFTER_MAX   15
 #define FF_OPS_MAX         4096 /* operations in one program; more are ignored */
 #define FF_OPS_MAX_REGIONS 8
 #define FF_OPS_NAME_MAX    32  /* a back-end name in the binary form, with its NUL */
@@ -178,6 +179,8 @@ typedef struct ff_op {
     uint64_t paddr;
     uint8_t cpu;     /* the CPU issuing it: below the program's ncpus (0 when ncpus is 0) */
     bool irq;        /* it arrives in interrupt context on that CPU (ncpus > 0 only) */
+    uint8_t irq_after; /* an interrupt: the points with interrupts on it lets pass, once
+                          raised, before it arrives (0..FF_IRQ_AFTER_MAX) */
 } ff_op;
 
 typedef struct ff_program {

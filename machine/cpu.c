@@ -49,6 +49,8 @@ typedef struct cpu {
     const void *waiting_for;
     void *arg;
     int priority; /* PCT: the highest runnable runs */
+    unsigned irq_off; /* interrupts disabled, nested this deep */
+    bool in_irq;      /* running an interrupt handler */
 } cpu;
 
 struct ff_cpus {
@@ -60,6 +62,8 @@ struct ff_cpus {
     ff_task *task;
     ff_switch_observer *observer;
     void *observer_ctx;
+    ff_irq_hook *irq_hook;
+    void *irq_ctx;
     ucontext_t main_ctx;
     const void *main_bottom; /* the caller's stack, for ASan: learnt at the first switch */
     size_t main_size;
@@ -221,6 +225,8 @@ ff_cpus_outcome ff_cpus_run(ff_cpus *c, unsigned n, ff_task *task, void *const a
         c->cpu[i].state = CPU_RUNNABLE;
         c->cpu[i].waiting_for = NULL;
         c->cpu[i].arg = args[i];
+        c->cpu[i].irq_off = 0;
+        c->cpu[i].in_irq = false;
         cpu_prepare(c, i);
     }
     c->current = 0;
@@ -247,11 +253,30 @@ ff_cpus_outcome ff_cpus_run(ff_cpus *c, unsigned n, ff_task *task, void *const a
     return c->outcome;
 }
 
+/* The running CPU takes an interrupt here, if it may. */
+static void interrupt(ff_cpus *c)
+{
+    cpu *p = &c->cpu[c->current];
+    if (!c->irq_hook || p->irq_off || p->in_irq || c->halted) return;
+    p->in_irq = true;
+    c->irq_hook(c->irq_ctx, c->current);
+    p->in_irq = false;
+    if (!c->halted) return;
+    /* The system died in the handler: the code it interrupted never resumes. */
+    c->outcome = FF_CPUS_HALTED;
+    c->running = false;
+    FIBER_LEAVING(NULL, c->main_bottom, c->main_size);
+    setcontext(&c->main_ctx);
+}
+
 void ff_cpus_point(ff_cpus *c, ff_point why)
 {
     if (!c || !c->running || c->halted) return;
     uint64_t at = c->points++;
-    if (!c->switch_armed || at != c->switch_at) return;
+    if (!c->switch_armed || at != c->switch_at) {
+        interrupt(c);
+        return;
+    }
     unsigned to;
     if (c->schedule.mode == FF_SCHED_DIRECT) {
         unsigned target = c->switch_cpu % c->n;
@@ -262,6 +287,35 @@ void ff_cpus_point(ff_cpus *c, ff_point why)
     }
     arm_next_switch(c);
     if (to < c->n && to != c->current) switch_to(c, to, true, why);
+    interrupt(c);
+}
+
+void ff_cpus_on_interrupt(ff_cpus *c, ff_irq_hook *fn, void *ctx)
+{
+    c->irq_hook = fn;
+    c->irq_ctx = ctx;
+}
+
+void ff_cpus_interrupt(ff_cpus *c)
+{
+    if (c && c->running) interrupt(c);
+}
+
+void ff_cpus_irq_disable(ff_cpus *c)
+{
+    if (c && c->running) c->cpu[c->current].irq_off++;
+}
+
+void ff_cpus_irq_enable(ff_cpus *c)
+{
+    if (c && c->running && c->cpu[c->current].irq_off) c->cpu[c->current].irq_off--;
+}
+
+bool ff_cpus_in_irq(const ff_cpus *c) { return c && c->running && c->cpu[c->current].in_irq; }
+
+unsigned ff_cpus_context(const ff_cpus *c)
+{
+    return ff_cpus_current(c) + (ff_cpus_in_irq(c) ? FF_CPUS_MAX : 0);
 }
 
 void ff_cpus_block(ff_cpus *c, const void *resource)

@@ -37,11 +37,13 @@
 #include <stdint.h>
 
 #define FF_CPUS_MAX     8
+#define FF_CONTEXTS_MAX (2 * FF_CPUS_MAX) /* each CPU's task, and its interrupt handler */
 #define FF_SWITCHES_MAX 256 /* the switches a run records for its trace */
 
 /* Why a CPU may be preempted where it is. */
 typedef enum ff_point {
     FF_POINT_LOCK,   /* about to acquire a lock */
+    FF_POINT_HELD,   /* just acquired one */
     FF_POINT_UNLOCK, /* just released one */
     FF_POINT_ATOMIC, /* a refcount load, compare-and-swap or fetch-add */
     FF_POINT_CACHE,  /* a per-CPU cache access */
@@ -103,6 +105,24 @@ void ff_cpus_wake(ff_cpus *c, const void *resource);
 void ff_cpus_halt(ff_cpus *c);
 /* Sets the switch observer for the runs to come (NULL: none). */
 void ff_cpus_observe(ff_cpus *c, ff_switch_observer *fn, void *ctx);
+
+/* Interrupts. A CPU's are enabled unless disabled (nested: each disable needs its
+ * enable). At every point where the running CPU has them enabled and is not in an
+ * interrupt handler already, the hook runs there, on that CPU's stack, as its
+ * interrupt handler (ff_cpus_in_irq meanwhile): it may run an operation in interrupt
+ * context, which passes points of its own (other CPUs may run; no interrupt nests).
+ * When the system halts in a handler (ff_cpus_halt), what it interrupted never
+ * resumes: the run ends there. */
+typedef void ff_irq_hook(void *ctx, unsigned cpu);
+void ff_cpus_on_interrupt(ff_cpus *c, ff_irq_hook *fn, void *ctx);
+/* The running CPU takes an interrupt now if it may (a task at its end: the CPU idles). */
+void ff_cpus_interrupt(ff_cpus *c);
+void ff_cpus_irq_disable(ff_cpus *c);
+void ff_cpus_irq_enable(ff_cpus *c);
+bool ff_cpus_in_irq(const ff_cpus *c);
+/* Who runs now, as a context: the running CPU, plus FF_CPUS_MAX in its interrupt
+ * handler (0 outside ff_cpus_run). Per-operation state is kept per context. */
+unsigned ff_cpus_context(const ff_cpus *c);
 
 /* The CPUs of the run in progress (within a task), 1 outside ff_cpus_run. */
 unsigned ff_cpus_count(const ff_cpus *c);

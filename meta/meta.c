@@ -118,12 +118,13 @@ struct ff_meta {
 
     ff_cpus *cpus;   /* the simulated CPUs of a concurrent run, or NULL: one CPU */
     int lock_holder; /* NO_HOLDER or the CPU holding the allocator lock */
+    bool holder_in_irq; /* ... which took it in its interrupt handler */
     ff_meta_status death; /* FF_META_OK while alive; PANIC, DEADLOCK or HANG after */
-    ff_meta_last lasts[FF_CPUS_MAX]; /* each CPU's last operation: they interleave */
+    ff_meta_last lasts[FF_CONTEXTS_MAX]; /* each context's last operation: they interleave */
 };
 
 static inline unsigned cpu_now(const ff_meta *m) { return m->cpus ? ff_cpus_current(m->cpus) : 0; }
-#define LAST(m) (&(m)->lasts[cpu_now(m)])
+#define LAST(m) (&(m)->lasts[m->cpus ? ff_cpus_context(m->cpus) : 0])
 
 #define SLOT_FIELD_BYTES(field, bit) +sizeof *((ff_meta *)NULL)->field
 #define SLOT_BYTES (0 SLOT_FIELDS(SLOT_FIELD_BYTES))
@@ -277,24 +278,34 @@ static void ref_event(ff_meta *m, ff_event_kind kind, ff_pfn pfn)
     if (m->opts.observer) m->opts.observer(m->opts.observer_ctx, &ev);
 }
 
-/* Takes the allocator lock for a call on [pfn, +count), waiting while another CPU
- * holds it; false when its holder asks again: the system has deadlocked. */
+/* Takes the allocator lock for a call on [pfn, +count), interrupts off while it is
+ * held, waiting while another CPU holds it; false when its holder asks again (its
+ * own interrupt handler included): the system has deadlocked. */
 static bool lock_acquire(ff_meta *m, const char *call, ff_pfn pfn, uint64_t count)
 {
     point(m, FF_POINT_LOCK);
     int me = (int)cpu_now(m);
     if (m->lock_holder == me) {
-        set_reason(m, "cpu %d re-entered the allocator lock it holds, in %s(0x%llx, %llu)", me,
-                   call, (unsigned long long)pfn, (unsigned long long)count);
+        /* Its interrupt handler asking for what the code it interrupted holds. */
+        bool irq = ff_cpus_in_irq(m->cpus) && !m->holder_in_irq;
+        set_reason(m, "cpu %d re-entered the allocator lock it holds%s, in %s(0x%llx, %llu)", me,
+                   irq ? " from an interrupt handler" : "", call, (unsigned long long)pfn,
+                   (unsigned long long)count);
         die(m, FF_META_DEADLOCK);
         LAST(m)->pfn = pfn;
-        ff_event ev = {.kind = FF_EV_DEADLOCK, .start = pfn, .count = count,
+        ff_event ev = {.kind = FF_EV_DEADLOCK, .start = pfn, .count = count, .in_irq = irq,
                        .reason = LAST(m)->reason};
         emit(m, &ev);
         return false;
     }
-    while (m->cpus && m->lock_holder != NO_HOLDER) ff_cpus_block(m->cpus, &m->lock_holder);
+    if (m->cpus) {
+        /* INJECTED BUG layer-lock-irq-unsafe: interrupts stay on while the lock is held. */
+        if (!FF_BUG(m->opts.bug, LAYER_LOCK_IRQ_UNSAFE, true)) ff_cpus_irq_disable(m->cpus);
+        while (m->lock_holder != NO_HOLDER) ff_cpus_block(m->cpus, &m->lock_holder);
+    }
     m->lock_holder = me;
+    m->holder_in_irq = ff_cpus_in_irq(m->cpus);
+    point(m, FF_POINT_HELD);
     return true;
 }
 
@@ -303,6 +314,7 @@ static void lock_release(ff_meta *m)
     m->lock_holder = NO_HOLDER;
     if (!m->cpus) return;
     ff_cpus_wake(m->cpus, &m->lock_holder);
+    if (m->opts.bug != FF_BUG_LAYER_LOCK_IRQ_UNSAFE) ff_cpus_irq_enable(m->cpus);
     ff_cpus_point(m->cpus, FF_POINT_UNLOCK);
 }
 
@@ -936,7 +948,9 @@ static ff_meta_status add_refs_concurrent(ff_meta *m, ff_pfn start, uint64_t cou
             }
             return st;
         }
-        if (faithful) point(m, FF_POINT_ATOMIC); /* the add, apart from its check */
+        /* The add, apart from its check. INJECTED BUG layer-check-then-act: hardened
+         * too. */
+        if (faithful || FF_BUG(m->opts.bug, LAYER_CHECK_THEN_ACT, true)) point(m, FF_POINT_ATOMIC);
         log_slot(m, p, SF_REFCOUNT | SF_STATE);
         if (m->refcount[p] == 0) { /* a frame another CPU gave up meanwhile: revived */
             m->state[p] = ST_IN_USE;

@@ -118,6 +118,7 @@ typedef struct ff_event {
     ff_pfn start;            /* block returned, or first frame freed */
     uint64_t count;          /* frames freed */
     bool lock_held;          /* FF_EV_PANIC */
+    bool in_irq;             /* FF_EV_DEADLOCK: re-entered from an interrupt handler */
     ff_backend_call call;    /* FF_EV_HANG, FF_EV_BACKEND_PANIC */
     const char *reason;      /* FF_EV_PANIC, FF_EV_DEADLOCK, FF_EV_HANG, _BACKEND_PANIC */
     const char *where;       /* FF_EV_HANG, FF_EV_BACKEND_PANIC: the back-end's function

@@ -212,10 +212,10 @@ struct ff_oracle {
     const char *name; /* the caller's, for the run */
     uint64_t shadow_free;  /* usable frames not handed out */
     uint64_t counter_skew; /* back-end counter - shadow_free (mod 2^64), as last explained */
-    op_state ops[FF_CPUS_MAX]; /* each CPU's operation in flight */
+    op_state ops[FF_CONTEXTS_MAX]; /* each context's operation in flight */
     op_state *cur;             /* the running CPU's (cpu_enter) */
     const ff_cpus *cpus;       /* a concurrent run's CPUs, or NULL */
-    unsigned inflight;         /* bit per CPU with an operation in flight */
+    unsigned inflight;         /* bit per context with an operation in flight */
     deferred deferred[DEFERRED_MAX];
     size_t ndeferred;
     /* Concurrent runs: frames whose refcount reached 0 that have not gone back to the
@@ -772,7 +772,7 @@ void ff_oracle_begin(ff_oracle *o, ff_meta *m, const char *name, const ff_oracle
 /* The operation state of the CPU running now: every entry point starts here. */
 static op_state *cpu_enter(ff_oracle *o)
 {
-    return o->cur = &o->ops[o->cpus ? ff_cpus_current(o->cpus) : 0];
+    return o->cur = &o->ops[o->cpus ? ff_cpus_context(o->cpus) : 0];
 }
 
 void ff_oracle_set_cpus(ff_oracle *o, const ff_cpus *cpus) { o->cpus = cpus; }
@@ -785,7 +785,7 @@ void ff_oracle_op_begin(ff_oracle *o, size_t index, ff_layer_call call)
     s->nfreed = 0;
     s->last_alloc_ok = false;
     /* A check or a write calls no layer function and has no op_end. */
-    if (o->cpus && call != FF_CALL_NONE) o->inflight |= 1u << ff_cpus_current(o->cpus);
+    if (o->cpus && call != FF_CALL_NONE) o->inflight |= 1u << ff_cpus_context(o->cpus);
 }
 
 /* ---------------------------------------------------------------- free classification */
@@ -1457,7 +1457,7 @@ void ff_oracle_observe(void *oracle, const ff_event *ev)
     case FF_EV_PANIC: break; /* the kernel's answer to misuse; what follows is judged */
     case FF_EV_DEADLOCK:
         o->dead = true;
-        finding(o, FF_CLASS_SELF_DEADLOCK, "%s", ev->reason);
+        finding(o, ev->in_irq ? FF_CLASS_IRQ_DEADLOCK : FF_CLASS_SELF_DEADLOCK, "%s", ev->reason);
         break;
     case FF_EV_HANG: {
         o->dead = true;
@@ -1591,7 +1591,7 @@ static void drop_the_rest(ff_oracle *o, const op_state *s, ff_pfn start, uint64_
 void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
 {
     op_state *s = cpu_enter(o);
-    if (o->cpus) o->inflight &= ~(1u << ff_cpus_current(o->cpus));
+    if (o->cpus) o->inflight &= ~(1u << ff_cpus_context(o->cpus));
     if (!o->meta || o->dead) return;
     if (ff_meta_dead(o->meta)) {
         o->dead = true; /* a panic: nothing runs any more */

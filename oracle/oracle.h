@@ -97,7 +97,10 @@
     X(REFCOUNT_RACE, "refcount-race", refcount_race,                                          \
       "with several CPUs, a reference was granted on a frame whose refcount reached 0 on "    \
       "another CPU (taken on its way back to the allocator, or added after a check that "     \
-      "saw it in use): the frame goes back while held")
+      "saw it in use): the frame goes back while held")                                     \
+    X(IRQ_DEADLOCK, "irq-deadlock", irq_deadlock,                                             \
+      "an interrupt handler took the allocator lock its CPU already held (taken with "        \
+      "interrupts enabled): it spins forever")
 
 typedef enum ff_class {
 #define X(id, name, function, summary) FF_CLASS_##id,
