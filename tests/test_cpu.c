@@ -220,3 +220,148 @@ FF_TEST(cpu_random_schedules_keep_the_books)
     ff_cpus_destroy(cpus);
     cpus = NULL;
 }
+
+/* ---------------------------------------------------------------- halt, observer */
+
+static int after_halt; /* points passed by CPU 0 after it halted the system */
+
+static void increment_steps_only(void *arg)
+{
+    ff_cpus_point(cpus, FF_POINT_ATOMIC);
+    (*(int *)arg)++;
+}
+
+static void halt_at_first(void *arg)
+{
+    int *steps = arg;
+    ff_cpus_point(cpus, FF_POINT_ATOMIC);
+    if (ff_cpus_current(cpus) == 0) {
+        ff_cpus_halt(cpus);
+        for (int i = 0; i < 3; i++) { /* no point preempts a halted system */
+            ff_cpus_point(cpus, FF_POINT_ATOMIC);
+            after_halt++;
+        }
+    }
+    (*steps)++;
+}
+
+FF_TEST(cpu_a_halt_lets_only_the_running_cpu_finish)
+{
+    int steps = 0;
+    void *args[3] = {&steps, &steps, &steps};
+    /* CPU 1 runs first (switch at point 0), then CPU 0 halts at its first point while a
+     * schedule entry asks for CPU 2 at each later point. */
+    const uint8_t bytes[] = {0, 1, 0, 0, 0, 2, 0, 2, 0, 2};
+    after_halt = 0;
+    ff_schedule s = {FF_SCHED_DIRECT, bytes, sizeof bytes};
+    CHECK_EQ(ff_cpus_run(the_cpus(), 3, halt_at_first, args, &s), FF_CPUS_HALTED);
+    CHECK_EQ(after_halt, 3);
+    CHECK_EQ(steps, 1); /* CPU 0 finished; CPUs 1 and 2 never ran past their first point */
+    /* Whole again. */
+    steps = 0;
+    CHECK_EQ(ff_cpus_run(cpus, 3, increment_steps_only, args, &(ff_schedule){FF_SCHED_DIRECT, NULL, 0}),
+             FF_CPUS_DONE);
+    CHECK_EQ(steps, 3);
+}
+
+typedef struct seen_switches {
+    ff_switch s[8];
+    int n;
+} seen_switches;
+
+static void note_switch(void *ctx, const ff_switch *sw)
+{
+    seen_switches *seen = ctx;
+    if (seen->n < 8) seen->s[seen->n] = *sw;
+    seen->n++;
+}
+
+FF_TEST(cpu_the_observer_hears_every_switch_as_recorded)
+{
+    seen_switches seen = {.n = 0};
+    ff_cpus_observe(the_cpus(), note_switch, &seen);
+    ff_cpus_outcome out;
+    const uint8_t at_first[] = {0, 1};
+    run_increments(2, 2, FF_SCHED_DIRECT, at_first, sizeof at_first, &out);
+    ff_cpus_observe(cpus, NULL, NULL);
+    size_t n;
+    const ff_switch *sw = ff_cpus_switches(cpus, &n);
+    CHECK_EQ((size_t)seen.n, n);
+    CHECK(n >= 2);
+    for (size_t i = 0; i < n && i < 8; i++)
+        CHECK(memcmp(&seen.s[i], &sw[i], sizeof sw[i]) == 0);
+    CHECK(seen.s[0].preempted && seen.s[n - 1].why == FF_POINT_COUNT); /* a finish last */
+}
+
+/* ---------------------------------------------------------------- interrupts */
+
+typedef struct irq_job {
+    int handled;      /* interrupts taken */
+    int handled_at[4]; /* the task's step when each came */
+    int step;
+    bool disable_middle; /* interrupts off around the middle points */
+} irq_job;
+
+static void handler(void *ctx, unsigned cpu)
+{
+    irq_job *j = ctx;
+    CHECK(ff_cpus_in_irq(cpus));
+    CHECK_EQ(ff_cpus_context(cpus), cpu + FF_CPUS_MAX);
+    if (j->handled < 4) j->handled_at[j->handled] = j->step;
+    j->handled++;
+    ff_cpus_point(cpus, FF_POINT_ATOMIC); /* no interrupt nests in this one */
+}
+
+static void four_points(void *arg)
+{
+    irq_job *j = arg;
+    for (j->step = 0; j->step < 4; j->step++) {
+        if (j->disable_middle && j->step == 1) ff_cpus_irq_disable(cpus);
+        ff_cpus_point(cpus, FF_POINT_ATOMIC);
+        if (j->disable_middle && j->step == 2) ff_cpus_irq_enable(cpus);
+    }
+    CHECK(!ff_cpus_in_irq(cpus));
+}
+
+FF_TEST(cpu_interrupts_come_at_points_with_interrupts_on_and_never_nest)
+{
+    irq_job j = {0};
+    void *args[1] = {&j};
+    ff_cpus_on_interrupt(the_cpus(), handler, &j);
+    CHECK_EQ(ff_cpus_run(cpus, 1, four_points, args, &(ff_schedule){FF_SCHED_DIRECT, NULL, 0}),
+             FF_CPUS_DONE);
+    CHECK_EQ(j.handled, 4); /* one per point of the task, none from the handler's own */
+    j = (irq_job){.disable_middle = true};
+    CHECK_EQ(ff_cpus_run(cpus, 1, four_points, args, &(ff_schedule){FF_SCHED_DIRECT, NULL, 0}),
+             FF_CPUS_DONE);
+    CHECK_EQ(j.handled, 2); /* steps 1 and 2 ran with interrupts off */
+    CHECK(j.handled_at[0] == 0 && j.handled_at[1] == 3);
+    ff_cpus_on_interrupt(cpus, NULL, NULL);
+    CHECK(!ff_cpus_in_irq(cpus) && ff_cpus_context(cpus) == 0); /* outside a run */
+}
+
+static void halting_handler(void *ctx, unsigned cpu)
+{
+    (void)cpu;
+    (*(int *)ctx)++;
+    ff_cpus_halt(cpus);
+}
+
+static void count_steps(void *arg)
+{
+    int *after = arg;
+    ff_cpus_point(cpus, FF_POINT_LOCK);
+    (*after)++; /* never reached: the handler halted the system */
+}
+
+FF_TEST(cpu_a_system_halted_in_a_handler_never_resumes_what_it_interrupted)
+{
+    int handled = 0, after = 0;
+    void *args[1] = {&after};
+    ff_cpus_on_interrupt(the_cpus(), halting_handler, &handled);
+    CHECK_EQ(ff_cpus_run(cpus, 1, count_steps, args, &(ff_schedule){FF_SCHED_DIRECT, NULL, 0}),
+             FF_CPUS_HALTED);
+    ff_cpus_on_interrupt(cpus, NULL, NULL);
+    CHECK_EQ(handled, 1);
+    CHECK_EQ(after, 0);
+}
