@@ -513,7 +513,8 @@ typedef struct run {
     ff_meta *m;
     size_t op;
     budget *budget;
-    outcome *out; /* this target's outcomes, or NULL */
+    outcome *outcomes; /* this target's outcomes, one per operation, or NULL */
+    outcome *out;      /* the running operation's, or NULL */
     const ff_program *p;
     unsigned cpu; /* the CPU whose operations this runs */
 } run;
@@ -849,20 +850,18 @@ static void end_of_run(run *r)
 /* ---------------------------------------------------------------- the operations' CPUs */
 
 /* Runs operation i of the program, as the CPU r runs for. */
-static void run_one(run *r, size_t i)
+static inline void run_one(run *r, size_t i)
 {
     const ff_op *op = &r->p->ops[i];
     r->op = ff_exec_current.op = i;
     if (r->p->ncpus) (op->irq ? r->x->irq_op : r->x->cpu_op)[r->cpu] = i;
-    outcome *all = r->out;
-    r->out = all ? &all[i] : NULL;
+    r->out = r->outcomes ? &r->outcomes[i] : NULL;
     if (r->x->opts.trace) {
         char text[144];
         ff_op_format_in(r->p, op, text, sizeof text);
         fprintf(r->x->opts.trace, "[%zu] %s\n", i, text);
     }
     run_op(r, op);
-    r->out = all;
 }
 
 /* CPU cpu's first interrupt operation from index i on, or nops. */
@@ -1025,7 +1024,7 @@ static void run_target(ff_exec *x, size_t ti, const ff_program *p, outcome *out)
     c->dirty = true;
 
     budget b = {RUN_FRAME_BUDGET, RUN_CHECKS, RUN_WALK_FRAMES};
-    run r = {.x = x, .c = c, .o = se->oracle, .m = c->meta, .budget = &b, .out = out, .p = p};
+    run r = {.x = x, .c = c, .o = se->oracle, .m = c->meta, .budget = &b, .outcomes = out, .p = p};
     ff_oracle_begin(r.o, c->meta, t->name, &c->baseline);
     ff_oracle_on_finding(r.o, oracle_finding, x);
     x->cur = c;

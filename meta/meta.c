@@ -121,10 +121,15 @@ struct ff_meta {
     bool holder_in_irq; /* ... which took it in its interrupt handler */
     ff_meta_status death; /* FF_META_OK while alive; PANIC, DEADLOCK or HANG after */
     ff_meta_last lasts[FF_CONTEXTS_MAX]; /* each context's last operation: they interleave */
+    ff_meta_last *last; /* the running context's: lasts[0] with one CPU, else set again
+                           wherever the context may have changed (came_back) */
 };
 
 static inline unsigned cpu_now(const ff_meta *m) { return m->cpus ? ff_cpus_current(m->cpus) : 0; }
-#define LAST(m) (&(m)->lasts[m->cpus ? ff_cpus_context(m->cpus) : 0])
+#define LAST(m) ((m)->last)
+
+/* Concurrent runs: the CPUs ran; the context running now may be another. */
+static void came_back(ff_meta *m) { m->last = &m->lasts[ff_cpus_context(m->cpus)]; }
 
 #define SLOT_FIELD_BYTES(field, bit) +sizeof *((ff_meta *)NULL)->field
 #define SLOT_BYTES (0 SLOT_FIELDS(SLOT_FIELD_BYTES))
@@ -266,7 +271,9 @@ static void panic(ff_meta *m, ff_pfn pfn)
 /* A preemption point of a concurrent run: where another CPU may run. */
 static inline void point(ff_meta *m, ff_point why)
 {
-    if (m->cpus) ff_cpus_point(m->cpus, why);
+    if (!m->cpus) return;
+    ff_cpus_point(m->cpus, why);
+    came_back(m);
 }
 
 /* Concurrent runs: tells the observer of a refcount atomic on frame pfn whose old or
@@ -281,7 +288,8 @@ static void ref_event(ff_meta *m, ff_event_kind kind, ff_pfn pfn)
 /* Takes the allocator lock for a call on [pfn, +count), interrupts off while it is
  * held, waiting while another CPU holds it; false when its holder asks again (its
  * own interrupt handler included): the system has deadlocked. */
-static bool lock_acquire(ff_meta *m, const char *call, ff_pfn pfn, uint64_t count)
+static __attribute__((noinline)) bool lock_acquire_slow(ff_meta *m, const char *call, ff_pfn pfn,
+                                                       uint64_t count)
 {
     point(m, FF_POINT_LOCK);
     int me = (int)cpu_now(m);
@@ -302,10 +310,19 @@ static bool lock_acquire(ff_meta *m, const char *call, ff_pfn pfn, uint64_t coun
         /* INJECTED BUG layer-lock-irq-unsafe: interrupts stay on while the lock is held. */
         if (!FF_BUG(m->opts.bug, LAYER_LOCK_IRQ_UNSAFE, true)) ff_cpus_irq_disable(m->cpus);
         while (m->lock_holder != NO_HOLDER) ff_cpus_block(m->cpus, &m->lock_holder);
+        came_back(m);
     }
     m->lock_holder = me;
     m->holder_in_irq = ff_cpus_in_irq(m->cpus);
     point(m, FF_POINT_HELD);
+    return true;
+}
+
+/* One CPU, the lock free: the common case, inline. */
+static inline bool lock_acquire(ff_meta *m, const char *call, ff_pfn pfn, uint64_t count)
+{
+    if (m->cpus || m->lock_holder != NO_HOLDER) return lock_acquire_slow(m, call, pfn, count);
+    m->lock_holder = 0;
     return true;
 }
 
@@ -316,6 +333,7 @@ static void lock_release(ff_meta *m)
     ff_cpus_wake(m->cpus, &m->lock_holder);
     if (m->opts.bug != FF_BUG_LAYER_LOCK_IRQ_UNSAFE) ff_cpus_irq_enable(m->cpus);
     ff_cpus_point(m->cpus, FF_POINT_UNLOCK);
+    came_back(m);
 }
 
 ff_meta_call_site ff_meta_current_call;
@@ -597,18 +615,38 @@ static bool concurrent_decrement_ok(ff_meta *m, ff_pfn p)
     return false;
 }
 
+/* Concurrent runs: drop_each_frame an atomic at a time: each frame's fetch-sub is a
+ * point, and each frame whose count reaches 0 goes back then (an allocation's members
+ * one by one). */
+static ff_meta_status drop_each_frame_concurrent(ff_meta *m, ff_pfn start, uint64_t count)
+{
+    release_batch b = {0};
+    bool exact = m->def->policy.free_rule != FF_FREE_PIECEWISE;
+    log_slots(m, start, start + count, SF_REFCOUNT);
+    for (ff_pfn p = start; p < start + count; p++) {
+        if (!concurrent_decrement_ok(m, p)) return m->death ? m->death : FF_META_UNUSED;
+        if (--m->refcount[p] != 0) continue;
+        ref_event(m, FF_EV_REF_ZERO, p);
+        bool alive = !exact || !(m->flags[p] & F_MEMBER)
+                         ? release_frame(m, p, &b)
+                         : release_members(m, (m->flags[p] & F_HEAD) ? p : p - m->link[p], p, 1, &b);
+        if (!alive) return m->death;
+    }
+    if (!batch_flush(m, &b)) return m->death;
+    return b.rejected ? FF_META_FREE_REJECTED : FF_META_OK;
+}
+
 /* Drops one reference of each frame of [start, start + count), all known to be in
  * use, one by one. Returns the status of the drop, or the death it caused. */
 static ff_meta_status drop_each_frame(ff_meta *m, ff_pfn start, uint64_t count)
 {
+    if (m->cpus) return drop_each_frame_concurrent(m, start, count);
     release_batch b = {0};
     bool exact = m->def->policy.free_rule != FF_FREE_PIECEWISE;
     log_slots(m, start, start + count, SF_REFCOUNT);
     for (uint64_t i = 0; i < count; i++) {
         ff_pfn p = start + i;
-        if (m->cpus && !concurrent_decrement_ok(m, p)) return m->death ? m->death : FF_META_UNUSED;
         if (--m->refcount[p] != 0) continue;
-        if (m->cpus) ref_event(m, FF_EV_REF_ZERO, p);
         if (!exact || !(m->flags[p] & F_MEMBER)) {
             if (!release_frame(m, p, &b)) return m->death;
             continue;
@@ -617,7 +655,7 @@ static ff_meta_status drop_each_frame(ff_meta *m, ff_pfn start, uint64_t count)
          * it, as many as it has left: what releasing them one by one ends in. */
         ff_pfn head = (m->flags[p] & F_HEAD) ? p : p - m->link[p];
         uint64_t n = 1;
-        while (!m->cpus && i + n < count && n < m->link[head] && m->refcount[p + n] == 1 &&
+        while (i + n < count && n < m->link[head] && m->refcount[p + n] == 1 &&
                (m->flags[p + n] & (F_MEMBER | F_HEAD)) == F_MEMBER &&
                m->link[p + n] == p + n - head)
             m->refcount[p + n++] = 0;
@@ -683,6 +721,7 @@ FF_NO_COVERAGE static void mark_allocation(ff_meta *m, ff_pfn start, uint64_t co
  * last operation is cleared. */
 FF_NO_COVERAGE static bool op_begin(ff_meta *m)
 {
+    if (m->cpus) came_back(m); /* an operation of another context (an interrupt's) */
     if (m->death != FF_META_OK) return false;
     LAST(m)->reason[0] = 0;
     return true;
@@ -807,7 +846,7 @@ ff_meta_status ff_meta_reserve(ff_meta *m, const ff_alloc_req *req, ff_pfn *star
 
 /* The frames named by a caller's physical address: false with the status when the
  * range is malformed or the address is not frame-aligned (a panic in 2024). */
-static bool caller_frames(ff_meta *m, const char *what, uint64_t paddr, uint64_t count,
+static inline bool caller_frames(ff_meta *m, const char *what, uint64_t paddr, uint64_t count,
                           ff_pfn *start, ff_meta_status *st)
 {
     *start = paddr >> FF_FRAME_SHIFT;
@@ -1155,6 +1194,7 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_def *def, const ff_met
     m->opts = *opts;
     m->nslots = space->top;
     m->lock_holder = NO_HOLDER;
+    m->last = &m->lasts[0];
     m->env = (ff_env){.bug = opts->bug, .step_budget = opts->step_budget, .on_hang = &m->hang_jmp,
                       .frame_mem = ff_space_has_backing(space) ? layer_frame_mem : NULL,
                       .space = m, .on_exit = layer_exit, .on_keep = layer_keep,
@@ -1221,7 +1261,10 @@ bool ff_meta_reset(ff_meta *m)
     m->reached_frames = false; /* a reset below that reaches frames sets it again */
     m->lock_holder = NO_HOLDER;
     m->death = FF_META_OK;
-    memset(m->lasts, 0, sizeof m->lasts);
+    /* What the old one said (the others' too: ff_meta_set_cpus) goes. */
+    m->lasts[0].backend = FF_OK;
+    m->lasts[0].pfn = 0;
+    m->lasts[0].reason[0] = m->lasts[0].where[0] = '\0';
     m->env.steps = 0;
     ff_space_reset(m->space);
     if (reuse && reset_backend(m)) return true;
@@ -1232,11 +1275,19 @@ bool ff_meta_reset(ff_meta *m)
     return m->backend != NULL;
 }
 
-void ff_meta_set_cpus(ff_meta *m, ff_cpus *cpus) { m->cpus = cpus; }
+void ff_meta_set_cpus(ff_meta *m, ff_cpus *cpus)
+{
+    if (cpus) memset(m->lasts, 0, sizeof m->lasts);
+    m->cpus = cpus;
+    m->last = &m->lasts[0];
+}
 
 /* ---------------------------------------------------------------- inspection */
 
-FF_NO_COVERAGE const ff_meta_last *ff_meta_last_detail(const ff_meta *m) { return LAST(m); }
+FF_NO_COVERAGE const ff_meta_last *ff_meta_last_detail(const ff_meta *m)
+{
+    return &m->lasts[m->cpus ? ff_cpus_context(m->cpus) : 0];
+}
 FF_NO_COVERAGE bool ff_meta_dead(const ff_meta *m) { return m->death != FF_META_OK; }
 FF_NO_COVERAGE const ff_backend_def *ff_meta_backend(const ff_meta *m) { return m->def; }
 FF_NO_COVERAGE ff_semantics ff_meta_semantics(const ff_meta *m) { return m->opts.semantics; }

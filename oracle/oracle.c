@@ -113,6 +113,7 @@ typedef struct op_state {
     size_t nfreed;
     ff_pfn drop_start; /* the frames a drop gives up (ff_oracle_check_in_use) */
     uint64_t drop_count;
+    unsigned bit;      /* its context's bit in inflight */
 } op_state;
 
 /* Concurrent runs: a comparison of the layer's slots with the shadow put off while
@@ -305,6 +306,8 @@ ff_oracle *ff_oracle_create(const ff_space *space)
     if (!o) return NULL;
     o->space = space;
     o->top = space->top;
+    for (unsigned k = 0; k < FF_CONTEXTS_MAX; k++) o->ops[k].bit = 1u << k;
+    o->cur = &o->ops[0];
     o->taken_words = (size_t)((space->top + 63) / 64);
     char *shadow = ff_host_zalloc(space->top * SHADOW_BYTES_PER_FRAME);
     bool mapped = shadow != NULL;
@@ -752,7 +755,11 @@ void ff_oracle_begin(ff_oracle *o, ff_meta *m, const char *name, const ff_oracle
     }
     o->shadow_free -= o->kept_frames;
     o->counter_skew = b->free_frames - o->shadow_free;
-    memset(o->ops, 0, sizeof o->ops);
+    /* Only a sequential run's: the others start at their op_begin. */
+    o->ops[0].op = 0;
+    o->ops[0].call = FF_CALL_NONE;
+    o->ops[0].nfreed = 0;
+    o->ops[0].last_alloc_ok = false;
     o->cur = &o->ops[0];
     o->inflight = 0;
     o->ndeferred = 0;
@@ -770,22 +777,44 @@ void ff_oracle_begin(ff_oracle *o, ff_meta *m, const char *name, const ff_oracle
 }
 
 /* The operation state of the CPU running now: every entry point starts here. */
-static op_state *cpu_enter(ff_oracle *o)
+static __attribute__((noinline)) op_state *context_enter(ff_oracle *o)
 {
-    return o->cur = &o->ops[o->cpus ? ff_cpus_context(o->cpus) : 0];
+    return o->cur = &o->ops[ff_cpus_context(o->cpus)];
 }
 
-void ff_oracle_set_cpus(ff_oracle *o, const ff_cpus *cpus) { o->cpus = cpus; }
-
-void ff_oracle_op_begin(ff_oracle *o, size_t index, ff_layer_call call)
+static inline op_state *cpu_enter(ff_oracle *o)
 {
-    op_state *s = cpu_enter(o);
+    return o->cpus ? context_enter(o) : o->cur; /* one CPU: always ops[0] */
+}
+
+void ff_oracle_set_cpus(ff_oracle *o, const ff_cpus *cpus)
+{
+    o->cpus = cpus;
+    o->cur = &o->ops[0];
+}
+
+static inline void op_state_begin(op_state *s, size_t index, ff_layer_call call)
+{
     s->op = index;
     s->call = call;
     s->nfreed = 0;
     s->last_alloc_ok = false;
+}
+
+static __attribute__((noinline)) void context_op_begin(ff_oracle *o, size_t index, ff_layer_call call)
+{
+    op_state *s = context_enter(o);
+    op_state_begin(s, index, call);
     /* A check or a write calls no layer function and has no op_end. */
-    if (o->cpus && call != FF_CALL_NONE) o->inflight |= 1u << ff_cpus_context(o->cpus);
+    if (call != FF_CALL_NONE) o->inflight |= s->bit;
+}
+
+void ff_oracle_op_begin(ff_oracle *o, size_t index, ff_layer_call call)
+{
+    if (o->cpus)
+        context_op_begin(o, index, call);
+    else
+        op_state_begin(o->cur, index, call);
 }
 
 /* ---------------------------------------------------------------- free classification */
@@ -1591,7 +1620,7 @@ static void drop_the_rest(ff_oracle *o, const op_state *s, ff_pfn start, uint64_
 void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
 {
     op_state *s = cpu_enter(o);
-    if (o->cpus) o->inflight &= ~(1u << ff_cpus_context(o->cpus));
+    if (o->cpus) o->inflight &= ~s->bit;
     if (!o->meta || o->dead) return;
     if (ff_meta_dead(o->meta)) {
         o->dead = true; /* a panic: nothing runs any more */
@@ -1645,7 +1674,7 @@ void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
     case FF_CALL_RESERVE:
     case FF_CALL_NONE: break;
     }
-    if (!o->inflight && o->ndeferred) flush_deferred(o);
+    if (o->cpus && !o->inflight && o->ndeferred) flush_deferred(o);
 }
 
 /* The program wrote value at offset of a frame it holds: part of what the frame may hold. */
