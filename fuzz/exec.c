@@ -1087,7 +1087,7 @@ static void find_divergences(ff_exec *x, const ff_program *p)
             if (differ < with_t || (differ == with_t && t < other)) continue;
             const outcome *oo = &x->outcomes[other * p->nops + op];
             char text[128];
-            ff_op_format(&p->ops[op], text, sizeof text);
+            ff_op_format_in(p, &p->ops[op], text, sizeof text);
             ff_finding f = {.cls = FF_CLASS_DIVERGENCE, .op = op};
             snprintf(f.backend, sizeof f.backend, "%s", x->targets[t].name);
             snprintf(f.detail, sizeof f.detail,

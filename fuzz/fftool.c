@@ -580,7 +580,15 @@ static bool decode_json(const ff_program *prog, const char *path, size_t size, b
                (unsigned long long)prog->regions[i].start,
                (unsigned long long)(prog->regions[i].start + prog->regions[i].size - 1),
                ff_mem_type_name(prog->regions[i].type));
-    printf("],\"poison\":%s,\"directives\":[", prog->poison ? "true" : "false");
+    printf("],\"poison\":%s,\"cpus\":%u", prog->poison ? "true" : "false", prog->ncpus);
+    if (prog->ncpus) {
+        printf(",\"schedule\":{\"mode\":\"%s\",\"bytes\":[",
+               prog->sched_mode == FF_SCHED_PCT ? "pct" : "direct");
+        for (size_t i = 0; i < prog->schedule_len; i++)
+            printf("%s%u", i ? "," : "", prog->schedule[i]);
+        printf("]}");
+    }
+    printf(",\"directives\":[");
     size_t n = 0;
     for (char *line = strtok(head, "\n"); line; line = strtok(NULL, "\n")) {
         printf("%s", n++ ? "," : "");
@@ -589,11 +597,14 @@ static bool decode_json(const ff_program *prog, const char *path, size_t size, b
     free(head);
     printf("],\"operations\":[");
     for (size_t i = 0; i < prog->nops; i++) {
+        const ff_op *op = &prog->ops[i];
         char text_form[160];
-        ff_op_format(&prog->ops[i], text_form, sizeof text_form);
-        printf("%s{\"op\":\"%s\",\"text\":", i ? "," : "", ff_op_kind_name(prog->ops[i].kind));
+        ff_op_format_in(prog, op, text_form, sizeof text_form);
+        printf("%s{\"op\":\"%s\",\"text\":", i ? "," : "", ff_op_kind_name(op->kind));
         json_str(text_form);
-        json_operands(&prog->ops[i]);
+        if (prog->ncpus) printf(",\"cpu\":%u,\"irq\":%s", op->cpu, op->irq ? "true" : "false");
+        if (prog->ncpus && op->irq) printf(",\"irq_after\":%u", op->irq_after);
+        json_operands(op);
         printf("}");
     }
     printf("]}\n");

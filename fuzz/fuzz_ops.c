@@ -3,12 +3,15 @@
  *
  * framefuzz trusts its decoder and parser with every byte a fuzzer invents, and its
  * reproducers with every text a person writes, so both must be total and their round
- * trips exact. Each input is used twice:
+ * trips exact. Each input is used three times:
  *
  *   as binary   decode -> encode gives B1; decode(B1) -> encode gives B1 again (the
  *               canonical form is a fixpoint); B1's program printed, parsed and
  *               encoded gives B1 again, and printing the parsed program reproduces
  *               the text (binary and text describe the same program).
+ *   as binary with CPUs   the same, with the version byte and flag bit 6 set to ask
+ *               for a cpus section (random bytes rarely spell it, and most seeds are
+ *               sequential), so the tags and the schedule are checked on every input.
  *   as text     (up to the first NUL) when it parses, print -> parse -> print is a
  *               fixpoint and encode -> decode -> print gives the same text; when it
  *               does not, the error reads "line N: ...".
@@ -179,9 +182,24 @@ static void check_text(const uint8_t *data, size_t size)
     ff_program_free(&p);
 }
 
+#define FLAG_CPUS 0x40 /* ops.h: flag bit 6, a cpus section follows (version 2) */
+
+static void check_concurrent(const uint8_t *data, size_t size)
+{
+    size_t len = size < 2 ? 2 : size;
+    uint8_t *copy = malloc(len);
+    need_memory(copy != NULL);
+    copy[0] = FF_OPS_VERSION_CPUS;
+    copy[1] = (uint8_t)((size > 1 ? data[1] : 0) | FLAG_CPUS);
+    if (size > 2) memcpy(copy + 2, data + 2, size - 2);
+    check_binary(copy, len);
+    free(copy);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     check_binary(data, size);
+    check_concurrent(data, size);
     check_text(data, size);
     return 0;
 }

@@ -32,6 +32,69 @@ static size_t position_of(minimizer *mz, const ff_op *ops, size_t n)
     return SIZE_MAX;
 }
 
+/* Concurrency, simplified while the finding stays: first without CPUs at all (a
+ * sequential reproducer says the most), else each CPU's operations onto a lower CPU
+ * (fewer tasks), then the schedule's entries one by one from the end (fewer
+ * preemptions), then the CPUs no operation uses. Operations stay where they are. */
+static void simplify_cpus(minimizer *mz, ff_op *ops, size_t n, size_t *best)
+{
+    ff_program *c = &mz->candidate;
+    if (!c->ncpus) return;
+    ff_op *tags = malloc((n ? n : 1) * sizeof *tags);
+    if (!tags) return; /* host memory: the operations are minimal already */
+    memcpy(tags, ops, n * sizeof *ops);
+    ff_program saved = *c;
+    c->ncpus = 0;
+    for (size_t i = 0; i < n; i++) ops[i].cpu = 0, ops[i].irq = false, ops[i].irq_after = 0;
+    size_t pos = position_of(mz, ops, n);
+    if (pos <= *best) {
+        *best = pos;
+        free(tags);
+        return;
+    }
+    *c = saved;
+    memcpy(ops, tags, n * sizeof *ops);
+    for (unsigned from = c->ncpus; from-- > 1;)
+        for (unsigned to = 0; to < from; to++) {
+            for (size_t i = 0; i < n; i++) ops[i].cpu = tags[i].cpu == from ? (uint8_t)to : tags[i].cpu;
+            pos = position_of(mz, ops, n);
+            if (pos <= *best) {
+                *best = pos;
+                memcpy(tags, ops, n * sizeof *ops);
+                break;
+            }
+            memcpy(ops, tags, n * sizeof *ops);
+        }
+    /* One entry at a time, the last first: a DIRECT entry is two bytes, a PCT change
+     * point one (its first ncpus bytes are the priorities). */
+    size_t entry = c->sched_mode == FF_SCHED_DIRECT ? 2 : 1;
+    size_t keep = c->sched_mode == FF_SCHED_DIRECT ? 0 : c->ncpus;
+    for (size_t at = c->schedule_len; at >= keep + entry;) {
+        at -= entry;
+        ff_program before = *c;
+        memmove(&c->schedule[at], &c->schedule[at + entry], c->schedule_len - at - entry);
+        c->schedule_len -= entry;
+        pos = position_of(mz, ops, n);
+        if (pos <= *best)
+            *best = pos;
+        else
+            *c = before;
+    }
+    unsigned used = 1;
+    for (size_t i = 0; i < n; i++)
+        if (ops[i].cpu + 1u > used) used = ops[i].cpu + 1u;
+    if (used < c->ncpus) {
+        unsigned was = c->ncpus;
+        c->ncpus = used;
+        pos = position_of(mz, ops, n);
+        if (pos <= *best)
+            *best = pos;
+        else
+            c->ncpus = was;
+    }
+    free(tags);
+}
+
 /* Copies ops without the chunk [from, to) into scratch; returns the count. */
 static size_t without(const ff_op *ops, size_t n, size_t from, size_t to, ff_op *scratch)
 {
@@ -64,7 +127,8 @@ bool ff_minimize(const ff_program *p, const ff_target *targets, size_t ntargets,
                               "following another finding on its back-end)", signature);
         goto fail;
     }
-    *result = (ff_minimize_result){.ops_before = n};
+    *result = (ff_minimize_result){.ops_before = n, .cpus_before = p->ncpus,
+                                   .schedule_before = p->schedule_len};
 
     /* ddmin: try removing each of `chunks` parts; on success keep the smaller program
      * and coarsen again; else refine until parts are single operations. */
@@ -105,7 +169,9 @@ bool ff_minimize(const ff_program *p, const ff_target *targets, size_t ntargets,
         }
     }
 
-    *out = *p;
+    simplify_cpus(&mz, ops, n, &best);
+
+    *out = mz.candidate;
     out->ops = ops;
     out->nops = out->cap = n;
     if (!n) {
@@ -114,6 +180,8 @@ bool ff_minimize(const ff_program *p, const ff_target *targets, size_t ntargets,
     }
     result->runs = mz.runs;
     result->ops_after = n;
+    result->cpus_after = out->ncpus;
+    result->schedule_after = out->schedule_len;
     result->position = best;
     free(scratch);
     ff_exec_destroy(mz.x);

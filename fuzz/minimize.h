@@ -12,7 +12,11 @@
  * Delta debugging after Zeller's ddmin, removing chunks only: cut the program into n
  * parts and try it without each; on success keep the smaller program and coarsen,
  * else double n, down to single operations; then remove single operations until none
- * can go. Deterministic: same input, same result.
+ * can go. Then a concurrent program's CPUs and schedule are simplified while the finding
+ * stays: without CPUs if it shows without them, else with each CPU's operations moved
+ * onto a lower one where that keeps it, the schedule's entries removed one by one
+ * from the end (each entry is at most one preemption), and the CPUs no operation uses
+ * dropped. Deterministic: same input, same result.
  */
 #ifndef FF_MINIMIZE_H
 #define FF_MINIMIZE_H
@@ -22,6 +26,8 @@
 typedef struct ff_minimize_result {
     size_t runs;       /* programs executed */
     size_t ops_before, ops_after;
+    unsigned cpus_before, cpus_after;       /* 0: sequential */
+    size_t schedule_before, schedule_after; /* schedule bytes */
     size_t position;   /* index of the signature among the result's root causes (0 = first) */
 } ff_minimize_result;
 

@@ -18,6 +18,18 @@
  *   config 2     semantics, poison, preset, or (one in eight) the custom map's regions
  * The back-end name is never mutated: it says which allocator a reproducer was for.
  *
+ * Concurrency (ops.h's cpus section) takes one round in four of a program with CPUs:
+ *   retag 4      an operation moves to another CPU
+ *   irq 1        an operation enters or leaves interrupt context, or an interrupt
+ *                arrives at another point
+ *   cpus 2       the CPU count changes (mostly by one), operations retagged modulo it
+ *   schedule 3   a schedule entry (direct: gap and CPU) or byte (PCT) inserted,
+ *                deleted or changed; one edit in eight switches the mode
+ * and one round in 32 of a sequential program makes it concurrent: two CPUs, the
+ * operations alternating between them or spread at random, an empty or short direct
+ * schedule. The seeds are sequential, and this is how fuzzers reach interleavings from
+ * them. Fresh operations of a concurrent program go to any of its CPUs.
+ *
  * Operands are drawn towards the values allocators get wrong, since the executor's
  * state is unknown here: counts of 1 and other small counts, powers of two and their
  * neighbours, ff_ops_interesting; frames of the tiny preset (0-47), around the zone
@@ -56,6 +68,9 @@
 #define FRAME_LOW_MASK  (FF_FRAME_SIZE - 1)
 #define KIB             1024
 #define REGION_KIB_MAX  0xFFFF /* a region's start and size are u16 KiB in binary */
+#define CONCURRENCY_ONE_IN   4  /* rounds of a concurrent program mutating its CPUs */
+#define GO_CONCURRENT_ONE_IN 32 /* rounds making a sequential program concurrent */
+#define GAP_SMALL            8  /* schedule gaps mostly below this: switches come soon */
 #define N_INTERESTING   COUNT_OF(ff_ops_interesting)
 
 #define COUNT_OF(table) (sizeof(table) / sizeof((table)[0]))
@@ -221,6 +236,7 @@ static ff_op gen_op(rng *r, const ff_program *p)
     ff_op op = ff_op_blank(gen_kind(r));
     const ff_op_info *info = &ff_op_infos[op.kind];
     for (size_t i = 0; i < info->noperands; i++) gen_operand(r, &op, info->operands[i].kind, p);
+    if (p->ncpus) op.cpu = (uint8_t)rng_below(r, p->ncpus);
     return op;
 }
 
@@ -397,6 +413,97 @@ static void mutate_config(rng *r, ff_program *p)
     }
 }
 
+/* ---------------------------------------------------------------- concurrency */
+
+/* Preemption points to pass before a switch: mostly few, so switches land inside the
+ * first operations' critical sections. */
+static uint8_t gen_gap(rng *r) { return (uint8_t)(one_in(r, 4) ? rng_next(r) : rng_below(r, GAP_SMALL)); }
+
+/* A byte for position i of p's schedule, as its mode reads that position (cpu.h). */
+static uint8_t gen_schedule_byte(rng *r, const ff_program *p, size_t i)
+{
+    if (p->sched_mode == FF_SCHED_PCT) return i < p->ncpus ? (uint8_t)rng_next(r) : gen_gap(r);
+    return i % 2 ? (uint8_t)rng_below(r, p->ncpus) : gen_gap(r);
+}
+
+/* A direct schedule is edited an entry (gap, CPU) at a time, so the entries after the
+ * edit keep their meaning; a PCT one a byte at a time. */
+static void mutate_schedule(rng *r, ff_program *p)
+{
+    uint8_t *s = p->schedule;
+    size_t len = p->schedule_len, unit = p->sched_mode == FF_SCHED_DIRECT ? 2 : 1;
+    if (one_in(r, 8)) {
+        p->sched_mode = p->sched_mode == FF_SCHED_DIRECT ? FF_SCHED_PCT : FF_SCHED_DIRECT;
+        return;
+    }
+    uint64_t roll = len == 0 ? 0 : rng_below(r, 3);
+    if (roll == 0 && len + unit > FF_SCHEDULE_MAX) roll = 2;
+    if (roll == 0) { /* insert */
+        size_t at = unit * random_index(r, len / unit + 1);
+        memmove(s + at + unit, s + at, len - at);
+        for (size_t i = at; i < at + unit; i++) s[i] = gen_schedule_byte(r, p, i);
+        p->schedule_len += unit;
+    } else if (roll == 1) { /* delete; a direct schedule's odd last byte is an entry too */
+        size_t at = unit * random_index(r, (len + unit - 1) / unit);
+        size_t n = len - at < unit ? len - at : unit;
+        memmove(s + at, s + at + n, len - at - n);
+        p->schedule_len -= n;
+    } else { /* change */
+        size_t i = random_index(r, len);
+        s[i] = one_in(r, 2) ? gen_schedule_byte(r, p, i) : (uint8_t)(s[i] + (one_in(r, 2) ? 1 : -1));
+    }
+}
+
+/* Mostly one more or one fewer, now and then any other count of 1..FF_CPUS_MAX. */
+static void mutate_ncpus(rng *r, ff_program *p)
+{
+    unsigned n = p->ncpus;
+    if (one_in(r, 4) || n == 1 || n == FF_CPUS_MAX)
+        n = 1 + (unsigned)((n + rng_below(r, FF_CPUS_MAX - 1)) % FF_CPUS_MAX); /* any but n */
+    else
+        n = one_in(r, 2) ? n + 1 : n - 1;
+    p->ncpus = n;
+    for (size_t i = 0; i < p->nops; i++) p->ops[i].cpu = (uint8_t)(p->ops[i].cpu % n);
+}
+
+/* Two CPUs, the operations alternating between them or spread at random, and an
+ * empty or short direct schedule. */
+static void go_concurrent(rng *r, ff_program *p)
+{
+    bool alternate = one_in(r, 2);
+    p->ncpus = 2;
+    p->sched_mode = FF_SCHED_DIRECT;
+    for (size_t i = 0; i < p->nops; i++)
+        p->ops[i].cpu = (uint8_t)(alternate ? i % 2 : rng_below(r, 2));
+    p->schedule_len = one_in(r, 2) ? 0 : 2 * (1 + random_index(r, 2));
+    for (size_t i = 0; i < p->schedule_len; i++) p->schedule[i] = gen_schedule_byte(r, p, i);
+}
+
+/* One concurrency mutation of a program with CPUs (weights above). Retagging needs
+ * two CPUs and an operation, the irq flip an operation; without them the schedule
+ * changes instead. */
+static void mutate_concurrency(rng *r, ff_program *p)
+{
+    uint64_t roll = rng_below(r, 10);
+    if ((roll < 4 && (p->ncpus < 2 || p->nops == 0)) || (roll == 4 && p->nops == 0)) roll = 9;
+    if (roll < 4) {
+        ff_op *op = &p->ops[random_index(r, p->nops)];
+        op->cpu = (uint8_t)((op->cpu + 1 + rng_below(r, p->ncpus - 1)) % p->ncpus);
+    } else if (roll == 4) {
+        /* In or out of interrupt context, or an interrupt arriving at another point. */
+        ff_op *op = &p->ops[random_index(r, p->nops)];
+        if (op->irq && one_in(r, 2))
+            op->irq_after = (uint8_t)rng_below(r, FF_IRQ_AFTER_MAX + 1);
+        else
+            op->irq = !op->irq;
+        if (!op->irq) op->irq_after = 0;
+    } else if (roll < 7) {
+        mutate_ncpus(r, p);
+    } else {
+        mutate_schedule(r, p);
+    }
+}
+
 /* ---------------------------------------------------------------- the sequence */
 
 /* False when the program is full (FF_OPS_MAX) or the host is out of memory. */
@@ -450,6 +557,13 @@ static bool growth_refused(rng *r, size_t nops)
  * with a single operation cannot swap, so it grows instead; a long one grows less. */
 static void mutate_once(rng *r, ff_program *p)
 {
+    if (one_in(r, p->ncpus ? CONCURRENCY_ONE_IN : GO_CONCURRENT_ONE_IN)) {
+        if (p->ncpus)
+            mutate_concurrency(r, p);
+        else
+            go_concurrent(r, p);
+        return;
+    }
     uint64_t roll = rng_below(r, 20);
     if ((p->nops == 0 && roll < 18) || (p->nops == 1 && roll >= 8 && roll < 10)) roll = 0;
     bool grows = roll < 4 || (roll >= 10 && roll < 12);
@@ -508,14 +622,19 @@ static size_t encoded_size(ff_program *p, size_t nops)
 }
 
 /* Shrinks p, whose encoding exceeds max bytes, until it fits when it can (max >= 2):
- * the header only when it alone is too big, then trailing operations. */
+ * the header only when it alone is too big (the schedule's tail, extra regions, the
+ * custom map, the cpus section with the tags, the back-end name), then trailing
+ * operations. */
 static void fit(ff_program *p, size_t max)
 {
+    size_t header = encoded_size(p, 0), over = header > max ? header - max : 0;
+    p->schedule_len -= over < p->schedule_len ? over : p->schedule_len;
     if (!p->preset && p->nregions > 1 && encoded_size(p, 0) > max) p->nregions = 1;
     if (!p->preset && encoded_size(p, 0) > max) {
         p->preset = ff_ops_fuzz_presets[0];
         p->nregions = 0;
     }
+    if (p->ncpus && encoded_size(p, 0) > max) p->ncpus = 0;
     if (p->backend[0] && encoded_size(p, 0) > max) p->backend[0] = '\0';
     /* The largest operation count that fits: lo fits (or is 0), hi + 1 does not. */
     size_t lo = 0, hi = p->nops;
@@ -582,8 +701,12 @@ size_t ff_crossover(const uint8_t *a, size_t asize, const uint8_t *b, size_t bsi
     size_t prefix_max = pa->nops < FF_MUTATE_OPS_MAX ? pa->nops : FF_MUTATE_OPS_MAX - 1;
     pa->nops = prefix_max ? 1 + random_index(&r, prefix_max) : 0;
     size_t from = pb->nops ? random_index(&r, pb->nops) : 0;
-    for (size_t i = from; i < pb->nops && pa->nops < FF_MUTATE_OPS_MAX; i++)
-        if (!ff_program_add(pa, &pb->ops[i])) break; /* out of host memory */
+    for (size_t i = from; i < pb->nops && pa->nops < FF_MUTATE_OPS_MAX; i++) {
+        /* On a's CPUs: retagged modulo their count (a sequential program has no tags). */
+        ff_op op = pb->ops[i];
+        if (pa->ncpus) op.cpu = (uint8_t)(op.cpu % pa->ncpus);
+        if (!ff_program_add(pa, &op)) break; /* out of host memory */
+    }
     (void)emit(pa, out, max_out_size, &written);
     return written;
 }

@@ -6,7 +6,8 @@
  * operations. This mutator works one level up. It decodes the bytes into an
  * ff_program, edits the program (insert, delete, swap, duplicate, replace or retype
  * operations, tweak one operand towards values allocators get wrong, change the
- * configuration) and writes the canonical encoding back, so every output is a
+ * configuration, move operations between CPUs and edit the schedule, make a
+ * sequential program concurrent) and writes the canonical encoding back, so every output is a
  * well-formed program that decodes and re-encodes to itself.
  *
  * The interface is engine-neutral; each engine needs a few lines of adapter:
@@ -39,13 +40,15 @@ typedef size_t (*ff_byte_mutator)(uint8_t *data, size_t size, size_t max_size);
  * The output is a canonical encoding whenever max_size >= 2 (the shortest header) of
  * at most FF_MUTATE_OPS_MAX operations, growth slowing from half that on; operations
  * that do not fit are dropped from the end, and if even the header alone does not
- * fit, extra regions, then the custom map, then the back-end name go. */
+ * fit, the schedule's last bytes, extra regions, then the custom map, then the cpus
+ * section (the program turns sequential), then the back-end name go. */
 size_t ff_mutate(uint8_t *data, size_t size, size_t max_size, unsigned int seed,
                  ff_byte_mutator fallback);
 
 /* Crossover: a program made of a prefix of a's operations and a suffix of b's (config
- * of a), cut at FF_MUTATE_OPS_MAX operations. When both have operations the child
- * keeps at least one of each. Returns the
+ * of a, its CPUs and schedule included: b's operations are retagged modulo a's CPU
+ * count, and untagged when a is sequential), cut at FF_MUTATE_OPS_MAX operations. When
+ * both have operations the child keeps at least one of each. Returns the
  * size written to out (<= max_out_size); 0 only when the host runs out of memory or
  * max_out_size is 0. */
 size_t ff_crossover(const uint8_t *a, size_t asize, const uint8_t *b, size_t bsize, uint8_t *out,

@@ -24,6 +24,7 @@
 #include "ops.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,12 @@ const uint64_t ff_ops_interesting[24] = {
 #define FLAG_POISON     0x02
 #define FLAG_MAP_SHIFT  2
 #define FLAG_BACKEND    0x20
+#define FLAG_CPUS       0x40 /* honoured in version FF_OPS_VERSION_CPUS only */
+#define CPUS_COUNT_MASK 7    /* the cpus byte: ncpus - 1 ... */
+#define CPUS_PCT        0x08 /* ... and the schedule mode */
+#define TAG_CPU_MASK    7    /* an operation's tag byte: its CPU (modulo ncpus) ... */
+#define TAG_IRQ         0x80 /* ... and interrupt context, and then ... */
+#define TAG_AFTER_SHIFT 3    /* ... the points an interrupt lets pass (bits 3-6) */
 #define NAME_LEN_MAX    31
 #define KIB             1024
 
@@ -241,9 +248,26 @@ static inline void get_operand(cursor *c, ff_op *op, ff_operand_kind kind)
     }
 }
 
-static ff_op decode_op(cursor *c)
+/* The cpus section: the CPU count and schedule mode, the schedule's length, its bytes. */
+static void decode_cpus(ff_program *p, cursor *c)
+{
+    uint8_t cpus = get_byte(c);
+    p->ncpus = 1 + (cpus & CPUS_COUNT_MASK);
+    p->sched_mode = (cpus & CPUS_PCT) ? FF_SCHED_PCT : FF_SCHED_DIRECT;
+    p->schedule_len = get_byte(c) % (FF_SCHEDULE_MAX + 1);
+    for (size_t i = 0; i < p->schedule_len; i++) p->schedule[i] = get_byte(c);
+}
+
+/* ncpus: the program's (0: sequential, no tag byte). */
+static ff_op decode_op(cursor *c, unsigned ncpus)
 {
     ff_op op = ff_op_blank((ff_op_kind)(get_byte(c) % FF_OP_KIND_COUNT));
+    if (ncpus) {
+        uint8_t tag = get_byte(c);
+        op.cpu = (uint8_t)((tag & TAG_CPU_MASK) % ncpus);
+        op.irq = (tag & TAG_IRQ) != 0;
+        if (op.irq) op.irq_after = (uint8_t)((tag >> TAG_AFTER_SHIFT) & FF_IRQ_AFTER_MAX);
+    }
     /* The loop over the kind's operands, unrolled by the preprocessor: one case per
      * operation reading its operands in turn, each get_operand folded to its kind's
      * reader (a loop over the table took about 15 % longer per input). */
@@ -264,7 +288,8 @@ static ff_op decode_op(cursor *c)
 static bool decode_into(ff_program *p, const uint8_t *data, size_t size)
 {
     cursor c = {data, size, 0};
-    (void)get_byte(&c); /* version: every version so far reads as version 1 */
+    /* Any version but FF_OPS_VERSION_CPUS reads as version 1. */
+    uint8_t version = get_byte(&c);
     uint8_t flags = get_byte(&c);
     p->semantics = (flags & FLAG_HARDENED) ? FF_SEM_HARDENED : FF_SEM_ASTERINAS_2024;
     p->poison = (flags & FLAG_POISON) != 0;
@@ -274,8 +299,9 @@ static bool decode_into(ff_program *p, const uint8_t *data, size_t size)
     else
         p->preset = ff_ops_fuzz_presets[map % ff_ops_fuzz_preset_count];
     if (flags & FLAG_BACKEND) decode_backend(p, &c);
+    if (version == FF_OPS_VERSION_CPUS && (flags & FLAG_CPUS)) decode_cpus(p, &c);
     while (cursor_more(&c) && p->nops < FF_OPS_MAX) {
-        ff_op op = decode_op(&c);
+        ff_op op = decode_op(&c, p->ncpus);
         if (!ff_program_add(p, &op)) {
             ff_program_free(p);
             return false;
@@ -303,8 +329,8 @@ bool ff_program_decode_again(ff_program *p, const uint8_t *data, size_t size)
 /* ---------------------------------------------------------------- binary: encoding */
 
 /* Upper bounds of one encoded part, so the buffer is sized once. */
-#define HEADER_MAX (2 + 1 + FF_OPS_MAX_REGIONS * 5 + 1 + NAME_LEN_MAX)
-#define OP_MAX     (1 + 2 * 9 + 9 + 9) /* opcode, paddr, count, refs */
+#define HEADER_MAX (2 + 1 + FF_OPS_MAX_REGIONS * 5 + 1 + NAME_LEN_MAX + 2 + FF_SCHEDULE_MAX)
+#define OP_MAX     (1 + 1 + 2 * 9 + 9 + 9) /* opcode, tag, paddr, count, refs */
 
 typedef struct writer {
     uint8_t *buf;
@@ -357,9 +383,13 @@ static void put_paddr(writer *w, uint64_t paddr)
     put_num(w, paddr & (FF_FRAME_SIZE - 1));
 }
 
-static void encode_op(writer *w, const ff_op *op)
+static void encode_op(writer *w, const ff_op *op, unsigned ncpus)
 {
     put_byte(w, (uint8_t)op->kind);
+    if (ncpus)
+        put_byte(w, (uint8_t)(op->cpu | (op->irq ? TAG_IRQ | (op->irq_after & FF_IRQ_AFTER_MAX)
+                                                                 << TAG_AFTER_SHIFT
+                                                   : 0)));
     if ((unsigned)op->kind >= FF_OP_KIND_COUNT) return;
     const ff_op_info *info = &ff_op_infos[op->kind];
     for (size_t i = 0; i < info->noperands; i++) {
@@ -397,10 +427,10 @@ size_t ff_program_encode_into(const ff_program *p, uint8_t *buf)
     /* A preset that is no fuzz preset has no binary form: it falls back to the first. */
     int preset = fuzz_preset_index(p->preset);
     unsigned map = p->preset ? (unsigned)(preset < 0 ? 0 : preset) : MAP_CUSTOM;
-    put_byte(&w, FF_OPS_VERSION);
+    put_byte(&w, p->ncpus ? FF_OPS_VERSION_CPUS : FF_OPS_VERSION);
     put_byte(&w, (uint8_t)((p->semantics == FF_SEM_HARDENED ? FLAG_HARDENED : 0) |
                            (p->poison ? FLAG_POISON : 0) | (map << FLAG_MAP_SHIFT) |
-                           (name_len ? FLAG_BACKEND : 0)));
+                           (name_len ? FLAG_BACKEND : 0) | (p->ncpus ? FLAG_CPUS : 0)));
     if (map == MAP_CUSTOM) {
         size_t n = p->nregions ? p->nregions : 1;
         put_byte(&w, (uint8_t)(n - 1));
@@ -415,7 +445,12 @@ size_t ff_program_encode_into(const ff_program *p, uint8_t *buf)
         put_byte(&w, (uint8_t)(name_len - 1));
         for (size_t i = 0; i < name_len; i++) put_byte(&w, (uint8_t)p->backend[i]);
     }
-    for (size_t i = 0; i < p->nops; i++) encode_op(&w, &p->ops[i]);
+    if (p->ncpus) {
+        put_byte(&w, (uint8_t)((p->ncpus - 1) | (p->sched_mode == FF_SCHED_PCT ? CPUS_PCT : 0)));
+        put_byte(&w, (uint8_t)p->schedule_len);
+        for (size_t i = 0; i < p->schedule_len; i++) put_byte(&w, p->schedule[i]);
+    }
+    for (size_t i = 0; i < p->nops; i++) encode_op(&w, &p->ops[i], p->ncpus);
     return w.len;
 }
 
@@ -476,6 +511,43 @@ void ff_op_format(const ff_op *op, char *buf, size_t len)
     }
 }
 
+void ff_op_format_in(const ff_program *p, const ff_op *op, char *buf, size_t len)
+{
+    size_t n = 0;
+    if (p->ncpus && op->irq && op->irq_after)
+        APPEND(buf, len, n, "irq%u+%u ", op->cpu, op->irq_after);
+    else if (p->ncpus)
+        APPEND(buf, len, n, "%s%u ", op->irq ? "irq" : "cpu", op->cpu);
+    if (n < len) ff_op_format(op, buf + n, len - n);
+}
+
+/* " WORD B,B,..." for n > 0 bytes. */
+static void print_byte_list(FILE *out, const char *word, const uint8_t *bytes, size_t n)
+{
+    if (n == 0) return;
+    fprintf(out, " %s ", word);
+    for (size_t i = 0; i < n; i++) fprintf(out, "%s%u", i ? "," : "", bytes[i]);
+}
+
+/* The schedule line, but none for an empty direct schedule (the default). */
+static void print_schedule(const ff_program *p, FILE *out)
+{
+    const uint8_t *s = p->schedule;
+    size_t len = p->schedule_len;
+    if (p->sched_mode == FF_SCHED_DIRECT) {
+        if (len == 0) return;
+        fprintf(out, "schedule direct");
+        for (size_t i = 0; i + 1 < len; i += 2) fprintf(out, " %u:%u", s[i], s[i + 1]);
+        if (len % 2) fprintf(out, " %u", s[len - 1]);
+    } else {
+        size_t priorities = len < p->ncpus ? len : p->ncpus;
+        fprintf(out, "schedule pct");
+        print_byte_list(out, "priorities", s, priorities);
+        print_byte_list(out, "changes", s + priorities, len - priorities);
+    }
+    fputc('\n', out);
+}
+
 void ff_program_print(const ff_program *p, FILE *out)
 {
     if (p->backend[0]) fprintf(out, "backend %s\n", p->backend);
@@ -492,9 +564,13 @@ void ff_program_print(const ff_program *p, FILE *out)
         }
     }
     fprintf(out, "poison %s\n", p->poison ? "on" : "off");
+    if (p->ncpus) {
+        fprintf(out, "cpus %u\n", p->ncpus);
+        print_schedule(p, out);
+    }
     char line[160];
     for (size_t i = 0; i < p->nops; i++) {
-        ff_op_format(&p->ops[i], line, sizeof line);
+        ff_op_format_in(p, &p->ops[i], line, sizeof line);
         fprintf(out, "%s\n", line);
     }
 }
@@ -511,25 +587,47 @@ bool ff_program_is_text(const uint8_t *data, size_t size)
 
 /* ---------------------------------------------------------------- text: parsing */
 
-#define WORDS_MAX 8
+#define WORDS_MAX 8 /* on a line, but a schedule line's */
+/* A schedule line: its keyword, its mode and a word per byte (a direct one's entries
+ * take two bytes a word, so a schedule too long by up to 32 entries is read whole and
+ * reported as too long). */
+#define SCHEDULE_WORDS_MAX (2 + FF_SCHEDULE_MAX)
 
 typedef struct parser {
     ff_program *p;
     size_t line;
     char *err;
     size_t errlen;
-    char *words[WORDS_MAX];
+    char *words[SCHEDULE_WORDS_MAX];
     size_t nwords;
     bool ops_started;
-    bool custom;        /* `map custom` seen */
-    size_t custom_line; /* where, for "no region" */
+    bool custom;          /* `map custom` seen */
+    size_t custom_line;   /* where, for "no region" */
+    size_t cpus_line;     /* the cpus line, 0 when none */
+    size_t schedule_line; /* the schedule line, 0 when none; what it said of a PCT one: */
+    size_t priorities;    /* the priorities it listed */
+    bool changes;         /* whether it listed change points */
 } parser;
 
-/* Reports "line N: what: text" and returns false, so callers can `return fail(...)`. */
+/* Reports "line N: " and the message and returns false, so callers can
+ * `return fail(...)`. */
+__attribute__((format(printf, 3, 4)))
+static bool fail_line(parser *ps, size_t line, const char *fmt, ...)
+{
+    if (!ps->err || !ps->errlen) return false;
+    int n = snprintf(ps->err, ps->errlen, "line %zu: ", line);
+    if (n < 0 || (size_t)n >= ps->errlen) return false;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ps->err + n, ps->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* "line N: what: text", the text cut short. */
 static bool fail_at(parser *ps, size_t line, const char *what, const char *text)
 {
-    if (ps->err && ps->errlen) snprintf(ps->err, ps->errlen, "line %zu: %s: %.40s", line, what, text);
-    return false;
+    return fail_line(ps, line, "%s: %.40s", what, text);
 }
 
 static bool fail(parser *ps, const char *what, const char *text)
@@ -615,10 +713,72 @@ static bool parse_region(parser *ps)
     return fail(ps, "unknown region type", ps->words[2]);
 }
 
+/* The schedule bytes word w spells, appended: numbers 0..255, sep between two (a
+ * direct entry's ':', a PCT list's ','); *count says how many. */
+static bool parse_schedule_bytes(parser *ps, size_t w, char sep, size_t *count)
+{
+    ff_program *p = ps->p;
+    char *word = ps->words[w];
+    *count = 0;
+    for (char *s = word;; s++) {
+        char *end = strchr(s, sep);
+        if (end) *end = '\0';
+        uint64_t v;
+        bool ok = parse_u64(s, &v);
+        if (end) *end = sep;
+        if (!ok) return fail(ps, "bad number", word);
+        if (v > UINT8_MAX) return fail(ps, "schedule byte out of range (0..255)", word);
+        if (p->schedule_len == FF_SCHEDULE_MAX)
+            return fail_line(ps, ps->line, "schedule longer than %d bytes: %.40s", FF_SCHEDULE_MAX,
+                             word);
+        p->schedule[p->schedule_len++] = (uint8_t)v;
+        ++*count;
+        if (!end) return true;
+        s = end;
+    }
+}
+
+/* schedule direct [G:C ...] [G]  |  schedule pct [priorities P,... [changes G,...]]
+ * Whether a PCT schedule's lists suit the CPU count is check_directives' question. */
+static bool parse_schedule(parser *ps)
+{
+    ff_program *p = ps->p;
+    if (ps->nwords < 2) return fail(ps, "missing operand", ps->words[0]);
+    const char *mode = ps->words[1];
+    size_t n, w = 2;
+    p->schedule_len = 0;
+    ps->schedule_line = ps->line;
+    ps->priorities = 0;
+    ps->changes = false;
+    if (strcmp(mode, "direct") == 0) {
+        p->sched_mode = FF_SCHED_DIRECT;
+        for (; w < ps->nwords; w++) {
+            if (!parse_schedule_bytes(ps, w, ':', &n)) return false;
+            /* An odd byte left over ends the line alone. */
+            if (n != 2 && !(n == 1 && w + 1 == ps->nwords))
+                return fail(ps, "bad schedule entry (want GAP:CPU)", ps->words[w]);
+        }
+        return true;
+    }
+    if (strcmp(mode, "pct") != 0) return fail(ps, "unknown schedule (want direct or pct)", mode);
+    p->sched_mode = FF_SCHED_PCT;
+    static const char *const lists[] = {"priorities", "changes"}; /* in order, each optional */
+    for (size_t l = 0; l < 2 && w < ps->nwords; l++, w += 2) {
+        if (strcmp(ps->words[w], lists[l]) != 0)
+            return fail(ps, l ? "unexpected operand" : "bad pct schedule (want priorities P,...)",
+                        ps->words[w]);
+        if (w + 1 == ps->nwords) return fail(ps, "missing operand", ps->words[w]);
+        if (!parse_schedule_bytes(ps, w + 1, ',', l ? &n : &ps->priorities)) return false;
+        ps->changes = l == 1;
+    }
+    return w >= ps->nwords || fail(ps, "unexpected operand", ps->words[w]);
+}
+
 static bool parse_directive(parser *ps, const char *word)
 {
     ff_program *p = ps->p;
     if (strcmp(word, "region") == 0) return parse_region(ps);
+    if (strcmp(word, "schedule") == 0) return parse_schedule(ps);
     if (!want_words(ps, 2, 2)) return false;
     const char *arg = ps->words[1];
     if (strcmp(word, "backend") == 0) {
@@ -634,6 +794,12 @@ static bool parse_directive(parser *ps, const char *word)
         if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0)
             return fail(ps, "poison must be on or off", arg);
         p->poison = strcmp(arg, "on") == 0;
+    } else if (strcmp(word, "cpus") == 0) {
+        uint64_t n;
+        if (!parse_u64(arg, &n) || n < 1 || n > FF_CPUS_MAX)
+            return fail_line(ps, ps->line, "bad cpus count (want 1..%d): %.40s", FF_CPUS_MAX, arg);
+        p->ncpus = (unsigned)n;
+        ps->cpus_line = ps->line;
     } else { /* map */
         if (p->nregions) return fail(ps, "map after regions", arg);
         ps->custom = strcmp(arg, "custom") == 0;
@@ -764,9 +930,12 @@ static bool parse_operands(parser *ps, ff_op *op)
     return true;
 }
 
-static bool parse_op(parser *ps, ff_op_kind kind)
+static bool parse_op(parser *ps, ff_op_kind kind, uint8_t cpu, bool irq, uint8_t irq_after)
 {
     ff_op op = ff_op_blank(kind);
+    op.cpu = cpu;
+    op.irq = irq;
+    op.irq_after = irq_after;
     if (!parse_operands(ps, &op)) return false;
     if (ps->p->nops >= FF_OPS_MAX) return fail(ps, "too many operations (FF_OPS_MAX)", ps->words[0]);
     if (!ff_program_add(ps->p, &op)) return fail(ps, "out of host memory", ps->words[0]);
@@ -782,34 +951,89 @@ static bool split_words(parser *ps, char *line)
     for (char *s = line;;) {
         while (*s == ' ' || *s == '\t' || *s == '\r') s++;
         if (!*s) return true;
-        if (ps->nwords == WORDS_MAX) return fail(ps, "too many words", s);
+        bool schedule = ps->nwords && strcmp(ps->words[0], "schedule") == 0;
+        if (ps->nwords == (schedule ? SCHEDULE_WORDS_MAX : WORDS_MAX))
+            return fail(ps, "too many words", s);
         ps->words[ps->nwords++] = s;
         while (*s && *s != ' ' && *s != '\t' && *s != '\r') s++;
         if (*s) *s++ = '\0';
     }
 }
 
+static const char *plural(size_t n, const char *one, const char *many) { return n == 1 ? one : many; }
+
+/* What the directives say together, checked once they are all read: before the first
+ * operation, or at the end of a program with none. */
+static bool check_directives(parser *ps)
+{
+    unsigned ncpus = ps->p->ncpus;
+    if (ps->custom && ps->p->nregions == 0)
+        return fail_at(ps, ps->custom_line, "map custom without region", "map custom");
+    if (ps->schedule_line && !ps->cpus_line)
+        return fail_at(ps, ps->schedule_line, "schedule without cpus", "schedule");
+    /* A PCT schedule's bytes are a priority per CPU, then change points. */
+    if (ps->priorities > ncpus || (ps->changes && ps->priorities < ncpus))
+        return fail_line(ps, ps->schedule_line, "%s%zu %s but the program has %u %s",
+                         ps->changes ? "changes after " : "", ps->priorities,
+                         plural(ps->priorities, "priority", "priorities"), ncpus,
+                         plural(ncpus, "cpu", "cpus"));
+    return true;
+}
+
+/* A tag cpuK, irqK or irqK+N: true with its CPU, context and the points an interrupt
+ * lets pass (N, unchecked) when word is one. */
+static bool parse_tag(const char *word, uint64_t *cpu, bool *irq, uint64_t *after)
+{
+    bool in_irq = strncmp(word, "irq", 3) == 0;
+    if (!in_irq && strncmp(word, "cpu", 3) != 0) return false;
+    char number[24];
+    const char *plus = in_irq ? strchr(word, '+') : NULL;
+    size_t len = plus ? (size_t)(plus - word - 3) : strlen(word + 3);
+    if (len >= sizeof number) return false;
+    memcpy(number, word + 3, len);
+    number[len] = '\0';
+    *after = 0;
+    if (!parse_u64(number, cpu) || (plus && !parse_u64(plus + 1, after))) return false;
+    *irq = in_irq;
+    return true;
+}
+
 static bool parse_line(parser *ps, char *line)
 {
-    static const char *const directives[] = {"backend", "bug", "semantics", "map", "region",
-                                             "poison"};
+    static const char *const directives[] = {"backend", "bug",  "semantics", "map",
+                                             "region",  "poison", "cpus",    "schedule"};
     if (!split_words(ps, line)) return false;
     if (ps->nwords == 0) return true;
-    const char *word = ps->words[0];
+    const char *word = ps->words[0], *tag = NULL;
     for (size_t i = 0; i < sizeof directives / sizeof directives[0]; i++)
         if (strcmp(word, directives[i]) == 0)
             return ps->ops_started ? fail(ps, "directive after an operation", word)
                                    : parse_directive(ps, word);
+    uint64_t cpu = 0, after = 0;
+    bool irq = false;
+    if (parse_tag(word, &cpu, &irq, &after)) {
+        unsigned ncpus = ps->p->ncpus;
+        if (!ncpus) return fail(ps, "cpu tag without a cpus line", word);
+        if (after > FF_IRQ_AFTER_MAX)
+            return fail_line(ps, ps->line, "%.40s: an interrupt lets at most %d points pass",
+                             word, FF_IRQ_AFTER_MAX);
+        if (cpu >= ncpus)
+            return fail_line(ps, ps->line, "%.40s but the program has %u %s", word, ncpus,
+                             plural(ncpus, "cpu", "cpus"));
+        tag = word;
+        memmove(ps->words, ps->words + 1, --ps->nwords * sizeof ps->words[0]);
+        if (ps->nwords == 0) return fail(ps, "missing operation after tag", tag);
+        word = ps->words[0];
+    }
     /* The first operation with the keyword: a longer form sharing it is told by its
      * operands (parse_operands). */
     for (int k = 0; k < FF_OP_KIND_COUNT; k++)
         if (strcmp(word, ff_op_infos[k].keyword) == 0) {
-            if (ps->custom && !ps->ops_started && ps->p->nregions == 0)
-                return fail_at(ps, ps->custom_line, "map custom without region", "map custom");
+            if (!ps->ops_started && !check_directives(ps)) return false;
             ps->ops_started = true;
-            return parse_op(ps, (ff_op_kind)k);
+            return parse_op(ps, (ff_op_kind)k, (uint8_t)cpu, irq, (uint8_t)after);
         }
-    return fail(ps, "unknown word", word);
+    return fail(ps, tag ? "not an operation after tag" : "unknown word", word);
 }
 
 bool ff_program_parse(ff_program *p, const char *text, char *err, size_t errlen)
@@ -829,8 +1053,7 @@ bool ff_program_parse(ff_program *p, const char *text, char *err, size_t errlen)
         ok = parse_line(&ps, line);
         line = nl ? nl + 1 : NULL;
     }
-    if (ok && ps.custom && p->nregions == 0)
-        ok = fail_at(&ps, ps.custom_line, "map custom without region", "map custom");
+    if (ok && !ps.ops_started) ok = check_directives(&ps);
     free(copy);
     if (!ok) ff_program_free(p);
     return ok;
@@ -856,14 +1079,4 @@ bool ff_program_load(ff_program *p, const char *path, bool binary, char *err, si
     }
     free(data);
     return ok;
-}
-
-void ff_op_format_in(const ff_program *p, const ff_op *op, char *buf, size_t len)
-{
-    if (!p->ncpus) {
-        ff_op_format(op, buf, len);
-        return;
-    }
-    int n = snprintf(buf, len, "%s%u ", op->irq ? "irq" : "cpu", op->cpu);
-    if (n > 0 && (size_t)n < len) ff_op_format(op, buf + n, len - (size_t)n);
 }

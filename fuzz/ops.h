@@ -10,23 +10,34 @@
  * version: a corpus stays replayable when the language grows, because a newer decoder
  * still reads every older version.
  *
- *   byte 0     version (FF_OPS_VERSION)
+ *   byte 0     version: FF_OPS_VERSION_CPUS (2) honours flag bit 6; any other byte
+ *              reads as FF_OPS_VERSION (1), whose programs are sequential
  *   byte 1     flags: bit 0 semantics (0 asterinas-2024, 1 hardened), bit 1 poison,
  *              bits 2-4 map (index into ff_ops_fuzz_presets, modulo its size;
- *              7 = custom regions follow), bit 5 a back-end name follows
+ *              7 = custom regions follow), bit 5 a back-end name follows, bit 6 (in
+ *              version 2 only) a cpus section follows; bit 7 unused
  *   [custom]   n = 1 + byte % FF_OPS_MAX_REGIONS regions of 5 bytes: start in KiB
  *              (u16 LE), size in KiB (u16 LE), e820 type (1 + byte % 5)
  *   [backend]  a byte L, then 1 + L % 31 name bytes: a back-end name or a comma list
  *              of them, else (bytes no name has) "no back-end named"; one this build
  *              lacks runs as none named (ff_exec_check_backend)
- *   ops        an opcode byte (kind = byte % FF_OP_KIND_COUNT), then its operands in
- *              FF_OP_LIST's order, each in its kind's binary form (FF_OPERAND_LIST):
+ *   [cpus]     a byte c: ncpus = 1 + (c & 7), schedule mode (c >> 3) & 1 (0 direct,
+ *              1 PCT), bits 4-7 unused; a byte L: schedule_len = L % (FF_SCHEDULE_MAX
+ *              + 1); then that many schedule bytes (cpu.h says what they mean)
+ *   ops        an opcode byte (kind = byte % FF_OP_KIND_COUNT); with a cpus section a
+ *              tag byte t (cpu = (t & 7) % ncpus, irq = bit 7, and for an interrupt
+ *              irq_after = bits 3-6, else they are unused); then
+ *              its operands in FF_OP_LIST's order, each in its kind's binary form
+ *              (FF_OPERAND_LIST):
  *              num: one byte b; b < 0xE0 is the value; 0xE0-0xF7 pick one of 24
  *              interesting values (ff_ops_interesting); 0xF8 a u16, 0xF9 a u32,
  *              0xFA-0xFF a u64 follows (little-endian).
  *              log: one byte b; b < 64 means 1 << b; else a num follows (so any
  *              alignment, also a non-power of two, can be expressed).
  *              paddr: frame:num then low 12 bits:num (a misaligned address when non-zero).
+ * The canonical encoding of a sequential program (ncpus 0) is version 1 without bit 6,
+ * the form every program had before CPUs; a program with ncpus > 0 is version 2 with
+ * bit 6, c = (ncpus - 1) | mode << 3, and t = cpu | irq << 7 | irq_after << 3.
  *
  * Text — what people read, write, diff and commit. One line per directive or
  * operation; '#' starts a comment; blank lines are ignored. Numbers are decimal or
@@ -44,12 +55,34 @@
  *   region 0xSTART-0xEND TYPE     bytes, END inclusive, KiB-granular; TYPE as e820
  *                                 prints it (usable, reserved, ACPI data, ACPI NVS, unusable)
  *   poison on|off
- *   KEYWORD OPERANDS...           one operation: FF_OP_LIST gives each one's operands
+ *   cpus N                        (optional) N = 1..FF_CPUS_MAX CPUs, each running its
+ *                                 operations as a task (cpu.h); without it the program
+ *                                 is sequential
+ *   schedule direct G:C G:C ...   (optional, needs cpus) the schedule bytes in pairs:
+ *                                 after G more preemption points, switch to CPU C
+ *                                 (both 0..255, C taken modulo N when run); an odd
+ *                                 last byte stands alone as G at the end. An empty
+ *                                 direct schedule, the default, is printed as no line
+ *   schedule pct [priorities P,P,... [changes G,G,...]]
+ *                                 (optional, needs cpus) PCT: the first min(N, length)
+ *                                 bytes are the CPUs' priorities, the rest change
+ *                                 points; changes need all N priorities, and are left
+ *                                 out when there are none (`schedule pct` alone: empty)
+ *                                 At most FF_SCHEDULE_MAX bytes either way.
+ *   [TAG] KEYWORD OPERANDS...     one operation: FF_OP_LIST gives each one's operands
  *                                 and their syntax; for example
  *                                 alloc COUNT [align A] [zone dma|dma32|normal|invalid],
- *                                 drop hN [+OFFSET COUNT], from_in_use 0xPADDR [COUNT] [refs R]
- * Directives come before the first operation. Defaults: semantics hardened, map tiny,
- * poison off; an operand's default is its kind's (FF_OPERAND_LIST).
+ *                                 drop hN [+OFFSET COUNT], from_in_use 0xPADDR [COUNT] [refs R].
+ *                                 TAG, in a program with a cpus line only: cpuK (CPU K
+ *                                 issues it) or irqK (it arrives in interrupt context
+ *                                 on CPU K), or irqK+A (... after letting A points
+ *                                 with interrupts on pass, at most FF_IRQ_AFTER_MAX),
+ *                                 K below N; none means cpu0. The printer
+ *                                 writes it on every operation of such a program
+ *                                 (`cpu1 alloc 4`, `irq0 drop h1`), and never otherwise.
+ * Directives come before the first operation; the printer writes them in the order
+ * above. Defaults: semantics hardened, map tiny, poison off, sequential; an operand's
+ * default is its kind's (FF_OPERAND_LIST).
  *
  * Handles: hN names the N-th live handle, modulo the number live when the operation
  * runs (the executor resolves it), so mutated programs stay meaningful.
@@ -225,7 +258,7 @@ bool ff_program_add(ff_program *p, const ff_op *op);
  * before reusing it for them. After a failure p holds nothing. */
 
 /* Decodes any bytes; never fails except on host memory (false). An empty input, or
- * one whose version byte is unknown, decodes as version 1 (so fuzzers need not
+ * one whose version byte is neither 1 nor 2, decodes as version 1 (so fuzzers need not
  * discover the version byte) — the version byte is still consumed. */
 bool ff_program_decode(ff_program *p, const uint8_t *data, size_t size);
 /* ff_program_decode into a program decoded (or initialised) before, keeping its
@@ -244,8 +277,9 @@ size_t ff_program_encode_into(const ff_program *p, uint8_t *buf);
 bool ff_program_parse(ff_program *p, const char *text, char *err, size_t errlen);
 /* The canonical text form. */
 void ff_program_print(const ff_program *p, FILE *out);
-/* One operation in canonical text form (no newline) into buf. */
+/* One operation in canonical text form (no newline) into buf, without a CPU tag. */
 void ff_op_format(const ff_op *op, char *buf, size_t len);
+/* The same as a line of p prints it: with its tag (cpuK, irqK) when p->ncpus > 0. */
 void ff_op_format_in(const ff_program *p, const ff_op *op, char *buf, size_t len);
 
 /* Reads a program file: text when ff_program_is_text says so (unless binary is

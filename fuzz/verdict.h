@@ -37,10 +37,14 @@
  * fftool decode --json, the program as one object:
  *   {"file":F,"bytes":N,"form":"binary"|"text","backend":LIST|null,"bug":NAME|null,
  *    "semantics":S,"map":PRESET|"custom","regions":[{"start":B,"end":B,"type":T}],
- *    "poison":bool,"directives":[LINE...],"operations":[{"op":KIND,"text":LINE,...}]}
- *   directives are the canonical text's lines before the first operation and each
- *   operation's text its line, so the directives and then the texts are the canonical
- *   program. Operands by kind (numbers; a region's end inclusive, in bytes):
+ *    "poison":bool,"cpus":N,"schedule":{"mode":"direct"|"pct","bytes":[B...]},
+ *    "directives":[LINE...],"operations":[{"op":KIND,"text":LINE,"cpu":K,"irq":bool,...}]}
+ *   cpus is 0 for a sequential program, which has no "schedule" and no operation
+ *   "cpu" or "irq"; with cpus > 0 all three are there (the schedule's bytes as ops.h
+ *   says, possibly none). directives are the canonical text's lines before the first
+ *   operation and each operation's text its line (its cpuK or irqK tag included), so
+ *   the directives and then the texts are the canonical program. Operands by kind
+ *   (numbers; a region's end inclusive, in bytes):
  *   alloc count align zone (dma|dma32|normal|invalid); drop, clone handle; drop_piece
  *   handle offset count; from_unused, raw_free paddr count; from_in_use paddr count
  *   refs; write paddr value; check none.

@@ -1758,10 +1758,12 @@ def json_tests():
                 ops = prog["operations"]
                 kinds |= {o["op"] for o in ops}
                 rebuilt = "\n".join(prog["directives"] + [o["text"] for o in ops]) + "\n"
+                tags = {"cpu", "irq"} if prog["cpus"] else set()
                 good = (dec.returncode == 0 and rebuilt == text and prog["form"] == "binary"
                         and prog["bytes"] == os.path.getsize(seed)
                         and prog["semantics"] in ("hardened", "asterinas-2024")
-                        and all(set(o) == {"op", "text"} | operands[o["op"]] for o in ops)
+                        and ("schedule" in prog) == (prog["cpus"] > 0)
+                        and all(set(o) == {"op", "text"} | tags | operands[o["op"]] for o in ops)
                         and all(o["zone"] in ("dma", "dma32", "normal", "invalid")
                                 for o in ops if o["op"] == "alloc"))
             except (ValueError, KeyError):
@@ -1789,6 +1791,32 @@ def json_tests():
             ok = False
         report("cli: decode --json reads a text program, with the forced back-end, semantics, "
                "map and bug written in", ok, dec.stdout + dec.stderr)
+        # A program with CPUs: its count, its schedule's mode and bytes, each operation's
+        # CPU and context, and tagged lines that rebuild the canonical text.
+        concurrent = os.path.join(tmp, "concurrent.txt")
+        canonical = ("semantics hardened\nmap tiny\npoison off\ncpus 3\n"
+                     "schedule pct priorities 4,5,6 changes 1\n"
+                     "cpu0 alloc 2\ncpu2 clone h0\nirq1 drop h0\n")
+        with open(concurrent, "w") as f:
+            f.write(canonical)
+        dec = run([fftool, "decode", "--json", concurrent])
+        try:
+            prog = json.loads(dec.stdout)
+            ok = (prog["cpus"] == 3 and prog["schedule"] == {"mode": "pct", "bytes": [4, 5, 6, 1]}
+                  and prog["directives"][-2:] == ["cpus 3", "schedule pct priorities 4,5,6 changes 1"]
+                  and [(o["cpu"], o["irq"]) for o in prog["operations"]]
+                  == [(0, False), (2, False), (1, True)]
+                  and prog["operations"][2] == {"op": "drop", "text": "irq1 drop h0", "cpu": 1,
+                                                "irq": True, "handle": 0}
+                  and "\n".join(prog["directives"] + [o["text"] for o in prog["operations"]])
+                  + "\n" == canonical
+                  and "cpus" in json.loads(run([fftool, "decode", "--json", story]).stdout)
+                  and json.loads(run([fftool, "decode", "--json", story]).stdout)["cpus"] == 0)
+        except (ValueError, KeyError, IndexError):
+            ok = False
+        report("cli: decode --json of a program with CPUs: the count, the schedule, each "
+               "operation's cpu and irq, and tagged lines that are the canonical text",
+               ok, dec.stdout + dec.stderr)
         custom = os.path.join(tmp, "custom.txt")
         with open(custom, "w") as f:
             f.write("map custom\nregion 0x0-0x9ffff usable\nregion 0x100000-0x3fffff usable\n"

@@ -8,6 +8,11 @@
  * shrink, new kinds and operand values appear, the configuration changes, the back-end
  * name stays); the fallback gets about one call in eight and its size is returned;
  * crossover children are a prefix of one parent followed by a suffix of the other.
+ * Programs with CPUs: outputs stay canonical with every tag below the CPU count; the
+ * concurrency mutations (retag, irq, CPU count, schedule, mode) all happen, and
+ * sequential programs sometimes become concurrent; an output too big for its buffer
+ * loses its schedule's tail, then its cpus section, before the back-end name;
+ * crossover retags the second parent's operations onto the first's CPUs.
  * Dictionary: every entry decodes to what its name says.
  */
 #include <stdio.h>
@@ -122,6 +127,16 @@ static const char *const base_text = "backend bsa\n"
                                      "alloc 1\nalloc 1\n"
                                      "drop h0\ndrop h0\ndrop h2\n";
 
+static const char *const concurrent_text = "backend bsa\n"
+                                           "semantics hardened\n"
+                                           "map tiny\n"
+                                           "poison off\n"
+                                           "cpus 3\n"
+                                           "schedule direct 0:1 2:2 1:0\n"
+                                           "cpu0 alloc 1\ncpu1 alloc 2\ncpu2 clone h0\n"
+                                           "cpu0 drop h1\nirq1 drop h0\ncpu2 alloc 1\n"
+                                           "cpu1 drop h0\ncpu0 check\n";
+
 /* ---------------------------------------------------------------- ff_mutate */
 
 FF_TEST(mutator_deterministic_per_seed)
@@ -197,8 +212,9 @@ FF_TEST(mutator_never_exceeds_max_size)
         "write 0x3000 0xaa\ncheck\nalloc 1 align 4 zone dma\nclone h0\ndrop h0 +1 1\n",
         "backend bsa\nsemantics hardened\nmap tiny\npoison off\n"
         "alloc 1\nalloc 1\nfrom_unused 0x1000 1\ncheck\nalloc 1\n",
+        concurrent_text,
     };
-    for (size_t t = 0; t < 2; t++) {
+    for (size_t t = 0; t < COUNT_OF(texts); t++) {
         bytes in = encode_text(texts[t]);
         for (size_t s = 0; s < COUNT_OF(tiny_sizes); s++) {
             size_t max = tiny_sizes[s];
@@ -440,6 +456,151 @@ FF_TEST(mutator_growth_slows_towards_the_operation_cap)
     CHECK(long_grown < 20);
 }
 
+/* ---------------------------------------------------------------- concurrency */
+
+/* Checks what every program with CPUs the mutator writes holds: tags below the count,
+ * a schedule no longer than FF_SCHEDULE_MAX. */
+static void check_cpus_well_formed(const ff_program *p)
+{
+    CHECK(p->ncpus <= FF_CPUS_MAX);
+    CHECK(p->schedule_len <= FF_SCHEDULE_MAX);
+    for (size_t i = 0; i < p->nops; i++) {
+        CHECK(p->ncpus == 0 ? p->ops[i].cpu == 0 && !p->ops[i].irq : p->ops[i].cpu < p->ncpus);
+    }
+}
+
+FF_TEST(mutator_concurrent_output_is_canonical_and_deterministic)
+{
+    bytes in = encode_text(concurrent_text);
+    uint8_t buf[BIG], again[BIG];
+    size_t size = in.size;
+    memcpy(buf, in.data, size);
+    for (unsigned seed = 0; seed < SEEDS; seed++) {
+        memcpy(again, buf, size);
+        size_t again_size = ff_mutate(again, size, 512, seed * 7919u, NULL);
+        size = ff_mutate(buf, size, 512, seed * 7919u, NULL);
+        CHECK_EQ(size, again_size);
+        CHECK(memcmp(buf, again, size) == 0);
+        CHECK(size >= 2 && size <= 512);
+        ff_program p;
+        decode_canonical(&p, buf, size);
+        CHECK_STREQ(p.backend, "bsa");
+        CHECK(p.ncpus >= 1); /* nothing makes a concurrent program sequential but fitting */
+        check_cpus_well_formed(&p);
+        ff_program_free(&p);
+    }
+    free(in.data);
+}
+
+FF_TEST(mutator_concurrency_mutations_occur)
+{
+    bytes in = encode_text(concurrent_text);
+    ff_program base;
+    CHECK(ff_program_decode(&base, in.data, in.size));
+    size_t retagged = 0, irq_flipped = 0, ncpus_changed = 0, schedule_edited = 0;
+    size_t mode_switched = 0, schedule_grew = 0, schedule_shrank = 0, fresh_on_other_cpus = 0;
+    for (unsigned seed = 0; seed < SEEDS; seed++) {
+        uint8_t buf[BIG];
+        memcpy(buf, in.data, in.size);
+        size_t size = ff_mutate(buf, in.size, sizeof buf, seed, NULL);
+        ff_program p;
+        decode_canonical(&p, buf, size);
+        check_cpus_well_formed(&p);
+        ncpus_changed += p.ncpus != base.ncpus;
+        mode_switched += p.sched_mode != base.sched_mode;
+        schedule_grew += p.schedule_len > base.schedule_len;
+        schedule_shrank += p.schedule_len < base.schedule_len;
+        schedule_edited += p.schedule_len == base.schedule_len &&
+                           memcmp(p.schedule, base.schedule, base.schedule_len) != 0;
+        if (p.nops == base.nops && p.ncpus == base.ncpus) {
+            /* Same operations but for a tag: retagged, or an irq flipped. */
+            size_t cpu_diff = 0, irq_diff = 0, other = 0;
+            for (size_t i = 0; i < p.nops; i++) {
+                ff_op untagged = p.ops[i];
+                untagged.cpu = base.ops[i].cpu;
+                untagged.irq = base.ops[i].irq;
+                other += !same_op(&untagged, &base.ops[i]);
+                cpu_diff += p.ops[i].cpu != base.ops[i].cpu;
+                irq_diff += p.ops[i].irq != base.ops[i].irq;
+            }
+            retagged += other == 0 && cpu_diff > 0;
+            irq_flipped += other == 0 && irq_diff > 0;
+        }
+        for (size_t i = 0; i < p.nops; i++)
+            fresh_on_other_cpus += p.ops[i].kind == FF_OP_FROM_UNUSED && p.ops[i].cpu > 0;
+        ff_program_free(&p);
+    }
+    /* A quarter of the rounds: retag 4, irq 1, cpus 2, schedule 3 of 10. */
+    CHECK(retagged > 80 && irq_flipped > 20 && ncpus_changed > 50);
+    CHECK(schedule_edited > 20 && schedule_grew > 20 && schedule_shrank > 20 && mode_switched > 5);
+    CHECK(fresh_on_other_cpus > 20);
+    ff_program_free(&base);
+    free(in.data);
+}
+
+FF_TEST(mutator_sequential_programs_sometimes_become_concurrent)
+{
+    bytes in = encode_text(base_text);
+    size_t concurrent = 0, alternating = 0, shaped = 0;
+    for (unsigned seed = 0; seed < SEEDS; seed++) {
+        uint8_t buf[BIG];
+        memcpy(buf, in.data, in.size);
+        size_t size = ff_mutate(buf, in.size, sizeof buf, seed, NULL);
+        ff_program p;
+        decode_canonical(&p, buf, size);
+        check_cpus_well_formed(&p);
+        if (p.ncpus) {
+            concurrent++;
+            CHECK_EQ(buf[0], FF_OPS_VERSION_CPUS);
+            /* Two CPUs and an empty or short direct schedule, unless a later round of
+             * the same call changed that. */
+            shaped += p.ncpus == 2 && p.sched_mode == FF_SCHED_DIRECT && p.schedule_len <= 4;
+            size_t alternate = 0;
+            for (size_t i = 0; i < p.nops; i++) alternate += p.ops[i].cpu == i % 2;
+            alternating += p.nops > 4 && alternate == p.nops;
+        } else {
+            CHECK_EQ(buf[0], FF_OPS_VERSION);
+        }
+        ff_program_free(&p);
+    }
+    /* One round in 32, about two rounds a call: some 6 % of the calls. */
+    CHECK(concurrent > SEEDS / 40 && concurrent < SEEDS / 8);
+    CHECK(shaped > concurrent / 2 && alternating > 5 && alternating < concurrent);
+    free(in.data);
+}
+
+FF_TEST(mutator_concurrent_header_shrinks_schedule_then_cpus_before_the_name)
+{
+    /* backend bsa (6 header bytes) and a cpus section of 2 + 64: 72 bytes before any
+     * operation. Crossover keeps its first parent's configuration whole, so what an
+     * output too small for it keeps is fit()'s choice alone. */
+    char text[1024] = "backend bsa\ncpus 2\nschedule direct";
+    for (unsigned i = 0; i < FF_SCHEDULE_MAX / 2; i++) strcat(text, " 1:1");
+    strcat(text, "\ncpu0 alloc 1\ncpu1 alloc 1\ncpu1 drop h0\n");
+    bytes in = encode_text(text);
+    CHECK_EQ(in.size, 72 + 5 + 5 + 3); /* alloc: opcode, tag, count, align, zone */
+    static const size_t sizes[] = {2, 5, 6, 7, 8, 9, 20, 71, 72, 80};
+    for (size_t s = 0; s < COUNT_OF(sizes); s++) {
+        size_t max = sizes[s];
+        for (unsigned seed = 0; seed < 50; seed++) {
+            uint8_t *out = malloc(max);
+            CHECK(out != NULL);
+            size_t size = ff_crossover(in.data, in.size, in.data, in.size, out, max, seed);
+            CHECK(size <= max);
+            ff_program p;
+            decode_canonical(&p, out, size);
+            check_cpus_well_formed(&p);
+            /* The schedule's tail goes first, then the cpus section, then the name. */
+            CHECK_EQ(p.ncpus, max >= 8 ? 2 : 0);
+            CHECK_EQ(p.schedule_len, max >= 72 ? 64 : max >= 8 ? max - 8 : 0);
+            CHECK_STREQ(p.backend, max >= 6 ? "bsa" : "");
+            ff_program_free(&p);
+            free(out);
+        }
+    }
+    free(in.data);
+}
+
 /* ---------------------------------------------------------------- ff_crossover */
 
 /* a: alloc 100 .. alloc 119 (asterinas, poison, qemu, bsa); b: raw_free of frames
@@ -579,6 +740,72 @@ FF_TEST(mutator_crossover_fits_and_handles_empty)
     free(b.data);
 }
 
+FF_TEST(mutator_crossover_retags_onto_the_first_parents_cpus)
+{
+    /* a: 2 CPUs, PCT; b: 8 CPUs, operation i on CPU i % 8, every third in interrupt
+     * context (clone hI, so each is told apart). */
+    ff_program pa, pb, seq;
+    ff_program_init(&pa);
+    ff_program_init(&pb);
+    ff_program_init(&seq);
+    pa.ncpus = 2;
+    pa.sched_mode = FF_SCHED_PCT;
+    pa.schedule_len = 3;
+    memcpy(pa.schedule, (const uint8_t[]){5, 9, 1}, 3);
+    pb.ncpus = 8;
+    for (unsigned i = 0; i < 24; i++) {
+        ff_op op = ff_op_blank(FF_OP_ALLOC);
+        op.cpu = (uint8_t)(i % 2);
+        CHECK(ff_program_add(&pa, &op));
+        CHECK(ff_program_add(&seq, &op));
+        op = ff_op_blank(FF_OP_CLONE);
+        op.handle = (uint8_t)i;
+        op.cpu = (uint8_t)(i % 8);
+        op.irq = i % 3 == 0;
+        CHECK(ff_program_add(&pb, &op));
+    }
+    bytes a = encode(&pa), b = encode(&pb), s = encode(&seq);
+    size_t b_ops = 0, b_irq = 0;
+    for (unsigned seed = 0; seed < 300; seed++) {
+        uint8_t out[BIG];
+        /* Onto a's two CPUs: b's tags modulo 2, irq kept; a's config whole. */
+        size_t size = ff_crossover(a.data, a.size, b.data, b.size, out, sizeof out, seed);
+        ff_program c;
+        decode_canonical(&c, out, size);
+        CHECK_EQ(c.ncpus, 2);
+        CHECK_EQ(c.sched_mode, FF_SCHED_PCT);
+        CHECK_EQ(c.schedule_len, 3);
+        CHECK(memcmp(c.schedule, pa.schedule, 3) == 0);
+        for (size_t i = 0; i < c.nops; i++) {
+            const ff_op *op = &c.ops[i];
+            if (op->kind == FF_OP_ALLOC) {
+                CHECK_EQ(op->cpu, i % 2);
+                continue;
+            }
+            CHECK_EQ(op->cpu, op->handle % 8 % 2);
+            CHECK_EQ(op->irq, op->handle % 3 == 0);
+            b_ops++;
+            b_irq += op->irq;
+        }
+        ff_program_free(&c);
+        /* Onto a sequential parent: untagged, version 1. */
+        size = ff_crossover(s.data, s.size, b.data, b.size, out, sizeof out, seed);
+        CHECK_EQ(out[0], FF_OPS_VERSION);
+        decode_canonical(&c, out, size);
+        CHECK_EQ(c.ncpus, 0);
+        for (size_t i = 0; i < c.nops; i++) CHECK(c.ops[i].cpu == 0 && !c.ops[i].irq);
+        CHECK(c.ops[c.nops - 1].kind == FF_OP_CLONE);
+        ff_program_free(&c);
+    }
+    CHECK(b_ops > 1000 && b_irq > 300);
+    free(a.data);
+    free(b.data);
+    free(s.data);
+    ff_program_free(&pa);
+    ff_program_free(&pb);
+    ff_program_free(&seq);
+}
+
 /* ---------------------------------------------------------------- ops.dict */
 
 typedef struct dict_entry {
@@ -649,7 +876,8 @@ static void check_header_entry(const dict_entry *e)
     ff_program p;
     decode_canonical(&p, e->bytes, e->size);
     CHECK_EQ(p.nops, 0);
-    bool sem = false, map = false, poison = false;
+    bool sem = false, map = false, poison = false, pct = false;
+    unsigned ncpus = 0, sched = 0;
     const char *backend = "";
     char name[64];
     strcpy(name, e->name);
@@ -662,6 +890,10 @@ static void check_header_entry(const dict_entry *e)
         } else if (strcmp(tok, "custom") == 0) {
             CHECK(p.preset == NULL);
             map = true;
+        } else if (sscanf(tok, "cpus%u", &ncpus) == 1 || sscanf(tok, "sched%u", &sched) == 1) {
+            continue;
+        } else if (strcmp(tok, "pct") == 0) {
+            pct = true;
         } else if (ff_backend_find(tok)) {
             backend = tok;
             CHECK_STREQ(p.backend, tok);
@@ -680,13 +912,16 @@ static void check_header_entry(const dict_entry *e)
     if (!sem || !map) ff_test_fail(__FILE__, __LINE__, "%s names no semantics or map", e->name);
     CHECK_EQ(p.poison, poison);
     CHECK_STREQ(p.backend, backend);
+    CHECK_EQ(p.ncpus, ncpus);
+    CHECK_EQ(p.sched_mode, pct ? FF_SCHED_PCT : FF_SCHED_DIRECT);
+    CHECK_EQ(p.schedule_len, sched);
     ff_program_free(&p);
 }
 
-/* op_KIND_*: after a header, the entry is canonical and its first operation is KIND. */
-static void check_op_entry(const dict_entry *e)
+/* The operation kind a name starts with (the longest that fits, so drop_piece is not
+ * drop); fails the test when there is none. */
+static ff_op_kind kind_named(const dict_entry *e, const char *rest)
 {
-    const char *rest = e->name + 3;
     int kind = -1;
     size_t best = 0;
     for (int k = 0; k < FF_OP_KIND_COUNT; k++) {
@@ -698,13 +933,42 @@ static void check_op_entry(const dict_entry *e)
         }
     }
     if (kind < 0) ff_test_fail(__FILE__, __LINE__, "%s names no operation kind", e->name);
+    return (ff_op_kind)kind;
+}
+
+/* op_KIND_*: after a header, the entry is canonical and its first operation is KIND. */
+static void check_op_entry(const dict_entry *e)
+{
+    ff_op_kind kind = kind_named(e, e->name + 3);
     uint8_t buf[80] = {FF_OPS_VERSION, 0x01};
     memcpy(buf + 2, e->bytes, e->size);
     ff_program p;
     decode_canonical(&p, buf, 2 + e->size);
-    if (p.nops == 0 || p.ops[0].kind != (ff_op_kind)kind)
+    if (p.nops == 0 || p.ops[0].kind != kind)
         ff_test_fail(__FILE__, __LINE__, "%s decodes to %s", e->name,
                      p.nops ? ff_op_kind_name(p.ops[0].kind) : "nothing");
+    ff_program_free(&p);
+}
+
+/* tagged_KIND_*_cpuN|irqN: after a two-CPU header, the entry is canonical and its
+ * first operation is KIND on CPU N, in interrupt context for irqN. */
+static void check_tagged_entry(const dict_entry *e)
+{
+    ff_op_kind kind = kind_named(e, e->name + 7);
+    const char *tag = strrchr(e->name, '_') + 1;
+    unsigned cpu;
+    bool tagged = strncmp(tag, "cpu", 3) == 0 || strncmp(tag, "irq", 3) == 0;
+    if (!tagged || sscanf(tag + 3, "%u", &cpu) != 1)
+        ff_test_fail(__FILE__, __LINE__, "%s ends in no cpuN or irqN", e->name);
+    uint8_t buf[80] = {FF_OPS_VERSION_CPUS, 0x41, 0x01, 0x00};
+    memcpy(buf + 4, e->bytes, e->size);
+    ff_program p;
+    decode_canonical(&p, buf, 4 + e->size);
+    CHECK_EQ(p.ncpus, 2);
+    CHECK(p.nops > 0);
+    CHECK_EQ(p.ops[0].kind, kind);
+    CHECK_EQ(p.ops[0].cpu, cpu);
+    CHECK_EQ(p.ops[0].irq, tag[0] == 'i');
     ff_program_free(&p);
 }
 
@@ -735,7 +999,8 @@ FF_TEST(mutator_dict_entries_decode_as_named)
 {
     dict_entry entries[200];
     size_t n = load_dict(entries, sizeof entries / sizeof entries[0]);
-    size_t per_kind[FF_OP_KIND_COUNT] = {0}, headers = 0, nums = 0, aligns = 0;
+    size_t per_kind[FF_OP_KIND_COUNT] = {0}, headers = 0, nums = 0, aligns = 0, tagged = 0;
+    size_t concurrent_headers = 0;
     for (size_t i = 0; i < n; i++) {
         const dict_entry *e = &entries[i];
         CHECK(e->size > 0);
@@ -743,6 +1008,10 @@ FF_TEST(mutator_dict_entries_decode_as_named)
         if (strncmp(e->name, "hdr_", 4) == 0) {
             check_header_entry(e);
             headers++;
+            concurrent_headers += e->bytes[0] == FF_OPS_VERSION_CPUS;
+        } else if (strncmp(e->name, "tagged_", 7) == 0) {
+            check_tagged_entry(e);
+            tagged++;
         } else if (strncmp(e->name, "op_", 3) == 0) {
             check_op_entry(e);
             per_kind[e->bytes[0] % FF_OP_KIND_COUNT]++;
@@ -759,6 +1028,7 @@ FF_TEST(mutator_dict_entries_decode_as_named)
     for (int k = 0; k < FF_OP_KIND_COUNT; k++) CHECK(per_kind[k] > 0);
     /* All 24 interesting escapes and the u16, u32 and u64 forms. */
     CHECK(headers >= 10 && nums >= 27 && aligns >= 4);
+    CHECK(concurrent_headers >= 6 && tagged >= 6);
 }
 
 FF_TEST(mutator_dict_parser_rejects_malformed_lines)

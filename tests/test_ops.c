@@ -2,7 +2,10 @@
  * test_ops.c — the operation language: exact round trips between text and binary for
  * every operation and directive, the canonical num/log encodings, decoding of random
  * bytes (stable under re-encoding), the parser's error messages and limits, and the
- * #1760 reproducer.
+ * #1760 reproducer. Programs with CPUs: the version 2 binary form (cpus section, tag
+ * bytes, their modulo rules, truncation), version 1 unchanged by flag bit 6, every
+ * round trip over random version 2 inputs, the cpus and schedule directives and the
+ * cpuK/irqK tags in text, their errors, and ff_op_format_in.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,10 +76,17 @@ static void check_same_program(const ff_program *a, const ff_program *b)
         CHECK_EQ(a->regions[i].size, b->regions[i].size);
         CHECK_EQ(a->regions[i].type, b->regions[i].type);
     }
+    CHECK_EQ(a->ncpus, b->ncpus);
+    CHECK_EQ(a->sched_mode, b->sched_mode);
+    CHECK_EQ(a->schedule_len, b->schedule_len);
+    CHECK(memcmp(a->schedule, b->schedule, a->schedule_len) == 0);
     CHECK_EQ(a->nops, b->nops);
     for (size_t i = 0; i < a->nops; i++) {
         const ff_op *x = &a->ops[i], *y = &b->ops[i];
         CHECK_EQ(x->kind, y->kind);
+        CHECK_EQ(x->cpu, y->cpu);
+        CHECK_EQ(x->irq, y->irq);
+        CHECK_EQ(x->irq_after, y->irq_after);
         CHECK_EQ(x->handle, y->handle);
         CHECK_EQ(x->zone, y->zone);
         CHECK_EQ(x->refs, y->refs);
@@ -688,4 +698,431 @@ FF_TEST(ops_any_preset_in_text)
     CHECK(ff_program_parse(&p, "map pc-1t\nalloc 1\n", err, sizeof err));
     CHECK_STREQ(p.preset, "pc-1t");
     ff_program_free(&p);
+}
+
+/* ---------------------------------------------------------------- programs with CPUs */
+
+#define FLAG_CPUS 0x40 /* flag bit 6: a cpus section follows (version 2) */
+
+FF_TEST(ops_cpus_binary_decode)
+{
+    /* Two CPUs, direct, schedule 7 1 9; alloc 5 on CPU 1 in interrupt context; check
+     * with tag 0x0F: CPU 7 % 2 = 1, bits 3-6 ignored, no irq. */
+    static const uint8_t two[] = {2, FLAG_CPUS | 0x01, 0x01, 3, 7, 1, 9,
+                                  FF_OP_ALLOC, 0x81, 5, 0, 2, FF_OP_CHECK, 0x0F};
+    ff_program p;
+    CHECK(ff_program_decode(&p, two, sizeof two));
+    CHECK_EQ(p.ncpus, 2);
+    CHECK_EQ(p.sched_mode, FF_SCHED_DIRECT);
+    CHECK_EQ(p.schedule_len, 3);
+    CHECK(memcmp(p.schedule, (const uint8_t[]){7, 1, 9}, 3) == 0);
+    CHECK_EQ(p.semantics, FF_SEM_HARDENED);
+    CHECK_EQ(p.nops, 2);
+    CHECK_EQ(p.ops[0].kind, FF_OP_ALLOC);
+    CHECK_EQ(p.ops[0].cpu, 1);
+    CHECK(p.ops[0].irq);
+    CHECK_EQ(p.ops[0].count, 5);
+    CHECK_EQ(p.ops[0].zone, FF_ZONE_NORMAL);
+    CHECK_EQ(p.ops[1].kind, FF_OP_CHECK);
+    CHECK_EQ(p.ops[1].cpu, 1);
+    CHECK(!p.ops[1].irq);
+    ff_program_free(&p);
+
+    /* The cpus byte: ncpus from bits 0-2, PCT from bit 3, bits 4-7 ignored; the length
+     * byte modulo 65. */
+    static const struct {
+        uint8_t c, len;
+        unsigned ncpus;
+        ff_sched_mode mode;
+        size_t schedule_len;
+    } cases[] = {
+        {0x00, 0, 1, FF_SCHED_DIRECT, 0}, {0x0A, 1, 3, FF_SCHED_PCT, 1},
+        {0xF7, 64, 8, FF_SCHED_DIRECT, 64}, {0x7F, 65, 8, FF_SCHED_PCT, 0},
+        {0x1C, 200, 5, FF_SCHED_PCT, 200 % 65},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t bytes[4 + FF_SCHEDULE_MAX + 3] = {2, FLAG_CPUS, cases[i].c, cases[i].len};
+        for (size_t b = 0; b < cases[i].schedule_len; b++) bytes[4 + b] = (uint8_t)(0x10 + b);
+        size_t size = 4 + cases[i].schedule_len;
+        bytes[size++] = FF_OP_DROP;
+        bytes[size++] = 0x07; /* CPU 7, modulo ncpus */
+        bytes[size++] = 3;    /* h3 */
+        CHECK(ff_program_decode(&p, bytes, size));
+        CHECK_EQ(p.ncpus, cases[i].ncpus);
+        CHECK_EQ(p.sched_mode, cases[i].mode);
+        CHECK_EQ(p.schedule_len, cases[i].schedule_len);
+        for (size_t b = 0; b < p.schedule_len; b++) CHECK_EQ(p.schedule[b], 0x10 + b);
+        CHECK_EQ(p.nops, 1);
+        CHECK_EQ(p.ops[0].cpu, 7 % cases[i].ncpus);
+        CHECK_EQ(p.ops[0].handle, 3);
+        ff_program_free(&p);
+    }
+
+    /* The cpus section comes after the custom regions and the back-end name. */
+    static const uint8_t after[] = {2, FLAG_CPUS | 0x20 | (7 << 2), 0, 0, 0, 0x40, 0, 0,
+                                    2, 'b', 's', 'a', 0x02, 1, 4, FF_OP_CHECK, 2};
+    CHECK(ff_program_decode(&p, after, sizeof after));
+    CHECK(p.preset == NULL);
+    CHECK_EQ(p.nregions, 1);
+    CHECK_EQ(p.regions[0].size, 64 * 1024);
+    CHECK_STREQ(p.backend, "bsa");
+    CHECK_EQ(p.ncpus, 3);
+    CHECK_EQ(p.schedule_len, 1);
+    CHECK_EQ(p.schedule[0], 4);
+    CHECK_EQ(p.nops, 1);
+    CHECK_EQ(p.ops[0].cpu, 2);
+    ff_program_free(&p);
+    check_binary_round_trip(after, sizeof after);
+
+    /* Truncated: the section and the tags read zeros past the end. */
+    static const uint8_t header_only[] = {2, FLAG_CPUS};
+    CHECK(ff_program_decode(&p, header_only, sizeof header_only));
+    CHECK_EQ(p.ncpus, 1);
+    CHECK_EQ(p.schedule_len, 0);
+    CHECK_EQ(p.nops, 0);
+    ff_program_free(&p);
+    static const uint8_t short_schedule[] = {2, FLAG_CPUS, 0x01, 5, 3};
+    CHECK(ff_program_decode(&p, short_schedule, sizeof short_schedule));
+    CHECK_EQ(p.ncpus, 2);
+    CHECK_EQ(p.schedule_len, 5);
+    CHECK(memcmp(p.schedule, (const uint8_t[]){3, 0, 0, 0, 0}, 5) == 0);
+    CHECK_EQ(p.nops, 0);
+    ff_program_free(&p);
+    static const uint8_t no_tag[] = {2, FLAG_CPUS, 0x01, 0, FF_OP_DROP};
+    CHECK(ff_program_decode(&p, no_tag, sizeof no_tag));
+    CHECK_EQ(p.nops, 1);
+    CHECK_EQ(p.ops[0].kind, FF_OP_DROP);
+    CHECK_EQ(p.ops[0].cpu, 0);
+    CHECK(!p.ops[0].irq);
+    CHECK_EQ(p.ops[0].handle, 0);
+    ff_program_free(&p);
+}
+
+FF_TEST(ops_cpus_flag_needs_version_2)
+{
+    /* Any version byte but 2 reads as version 1, flag bit 6 ignored: the bytes after
+     * the header are operations, as before CPUs. Version 2 without bit 6 is sequential. */
+    const uint8_t tail[] = {FF_OP_ALLOC, 3, 0, 1, FF_OP_CHECK};
+    ff_program want;
+    uint8_t bytes[2 + sizeof tail] = {1, 0x05};
+    memcpy(bytes + 2, tail, sizeof tail);
+    CHECK(ff_program_decode(&want, bytes, sizeof bytes));
+    CHECK_EQ(want.nops, 2);
+    for (unsigned version = 0; version < 256; version++)
+        for (unsigned bit6 = 0; bit6 < 2; bit6++) {
+            if (version == 2 && bit6) continue;
+            bytes[0] = (uint8_t)version;
+            bytes[1] = (uint8_t)(0x05 | (bit6 ? FLAG_CPUS : 0));
+            ff_program p;
+            CHECK(ff_program_decode(&p, bytes, sizeof bytes));
+            check_same_program(&want, &p);
+            CHECK_EQ(p.ncpus, 0);
+            ff_program_free(&p);
+        }
+    /* A sequential program encodes as version 1 without bit 6: its operations' CPU
+     * fields and a schedule left in it are not written. */
+    uint8_t *bin;
+    size_t size;
+    want.ops[0].cpu = 3;
+    want.ops[1].irq = true;
+    want.schedule_len = 2;
+    want.sched_mode = FF_SCHED_PCT;
+    CHECK(ff_program_encode(&want, &bin, &size));
+    bytes[0] = 1;
+    bytes[1] = 0x05;
+    CHECK_EQ(size, sizeof bytes);
+    CHECK(memcmp(bin, bytes, size) == 0);
+    free(bin);
+    ff_program_free(&want);
+}
+
+FF_TEST(ops_cpus_encoding)
+{
+    ff_program p;
+    ff_program_init(&p);
+    p.ncpus = 4;
+    p.sched_mode = FF_SCHED_PCT;
+    p.schedule_len = 2;
+    p.schedule[0] = 0xAB;
+    p.schedule[1] = 0x00;
+    ff_op op = ff_op_blank(FF_OP_CLONE);
+    op.cpu = 3;
+    op.irq = true;
+    op.handle = 9;
+    CHECK(ff_program_add(&p, &op));
+    op.cpu = 2;
+    op.irq = false;
+    CHECK(ff_program_add(&p, &op));
+    uint8_t *bin;
+    size_t size;
+    CHECK(ff_program_encode(&p, &bin, &size));
+    static const uint8_t want[] = {2, FLAG_CPUS | 0x01, 0x03 | 0x08, 2, 0xAB, 0x00,
+                                   FF_OP_CLONE, 0x83, 9, FF_OP_CLONE, 0x02, 9};
+    CHECK_EQ(size, sizeof want);
+    CHECK(memcmp(bin, want, size) == 0);
+    free(bin);
+    ff_program_free(&p);
+}
+
+FF_TEST(ops_cpus_encoded_max_holds_the_largest_program)
+{
+    /* Every header part at its longest and operations at their longest: the encoding
+     * fits in ff_program_encoded_max bytes (ASan sees a write past the buffer). */
+    ff_program p;
+    ff_program_init(&p);
+    memset(p.backend, 'a', 31);
+    p.preset = NULL;
+    p.nregions = FF_OPS_MAX_REGIONS;
+    for (size_t i = 0; i < p.nregions; i++)
+        p.regions[i] = (ff_e820_entry){0xFFFF * 1024, 0xFFFF * 1024, FF_MEM_USABLE};
+    p.ncpus = FF_CPUS_MAX;
+    p.schedule_len = FF_SCHEDULE_MAX;
+    memset(p.schedule, 0xFF, sizeof p.schedule);
+    for (int k = 0; k < FF_OP_KIND_COUNT; k++) {
+        ff_op op = {.kind = (ff_op_kind)k, .handle = 255, .zone = FF_OPS_ZONE_INVALID,
+                    .refs = UINT32_MAX - 1, .value = 255, .count = UINT64_MAX - 2,
+                    .align = UINT64_MAX - 2, .offset = UINT64_MAX - 2,
+                    .paddr = UINT64_MAX - 2, .cpu = 7, .irq = true};
+        CHECK(ff_program_add(&p, &op));
+    }
+    size_t max = ff_program_encoded_max(&p);
+    uint8_t *buf = malloc(max);
+    CHECK(buf != NULL);
+    size_t size = ff_program_encode_into(&p, buf);
+    CHECK(size <= max);
+    check_binary_round_trip(buf, size);
+    free(buf);
+    ff_program_free(&p);
+}
+
+FF_TEST(ops_cpus_random_bytes_round_trip)
+{
+    /* Random inputs asking for a cpus section: decode -> encode -> decode is the same
+     * program, the canonical bytes survive text, and the text survives binary. */
+    uint64_t state = 0x15;
+    uint8_t buf[300];
+    size_t pct = 0, odd_direct = 0, irqs = 0, tagged = 0, named = 0, custom = 0, long_schedule = 0;
+    for (int iter = 0; iter < 4000; iter++) {
+        size_t size = 6 + next_random(&state) % (sizeof buf - 6);
+        for (size_t i = 0; i < size; i++) buf[i] = (uint8_t)next_random(&state);
+        buf[0] = 2;
+        buf[1] |= FLAG_CPUS;
+        /* A quarter named (the cpus section follows the name), a quarter custom. */
+        if (iter % 4 == 1) {
+            buf[1] = (uint8_t)((buf[1] & ~(7 << 2)) | 0x20);
+            buf[2] = 2;
+            memcpy(buf + 3, "bsa", 3);
+        } else if (iter % 4 == 2) {
+            buf[1] |= 7 << 2;
+        }
+        ff_program p, q;
+        uint8_t *bin;
+        size_t len;
+        CHECK(ff_program_decode(&p, buf, size));
+        CHECK(p.ncpus >= 1 && p.ncpus <= FF_CPUS_MAX);
+        CHECK(ff_program_encode(&p, &bin, &len));
+        CHECK(ff_program_decode(&q, bin, len));
+        check_same_program(&p, &q);
+        check_binary_round_trip(bin, len);
+        char *text = print_program(&p);
+        check_text_round_trip(text);
+        pct += p.sched_mode == FF_SCHED_PCT;
+        odd_direct += p.sched_mode == FF_SCHED_DIRECT && p.schedule_len % 2;
+        long_schedule += p.schedule_len > 32;
+        named += p.backend[0] != '\0';
+        custom += p.preset == NULL;
+        for (size_t i = 0; i < p.nops; i++) {
+            CHECK(p.ops[i].cpu < p.ncpus);
+            irqs += p.ops[i].irq;
+            tagged += p.ops[i].cpu > 0;
+        }
+        free(text);
+        free(bin);
+        ff_program_free(&p);
+        ff_program_free(&q);
+    }
+    CHECK(pct > 1000 && odd_direct > 500 && long_schedule > 500);
+    CHECK(irqs > 10000 && tagged > 10000 && named > 900 && custom > 900);
+}
+
+FF_TEST(ops_cpus_text_round_trip)
+{
+    check_text_round_trip(HEAD "cpus 1\ncpu0 alloc 1\nirq0 check\n");
+    check_text_round_trip(HEAD "cpus 2\ncpu0 alloc 4\ncpu1 clone h0\nirq1 drop h0\ncpu0 drop h0 +1 2\n");
+    check_text_round_trip("backend buddy\n" HEAD "cpus 3\nschedule direct 0:1 5:2 255:255\n"
+                          "cpu2 alloc 1 zone dma\n");
+    /* An odd last byte stands alone; C is printed raw, whatever the CPU count. */
+    check_text_round_trip(HEAD "cpus 2\nschedule direct 1:7 4\ncpu1 check\n");
+    check_text_round_trip(HEAD "cpus 2\nschedule direct 9\n");
+    /* PCT: empty, priorities short of the CPU count, all of them, and change points. */
+    check_text_round_trip(HEAD "cpus 4\nschedule pct\ncpu3 check\n");
+    check_text_round_trip(HEAD "cpus 4\nschedule pct priorities 3,1\n");
+    check_text_round_trip(HEAD "cpus 2\nschedule pct priorities 200,100\n");
+    check_text_round_trip(HEAD "cpus 2\nschedule pct priorities 0,0 changes 1,0,255\nirq1 alloc 2\n");
+    check_text_round_trip("semantics hardened\nmap custom\nregion 0x0-0xffff usable\npoison on\n"
+                          "cpus 8\nschedule pct priorities 1,2,3,4,5,6,7,8\ncpu7 alloc 1\n");
+    /* The longest schedules: 32 direct entries, 8 priorities and 56 change points. */
+    char text[1024] = HEAD "cpus 8\nschedule direct";
+    for (unsigned i = 0; i < FF_SCHEDULE_MAX / 2; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), " %u:%u", i, i % 8);
+    strcat(text, "\ncpu5 check\n");
+    check_text_round_trip(text);
+    snprintf(text, sizeof text, HEAD "cpus 8\nschedule pct priorities 1,2,3,4,5,6,7,8 changes ");
+    for (unsigned i = 8; i < FF_SCHEDULE_MAX; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), "%s%u", i > 8 ? "," : "", i);
+    strcat(text, "\n");
+    check_text_round_trip(text);
+}
+
+FF_TEST(ops_cpus_parser_accepts_variations)
+{
+    /* No tag is cpu0; an empty direct schedule is the default (no line); numbers may be
+     * hex; cpus may follow the schedule line; a later schedule line replaces one before. */
+    ff_program p;
+    char err[160] = "";
+    CHECK(ff_program_parse(&p, "schedule direct 0x10:1\nschedule direct\ncpus 2\nalloc 1\ncpu1 check\n",
+                           err, sizeof err));
+    CHECK_EQ(p.ncpus, 2);
+    CHECK_EQ(p.schedule_len, 0);
+    CHECK_EQ(p.ops[0].cpu, 0);
+    char *canon = print_program(&p);
+    CHECK_STREQ(canon, HEAD "cpus 2\ncpu0 alloc 1\ncpu1 check\n");
+    free(canon);
+    ff_program_free(&p);
+    CHECK(ff_program_parse(&p, "cpus 2\nschedule pct priorities 0x10,2 changes 0x0\nirq0x1 check\n",
+                           err, sizeof err));
+    canon = print_program(&p);
+    CHECK_STREQ(canon, HEAD "cpus 2\nschedule pct priorities 16,2 changes 0\nirq1 check\n");
+    free(canon);
+    ff_program_free(&p);
+    /* A sequential program prints no tag, whatever its operations' fields hold. */
+    CHECK(ff_program_parse(&p, "alloc 1\n", err, sizeof err));
+    p.ops[0].cpu = 1;
+    p.ops[0].irq = true;
+    canon = print_program(&p);
+    CHECK_STREQ(canon, HEAD "alloc 1\n");
+    free(canon);
+    ff_program_free(&p);
+}
+
+FF_TEST(ops_cpus_parse_errors)
+{
+    expect_error("cpus 0\n", 1, "line 1: bad cpus count (want 1..8): 0");
+    expect_error("cpus 9\n", 1, "line 1: bad cpus count (want 1..8): 9");
+    expect_error("cpus two\n", 1, "line 1: bad cpus count (want 1..8): two");
+    expect_error("cpus\n", 1, "missing operand: cpus");
+    expect_error("cpus 2 3\n", 1, "unexpected operand: 3");
+    expect_error("alloc 1\ncpus 2\n", 2, "directive after an operation: cpus");
+    expect_error("cpus 2\nalloc 1\nschedule pct\n", 3, "directive after an operation: schedule");
+    /* Tags. */
+    expect_error(HEAD "alloc 1\ncpu1 alloc 1\n", 5, "line 5: cpu tag without a cpus line: cpu1");
+    expect_error("irq0 check\n", 1, "line 1: cpu tag without a cpus line: irq0");
+    expect_error("cpus 2\n" HEAD "cpu0 alloc 1\ncpu2 alloc 1\n", 6,
+                 "line 6: cpu2 but the program has 2 cpus");
+    expect_error("cpus 1\nirq1 check\n", 2, "line 2: irq1 but the program has 1 cpu");
+    expect_error("cpus 2\ncpu1\n", 2, "line 2: missing operation after tag: cpu1");
+    expect_error("cpus 2\ncpu1 poison on\n", 2, "line 2: not an operation after tag: poison");
+    expect_error("cpus 2\ncpu1 cpu0 check\n", 2, "line 2: not an operation after tag: cpu0");
+    expect_error("cpus 2\ncpuX check\n", 2, "line 2: unknown word: cpuX");
+    expect_error("cpus 2\ncpu1 alloc\n", 2, "line 2: missing operand: alloc");
+    /* Schedules. */
+    expect_error("schedule direct 1:1\n", 1, "line 1: schedule without cpus: schedule");
+    expect_error("schedule pct\ncheck\n", 1, "line 1: schedule without cpus: schedule");
+    expect_error("cpus 2\nschedule\n", 2, "line 2: missing operand: schedule");
+    expect_error("cpus 2\nschedule random 1\n", 2,
+                 "line 2: unknown schedule (want direct or pct): random");
+    expect_error("cpus 2\nschedule direct 1 2:1\n", 2, "line 2: bad schedule entry (want GAP:CPU): 1");
+    expect_error("cpus 2\nschedule direct 1:2:3\n", 2,
+                 "line 2: bad schedule entry (want GAP:CPU): 1:2:3");
+    expect_error("cpus 2\nschedule direct 1:\n", 2, "line 2: bad number: 1:");
+    expect_error("cpus 2\nschedule direct :1\n", 2, "line 2: bad number: :1");
+    expect_error("cpus 2\nschedule direct 1:256\n", 2,
+                 "line 2: schedule byte out of range (0..255): 1:256");
+    expect_error("cpus 2\nschedule pct changes 1\n", 2,
+                 "line 2: bad pct schedule (want priorities P,...): changes");
+    expect_error("cpus 2\nschedule pct priorities\n", 2, "line 2: missing operand: priorities");
+    expect_error("cpus 2\nschedule pct priorities 1,2 changes\n", 2, "line 2: missing operand: changes");
+    expect_error("cpus 2\nschedule pct priorities 1,2 changes 3 4\n", 2, "line 2: unexpected operand: 4");
+    expect_error("cpus 2\nschedule pct priorities 1,2 priorities 3\n", 2,
+                 "line 2: unexpected operand: priorities");
+    expect_error("cpus 2\nschedule pct priorities 1,,2\n", 2, "line 2: bad number: 1,,2");
+    expect_error("cpus 2\nschedule pct priorities 1,2,\n", 2, "line 2: bad number: 1,2,");
+    expect_error("cpus 2\nschedule pct priorities 1,2,3\n", 2,
+                 "line 2: 3 priorities but the program has 2 cpus");
+    expect_error("cpus 3\nschedule pct priorities 1 changes 4\ncheck\n", 2,
+                 "line 2: changes after 1 priority but the program has 3 cpus");
+    expect_error("schedule pct priorities 1,2\ncpus 1\n", 1,
+                 "line 1: 2 priorities but the program has 1 cpu");
+    /* More than FF_SCHEDULE_MAX bytes, in either form. */
+    char text[1024] = "cpus 2\nschedule direct";
+    for (unsigned i = 0; i <= FF_SCHEDULE_MAX / 2; i++) strcat(text, " 1:1");
+    expect_error(text, 2, "line 2: schedule longer than 64 bytes: 1:1");
+    snprintf(text, sizeof text, "cpus 2\nschedule direct");
+    for (unsigned i = 0; i < FF_SCHEDULE_MAX / 2; i++) strcat(text, " 1:1");
+    strcat(text, " 2");
+    expect_error(text, 2, "line 2: schedule longer than 64 bytes: 2");
+    snprintf(text, sizeof text, "cpus 2\nschedule pct priorities 1,2 changes 0");
+    for (unsigned i = 2; i < FF_SCHEDULE_MAX; i++) strcat(text, ",0");
+    expect_error(text, 2, "line 2: schedule longer than 64 bytes: 0,0,0");
+    /* Too many words, however long a schedule line may be. */
+    snprintf(text, sizeof text, "cpus 2\nschedule direct");
+    for (unsigned i = 0; i < FF_SCHEDULE_MAX + 1; i++) strcat(text, " 1:1");
+    expect_error(text, 2, "line 2: too many words: 1:1");
+}
+
+FF_TEST(ops_format_in_tags_concurrent_programs_only)
+{
+    char buf[64];
+    ff_program p;
+    ff_program_init(&p);
+    ff_op op = ff_op_blank(FF_OP_ALLOC);
+    op.count = 4;
+    op.cpu = 1;
+    ff_op_format_in(&p, &op, buf, sizeof buf);
+    CHECK_STREQ(buf, "alloc 4");
+    p.ncpus = 2;
+    ff_op_format_in(&p, &op, buf, sizeof buf);
+    CHECK_STREQ(buf, "cpu1 alloc 4");
+    op = ff_op_blank(FF_OP_DROP);
+    op.handle = 1;
+    op.irq = true;
+    ff_op_format_in(&p, &op, buf, sizeof buf);
+    CHECK_STREQ(buf, "irq0 drop h1");
+    /* A short buffer holds a prefix, within the tag or after it. */
+    ff_op_format_in(&p, &op, buf, 3);
+    CHECK_STREQ(buf, "ir");
+    ff_op_format_in(&p, &op, buf, 9);
+    CHECK_STREQ(buf, "irq0 dro");
+    ff_op_format_in(&p, &op, buf, 6);
+    CHECK_STREQ(buf, "irq0 ");
+}
+
+FF_TEST(ops_an_interrupt_says_how_many_points_it_lets_pass)
+{
+    /* Tag bits 3-6 are an interrupt's irq_after, and nothing for a CPU's operation. */
+    static const uint8_t bytes[] = {2, FLAG_CPUS, 0x01, 0, FF_OP_CHECK, 0x80 | 5 << 3 | 1,
+                                    FF_OP_CHECK, 15 << 3};
+    ff_program p;
+    CHECK(ff_program_decode(&p, bytes, sizeof bytes));
+    CHECK_EQ(p.nops, 2);
+    CHECK(p.ops[0].irq && p.ops[0].cpu == 1 && p.ops[0].irq_after == 5);
+    CHECK(!p.ops[1].irq && p.ops[1].irq_after == 0);
+    uint8_t *enc;
+    size_t n;
+    CHECK(ff_program_encode(&p, &enc, &n));
+    CHECK(n == sizeof bytes && enc[5] == (0x80 | 5 << 3 | 1) && enc[7] == 0);
+    free(enc);
+    char buf[64];
+    ff_op_format_in(&p, &p.ops[0], buf, sizeof buf);
+    CHECK_STREQ(buf, "irq1+5 check");
+    ff_program_free(&p);
+    check_text_round_trip(HEAD "cpus 2\ncpu0 alloc 1\nirq1+15 drop h0\nirq0 check\n");
+    /* +0 is the plain tag; a CPU's operation has no delay; at most 15. */
+    CHECK(ff_program_parse(&p, "cpus 1\nirq0+0 check\n", buf, sizeof buf));
+    CHECK(p.ops[0].irq && p.ops[0].irq_after == 0);
+    ff_program_free(&p);
+    expect_error("cpus 1\nirq0+16 check\n", 2,
+                 "line 2: irq0+16: an interrupt lets at most 15 points pass");
+    expect_error("cpus 1\ncpu0+1 check\n", 2, "line 2: unknown word: cpu0+1");
+    expect_error("cpus 1\nirq0+ check\n", 2, "line 2: unknown word: irq0+");
 }
