@@ -313,8 +313,8 @@ def run(build, bugs, configs, trials, limit, jobs, out, say):
             if (b["name"], c, k) not in done]
     lock = threading.Lock()
     work_root = tempfile.mkdtemp(prefix="ff-bugs-")
-    counter = {"n": len(done)}
     total = len(bugs) * len(configs) * trials
+    counter = {"n": total - len(todo)}  # the asked-for trials already done (the log may hold others)
 
     def one(item):
         bug, config, k = item

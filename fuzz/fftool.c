@@ -743,9 +743,29 @@ static bool minimized_json(const char *file, const char *out_path, const char *s
     json_str(out_path);
     printf(",\"signature\":");
     json_str(signature);
-    printf(",\"ops_before\":%zu,\"ops_after\":%zu,\"runs\":%zu,\"first\":%s}\n",
-           res->ops_before, res->ops_after, res->runs, res->position ? "false" : "true");
+    printf(",\"ops_before\":%zu,\"ops_after\":%zu,\"cpus_before\":%u,\"cpus_after\":%u,"
+           "\"schedule_before\":%zu,\"schedule_after\":%zu,\"runs\":%zu,\"first\":%s}\n",
+           res->ops_before, res->ops_after, res->cpus_before, res->cpus_after,
+           res->schedule_before, res->schedule_after, res->runs, res->position ? "false" : "true");
     return true;
+}
+
+/* ", 2 CPUs -> sequential", ", 4 -> 2 CPUs, schedule 6 -> 2 bytes": what minimising did
+ * to a concurrent program's CPUs and schedule ("" for a sequential one). */
+static void concurrency_change(const ff_minimize_result *res, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (!res->cpus_before) return;
+    if (!res->cpus_after) {
+        snprintf(buf, len, ", %u CPUs -> sequential", res->cpus_before);
+        return;
+    }
+    int n = res->cpus_after == res->cpus_before
+                ? snprintf(buf, len, ", %u CPUs", res->cpus_after)
+                : snprintf(buf, len, ", %u -> %u CPUs", res->cpus_before, res->cpus_after);
+    if (n > 0 && (size_t)n < len && res->schedule_before != res->schedule_after)
+        snprintf(buf + n, len - (size_t)n, ", schedule %zu -> %zu bytes", res->schedule_before,
+                 res->schedule_after);
 }
 
 static int cmd_minimize(int argc, char **argv)
@@ -827,8 +847,10 @@ static int cmd_minimize(int argc, char **argv)
         ff_program_free(&small);
         goto done;
     }
-    fprintf(out, "# %s: minimized from %zu to %zu operations in %zu runs\n", signature,
-            res.ops_before, res.ops_after, res.runs);
+    char cpus[96];
+    concurrency_change(&res, cpus, sizeof cpus);
+    fprintf(out, "# %s: minimized from %zu to %zu operations%s in %zu runs\n", signature,
+            res.ops_before, res.ops_after, cpus, res.runs);
     ff_program_print(&small, out);
     bool written = out == stdout || fclose(out) == 0;
     ff_program_free(&small);
@@ -840,8 +862,8 @@ static int cmd_minimize(int argc, char **argv)
         rc = minimized_json(file, out_path, signature, &res, targets, n, &xo) ? 0 : 2;
         goto done;
     }
-    fprintf(stderr, "%s: %zu -> %zu operations (%zu runs)%s\n", signature, res.ops_before,
-            res.ops_after, res.runs, res.position ? "; other findings still come first" : "");
+    fprintf(stderr, "%s: %zu -> %zu operations%s (%zu runs)%s\n", signature, res.ops_before,
+            res.ops_after, cpus, res.runs, res.position ? "; other findings still come first" : "");
     rc = 0;
 done:
     ff_program_free(&prog);

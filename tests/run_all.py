@@ -200,6 +200,7 @@ def cli_tests():
 REGRESSIONS = os.path.join(ROOT, "tests", "regressions")
 TEST_FFTOOL = os.path.join(ROOT, "build", "test", "fftool")
 STORY = os.path.join(ROOT, "corpus", "regressions", "asterinas-1760.txt")
+STORY_2CPUS = os.path.join(ROOT, "corpus", "regressions", "asterinas-1760-2cpus.txt")
 FUZZ = os.path.join(ROOT, "build", "fuzz")
 TEST_ONLY_SYMBOLS = ("ff_broken_find", "install_broken_targets")
 
@@ -240,7 +241,7 @@ def regression_tests():
     if not make("build/test/fftool", "build: fftool with the test-only targets"):
         return
     files = sorted(os.path.join(REGRESSIONS, f) for f in os.listdir(REGRESSIONS)
-                   if f.endswith(".txt")) + [STORY]
+                   if f.endswith(".txt")) + [STORY, STORY_2CPUS]
     proc = test_fftool(["repro", "--expect", *files])
     for line in proc.stdout.splitlines():
         if line.startswith(("ok ", "FAIL ")):
@@ -281,6 +282,18 @@ def regression_tests():
     again = cli(["repro", story])
     report("regression: the same input gives the same trace", again.stdout == trace,
            again.stdout[-1000:])
+    proc = cli(["repro", STORY_2CPUS])
+    trace = proc.stdout
+    report("regression: #1760 on two CPUs: cpu1's drop preempts cpu0 where the schedule says, "
+           "each operation shows its CPU, and the foreign free is found at cpu1's operation",
+           proc.returncode == 1 and "[4] cpu0 alloc 1\n  ~~ switch at point 165: cpu0 preempted at "
+           "a lock acquire; cpu1 starts\n[3] cpu1 drop h0\n" in trace
+           and "!! accepted-foreign-free@bsa at op 3" in trace, trace[-3000:] + proc.stderr)
+    proc = cli(["minimize", STORY_2CPUS])
+    report("regression: minimising the two-CPU story drops the CPUs it does not need",
+           proc.returncode == 0 and "2 CPUs -> sequential" in proc.stderr
+           and "cpus" not in proc.stdout and "from_unused 0x1000" in proc.stdout,
+           proc.stdout + proc.stderr)
 
 
 def seed_tests():
@@ -490,14 +503,21 @@ def crash_site_tests():
             if not os.path.exists(program):
                 continue
             tried += 1
-            backends = re.search(r"^backend (\S+)$", open(program).read(), re.M).group(1)
+            text = open(program).read()
+            backends = re.search(r"^backend (\S+)$", text, re.M).group(1)
+            # An injected bug is the harness's switch, not the binary input's.
+            bug = re.search(r"^bug (\S+)$", text, re.M)
+            bugless = os.path.join(tmp, name + ".txt")
+            with open(bugless, "w") as f:
+                f.write(re.sub(r"^bug \S+\n", "", text, flags=re.M))
             binary = os.path.join(tmp, name + ".bin")
-            encoded = test_fftool(["encode", program, "-o", binary])
+            encoded = test_fftool(["encode", bugless, "-o", binary])
             if encoded.returncode != 0:
                 wrong.append(f"{name}: {encoded.stderr.strip()}")
                 continue
-            proc = subprocess.run([harness, f"-artifact_prefix={tmp}/", f"--ff-targets={backends}",
-                                   binary], cwd=tmp, stdout=subprocess.PIPE,
+            proc = subprocess.run([harness, f"-artifact_prefix={tmp}/", f"--ff-targets={backends}"]
+                                  + ([f"--ff-bug={bug.group(1)}"] if bug else []) + [binary],
+                                  cwd=tmp, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
             frames = re.findall(r"^\s*#\d+ 0x[0-9a-f]+ in (\S+) " + re.escape(ROOT) + r"/\S+\.c:",
                                 proc.stderr, re.M)
