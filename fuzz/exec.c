@@ -125,12 +125,22 @@ struct ff_exec {
     context *cur;
     size_t target_first;    /* index of the current target's first finding, or SIZE_MAX */
     size_t first_op[MAX_TARGETS]; /* each target's first finding's op (SIZE_MAX: none, or
-                                     at the end) */
+                                     at the end), or where its oracle went blind */
+    size_t blind_op;        /* the operation in which the current target's oracle went
+                               blind (ff_oracle_blind), or SIZE_MAX */
     size_t counted;         /* first findings that count (not set aside by on_finding) */
     bool judging;           /* events go to the oracle */
     bool trace_events;      /* events go to the trace */
-    bool op_event;          /* the current operation reached the back-end */
-    ff_status op_status;    /* ... and its answer */
+    /* What the back-end answered the operation in flight, per context (0: one CPU):
+     * whether it reached the back-end, the answer, and for a raw free the shadow's
+     * kind of free as the back-end took it (under its lock: with CPUs, not when the
+     * operation began). */
+    struct answer {
+        bool event;
+        bool classify; /* a raw free: classify it at its event */
+        ff_status status;
+        ff_free_kind kind;
+    } answers[FF_CONTEXTS_MAX];
     outcome *outcomes;      /* [target][op] */
     size_t outcomes_cap;
 
@@ -420,18 +430,25 @@ static const char *panic_cause(const ff_oracle *o, const ff_policy *policy, cons
                                                         : "a request no placement guarantee covers";
 }
 
+/* The answer record of the context running now. */
+static struct answer *answer_now(ff_exec *x)
+{
+    return &x->answers[x->cpus ? ff_cpus_context(x->cpus) : 0];
+}
+
 static void observe(void *ctx, const ff_event *ev)
 {
     context *c = ctx;
     ff_exec *x = c->x;
+    struct answer *answer = answer_now(x);
     if (x->cur != c || !x->judging) return;
     const char *name = c->target->name;
     FILE *trace = x->opts.trace;
     if (!x->trace_events) x->opts.trace = NULL;
     switch (ev->kind) {
     case FF_EV_ALLOC:
-        x->op_event = true;
-        x->op_status = ev->status;
+        answer->event = true;
+        answer->status = ev->status;
         if (ev->status == FF_OK)
             TRACE(x, "     %s alloc(%llu, align %llu, zone %s) = ok 0x%llx\n", name,
                   (unsigned long long)ev->req->count, (unsigned long long)ev->req->align,
@@ -442,8 +459,9 @@ static void observe(void *ctx, const ff_event *ev)
                   zone_label(ev->req->zone), ff_status_name(ev->status));
         break;
     case FF_EV_FREE:
-        x->op_event = true;
-        x->op_status = ev->status;
+        answer->event = true;
+        answer->status = ev->status;
+        if (answer->classify) answer->kind = ff_oracle_classify_free(c->se->oracle, ev->start, ev->count);
         TRACE(x, "     %s free(0x%llx, %llu) = %s\n", name, (unsigned long long)ev->start,
               (unsigned long long)ev->count, ff_status_name(ev->status));
         break;
@@ -460,7 +478,13 @@ static void observe(void *ctx, const ff_event *ev)
     }
     x->opts.trace = trace;
     size_t before = x->nfindings;
+    bool blind = ff_oracle_blind(c->se->oracle);
     ff_oracle_observe(c->se->oracle, ev);
+    if (!blind && ff_oracle_blind(c->se->oracle)) {
+        x->blind_op = ff_exec_current.op;
+        TRACE(x, "     (the program freed frames another CPU was being handed, on a back-end "
+                 "that keeps links in free frames: nothing more is judged)\n");
+    }
     if (ev->kind == FF_EV_BACKEND_PANIC && x->nfindings == before && ev->call != FF_BCALL_CHECK)
         TRACE(x, "     (the allocator caught a request it had to refuse: %s)\n",
               panic_cause(c->se->oracle, &c->target->def->policy, ev));
@@ -519,6 +543,14 @@ typedef struct run {
     unsigned cpu; /* the CPU whose operations this runs */
 } run;
 
+/* Whether the operation's answer goes to the differential check: only one given before
+ * the target's first finding, or its oracle going blind, in time (with CPUs, an
+ * operation earlier in the program may run later). */
+static bool answer_counts(const run *r)
+{
+    return r->out && r->x->target_first == SIZE_MAX && r->x->blind_op == SIZE_MAX;
+}
+
 static void layer_result(run *r, ff_layer_call call, ff_meta_status st, ff_pfn start,
                          uint64_t count, uint32_t refs)
 {
@@ -528,7 +560,7 @@ static void layer_result(run *r, ff_layer_call call, ff_meta_status st, ff_pfn s
 
 static void begin_call(run *r, ff_layer_call call)
 {
-    r->x->op_event = false;
+    *answer_now(r->x) = (struct answer){.event = false};
     ff_oracle_op_begin(r->o, r->op, call);
 }
 
@@ -568,9 +600,10 @@ static void alloc_request(run *r, const ff_op *op)
         if (st == FF_META_BAD_HANDOUT) /* the layer's reason, as no event carries it */
             TRACE(r->x, "     layer: %s\n", ff_meta_last_detail(r->m)->reason);
     }
-    if (r->out && r->x->op_event &&
+    const struct answer *a = answer_now(r->x);
+    if (answer_counts(r) && a->event &&
         ff_oracle_request_malformed(&r->c->target->def->policy, &req))
-        *r->out = (outcome){CMP_MALFORMED, 0, (uint8_t)r->x->op_status};
+        *r->out = (outcome){CMP_MALFORMED, 0, (uint8_t)a->status};
     layer_result(r, FF_CALL_ALLOC, st, h.start, h.count, 0);
 }
 
@@ -688,11 +721,12 @@ static void do_raw_free(run *r, const ff_op *op)
     uint64_t top = r->c->se->space.top;
     if (!spend_frames(r, op->count < top ? op->count : top)) return;
     ff_pfn start = op->paddr >> FF_FRAME_SHIFT;
-    ff_free_kind kind = ff_oracle_classify_free(r->o, start, op->count);
     begin_call(r, FF_CALL_RAW_FREE);
+    answer_now(r->x)->classify = r->out != NULL; /* only a differential run compares it */
     ff_meta_status st = ff_meta_raw_free(r->m, op->paddr, op->count);
     TRACE(r->x, "  -> %s\n", ff_meta_status_name(st));
-    if (r->out && r->x->op_event) *r->out = (outcome){CMP_FREE, (uint8_t)kind, (uint8_t)r->x->op_status};
+    const struct answer *a = answer_now(r->x);
+    if (answer_counts(r) && a->event) *r->out = (outcome){CMP_FREE, (uint8_t)a->kind, (uint8_t)a->status};
     layer_result(r, FF_CALL_RAW_FREE, st, start, op->count, 0);
 }
 
@@ -1031,6 +1065,7 @@ static void run_target(ff_exec *x, size_t ti, const ff_program *p, outcome *out)
     x->judging = x->trace_events = true;
     x->nhandles = 0;
     x->target_first = SIZE_MAX;
+    x->blind_op = SIZE_MAX;
 
     if (p->ncpus) {
         run_on_cpus(&r);
@@ -1044,6 +1079,7 @@ static void run_target(ff_exec *x, size_t ti, const ff_program *p, outcome *out)
     ff_exec_current.running = false;
     /* Its answers from its first finding on are that finding's consequences. */
     x->first_op[ti] = x->target_first == SIZE_MAX ? SIZE_MAX : x->findings[x->target_first].op;
+    if (x->blind_op < x->first_op[ti]) x->first_op[ti] = x->blind_op; /* nothing after counts */
 }
 
 /* ---------------------------------------------------------------- differential */

@@ -42,6 +42,7 @@ static struct {
     unsigned runs;
     bool mutator;
     bool json;                 /* --ff-json: the finding and died lines as JSON */
+    unsigned cpus;             /* --ff-cpus: sequential inputs run on this many CPUs */
     int semantics, poison;     /* forced by an option, or -1 */
     const char *map;           /* forced by an option, or NULL */
     char targets[FF_OPS_BACKEND_MAX]; /* the targets as a backend line names them */
@@ -361,6 +362,13 @@ void ff_harness_init(int argc, char **argv, const char *default_targets)
 
     harness.mutator = on_off("mutator", option(argc, argv, "--ff-mutator", "FRAMEFUZZ_MUTATOR")) != 0;
     harness.json = on_off("json", option(argc, argv, "--ff-json", "FRAMEFUZZ_JSON")) == 1;
+    const char *cpus = option(argc, argv, "--ff-cpus", "FRAMEFUZZ_CPUS");
+    if (cpus) {
+        char *end;
+        unsigned long k = strtoul(cpus, &end, 10);
+        if (*end || end == cpus || k < 1 || k > FF_CPUS_MAX) bad_option("cpus", cpus, "1 to 8");
+        harness.cpus = (unsigned)k;
+    }
     harness.semantics = xo.semantics;
     harness.poison = xo.poison;
     harness.map = xo.map ? ff_preset_find(xo.map)->name : NULL;
@@ -409,6 +417,20 @@ static void check_lifeline(void)
     if (poll(&p, 1, 0) == 1 && (p.revents & (POLLIN | POLLHUP))) _exit(0);
 }
 
+/* --ff-cpus: a sequential program's operations dealt round-robin to n CPUs, and a
+ * schedule that switches to the next CPU at every other point, as long as it lasts. */
+static void deal(ff_program *p, unsigned n)
+{
+    p->ncpus = n;
+    for (size_t i = 0; i < p->nops; i++) p->ops[i].cpu = (uint8_t)(i % n);
+    p->sched_mode = FF_SCHED_DIRECT;
+    p->schedule_len = FF_SCHEDULE_MAX;
+    for (size_t e = 0; e < FF_SCHEDULE_MAX / 2; e++) {
+        p->schedule[2 * e] = 1;
+        p->schedule[2 * e + 1] = (uint8_t)((e + 1) % n);
+    }
+}
+
 int ff_harness_run(const uint8_t *data, size_t size)
 {
     harness.runs++;
@@ -420,6 +442,7 @@ int ff_harness_run(const uint8_t *data, size_t size)
         fprintf(stderr, "framefuzz: host out of memory decoding an input\n");
         abort();
     }
+    if (harness.cpus && !prog.ncpus) deal(&prog, harness.cpus);
     harness.program = &prog;
     harness.input = data;
     harness.input_size = size;

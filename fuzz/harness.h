@@ -38,6 +38,12 @@
  *                                             repro --json prints) and the sanitizer's
  *                                             death (a died event), shapes in verdict.h.
  *                                             Off: the same as prose, for people
+ *   --ff-cpus=N          FRAMEFUZZ_CPUS       a benchmark's knob: every sequential input
+ *                                             runs on N CPUs (1-8), its operations dealt
+ *                                             round-robin, a switch to the next CPU at
+ *                                             every other point (32 at most). A finding's
+ *                                             text reproducer shows what ran; the raw
+ *                                             input is the sequential program
  * FRAMEFUZZ_LIFELINE=FD: the read end of a pipe only a campaign writes to; the process
  * exits once that pipe is closed (the campaign died), checked every 4096 inputs.
  * A flag wins over the environment. A bad value prints one line and exits 2.

@@ -108,6 +108,7 @@ typedef struct op_state {
     bool last_alloc_ok;
     ff_pfn last_alloc_start;
     uint64_t last_alloc_asked, last_alloc_granted;
+    uint32_t last_alloc_handout; /* its number (with CPUs, others may come before op_end) */
     struct freed_run { ff_pfn start; uint64_t count; } freed[FREED_MAX]; /* frames the
                                                             back-end took back in it */
     size_t nfreed;
@@ -224,6 +225,7 @@ struct ff_oracle {
     ff_pfn dying[DYING_MAX];
     size_t ndying;
     bool leak_phase, dead;
+    bool blind; /* dead by the program's misuse, not the system's (ff_oracle_blind) */
     size_t findings_at_event; /* findings before the current event */
     uint32_t handouts; /* hand-outs judged in this run: the last one's number */
     struct written { ff_pfn pfn; uint32_t offset; uint8_t value; } *writes; /* the program's
@@ -764,7 +766,7 @@ void ff_oracle_begin(ff_oracle *o, ff_meta *m, const char *name, const ff_oracle
     o->inflight = 0;
     o->ndeferred = 0;
     o->ndying = 0;
-    o->leak_phase = o->dead = false;
+    o->leak_phase = o->dead = o->blind = false;
     o->norphans = 0;
     o->nwrites = 0;
     o->nwatched = 0;
@@ -786,6 +788,8 @@ static inline op_state *cpu_enter(ff_oracle *o)
 {
     return o->cpus ? context_enter(o) : o->cur; /* one CPU: always ops[0] */
 }
+
+bool ff_oracle_blind(const ff_oracle *o) { return o->blind; }
 
 void ff_oracle_set_cpus(ff_oracle *o, const ff_cpus *cpus)
 {
@@ -990,12 +994,20 @@ static void judge_poison(ff_oracle *o, ff_pfn start, ff_pfn end)
     }
 }
 
+/* Whether the program misused a frame of [start, +count) (FR_TAINTED). */
+static bool tainted_in(const ff_oracle *o, ff_pfn start, uint64_t count)
+{
+    ff_pfn end = start >= o->top ? start : count > o->top - start ? o->top : start + count;
+    return next_flagged(o, start, end, FR_TAINTED) < end;
+}
+
 /* The block an allocation returned, for the layer's answer about it (op_end). */
 static void note_alloc(ff_oracle *o, ff_pfn start, uint64_t asked, uint64_t granted)
 {
     o->cur->last_alloc_start = start;
     o->cur->last_alloc_asked = asked;
     o->cur->last_alloc_granted = granted;
+    o->cur->last_alloc_handout = o->handouts;
     o->cur->last_alloc_ok = true;
 }
 
@@ -1007,7 +1019,12 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
     if (ev->status != FF_OK) {
         judge_counter(o, "a failed allocation");
         ff_pfn at = guaranteed_block(o, req);
-        if (at == UINT64_MAX) return;
+        /* A block holding a frame the program misused (its in-band bytes may have been
+         * written, by a CPU that took it while another freed it) guarantees nothing. */
+        if (at == UINT64_MAX || tainted_in(o, at, pol->placement == FF_PLACE_POW2_NATURAL
+                                                      ? pow2_cover(req->count, req->align)
+                                                      : req->count))
+            return;
         if (o->leak_phase) {
             if (o->cur->call == FF_CALL_RESERVE)
                 finding(o, FF_CLASS_LEAK,
@@ -1220,14 +1237,22 @@ static void taint_held(ff_oracle *o, ff_pfn start, ff_pfn end)
     if (o->cur->call != FF_CALL_RAW_FREE) return;
     for (ff_pfn p = start; p < end && p < o->top; p++)
         if (o->refs[p]) flags_set(o, p, FR_TAINTED);
+    if (!o->cpus) return;
+    /* Concurrent runs: what another CPU's allocation was handed and has not taken yet
+     * (its operation is in flight) is the program's too. */
+    for (unsigned k = 0; k < FF_CONTEXTS_MAX; k++) {
+        const op_state *s = &o->ops[k];
+        if (s == o->cur || !(o->inflight & s->bit) || !s->last_alloc_ok) continue;
+        ff_pfn lo = s->last_alloc_start > start ? s->last_alloc_start : start;
+        ff_pfn hi = ff_range_end((ff_range){s->last_alloc_start, s->last_alloc_granted});
+        if (hi > end) hi = end;
+        for (ff_pfn p = lo; p < hi && p < o->top; p++) flags_set(o, p, FR_TAINTED);
+        /* That CPU writes the frames it takes, now free: where the back-end keeps its
+         * links inside free frames, its whole state proves nothing from here. */
+        if (lo < hi && o->policy.inband_bytes) o->blind = o->dead = true;
+    }
 }
 
-/* Whether the program misused a frame of [start, +count) (FR_TAINTED). */
-static bool tainted_in(const ff_oracle *o, ff_pfn start, uint64_t count)
-{
-    ff_pfn end = start >= o->top ? start : count > o->top - start ? o->top : start + count;
-    return next_flagged(o, start, end, FR_TAINTED) < end;
-}
 
 /* A free refused because the program itself had already freed part of it (a raw free
  * of frames it held): the rest stays out, and that is the program's doing, not a leak
@@ -1593,10 +1618,11 @@ static void judge_from_in_use(ff_oracle *o, ff_pfn start, uint64_t count, uint32
     }
 }
 
-static void add_orphan(ff_oracle *o, ff_pfn start, uint64_t count, uint64_t granted)
+static void add_orphan(ff_oracle *o, ff_pfn start, uint64_t count, uint64_t granted,
+                       uint32_t handout)
 {
     if (o->norphans == o->orphans_cap) grow((void **)&o->orphans, &o->orphans_cap, sizeof *o->orphans);
-    o->orphans[o->norphans++] = (orphan){start, count, granted, o->handouts};
+    o->orphans[o->norphans++] = (orphan){start, count, granted, handout};
 }
 
 /* Concurrent runs: a drop's frames that went back during it were given up then
@@ -1633,7 +1659,8 @@ void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
             judge_slots(o, r->start, r->count, 1, "alloc");
         } else if (r->status == FF_META_BAD_HANDOUT && s->last_alloc_ok) {
             /* The layer keeps the block out of circulation: it must come back at the end. */
-            add_orphan(o, s->last_alloc_start, s->last_alloc_asked, s->last_alloc_granted);
+            add_orphan(o, s->last_alloc_start, s->last_alloc_asked, s->last_alloc_granted,
+                       s->last_alloc_handout);
         }
         break;
     case FF_CALL_FROM_UNUSED:

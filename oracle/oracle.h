@@ -189,6 +189,10 @@ void ff_oracle_baseline_free(ff_oracle_baseline *b);
  * layer's refcount events are judged as they come, and comparisons of the layer's
  * slots with the shadow wait until no other operation is half done. */
 void ff_oracle_set_cpus(ff_oracle *o, const ff_cpus *cpus);
+/* Whether the program's own misuse ended the judging of this run: with CPUs, a raw
+ * free of frames another CPU was being handed, on a back-end that keeps in-band bytes
+ * (that CPU then writes its frames, which the back-end holds free). */
+bool ff_oracle_blind(const ff_oracle *o);
 
 /* Starts judging a run on m (fresh or just reset): O(frames touched by the last run).
  * `name`, the back-end's name in findings, must outlive the run. */
