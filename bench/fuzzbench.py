@@ -6,6 +6,9 @@ they find the bug class they exist for. Figures only; nothing here passes or fai
    from the seed corpus, read from libFuzzer's -print_final_stats=1 output, each also
    as a share of an empty target's exec/s measured just before it, and against the
    floors issue #13 sets.
+   The differential target also runs every input on 1, 2 and 4 simulated CPUs
+   (--ff-cpus: operations dealt round-robin, a switch at every other point), and the
+   cost of 2 CPUs against the sequential run is printed (issue 15: at most 2x).
 2. time to detect: the bsa target, from an empty corpus, until it reports an accepted
    foreign free (the #1760 class); several seeds, median printed.
 """
@@ -91,9 +94,12 @@ def main():
 
     # bsa finds something in nearly every input: let it note findings and run on
     # (divergence never fires on a single target), so its rate can be measured.
-    rows = [(t, ["--ff-semantics=hardened"] + (["--ff-classes=divergence"] if t == "bsa" else []))
+    rows = [(t, t, ["--ff-semantics=hardened"] + (["--ff-classes=divergence"] if t == "bsa" else []))
             for t in targets if t != "diff"]
-    rows.append(("diff", ["--ff-targets=buddy,bitmap,freelist", "--ff-semantics=hardened"]))
+    diff = ["--ff-targets=buddy,bitmap,freelist", "--ff-semantics=hardened"]
+    rows.append(("diff (buddy, bitmap, freelist)", "diff", diff))
+    for cpus in (1, 2, 4):
+        rows.append((f"diff, {cpus} CPU{'s' if cpus > 1 else ''}", "diff", diff + [f"--ff-cpus={cpus}"]))
     # Absolute rates on a shared machine drift from run to run, and within a run: each is
     # also given as a share of the empty target's, measured just before it.
     def empty_rate():
@@ -109,17 +115,23 @@ def main():
         floors = FLOORS[build_name]
         print(f"exec/s, one core, {args.seconds} s from the target's seeds, hardened semantics "
               f"({build_name}):")
-        for target, extra in rows:
-            name = target if target != "diff" else "diff (buddy, bitmap, freelist)"
+        shares = {}
+        for name, target, extra in rows:
             empty = empty_rate()
             rate, runs, finding = exec_rate(build_dir, target, args.seconds, extra)
             note = f"  stopped at a finding: {finding}" if finding else ""
             floor = floors["diff" if target == "diff" else "single"]
             share = 100.0 * rate / empty if empty else 0.0
+            shares[name] = share
             floor_share = 100.0 * floor / REFERENCE_EMPTY
             print(f"  {name:32} {rate:8d} exec/s  {share:6.2f} % of empty ({empty:,})  "
                   f"(floor {floor_share:.2f} %, {floor:,} at {REFERENCE_EMPTY:,}: "
                   f"{'met' if share >= floor_share else 'NOT met'})  ({runs} runs){note}")
+        sequential, two = shares.get("diff (buddy, bitmap, freelist)"), shares.get("diff, 2 CPUs")
+        if sequential and two:
+            cost = sequential / two
+            print(f"  2 CPUs cost {cost:.2f}x the sequential differential run (target: at most 2x: "
+                  f"{'met' if cost <= 2 else 'NOT met'})")
         print()
 
     print(f"time for the bsa target to find accepted-foreign-free from an empty corpus "

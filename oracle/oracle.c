@@ -1237,9 +1237,15 @@ static void taint_held(ff_oracle *o, ff_pfn start, ff_pfn end)
     if (o->cur->call != FF_CALL_RAW_FREE) return;
     for (ff_pfn p = start; p < end && p < o->top; p++)
         if (o->refs[p]) flags_set(o, p, FR_TAINTED);
-    if (!o->cpus) return;
-    /* Concurrent runs: what another CPU's allocation was handed and has not taken yet
-     * (its operation is in flight) is the program's too. */
+}
+
+/* Concurrent runs: an accepted free of [start, end), by the program (raw_free) or by a
+ * drop of a handle its own misuse left stale, gave back frames another CPU's
+ * allocation was handed and has not taken yet (its operation is in flight): the
+ * program's doing (a correct drop never frees a frame the back-end handed out again:
+ * that hand-out was judged when it happened). */
+static void taint_in_flight(ff_oracle *o, ff_pfn start, ff_pfn end)
+{
     for (unsigned k = 0; k < FF_CONTEXTS_MAX; k++) {
         const op_state *s = &o->ops[k];
         if (s == o->cur || !(o->inflight & s->bit) || !s->last_alloc_ok) continue;
@@ -1277,6 +1283,9 @@ static void note_poisoned(ff_oracle *o, ff_pfn start, uint64_t count)
 static void judge_free(ff_oracle *o, const ff_event *ev)
 {
     note_poisoned(o, ev->start, ev->count);
+    if (o->cpus && ev->status == FF_OK)
+        taint_in_flight(o, ev->start, ev->count > UINT64_MAX - ev->start ? UINT64_MAX
+                                                                         : ev->start + ev->count);
     if (o->cur->call == FF_CALL_GIVE_BACK) {
         judge_give_back(o, ev);
         return;
