@@ -440,8 +440,12 @@ static void observe(void *ctx, const ff_event *ev)
 {
     context *c = ctx;
     ff_exec *x = c->x;
-    struct answer *answer = answer_now(x);
     if (x->cur != c || !x->judging) return;
+    if (ev->kind >= FF_EV_REF_ZERO) { /* the oracle's alone: one per frame, too many to show */
+        ff_oracle_observe(c->se->oracle, ev);
+        return;
+    }
+    struct answer *answer = answer_now(x);
     const char *name = c->target->name;
     FILE *trace = x->opts.trace;
     if (!x->trace_events) x->opts.trace = NULL;
@@ -474,7 +478,7 @@ static void observe(void *ctx, const ff_event *ev)
     case FF_EV_BACKEND_PANIC: TRACE(x, "     ALLOCATOR PANIC: %s\n", ev->reason); break;
     case FF_EV_REF_ZERO:
     case FF_EV_REF_TAKE:
-    case FF_EV_REF_REVIVE: break; /* the oracle's: one per frame, too many to show */
+    case FF_EV_REF_REVIVE: break; /* above */
     }
     x->opts.trace = trace;
     size_t before = x->nfindings;
@@ -991,7 +995,10 @@ static void run_on_cpus(run *base)
         x->irq[k] = (struct irq_queue){first, 0, first < p->nops ? p->ops[first].irq_after : 0};
     }
     ff_cpus_observe(x->cpus, on_switch, x);
-    ff_cpus_on_interrupt(x->cpus, on_interrupt, irq_runs);
+    /* No interrupt in the program: no hook to ask at every point. */
+    bool irqs = false;
+    for (unsigned k = 0; k < p->ncpus; k++) irqs |= x->irq[k].next < p->nops;
+    ff_cpus_on_interrupt(x->cpus, irqs ? on_interrupt : NULL, irq_runs);
     ff_meta_set_cpus(base->m, x->cpus);
     ff_oracle_set_cpus(base->o, x->cpus);
     ff_schedule schedule = {p->sched_mode, p->schedule, p->schedule_len};

@@ -253,30 +253,28 @@ ff_cpus_outcome ff_cpus_run(ff_cpus *c, unsigned n, ff_task *task, void *const a
     return c->outcome;
 }
 
-/* The running CPU takes an interrupt here, if it may. */
-static void interrupt(ff_cpus *c)
+/* The running CPU takes an interrupt here, if it may; true when the hook ran. */
+static bool interrupt(ff_cpus *c)
 {
     cpu *p = &c->cpu[c->current];
-    if (!c->irq_hook || p->irq_off || p->in_irq || c->halted) return;
+    if (!c->irq_hook || p->irq_off || p->in_irq || c->halted) return false;
     p->in_irq = true;
     c->irq_hook(c->irq_ctx, c->current);
     p->in_irq = false;
-    if (!c->halted) return;
+    if (!c->halted) return true;
     /* The system died in the handler: the code it interrupted never resumes. */
     c->outcome = FF_CPUS_HALTED;
     c->running = false;
     FIBER_LEAVING(NULL, c->main_bottom, c->main_size);
     setcontext(&c->main_ctx);
+    abort(); /* setcontext returns only when it fails */
 }
 
-void ff_cpus_point(ff_cpus *c, ff_point why)
+bool ff_cpus_point(ff_cpus *c, ff_point why)
 {
-    if (!c || !c->running || c->halted) return;
+    if (!c || !c->running || c->halted) return false;
     uint64_t at = c->points++;
-    if (!c->switch_armed || at != c->switch_at) {
-        interrupt(c);
-        return;
-    }
+    if (!c->switch_armed || at != c->switch_at) return interrupt(c);
     unsigned to;
     if (c->schedule.mode == FF_SCHED_DIRECT) {
         unsigned target = c->switch_cpu % c->n;
@@ -286,8 +284,9 @@ void ff_cpus_point(ff_cpus *c, ff_point why)
         to = next_cpu(c, 0, true);
     }
     arm_next_switch(c);
-    if (to < c->n && to != c->current) switch_to(c, to, true, why);
-    interrupt(c);
+    bool switched = to < c->n && to != c->current;
+    if (switched) switch_to(c, to, true, why);
+    return interrupt(c) || switched;
 }
 
 void ff_cpus_on_interrupt(ff_cpus *c, ff_irq_hook *fn, void *ctx)

@@ -91,8 +91,9 @@ void ff_cpus_destroy(ff_cpus *c);
 ff_cpus_outcome ff_cpus_run(ff_cpus *c, unsigned n, ff_task *task, void *const args[],
                             const ff_schedule *schedule);
 
-/* A preemption point of the running CPU: returns when the schedule lets it go on. */
-void ff_cpus_point(ff_cpus *c, ff_point why);
+/* A preemption point of the running CPU: returns when the schedule lets it go on;
+ * true when other code ran meanwhile (another CPU, or an interrupt handler here). */
+bool ff_cpus_point(ff_cpus *c, ff_point why);
 /* The running CPU waits for `resource` (any address naming it): returns once another
  * CPU woke it and the schedule runs it again. */
 void ff_cpus_block(ff_cpus *c, const void *resource);

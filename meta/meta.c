@@ -271,9 +271,7 @@ static void panic(ff_meta *m, ff_pfn pfn)
 /* A preemption point of a concurrent run: where another CPU may run. */
 static inline void point(ff_meta *m, ff_point why)
 {
-    if (!m->cpus) return;
-    ff_cpus_point(m->cpus, why);
-    came_back(m);
+    if (m->cpus && ff_cpus_point(m->cpus, why)) came_back(m);
 }
 
 /* Concurrent runs: tells the observer of a refcount atomic on frame pfn whose old or
@@ -332,8 +330,7 @@ static void lock_release(ff_meta *m)
     if (!m->cpus) return;
     ff_cpus_wake(m->cpus, &m->lock_holder);
     if (m->opts.bug != FF_BUG_LAYER_LOCK_IRQ_UNSAFE) ff_cpus_irq_enable(m->cpus);
-    ff_cpus_point(m->cpus, FF_POINT_UNLOCK);
-    came_back(m);
+    if (ff_cpus_point(m->cpus, FF_POINT_UNLOCK)) came_back(m);
 }
 
 ff_meta_call_site ff_meta_current_call;
@@ -1277,7 +1274,11 @@ bool ff_meta_reset(ff_meta *m)
 
 void ff_meta_set_cpus(ff_meta *m, ff_cpus *cpus)
 {
-    if (cpus) memset(m->lasts, 0, sizeof m->lasts);
+    for (unsigned k = 0; cpus && k < FF_CONTEXTS_MAX; k++) { /* what the last run said goes */
+        m->lasts[k].backend = FF_OK;
+        m->lasts[k].pfn = 0;
+        m->lasts[k].reason[0] = m->lasts[k].where[0] = '\0';
+    }
     m->cpus = cpus;
     m->last = &m->lasts[0];
 }

@@ -1438,13 +1438,6 @@ static void judge_ref_event(ff_oracle *o, const ff_event *ev)
     ff_pfn p = ev->start;
     unsigned cpu = ff_cpus_current(o->cpus);
     switch (ev->kind) {
-    case FF_EV_REF_ZERO:
-        /* A frame the program took with from_unused while the back-end held it free (or
-         * misused) was never the program's to give back: what follows is judged as
-         * that misuse's, not as a race. */
-        if (p < o->top && (o->flags[p] & (FR_PHANTOM | FR_TAINTED))) break;
-        if (o->ndying < DYING_MAX) o->dying[o->ndying++] = p;
-        break;
     case FF_EV_REF_TAKE:
         /* from_unused on a frame another CPU holds, is being handed, or is giving back
          * (its count is 0 in those windows) takes what is not the program's: its own
@@ -1494,6 +1487,14 @@ void ff_oracle_observe(void *oracle, const ff_event *ev)
 {
     ff_oracle *o = oracle;
     if (!o->meta || o->dead) return;
+    /* One per frame a drop gives up: the frame is dying until it goes back. A frame the
+     * program took with from_unused while the back-end held it free (or misused) was
+     * never the program's to give back: what follows is judged as that misuse's. */
+    if (ev->kind == FF_EV_REF_ZERO) {
+        if (ev->start >= o->top || !(o->flags[ev->start] & (FR_PHANTOM | FR_TAINTED)))
+            if (o->ndying < DYING_MAX) o->dying[o->ndying++] = ev->start;
+        return;
+    }
     cpu_enter(o);
     o->findings_at_event = o->nfindings;
     switch (ev->kind) {

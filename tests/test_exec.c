@@ -517,3 +517,103 @@ FF_TEST(minimize_sheds_unrelated_operations_and_earlier_findings)
     CHECK(!ff_minimize(&p, &t[1], 1, &o, "self-deadlock@bsa", &small, &res, err, sizeof err));
     ff_program_free(&p);
 }
+
+/* ---------------------------------------------------------------- several CPUs */
+
+/* The trace of a program, with CPU tags and switch lines taken out. */
+static char *untagged_trace(const char *targets, const char *text, size_t *findings)
+{
+    char *trace;
+    ff_exec *x = run_text(targets, text, true, &trace);
+    *findings = ff_exec_finding_count(x);
+    ff_exec_destroy(x);
+    char *out = malloc(strlen(trace) + 1), *w = out;
+    for (char *line = strtok(trace, "\n"); line; line = strtok(NULL, "\n")) {
+        if (strncmp(line, "  ~~ ", 5) == 0) continue;
+        char *tag = strstr(line, "] cpu0 ");
+        if (tag) memmove(tag + 2, tag + 7, strlen(tag + 7) + 1);
+        w += sprintf(w, "%s\n", line);
+    }
+    free(trace);
+    return out;
+}
+
+FF_TEST(exec_one_cpu_with_no_schedule_runs_as_the_sequential_program)
+{
+    static const char *const bodies[] = {
+        "alloc 4\nclone h0\ndrop h0 +1 2\nfrom_in_use 0x1000000 2 refs 3\ndrop h1\ncheck\n",
+        "alloc 2 align 2\nraw_free 0x1000000 1\nfrom_unused 0x5000\ndrop h0\nalloc 1\n",
+    };
+    static const char *const heads[] = {"semantics hardened\n", "semantics asterinas-2024\n"};
+    for (size_t b = 0; b < 2; b++)
+        for (size_t h = 0; h < 2; h++) {
+            char seq[512], one[512];
+            snprintf(seq, sizeof seq, "%s%s", heads[h], bodies[b]);
+            snprintf(one, sizeof one, "%scpus 1\n%s", heads[h], bodies[b]);
+            size_t n_seq, n_one;
+            char *a = untagged_trace("buddy,bitmap,bsa", seq, &n_seq);
+            char *c = untagged_trace("buddy,bitmap,bsa", one, &n_one);
+            CHECK_EQ(n_seq, n_one);
+            CHECK_STREQ(a, c);
+            free(a);
+            free(c);
+        }
+}
+
+FF_TEST(exec_a_handle_in_use_on_one_cpu_is_not_another_cpus_to_drop)
+{
+    /* cpu0 is preempted inside its drop of h0 (at its first point); cpu1's drop finds
+     * no live handle rather than dropping the same references twice. */
+    char *trace;
+    ff_exec *x = run_text("buddy", "cpus 2\nschedule direct 3:1\ncpu0 alloc 1\ncpu0 drop h0\n"
+                                   "cpu1 drop h0\n", true, &trace);
+    CHECK_EQ(ff_exec_finding_count(x), 0);
+    CHECK(strstr(trace, "[2] cpu1 drop h0\n  -> skipped: no live handle") != NULL);
+    CHECK(strstr(trace, "cpu0 preempted at a refcount atomic") != NULL);
+    ff_exec_destroy(x);
+    free(trace);
+}
+
+FF_TEST(exec_concurrent_runs_are_deterministic)
+{
+    static const char *const text =
+        "semantics asterinas-2024\ncpus 3\nschedule pct priorities 3,9,1 changes 2,5,1,7\n"
+        "cpu0 alloc 2\ncpu1 alloc 1\ncpu2 from_in_use 0x1000000 2\ncpu0 drop h0\ncpu1 clone h0\n"
+        "irq2+1 drop h1\ncpu2 alloc 4\ncpu1 drop h0\n";
+    char *first, *again;
+    ff_exec *x = run_text("buddy,bitmap,freelist", text, true, &first);
+    ff_exec_destroy(x);
+    x = run_text("buddy,bitmap,freelist", text, true, &again);
+    ff_exec_destroy(x);
+    CHECK_STREQ(first, again);
+    CHECK(strstr(first, "~~ switch at point") != NULL);
+    free(first);
+    free(again);
+}
+
+FF_TEST(exec_minimize_keeps_only_the_cpus_and_schedule_a_race_needs)
+{
+    /* The race needs both CPUs and both entries; the third CPU, its operation and the
+     * entries after the race go. */
+    ff_target t[1];
+    size_t n;
+    char err[200];
+    CHECK(ff_target_parse_list("buddy", t, 1, &n, err, sizeof err));
+    ff_program p;
+    CHECK(ff_program_parse(&p, "semantics asterinas-2024\ncpus 3\n"
+                               "schedule direct 4:1 1:0 7:2 3:1 9:0\n"
+                               "cpu0 alloc 1\ncpu1 from_in_use 0x1000000\ncpu0 drop h0\n"
+                               "cpu2 alloc 3\n", err, sizeof err));
+    ff_exec_opts o = {.semantics = -1, .poison = -1};
+    ff_program small;
+    ff_minimize_result res;
+    CHECK(ff_minimize(&p, t, 1, &o, "refcount-race@buddy", &small, &res, err, sizeof err));
+    CHECK_EQ(res.cpus_before, 3);
+    CHECK_EQ(res.cpus_after, 2);
+    CHECK_EQ(small.nops, 3);
+    CHECK_EQ(small.schedule_len, 4);
+    CHECK_EQ(res.schedule_after, 4);
+    CHECK_EQ(res.position, 0);
+    ff_program_free(&small);
+    ff_program_free(&p);
+}
