@@ -1002,11 +1002,11 @@ static void run_on_cpus(run *base)
     ff_meta_set_cpus(base->m, x->cpus);
     ff_oracle_set_cpus(base->o, x->cpus);
     ff_schedule schedule = {p->sched_mode, p->schedule, p->schedule_len};
-    ff_cpus_outcome outcome = ff_cpus_run(x->cpus, p->ncpus, cpu_task, args, &schedule);
+    ff_cpus_outcome ended = ff_cpus_run(x->cpus, p->ncpus, cpu_task, args, &schedule);
     ff_meta_set_cpus(base->m, NULL);
     ff_oracle_set_cpus(base->o, NULL);
     TRACE(x, "  ~~ %u preemptions\n", ff_cpus_preemptions(x->cpus));
-    if (outcome != FF_CPUS_DEADLOCK || ff_meta_dead(base->m)) return;
+    if (ended != FF_CPUS_DEADLOCK || ff_meta_dead(base->m)) return;
     /* Every CPU left waits for a lock no running CPU will give up. */
     ff_finding f = {.cls = FF_CLASS_HANG, .op = FF_OP_AT_END};
     snprintf(f.backend, sizeof f.backend, "%s", base->c->target->name);

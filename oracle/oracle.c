@@ -1629,10 +1629,10 @@ static void judge_from_in_use(ff_oracle *o, ff_pfn start, uint64_t count, uint32
 }
 
 static void add_orphan(ff_oracle *o, ff_pfn start, uint64_t count, uint64_t granted,
-                       uint32_t handout)
+                       uint32_t number)
 {
     if (o->norphans == o->orphans_cap) grow((void **)&o->orphans, &o->orphans_cap, sizeof *o->orphans);
-    o->orphans[o->norphans++] = (orphan){start, count, granted, handout};
+    o->orphans[o->norphans++] = (orphan){start, count, granted, number};
 }
 
 /* Concurrent runs: a drop's frames that went back during it were given up then
