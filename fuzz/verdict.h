@@ -33,12 +33,15 @@
  *   {"event":"died","backend":B,"call":CALL|null,"op":N}   (null: outside any call)
  * fftool minimize --json, after the result's findings:
  *   {"event":"minimized","file":IN,"output":OUT,"signature":S,"ops_before":N,
- *    "ops_after":N,"runs":N,"first":bool}   (first: S is the result's first root cause)
+ *    "ops_after":N,"cpus_before":N,"cpus_after":N,"schedule_before":N,
+ *    "schedule_after":N,"runs":N,"first":bool}   (first: S is the result's first root
+ *    cause; cpus 0: sequential; schedule in bytes)
  * fftool decode --json, the program as one object:
  *   {"file":F,"bytes":N,"form":"binary"|"text","backend":LIST|null,"bug":NAME|null,
  *    "semantics":S,"map":PRESET|"custom","regions":[{"start":B,"end":B,"type":T}],
  *    "poison":bool,"cpus":N,"schedule":{"mode":"direct"|"pct","bytes":[B...]},
- *    "directives":[LINE...],"operations":[{"op":KIND,"text":LINE,"cpu":K,"irq":bool,...}]}
+ *    "directives":[LINE...],"operations":[{"op":KIND,"text":LINE,"cpu":K,"irq":bool,
+ *    "irq_after":N,...}]}   (irq_after: an interrupt's only)
  *   cpus is 0 for a sequential program, which has no "schedule" and no operation
  *   "cpu" or "irq"; with cpus > 0 all three are there (the schedule's bytes as ops.h
  *   says, possibly none). directives are the canonical text's lines before the first

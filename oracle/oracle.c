@@ -114,6 +114,8 @@ typedef struct op_state {
     size_t nfreed;
     ff_pfn drop_start; /* the frames a drop gives up (ff_oracle_check_in_use) */
     uint64_t drop_count;
+    struct freed_run given[FREED_MAX]; /* concurrent runs: what of them went back */
+    size_t ngiven;
     unsigned bit;      /* its context's bit in inflight */
 } op_state;
 
@@ -801,7 +803,7 @@ static inline void op_state_begin(op_state *s, size_t index, ff_layer_call call)
 {
     s->op = index;
     s->call = call;
-    s->nfreed = 0;
+    s->nfreed = s->ngiven = 0;
     s->last_alloc_ok = false;
 }
 
@@ -1463,14 +1465,22 @@ static void judge_ref_event(ff_oracle *o, const ff_event *ev)
  * that still has any.) */
 static void gave_up(ff_oracle *o, ff_pfn start, uint64_t count)
 {
-    const op_state *s = o->cur;
+    op_state *s = o->cur;
     ff_pfn lo = start > s->drop_start ? start : s->drop_start;
     ff_pfn hi = ff_range_end((ff_range){start, count});
     ff_pfn drop_end = ff_range_end((ff_range){s->drop_start, s->drop_count});
     if (drop_end < hi) hi = drop_end;
     if (hi > o->top) hi = o->top;
+    if (lo >= hi) return;
     for (ff_pfn p = lo; p < hi; p++)
         if (o->refs[p] == 1) o->refs[p] = 0;
+    struct freed_run *last = s->ngiven ? &s->given[s->ngiven - 1] : NULL;
+    if (last && last->start + last->count == lo) /* frames go back in order: one run */
+        last->count += hi - lo;
+    else if (s->ngiven < FREED_MAX)
+        s->given[s->ngiven++] = (struct freed_run){lo, hi - lo};
+    else /* which of them its op_end must leave alone is lost: they prove nothing now */
+        for (ff_pfn p = lo; p < hi; p++) flags_set(o, p, FR_TAINTED);
 }
 
 /* Frames [start, +count) went back to the back-end: none of them is dying now. */
@@ -1642,8 +1652,8 @@ static void drop_the_rest(ff_oracle *o, const op_state *s, ff_pfn start, uint64_
     ff_pfn end = ff_range_end((ff_range){start, count});
     for (ff_pfn p = start; p < end;) {
         ff_pfn given = end, given_end = end; /* the first run given up from p on */
-        for (size_t i = 0; i < s->nfreed; i++) {
-            ff_pfn fs = s->freed[i].start, fe = ff_range_end((ff_range){fs, s->freed[i].count});
+        for (size_t i = 0; i < s->ngiven; i++) {
+            ff_pfn fs = s->given[i].start, fe = ff_range_end((ff_range){fs, s->given[i].count});
             if (fe <= p || fs >= given) continue;
             given = fs > p ? fs : p;
             given_end = fe;

@@ -1783,7 +1783,8 @@ def json_tests():
                         and prog["bytes"] == os.path.getsize(seed)
                         and prog["semantics"] in ("hardened", "asterinas-2024")
                         and ("schedule" in prog) == (prog["cpus"] > 0)
-                        and all(set(o) == {"op", "text"} | tags | operands[o["op"]] for o in ops)
+                        and all(set(o) == {"op", "text"} | tags | operands[o["op"]]
+                                | ({"irq_after"} if o.get("irq") else set()) for o in ops)
                         and all(o["zone"] in ("dma", "dma32", "normal", "invalid")
                                 for o in ops if o["op"] == "alloc"))
             except (ValueError, KeyError):
@@ -1827,7 +1828,7 @@ def json_tests():
                   and [(o["cpu"], o["irq"]) for o in prog["operations"]]
                   == [(0, False), (2, False), (1, True)]
                   and prog["operations"][2] == {"op": "drop", "text": "irq1 drop h0", "cpu": 1,
-                                                "irq": True, "handle": 0}
+                                                "irq": True, "irq_after": 0, "handle": 0}
                   and "\n".join(prog["directives"] + [o["text"] for o in prog["operations"]])
                   + "\n" == canonical
                   and "cpus" in json.loads(run([fftool, "decode", "--json", story]).stdout)
@@ -1870,7 +1871,9 @@ def json_tests():
                   and set(got[0]) == finding_keys and got[0]["file"] == small
                   and got[0]["signature"] == "accepted-foreign-free@bsa"
                   and set(done) == {"event", "file", "output", "signature", "ops_before",
-                                    "ops_after", "runs", "first"}
+                                    "ops_after", "cpus_before", "cpus_after", "schedule_before",
+                                    "schedule_after", "runs", "first"}
+                  and done["cpus_before"] == done["cpus_after"] == 0
                   and done["event"] == "minimized" and done["output"] == small
                   and done["signature"] == got[0]["signature"] and done["first"] is True
                   and done["ops_before"] == 3 and done["runs"] > 0
