@@ -626,7 +626,7 @@ static void drop_piece(run *r, size_t i, uint64_t offset, uint64_t count)
      * program dropping what it is dropping is its own misuse, not the layer's). */
     handle_remove(r->x, i);
     begin_call(r, FF_CALL_DROP);
-    ff_oracle_check_in_use(r->o, piece.start, piece.count);
+    ff_oracle_drop_begin(r->o, piece.start, piece.count);
     ff_meta_status st = ff_meta_drop(r->m, piece);
     TRACE(r->x, "  -> %s\n", ff_meta_status_name(st));
     if (offset) handle_push(r->x, h.start, offset, h.refs);

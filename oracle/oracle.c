@@ -112,10 +112,6 @@ typedef struct op_state {
     struct freed_run { ff_pfn start; uint64_t count; } freed[FREED_MAX]; /* frames the
                                                             back-end took back in it */
     size_t nfreed;
-    ff_pfn drop_start; /* the frames a drop gives up (ff_oracle_check_in_use) */
-    uint64_t drop_count;
-    struct freed_run given[FREED_MAX]; /* concurrent runs: what of them went back */
-    size_t ngiven;
     unsigned bit;      /* its context's bit in inflight */
 } op_state;
 
@@ -136,7 +132,7 @@ typedef struct handout {
     ff_pfn start;       /* its allocation's first frame */
     bool each_own_head; /* frames tracked one by one (out of the map): each its own head */
     bool watched;       /* handed out poisoned and checked: its frames hold poison and the
-                           program's writes until they go back (ff_oracle_check_in_use) */
+                           program's writes until they go back (ff_oracle_drop_begin) */
 } handout;
 
 /* A run of frames: an allocation the layer refused to take, or frames freed. */
@@ -803,7 +799,7 @@ static inline void op_state_begin(op_state *s, size_t index, ff_layer_call call)
 {
     s->op = index;
     s->call = call;
-    s->nfreed = s->ngiven = 0;
+    s->nfreed = 0;
     s->last_alloc_ok = false;
 }
 
@@ -1459,30 +1455,6 @@ static void judge_ref_event(ff_oracle *o, const ff_event *ev)
     }
 }
 
-/* Concurrent runs: frames of the drop in flight went back to the back-end, so the
- * program gave up its last reference to them now, not when the drop returns: other
- * CPUs may be handed them before that. (Its op_end takes one reference off each frame
- * that still has any.) */
-static void gave_up(ff_oracle *o, ff_pfn start, uint64_t count)
-{
-    op_state *s = o->cur;
-    ff_pfn lo = start > s->drop_start ? start : s->drop_start;
-    ff_pfn hi = ff_range_end((ff_range){start, count});
-    ff_pfn drop_end = ff_range_end((ff_range){s->drop_start, s->drop_count});
-    if (drop_end < hi) hi = drop_end;
-    if (hi > o->top) hi = o->top;
-    if (lo >= hi) return;
-    for (ff_pfn p = lo; p < hi; p++)
-        if (o->refs[p] == 1) o->refs[p] = 0;
-    struct freed_run *last = s->ngiven ? &s->given[s->ngiven - 1] : NULL;
-    if (last && last->start + last->count == lo) /* frames go back in order: one run */
-        last->count += hi - lo;
-    else if (s->ngiven < FREED_MAX)
-        s->given[s->ngiven++] = (struct freed_run){lo, hi - lo};
-    else /* which of them its op_end must leave alone is lost: they prove nothing now */
-        for (ff_pfn p = lo; p < hi; p++) flags_set(o, p, FR_TAINTED);
-}
-
 /* Frames [start, +count) went back to the back-end: none of them is dying now. */
 static void forget_dying(ff_oracle *o, ff_pfn start, uint64_t count)
 {
@@ -1520,7 +1492,6 @@ void ff_oracle_observe(void *oracle, const ff_event *ev)
             check_watched(o, "after the back-end's alloc");
         break;
     case FF_EV_FREE:
-        if (o->cpus && o->cur->call == FF_CALL_DROP) gave_up(o, ev->start, ev->count);
         if (o->ndying) forget_dying(o, ev->start, ev->count);
         judge_free(o, ev);
         if (o->nfindings != o->findings_at_event)
@@ -1645,24 +1616,6 @@ static void add_orphan(ff_oracle *o, ff_pfn start, uint64_t count, uint64_t gran
     o->orphans[o->norphans++] = (orphan){start, count, granted, number};
 }
 
-/* Concurrent runs: a drop's frames that went back during it were given up then
- * (gave_up), and may be another's since; one reference comes off the others. */
-static void drop_the_rest(ff_oracle *o, const op_state *s, ff_pfn start, uint64_t count)
-{
-    ff_pfn end = ff_range_end((ff_range){start, count});
-    for (ff_pfn p = start; p < end;) {
-        ff_pfn given = end, given_end = end; /* the first run given up from p on */
-        for (size_t i = 0; i < s->ngiven; i++) {
-            ff_pfn fs = s->given[i].start, fe = ff_range_end((ff_range){fs, s->given[i].count});
-            if (fe <= p || fs >= given) continue;
-            given = fs > p ? fs : p;
-            given_end = fe;
-        }
-        if (given > p) judge_slots(o, p, given - p, DROP_ONE, "drop");
-        p = given_end;
-    }
-}
-
 void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
 {
     op_state *s = cpu_enter(o);
@@ -1702,10 +1655,8 @@ void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
         break;
     case FF_CALL_DROP:
         if (r->status == FF_META_OK || r->status == FF_META_FREE_REJECTED) {
-            if (o->cpus)
-                drop_the_rest(o, s, r->start, r->count);
-            else
-                judge_slots(o, r->start, r->count, DROP_ONE, "drop");
+            /* With CPUs the references went at the drop's start (ff_oracle_drop_begin). */
+            judge_slots(o, r->start, r->count, o->cpus ? 0 : DROP_ONE, "drop");
             for (size_t i = 0; i < s->nfreed && o->nfindings == o->findings_at_event; i++)
                 if (!defer(o, s->freed[i].start, s->freed[i].count, true, "drop"))
                     judge_freed_slots(o, s->freed[i].start, s->freed[i].start + s->freed[i].count);
@@ -1774,19 +1725,22 @@ static bool in_use_intact(ff_oracle *o, ff_pfn p, uint32_t from, uint32_t to, co
     return true;
 }
 
-void ff_oracle_check_in_use(ff_oracle *o, ff_pfn start, uint64_t count)
+void ff_oracle_drop_begin(ff_oracle *o, ff_pfn start, uint64_t count)
 {
-    op_state *s = cpu_enter(o);
-    s->drop_start = start;
-    s->drop_count = count;
-    if (!o->meta || o->dead || !ff_meta_poisoning(o->meta) || start >= o->top) return;
+    if (!o->meta || o->dead || start >= o->top) return;
     ff_pfn end = count > o->top - start ? o->top : start + count;
     o->findings_at_event = o->nfindings;
     /* A frame no one touched since the reset holds its poison: only the others. */
-    for (ff_pfn p = ff_space_next_maybe_written(o->space, start, end); p < end;
-         p = ff_space_next_maybe_written(o->space, p + 1, end))
-        if (watching(o, p) && !in_use_intact(o, p, 0, FF_FRAME_SIZE, "as the program dropped it"))
-            return;
+    if (ff_meta_poisoning(o->meta))
+        for (ff_pfn p = ff_space_next_maybe_written(o->space, start, end); p < end;
+             p = ff_space_next_maybe_written(o->space, p + 1, end))
+            if (watching(o, p) && !in_use_intact(o, p, 0, FF_FRAME_SIZE, "as the program dropped it"))
+                break;
+    if (!o->cpus) return;
+    /* With CPUs the references go now: another CPU may be handed the frames before the
+     * drop returns, and another drop of the same frames may end first. */
+    shadow_touch_range(o, start, end, W_REFS);
+    for (ff_pfn p = start; p < end; p++) o->refs[p] -= o->refs[p] != 0;
 }
 
 /* Edges as the last check passed them are intact still; anything else is checked byte

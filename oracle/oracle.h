@@ -208,11 +208,14 @@ void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r);
  * skipping it (it would overwrite the in-band bytes of a frame the back-end holds
  * free: corruption no back-end can defend against). */
 bool ff_oracle_write(ff_oracle *o, ff_pfn pfn, uint32_t offset, uint8_t value);
-/* The program is about to drop [start, +count): with poisoning on, each frame it holds
- * since a checked hand-out must hold the poison it was handed out with, but for the
- * bytes the program wrote. Anything else is inuse-corrupted. (The same check runs after
- * every back-end alloc and free while the program holds few such frames.) */
-void ff_oracle_check_in_use(ff_oracle *o, ff_pfn start, uint64_t count);
+/* The program is about to drop [start, +count) (after op_begin): with poisoning on,
+ * each frame it holds since a checked hand-out must hold the poison it was handed out
+ * with, but for the bytes the program wrote. Anything else is inuse-corrupted. (The
+ * same check runs after every back-end alloc and free while the program holds few such
+ * frames.) With CPUs, the program's references to them go here, not when the drop
+ * returns: another CPU may be handed the frames, or end a drop of the same frames,
+ * before it does. */
+void ff_oracle_drop_begin(ff_oracle *o, ff_pfn start, uint64_t count);
 /* The back-end's invariant walk answered verdict (NULL = holds). */
 void ff_oracle_check(ff_oracle *o, const char *verdict);
 
