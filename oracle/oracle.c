@@ -1227,14 +1227,24 @@ static void judge_give_back(ff_oracle *o, const ff_event *ev)
     judge_counter(o, "a give-back");
 }
 
+static bool dying(const ff_oracle *o, ff_pfn p)
+{
+    for (size_t i = 0; i < o->ndying; i++)
+        if (o->dying[i] == p) return true;
+    return false;
+}
+
 /* A raw free gave back [start, end), the whole of what came back (by address: the
  * allocation): frames the program still holds references to are its own misuse, and
  * their poison and slots prove nothing from now on. */
 static void taint_held(ff_oracle *o, ff_pfn start, ff_pfn end)
 {
     if (o->cur->call != FF_CALL_RAW_FREE) return;
+    /* With CPUs, a drop in flight has given its references up, but the layer may still
+     * hold them, or be on its way to give the frames back (dying): those count too. */
     for (ff_pfn p = start; p < end && p < o->top; p++)
-        if (o->refs[p]) flags_set(o, p, FR_TAINTED);
+        if (o->refs[p] || (o->cpus && (ff_meta_refcount(o->meta, p) || dying(o, p))))
+            flags_set(o, p, FR_TAINTED);
 }
 
 /* Concurrent runs: an accepted free of [start, end), by the program (raw_free) or by a
@@ -1324,8 +1334,8 @@ static void judge_free(ff_oracle *o, const ff_event *ev)
         for (ff_pfn p = next_flagged(o, start, end, FR_PHANTOM); p < end;
              p = next_flagged(o, p + 1, end, FR_PHANTOM))
             flags_clear(o, p, FR_PHANTOM);
+        taint_held(o, start, end); /* first: a frame still held went back by misuse */
         judge_freed_slots(o, start, end);
-        taint_held(o, start, end);
     }
     judge_counter(o, "a free");
 }
@@ -1420,12 +1430,6 @@ static void flush_deferred(ff_oracle *o)
     o->ndeferred = 0;
 }
 
-static bool dying(const ff_oracle *o, ff_pfn p)
-{
-    for (size_t i = 0; i < o->ndying; i++)
-        if (o->dying[i] == p) return true;
-    return false;
-}
 
 /* Concurrent runs: the refcount atomics at 0 (FF_EV_REF_*). A frame whose count a drop
  * took to 0 is on its way back to the back-end until the free. A reference added to a
@@ -1492,8 +1496,8 @@ void ff_oracle_observe(void *oracle, const ff_event *ev)
             check_watched(o, "after the back-end's alloc");
         break;
     case FF_EV_FREE:
+        judge_free(o, ev); /* a raw free of dying frames is misuse: judged as dying */
         if (o->ndying) forget_dying(o, ev->start, ev->count);
-        judge_free(o, ev);
         if (o->nfindings != o->findings_at_event)
             o->watched_unpruned = true;
         else

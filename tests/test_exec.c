@@ -617,3 +617,21 @@ FF_TEST(exec_minimize_keeps_only_the_cpus_and_schedule_a_race_needs)
     ff_program_free(&small);
     ff_program_free(&p);
 }
+
+FF_TEST(exec_a_raw_free_racing_a_drop_is_the_programs_misuse)
+{
+    /* cpu0 raw-frees the frames cpu1's drop is giving back (they are dying), then is
+     * handed them again; cpu1's drop frees them under cpu0 and freelist writes its
+     * links there. All of it follows from the program's raw free: no finding. (Once
+     * reported inuse-corrupted: the raw free was judged after the frames had stopped
+     * dying.) */
+    char *trace;
+    ff_exec *x = run_text("freelist", "semantics hardened\npoison on\ncpus 2\n"
+                          "schedule direct 4:1\ncpu0 alloc 2\ncpu1 drop h184\n"
+                          "cpu0 raw_free 0x0 2\ncpu1 alloc 1 align 2\n"
+                          "cpu0 alloc 2 align 256 zone dma\n", true, &trace);
+    CHECK_EQ(ff_exec_finding_count(x), 0);
+    CHECK(strstr(trace, "cpu1 waits for the allocator lock") != NULL); /* the race ran */
+    ff_exec_destroy(x);
+    free(trace);
+}
