@@ -220,7 +220,8 @@ struct ff_oracle {
     size_t ndeferred;
     /* Concurrent runs: frames whose refcount reached 0 that have not gone back to the
      * back-end yet (a few at a time: a drop gives each back before the next). */
-    ff_pfn dying[DYING_MAX];
+    struct dying_run { ff_pfn start, end; } dying[DYING_MAX]; /* a drop's frames come
+                                                                in order: a run each */
     size_t ndying;
     bool leak_phase, dead;
     bool blind; /* dead by the program's misuse, not the system's (ff_oracle_blind) */
@@ -1230,8 +1231,19 @@ static void judge_give_back(ff_oracle *o, const ff_event *ev)
 static bool dying(const ff_oracle *o, ff_pfn p)
 {
     for (size_t i = 0; i < o->ndying; i++)
-        if (o->dying[i] == p) return true;
+        if (p >= o->dying[i].start && p < o->dying[i].end) return true;
     return false;
+}
+
+/* Frame p's count reached 0 (FF_EV_REF_ZERO): it is dying until it goes back. */
+static void note_dying(ff_oracle *o, ff_pfn p)
+{
+    for (size_t i = 0; i < o->ndying; i++)
+        if (o->dying[i].end == p) {
+            o->dying[i].end++;
+            return;
+        }
+    if (o->ndying < DYING_MAX) o->dying[o->ndying++] = (struct dying_run){p, p + 1};
 }
 
 /* A raw free gave back [start, end), the whole of what came back (by address: the
@@ -1462,11 +1474,22 @@ static void judge_ref_event(ff_oracle *o, const ff_event *ev)
 /* Frames [start, +count) went back to the back-end: none of them is dying now. */
 static void forget_dying(ff_oracle *o, ff_pfn start, uint64_t count)
 {
-    for (size_t i = 0; i < o->ndying;)
-        if (o->dying[i] - start < count)
-            o->dying[i] = o->dying[--o->ndying];
-        else
+    ff_pfn end = count > UINT64_MAX - start ? UINT64_MAX : start + count;
+    for (size_t i = 0; i < o->ndying;) {
+        struct dying_run *d = &o->dying[i];
+        if (d->end <= start || d->start >= end) {
             i++;
+        } else if (d->start >= start && d->end <= end) { /* all of it went back */
+            *d = o->dying[--o->ndying];
+        } else if (d->start < start && d->end > end) { /* the middle went back */
+            if (o->ndying < DYING_MAX) o->dying[o->ndying++] = (struct dying_run){end, d->end};
+            d->end = start;
+            i++;
+        } else { /* one end went back */
+            if (d->start < start) d->end = start; else d->start = end;
+            i++;
+        }
+    }
 }
 
 void ff_oracle_observe(void *oracle, const ff_event *ev)
@@ -1478,7 +1501,7 @@ void ff_oracle_observe(void *oracle, const ff_event *ev)
      * never the program's to give back: what follows is judged as that misuse's. */
     if (ev->kind == FF_EV_REF_ZERO) {
         if (ev->start >= o->top || !(o->flags[ev->start] & (FR_PHANTOM | FR_TAINTED)))
-            if (o->ndying < DYING_MAX) o->dying[o->ndying++] = ev->start;
+            note_dying(o, ev->start);
         return;
     }
     cpu_enter(o);
@@ -1497,7 +1520,7 @@ void ff_oracle_observe(void *oracle, const ff_event *ev)
         break;
     case FF_EV_FREE:
         judge_free(o, ev); /* a raw free of dying frames is misuse: judged as dying */
-        if (o->ndying) forget_dying(o, ev->start, ev->count);
+        if (o->ndying && ev->status == FF_OK) forget_dying(o, ev->start, ev->count);
         if (o->nfindings != o->findings_at_event)
             o->watched_unpruned = true;
         else
