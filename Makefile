@@ -190,6 +190,12 @@ $(B)/asan/unit: $(LIB_SRC) $(TEST_SRC) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(INC) $(TEST_INC) $(SANFLAGS) $(LIB_SRC) $(TEST_SRC) -o $@
 
+# The same, switching coroutines with ucontext (machine/cpu.c's other way, for hosts
+# other than x86-64).
+$(B)/ucontext/unit: $(LIB_SRC) $(TEST_SRC) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(INC) $(TEST_INC) $(SANFLAGS) -DFF_CPU_UCONTEXT $(LIB_SRC) $(TEST_SRC) -o $@
+
 unit-asan: $(B)/asan/unit
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $(B)/asan/unit
 

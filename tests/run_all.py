@@ -86,6 +86,14 @@ def unit_tests():
         return
     passed += int(m.group(1))
     failed += int(m.group(2))
+    # The CPUs' other way to switch (ucontext, where there is no x86-64 stack switch).
+    if make("build/ucontext/unit", "build: unit tests switching CPUs with ucontext"):
+        proc = subprocess.run([os.path.join(ROOT, "build", "ucontext", "unit"), "cpu_", "exec_"],
+                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+        report("unit: the CPU and executor tests pass with ucontext switching too",
+               proc.returncode == 0 and re.search(r"^\d+ passed, 0 failed$", proc.stdout, re.M),
+               proc.stdout[-3000:])
 
 
 def cli(args):
