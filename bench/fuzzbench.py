@@ -124,9 +124,13 @@ def main():
             share = 100.0 * rate / empty if empty else 0.0
             shares[name] = share
             floor_share = 100.0 * floor / REFERENCE_EMPTY
+            # Issue 13's floors are for programs as inputs give them; the rows on forced
+            # CPUs are measured against the sequential row instead (below).
+            judged = ("(every input on CPUs: see the cost below)" if "--ff-cpus" in " ".join(extra)
+                      else f"(floor {floor_share:.2f} %, {floor:,} at {REFERENCE_EMPTY:,}: "
+                           f"{'met' if share >= floor_share else 'NOT met'})")
             print(f"  {name:32} {rate:8d} exec/s  {share:6.2f} % of empty ({empty:,})  "
-                  f"(floor {floor_share:.2f} %, {floor:,} at {REFERENCE_EMPTY:,}: "
-                  f"{'met' if share >= floor_share else 'NOT met'})  ({runs} runs){note}")
+                  f"{judged}  ({runs} runs){note}")
         sequential, two = shares.get("diff (buddy, bitmap, freelist)"), shares.get("diff, 2 CPUs")
         if sequential and two:
             cost = sequential / two
