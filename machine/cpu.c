@@ -417,8 +417,6 @@ void ff_cpus_observe(ff_cpus *c, ff_switch_observer *fn, void *ctx)
     c->observer_ctx = ctx;
 }
 
-unsigned ff_cpus_count(const ff_cpus *c) { return c && c->running ? c->n : 1; }
-
 unsigned ff_cpus_current(const ff_cpus *c) { return c && c->running ? c->current : 0; }
 
 const void *ff_cpus_waiting_for(const ff_cpus *c, unsigned i)

@@ -125,8 +125,6 @@ bool ff_cpus_in_irq(const ff_cpus *c);
  * handler (0 outside ff_cpus_run). Per-operation state is kept per context. */
 unsigned ff_cpus_context(const ff_cpus *c);
 
-/* The CPUs of the run in progress (within a task), 1 outside ff_cpus_run. */
-unsigned ff_cpus_count(const ff_cpus *c);
 /* The CPU running now (within a task), 0 outside ff_cpus_run. */
 unsigned ff_cpus_current(const ff_cpus *c);
 /* After a run: what `cpu` waits for, or NULL if it does not. */
