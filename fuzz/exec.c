@@ -110,6 +110,7 @@ struct ff_exec {
     size_t nhandles, handles_cap;
 
     ff_cpus *cpus;                /* made at the first concurrent program */
+    bool on_cpus;                 /* a concurrent program is running on them now */
     size_t cpu_op[FF_CPUS_MAX];   /* each CPU's operation in flight, SIZE_MAX: none yet */
     size_t irq_op[FF_CPUS_MAX];   /* each CPU's interrupt in flight, SIZE_MAX: none */
     /* Each CPU's interrupts: the operations tagged irqN are raised in the program's
@@ -433,7 +434,7 @@ static const char *panic_cause(const ff_oracle *o, const ff_policy *policy, cons
 /* The answer record of the context running now. */
 static struct answer *answer_now(ff_exec *x)
 {
-    return &x->answers[x->cpus ? ff_cpus_context(x->cpus) : 0];
+    return &x->answers[x->on_cpus ? ff_cpus_context(x->cpus) : 0];
 }
 
 static void observe(void *ctx, const ff_event *ev)
@@ -1002,7 +1003,9 @@ static void run_on_cpus(run *base)
     ff_meta_set_cpus(base->m, x->cpus);
     ff_oracle_set_cpus(base->o, x->cpus);
     ff_schedule schedule = {p->sched_mode, p->schedule, p->schedule_len};
+    x->on_cpus = true;
     ff_cpus_outcome ended = ff_cpus_run(x->cpus, p->ncpus, cpu_task, args, &schedule);
+    x->on_cpus = false;
     ff_meta_set_cpus(base->m, NULL);
     ff_oracle_set_cpus(base->o, NULL);
     TRACE(x, "  ~~ %u preemptions\n", ff_cpus_preemptions(x->cpus));
