@@ -73,6 +73,16 @@ static void decode_canonical(ff_program *p, const uint8_t *data, size_t size)
     free(again.data);
 }
 
+/* One mutation of `in` with `seed` into buf (BIG bytes), decoded into p (canonical);
+ * returns the size written. */
+static size_t mutate_decoded(const bytes *in, unsigned seed, uint8_t *buf, ff_program *p)
+{
+    memcpy(buf, in->data, in->size);
+    size_t size = ff_mutate(buf, in->size, BIG, seed, NULL);
+    decode_canonical(p, buf, size);
+    return size;
+}
+
 /* A fresh malloc'd buffer of exactly max bytes holding the first max bytes of in. */
 static uint8_t *buffer_of(bytes in, size_t max, size_t *size)
 {
@@ -291,10 +301,8 @@ FF_TEST(mutator_exercises_every_mutation)
     size_t handle = 0, retyped = 0;
     for (unsigned seed = 0; seed < SEEDS; seed++) {
         uint8_t buf[BIG];
-        memcpy(buf, in.data, in.size);
-        size_t size = ff_mutate(buf, in.size, sizeof buf, seed, NULL);
         ff_program p;
-        decode_canonical(&p, buf, size);
+        size_t size = mutate_decoded(&in, seed, buf, &p);
         CHECK_STREQ(p.backend, "bsa");
         grew += p.nops > base.nops;
         shrank += p.nops < base.nops;
@@ -349,10 +357,8 @@ FF_TEST(mutator_custom_map_regions_mutate)
     size_t moved = 0, typed = 0;
     for (unsigned seed = 0; seed < SEEDS; seed++) {
         uint8_t buf[BIG];
-        memcpy(buf, in.data, in.size);
-        size_t size = ff_mutate(buf, in.size, sizeof buf, seed, NULL);
         ff_program p;
-        decode_canonical(&p, buf, size);
+        mutate_decoded(&in, seed, buf, &p);
         if (!p.preset) {
             nregions[p.nregions]++;
             moved += p.regions[0].start != 0 || p.regions[0].size != 0x10000;
@@ -501,10 +507,8 @@ FF_TEST(mutator_concurrency_mutations_occur)
     size_t mode_switched = 0, schedule_grew = 0, schedule_shrank = 0, fresh_on_other_cpus = 0;
     for (unsigned seed = 0; seed < SEEDS; seed++) {
         uint8_t buf[BIG];
-        memcpy(buf, in.data, in.size);
-        size_t size = ff_mutate(buf, in.size, sizeof buf, seed, NULL);
         ff_program p;
-        decode_canonical(&p, buf, size);
+        mutate_decoded(&in, seed, buf, &p);
         check_cpus_well_formed(&p);
         ncpus_changed += p.ncpus != base.ncpus;
         mode_switched += p.sched_mode != base.sched_mode;
@@ -544,10 +548,8 @@ FF_TEST(mutator_sequential_programs_sometimes_become_concurrent)
     size_t concurrent = 0, alternating = 0, shaped = 0;
     for (unsigned seed = 0; seed < SEEDS; seed++) {
         uint8_t buf[BIG];
-        memcpy(buf, in.data, in.size);
-        size_t size = ff_mutate(buf, in.size, sizeof buf, seed, NULL);
         ff_program p;
-        decode_canonical(&p, buf, size);
+        mutate_decoded(&in, seed, buf, &p);
         check_cpus_well_formed(&p);
         if (p.ncpus) {
             concurrent++;
