@@ -21,8 +21,8 @@
  * The counts are process-wide, like the heap: framefuzz is single-threaded.
  *
  * Each bug names the finding it must produce, "class@where" ("layer" bugs show on
- * whichever back-end runs under the layer): a trial counts only when that class is
- * found on that back-end.
+ * whichever back-end runs under the layer, "pcp" bugs on any back-end behind per-CPU
+ * caches, pcp:NAME): a trial counts only when that class is found on that target.
  */
 #ifndef FF_BUGS_H
 #define FF_BUGS_H
@@ -82,7 +82,14 @@
       "from an interrupt on the CPU holding it spins on it")                                  \
     X(LAYER_CHECK_THEN_ACT, "layer-check-then-act", "layer", "refcount-race",                 \
       "with several CPUs, hardened from_in_use checks a frame's count, then adds to it: "     \
-      "another CPU may drop the last reference in between")
+      "another CPU may drop the last reference in between")                              \
+    X(PCP_DRAIN_ALL_ABBA, "pcp-drain-all-abba", "pcp", "lock-order-cycle",                    \
+      "per-CPU caches: an allocation the back-end cannot serve drains every cache while the " \
+      "allocator lock is still held, taking cache locks inside it: the reverse of a refill's " \
+      "order")                                                                                \
+    X(PCP_DRAIN_LEAVES_ENTRY, "pcp-drain-leaves-entry", "pcp", "double-handout",              \
+      "per-CPU caches: a drain gives its runs back to the back-end but leaves the last of "   \
+      "them listed: the cache hands it out while the back-end holds it free")
 
 typedef enum ff_bug {
     FF_BUG_NONE,

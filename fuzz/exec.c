@@ -310,7 +310,8 @@ static context *context_get(ff_exec *x, space_entry *se, const ff_target *t, ff_
     if (!c) host_out_of_memory();
     *c = (context){.se = se, .target = t, .sem = sem, .poison = poison, .x = x};
     ff_meta_opts mo = {.semantics = sem, .poison = poison, .step_budget = step_budget(&se->space),
-                       .observer = observe, .observer_ctx = c, .bug = t->bug};
+                       .observer = observe, .observer_ctx = c, .bug = t->bug,
+                       .pcp = t->pcp};
     c->meta = ff_meta_create(&se->space, t->def, &mo, err, errlen);
     if (!c->meta) {
         free(c);
@@ -442,7 +443,8 @@ static void observe(void *ctx, const ff_event *ev)
     context *c = ctx;
     ff_exec *x = c->x;
     if (x->cur != c || !x->judging) return;
-    if (ev->kind >= FF_EV_REF_ZERO) { /* the oracle's alone: one per frame, too many to show */
+    if (ev->kind >= FF_EV_REF_ZERO && ev->kind <= FF_EV_REF_REVIVE) { /* the oracle's alone: one
+                                                           per frame, too many to show */
         ff_oracle_observe(c->se->oracle, ev);
         return;
     }
@@ -452,6 +454,12 @@ static void observe(void *ctx, const ff_event *ev)
     if (!x->trace_events) x->opts.trace = NULL;
     switch (ev->kind) {
     case FF_EV_ALLOC:
+        if (ev->cache) {
+            TRACE(x, "     %s alloc(%llu) = %s%s0x%llx, into cpu%u's cache\n", name,
+                  (unsigned long long)ev->req->count, ff_status_name(ev->status),
+                  ev->status == FF_OK ? " " : "", ev->status == FF_OK ? (unsigned long long)ev->start : 0, ev->cpu);
+            break;
+        }
         answer->event = true;
         answer->status = ev->status;
         if (ev->status == FF_OK)
@@ -464,6 +472,12 @@ static void observe(void *ctx, const ff_event *ev)
                   zone_label(ev->req->zone), ff_status_name(ev->status));
         break;
     case FF_EV_FREE:
+        if (ev->cache) {
+            TRACE(x, "     %s free(0x%llx, %llu) = %s, from cpu%u's cache\n", name,
+                  (unsigned long long)ev->start, (unsigned long long)ev->count,
+                  ff_status_name(ev->status), ev->cpu);
+            break;
+        }
         answer->event = true;
         answer->status = ev->status;
         if (answer->classify) answer->kind = ff_oracle_classify_free(c->se->oracle, ev->start, ev->count);
@@ -480,15 +494,23 @@ static void observe(void *ctx, const ff_event *ev)
     case FF_EV_REF_ZERO:
     case FF_EV_REF_TAKE:
     case FF_EV_REF_REVIVE: break; /* above */
+    case FF_EV_CACHE_TAKE:
+        TRACE(x, "     cpu%u's cache hands out 0x%llx (+%llu)\n", ev->cpu,
+              (unsigned long long)ev->start, (unsigned long long)ev->count);
+        break;
+    case FF_EV_CACHE_PUT:
+        TRACE(x, "     cpu%u's cache takes back 0x%llx (+%llu)\n", ev->cpu,
+              (unsigned long long)ev->start, (unsigned long long)ev->count);
+        break;
+    case FF_EV_LOCK_ORDER: TRACE(x, "     LOCK ORDER: %s\n", ev->reason); break;
     }
     x->opts.trace = trace;
     size_t before = x->nfindings;
-    bool blind = ff_oracle_blind(c->se->oracle);
+    bool blind = ff_oracle_blind(c->se->oracle) != NULL;
     ff_oracle_observe(c->se->oracle, ev);
     if (!blind && ff_oracle_blind(c->se->oracle)) {
         x->blind_op = ff_exec_current.op;
-        TRACE(x, "     (the program freed frames another CPU was being handed, on a back-end "
-                 "that keeps links in free frames: nothing more is judged)\n");
+        TRACE(x, "     (%s: nothing more is judged)\n", ff_oracle_blind(c->se->oracle));
     }
     if (ev->kind == FF_EV_BACKEND_PANIC && x->nfindings == before && ev->call != FF_BCALL_CHECK)
         TRACE(x, "     (the allocator caught a request it had to refuse: %s)\n",
@@ -843,6 +865,17 @@ static void ask_top_order_again(run *r)
     drop_all(r);
 }
 
+/* Per-CPU caches give every run back before the leak check: what stays out then is
+ * lost. */
+static void drain_caches(run *r)
+{
+    if (!r->c->target->pcp) return;
+    TRACE(r->x, "[end] drain every CPU's cache\n");
+    begin_call(r, FF_CALL_NONE);
+    ff_meta_drain_caches(r->m);
+    layer_result(r, FF_CALL_NONE, FF_META_OK, 0, 0, 0);
+}
+
 static void end_of_run(run *r)
 {
     ff_exec *x = r->x;
@@ -864,11 +897,15 @@ static void end_of_run(run *r)
     if (r->c->se->space.usable_frames > DRAIN_MAX_FRAMES) {
         ask_top_order_again(r);
         if (stop(r)) return;
+        drain_caches(r);
+        if (stop(r)) return;
         ff_oracle_leak_begin(r->o);
         TRACE(x, "[end] leak check: every frame given back (no re-allocation on a map "
                  "this large)\n");
         return;
     }
+    drain_caches(r);
+    if (stop(r)) return;
     ff_oracle_leak_begin(r->o);
     TRACE(x, "[end] leak check: everything given back, ask for all of memory again\n");
     const ff_oracle_baseline *b = &r->c->baseline;

@@ -209,13 +209,15 @@ static void decode_regions(ff_program *p, cursor *c)
 
 /* Whether names is a back-end name or a comma list of them, as far as the language
  * can tell: non-empty names of the characters a back-end's name may have
- * (ff_backend_validate), and not "all", which names no one back-end. Whether this build
- * has them is its runner's question (ff_exec_check_backend). */
+ * (ff_backend_validate), each maybe behind "pcp:" (per-CPU caches in front of it), and
+ * not "all", which names no one back-end. Whether this build has them is its runner's
+ * question (ff_exec_check_backend). */
 static bool backend_names_well_formed(const char *names)
 {
     static const char name_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789_-";
     if (strcmp(names, "all") == 0) return false;
     for (const char *p = names;; p++) {
+        if (strncmp(p, "pcp:", 4) == 0) p += 4;
         size_t len = strspn(p, name_chars);
         if (len == 0) return false;
         p += len;

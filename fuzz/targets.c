@@ -12,11 +12,25 @@ static ff_target_finder *extra_targets;
 
 void ff_targets_extend(ff_target_finder *find) { extra_targets = find; }
 
+/* "pcp:NAME" for each registered back-end, made once: a target's name outlives it. */
+static const char *pcp_name(size_t index)
+{
+    static char names[64][64];
+    if (index >= sizeof names / sizeof names[0]) return NULL;
+    if (!names[index][0])
+        snprintf(names[index], sizeof names[index], FF_PCP_PREFIX "%s", ff_backends[index]->name);
+    return names[index];
+}
+
 bool ff_target_find(const char *name, ff_target *target)
 {
-    const ff_backend_def *def = ff_backend_find(name);
-    if (def) {
-        *target = (ff_target){def->name, def, FF_BUG_NONE};
+    bool pcp = strncmp(name, FF_PCP_PREFIX, strlen(FF_PCP_PREFIX)) == 0;
+    const char *base = pcp ? name + strlen(FF_PCP_PREFIX) : name;
+    for (size_t i = 0; i < ff_backend_count; i++) {
+        if (strcmp(ff_backends[i]->name, base) != 0) continue;
+        const char *full = pcp ? pcp_name(i) : ff_backends[i]->name;
+        if (!full) return false;
+        *target = (ff_target){full, ff_backends[i], FF_BUG_NONE, pcp};
         return true;
     }
     return extra_targets && extra_targets(name, target);
@@ -28,7 +42,7 @@ bool ff_target_parse_list(const char *list, ff_target *targets, size_t max, size
     *n = 0;
     if (strcmp(list, "all") == 0) {
         for (size_t i = 0; i < ff_backend_count && *n < max; i++)
-            targets[(*n)++] = (ff_target){ff_backends[i]->name, ff_backends[i], FF_BUG_NONE};
+            targets[(*n)++] = (ff_target){ff_backends[i]->name, ff_backends[i], FF_BUG_NONE, false};
         return true;
     }
     const char *p = list;
@@ -67,13 +81,16 @@ bool ff_target_inject(ff_target *targets, size_t n, ff_bug bug, char *err, size_
 {
     const ff_bug_info *info = ff_bug_info_of(bug);
     if (!info) return true; /* none: nothing to switch on */
-    bool layer = strcmp(info->where, "layer") == 0, placed = false;
+    bool layer = strcmp(info->where, "layer") == 0, pcp = strcmp(info->where, "pcp") == 0;
+    bool placed = false;
     for (size_t i = 0; i < n; i++)
-        if (layer || strcmp(targets[i].def->name, info->where) == 0) {
+        if (layer || (pcp && targets[i].pcp) ||
+            (!pcp && strcmp(targets[i].def->name, info->where) == 0)) {
             targets[i].bug = bug;
             placed = true;
         }
-    if (!placed) snprintf(err, errlen, "bug %s lives in %s, which is not among the targets",
-                          info->name, info->where);
+    if (!placed)
+        snprintf(err, errlen, "bug %s lives in %s, which is not among the targets", info->name,
+                 pcp ? "per-CPU caches (a pcp:NAME target)" : info->where);
     return placed;
 }

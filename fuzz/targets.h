@@ -22,9 +22,13 @@ typedef struct ff_target {
     const char *name;
     const ff_backend_def *def;
     ff_bug bug;
+    bool pcp; /* behind per-CPU caches (meta.h): named "pcp:NAME" */
 } ff_target;
 
-/* A registered back-end, or a target the extension below knows. */
+#define FF_PCP_PREFIX "pcp:"
+
+/* A registered back-end, "pcp:" and one (that back-end behind per-CPU caches), or a
+ * target the extension below knows. */
 bool ff_target_find(const char *name, ff_target *target);
 
 /* Targets beyond the registered back-ends, looked up after them. Only test programs
@@ -36,8 +40,8 @@ void ff_targets_extend(ff_target_finder *find);
 bool ff_target_parse_list(const char *list, ff_target *targets, size_t max, size_t *n,
                           char *err, size_t errlen);
 
-/* Switches `bug` on in the targets it lives in: its back-end, or every target for a
- * layer bug. False with a one-line reason when none of the targets holds it. */
+/* Switches `bug` on in the targets it lives in: its back-end, every target for a layer
+ * bug, every pcp: target for a per-CPU cache bug. False with a one-line reason when none of the targets holds it. */
 bool ff_target_inject(ff_target *targets, size_t n, ff_bug bug, char *err, size_t errlen);
 
 #endif

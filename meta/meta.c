@@ -77,6 +77,23 @@ enum slot_field {
 
 #define NO_HOLDER (-1)
 
+/* Lock classes, the nodes of the lock-order graph (as lockdep's): every CPU's cache
+ * lock is one class. */
+enum lock_class { LOCK_ZONE, LOCK_PCP, LOCK_CLASSES };
+
+typedef struct layer_lock {
+    int holder;         /* NO_HOLDER or the CPU holding it */
+    bool holder_in_irq; /* ... which took it in its interrupt handler */
+    uint8_t cls;        /* enum lock_class */
+} layer_lock;
+
+/* One CPU's cache: runs of i + 1 frames in run[i][0 .. n[i]), oldest first. */
+typedef struct pcp_cache {
+    layer_lock lock;
+    uint8_t n[FF_PCP_RUN_MAX];
+    ff_pfn run[FF_PCP_RUN_MAX][FF_PCP_HIGH];
+} pcp_cache;
+
 /* Frames a check walk may cover beyond the map: arrays sized to a largest block. */
 #define CHECK_WALK_SLACK (UINT64_C(1) << 20)
 
@@ -117,8 +134,17 @@ struct ff_meta {
     size_t nblocks;
 
     ff_cpus *cpus;   /* the simulated CPUs of a concurrent run, or NULL: one CPU */
-    int lock_holder; /* NO_HOLDER or the CPU holding the allocator lock */
-    bool holder_in_irq; /* ... which took it in its interrupt handler */
+    layer_lock zone; /* the allocator lock */
+    /* Locks are tracked (held per CPU, the lock-order graph) with several CPUs or
+     * several lock classes; else the allocator lock is a flag (lock_acquire). */
+    bool tracked;
+    uint8_t held[FF_CPUS_MAX]; /* per CPU: bit per lock class it holds */
+    struct lock_edge {
+        bool seen;
+        char how[128];
+    } lock_order[LOCK_CLASSES][LOCK_CLASSES]; /* [a][b]: b was taken while a was held */
+    bool order_reported;                 /* a cycle was reported in this run */
+    pcp_cache pcp[FF_CPUS_MAX];          /* with opts.pcp */
     ff_meta_status death; /* FF_META_OK while alive; PANIC, DEADLOCK or HANG after */
     ff_meta_last lasts[FF_CONTEXTS_MAX]; /* each context's last operation: they interleave */
     ff_meta_last *last; /* the running context's: lasts[0] with one CPU, else set again
@@ -262,7 +288,7 @@ static void panic(ff_meta *m, ff_pfn pfn)
     die(m, FF_META_PANIC);
     LAST(m)->pfn = pfn;
     ff_event ev = {.kind = FF_EV_PANIC, .start = pfn,
-                   .lock_held = m->lock_holder == (int)cpu_now(m), .reason = LAST(m)->reason};
+                   .lock_held = m->zone.holder == (int)cpu_now(m), .reason = LAST(m)->reason};
     emit(m, &ev);
 }
 
@@ -283,18 +309,47 @@ static void ref_event(ff_meta *m, ff_event_kind kind, ff_pfn pfn)
     if (m->opts.observer) m->opts.observer(m->opts.observer_ctx, &ev);
 }
 
-/* Takes the allocator lock for a call on [pfn, +count), interrupts off while it is
- * held, waiting while another CPU holds it; false when its holder asks again (its
- * own interrupt handler included): the system has deadlocked. */
-static __attribute__((noinline)) bool lock_acquire_slow(ff_meta *m, const char *call, ff_pfn pfn,
-                                                       uint64_t count)
+static const char *lock_name(const ff_meta *m, const layer_lock *l)
+{
+    return l == &m->zone ? "the allocator lock" : "its cache's lock";
+}
+
+/* Lock class cls is about to be taken by cpu: every class it holds gains an edge to
+ * it, and an edge both ways is a cycle, reported once per run (lockdep's check: the
+ * deadlock needs only the right interleaving, which this run need not have had). */
+static void note_order(ff_meta *m, unsigned cpu, unsigned cls, const char *call)
+{
+    static const char *const names[LOCK_CLASSES] = {"the allocator lock", "a per-CPU cache lock"};
+    uint8_t held = m->held[cpu] & (uint8_t)~(1u << cls);
+    for (unsigned a = 0; held && a < LOCK_CLASSES; a++) {
+        if (!(held & (1u << a))) continue;
+        struct lock_edge *e = &m->lock_order[a][cls];
+        if (!e->seen) {
+            e->seen = true;
+            snprintf(e->how, sizeof e->how, "cpu%u took %s while holding %s, in %s", cpu,
+                     names[cls], names[a], call);
+        }
+        if (!m->lock_order[cls][a].seen || m->order_reported) continue;
+        m->order_reported = true;
+        char reason[sizeof e->how * 2 + 16];
+        snprintf(reason, sizeof reason, "%s; earlier %s", e->how, m->lock_order[cls][a].how);
+        ff_event ev = {.kind = FF_EV_LOCK_ORDER, .reason = reason};
+        emit(m, &ev);
+    }
+}
+
+/* Takes lock l for a call on [pfn, +count), interrupts off while it is held, waiting
+ * while another CPU holds it; false when its holder asks again (its own interrupt
+ * handler included): the system has deadlocked. */
+static __attribute__((noinline)) bool lock_take(ff_meta *m, layer_lock *l, const char *call,
+                                               ff_pfn pfn, uint64_t count)
 {
     point(m, FF_POINT_LOCK);
     int me = (int)cpu_now(m);
-    if (m->lock_holder == me) {
+    if (l->holder == me) {
         /* Its interrupt handler asking for what the code it interrupted holds. */
-        bool irq = ff_cpus_in_irq(m->cpus) && !m->holder_in_irq;
-        set_reason(m, "cpu %d re-entered the allocator lock it holds%s, in %s(0x%llx, %llu)", me,
+        bool irq = ff_cpus_in_irq(m->cpus) && !l->holder_in_irq;
+        set_reason(m, "cpu %d re-entered %s it holds%s, in %s(0x%llx, %llu)", me, lock_name(m, l),
                    irq ? " from an interrupt handler" : "", call, (unsigned long long)pfn,
                    (unsigned long long)count);
         die(m, FF_META_DEADLOCK);
@@ -304,33 +359,60 @@ static __attribute__((noinline)) bool lock_acquire_slow(ff_meta *m, const char *
         emit(m, &ev);
         return false;
     }
+    note_order(m, (unsigned)me, l->cls, call);
     if (m->cpus) {
         /* INJECTED BUG layer-lock-irq-unsafe: interrupts stay on while the lock is held. */
-        if (!FF_BUG(m->opts.bug, LAYER_LOCK_IRQ_UNSAFE, true)) ff_cpus_irq_disable(m->cpus);
-        while (m->lock_holder != NO_HOLDER) ff_cpus_block(m->cpus, &m->lock_holder);
+        if (l != &m->zone || !FF_BUG(m->opts.bug, LAYER_LOCK_IRQ_UNSAFE, true))
+            ff_cpus_irq_disable(m->cpus);
+        while (l->holder != NO_HOLDER) ff_cpus_block(m->cpus, &l->holder);
         came_back(m);
     }
-    m->lock_holder = me;
-    m->holder_in_irq = ff_cpus_in_irq(m->cpus);
+    l->holder = me;
+    l->holder_in_irq = ff_cpus_in_irq(m->cpus);
+    m->held[me] |= (uint8_t)(1u << l->cls);
     point(m, FF_POINT_HELD);
     return true;
 }
 
-/* One CPU, the lock free: the common case, inline. */
+static void lock_drop(ff_meta *m, layer_lock *l)
+{
+    m->held[l->holder] &= (uint8_t)~(1u << l->cls);
+    l->holder = NO_HOLDER;
+    if (!m->cpus) return;
+    ff_cpus_wake(m->cpus, &l->holder);
+    if (l != &m->zone || m->opts.bug != FF_BUG_LAYER_LOCK_IRQ_UNSAFE) ff_cpus_irq_enable(m->cpus);
+    if (ff_cpus_point(m->cpus, FF_POINT_UNLOCK)) came_back(m);
+}
+
+/* The allocator lock. One CPU, no other lock class, the lock free: the common case,
+ * inline. */
 static inline bool lock_acquire(ff_meta *m, const char *call, ff_pfn pfn, uint64_t count)
 {
-    if (m->cpus || m->lock_holder != NO_HOLDER) return lock_acquire_slow(m, call, pfn, count);
-    m->lock_holder = 0;
+    if (m->tracked || m->zone.holder != NO_HOLDER) return lock_take(m, &m->zone, call, pfn, count);
+    m->zone.holder = 0;
     return true;
 }
 
-static void lock_release(ff_meta *m)
+static inline void lock_release(ff_meta *m)
 {
-    m->lock_holder = NO_HOLDER;
-    if (!m->cpus) return;
-    ff_cpus_wake(m->cpus, &m->lock_holder);
-    if (m->opts.bug != FF_BUG_LAYER_LOCK_IRQ_UNSAFE) ff_cpus_irq_enable(m->cpus);
-    if (ff_cpus_point(m->cpus, FF_POINT_UNLOCK)) came_back(m);
+    if (m->tracked) {
+        lock_drop(m, &m->zone);
+        return;
+    }
+    m->zone.holder = NO_HOLDER;
+}
+
+/* Every lock free, every cache empty, the lock-order graph blank. */
+static void locks_reset(ff_meta *m)
+{
+    m->zone = (layer_lock){.holder = NO_HOLDER, .cls = LOCK_ZONE};
+    m->tracked = m->cpus || m->opts.pcp;
+    memset(m->held, 0, sizeof m->held); /* a death may leave bits set */
+    if (!m->opts.pcp) return;           /* one lock class: no edge, no cache */
+    memset(m->lock_order, 0, sizeof m->lock_order);
+    m->order_reported = false;
+    for (unsigned c = 0; c < FF_CPUS_MAX; c++)
+        m->pcp[c] = (pcp_cache){.lock = {.holder = NO_HOLDER, .cls = LOCK_PCP}};
 }
 
 ff_meta_call_site ff_meta_current_call;
@@ -501,6 +583,134 @@ static bool backend_free(ff_meta *m, ff_pfn start, uint64_t count, ff_status *st
     return true;
 }
 
+/* ---------------------------------------------------------------- per-CPU caches */
+
+static inline bool pcp_serves(const ff_meta *m, const ff_alloc_req *req)
+{
+    return m->opts.pcp && req->count - 1 < FF_PCP_RUN_MAX && req->align <= 1 &&
+           req->zone == FF_ZONE_NORMAL;
+}
+
+/* Gives the oldest `runs` runs of i + 1 frames in cpu's cache back to the back-end, under
+ * the allocator lock (taken here unless zone_held). False when the system died. */
+static bool pcp_drain(ff_meta *m, unsigned cpu, unsigned i, unsigned runs, bool zone_held)
+{
+    pcp_cache *pc = &m->pcp[cpu];
+    if (runs > pc->n[i]) runs = pc->n[i];
+    if (!runs) return true;
+    if (!zone_held && !lock_acquire(m, "a cache drain", pc->run[i][0], i + 1)) return false;
+    for (unsigned r = 0; r < runs; r++) {
+        ff_status st;
+        if (!call_free(m, pc->run[i][r], i + 1, &st)) return false;
+        LAST(m)->backend = st;
+        ff_event ev = {.kind = FF_EV_FREE, .status = st, .start = pc->run[i][r], .count = i + 1,
+                       .cache = true, .cpu = cpu};
+        emit(m, &ev);
+    }
+    /* INJECTED BUG pcp-drain-leaves-entry: the last run given back stays listed. */
+    unsigned unlisted = runs - FF_BUG(m->opts.bug, PCP_DRAIN_LEAVES_ENTRY, true);
+    pc->n[i] = (uint8_t)(pc->n[i] - unlisted);
+    memmove(pc->run[i], pc->run[i] + unlisted, pc->n[i] * sizeof pc->run[i][0]);
+    if (!zone_held) lock_release(m);
+    return true;
+}
+
+static bool pcp_holds_frames(const ff_meta *m)
+{
+    if (!m->opts.pcp) return false;
+    uint32_t runs = 0;
+    for (unsigned c = 0; c < FF_CPUS_MAX; c++)
+        for (unsigned i = 0; i < FF_PCP_RUN_MAX; i++) runs |= m->pcp[c].n[i];
+    return runs != 0;
+}
+
+/* Every CPU's cache back to the back-end, each under its own lock, then the allocator
+ * lock (zone_held: that one is held already). */
+static bool pcp_drain_all(ff_meta *m, bool zone_held)
+{
+    for (unsigned c = 0; c < FF_CPUS_MAX; c++) {
+        pcp_cache *pc = &m->pcp[c];
+        if (!(pc->n[0] | pc->n[1] | pc->n[2] | pc->n[3])) continue;
+        if (!lock_take(m, &pc->lock, "a drain of every cache", 0, 0)) return false;
+        for (unsigned i = 0; i < FF_PCP_RUN_MAX; i++)
+            if (!pcp_drain(m, c, i, FF_PCP_HIGH, zone_held)) return false;
+        lock_drop(m, &pc->lock);
+    }
+    return true;
+}
+
+/* An empty cache asks the back-end for FF_PCP_BATCH runs like req, under the allocator
+ * lock; *status is the first answer when none came. */
+static bool pcp_refill(ff_meta *m, unsigned cpu, const ff_alloc_req *req, ff_status *status)
+{
+    pcp_cache *pc = &m->pcp[cpu];
+    unsigned i = (unsigned)req->count - 1;
+    if (!lock_acquire(m, "a cache refill", 0, req->count)) return false;
+    for (unsigned r = 0; r < FF_PCP_BATCH; r++) {
+        ff_pfn start = 0;
+        ff_status st;
+        if (!call_alloc(m, req, &start, &st)) return false;
+        LAST(m)->backend = st;
+        ff_event ev = {.kind = FF_EV_ALLOC, .req = req, .status = st, .start = start,
+                       .cache = true, .cpu = cpu};
+        emit(m, &ev);
+        if (st != FF_OK) {
+            if (!r) *status = st;
+            break;
+        }
+        /* The cache's now: the back-end's in-band bytes there are its no longer. */
+        if (m->opts.poison) ff_space_poison_head(m->space, start, req->count, m->def->policy.inband_bytes);
+        pc->run[i][pc->n[i]++] = start;
+    }
+    lock_release(m);
+    return true;
+}
+
+/* A request the running CPU's cache serves: *status FF_OK with *start, or the back-end's
+ * refusal of the refill. */
+static bool pcp_alloc(ff_meta *m, const ff_alloc_req *req, ff_pfn *start, ff_status *status)
+{
+    unsigned cpu = cpu_now(m), i = (unsigned)req->count - 1;
+    pcp_cache *pc = &m->pcp[cpu];
+    if (!lock_take(m, &pc->lock, "alloc", 0, req->count)) return false;
+    point(m, FF_POINT_CACHE);
+    if (!pc->n[i] && !pcp_refill(m, cpu, req, status)) return false;
+    if (pc->n[i]) {
+        *start = pc->run[i][--pc->n[i]]; /* the newest: its frames are the warmest */
+        *status = FF_OK;
+        ff_event ev = {.kind = FF_EV_CACHE_TAKE, .start = *start, .count = req->count, .cpu = cpu};
+        emit(m, &ev);
+    }
+    lock_drop(m, &pc->lock);
+    return true;
+}
+
+/* A released allocation of count frames goes into the running CPU's cache, a full one
+ * draining its oldest runs first. */
+static bool pcp_free(ff_meta *m, ff_pfn start, uint64_t count)
+{
+    unsigned cpu = cpu_now(m), i = (unsigned)count - 1;
+    pcp_cache *pc = &m->pcp[cpu];
+    if (!lock_take(m, &pc->lock, "dealloc", start, count)) return false;
+    point(m, FF_POINT_CACHE);
+    if (pc->n[i] == FF_PCP_HIGH && !pcp_drain(m, cpu, i, FF_PCP_BATCH, false)) return false;
+    if (m->opts.poison) poison_freed(m, start, count);
+    pc->run[i][pc->n[i]++] = start;
+    ff_event ev = {.kind = FF_EV_CACHE_PUT, .start = start, .count = count, .cpu = cpu};
+    emit(m, &ev);
+    lock_drop(m, &pc->lock);
+    return true;
+}
+
+/* The layer gives released frames back: to the cache when one takes runs of that size,
+ * else to the back-end. */
+static bool give_back(ff_meta *m, ff_pfn start, uint64_t count, ff_status *status)
+{
+    if (!m->opts.pcp || count - 1 >= FF_PCP_RUN_MAX) return backend_free(m, start, count, status);
+    *status = FF_OK;
+    return pcp_free(m, start, count);
+}
+
 /* ---------------------------------------------------------------- release */
 
 /* Frames whose last reference went, waiting to be given back together. */
@@ -514,7 +724,7 @@ static bool batch_flush(ff_meta *m, release_batch *b)
 {
     if (!b->count) return true;
     ff_status st;
-    bool alive = backend_free(m, b->start, b->count, &st);
+    bool alive = give_back(m, b->start, b->count, &st);
     if (alive && st != FF_OK) b->rejected = true;
     b->count = 0;
     return alive;
@@ -543,7 +753,7 @@ static bool release_members(ff_meta *m, ff_pfn head, ff_pfn pfn, uint64_t n, rel
     ff_pfn end = allocation_end(m, head);
     release_slots(m, head, end);
     ff_status st;
-    if (!backend_free(m, head, end - head, &st)) return false;
+    if (!give_back(m, head, end - head, &st)) return false;
     if (st != FF_OK) b->rejected = true;
     return true;
 }
@@ -595,7 +805,7 @@ static ff_meta_status drop_allocation(ff_meta *m, ff_pfn start, uint64_t count)
 {
     release_slots(m, start, start + count);
     ff_status st;
-    if (!backend_free(m, start, count, &st)) return m->death;
+    if (!give_back(m, start, count, &st)) return m->death;
     return st == FF_OK ? FF_META_OK : FF_META_FREE_REJECTED;
 }
 
@@ -773,21 +983,46 @@ FF_NO_COVERAGE static bool slots_initial(const ff_meta *m, ff_pfn start, uint64_
     return states == ST_INITIAL;
 }
 
+/* An allocation straight from the back-end, under the allocator lock, left held. With
+ * per-CPU caches, one the back-end cannot serve drains them all and asks again. */
+static bool direct_alloc(ff_meta *m, const ff_alloc_req *req, ff_pfn *start, ff_status *st)
+{
+    if (!lock_acquire(m, "alloc", 0, req->count) || !call_alloc(m, req, start, st)) return false;
+    ff_event ev = {.kind = FF_EV_ALLOC, .req = req, .status = *st, .start = *start};
+    emit(m, &ev);
+    if (*st != FF_ERR_NOMEM || !pcp_holds_frames(m)) return true;
+    /* INJECTED BUG pcp-drain-all-abba: the caches are drained under the allocator lock,
+     * each cache's lock taken inside it: the reverse of a refill's order. */
+    if (FF_BUG(m->opts.bug, PCP_DRAIN_ALL_ABBA, true)) {
+        if (!pcp_drain_all(m, true)) return false;
+    } else {
+        lock_release(m);
+        if (!pcp_drain_all(m, false) || !lock_acquire(m, "alloc", 0, req->count)) return false;
+    }
+    if (!call_alloc(m, req, start, st)) return false;
+    ev.status = *st;
+    ev.start = *start;
+    emit(m, &ev);
+    return true;
+}
+
 ff_meta_status ff_meta_alloc(ff_meta *m, const ff_alloc_req *req, uint8_t usage, ff_handle *out)
 {
     if (!op_begin(m)) return FF_META_DEAD;
     *out = (ff_handle){0};
 
     ff_pfn start = 0;
-    ff_status st;
-    if (!lock_acquire(m, "alloc", 0, req->count) || !call_alloc(m, req, &start, &st))
-        return m->death;
+    ff_status st = FF_ERR_NOMEM;
+    /* Served by a per-CPU cache (its lock is released by now), else by the back-end under
+     * the allocator lock, still held. */
+    bool cached = pcp_serves(m, req);
+    if (cached && !pcp_alloc(m, req, &start, &st)) return m->death;
+    if (cached && st == FF_ERR_NOMEM && pcp_holds_frames(m)) cached = false;
+    if (!cached && !direct_alloc(m, req, &start, &st)) return m->death;
     LAST(m)->backend = st;
     LAST(m)->pfn = start;
-    ff_event ev = {.kind = FF_EV_ALLOC, .req = req, .status = st, .start = start};
-    emit(m, &ev);
     if (st != FF_OK) {
-        lock_release(m);
+        if (!cached) lock_release(m);
         return FF_META_ALLOC_FAILED;
     }
 
@@ -796,10 +1031,10 @@ ff_meta_status ff_meta_alloc(ff_meta *m, const ff_alloc_req *req, uint8_t usage,
         /* The pages are built while the allocator lock is still held. */
         ff_meta_status built = build_frames_2024(m, start, count, usage);
         if (built != FF_META_OK) return built;
-        lock_release(m);
+        if (!cached) lock_release(m);
         mark_allocation(m, start, count, false, 0);
     } else {
-        lock_release(m); /* with several CPUs, a point: another may run before the take */
+        if (!cached) lock_release(m); /* with CPUs, a point: another may run before the take */
         /* One range query instead of a region lookup per frame. */
         bool all_usable = start < m->nslots && count <= m->nslots - start &&
                           ff_space_usable_in(m->space, start, count) == count;
@@ -1027,6 +1262,12 @@ ff_meta_status ff_meta_drop(ff_meta *m, ff_handle h)
     return drop_each_frame(m, h.start, h.count);
 }
 
+bool ff_meta_drain_caches(ff_meta *m)
+{
+    if (!op_begin(m)) return false;
+    return pcp_drain_all(m, false);
+}
+
 ff_meta_status ff_meta_raw_free(ff_meta *m, uint64_t paddr, uint64_t count)
 {
     if (!op_begin(m)) return FF_META_DEAD;
@@ -1190,7 +1431,7 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_def *def, const ff_met
     m->def = def;
     m->opts = *opts;
     m->nslots = space->top;
-    m->lock_holder = NO_HOLDER;
+    locks_reset(m);
     m->last = &m->lasts[0];
     m->env = (ff_env){.bug = opts->bug, .step_budget = opts->step_budget, .on_hang = &m->hang_jmp,
                       .frame_mem = ff_space_has_backing(space) ? layer_frame_mem : NULL,
@@ -1256,7 +1497,7 @@ bool ff_meta_reset(ff_meta *m)
     bool reuse = m->death == FF_META_OK && m->def->reset;
     forget_slots(m);
     m->reached_frames = false; /* a reset below that reaches frames sets it again */
-    m->lock_holder = NO_HOLDER;
+    locks_reset(m);
     m->death = FF_META_OK;
     /* What the old one said (the others' too: ff_meta_set_cpus) goes. */
     m->lasts[0].backend = FF_OK;
@@ -1280,6 +1521,7 @@ void ff_meta_set_cpus(ff_meta *m, ff_cpus *cpus)
         m->lasts[k].reason[0] = m->lasts[k].where[0] = '\0';
     }
     m->cpus = cpus;
+    m->tracked = cpus || m->opts.pcp;
     m->last = &m->lasts[0];
 }
 

@@ -97,6 +97,12 @@ typedef enum ff_event_kind {
     FF_EV_REF_ZERO,      /* a drop took the last reference: the frame goes back */
     FF_EV_REF_TAKE,      /* from_unused (or asterinas-2024's alloc) took a frame at 0 */
     FF_EV_REF_REVIVE,    /* from_in_use added to a count that was 0 when it added */
+    /* Per-CPU caches (ff_meta_opts.pcp): frames between a CPU's cache and the program. */
+    FF_EV_CACHE_TAKE,    /* the cache of `cpu` handed [start, +count) to an allocation */
+    FF_EV_CACHE_PUT,     /* [start, +count), released, went into the cache of `cpu` */
+    FF_EV_LOCK_ORDER,    /* two lock classes were taken in both orders (reason): a
+                            deadlock waiting for the right interleaving, as lockdep
+                            reports it; the system goes on */
 } ff_event_kind;
 
 /* The back-end hooks the layer calls, as events name them. */
@@ -123,6 +129,9 @@ typedef struct ff_event {
     const char *reason;      /* FF_EV_PANIC, FF_EV_DEADLOCK, FF_EV_HANG, _BACKEND_PANIC */
     const char *where;       /* FF_EV_HANG, FF_EV_BACKEND_PANIC: the back-end's function
                                 that spent the budget or panicked ("" when unknown) */
+    bool cache;              /* FF_EV_ALLOC: a refill of `cpu`'s cache, not a hand-out to
+                                the program; FF_EV_FREE: a drain of that cache */
+    unsigned cpu;            /* with cache, and FF_EV_CACHE_*: whose cache */
 } ff_event;
 
 typedef void (*ff_observer)(void *ctx, const ff_event *event);
@@ -137,6 +146,7 @@ typedef struct ff_meta_opts {
     void *observer_ctx;
     ff_bug bug;           /* the injected bug switched on (bugs.h), for the layer and its
                              back-end alike; FF_BUG_NONE otherwise */
+    bool pcp;             /* per-CPU caches in front of the back-end (below) */
 } ff_meta_opts;
 
 /* Detail of the last operation, beyond its status. */
@@ -186,6 +196,25 @@ ff_meta_status ff_meta_raw_free(ff_meta *m, uint64_t paddr, uint64_t count);
  * its drops leave a frame at refcount 0 ("unused") before it goes back. A death
  * (panic, deadlock, hang) halts the other CPUs. */
 void ff_meta_set_cpus(ff_meta *m, ff_cpus *cpus);
+
+/* Per-CPU caches (ff_meta_opts.pcp), as Linux puts per-CPU page lists in front of the
+ * buddy and Asterinas a per-CPU cache of small runs. Each CPU keeps runs of 1 to
+ * FF_PCP_RUN_MAX frames, by size, under a lock of its own, taken with interrupts off.
+ * A request for such a run (no alignment, any zone) is served from the running CPU's
+ * cache; an empty one is first refilled with FF_PCP_BATCH allocations of that size from
+ * the back-end, under the allocator lock. A released allocation of such a size goes
+ * into the cache; a full one (FF_PCP_HIGH runs) first drains its oldest FF_PCP_BATCH to
+ * the back-end. An allocation the back-end cannot serve drains every CPU's cache and
+ * is asked once more. Lock order: a cache's lock, then the allocator lock. Raw frees
+ * and the leak check's reservations go to the back-end itself. Every refill and drain
+ * is a back-end call the oracle judges as such (FF_EV_ALLOC and FF_EV_FREE with
+ * `cache`); frames in a cache are the allocator's, not the program's. */
+#define FF_PCP_RUN_MAX 4
+#define FF_PCP_HIGH    8
+#define FF_PCP_BATCH   4
+/* Gives every run in every CPU's cache back to the back-end (end of a run, before its
+ * leak check). False when the system died on the way. */
+bool ff_meta_drain_caches(ff_meta *m);
 
 /* The detail of the last operation of the CPU running now. */
 const ff_meta_last *ff_meta_last_detail(const ff_meta *m);

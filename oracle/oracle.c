@@ -93,6 +93,7 @@ enum block_written {
 enum frame_flags {
     FR_PHANTOM = 1 << 2, /* held through from_unused while the back-end held it free */
     FR_TAINTED = 1 << 3, /* the program misused it: its poison and slot prove nothing */
+    FR_CACHED = 1 << 5,  /* in a per-CPU cache: the allocator's, not the program's */
     FR_UNPOISONED = 1 << 4, /* came back beyond the range its free named (by address, by
                                size class): never poisoned, so its content proves nothing */
 };
@@ -223,8 +224,12 @@ struct ff_oracle {
     struct dying_run { ff_pfn start, end; } dying[DYING_MAX]; /* a drop's frames come
                                                                 in order: a run each */
     size_t ndying;
+    /* Per-CPU caches: the runs each CPU's cache holds, as their events said. */
+    struct cached_run { ff_pfn start; uint64_t count, granted; } *cached[FF_CPUS_MAX];
+    size_t ncached[FF_CPUS_MAX], cached_cap[FF_CPUS_MAX];
     bool leak_phase, dead;
-    bool blind; /* dead by the program's misuse, not the system's (ff_oracle_blind) */
+    const char *blind; /* dead by the program's misuse, not the system's: why
+                          (ff_oracle_blind), else NULL */
     size_t findings_at_event; /* findings before the current event */
     uint32_t handouts; /* hand-outs judged in this run: the last one's number */
     struct written { ff_pfn pfn; uint32_t offset; uint8_t value; } *writes; /* the program's
@@ -350,6 +355,7 @@ void ff_oracle_destroy(ff_oracle *o)
     free(o->heads);
     free(o->handout);
     free(o->writes);
+    for (unsigned c = 0; c < FF_CPUS_MAX; c++) free(o->cached[c]);
     free(o);
 }
 
@@ -765,7 +771,9 @@ void ff_oracle_begin(ff_oracle *o, ff_meta *m, const char *name, const ff_oracle
     o->inflight = 0;
     o->ndeferred = 0;
     o->ndying = 0;
-    o->leak_phase = o->dead = o->blind = false;
+    o->leak_phase = o->dead = false;
+    o->blind = NULL;
+    memset(o->ncached, 0, sizeof o->ncached);
     o->norphans = 0;
     o->nwrites = 0;
     o->nwatched = 0;
@@ -788,7 +796,7 @@ static inline op_state *cpu_enter(ff_oracle *o)
     return o->cpus ? context_enter(o) : o->cur; /* one CPU: always ops[0] */
 }
 
-bool ff_oracle_blind(const ff_oracle *o) { return o->blind; }
+const char *ff_oracle_blind(const ff_oracle *o) { return o->blind; }
 
 void ff_oracle_set_cpus(ff_oracle *o, const ff_cpus *cpus)
 {
@@ -1010,6 +1018,8 @@ static void note_alloc(ff_oracle *o, ff_pfn start, uint64_t asked, uint64_t gran
     o->cur->last_alloc_ok = true;
 }
 
+static void cache_fill(ff_oracle *o, unsigned cpu, ff_pfn start, uint64_t count, uint64_t granted);
+
 static void judge_alloc(ff_oracle *o, const ff_event *ev)
 {
     const ff_alloc_req *req = ev->req;
@@ -1078,7 +1088,7 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
             if (ff_space_is_usable(o->space, p) && !is_taken(o, p))
                 shadow_hand_out(o, p, p + 1, 1, false, true);
         judge_counter(o, "an allocation");
-        note_alloc(o, start, malformed ? granted : req->count, granted);
+        if (!ev->cache) note_alloc(o, start, malformed ? granted : req->count, granted);
         return;
     }
     ff_pfn clash = first_taken(o, start, end);
@@ -1115,11 +1125,14 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
         judge_poison(o, start, end);
     }
     bool watched = o->nfindings == o->findings_at_event && ff_meta_poisoning(o->meta) &&
-                   o->cur->call == FF_CALL_ALLOC;
+                   o->cur->call == FF_CALL_ALLOC && !ev->cache;
     shadow_hand_out(o, start, end, malformed ? granted : req->count, watched, false);
     if (watched) watch(o, start, end);
     judge_counter(o, "an allocation");
-    note_alloc(o, start, malformed ? granted : req->count, granted);
+    if (ev->cache)
+        cache_fill(o, ev->cpu, start, malformed ? granted : req->count, granted);
+    else
+        note_alloc(o, start, malformed ? granted : req->count, granted);
 }
 
 static ff_class class_of_free(ff_free_kind kind)
@@ -1246,6 +1259,14 @@ static void note_dying(ff_oracle *o, ff_pfn p)
     if (o->ndying < DYING_MAX) o->dying[o->ndying++] = (struct dying_run){p, p + 1};
 }
 
+/* The program's misuse left the system in a state no allocator answers for (why):
+ * nothing more of this run is judged. */
+static void go_blind(ff_oracle *o, const char *why)
+{
+    o->blind = why;
+    o->dead = true;
+}
+
 /* A raw free gave back [start, end), the whole of what came back (by address: the
  * allocation): frames the program still holds references to are its own misuse, and
  * their poison and slots prove nothing from now on. */
@@ -1256,7 +1277,11 @@ static void taint_held(ff_oracle *o, ff_pfn start, ff_pfn end)
      * hold them, or be on its way to give the frames back (dying): those count too. */
     for (ff_pfn p = start; p < end && p < o->top; p++)
         if (o->refs[p] || (o->cpus && (ff_meta_refcount(o->meta, p) || dying(o, p))))
-            flags_set(o, p, FR_TAINTED);
+            flags_set(o, p, FR_TAINTED);    /* Frames a per-CPU cache holds go back to the back-end while still listed there: two
+     * owners from now on, by the program's own double free, which no cache can see. */
+    if (start < o->top && next_flagged(o, start, end < o->top ? end : o->top, FR_CACHED) < end)
+        go_blind(o, "the program freed frames that sit in a per-CPU cache (a double free no "
+                    "cache can see)");
 }
 
 /* Concurrent runs: an accepted free of [start, end), by the program (raw_free) or by a
@@ -1275,7 +1300,8 @@ static void taint_in_flight(ff_oracle *o, ff_pfn start, ff_pfn end)
         for (ff_pfn p = lo; p < hi && p < o->top; p++) flags_set(o, p, FR_TAINTED);
         /* That CPU writes the frames it takes, now free: where the back-end keeps its
          * links inside free frames, its whole state proves nothing from here. */
-        if (lo < hi && o->policy.inband_bytes) o->blind = o->dead = true;
+        if (lo < hi && o->policy.inband_bytes) go_blind(o, "the program freed frames another CPU was being handed, on a back-end that "
+                        "keeps links in free frames");
     }
 }
 
@@ -1492,6 +1518,128 @@ static void forget_dying(ff_oracle *o, ff_pfn start, uint64_t count)
     }
 }
 
+/* ---------------------------------------------------------------- per-CPU caches */
+
+static struct cached_run *cache_find(ff_oracle *o, unsigned cpu, ff_pfn start)
+{
+    for (size_t i = 0; i < o->ncached[cpu]; i++)
+        if (o->cached[cpu][i].start == start) return &o->cached[cpu][i];
+    return NULL;
+}
+
+/* The CPU whose cache holds frame p (a run's first frame or not), or FF_CPUS_MAX. */
+static unsigned cache_holding(const ff_oracle *o, ff_pfn p)
+{
+    for (unsigned c = 0; c < FF_CPUS_MAX; c++)
+        for (size_t i = 0; i < o->ncached[c]; i++)
+            if (p - o->cached[c][i].start < o->cached[c][i].granted) return c;
+    return FF_CPUS_MAX;
+}
+
+/* Frames [start, +granted) are in cpu's cache from now on: count frames of a run. */
+static void cache_fill(ff_oracle *o, unsigned cpu, ff_pfn start, uint64_t count, uint64_t granted)
+{
+    if (o->ncached[cpu] == o->cached_cap[cpu])
+        grow((void **)&o->cached[cpu], &o->cached_cap[cpu], sizeof *o->cached[cpu]);
+    o->cached[cpu][o->ncached[cpu]++] = (struct cached_run){start, count, granted};
+    ff_pfn end = granted > o->top - start ? o->top : start + granted;
+    shadow_touch_range(o, start, end, W_FLAGS);
+    for (ff_pfn p = start; p < end; p++) o->flags[p] |= FR_CACHED;
+}
+
+static void cache_unlist(ff_oracle *o, unsigned cpu, struct cached_run *r)
+{
+    ff_pfn end = r->granted > o->top - r->start ? o->top : r->start + r->granted;
+    for (ff_pfn p = r->start; p < end; p++) flags_clear(o, p, FR_CACHED);
+    *r = o->cached[cpu][--o->ncached[cpu]];
+}
+
+/* What frame p is, for a finding about a cache handing it out or taking it. */
+static void describe_frame(const ff_oracle *o, ff_pfn p, char *buf, size_t len)
+{
+    unsigned c = p < o->top ? cache_holding(o, p) : FF_CPUS_MAX;
+    if (p >= o->top || !ff_space_is_usable(o->space, p))
+        snprintf(buf, len, "is not usable RAM");
+    else if (c < FF_CPUS_MAX)
+        snprintf(buf, len, "is in cpu%u's cache", c);
+    else if (is_taken(o, p))
+        snprintf(buf, len, "is handed out (allocation at 0x%llx)",
+                 (unsigned long long)owner_of(o, p).head);
+    else
+        snprintf(buf, len, "the back-end holds free");
+}
+
+/* A cache handed [start, +count) to an allocation: one of its own runs, else a frame
+ * owned twice. */
+static void judge_cache_take(ff_oracle *o, const ff_event *ev)
+{
+    ff_pfn start = ev->start;
+    struct cached_run *r = cache_find(o, ev->cpu, start);
+    if (!r || r->count != ev->count) {
+        char what[96];
+        describe_frame(o, start, what, sizeof what);
+        if (start >= o->top || !(o->flags[start] & FR_TAINTED))
+            finding(o, FF_CLASS_DOUBLE_HANDOUT,
+                    "cpu%u's cache handed out [0x%llx, +%llu), which it does not hold: frame "
+                    "0x%llx %s",
+                    ev->cpu, (unsigned long long)start, (unsigned long long)ev->count,
+                    (unsigned long long)start, what);
+        return;
+    }
+    uint64_t granted = r->granted;
+    cache_unlist(o, ev->cpu, r);
+    ff_pfn end = start + granted;
+    judge_poison(o, start, start + ev->count);
+    o->handouts++;
+    bool watched = o->nfindings == o->findings_at_event && ff_meta_poisoning(o->meta);
+    shadow_hand_out(o, start, end, ev->count, watched, false);
+    if (watched) watch(o, start, end);
+    note_alloc(o, start, ev->count, granted);
+}
+
+/* A released allocation [start, +count) went into a cache: frames out, none in a cache. */
+static void judge_cache_put(ff_oracle *o, const ff_event *ev)
+{
+    ff_pfn start = ev->start;
+    uint64_t count = ev->count, granted = count;
+    if (start >= o->top || count > o->top - start) return; /* the layer releases what it took */
+    if (!is_taken(o, start) || (o->flags[start] & FR_CACHED)) {
+        /* A stale handle the program's misuse left (a raw free of frames it held) is
+         * its own doing; anything else is the cache taking what it does not own. */
+        if (!tainted_in(o, start, count)) {
+            char what[96];
+            describe_frame(o, start, what, sizeof what);
+            finding(o, FF_CLASS_ACCEPTED_DOUBLE_FREE,
+                    "cpu%u's cache took back [0x%llx, +%llu), but frame 0x%llx %s",
+                    ev->cpu, (unsigned long long)start, (unsigned long long)count,
+                    (unsigned long long)start, what);
+        } else if (o->policy.inband_bytes) {
+            go_blind(o, "the program's stale handle put frames the back-end holds free into a "
+                        "cache, on a back-end that keeps links in free frames");
+        }
+        return;
+    }
+    if (o->policy.free_rule != FF_FREE_PIECEWISE && owner_of(o, start).head == start)
+        granted = o->granted[start];
+    cache_fill(o, ev->cpu, start, count, granted);
+    if (o->ndying) forget_dying(o, start, granted);
+    note_freed(o, start, start + count);
+}
+
+/* A drain gave [start, +count) from a cache back to the back-end (judged as a free). */
+static void judge_cache_drain(ff_oracle *o, const ff_event *ev)
+{
+    struct cached_run *r = cache_find(o, ev->cpu, ev->start);
+    bool listed = r && r->count == ev->count;
+    if (listed && ev->status == FF_OK) cache_unlist(o, ev->cpu, r);
+    size_t before = o->nfindings;
+    judge_free(o, ev);
+    if (!listed && ev->status == FF_OK && o->nfindings == before && !tainted_in(o, ev->start, ev->count))
+        finding(o, FF_CLASS_ACCEPTED_DOUBLE_FREE,
+                "cpu%u's cache gave back [0x%llx, +%llu), which it did not hold",
+                ev->cpu, (unsigned long long)ev->start, (unsigned long long)ev->count);
+}
+
 void ff_oracle_observe(void *oracle, const ff_event *ev)
 {
     ff_oracle *o = oracle;
@@ -1519,7 +1667,10 @@ void ff_oracle_observe(void *oracle, const ff_event *ev)
             check_watched(o, "after the back-end's alloc");
         break;
     case FF_EV_FREE:
-        judge_free(o, ev); /* a raw free of dying frames is misuse: judged as dying */
+        if (ev->cache)
+            judge_cache_drain(o, ev);
+        else
+            judge_free(o, ev); /* a raw free of dying frames is misuse: judged as dying */
         if (o->ndying && ev->status == FF_OK) forget_dying(o, ev->start, ev->count);
         if (o->nfindings != o->findings_at_event)
             o->watched_unpruned = true;
@@ -1545,6 +1696,12 @@ void ff_oracle_observe(void *oracle, const ff_event *ev)
     case FF_EV_REF_ZERO:
     case FF_EV_REF_TAKE:
     case FF_EV_REF_REVIVE: judge_ref_event(o, ev); break;
+    case FF_EV_CACHE_TAKE:
+        judge_cache_take(o, ev);
+        if (o->nfindings != o->findings_at_event) o->watched_unpruned = true;
+        break;
+    case FF_EV_CACHE_PUT: judge_cache_put(o, ev); break;
+    case FF_EV_LOCK_ORDER: finding(o, FF_CLASS_LOCK_ORDER_CYCLE, "%s", ev->reason); break;
     }
 }
 
@@ -1604,12 +1761,13 @@ static void judge_from_unused(ff_oracle *o, ff_pfn start, uint64_t count)
                     (unsigned long long)p, (unsigned long long)o->refs[p]);
             return;
         }
-        if (hardened && !is_taken(o, p)) {
+        if (hardened && (!is_taken(o, p) || (o->flags[p] & FR_CACHED))) {
             finding(o, FF_CLASS_REFCOUNT_MISUSE,
                     "hardened from_unused granted frame 0x%llx, which is %s",
                     (unsigned long long)p,
-                    ff_space_is_usable(o->space, p) ? "owned by the allocator (free)"
-                                                    : "not usable RAM");
+                    !ff_space_is_usable(o->space, p) ? "not usable RAM"
+                    : is_taken(o, p)                 ? "owned by the allocator (in a per-CPU cache)"
+                                                     : "owned by the allocator (free)");
             return;
         }
     }
@@ -1669,7 +1827,7 @@ void ff_oracle_op_end(ff_oracle *o, const ff_layer_result *r)
          * of references is exact only when no other operation is half done. */
         if (!o->cpus) judge_from_unused(o, r->start, r->count);
         for (uint64_t i = 0; i < r->count && r->start + i < o->top; i++)
-            if (!is_taken(o, r->start + i)) {
+            if (!is_taken(o, r->start + i) || (o->flags[r->start + i] & FR_CACHED)) {
                 flags_set(o, r->start + i, FR_PHANTOM);
                 o->any_phantom = true;
             }
@@ -1902,12 +2060,17 @@ void ff_oracle_leak_begin(ff_oracle *o)
     out = out > tainted ? out - tainted : 0;
     if (out) {
         ff_pfn head = first < o->top ? owner_of(o, first).head : first;
+        unsigned cache = first < o->top ? cache_holding(o, first) : FF_CPUS_MAX;
+        char in_cache[48] = "";
+        if (cache < FF_CPUS_MAX)
+            snprintf(in_cache, sizeof in_cache, ", stranded in cpu%u's cache", cache);
         finding(o, FF_CLASS_LEAK,
-                "with every handle dropped, %llu frames were never given back (first: 0x%llx, "
-                "of the allocation at 0x%llx asking %llu and reserving %llu)",
+                "with every handle dropped and every cache drained, %llu frames were never "
+                "given back (first: 0x%llx, of the allocation at 0x%llx asking %llu and "
+                "reserving %llu%s)",
                 (unsigned long long)out, (unsigned long long)first, (unsigned long long)head,
                 (unsigned long long)(head < o->top ? o->asked[head] : 0),
-                (unsigned long long)(head < o->top ? o->granted[head] : 0));
+                (unsigned long long)(head < o->top ? o->granted[head] : 0), in_cache);
         /* The leak check below asks only for what the shadow holds free. */
     }
 }

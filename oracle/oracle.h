@@ -100,7 +100,10 @@
       "saw it in use): the frame goes back while held")                                     \
     X(IRQ_DEADLOCK, "irq-deadlock", irq_deadlock,                                             \
       "an interrupt handler took the allocator lock its CPU already held (taken with "        \
-      "interrupts enabled): it spins forever")
+      "interrupts enabled): it spins forever")                                                \
+    X(LOCK_ORDER_CYCLE, "lock-order-cycle", lock_order_cycle,                                 \
+      "two locks were taken in both orders in one run (by any CPUs): a deadlock that waits "   \
+      "only for the interleaving that runs both at once, found as lockdep finds it")
 
 typedef enum ff_class {
 #define X(id, name, function, summary) FF_CLASS_##id,
@@ -189,10 +192,11 @@ void ff_oracle_baseline_free(ff_oracle_baseline *b);
  * layer's refcount events are judged as they come, and comparisons of the layer's
  * slots with the shadow wait until no other operation is half done. */
 void ff_oracle_set_cpus(ff_oracle *o, const ff_cpus *cpus);
-/* Whether the program's own misuse ended the judging of this run: with CPUs, a raw
+/* Why the program's own misuse ended the judging of this run, or NULL: with CPUs, a raw
  * free of frames another CPU was being handed, on a back-end that keeps in-band bytes
- * (that CPU then writes its frames, which the back-end holds free). */
-bool ff_oracle_blind(const ff_oracle *o);
+ * (that CPU then writes its frames, which the back-end holds free); a raw free of frames
+ * in a per-CPU cache (they are then both free and cached). */
+const char *ff_oracle_blind(const ff_oracle *o);
 
 /* Starts judging a run on m (fresh or just reset): O(frames touched by the last run).
  * `name`, the back-end's name in findings, must outlive the run. */

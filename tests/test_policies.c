@@ -263,7 +263,7 @@ static ff_target shim_target(void)
     };
     char err[200];
     CHECK(ff_backend_validate(&shim_ops, err, sizeof err));
-    return (ff_target){"shim", &shim_ops, FF_BUG_NONE};
+    return (ff_target){"shim", &shim_ops, FF_BUG_NONE, false};
 }
 
 /* Runs text on the targets (the shim first); returns the findings as "sig op N; ..."

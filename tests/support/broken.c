@@ -505,13 +505,13 @@ static bool find_broken_target(const char *name, ff_target *target)
 {
     const ff_backend_def *def = ff_broken_find(name);
     if (def) {
-        *target = (ff_target){def->name, def, FF_BUG_NONE};
+        *target = (ff_target){def->name, def, FF_BUG_NONE, false};
         return true;
     }
     for (size_t i = 0; i < sizeof layer_fault_targets / sizeof layer_fault_targets[0]; i++)
         if (strcmp(name, layer_fault_targets[i].name) == 0) {
             *target = (ff_target){layer_fault_targets[i].name, ff_broken_find("broken-none"),
-                                  layer_fault_targets[i].bug};
+                                  layer_fault_targets[i].bug, false};
             return true;
         }
     return false;
