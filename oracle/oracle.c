@@ -1603,20 +1603,28 @@ static void judge_cache_put(ff_oracle *o, const ff_event *ev)
     ff_pfn start = ev->start;
     uint64_t count = ev->count, granted = count;
     if (start >= o->top || count > o->top - start) return; /* the layer releases what it took */
+    /* Frames the program misused (a stale handle left by its raw free of frames it held)
+     * may be the back-end's free frames too: the cache takes them unchecked, as a real
+     * one would, and from here they have two owners by the program's doing. */
+    if (tainted_in(o, start, count)) {
+        go_blind(o, "the program's misuse put frames of unknown owner into a per-CPU cache (a "
+                    "drop through a handle its raw free left stale)");
+        return;
+    }
     if (!is_taken(o, start) || (o->flags[start] & FR_CACHED)) {
-        /* A stale handle the program's misuse left (a raw free of frames it held) is
-         * its own doing; anything else is the cache taking what it does not own. */
-        if (!tainted_in(o, start, count)) {
-            char what[96];
-            describe_frame(o, start, what, sizeof what);
-            finding(o, FF_CLASS_ACCEPTED_DOUBLE_FREE,
-                    "cpu%u's cache took back [0x%llx, +%llu), but frame 0x%llx %s",
-                    ev->cpu, (unsigned long long)start, (unsigned long long)count,
-                    (unsigned long long)start, what);
-        } else if (o->policy.inband_bytes) {
-            go_blind(o, "the program's stale handle put frames the back-end holds free into a "
-                        "cache, on a back-end that keeps links in free frames");
-        }
+        /* A cache takes frees unchecked: a frame the layer recycled that was never the
+         * program's (asterinas-2024's from_unused on a free frame: #1760) is accepted. */
+        ff_free_kind kind = (o->flags[start] & FR_CACHED) ? FF_FREE_KIND_DOUBLE
+                                                          : ff_oracle_classify_free(o, start, count);
+        if (kind == FF_FREE_KIND_VALID) kind = FF_FREE_KIND_DOUBLE;
+        char what[96];
+        describe_frame(o, start, what, sizeof what);
+        finding(o, class_of_free(kind),
+                "cpu%u's cache took back [0x%llx, +%llu) unchecked, but it is %s (frame 0x%llx "
+                "%s)",
+                ev->cpu, (unsigned long long)start, (unsigned long long)count,
+                why_free_is_bad(kind), (unsigned long long)start, what);
+        if (!(o->flags[start] & FR_CACHED)) cache_fill(o, ev->cpu, start, count, count);
         return;
     }
     if (o->policy.free_rule != FF_FREE_PIECEWISE && owner_of(o, start).head == start)
