@@ -96,8 +96,16 @@ def pick_bugs(table, text):
 # ---------------------------------------------------------------- one trial
 
 def single_target(bug):
-    """The back-end a single-target trial fuzzes: the bug's own, buddy for layer bugs."""
-    return "buddy" if bug["where"] == "layer" else bug["where"]
+    """The target a single-target trial fuzzes: the bug's own back-end, buddy for layer
+    bugs, buddy behind per-CPU caches for theirs."""
+    return {"layer": "buddy", "pcp": "pcp:buddy"}.get(bug["where"], bug["where"])
+
+
+def diff_targets(bug):
+    """The targets a differential trial compares: behind per-CPU caches for their bugs."""
+    if bug["where"] == "pcp":
+        return ",".join("pcp:" + b for b in DIFF_TARGETS.split(","))
+    return DIFF_TARGETS
 
 
 def base_signature(sig):
@@ -107,10 +115,10 @@ def base_signature(sig):
 
 def expected(bug, cfg):
     """The signatures (CLASS@BACKEND) that count as finding the bug."""
-    if bug["where"] != "layer":
+    if bug["where"] not in ("layer", "pcp"):
         backends = [bug["where"]]
-    else:  # a layer bug shows on whichever back-end runs under the layer
-        backends = DIFF_TARGETS.split(",") if cfg["diff"] else [single_target(bug)]
+    else:  # such a bug shows on whichever back-end runs under the layer or the caches
+        backends = diff_targets(bug).split(",") if cfg["diff"] else [single_target(bug)]
     return {f"{bug['expect']}@{b}" for b in backends}
 
 
@@ -121,7 +129,10 @@ class Trial:
         self.cfg = config_axes(config)
         self.seed = index + 1
         self.work = work
-        self.target = "diff" if self.cfg["diff"] else single_target(bug)
+        self.targets = diff_targets(bug) if self.cfg["diff"] else single_target(bug)
+        # A back-end behind per-CPU caches has no harness of its own: the differential
+        # one runs it alone.
+        self.target = "diff" if self.cfg["diff"] or ":" in self.targets else self.targets
         self.known = os.path.join(work, "known")
         self.canary = os.path.join(work, "canary")
         self.others = []
@@ -129,7 +140,7 @@ class Trial:
     def harness_flags(self):
         return [f"--ff-bug={self.bug['name']}", "--ff-semantics=hardened", HARNESS_JSON,
                 f"--ff-canary={self.canary}", f"--ff-known={self.known}",
-                f"--ff-targets={DIFF_TARGETS if self.cfg['diff'] else self.target}"]
+                f"--ff-targets={self.targets}"]
 
     def note_other(self, sig):
         self.others.append(sig)

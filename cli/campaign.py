@@ -604,9 +604,9 @@ class Campaign:
             raise CampaignError(f"unknown target '{target}' (valid: diff {' '.join(known)})")
         backends = opts.backends or (",".join(known) if target == "diff" else target)
         for name in backends.split(","):
-            if name not in known:
+            if name.removeprefix("pcp:") not in known:
                 raise CampaignError(f"unknown back-end '{name}' in --backends "
-                                    f"(valid: {' '.join(known)})")
+                                    f"(valid: {' '.join(known)}, each maybe as pcp:NAME)")
         if opts.backends and target != "diff":
             raise CampaignError("--backends is for --target diff")
         seeds = [os.path.abspath(s) for s in (opts.seeds or [])]

@@ -1611,12 +1611,13 @@ static void judge_cache_put(ff_oracle *o, const ff_event *ev)
                     "drop through a handle its raw free left stale)");
         return;
     }
-    if (!is_taken(o, start) || (o->flags[start] & FR_CACHED)) {
-        /* A cache takes frees unchecked: a frame the layer recycled that was never the
-         * program's (asterinas-2024's from_unused on a free frame: #1760) is accepted. */
-        ff_free_kind kind = (o->flags[start] & FR_CACHED) ? FF_FREE_KIND_DOUBLE
-                                                          : ff_oracle_classify_free(o, start, count);
-        if (kind == FF_FREE_KIND_VALID) kind = FF_FREE_KIND_DOUBLE;
+    /* A cache takes frees unchecked: one the layer makes that names no allocation whole
+     * (asterinas-2024 recycling a frame that was never the program's, as in #1760, or
+     * unwinding a panic frame by frame) is accepted. */
+    ff_free_kind kind = ff_oracle_classify_free(o, start, count);
+    if (o->flags[start] & FR_CACHED) /* the allocator's: handed to no one, or given back */
+        kind = (o->flags[start] & FR_PHANTOM) ? FF_FREE_KIND_UNOWNED : FF_FREE_KIND_DOUBLE;
+    if (kind != FF_FREE_KIND_VALID) {
         char what[96];
         describe_frame(o, start, what, sizeof what);
         finding(o, class_of_free(kind),
@@ -1627,7 +1628,7 @@ static void judge_cache_put(ff_oracle *o, const ff_event *ev)
         if (!(o->flags[start] & FR_CACHED)) cache_fill(o, ev->cpu, start, count, count);
         return;
     }
-    if (o->policy.free_rule != FF_FREE_PIECEWISE && owner_of(o, start).head == start)
+    if (o->policy.free_rule != FF_FREE_PIECEWISE)
         granted = o->granted[start];
     cache_fill(o, ev->cpu, start, count, granted);
     if (o->ndying) forget_dying(o, start, granted);
