@@ -585,6 +585,14 @@ static bool backend_free(ff_meta *m, ff_pfn start, uint64_t count, ff_status *st
 
 /* ---------------------------------------------------------------- per-CPU caches */
 
+/* The frames are the caller's now, in-band bytes included: from here, poison and what
+ * the caller writes are all they may hold (the oracle checks it when they go back). */
+static inline void poison_handed_out(ff_meta *m, ff_pfn start, uint64_t count)
+{
+    if (m->opts.poison) ff_space_poison_head(m->space, start, count, m->def->policy.inband_bytes);
+}
+
+
 static inline bool pcp_serves(const ff_meta *m, const ff_alloc_req *req)
 {
     return m->opts.pcp && req->count - 1 < FF_PCP_RUN_MAX && req->align <= 1 &&
@@ -658,8 +666,7 @@ static bool pcp_refill(ff_meta *m, unsigned cpu, const ff_alloc_req *req, ff_sta
             if (!r) *status = st;
             break;
         }
-        /* The cache's now: the back-end's in-band bytes there are its no longer. */
-        if (m->opts.poison) ff_space_poison_head(m->space, start, req->count, m->def->policy.inband_bytes);
+        poison_handed_out(m, start, req->count); /* the cache's now, not the back-end's */
         pc->run[i][pc->n[i]++] = start;
     }
     lock_release(m);
@@ -1031,6 +1038,9 @@ ff_meta_status ff_meta_alloc(ff_meta *m, const ff_alloc_req *req, uint8_t usage,
         /* The pages are built while the allocator lock is still held. */
         ff_meta_status built = build_frames_2024(m, start, count, usage);
         if (built != FF_META_OK) return built;
+        /* Built, the frames are in use: with CPUs, another may hold them as soon as the
+         * lock goes, so their in-band bytes are the caller's before then. */
+        poison_handed_out(m, start, count);
         if (!cached) lock_release(m);
         mark_allocation(m, start, count, false, 0);
     } else {
@@ -1053,10 +1063,8 @@ ff_meta_status ff_meta_alloc(ff_meta *m, const ff_alloc_req *req, uint8_t usage,
             }
         }
         mark_allocation(m, start, count, true, usage);
+        poison_handed_out(m, start, count);
     }
-    /* The frames are the caller's now, in-band bytes included: from here, poison and what
-     * the caller writes are all they may hold (the oracle checks it when they go back). */
-    if (m->opts.poison) ff_space_poison_head(m->space, start, count, m->def->policy.inband_bytes);
     *out = (ff_handle){start, count};
     return FF_META_OK;
 }

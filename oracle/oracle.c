@@ -1617,6 +1617,9 @@ static void judge_cache_put(ff_oracle *o, const ff_event *ev)
     ff_free_kind kind = ff_oracle_classify_free(o, start, count);
     if (o->flags[start] & FR_CACHED) /* the allocator's: handed to no one, or given back */
         kind = (o->flags[start] & FR_PHANTOM) ? FF_FREE_KIND_UNOWNED : FF_FREE_KIND_DOUBLE;
+    /* A from_unused that panicked unwinds what it built: frames handed to no one. */
+    if (kind != FF_FREE_KIND_VALID && o->cur->call == FF_CALL_FROM_UNUSED)
+        kind = FF_FREE_KIND_UNOWNED;
     if (kind != FF_FREE_KIND_VALID) {
         char what[96];
         describe_frame(o, start, what, sizeof what);
