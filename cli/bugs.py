@@ -27,7 +27,7 @@ import time
 from cli import stats
 from cli.build import ROOT
 from cli.seeds import seed_dirs, seed_files
-from cli.campaign import die_with_parent, stop_group
+from cli.campaign import die_with_parent, signature_parts, stop_group
 from cli.events import HARNESS_JSON, finding_signatures
 
 DIFF_TARGETS = "buddy,bitmap,freelist"
@@ -110,7 +110,8 @@ def diff_targets(bug):
 
 def base_signature(sig):
     """CLASS@BACKEND of a signature that may name where (CLASS@BACKEND:STATE)."""
-    return sig.split(":", 1)[0]
+    cls, backend, _ = signature_parts(sig)
+    return f"{cls}@{backend}"
 
 
 def expected(bug, cfg):

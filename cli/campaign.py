@@ -102,10 +102,11 @@ def targets_of(config):
 
 
 def signature_parts(signature):
-    """(class, back-end, state) of CLASS@BACKEND[:STATE]."""
+    """(class, back-end, state) of CLASS@BACKEND[:STATE], where BACKEND may be pcp:NAME."""
     cls, _, rest = signature.partition("@")
-    backend, _, state = rest.partition(":")
-    return cls, backend, state
+    prefix = "pcp:" if rest.startswith("pcp:") else ""
+    backend, _, state = rest[len(prefix):].partition(":")
+    return cls, prefix + backend, state
 
 
 def input_timeout(config):

@@ -1011,7 +1011,8 @@ static void on_switch(void *ctx, const ff_switch *sw)
     else if (sw->why == FF_POINT_COUNT)
         fprintf(x->opts.trace, "  ~~ cpu%u is done; %s\n", sw->from, to);
     else
-        fprintf(x->opts.trace, "  ~~ cpu%u waits for the allocator lock; %s\n", sw->from, to);
+        fprintf(x->opts.trace, "  ~~ cpu%u waits for %s; %s\n", sw->from,
+                ff_meta_lock_name(x->cur->meta, ff_cpus_waiting_for(x->cpus, sw->from)), to);
 }
 
 /* A concurrent program: each CPU's operations as its own task, interleaved at the
@@ -1055,7 +1056,8 @@ static void run_on_cpus(run *base)
     for (unsigned k = 0; k < p->ncpus && len > 0 && (size_t)len < sizeof f.detail; k++)
         if (ff_cpus_waiting_for(x->cpus, k))
             len += snprintf(f.detail + len, sizeof f.detail - (size_t)len,
-                            " cpu%u waits in [%zu]", k, x->cpu_op[k]);
+                            " cpu%u waits in [%zu] for %s", k, x->cpu_op[k],
+                            ff_meta_lock_name(base->m, ff_cpus_waiting_for(x->cpus, k)));
     record_finding(x, &f);
 }
 

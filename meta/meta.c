@@ -1535,6 +1535,18 @@ void ff_meta_set_cpus(ff_meta *m, ff_cpus *cpus)
 
 /* ---------------------------------------------------------------- inspection */
 
+const char *ff_meta_lock_name(const ff_meta *m, const void *resource)
+{
+    static const char *const names[FF_CPUS_MAX] = {"cpu0's cache lock", "cpu1's cache lock",
+                                                   "cpu2's cache lock", "cpu3's cache lock",
+                                                   "cpu4's cache lock", "cpu5's cache lock",
+                                                   "cpu6's cache lock", "cpu7's cache lock"};
+    if (resource == &m->zone.holder) return "the allocator lock";
+    for (unsigned c = 0; c < FF_CPUS_MAX; c++)
+        if (resource == &m->pcp[c].lock.holder) return names[c];
+    return "a lock";
+}
+
 FF_NO_COVERAGE const ff_meta_last *ff_meta_last_detail(const ff_meta *m)
 {
     return &m->lasts[m->cpus ? ff_cpus_context(m->cpus) : 0];

@@ -216,6 +216,10 @@ void ff_meta_set_cpus(ff_meta *m, ff_cpus *cpus);
  * leak check). False when the system died on the way. */
 bool ff_meta_drain_caches(ff_meta *m);
 
+/* What a CPU waiting on `resource` (ff_cpus_waiting_for) waits for: "the allocator
+ * lock", "cpuN's cache lock", or "a lock" for anything else. */
+const char *ff_meta_lock_name(const ff_meta *m, const void *resource);
+
 /* The detail of the last operation of the CPU running now. */
 const ff_meta_last *ff_meta_last_detail(const ff_meta *m);
 bool ff_meta_dead(const ff_meta *m);

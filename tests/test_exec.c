@@ -631,7 +631,7 @@ FF_TEST(exec_a_raw_free_racing_a_drop_is_the_programs_misuse)
                           "cpu0 raw_free 0x0 2\ncpu1 alloc 1 align 2\n"
                           "cpu0 alloc 2 align 256 zone dma\n", true, &trace);
     CHECK_EQ(ff_exec_finding_count(x), 0);
-    CHECK(strstr(trace, "cpu1 waits for the allocator lock") != NULL); /* the race ran */
+    CHECK(strstr(trace, "cpu1 waits for the allocator lock;") != NULL); /* the race ran */
     ff_exec_destroy(x);
     free(trace);
 }
