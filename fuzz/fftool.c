@@ -147,6 +147,10 @@ static int cmd_list(bool json)
                    yes_no(b->check != NULL), yes_no(b->free_frames != NULL));
         }
     }
+    if (!json)
+        printf("  pcp:NAME  any of them behind per-CPU caches of %u- to %u-frame runs (%u per size, "
+               "refilled and drained %u at a time)\n",
+               1u, FF_PCP_RUN_MAX, FF_PCP_HIGH, FF_PCP_BATCH);
     if (json) printf("],\"presets\":[");
     else printf("\nMemory-map presets:\n");
     for (size_t i = 0; i < ff_preset_count; i++) {

@@ -144,6 +144,7 @@ struct ff_meta {
         char how[128];
     } lock_order[LOCK_CLASSES][LOCK_CLASSES]; /* [a][b]: b was taken while a was held */
     bool order_reported;                 /* a cycle was reported in this run */
+    char order_reason[2 * sizeof(struct lock_edge) + 16]; /* ... and how */
     pcp_cache pcp[FF_CPUS_MAX];          /* with opts.pcp */
     ff_meta_status death; /* FF_META_OK while alive; PANIC, DEADLOCK or HANG after */
     ff_meta_last lasts[FF_CONTEXTS_MAX]; /* each context's last operation: they interleave */
@@ -331,9 +332,9 @@ static void note_order(ff_meta *m, unsigned cpu, unsigned cls, const char *call)
         }
         if (!m->lock_order[cls][a].seen || m->order_reported) continue;
         m->order_reported = true;
-        char reason[sizeof e->how * 2 + 16];
-        snprintf(reason, sizeof reason, "%s; earlier %s", e->how, m->lock_order[cls][a].how);
-        ff_event ev = {.kind = FF_EV_LOCK_ORDER, .reason = reason};
+        snprintf(m->order_reason, sizeof m->order_reason, "%s; earlier %s", e->how,
+                 m->lock_order[cls][a].how);
+        ff_event ev = {.kind = FF_EV_LOCK_ORDER, .reason = m->order_reason};
         emit(m, &ev);
     }
 }

@@ -327,7 +327,7 @@ FF_TEST(policy_size_class_frees_are_judged_by_class)
     cfg.accept_class = true;
     shim_target();
     shim_ops.policy.free_rule = FF_FREE_SIZE_CLASS;
-    ff_target t = {"shim", &shim_ops, FF_BUG_NONE};
+    ff_target t = {"shim", &shim_ops, FF_BUG_NONE, false};
     CHECK_STREQ(run_on(&t, 1, MAP64 "alloc 3\nraw_free 0x0 1\n", false, NULL), "clean");
     /* A policy that cannot hold is refused: size classes without power-of-two rounding. */
     shim_ops.policy.rounding = FF_ROUND_NONE;
@@ -610,7 +610,7 @@ FF_TEST(policy_frames_through_the_base_start_zero_whatever_ran_before)
     reset_cfg();
     cfg.base = true;
     stale_seen = false;
-    ff_target t[2] = {{"freelist", ff_backend_find("freelist"), FF_BUG_NONE}, shim_target()};
+    ff_target t[2] = {{"freelist", ff_backend_find("freelist"), FF_BUG_NONE, false}, shim_target()};
     const char *prog = MAP64 "poison on\nalloc 1\nwrite 0x0 0x77\nwrite 0x3000 0x77\n";
     ff_program p;
     char err[200];
