@@ -89,7 +89,10 @@
       "order")                                                                                \
     X(PCP_DRAIN_LEAVES_ENTRY, "pcp-drain-leaves-entry", "pcp", "double-handout",              \
       "per-CPU caches: a drain gives its runs back to the back-end but leaves the last of "   \
-      "them listed: the cache hands it out while the back-end holds it free")
+      "them listed: the cache hands it out while the back-end holds it free")              \
+    X(PCP_DRAIN_UNLOCKED, "pcp-drain-unlocked", "pcp", "data-race",                         \
+      "per-CPU caches, with CPUs: a drain gives its runs back to the back-end without the "  \
+      "allocator lock, while other CPUs call the back-end under it")
 
 typedef enum ff_bug {
     FF_BUG_NONE,

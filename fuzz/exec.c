@@ -503,6 +503,7 @@ static void observe(void *ctx, const ff_event *ev)
               (unsigned long long)ev->start, (unsigned long long)ev->count);
         break;
     case FF_EV_LOCK_ORDER: TRACE(x, "     LOCK ORDER: %s\n", ev->reason); break;
+    case FF_EV_DATA_RACE: TRACE(x, "     DATA RACE: %s\n", ev->reason); break;
     }
     x->opts.trace = trace;
     size_t before = x->nfindings;

@@ -87,6 +87,12 @@ typedef struct layer_lock {
     uint8_t cls;        /* enum lock_class */
 } layer_lock;
 
+/* State a lock guards, as the data-race check sees it (a lockset check, as Eraser's):
+ * which contexts touched it in this run, and which of them without the lock. */
+typedef struct guarded {
+    uint16_t touched, unlocked; /* bit per context (ff_cpus_context) */
+} guarded;
+
 /* One CPU's cache: runs of i + 1 frames in run[i][0 .. n[i]), oldest first. */
 typedef struct pcp_cache {
     layer_lock lock;
@@ -146,6 +152,11 @@ struct ff_meta {
     bool order_reported;                 /* a cycle was reported in this run */
     char order_reason[2 * sizeof(struct lock_edge) + 16]; /* ... and how */
     pcp_cache pcp[FF_CPUS_MAX];          /* with opts.pcp */
+    /* With CPUs: the back-end's state (the allocator lock guards it) and each cache's
+     * (its lock), for the data-race check; one report per run. */
+    guarded backend_guard, cache_guard[FF_CPUS_MAX];
+    bool race_reported;
+    char race_reason[200];
     ff_meta_status death; /* FF_META_OK while alive; PANIC, DEADLOCK or HANG after */
     ff_meta_last lasts[FF_CONTEXTS_MAX]; /* each context's last operation: they interleave */
     ff_meta_last *last; /* the running context's: lasts[0] with one CPU, else set again
@@ -403,12 +414,45 @@ static inline void lock_release(ff_meta *m)
     m->zone.holder = NO_HOLDER;
 }
 
+static void context_name(unsigned ctx, char *buf, size_t len)
+{
+    if (ctx < FF_CPUS_MAX) snprintf(buf, len, "cpu%u", ctx);
+    else snprintf(buf, len, "cpu%u's interrupt handler", ctx - FF_CPUS_MAX);
+}
+
+/* The running context touches state g, which lock l guards (what: the state, as a
+ * report names it). Two contexts having touched it, one of them without l, is a data
+ * race: no lock orders their accesses, whatever this run's interleaving did with them.
+ * Reported once per run; the system goes on. Concurrent runs only. */
+static void guard_touch(ff_meta *m, guarded *g, const layer_lock *l, const char *what)
+{
+    unsigned ctx = ff_cpus_context(m->cpus);
+    uint16_t bit = (uint16_t)(1u << ctx);
+    g->touched |= bit;
+    if (l->holder != (int)cpu_now(m)) g->unlocked |= bit;
+    if (m->race_reported || !g->unlocked || !(g->touched & (g->touched - 1))) return;
+    m->race_reported = true;
+    unsigned bare = (unsigned)__builtin_ctz(g->unlocked);
+    unsigned other = (unsigned)__builtin_ctz(g->touched & (uint16_t)~(1u << bare));
+    char a[40], b[40];
+    context_name(bare, a, sizeof a);
+    context_name(other, b, sizeof b);
+    snprintf(m->race_reason, sizeof m->race_reason,
+             "%s touched %s without %s, and %s touched it too: no common lock orders them",
+             a, what, lock_name(m, l), b);
+    ff_event ev = {.kind = FF_EV_DATA_RACE, .reason = m->race_reason};
+    emit(m, &ev);
+}
+
 /* Every lock free, every cache empty, the lock-order graph blank. */
 static void locks_reset(ff_meta *m)
 {
     m->zone = (layer_lock){.holder = NO_HOLDER, .cls = LOCK_ZONE};
     m->tracked = m->cpus || m->opts.pcp;
     memset(m->held, 0, sizeof m->held); /* a death may leave bits set */
+    m->backend_guard = (guarded){0};
+    memset(m->cache_guard, 0, sizeof m->cache_guard);
+    m->race_reported = false;
     if (!m->opts.pcp) return;           /* one lock class: no edge, no cache */
     memset(m->lock_order, 0, sizeof m->lock_order);
     m->order_reported = false;
@@ -529,6 +573,7 @@ static __attribute__((noinline)) bool call_alloc(ff_meta *m, const ff_alloc_req 
         backend_left(m, FF_BCALL_ALLOC, req, 0, req->count, why);
         return false;
     }
+    if (m->cpus) guard_touch(m, &m->backend_guard, &m->zone, "the back-end's state (in an alloc)");
     *status = m->def->alloc(m->backend, req, start);
     call_leave();
     return true;
@@ -544,6 +589,7 @@ static __attribute__((noinline)) bool call_free(ff_meta *m, ff_pfn start, uint64
         backend_left(m, FF_BCALL_FREE, NULL, start, count, why);
         return false;
     }
+    if (m->cpus) guard_touch(m, &m->backend_guard, &m->zone, "the back-end's state (in a free)");
     *status = m->def->free(m->backend, start, count);
     call_leave();
     return true;
@@ -607,7 +653,10 @@ static bool pcp_drain(ff_meta *m, unsigned cpu, unsigned i, unsigned runs, bool 
     pcp_cache *pc = &m->pcp[cpu];
     if (runs > pc->n[i]) runs = pc->n[i];
     if (!runs) return true;
-    if (!zone_held && !lock_acquire(m, "a cache drain", pc->run[i][0], i + 1)) return false;
+    /* INJECTED BUG pcp-drain-unlocked: the runs go back without the allocator lock. */
+    bool lock = !zone_held && !FF_BUG(m->opts.bug, PCP_DRAIN_UNLOCKED, m->cpus != NULL);
+    if (lock && !lock_acquire(m, "a cache drain", pc->run[i][0], i + 1)) return false;
+    if (m->cpus) guard_touch(m, &m->cache_guard[cpu], &pc->lock, "a cache's runs (in a drain)");
     for (unsigned r = 0; r < runs; r++) {
         ff_status st;
         if (!call_free(m, pc->run[i][r], i + 1, &st)) return false;
@@ -620,7 +669,7 @@ static bool pcp_drain(ff_meta *m, unsigned cpu, unsigned i, unsigned runs, bool 
     unsigned unlisted = runs - FF_BUG(m->opts.bug, PCP_DRAIN_LEAVES_ENTRY, true);
     pc->n[i] = (uint8_t)(pc->n[i] - unlisted);
     memmove(pc->run[i], pc->run[i] + unlisted, pc->n[i] * sizeof pc->run[i][0]);
-    if (!zone_held) lock_release(m);
+    if (lock) lock_release(m);
     return true;
 }
 
@@ -682,6 +731,7 @@ static bool pcp_alloc(ff_meta *m, const ff_alloc_req *req, ff_pfn *start, ff_sta
     pcp_cache *pc = &m->pcp[cpu];
     if (!lock_take(m, &pc->lock, "alloc", 0, req->count)) return false;
     point(m, FF_POINT_CACHE);
+    if (m->cpus) guard_touch(m, &m->cache_guard[cpu], &pc->lock, "a cache's runs (in an alloc)");
     if (!pc->n[i] && !pcp_refill(m, cpu, req, status)) return false;
     if (pc->n[i]) {
         *start = pc->run[i][--pc->n[i]]; /* the newest: its frames are the warmest */
@@ -701,6 +751,7 @@ static bool pcp_free(ff_meta *m, ff_pfn start, uint64_t count)
     pcp_cache *pc = &m->pcp[cpu];
     if (!lock_take(m, &pc->lock, "dealloc", start, count)) return false;
     point(m, FF_POINT_CACHE);
+    if (m->cpus) guard_touch(m, &m->cache_guard[cpu], &pc->lock, "a cache's runs (in a free)");
     if (pc->n[i] == FF_PCP_HIGH && !pcp_drain(m, cpu, i, FF_PCP_BATCH, false)) return false;
     if (m->opts.poison) poison_freed(m, start, count);
     pc->run[i][pc->n[i]++] = start;

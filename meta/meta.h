@@ -103,6 +103,9 @@ typedef enum ff_event_kind {
     FF_EV_LOCK_ORDER,    /* two lock classes were taken in both orders (reason): a
                             deadlock waiting for the right interleaving, as lockdep
                             reports it; the system goes on */
+    FF_EV_DATA_RACE,     /* with CPUs, state a lock guards (the back-end's, a cache's)
+                            was touched by two contexts, one without the lock (reason);
+                            the system goes on */
 } ff_event_kind;
 
 /* The back-end hooks the layer calls, as events name them. */

@@ -1714,6 +1714,7 @@ void ff_oracle_observe(void *oracle, const ff_event *ev)
         break;
     case FF_EV_CACHE_PUT: judge_cache_put(o, ev); break;
     case FF_EV_LOCK_ORDER: finding(o, FF_CLASS_LOCK_ORDER_CYCLE, "%s", ev->reason); break;
+    case FF_EV_DATA_RACE: finding(o, FF_CLASS_DATA_RACE, "%s", ev->reason); break;
     }
 }
 

@@ -103,7 +103,11 @@
       "interrupts enabled): it spins forever")                                                \
     X(LOCK_ORDER_CYCLE, "lock-order-cycle", lock_order_cycle,                                 \
       "two locks were taken in both orders in one run (by any CPUs): a deadlock that waits "   \
-      "only for the interleaving that runs both at once, found as lockdep finds it")
+      "only for the interleaving that runs both at once, found as lockdep finds it")           \
+    X(DATA_RACE, "data-race", data_race,                                                      \
+      "with several CPUs, state a lock guards (the back-end's, a per-CPU cache's) was "       \
+      "touched by two CPUs (or a CPU and an interrupt handler), one of them without the "     \
+      "lock: no lock orders the two, whatever this run's interleaving did with them")
 
 typedef enum ff_class {
 #define X(id, name, function, summary) FF_CLASS_##id,
