@@ -92,7 +92,10 @@
       "them listed: the cache hands it out while the back-end holds it free")              \
     X(PCP_DRAIN_UNLOCKED, "pcp-drain-unlocked", "pcp", "data-race",                         \
       "per-CPU caches, with CPUs: a drain gives its runs back to the back-end without the "  \
-      "allocator lock, while other CPUs call the back-end under it")
+      "allocator lock, while other CPUs call the back-end under it")                         \
+    X(PCP_REFILL_PUBLISH_EARLY, "pcp-refill-publish-early", "pcp", "double-handout",          \
+      "per-CPU caches: a refill lists each slot before the back-end gives its run, and a "   \
+      "refusal leaves the slot listed with a stale run, which the cache hands out")
 
 typedef enum ff_bug {
     FF_BUG_NONE,

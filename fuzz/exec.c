@@ -455,9 +455,12 @@ static void observe(void *ctx, const ff_event *ev)
     switch (ev->kind) {
     case FF_EV_ALLOC:
         if (ev->cache) {
-            TRACE(x, "     %s alloc(%llu) = %s%s0x%llx, into cpu%u's cache\n", name,
-                  (unsigned long long)ev->req->count, ff_status_name(ev->status),
-                  ev->status == FF_OK ? " " : "", ev->status == FF_OK ? (unsigned long long)ev->start : 0, ev->cpu);
+            if (ev->status == FF_OK)
+                TRACE(x, "     %s alloc(%llu) = ok 0x%llx, into cpu%u's cache\n", name,
+                      (unsigned long long)ev->req->count, (unsigned long long)ev->start, ev->cpu);
+            else
+                TRACE(x, "     %s alloc(%llu) = %s, refilling cpu%u's cache\n", name,
+                      (unsigned long long)ev->req->count, ff_status_name(ev->status), ev->cpu);
             break;
         }
         answer->event = true;

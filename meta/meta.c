@@ -707,6 +707,10 @@ static bool pcp_refill(ff_meta *m, unsigned cpu, const ff_alloc_req *req, ff_sta
     for (unsigned r = 0; r < FF_PCP_BATCH; r++) {
         ff_pfn start = 0;
         ff_status st;
+        /* INJECTED BUG pcp-refill-publish-early: the slot is listed before the back-end
+         * gives its run, and a refusal leaves it listed, holding a stale run. */
+        bool early = FF_BUG(m->opts.bug, PCP_REFILL_PUBLISH_EARLY, true);
+        if (early) pc->n[i]++;
         if (!call_alloc(m, req, &start, &st)) return false;
         LAST(m)->backend = st;
         ff_event ev = {.kind = FF_EV_ALLOC, .req = req, .status = st, .start = start,
@@ -717,7 +721,7 @@ static bool pcp_refill(ff_meta *m, unsigned cpu, const ff_alloc_req *req, ff_sta
             break;
         }
         poison_handed_out(m, start, req->count); /* the cache's now, not the back-end's */
-        pc->run[i][pc->n[i]++] = start;
+        pc->run[i][early ? pc->n[i] - 1 : pc->n[i]++] = start;
     }
     lock_release(m);
     return true;
