@@ -1272,16 +1272,21 @@ static void go_blind(ff_oracle *o, const char *why)
  * their poison and slots prove nothing from now on. */
 static void taint_held(ff_oracle *o, ff_pfn start, ff_pfn end)
 {
-    if (o->cur->call != FF_CALL_RAW_FREE) return;
+    if (start >= o->top) return;
+    ff_pfn stop = end < o->top ? end : o->top;
+    bool raw = o->cur->call == FF_CALL_RAW_FREE;
     /* With CPUs, a drop in flight has given its references up, but the layer may still
      * hold them, or be on its way to give the frames back (dying): those count too. */
-    for (ff_pfn p = start; p < end && p < o->top; p++)
+    for (ff_pfn p = start; raw && p < stop; p++)
         if (o->refs[p] || (o->cpus && (ff_meta_refcount(o->meta, p) || dying(o, p))))
-            flags_set(o, p, FR_TAINTED);    /* Frames a per-CPU cache holds go back to the back-end while still listed there: two
-     * owners from now on, by the program's own double free, which no cache can see. */
-    if (start < o->top && next_flagged(o, start, end < o->top ? end : o->top, FR_CACHED) < end)
-        go_blind(o, "the program freed frames that sit in a per-CPU cache (a double free no "
-                    "cache can see)");
+            flags_set(o, p, FR_TAINTED);
+    /* Frames a per-CPU cache holds went back to the back-end while still listed there:
+     * two owners from now on, by the program's doing (its raw free, or a drop through a
+     * handle its raw free left stale), a double free no cache can see. */
+    if (next_flagged(o, start, stop, FR_CACHED) < stop &&
+        (raw || next_flagged(o, start, stop, FR_TAINTED) < stop))
+        go_blind(o, "the program's misuse gave frames that sit in a per-CPU cache back to the "
+                    "back-end (a double free no cache can see)");
 }
 
 /* Concurrent runs: an accepted free of [start, end), by the program (raw_free) or by a
