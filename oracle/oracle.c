@@ -1280,11 +1280,19 @@ static void taint_held(ff_oracle *o, ff_pfn start, ff_pfn end)
     for (ff_pfn p = start; raw && p < stop; p++)
         if (o->refs[p] || (o->cpus && (ff_meta_refcount(o->meta, p) || dying(o, p))))
             flags_set(o, p, FR_TAINTED);
-    /* Frames a per-CPU cache holds went back to the back-end while still listed there:
-     * two owners from now on, by the program's doing (its raw free, or a drop through a
-     * handle its raw free left stale), a double free no cache can see. */
+}
+
+/* An accepted free named [start, named_end) and gave back [start, end). Frames a per-CPU
+ * cache holds that went back while still listed there have two owners from now on: by
+ * the program's doing when it freed them itself, or dropped a handle its raw free left
+ * stale (a double free no cache can see). The run is not judged further. */
+static void judge_cached_given_back(ff_oracle *o, ff_pfn start, ff_pfn end, ff_pfn named_end)
+{
+    if (start >= o->top) return;
+    ff_pfn stop = end < o->top ? end : o->top;
+    ff_pfn named = named_end > stop ? (named_end < o->top ? named_end : o->top) : stop;
     if (next_flagged(o, start, stop, FR_CACHED) < stop &&
-        (raw || next_flagged(o, start, stop, FR_TAINTED) < stop))
+        (o->cur->call == FF_CALL_RAW_FREE || next_flagged(o, start, named, FR_TAINTED) < named))
         go_blind(o, "the program's misuse gave frames that sit in a per-CPU cache back to the "
                     "back-end (a double free no cache can see)");
 }
@@ -1369,6 +1377,7 @@ static void judge_free(ff_oracle *o, const ff_event *ev)
             flags_set(o, p, FR_UNPOISONED);
         note_freed(o, start, by_address ? end : start + count);
         taint_held(o, start, end);
+        judge_cached_given_back(o, start, end, count > UINT64_MAX - start ? UINT64_MAX : start + count);
     } else if (kind != FF_FREE_KIND_INVALID && start < o->top) {
         /* A bad free by address names one frame; what else it took is unknown. */
         uint64_t n = by_address ? 1 : count;
@@ -1378,6 +1387,7 @@ static void judge_free(ff_oracle *o, const ff_event *ev)
              p = next_flagged(o, p + 1, end, FR_PHANTOM))
             flags_clear(o, p, FR_PHANTOM);
         taint_held(o, start, end); /* first: a frame still held went back by misuse */
+        judge_cached_given_back(o, start, end, count > UINT64_MAX - start ? UINT64_MAX : start + count);
         judge_freed_slots(o, start, end);
     }
     judge_counter(o, "a free");
