@@ -1342,9 +1342,15 @@ static void note_poisoned(ff_oracle *o, ff_pfn start, uint64_t count)
 static void judge_free(ff_oracle *o, const ff_event *ev)
 {
     note_poisoned(o, ev->start, ev->count);
-    if (o->cpus && ev->status == FF_OK)
-        taint_in_flight(o, ev->start, ev->count > UINT64_MAX - ev->start ? UINT64_MAX
-                                                                         : ev->start + ev->count);
+    if (o->cpus && ev->status == FF_OK) {
+        /* What went back: a free by address takes back the allocation that starts there,
+         * whatever count it names. */
+        ff_pfn end = ev->count > UINT64_MAX - ev->start ? UINT64_MAX : ev->start + ev->count;
+        if (o->policy.free_rule == FF_FREE_BY_ADDRESS && ev->start < o->top &&
+            is_taken(o, ev->start) && owner_of(o, ev->start).head == ev->start)
+            end = ev->start + o->granted[ev->start];
+        taint_in_flight(o, ev->start, end);
+    }
     if (o->cur->call == FF_CALL_GIVE_BACK) {
         judge_give_back(o, ev);
         return;
