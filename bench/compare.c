@@ -323,7 +323,8 @@ static int memory_probe(int argc, char **argv)
     char err[256];
     if (!ff_space_init_preset(&space, preset, err, sizeof err)) die("%s", err);
     ff_target target;
-    if (!ff_target_find(backend, &target)) die(PROBE_FLAG ": unknown back-end '%s'", backend);
+    if (!ff_target_find(backend, &target) || target.pcp)
+        die(PROBE_FLAG ": unknown back-end '%s'", backend);
     const ff_backend_def *def = target.def;
     ff_workload w;
     if (!ff_workload_build(&w, workload, space.usable_frames, seed))
@@ -431,6 +432,10 @@ int main(int argc, char **argv)
     ff_target targets[16];
     size_t n;
     if (!ff_target_parse_list(list, targets, 16, &n, err, sizeof err)) die("%s", err);
+    for (size_t t = 0; t < n; t++)
+        if (targets[t].pcp)
+            die("compare measures back-ends alone, not %s: per-CPU caches are framefuzz's "
+                "layer (name the back-end without pcp:)", targets[t].name);
     ff_workload w;
     if (!ff_workload_build(&w, workload, space.usable_frames, seed)) {
         char valid[256] = "";

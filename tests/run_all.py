@@ -1545,6 +1545,9 @@ def compare_tests():
     for name, args in (("unknown workload", ["compare", "--workloads", "nope"]),
                        ("unknown map", ["compare", "--maps", "nope"]),
                        ("unknown back-end", ["compare", "--backends", "nope"]),
+                       ("a back-end behind per-CPU caches", ["compare", "--backends", "pcp:buddy",
+                                                             "--workloads", "boot", "--maps",
+                                                             "tiny", "--runs", "1"]),
                        ("--targets and --maps", ["compare", "--targets", "--maps", "pc-1g"]),
                        ("--targets and --workloads", ["compare", "--targets", "--workloads",
                                                       "churn"])):
