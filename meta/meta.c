@@ -100,6 +100,18 @@ typedef struct pcp_cache {
     ff_pfn run[FF_PCP_RUN_MAX][FF_PCP_HIGH];
 } pcp_cache;
 
+/* The per-CPU caches and the lock-order graph, which only they make (one lock class
+ * else): allocated only for a layer with caches. */
+typedef struct pcp_state {
+    pcp_cache cache[FF_CPUS_MAX];
+    struct lock_edge {
+        bool seen;
+        char how[128];
+    } order[LOCK_CLASSES][LOCK_CLASSES]; /* [a][b]: b was taken while a was held */
+    bool order_reported;                 /* a cycle was reported in this run */
+    char order_reason[2 * sizeof(struct lock_edge) + 16]; /* ... and how */
+} pcp_state;
+
 /* Frames a check walk may cover beyond the map: arrays sized to a largest block. */
 #define CHECK_WALK_SLACK (UINT64_C(1) << 20)
 
@@ -145,13 +157,7 @@ struct ff_meta {
      * several lock classes; else the allocator lock is a flag (lock_acquire). */
     bool tracked;
     uint8_t held[FF_CPUS_MAX]; /* per CPU: bit per lock class it holds */
-    struct lock_edge {
-        bool seen;
-        char how[128];
-    } lock_order[LOCK_CLASSES][LOCK_CLASSES]; /* [a][b]: b was taken while a was held */
-    bool order_reported;                 /* a cycle was reported in this run */
-    char order_reason[2 * sizeof(struct lock_edge) + 16]; /* ... and how */
-    pcp_cache pcp[FF_CPUS_MAX];          /* with opts.pcp */
+    pcp_state *pcp;            /* with opts.pcp, else NULL */
     /* With CPUs: the back-end's state (the allocator lock guards it) and each cache's
      * (its lock), for the data-race check; one report per run. */
     guarded backend_guard, cache_guard[FF_CPUS_MAX];
@@ -335,17 +341,17 @@ static void note_order(ff_meta *m, unsigned cpu, unsigned cls, const char *call)
     uint8_t held = m->held[cpu] & (uint8_t)~(1u << cls);
     for (unsigned a = 0; held && a < LOCK_CLASSES; a++) {
         if (!(held & (1u << a))) continue;
-        struct lock_edge *e = &m->lock_order[a][cls];
+        struct lock_edge *e = &m->pcp->order[a][cls];
         if (!e->seen) {
             e->seen = true;
             snprintf(e->how, sizeof e->how, "cpu%u took %s while holding %s, in %s", cpu,
                      names[cls], names[a], call);
         }
-        if (!m->lock_order[cls][a].seen || m->order_reported) continue;
-        m->order_reported = true;
-        snprintf(m->order_reason, sizeof m->order_reason, "%s; earlier %s", e->how,
-                 m->lock_order[cls][a].how);
-        ff_event ev = {.kind = FF_EV_LOCK_ORDER, .reason = m->order_reason};
+        if (!m->pcp->order[cls][a].seen || m->pcp->order_reported) continue;
+        m->pcp->order_reported = true;
+        snprintf(m->pcp->order_reason, sizeof m->pcp->order_reason, "%s; earlier %s", e->how,
+                 m->pcp->order[cls][a].how);
+        ff_event ev = {.kind = FF_EV_LOCK_ORDER, .reason = m->pcp->order_reason};
         emit(m, &ev);
     }
 }
@@ -454,10 +460,10 @@ static void locks_reset(ff_meta *m)
     memset(m->cache_guard, 0, sizeof m->cache_guard);
     m->race_reported = false;
     if (!m->opts.pcp) return;           /* one lock class: no edge, no cache */
-    memset(m->lock_order, 0, sizeof m->lock_order);
-    m->order_reported = false;
+    memset(m->pcp->order, 0, sizeof m->pcp->order);
+    m->pcp->order_reported = false;
     for (unsigned c = 0; c < FF_CPUS_MAX; c++)
-        m->pcp[c] = (pcp_cache){.lock = {.holder = NO_HOLDER, .cls = LOCK_PCP}};
+        m->pcp->cache[c] = (pcp_cache){.lock = {.holder = NO_HOLDER, .cls = LOCK_PCP}};
 }
 
 ff_meta_call_site ff_meta_current_call;
@@ -650,7 +656,7 @@ static inline bool pcp_serves(const ff_meta *m, const ff_alloc_req *req)
  * the allocator lock (taken here unless zone_held). False when the system died. */
 static bool pcp_drain(ff_meta *m, unsigned cpu, unsigned i, unsigned runs, bool zone_held)
 {
-    pcp_cache *pc = &m->pcp[cpu];
+    pcp_cache *pc = &m->pcp->cache[cpu];
     if (runs > pc->n[i]) runs = pc->n[i];
     if (!runs) return true;
     /* INJECTED BUG pcp-drain-unlocked: the runs go back without the allocator lock. */
@@ -662,7 +668,7 @@ static bool pcp_drain(ff_meta *m, unsigned cpu, unsigned i, unsigned runs, bool 
         if (!call_free(m, pc->run[i][r], i + 1, &st)) return false;
         LAST(m)->backend = st;
         ff_event ev = {.kind = FF_EV_FREE, .status = st, .start = pc->run[i][r], .count = i + 1,
-                       .cache = true, .cpu = cpu};
+                       .cache = true, .cpu = (uint8_t)cpu};
         emit(m, &ev);
     }
     /* INJECTED BUG pcp-drain-leaves-entry: the last run given back stays listed. */
@@ -678,7 +684,7 @@ static bool pcp_holds_frames(const ff_meta *m)
     if (!m->opts.pcp) return false;
     uint32_t runs = 0;
     for (unsigned c = 0; c < FF_CPUS_MAX; c++)
-        for (unsigned i = 0; i < FF_PCP_RUN_MAX; i++) runs |= m->pcp[c].n[i];
+        for (unsigned i = 0; i < FF_PCP_RUN_MAX; i++) runs |= m->pcp->cache[c].n[i];
     return runs != 0;
 }
 
@@ -687,7 +693,7 @@ static bool pcp_holds_frames(const ff_meta *m)
 static bool pcp_drain_all(ff_meta *m, bool zone_held)
 {
     for (unsigned c = 0; c < FF_CPUS_MAX; c++) {
-        pcp_cache *pc = &m->pcp[c];
+        pcp_cache *pc = &m->pcp->cache[c];
         if (!(pc->n[0] | pc->n[1] | pc->n[2] | pc->n[3])) continue;
         if (!lock_take(m, &pc->lock, "a drain of every cache", 0, 0)) return false;
         for (unsigned i = 0; i < FF_PCP_RUN_MAX; i++)
@@ -701,7 +707,7 @@ static bool pcp_drain_all(ff_meta *m, bool zone_held)
  * lock; *status is the first answer when none came. */
 static bool pcp_refill(ff_meta *m, unsigned cpu, const ff_alloc_req *req, ff_status *status)
 {
-    pcp_cache *pc = &m->pcp[cpu];
+    pcp_cache *pc = &m->pcp->cache[cpu];
     unsigned i = (unsigned)req->count - 1;
     if (!lock_acquire(m, "a cache refill", 0, req->count)) return false;
     for (unsigned r = 0; r < FF_PCP_BATCH; r++) {
@@ -714,7 +720,7 @@ static bool pcp_refill(ff_meta *m, unsigned cpu, const ff_alloc_req *req, ff_sta
         if (!call_alloc(m, req, &start, &st)) return false;
         LAST(m)->backend = st;
         ff_event ev = {.kind = FF_EV_ALLOC, .req = req, .status = st, .start = start,
-                       .cache = true, .cpu = cpu};
+                       .cache = true, .cpu = (uint8_t)cpu};
         emit(m, &ev);
         if (st != FF_OK) {
             if (!r) *status = st;
@@ -732,7 +738,7 @@ static bool pcp_refill(ff_meta *m, unsigned cpu, const ff_alloc_req *req, ff_sta
 static bool pcp_alloc(ff_meta *m, const ff_alloc_req *req, ff_pfn *start, ff_status *status)
 {
     unsigned cpu = cpu_now(m), i = (unsigned)req->count - 1;
-    pcp_cache *pc = &m->pcp[cpu];
+    pcp_cache *pc = &m->pcp->cache[cpu];
     if (!lock_take(m, &pc->lock, "alloc", 0, req->count)) return false;
     point(m, FF_POINT_CACHE);
     if (m->cpus) guard_touch(m, &m->cache_guard[cpu], &pc->lock, "a cache's runs (in an alloc)");
@@ -740,7 +746,7 @@ static bool pcp_alloc(ff_meta *m, const ff_alloc_req *req, ff_pfn *start, ff_sta
     if (pc->n[i]) {
         *start = pc->run[i][--pc->n[i]]; /* the newest: its frames are the warmest */
         *status = FF_OK;
-        ff_event ev = {.kind = FF_EV_CACHE_TAKE, .start = *start, .count = req->count, .cpu = cpu};
+        ff_event ev = {.kind = FF_EV_CACHE_TAKE, .start = *start, .count = req->count, .cpu = (uint8_t)cpu};
         emit(m, &ev);
     }
     lock_drop(m, &pc->lock);
@@ -752,14 +758,14 @@ static bool pcp_alloc(ff_meta *m, const ff_alloc_req *req, ff_pfn *start, ff_sta
 static bool pcp_free(ff_meta *m, ff_pfn start, uint64_t count)
 {
     unsigned cpu = cpu_now(m), i = (unsigned)count - 1;
-    pcp_cache *pc = &m->pcp[cpu];
+    pcp_cache *pc = &m->pcp->cache[cpu];
     if (!lock_take(m, &pc->lock, "dealloc", start, count)) return false;
     point(m, FF_POINT_CACHE);
     if (m->cpus) guard_touch(m, &m->cache_guard[cpu], &pc->lock, "a cache's runs (in a free)");
     if (pc->n[i] == FF_PCP_HIGH && !pcp_drain(m, cpu, i, FF_PCP_BATCH, false)) return false;
     if (m->opts.poison) poison_freed(m, start, count);
     pc->run[i][pc->n[i]++] = start;
-    ff_event ev = {.kind = FF_EV_CACHE_PUT, .start = start, .count = count, .cpu = cpu};
+    ff_event ev = {.kind = FF_EV_CACHE_PUT, .start = start, .count = count, .cpu = (uint8_t)cpu};
     emit(m, &ev);
     lock_drop(m, &pc->lock);
     return true;
@@ -767,7 +773,8 @@ static bool pcp_free(ff_meta *m, ff_pfn start, uint64_t count)
 
 /* The layer gives released frames back: to the cache when one takes runs of that size,
  * else to the back-end. */
-static bool give_back(ff_meta *m, ff_pfn start, uint64_t count, ff_status *status)
+static inline __attribute__((always_inline)) bool give_back(ff_meta *m, ff_pfn start,
+                                                           uint64_t count, ff_status *status)
 {
     if (!m->opts.pcp || count - 1 >= FF_PCP_RUN_MAX) return backend_free(m, start, count, status);
     *status = FF_OK;
@@ -1495,6 +1502,11 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_def *def, const ff_met
     m->def = def;
     m->opts = *opts;
     m->nslots = space->top;
+    if (opts->pcp && !(m->pcp = calloc(1, sizeof *m->pcp))) {
+        snprintf(err, errlen, "host out of memory");
+        free(m);
+        return NULL;
+    }
     locks_reset(m);
     m->last = &m->lasts[0];
     m->env = (ff_env){.bug = opts->bug, .step_budget = opts->step_budget, .on_hang = &m->hang_jmp,
@@ -1516,6 +1528,7 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_def *def, const ff_met
         snprintf(err, errlen, "cannot reserve metadata for %llu frames",
                  (unsigned long long)m->nslots);
         free_slots(m);
+        free(m->pcp);
         free(m);
         return NULL;
     }
@@ -1525,6 +1538,7 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_def *def, const ff_met
     if (!m->backend) {
         free_slots(m);
         free(m->kept);
+        free(m->pcp);
         free(m);
         return NULL;
     }
@@ -1537,6 +1551,7 @@ void ff_meta_destroy(ff_meta *m)
     destroy_backend(m);
     free_slots(m);
     free(m->kept);
+    free(m->pcp);
     free(m);
 }
 
@@ -1599,7 +1614,7 @@ const char *ff_meta_lock_name(const ff_meta *m, const void *resource)
                                                    "cpu6's cache lock", "cpu7's cache lock"};
     if (resource == &m->zone.holder) return "the allocator lock";
     for (unsigned c = 0; c < FF_CPUS_MAX; c++)
-        if (resource == &m->pcp[c].lock.holder) return names[c];
+        if (m->pcp && resource == &m->pcp->cache[c].lock.holder) return names[c];
     return "a lock";
 }
 

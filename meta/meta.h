@@ -128,13 +128,13 @@ typedef struct ff_event {
     uint64_t count;          /* frames freed */
     bool lock_held;          /* FF_EV_PANIC */
     bool in_irq;             /* FF_EV_DEADLOCK: re-entered from an interrupt handler */
+    bool cache;              /* FF_EV_ALLOC: a refill of `cpu`'s cache, not a hand-out to
+                                the program; FF_EV_FREE: a drain of that cache */
+    uint8_t cpu;             /* with cache, and FF_EV_CACHE_*: whose cache */
     ff_backend_call call;    /* FF_EV_HANG, FF_EV_BACKEND_PANIC */
     const char *reason;      /* FF_EV_PANIC, FF_EV_DEADLOCK, FF_EV_HANG, _BACKEND_PANIC */
     const char *where;       /* FF_EV_HANG, FF_EV_BACKEND_PANIC: the back-end's function
                                 that spent the budget or panicked ("" when unknown) */
-    bool cache;              /* FF_EV_ALLOC: a refill of `cpu`'s cache, not a hand-out to
-                                the program; FF_EV_FREE: a drain of that cache */
-    unsigned cpu;            /* with cache, and FF_EV_CACHE_*: whose cache */
 } ff_event;
 
 typedef void (*ff_observer)(void *ctx, const ff_event *event);

@@ -227,6 +227,7 @@ struct ff_oracle {
     /* Per-CPU caches: the runs each CPU's cache holds, as their events said. */
     struct cached_run { ff_pfn start; uint64_t count, granted; } *cached[FF_CPUS_MAX];
     size_t ncached[FF_CPUS_MAX], cached_cap[FF_CPUS_MAX];
+    bool any_cached; /* some frame went into a cache in this run */
     bool leak_phase, dead;
     const char *blind; /* dead by the program's misuse, not the system's: why
                           (ff_oracle_blind), else NULL */
@@ -773,7 +774,8 @@ void ff_oracle_begin(ff_oracle *o, ff_meta *m, const char *name, const ff_oracle
     o->ndying = 0;
     o->leak_phase = o->dead = false;
     o->blind = NULL;
-    memset(o->ncached, 0, sizeof o->ncached);
+    if (o->any_cached) memset(o->ncached, 0, sizeof o->ncached);
+    o->any_cached = false;
     o->norphans = 0;
     o->nwrites = 0;
     o->nwatched = 0;
@@ -983,7 +985,8 @@ static void watch(ff_oracle *o, ff_pfn start, ff_pfn end)
 /* Poison of the frames of a hand-out, skipping frames the program itself misused. Only
  * frames someone wrote are looked at (the space knows which), so the search runs over
  * the range and skips a misused frame when it turns up. */
-static void judge_poison(ff_oracle *o, ff_pfn start, ff_pfn end)
+static inline __attribute__((always_inline)) void judge_poison(ff_oracle *o, ff_pfn start,
+                                                              ff_pfn end)
 {
     if (!ff_meta_poisoning(o->meta)) return;
     uint32_t skip = o->policy.inband_bytes;
@@ -1272,12 +1275,10 @@ static void go_blind(ff_oracle *o, const char *why)
  * their poison and slots prove nothing from now on. */
 static void taint_held(ff_oracle *o, ff_pfn start, ff_pfn end)
 {
-    if (start >= o->top) return;
-    ff_pfn stop = end < o->top ? end : o->top;
-    bool raw = o->cur->call == FF_CALL_RAW_FREE;
+    if (o->cur->call != FF_CALL_RAW_FREE) return;
     /* With CPUs, a drop in flight has given its references up, but the layer may still
      * hold them, or be on its way to give the frames back (dying): those count too. */
-    for (ff_pfn p = start; raw && p < stop; p++)
+    for (ff_pfn p = start; p < end && p < o->top; p++)
         if (o->refs[p] || (o->cpus && (ff_meta_refcount(o->meta, p) || dying(o, p))))
             flags_set(o, p, FR_TAINTED);
 }
@@ -1286,7 +1287,7 @@ static void taint_held(ff_oracle *o, ff_pfn start, ff_pfn end)
  * cache holds that went back while still listed there have two owners from now on: by
  * the program's doing when it freed them itself, or dropped a handle its raw free left
  * stale (a double free no cache can see). The run is not judged further. */
-static void judge_cached_given_back(ff_oracle *o, ff_pfn start, ff_pfn end, ff_pfn named_end)
+static void cached_given_back(ff_oracle *o, ff_pfn start, ff_pfn end, ff_pfn named_end)
 {
     if (start >= o->top) return;
     ff_pfn stop = end < o->top ? end : o->top;
@@ -1295,6 +1296,12 @@ static void judge_cached_given_back(ff_oracle *o, ff_pfn start, ff_pfn end, ff_p
         (o->cur->call == FF_CALL_RAW_FREE || next_flagged(o, start, named, FR_TAINTED) < named))
         go_blind(o, "the program's misuse gave frames that sit in a per-CPU cache back to the "
                     "back-end (a double free no cache can see)");
+}
+
+static inline __attribute__((always_inline)) void judge_cached_given_back(ff_oracle *o, ff_pfn start,
+                                                                         ff_pfn end, ff_pfn named_end)
+{
+    if (o->any_cached) cached_given_back(o, start, end, named_end);
 }
 
 /* Concurrent runs: an accepted free of [start, end), by the program (raw_free) or by a
@@ -1551,6 +1558,7 @@ static struct cached_run *cache_find(ff_oracle *o, unsigned cpu, ff_pfn start)
 /* The CPU whose cache holds frame p (a run's first frame or not), or FF_CPUS_MAX. */
 static unsigned cache_holding(const ff_oracle *o, ff_pfn p)
 {
+    if (!o->any_cached) return FF_CPUS_MAX;
     for (unsigned c = 0; c < FF_CPUS_MAX; c++)
         for (size_t i = 0; i < o->ncached[c]; i++)
             if (p - o->cached[c][i].start < o->cached[c][i].granted) return c;
@@ -1563,6 +1571,7 @@ static void cache_fill(ff_oracle *o, unsigned cpu, ff_pfn start, uint64_t count,
     if (o->ncached[cpu] == o->cached_cap[cpu])
         grow((void **)&o->cached[cpu], &o->cached_cap[cpu], sizeof *o->cached[cpu]);
     o->cached[cpu][o->ncached[cpu]++] = (struct cached_run){start, count, granted};
+    o->any_cached = true;
     ff_pfn end = granted > o->top - start ? o->top : start + granted;
     shadow_touch_range(o, start, end, W_FLAGS);
     for (ff_pfn p = start; p < end; p++) o->flags[p] |= FR_CACHED;
