@@ -601,8 +601,15 @@ class Campaign:
     def make_config(opts, build):
         target = opts.target
         known = registered_backends(build)
+        if target.startswith("pcp:") and target.removeprefix("pcp:") in known:
+            # A back-end behind per-CPU caches has no harness of its own: the
+            # differential one runs it alone.
+            if opts.backends:
+                raise CampaignError("--backends is for --target diff")
+            target, opts.backends = "diff", target
         if target != "diff" and target not in known:
-            raise CampaignError(f"unknown target '{target}' (valid: diff {' '.join(known)})")
+            raise CampaignError(f"unknown target '{target}' (valid: diff {' '.join(known)}, "
+                                f"each maybe as pcp:NAME)")
         backends = opts.backends or (",".join(known) if target == "diff" else target)
         for name in backends.split(","):
             if name.removeprefix("pcp:") not in known:

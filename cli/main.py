@@ -433,7 +433,8 @@ def main(argv):
                                     "every back-end, libFuzzer, all cores, 60 s)")
     p.add_argument("--target", default="diff", metavar="diff|NAME",
                    help="the harness: 'diff' runs every input on several back-ends "
-                        "(default), a back-end name runs one")
+                        "(default), a back-end name runs one (pcp:NAME: behind per-CPU "
+                        "caches)")
     p.add_argument("--backends", metavar="LIST",
                    help="for --target diff: the back-ends compared (comma list; default all)")
     p.add_argument("--engine", choices=["libfuzzer", "afl"], default="libfuzzer",

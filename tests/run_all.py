@@ -879,6 +879,9 @@ def campaign_tests():
                and not os.path.exists(os.path.join(bare, "camp")), detail)
 
     for name, args in (("unknown target", ["fuzz", "--target", "nope"]),
+                       ("unknown target behind caches", ["fuzz", "--target", "pcp:nope"]),
+                       ("a target behind caches and --backends",
+                        ["fuzz", "--target", "pcp:buddy", "--backends", "buddy"]),
                        ("a directory that is no campaign", ["status", "/nonexistent/campaign"]),
                        ("a directory that is no campaign", ["triage", "/nonexistent/campaign"]),
                        ("a directory that is no campaign", ["report", "/nonexistent/campaign"]),
