@@ -635,3 +635,62 @@ FF_TEST(exec_a_raw_free_racing_a_drop_is_the_programs_misuse)
     ff_exec_destroy(x);
     free(trace);
 }
+
+/* ---------------------------------------------------------------- per-CPU caches */
+
+typedef struct findings_seen {
+    ff_finding f[8];
+    size_t n;
+} findings_seen;
+
+static void collect_finding(void *ctx, const ff_finding *f)
+{
+    findings_seen *s = ctx;
+    if (s->n < 8) s->f[s->n++] = *f;
+}
+
+/* The oracle's own record of what each cache holds: a run the layer never drains is
+ * lost, and the leak check says in whose cache. */
+FF_TEST(oracle_frames_stranded_in_a_cache_are_a_leak_until_drained)
+{
+    for (int drain = 0; drain < 2; drain++) {
+        ff_space space;
+        CHECK(ff_space_init_preset(&space, "tiny", (char[128]){0}, 128));
+        ff_oracle *o = ff_oracle_create(&space);
+        CHECK(o != NULL);
+        ff_meta_opts mo = {.semantics = FF_SEM_HARDENED, .observer = ff_oracle_observe,
+                           .observer_ctx = o, .pcp = true};
+        char err[160];
+        ff_meta *m = ff_meta_create(&space, ff_backend_find("buddy"), &mo, err, sizeof err);
+        CHECK(m != NULL);
+        ff_oracle_baseline b;
+        CHECK(ff_oracle_baseline_init(&b, m, &space));
+        ff_oracle_begin(o, m, "pcp:buddy", &b);
+        findings_seen seen = {.n = 0};
+        ff_oracle_on_finding(o, collect_finding, &seen);
+
+        ff_alloc_req one = {.count = 1, .zone = FF_ZONE_NORMAL};
+        ff_handle h;
+        ff_oracle_op_begin(o, 0, FF_CALL_ALLOC);
+        CHECK_EQ(ff_meta_alloc(m, &one, 1, &h), FF_META_OK);
+        ff_oracle_op_end(o, &(ff_layer_result){FF_CALL_ALLOC, FF_META_OK, h.start, h.count, 0});
+        ff_oracle_op_begin(o, 1, FF_CALL_DROP);
+        ff_oracle_drop_begin(o, h.start, h.count);
+        CHECK_EQ(ff_meta_drop(m, h), FF_META_OK);
+        ff_oracle_op_end(o, &(ff_layer_result){FF_CALL_DROP, FF_META_OK, h.start, h.count, 0});
+        CHECK_EQ(seen.n, 0);
+        if (drain) CHECK(ff_meta_drain_caches(m));
+        ff_oracle_leak_begin(o);
+        if (drain) {
+            CHECK_EQ(seen.n, 0);
+        } else {
+            CHECK_EQ(seen.n, 1);
+            CHECK_EQ(seen.f[0].cls, FF_CLASS_LEAK);
+            CHECK(strstr(seen.f[0].detail, "stranded in cpu0's cache") != NULL);
+        }
+        ff_oracle_baseline_free(&b);
+        ff_meta_destroy(m);
+        ff_oracle_destroy(o);
+        ff_space_destroy(&space);
+    }
+}
