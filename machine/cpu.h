@@ -80,6 +80,17 @@ typedef void ff_switch_observer(void *ctx, const ff_switch *s);
 typedef struct ff_cpus ff_cpus;
 typedef void ff_task(void *arg);
 
+/* The first member of every ff_cpus: what the inline functions below read. A point is
+ * passed on every refcount atomic, and in nearly all of them there is nothing to do
+ * (no switch due, no interrupt to take): a call per point cost more than the layer's
+ * work per frame. cpu.c keeps these up to date; nothing else writes them. */
+typedef struct ff_cpus_view {
+    uint64_t points;      /* points passed, all CPUs together */
+    uint64_t quiet_until; /* points numbered below it have nothing to do (outside a run,
+                             or halted: none has) */
+    unsigned context;     /* ff_cpus_context */
+} ff_cpus_view;
+
 /* CPUs with stacks of stack_bytes each (0: a default that holds a back-end call under
  * the sanitizers); NULL when host memory runs out. Made once, run many times. */
 ff_cpus *ff_cpus_create(size_t stack_bytes);
@@ -92,8 +103,17 @@ ff_cpus_outcome ff_cpus_run(ff_cpus *c, unsigned n, ff_task *task, void *const a
                             const ff_schedule *schedule);
 
 /* A preemption point of the running CPU: returns when the schedule lets it go on;
- * true when other code ran meanwhile (another CPU, or an interrupt handler here). */
-bool ff_cpus_point(ff_cpus *c, ff_point why);
+ * true when other code ran meanwhile (another CPU, or an interrupt handler here).
+ * Inline when there is nothing to do; ff_cpus_point_slow (cpu.c) does the rest. */
+bool ff_cpus_point_slow(ff_cpus *c, ff_point why);
+static inline bool ff_cpus_point(ff_cpus *c, ff_point why)
+{
+    if (!c) return false;
+    ff_cpus_view *v = (ff_cpus_view *)c;
+    if (v->points >= v->quiet_until) return ff_cpus_point_slow(c, why);
+    v->points++;
+    return false;
+}
 /* The running CPU waits for `resource` (any address naming it): returns once another
  * CPU woke it and the schedule runs it again. */
 void ff_cpus_block(ff_cpus *c, const void *resource);
@@ -120,13 +140,16 @@ void ff_cpus_on_interrupt(ff_cpus *c, ff_irq_hook *fn, void *ctx);
 void ff_cpus_interrupt(ff_cpus *c);
 void ff_cpus_irq_disable(ff_cpus *c);
 void ff_cpus_irq_enable(ff_cpus *c);
-bool ff_cpus_in_irq(const ff_cpus *c);
 /* Who runs now, as a context: the running CPU, plus FF_CPUS_MAX in its interrupt
  * handler (0 outside ff_cpus_run). Per-operation state is kept per context. */
-unsigned ff_cpus_context(const ff_cpus *c);
+static inline unsigned ff_cpus_context(const ff_cpus *c)
+{
+    return c ? ((const ff_cpus_view *)c)->context : 0;
+}
+static inline bool ff_cpus_in_irq(const ff_cpus *c) { return ff_cpus_context(c) >= FF_CPUS_MAX; }
 
 /* The CPU running now (within a task), 0 outside ff_cpus_run. */
-unsigned ff_cpus_current(const ff_cpus *c);
+static inline unsigned ff_cpus_current(const ff_cpus *c) { return ff_cpus_context(c) % FF_CPUS_MAX; }
 /* After a run: what `cpu` waits for, or NULL if it does not. */
 const void *ff_cpus_waiting_for(const ff_cpus *c, unsigned cpu);
 /* After a run: its switches, in order (the first FF_SWITCHES_MAX; *n counts those
