@@ -119,6 +119,7 @@ typedef struct cpu {
     int priority; /* PCT: the highest runnable runs */
     unsigned irq_off; /* interrupts disabled, nested this deep */
     bool in_irq;      /* running an interrupt handler */
+    bool irq_raised;  /* the hook has something for it (ff_cpus_irq_raise) */
 } cpu;
 
 struct ff_cpus {
@@ -161,7 +162,7 @@ static void settle(ff_cpus *c)
     const cpu *p = &c->cpu[c->current];
     if (!c->running || c->halted)
         c->v.quiet_until = UINT64_MAX;
-    else if (c->irq_hook && !p->irq_off && !p->in_irq)
+    else if (c->irq_hook && p->irq_raised && !p->irq_off && !p->in_irq)
         c->v.quiet_until = 0;
     else
         c->v.quiet_until = c->switch_armed ? c->switch_at : UINT64_MAX;
@@ -312,6 +313,7 @@ ff_cpus_outcome ff_cpus_run(ff_cpus *c, unsigned n, ff_task *task, void *const a
         c->cpu[i].arg = args[i];
         c->cpu[i].irq_off = 0;
         c->cpu[i].in_irq = false;
+        c->cpu[i].irq_raised = false;
         cpu_prepare(c, i);
     }
     c->current = 0;
@@ -343,7 +345,7 @@ ff_cpus_outcome ff_cpus_run(ff_cpus *c, unsigned n, ff_task *task, void *const a
 static bool interrupt(ff_cpus *c)
 {
     cpu *p = &c->cpu[c->current];
-    if (!c->irq_hook || p->irq_off || p->in_irq || c->halted) return false;
+    if (!c->irq_hook || !p->irq_raised || p->irq_off || p->in_irq || c->halted) return false;
     p->in_irq = true;
     settle(c);
     c->irq_hook(c->irq_ctx, c->current);
@@ -388,6 +390,13 @@ void ff_cpus_on_interrupt(ff_cpus *c, ff_irq_hook *fn, void *ctx)
 void ff_cpus_interrupt(ff_cpus *c)
 {
     if (c && c->running) interrupt(c);
+}
+
+void ff_cpus_irq_raise(ff_cpus *c, unsigned i, bool raised)
+{
+    if (!c->running || i >= c->n) return;
+    c->cpu[i].irq_raised = raised;
+    settle(c);
 }
 
 void ff_cpus_irq_disable(ff_cpus *c)

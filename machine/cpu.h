@@ -128,14 +128,17 @@ void ff_cpus_halt(ff_cpus *c);
 void ff_cpus_observe(ff_cpus *c, ff_switch_observer *fn, void *ctx);
 
 /* Interrupts. A CPU's are enabled unless disabled (nested: each disable needs its
- * enable). At every point where the running CPU has them enabled and is not in an
- * interrupt handler already, the hook runs there, on that CPU's stack, as its
- * interrupt handler (ff_cpus_in_irq meanwhile): it may run an operation in interrupt
- * context, which passes points of its own (other CPUs may run; no interrupt nests).
- * When the system halts in a handler (ff_cpus_halt), what it interrupted never
- * resumes: the run ends there. */
+ * enable). At every point where the running CPU has them enabled, is not in an
+ * interrupt handler already and has an interrupt raised, the hook runs there, on that
+ * CPU's stack, as its interrupt handler (ff_cpus_in_irq meanwhile): it may run an
+ * operation in interrupt context, which passes points of its own (other CPUs may run;
+ * no interrupt nests). When the system halts in a handler (ff_cpus_halt), what it
+ * interrupted never resumes: the run ends there. */
 typedef void ff_irq_hook(void *ctx, unsigned cpu);
 void ff_cpus_on_interrupt(ff_cpus *c, ff_irq_hook *fn, void *ctx);
+/* Whether CPU i has an interrupt raised, for the hook to be asked at its points (none
+ * at the start of a run): points where none can come cost no call. */
+void ff_cpus_irq_raise(ff_cpus *c, unsigned i, bool raised);
 /* The running CPU takes an interrupt now if it may (a task at its end: the CPU idles). */
 void ff_cpus_interrupt(ff_cpus *c);
 void ff_cpus_irq_disable(ff_cpus *c);
