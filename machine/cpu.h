@@ -114,6 +114,13 @@ static inline bool ff_cpus_point(ff_cpus *c, ff_point why)
     v->points++;
     return false;
 }
+/* Points from now on that will have nothing to do, as things stand (an interrupt
+ * enabled or raised changes it): passed in a row, no other code runs in between. */
+static inline uint64_t ff_cpus_quiet(const ff_cpus *c)
+{
+    const ff_cpus_view *v = (const ff_cpus_view *)c;
+    return v->quiet_until > v->points ? v->quiet_until - v->points : 0;
+}
 /* The running CPU waits for `resource` (any address naming it): returns once another
  * CPU woke it and the schedule runs it again. */
 void ff_cpus_block(ff_cpus *c, const void *resource);

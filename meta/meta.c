@@ -612,24 +612,49 @@ static bool concurrent_decrement_ok(ff_meta *m, ff_pfn p)
     return false;
 }
 
+/* Members of an allocation whose counts reached 0, their slots not released yet. */
+typedef struct pending_members {
+    ff_pfn head, first;
+    uint64_t n;
+} pending_members;
+
+static bool release_pending(ff_meta *m, pending_members *pm, release_batch *b)
+{
+    uint64_t n = pm->n;
+    pm->n = 0;
+    return !n || release_members(m, pm->head, pm->first, n, b);
+}
+
 /* Concurrent runs: drop_each_frame an atomic at a time: each frame's fetch-sub is a
- * point, and each frame whose count reaches 0 goes back then (an allocation's members
- * one by one). */
+ * point, and each frame whose count reaches 0 goes back then. Members of one
+ * allocation that reach 0 in a row are released together, but never across a point
+ * where other code may run, nor past an event other than their own: nothing can see
+ * their slots in between (a release per frame was a third of what a drop cost). */
 static ff_meta_status drop_each_frame_concurrent(ff_meta *m, ff_pfn start, uint64_t count)
 {
     release_batch b = {0};
+    pending_members pm = {0};
     bool exact = m->def->policy.free_rule != FF_FREE_PIECEWISE;
     log_slots(m, start, start + count, SF_REFCOUNT);
     for (ff_pfn p = start; p < start + count; p++) {
+        /* A quiet point changes no count: a frame with none fails the drop after it. */
+        if ((!ff_cpus_quiet(m->cpus) || !m->refcount[p]) && !release_pending(m, &pm, &b))
+            return m->death;
         if (!concurrent_decrement_ok(m, p)) return m->death ? m->death : FF_META_UNUSED;
         if (--m->refcount[p] != 0) continue;
         ref_event(m, FF_EV_REF_ZERO, p);
-        bool alive = !exact || !(m->flags[p] & F_MEMBER)
-                         ? release_frame(m, p, &b)
-                         : release_members(m, (m->flags[p] & F_HEAD) ? p : p - m->link[p], p, 1, &b);
-        if (!alive) return m->death;
+        if (!exact || !(m->flags[p] & F_MEMBER)) {
+            if (!release_pending(m, &pm, &b) || !release_frame(m, p, &b)) return m->death;
+            continue;
+        }
+        ff_pfn head = (m->flags[p] & F_HEAD) ? p : p - m->link[p];
+        if ((head != pm.head || p != pm.first + pm.n) && !release_pending(m, &pm, &b))
+            return m->death;
+        if (!pm.n) pm = (pending_members){head, p, 0};
+        /* The allocation's last member goes back at once, whole. */
+        if (++pm.n == m->link[head] && !release_pending(m, &pm, &b)) return m->death;
     }
-    if (!batch_flush(m, &b)) return m->death;
+    if (!release_pending(m, &pm, &b) || !batch_flush(m, &b)) return m->death;
     return b.rejected ? FF_META_FREE_REJECTED : FF_META_OK;
 }
 
