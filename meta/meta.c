@@ -985,6 +985,18 @@ FF_NO_COVERAGE static void add_refs(ff_meta *m, ff_pfn start, uint64_t count, ui
     for (uint64_t i = 0; i < count; i++) m->refcount[start + i] += refs;
 }
 
+/* Concurrent runs: adds refs to frame p's count, found in use when checked (slots
+ * logged). A count at 0 now was given up meanwhile (by another CPU, or by a release
+ * that left the slot live): the frame is revived. */
+static void add_checked_refs(ff_meta *m, ff_pfn p, uint32_t refs)
+{
+    if (m->refcount[p] == 0) {
+        m->state[p] = ST_IN_USE;
+        ref_event(m, FF_EV_REF_REVIVE, p);
+    }
+    m->refcount[p] += refs;
+}
+
 /* Concurrent runs: each frame's references are an atomic of their own, interleaved
  * with the other CPUs. asterinas-2024 checks the count, then adds to it (another CPU
  * may drop the last reference in between); hardened adds only to a count it finds in
@@ -993,8 +1005,25 @@ FF_NO_COVERAGE static void add_refs(ff_meta *m, ff_pfn start, uint64_t count, ui
 static ff_meta_status add_refs_concurrent(ff_meta *m, ff_pfn start, uint64_t count, uint32_t refs)
 {
     bool faithful = m->opts.semantics == FF_SEM_ASTERINAS_2024;
+    /* Frames whose points are all quiet take their references together, as one CPU
+     * would: no other code runs in between, so no count there reaches 0 meanwhile. Not
+     * with layer-check-then-act on, whose canary counts each frame's split. */
+    unsigned frame_points = faithful ? 2 : 1;
+    bool together = faithful || m->opts.bug != FF_BUG_LAYER_CHECK_THEN_ACT;
     for (uint64_t i = 0; i < count; i++) {
         ff_pfn p = start + i;
+        uint64_t quiet = together ? ff_cpus_quiet(m->cpus) / frame_points : 0;
+        uint64_t n = quiet < count - i ? quiet : count - i;
+        if (n > 1) {
+            if (all_in_use(m, p, n, refs)) {
+                for (uint64_t k = 0; k < n * frame_points; k++) point(m, FF_POINT_ATOMIC);
+                log_slots(m, p, p + n, SF_REFCOUNT | SF_STATE);
+                for (ff_pfn q = p; q < p + n; q++) add_checked_refs(m, q, refs);
+                i += n - 1;
+                continue;
+            }
+            together = false; /* one of them refuses: frame by frame up to it */
+        }
         point(m, FF_POINT_ATOMIC);
         ff_meta_status st = require_in_use(m, p, 1, "from_in_use", refs);
         if (st != FF_META_OK) {
@@ -1013,11 +1042,7 @@ static ff_meta_status add_refs_concurrent(ff_meta *m, ff_pfn start, uint64_t cou
          * too. */
         if (faithful || FF_BUG(m->opts.bug, LAYER_CHECK_THEN_ACT, true)) point(m, FF_POINT_ATOMIC);
         log_slot(m, p, SF_REFCOUNT | SF_STATE);
-        if (m->refcount[p] == 0) { /* a frame another CPU gave up meanwhile: revived */
-            m->state[p] = ST_IN_USE;
-            ref_event(m, FF_EV_REF_REVIVE, p);
-        }
-        m->refcount[p] += refs;
+        add_checked_refs(m, p, refs);
     }
     return FF_META_OK;
 }
