@@ -360,6 +360,13 @@ static bool interrupt(ff_cpus *c)
     context_leave(&c->main_ctx);
 }
 
+/* The external definitions of cpu.h's inline functions. */
+extern inline bool ff_cpus_point(ff_cpus *c, ff_point why);
+extern inline uint64_t ff_cpus_quiet(const ff_cpus *c);
+extern inline unsigned ff_cpus_context(const ff_cpus *c);
+extern inline bool ff_cpus_in_irq(const ff_cpus *c);
+extern inline unsigned ff_cpus_current(const ff_cpus *c);
+
 /* ff_cpus_point when the point may have something to do. */
 bool ff_cpus_point_slow(ff_cpus *c, ff_point why)
 {

@@ -83,7 +83,17 @@ typedef void ff_task(void *arg);
 /* The first member of every ff_cpus: what the inline functions below read. A point is
  * passed on every refcount atomic, and in nearly all of them there is nothing to do
  * (no switch due, no interrupt to take): a call per point cost more than the layer's
- * work per frame. cpu.c keeps these up to date; nothing else writes them. */
+ * work per frame. cpu.c keeps these up to date; nothing else writes them.
+ *
+ * Code the fuzzers' coverage follows (the layer, the back-ends) calls them out of line
+ * (cpu.c holds the external definitions): inlined there, their branches would be
+ * counted as that code's own, and the corpus would grow with inputs that differ only
+ * in where the schedule falls. */
+#if defined(__has_feature)
+#if __has_feature(coverage_sanitizer)
+#define FF_CPUS_OUT_OF_LINE
+#endif
+#endif
 typedef struct ff_cpus_view {
     uint64_t points;      /* points passed, all CPUs together */
     uint64_t quiet_until; /* points numbered below it have nothing to do (outside a run,
@@ -106,7 +116,13 @@ ff_cpus_outcome ff_cpus_run(ff_cpus *c, unsigned n, ff_task *task, void *const a
  * true when other code ran meanwhile (another CPU, or an interrupt handler here).
  * Inline when there is nothing to do; ff_cpus_point_slow (cpu.c) does the rest. */
 bool ff_cpus_point_slow(ff_cpus *c, ff_point why);
-static inline bool ff_cpus_point(ff_cpus *c, ff_point why)
+/* Points from now on that will have nothing to do, as things stand (an interrupt
+ * enabled or raised changes it): passed in a row, no other code runs in between. */
+#ifdef FF_CPUS_OUT_OF_LINE
+bool ff_cpus_point(ff_cpus *c, ff_point why);
+uint64_t ff_cpus_quiet(const ff_cpus *c);
+#else
+inline bool ff_cpus_point(ff_cpus *c, ff_point why)
 {
     if (!c) return false;
     ff_cpus_view *v = (ff_cpus_view *)c;
@@ -114,13 +130,12 @@ static inline bool ff_cpus_point(ff_cpus *c, ff_point why)
     v->points++;
     return false;
 }
-/* Points from now on that will have nothing to do, as things stand (an interrupt
- * enabled or raised changes it): passed in a row, no other code runs in between. */
-static inline uint64_t ff_cpus_quiet(const ff_cpus *c)
+inline uint64_t ff_cpus_quiet(const ff_cpus *c)
 {
     const ff_cpus_view *v = (const ff_cpus_view *)c;
     return v->quiet_until > v->points ? v->quiet_until - v->points : 0;
 }
+#endif
 /* The running CPU waits for `resource` (any address naming it): returns once another
  * CPU woke it and the schedule runs it again. */
 void ff_cpus_block(ff_cpus *c, const void *resource);
@@ -151,15 +166,20 @@ void ff_cpus_interrupt(ff_cpus *c);
 void ff_cpus_irq_disable(ff_cpus *c);
 void ff_cpus_irq_enable(ff_cpus *c);
 /* Who runs now, as a context: the running CPU, plus FF_CPUS_MAX in its interrupt
- * handler (0 outside ff_cpus_run). Per-operation state is kept per context. */
-static inline unsigned ff_cpus_context(const ff_cpus *c)
+ * handler (0 outside ff_cpus_run). Per-operation state is kept per context.
+ * ff_cpus_current: the CPU running now (within a task), 0 outside ff_cpus_run. */
+#ifdef FF_CPUS_OUT_OF_LINE
+unsigned ff_cpus_context(const ff_cpus *c);
+bool ff_cpus_in_irq(const ff_cpus *c);
+unsigned ff_cpus_current(const ff_cpus *c);
+#else
+inline unsigned ff_cpus_context(const ff_cpus *c)
 {
     return c ? ((const ff_cpus_view *)c)->context : 0;
 }
-static inline bool ff_cpus_in_irq(const ff_cpus *c) { return ff_cpus_context(c) >= FF_CPUS_MAX; }
-
-/* The CPU running now (within a task), 0 outside ff_cpus_run. */
-static inline unsigned ff_cpus_current(const ff_cpus *c) { return ff_cpus_context(c) % FF_CPUS_MAX; }
+inline bool ff_cpus_in_irq(const ff_cpus *c) { return ff_cpus_context(c) >= FF_CPUS_MAX; }
+inline unsigned ff_cpus_current(const ff_cpus *c) { return ff_cpus_context(c) % FF_CPUS_MAX; }
+#endif
 /* After a run: what `cpu` waits for, or NULL if it does not. */
 const void *ff_cpus_waiting_for(const ff_cpus *c, unsigned cpu);
 /* After a run: its switches, in order (the first FF_SWITCHES_MAX; *n counts those
