@@ -362,7 +362,6 @@ static bool interrupt(ff_cpus *c)
 
 /* The external definitions of cpu.h's inline functions. */
 extern inline bool ff_cpus_point(ff_cpus *c, ff_point why);
-extern inline uint64_t ff_cpus_quiet(const ff_cpus *c);
 extern inline unsigned ff_cpus_context(const ff_cpus *c);
 extern inline bool ff_cpus_in_irq(const ff_cpus *c);
 extern inline unsigned ff_cpus_current(const ff_cpus *c);

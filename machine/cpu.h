@@ -116,11 +116,8 @@ ff_cpus_outcome ff_cpus_run(ff_cpus *c, unsigned n, ff_task *task, void *const a
  * true when other code ran meanwhile (another CPU, or an interrupt handler here).
  * Inline when there is nothing to do; ff_cpus_point_slow (cpu.c) does the rest. */
 bool ff_cpus_point_slow(ff_cpus *c, ff_point why);
-/* Points from now on that will have nothing to do, as things stand (an interrupt
- * enabled or raised changes it): passed in a row, no other code runs in between. */
 #ifdef FF_CPUS_OUT_OF_LINE
 bool ff_cpus_point(ff_cpus *c, ff_point why);
-uint64_t ff_cpus_quiet(const ff_cpus *c);
 #else
 inline bool ff_cpus_point(ff_cpus *c, ff_point why)
 {
@@ -129,11 +126,6 @@ inline bool ff_cpus_point(ff_cpus *c, ff_point why)
     if (v->points >= v->quiet_until) return ff_cpus_point_slow(c, why);
     v->points++;
     return false;
-}
-inline uint64_t ff_cpus_quiet(const ff_cpus *c)
-{
-    const ff_cpus_view *v = (const ff_cpus_view *)c;
-    return v->quiet_until > v->points ? v->quiet_until - v->points : 0;
 }
 #endif
 /* The running CPU waits for `resource` (any address naming it): returns once another

@@ -612,49 +612,24 @@ static bool concurrent_decrement_ok(ff_meta *m, ff_pfn p)
     return false;
 }
 
-/* Members of an allocation whose counts reached 0, their slots not released yet. */
-typedef struct pending_members {
-    ff_pfn head, first;
-    uint64_t n;
-} pending_members;
-
-static bool release_pending(ff_meta *m, pending_members *pm, release_batch *b)
-{
-    uint64_t n = pm->n;
-    pm->n = 0;
-    return !n || release_members(m, pm->head, pm->first, n, b);
-}
-
 /* Concurrent runs: drop_each_frame an atomic at a time: each frame's fetch-sub is a
- * point, and each frame whose count reaches 0 goes back then. Members of one
- * allocation that reach 0 in a row are released together, but never across a point
- * where other code may run, nor past an event other than their own: nothing can see
- * their slots in between (a release per frame was a third of what a drop cost). */
+ * point, and each frame whose count reaches 0 goes back then (an allocation's members
+ * one by one). */
 static ff_meta_status drop_each_frame_concurrent(ff_meta *m, ff_pfn start, uint64_t count)
 {
     release_batch b = {0};
-    pending_members pm = {0};
     bool exact = m->def->policy.free_rule != FF_FREE_PIECEWISE;
     log_slots(m, start, start + count, SF_REFCOUNT);
     for (ff_pfn p = start; p < start + count; p++) {
-        /* A quiet point changes no count: a frame with none fails the drop after it. */
-        if ((!ff_cpus_quiet(m->cpus) || !m->refcount[p]) && !release_pending(m, &pm, &b))
-            return m->death;
         if (!concurrent_decrement_ok(m, p)) return m->death ? m->death : FF_META_UNUSED;
         if (--m->refcount[p] != 0) continue;
         ref_event(m, FF_EV_REF_ZERO, p);
-        if (!exact || !(m->flags[p] & F_MEMBER)) {
-            if (!release_pending(m, &pm, &b) || !release_frame(m, p, &b)) return m->death;
-            continue;
-        }
-        ff_pfn head = (m->flags[p] & F_HEAD) ? p : p - m->link[p];
-        if ((head != pm.head || p != pm.first + pm.n) && !release_pending(m, &pm, &b))
-            return m->death;
-        if (!pm.n) pm = (pending_members){head, p, 0};
-        /* The allocation's last member goes back at once, whole. */
-        if (++pm.n == m->link[head] && !release_pending(m, &pm, &b)) return m->death;
+        bool alive = !exact || !(m->flags[p] & F_MEMBER)
+                         ? release_frame(m, p, &b)
+                         : release_members(m, (m->flags[p] & F_HEAD) ? p : p - m->link[p], p, 1, &b);
+        if (!alive) return m->death;
     }
-    if (!release_pending(m, &pm, &b) || !batch_flush(m, &b)) return m->death;
+    if (!batch_flush(m, &b)) return m->death;
     return b.rejected ? FF_META_FREE_REJECTED : FF_META_OK;
 }
 
@@ -985,18 +960,6 @@ FF_NO_COVERAGE static void add_refs(ff_meta *m, ff_pfn start, uint64_t count, ui
     for (uint64_t i = 0; i < count; i++) m->refcount[start + i] += refs;
 }
 
-/* Concurrent runs: adds refs to frame p's count, found in use when checked (slots
- * logged). A count at 0 now was given up meanwhile (by another CPU, or by a release
- * that left the slot live): the frame is revived. */
-static void add_checked_refs(ff_meta *m, ff_pfn p, uint32_t refs)
-{
-    if (m->refcount[p] == 0) {
-        m->state[p] = ST_IN_USE;
-        ref_event(m, FF_EV_REF_REVIVE, p);
-    }
-    m->refcount[p] += refs;
-}
-
 /* Concurrent runs: each frame's references are an atomic of their own, interleaved
  * with the other CPUs. asterinas-2024 checks the count, then adds to it (another CPU
  * may drop the last reference in between); hardened adds only to a count it finds in
@@ -1005,25 +968,8 @@ static void add_checked_refs(ff_meta *m, ff_pfn p, uint32_t refs)
 static ff_meta_status add_refs_concurrent(ff_meta *m, ff_pfn start, uint64_t count, uint32_t refs)
 {
     bool faithful = m->opts.semantics == FF_SEM_ASTERINAS_2024;
-    /* Frames whose points are all quiet take their references together, as one CPU
-     * would: no other code runs in between, so no count there reaches 0 meanwhile. Not
-     * with layer-check-then-act on, whose canary counts each frame's split. */
-    unsigned frame_points = faithful ? 2 : 1;
-    bool together = faithful || m->opts.bug != FF_BUG_LAYER_CHECK_THEN_ACT;
     for (uint64_t i = 0; i < count; i++) {
         ff_pfn p = start + i;
-        uint64_t quiet = together ? ff_cpus_quiet(m->cpus) / frame_points : 0;
-        uint64_t n = quiet < count - i ? quiet : count - i;
-        if (n > 1) {
-            if (all_in_use(m, p, n, refs)) {
-                for (uint64_t k = 0; k < n * frame_points; k++) point(m, FF_POINT_ATOMIC);
-                log_slots(m, p, p + n, SF_REFCOUNT | SF_STATE);
-                for (ff_pfn q = p; q < p + n; q++) add_checked_refs(m, q, refs);
-                i += n - 1;
-                continue;
-            }
-            together = false; /* one of them refuses: frame by frame up to it */
-        }
         point(m, FF_POINT_ATOMIC);
         ff_meta_status st = require_in_use(m, p, 1, "from_in_use", refs);
         if (st != FF_META_OK) {
@@ -1042,7 +988,11 @@ static ff_meta_status add_refs_concurrent(ff_meta *m, ff_pfn start, uint64_t cou
          * too. */
         if (faithful || FF_BUG(m->opts.bug, LAYER_CHECK_THEN_ACT, true)) point(m, FF_POINT_ATOMIC);
         log_slot(m, p, SF_REFCOUNT | SF_STATE);
-        add_checked_refs(m, p, refs);
+        if (m->refcount[p] == 0) { /* a frame another CPU gave up meanwhile: revived */
+            m->state[p] = ST_IN_USE;
+            ref_event(m, FF_EV_REF_REVIVE, p);
+        }
+        m->refcount[p] += refs;
     }
     return FF_META_OK;
 }
