@@ -81,6 +81,7 @@ static _Noreturn void context_leave(context *load)
     abort(); /* nothing switches back to an abandoned context */
 }
 
+#define FF_CPUS_IMPLEMENTATION /* cpu.h's inline functions defined here too */
 #include "cpu.h"
 
 #if defined(__SANITIZE_ADDRESS__)
