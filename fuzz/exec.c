@@ -951,12 +951,22 @@ static size_t next_irq(const ff_program *p, unsigned cpu, size_t i)
     return i;
 }
 
-/* The interrupt hook: CPU cpu may take an interrupt here. */
+/* The operations before index i are raised on CPU r's: the CPUs ask the hook at its
+ * points only while one of them is still to come. */
+static void raise_before(run *r, size_t i)
+{
+    struct irq_queue *q = &r->x->irq[r->cpu];
+    bool was = q->next < q->raised;
+    q->raised = i;
+    if (!was && q->next < i) ff_cpus_irq_raise(r->x->cpus, r->cpu, true);
+}
+
+/* The interrupt hook: CPU cpu, with an interrupt raised, may take it here. */
 static void on_interrupt(void *ctx, unsigned cpu)
 {
     run *r = &((run *)ctx)[cpu];
     struct irq_queue *q = &r->x->irq[cpu];
-    if (q->next >= q->raised || stop(r)) return;
+    if (stop(r)) return;
     if (q->wait) {
         q->wait--;
         return;
@@ -964,6 +974,7 @@ static void on_interrupt(void *ctx, unsigned cpu)
     size_t i = q->next;
     q->next = next_irq(r->p, cpu, i + 1);
     if (q->next < r->p->nops) q->wait = r->p->ops[q->next].irq_after;
+    if (q->next >= q->raised) ff_cpus_irq_raise(r->x->cpus, cpu, false);
     TRACE(r->x, "  ^^ cpu%u takes an interrupt\n", cpu);
     run_one(r, i);
     r->x->irq_op[cpu] = SIZE_MAX;
@@ -975,12 +986,13 @@ static void cpu_task(void *arg)
 {
     run *r = arg;
     struct irq_queue *q = &r->x->irq[r->cpu];
-    for (size_t i = 0; i < r->p->nops && !stop(r); i++) {
+    for (size_t i = 0; i < r->p->nops; i++) {
         if (r->p->ops[i].cpu != r->cpu || r->p->ops[i].irq) continue;
-        q->raised = i;
+        if (stop(r)) break;
+        raise_before(r, i);
         run_one(r, i);
     }
-    q->raised = r->p->nops;
+    raise_before(r, r->p->nops);
     while (q->next < r->p->nops && !stop(r)) {
         q->wait = 0;
         ff_cpus_interrupt(r->x->cpus);

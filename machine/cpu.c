@@ -81,6 +81,7 @@ static _Noreturn void context_leave(context *load)
     abort(); /* nothing switches back to an abandoned context */
 }
 
+#define FF_CPUS_IMPLEMENTATION /* cpu.h's inline functions defined here too */
 #include "cpu.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -119,9 +120,11 @@ typedef struct cpu {
     int priority; /* PCT: the highest runnable runs */
     unsigned irq_off; /* interrupts disabled, nested this deep */
     bool in_irq;      /* running an interrupt handler */
+    bool irq_raised;  /* the hook has something for it (ff_cpus_irq_raise) */
 } cpu;
 
 struct ff_cpus {
+    ff_cpus_view v; /* first: cpu.h's inline functions read it */
     size_t stack_bytes;
     cpu cpu[FF_CPUS_MAX];
     unsigned n, current;
@@ -138,7 +141,6 @@ struct ff_cpus {
 
     ff_schedule schedule;
     size_t pos;         /* the next schedule byte to read */
-    uint64_t points;    /* points passed, all CPUs together */
     bool switch_armed;  /* a switch (DIRECT) or change point (PCT) waits at switch_at */
     uint64_t switch_at;
     uint8_t switch_cpu; /* DIRECT: where it goes */
@@ -153,11 +155,27 @@ struct ff_cpus {
 /* The CPUs whose task a fresh coroutine starts: makecontext passes only ints. */
 static ff_cpus *starting;
 
+/* Sets what cpu.h's inline functions read, after anything they depend on changed:
+ * the next point with something to do is the armed switch, or the next one at all
+ * when the running CPU may take an interrupt. */
+static void settle(ff_cpus *c)
+{
+    const cpu *p = &c->cpu[c->current];
+    if (!c->running || c->halted)
+        c->v.quiet_until = UINT64_MAX;
+    else if (c->irq_hook && p->irq_raised && !p->irq_off && !p->in_irq)
+        c->v.quiet_until = 0;
+    else
+        c->v.quiet_until = c->switch_armed ? c->switch_at : UINT64_MAX;
+    c->v.context = c->running ? c->current + (p->in_irq ? FF_CPUS_MAX : 0) : 0;
+}
+
 ff_cpus *ff_cpus_create(size_t stack_bytes)
 {
     ff_cpus *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->stack_bytes = stack_bytes ? stack_bytes : STACK_DEFAULT;
+    settle(c);
     for (unsigned i = 0; i < FF_CPUS_MAX; i++) {
         c->cpu[i].stack = malloc(c->stack_bytes);
         if (!c->cpu[i].stack) {
@@ -185,9 +203,11 @@ static void arm_next_switch(ff_cpus *c)
 {
     size_t entry = c->schedule.mode == FF_SCHED_DIRECT ? 2 : 1;
     c->switch_armed = c->pos + entry <= c->schedule.len;
-    if (!c->switch_armed) return;
-    c->switch_at = c->points + schedule_byte(c);
-    if (c->schedule.mode == FF_SCHED_DIRECT) c->switch_cpu = schedule_byte(c);
+    if (c->switch_armed) {
+        c->switch_at = c->v.points + schedule_byte(c);
+        if (c->schedule.mode == FF_SCHED_DIRECT) c->switch_cpu = schedule_byte(c);
+    }
+    settle(c);
 }
 
 /* The CPU to hand over to when `current` cannot or may not go on, or c->n if none:
@@ -227,12 +247,14 @@ static void cpu_entry(void)
             if (c->cpu[i].state == CPU_WAITING) c->outcome = FF_CPUS_DEADLOCK;
         if (c->halted) c->outcome = FF_CPUS_HALTED;
         c->running = false;
+        settle(c);
         FIBER_LEAVING(NULL, c->main_bottom, c->main_size);
         context_leave(&c->main_ctx);
     }
     /* This coroutine is done for good: nothing returns to it. */
     record_switch(c, self, to, false, FF_POINT_COUNT);
     c->current = to;
+    settle(c);
     starting = c;
     FIBER_LEAVING(NULL, c->cpu[to].stack, c->stack_bytes);
     context_leave(&c->cpu[to].ctx);
@@ -249,7 +271,7 @@ static void cpu_prepare(ff_cpus *c, unsigned i)
 /* Records a switch and tells the observer, still on the CPU leaving. */
 static void record_switch(ff_cpus *c, unsigned from, unsigned to, bool preempted, ff_point why)
 {
-    ff_switch s = {c->points, (uint8_t)from, (uint8_t)to, preempted, why};
+    ff_switch s = {c->v.points, (uint8_t)from, (uint8_t)to, preempted, why};
     if (c->nswitches < FF_SWITCHES_MAX) c->switches[c->nswitches] = s;
     c->nswitches++;
     if (preempted) c->preemptions++;
@@ -263,6 +285,7 @@ static void switch_to(ff_cpus *c, unsigned to, bool preempted, ff_point why)
     unsigned from = c->current;
     record_switch(c, from, to, preempted, why);
     c->current = to;
+    settle(c);
     starting = c;
     void *fake_stack = NULL;
     FIBER_LEAVING(&fake_stack, c->cpu[to].stack, c->stack_bytes);
@@ -277,7 +300,7 @@ ff_cpus_outcome ff_cpus_run(ff_cpus *c, unsigned n, ff_task *task, void *const a
     c->task = task;
     c->schedule = *schedule;
     c->pos = 0;
-    c->points = 0;
+    c->v.points = 0;
     c->nswitches = 0;
     c->preemptions = 0;
     c->outcome = FF_CPUS_DONE;
@@ -291,6 +314,7 @@ ff_cpus_outcome ff_cpus_run(ff_cpus *c, unsigned n, ff_task *task, void *const a
         c->cpu[i].arg = args[i];
         c->cpu[i].irq_off = 0;
         c->cpu[i].in_irq = false;
+        c->cpu[i].irq_raised = false;
         cpu_prepare(c, i);
     }
     c->current = 0;
@@ -306,14 +330,15 @@ ff_cpus_outcome ff_cpus_run(ff_cpus *c, unsigned n, ff_task *task, void *const a
         }
         c->current = next_cpu(c, 0, true);
     }
-    arm_next_switch(c);
     c->running = true;
+    arm_next_switch(c);
     starting = c;
     void *fake_stack = NULL;
     FIBER_LEAVING(&fake_stack, c->cpu[c->current].stack, c->stack_bytes);
     context_switch(&c->main_ctx, &c->cpu[c->current].ctx);
     FIBER_ARRIVED(fake_stack, NULL, NULL);
     c->current = 0;
+    settle(c);
     return c->outcome;
 }
 
@@ -321,22 +346,32 @@ ff_cpus_outcome ff_cpus_run(ff_cpus *c, unsigned n, ff_task *task, void *const a
 static bool interrupt(ff_cpus *c)
 {
     cpu *p = &c->cpu[c->current];
-    if (!c->irq_hook || p->irq_off || p->in_irq || c->halted) return false;
+    if (!c->irq_hook || !p->irq_raised || p->irq_off || p->in_irq || c->halted) return false;
     p->in_irq = true;
+    settle(c);
     c->irq_hook(c->irq_ctx, c->current);
     p->in_irq = false;
+    settle(c);
     if (!c->halted) return true;
     /* The system died in the handler: the code it interrupted never resumes. */
     c->outcome = FF_CPUS_HALTED;
     c->running = false;
+    settle(c);
     FIBER_LEAVING(NULL, c->main_bottom, c->main_size);
     context_leave(&c->main_ctx);
 }
 
-bool ff_cpus_point(ff_cpus *c, ff_point why)
+/* The external definitions of cpu.h's inline functions. */
+extern inline bool ff_cpus_point(ff_cpus *c, ff_point why);
+extern inline unsigned ff_cpus_context(const ff_cpus *c);
+extern inline bool ff_cpus_in_irq(const ff_cpus *c);
+extern inline unsigned ff_cpus_current(const ff_cpus *c);
+
+/* ff_cpus_point when the point may have something to do. */
+bool ff_cpus_point_slow(ff_cpus *c, ff_point why)
 {
-    if (!c || !c->running || c->halted) return false;
-    uint64_t at = c->points++;
+    if (!c->running || c->halted) return false;
+    uint64_t at = c->v.points++;
     if (!c->switch_armed || at != c->switch_at) return interrupt(c);
     unsigned to;
     if (c->schedule.mode == FF_SCHED_DIRECT) {
@@ -356,6 +391,7 @@ void ff_cpus_on_interrupt(ff_cpus *c, ff_irq_hook *fn, void *ctx)
 {
     c->irq_hook = fn;
     c->irq_ctx = ctx;
+    settle(c);
 }
 
 void ff_cpus_interrupt(ff_cpus *c)
@@ -363,21 +399,25 @@ void ff_cpus_interrupt(ff_cpus *c)
     if (c && c->running) interrupt(c);
 }
 
+void ff_cpus_irq_raise(ff_cpus *c, unsigned i, bool raised)
+{
+    if (!c->running || i >= c->n) return;
+    c->cpu[i].irq_raised = raised;
+    settle(c);
+}
+
 void ff_cpus_irq_disable(ff_cpus *c)
 {
-    if (c && c->running) c->cpu[c->current].irq_off++;
+    if (!c || !c->running) return;
+    c->cpu[c->current].irq_off++;
+    settle(c);
 }
 
 void ff_cpus_irq_enable(ff_cpus *c)
 {
-    if (c && c->running && c->cpu[c->current].irq_off) c->cpu[c->current].irq_off--;
-}
-
-bool ff_cpus_in_irq(const ff_cpus *c) { return c && c->running && c->cpu[c->current].in_irq; }
-
-unsigned ff_cpus_context(const ff_cpus *c)
-{
-    return ff_cpus_current(c) + (ff_cpus_in_irq(c) ? FF_CPUS_MAX : 0);
+    if (!c || !c->running || !c->cpu[c->current].irq_off) return;
+    c->cpu[c->current].irq_off--;
+    settle(c);
 }
 
 void ff_cpus_block(ff_cpus *c, const void *resource)
@@ -391,6 +431,7 @@ void ff_cpus_block(ff_cpus *c, const void *resource)
          * is, for good. */
         c->outcome = c->halted ? FF_CPUS_HALTED : FF_CPUS_DEADLOCK;
         c->running = false;
+        settle(c);
         FIBER_LEAVING(NULL, c->main_bottom, c->main_size);
         context_leave(&c->main_ctx);
     }
@@ -408,7 +449,9 @@ void ff_cpus_wake(ff_cpus *c, const void *resource)
 
 void ff_cpus_halt(ff_cpus *c)
 {
-    if (c && c->running) c->halted = true;
+    if (!c || !c->running) return;
+    c->halted = true;
+    settle(c);
 }
 
 void ff_cpus_observe(ff_cpus *c, ff_switch_observer *fn, void *ctx)
@@ -416,8 +459,6 @@ void ff_cpus_observe(ff_cpus *c, ff_switch_observer *fn, void *ctx)
     c->observer = fn;
     c->observer_ctx = ctx;
 }
-
-unsigned ff_cpus_current(const ff_cpus *c) { return c && c->running ? c->current : 0; }
 
 const void *ff_cpus_waiting_for(const ff_cpus *c, unsigned i)
 {

@@ -300,6 +300,7 @@ typedef struct irq_job {
     int handled_at[4]; /* the task's step when each came */
     int step;
     bool disable_middle; /* interrupts off around the middle points */
+    int raise_at;        /* the step from which an interrupt is raised */
 } irq_job;
 
 static void handler(void *ctx, unsigned cpu)
@@ -316,6 +317,7 @@ static void four_points(void *arg)
 {
     irq_job *j = arg;
     for (j->step = 0; j->step < 4; j->step++) {
+        if (j->step == j->raise_at) ff_cpus_irq_raise(cpus, 0, true);
         if (j->disable_middle && j->step == 1) ff_cpus_irq_disable(cpus);
         ff_cpus_point(cpus, FF_POINT_ATOMIC);
         if (j->disable_middle && j->step == 2) ff_cpus_irq_enable(cpus);
@@ -336,6 +338,11 @@ FF_TEST(cpu_interrupts_come_at_points_with_interrupts_on_and_never_nest)
              FF_CPUS_DONE);
     CHECK_EQ(j.handled, 2); /* steps 1 and 2 ran with interrupts off */
     CHECK(j.handled_at[0] == 0 && j.handled_at[1] == 3);
+    j = (irq_job){.raise_at = 2};
+    CHECK_EQ(ff_cpus_run(cpus, 1, four_points, args, &(ff_schedule){FF_SCHED_DIRECT, NULL, 0}),
+             FF_CPUS_DONE);
+    CHECK_EQ(j.handled, 2); /* none before one was raised */
+    CHECK(j.handled_at[0] == 2 && j.handled_at[1] == 3);
     ff_cpus_on_interrupt(cpus, NULL, NULL);
     CHECK(!ff_cpus_in_irq(cpus) && ff_cpus_context(cpus) == 0); /* outside a run */
 }
@@ -350,6 +357,7 @@ static void halting_handler(void *ctx, unsigned cpu)
 static void count_steps(void *arg)
 {
     int *after = arg;
+    ff_cpus_irq_raise(cpus, 0, true);
     ff_cpus_point(cpus, FF_POINT_LOCK);
     (*after)++; /* never reached: the handler halted the system */
 }
