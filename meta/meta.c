@@ -20,7 +20,9 @@
  * back-end that wants exact frees gets the allocation back when that count reaches 0.
  *
  * The allocator lock is a holder id. Taking it while holding it is the self-deadlock
- * of #1760: reported, never spun on.
+ * of #1760: reported, never spun on. With per-CPU caches each CPU's cache has a lock of
+ * its own, and the locks a CPU holds feed a lock-order graph; with CPUs, the state each
+ * lock guards records who touched it without it (data races).
  */
 #include <stdarg.h>
 #include <stddef.h>
