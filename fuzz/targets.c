@@ -63,7 +63,8 @@ bool ff_target_parse_list(const char *list, ff_target *targets, size_t max, size
             int k = snprintf(err, errlen, "unknown back-end '%s' (valid:", name);
             for (size_t i = 0; i < ff_backend_count && k >= 0 && (size_t)k < errlen; i++)
                 k += snprintf(err + k, errlen - (size_t)k, " %s", ff_backends[i]->name);
-            if (k >= 0 && (size_t)k < errlen) snprintf(err + k, errlen - (size_t)k, ")");
+            if (k >= 0 && (size_t)k < errlen)
+                snprintf(err + k, errlen - (size_t)k, ", each maybe as " FF_PCP_PREFIX "NAME)");
             return false;
         }
         for (size_t i = 0; i < *n; i++)
