@@ -331,7 +331,7 @@ static void ref_event(ff_meta *m, ff_event_kind kind, ff_pfn pfn)
 
 static const char *lock_name(const ff_meta *m, const layer_lock *l)
 {
-    return l == &m->zone ? "the allocator lock" : "its cache's lock";
+    return ff_meta_lock_name(m, &l->holder);
 }
 
 /* Lock class cls is about to be taken by cpu: every class it holds gains an edge to
@@ -681,13 +681,18 @@ static bool pcp_drain(ff_meta *m, unsigned cpu, unsigned i, unsigned runs, bool 
     return true;
 }
 
+static bool cache_empty(const pcp_cache *pc)
+{
+    unsigned runs = 0;
+    for (unsigned i = 0; i < FF_PCP_RUN_MAX; i++) runs |= pc->n[i];
+    return runs == 0;
+}
+
 static bool pcp_holds_frames(const ff_meta *m)
 {
-    if (!m->opts.pcp) return false;
-    uint32_t runs = 0;
-    for (unsigned c = 0; c < FF_CPUS_MAX; c++)
-        for (unsigned i = 0; i < FF_PCP_RUN_MAX; i++) runs |= m->pcp->cache[c].n[i];
-    return runs != 0;
+    for (unsigned c = 0; m->opts.pcp && c < FF_CPUS_MAX; c++)
+        if (!cache_empty(&m->pcp->cache[c])) return true;
+    return false;
 }
 
 /* Every CPU's cache back to the back-end, each under its own lock, then the allocator
@@ -696,7 +701,7 @@ static bool pcp_drain_all(ff_meta *m, bool zone_held)
 {
     for (unsigned c = 0; c < FF_CPUS_MAX; c++) {
         pcp_cache *pc = &m->pcp->cache[c];
-        if (!(pc->n[0] | pc->n[1] | pc->n[2] | pc->n[3])) continue;
+        if (cache_empty(pc)) continue;
         if (!lock_take(m, &pc->lock, "a drain of every cache", 0, 0)) return false;
         for (unsigned i = 0; i < FF_PCP_RUN_MAX; i++)
             if (!pcp_drain(m, c, i, FF_PCP_HIGH, zone_held)) return false;
