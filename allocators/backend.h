@@ -180,6 +180,11 @@ typedef enum ff_placement {
     /* Any contiguous run aligned as requested. Guarantee: if such a run of free frames
      * lies within the zone limit, the allocation succeeds. */
     FF_PLACE_ANY_RUN,
+    /* A start aligned as requested and no more (a buddy system whose per-CPU caches
+     * hand out runs cut from larger blocks: three frames at +3). Guarantee as
+     * FF_PLACE_POW2_NATURAL: a free, naturally aligned block of 2^ceil(log2(max(n, a)))
+     * frames (at least 2^fit_order) inside one zone, within the limit, is served. */
+    FF_PLACE_AS_ASKED,
 } ff_placement;
 
 typedef enum ff_rounding {
@@ -216,9 +221,16 @@ typedef struct ff_policy {
     bool needs_backing;      /* keeps its structures inside free frames (ff_env.frame_mem) */
     uint32_t inband_bytes;   /* bytes at the start of a free frame it may write; the rest
                                 of a free frame must keep its poison */
+    uint8_t fit_order;       /* power-of-two placements: the guarantee needs a free block
+                                of at least 2^fit_order frames, whatever the request (a
+                                cache refilled in batches asks the buddy for a batch);
+                                0 for none */
 } ff_policy;
 
 /* ---------------------------------------------------------------- environment */
+
+/* The CPUs a back-end may be called on: ff_cpu_id is below it. */
+#define FF_MAX_CPUS 8
 
 /* Why a back-end call was left early (the value ff_step and ff_panic longjmp with). */
 typedef enum ff_exit {
@@ -246,7 +258,18 @@ typedef struct ff_env {
     /* The instance will be put back with `reset` before every input (framefuzz's
      * layer): keep an undo log (ff_undo_start). Elsewhere (a benchmark) it is not. */
     bool resets;
+    /* framefuzz's side of ff_cpu_id (NULL: one CPU). */
+    unsigned (*on_cpu)(const struct ff_env *env);
 } ff_env;
+
+/* The simulated CPU the current call runs on (0 .. FF_MAX_CPUS - 1; 0 outside
+ * framefuzz's layer), for per-CPU state: what a kernel's this_cpu reads. The layer
+ * calls a back-end under its allocator lock with local interrupts off, so per-CPU
+ * state needs no lock of its own; which CPU frees what is the program's choice. */
+static inline unsigned ff_cpu_id(const ff_env *env)
+{
+    return env->on_cpu ? env->on_cpu(env) : 0;
+}
 
 /* Called when env->steps passes env->step_budget; does not return. */
 _Noreturn void ff_step_exhausted(ff_env *env);
@@ -311,6 +334,13 @@ typedef struct ff_backend_def {
      * ff_panic. Same bytes in, same answers out: nothing observable may differ from a
      * fresh instance. */
     bool (*reset)(void *self);
+
+    /* Optional (NULL = it keeps no frames away from other CPUs): give every frame held
+     * per CPU (caches, CPU-local pools) back to the shared pools, as a CPU going offline
+     * does. framefuzz calls it when an allocation fails and then asks once more, so a
+     * refusal is judged with nothing held away, and before its leak check. The free
+     * counter must not move. */
+    void (*drain)(void *self);
 } ff_backend_def;
 
 /* The registry (backends.def): every back-end, in a stable order. */

@@ -233,7 +233,7 @@ bool ff_backend_validate(const ff_backend_def *def, char *err, size_t errlen)
             return false;
         }
     const ff_policy *p = &def->policy;
-    if ((unsigned)p->placement > FF_PLACE_ANY_RUN || (unsigned)p->rounding > FF_ROUND_POW2 ||
+    if ((unsigned)p->placement > FF_PLACE_AS_ASKED || (unsigned)p->rounding > FF_ROUND_POW2 ||
         (unsigned)p->free_rule > FF_FREE_BY_ADDRESS) {
         snprintf(err, errlen, "%s: policy has an unknown placement, rounding or free rule", name);
         return false;
@@ -241,6 +241,11 @@ bool ff_backend_validate(const ff_backend_def *def, char *err, size_t errlen)
     if (p->max_order > 40 && p->max_order != FF_ORDER_ANY) {
         snprintf(err, errlen, "%s: policy max_order %u is past the frame space (at most 40, or FF_ORDER_ANY)", name,
                  p->max_order);
+        return false;
+    }
+    if (p->fit_order && (p->placement == FF_PLACE_ANY_RUN || p->fit_order > 40)) {
+        snprintf(err, errlen, "%s: policy fit_order %u needs a power-of-two placement and at "
+                              "most 40", name, p->fit_order);
         return false;
     }
     if (p->rounding == FF_ROUND_POW2 && p->placement != FF_PLACE_POW2_NATURAL) {

@@ -507,6 +507,9 @@ static void observe(void *ctx, const ff_event *ev)
         break;
     case FF_EV_LOCK_ORDER: TRACE(x, "     LOCK ORDER: %s\n", ev->reason); break;
     case FF_EV_DATA_RACE: TRACE(x, "     DATA RACE: %s\n", ev->reason); break;
+    case FF_EV_DRAIN:
+        TRACE(x, "     %s drain: what each CPU held is back in the shared pools\n", name);
+        break;
     }
     x->opts.trace = trace;
     size_t before = x->nfindings;
@@ -869,11 +872,11 @@ static void ask_top_order_again(run *r)
     drop_all(r);
 }
 
-/* Per-CPU caches give every run back before the leak check: what stays out then is
- * lost. */
+/* Per-CPU caches (the layer's, or those of a back-end with a drain hook) give every
+ * run back before the leak check: what stays out then is lost. */
 static void drain_caches(run *r)
 {
-    if (!r->c->target->pcp) return;
+    if (!r->c->target->pcp && !r->c->target->def->drain) return;
     TRACE(r->x, "[end] drain every CPU's cache\n");
     begin_call(r, FF_CALL_NONE);
     ff_meta_drain_caches(r->m);

@@ -83,7 +83,7 @@ static void json_str(const char *s)
 
 static const char *placement_name(ff_placement p)
 {
-    return p == FF_PLACE_POW2_NATURAL ? "pow2-natural" : "any-run";
+    return p == FF_PLACE_POW2_NATURAL ? "pow2-natural" : p == FF_PLACE_AS_ASKED ? "as-asked" : "any-run";
 }
 
 static const char *rounding_name(ff_rounding r) { return r == FF_ROUND_POW2 ? "pow2" : "none"; }
@@ -129,22 +129,29 @@ static int cmd_list(bool json)
             printf(",\"policy\":{\"placement\":\"%s\",\"rounding\":\"%s\",\"free_rule\":\"%s\","
                    "\"max_order\":%s,\"validates_frees\":%s,\"honours_zone\":%s,"
                    "\"honours_align\":%s,\"needs_backing\":%s,\"inband_bytes\":%u,"
-                   "\"invariant_check\":%s,\"free_counter\":%s}}",
+                   "\"invariant_check\":%s,\"free_counter\":%s,\"fit_order\":%u,"
+                   "\"drains\":%s}}",
                    placement_name(p->placement), rounding_name(p->rounding),
                    free_rule_name(p->free_rule), order, p->validates_frees ? "true" : "false",
                    p->honours_zone ? "true" : "false", p->honours_align ? "true" : "false",
                    p->needs_backing ? "true" : "false", p->inband_bytes,
-                   b->check ? "true" : "false", b->free_frames ? "true" : "false");
+                   b->check ? "true" : "false", b->free_frames ? "true" : "false", p->fit_order,
+                   b->drain ? "true" : "false");
         } else {
             char order[16];
             snprintf(order, sizeof order, p->max_order == FF_ORDER_ANY ? "any" : "%u", p->max_order);
+            char extra[64] = "";
+            if (p->fit_order)
+                snprintf(extra, sizeof extra, " fit-order=%u", p->fit_order);
+            if (b->drain)
+                snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " drains-per-cpu=yes");
             printf("  %-9s %s\n", b->name, b->summary);
             printf("  %-9s placement=%s rounding=%s frees=%s max-order=%s validates-frees=%s "
-                   "zones=%s align=%s in-band=%u invariant-check=%s free-counter=%s\n",
+                   "zones=%s align=%s in-band=%u invariant-check=%s free-counter=%s%s\n",
                    "", placement_name(p->placement), rounding_name(p->rounding),
                    free_rule_name(p->free_rule), order, yes_no(p->validates_frees),
                    yes_no(p->honours_zone), yes_no(p->honours_align), p->inband_bytes,
-                   yes_no(b->check != NULL), yes_no(b->free_frames != NULL));
+                   yes_no(b->check != NULL), yes_no(b->free_frames != NULL), extra);
         }
     }
     if (!json)

@@ -172,6 +172,7 @@ struct ff_meta {
 };
 
 static inline unsigned cpu_now(const ff_meta *m) { return m->cpus ? ff_cpus_current(m->cpus) : 0; }
+_Static_assert(FF_CPUS_MAX == FF_MAX_CPUS, "a back-end's per-CPU state covers every simulated CPU");
 #define LAST(m) ((m)->last)
 
 /* Concurrent runs: the CPUs ran; the context running now may be another. */
@@ -472,14 +473,15 @@ ff_meta_call_site ff_meta_current_call;
 
 /* The functions below that call into a back-end (never inlined): on the stack, the
  * frames deeper than the first of them are the back-end's. */
-const char *const ff_meta_call_functions[] = {"call_alloc", "call_free", "create_backend",
-                                              "destroy_backend", "reset_backend",
-                                              "ff_meta_backend_check", NULL};
+const char *const ff_meta_call_functions[] = {"call_alloc", "call_free", "call_drain",
+                                              "create_backend", "destroy_backend",
+                                              "reset_backend", "ff_meta_backend_check", NULL};
 
 const char *ff_backend_call_name(ff_backend_call call)
 {
-    static const char *const names[] = {"alloc", "free", "check", "create", "destroy", "reset"};
-    return (unsigned)call <= FF_BCALL_RESET ? names[call] : "?";
+    static const char *const names[] = {"alloc", "free", "check", "create", "destroy", "reset",
+                                        "drain"};
+    return (unsigned)call <= FF_BCALL_DRAIN ? names[call] : "?";
 }
 
 /* The budget of one call: the base, plus 4 steps per frame the call may walk
@@ -601,6 +603,34 @@ static __attribute__((noinline)) bool call_free(ff_meta *m, ff_pfn start, uint64
     *status = m->def->free(m->backend, start, count);
     call_leave();
     return true;
+}
+
+/* The back-end's drain hook (a back-end that has one), under the allocator lock. */
+static __attribute__((noinline)) bool call_drain(ff_meta *m)
+{
+    call_enter(m, FF_BCALL_DRAIN, 0, 0, 0, walkable(m, m->nslots));
+    int why = setjmp(m->hang_jmp);
+    if (why) {
+        call_leave();
+        backend_left(m, FF_BCALL_DRAIN, NULL, 0, 0, why);
+        return false;
+    }
+    if (m->cpus) guard_touch(m, &m->backend_guard, &m->zone, "the back-end's state (in a drain)");
+    m->def->drain(m->backend);
+    call_leave();
+    ff_event ev = {.kind = FF_EV_DRAIN};
+    emit(m, &ev);
+    return true;
+}
+
+/* alloc, as the layer asks the back-end for a block under the allocator lock. A refusal
+ * of a back-end that holds frames per CPU is final only once those went back (its
+ * drain hook): the request is asked again, and only that answer is told. */
+static bool backend_alloc(ff_meta *m, const ff_alloc_req *req, ff_pfn *start, ff_status *st)
+{
+    if (!call_alloc(m, req, start, st)) return false;
+    if (*st != FF_ERR_NOMEM || !m->def->drain) return true;
+    return call_drain(m) && call_alloc(m, req, start, st);
 }
 
 /* Poisons [start, +count) but the frames the back-end keeps for its own metadata: a
@@ -1064,7 +1094,7 @@ FF_NO_COVERAGE static bool slots_initial(const ff_meta *m, ff_pfn start, uint64_
  * per-CPU caches, one the back-end cannot serve drains them all and asks again. */
 static bool direct_alloc(ff_meta *m, const ff_alloc_req *req, ff_pfn *start, ff_status *st)
 {
-    if (!lock_acquire(m, "alloc", 0, req->count) || !call_alloc(m, req, start, st)) return false;
+    if (!lock_acquire(m, "alloc", 0, req->count) || !backend_alloc(m, req, start, st)) return false;
     ff_event ev = {.kind = FF_EV_ALLOC, .req = req, .status = *st, .start = *start};
     emit(m, &ev);
     if (*st != FF_ERR_NOMEM || !pcp_holds_frames(m)) return true;
@@ -1076,7 +1106,7 @@ static bool direct_alloc(ff_meta *m, const ff_alloc_req *req, ff_pfn *start, ff_
         lock_release(m);
         if (!pcp_drain_all(m, false) || !lock_acquire(m, "alloc", 0, req->count)) return false;
     }
-    if (!call_alloc(m, req, start, st)) return false;
+    if (!backend_alloc(m, req, start, st)) return false;
     ev.status = *st;
     ev.start = *start;
     emit(m, &ev);
@@ -1144,7 +1174,7 @@ ff_meta_status ff_meta_reserve(ff_meta *m, const ff_alloc_req *req, ff_pfn *star
     if (!op_begin(m)) return FF_META_DEAD;
     ff_status st;
     *start = 0;
-    if (!lock_acquire(m, "alloc", 0, req->count) || !call_alloc(m, req, start, &st))
+    if (!lock_acquire(m, "alloc", 0, req->count) || !backend_alloc(m, req, start, &st))
         return m->death;
     LAST(m)->backend = st;
     LAST(m)->pfn = *start;
@@ -1343,7 +1373,11 @@ ff_meta_status ff_meta_drop(ff_meta *m, ff_handle h)
 bool ff_meta_drain_caches(ff_meta *m)
 {
     if (!op_begin(m)) return false;
-    return pcp_drain_all(m, false);
+    if (m->opts.pcp && !pcp_drain_all(m, false)) return false;
+    if (!m->def->drain) return true;
+    if (!lock_acquire(m, "a drain", 0, 0) || !call_drain(m)) return false;
+    lock_release(m);
+    return true;
 }
 
 ff_meta_status ff_meta_raw_free(ff_meta *m, uint64_t paddr, uint64_t count)
@@ -1406,6 +1440,13 @@ static void *layer_base(ff_env *env)
     if (!base) m->base_refused = "it had touched frames through frame_mem first";
     m->used_base = base != NULL;
     return base;
+}
+
+/* env->on_cpu: the CPU the back-end's call runs on. */
+static unsigned layer_cpu(const ff_env *env)
+{
+    const ff_meta *m = (const ff_meta *)(const void *)((const char *)env - offsetof(ff_meta, env));
+    return cpu_now(m);
 }
 
 static int by_start(const void *a, const void *b)
@@ -1519,7 +1560,7 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_def *def, const ff_met
     m->env = (ff_env){.bug = opts->bug, .step_budget = opts->step_budget, .on_hang = &m->hang_jmp,
                       .frame_mem = ff_space_has_backing(space) ? layer_frame_mem : NULL,
                       .space = m, .on_exit = layer_exit, .on_keep = layer_keep,
-                      .on_base = layer_base, .resets = true};
+                      .on_base = layer_base, .resets = true, .on_cpu = layer_cpu};
     m->nblocks = (size_t)((m->nslots + LOG_BLOCK - 1) / LOG_BLOCK);
     char *slots = ff_host_zalloc(m->nslots * SLOT_BYTES);
     if (slots) {

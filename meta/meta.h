@@ -106,6 +106,9 @@ typedef enum ff_event_kind {
     FF_EV_DATA_RACE,     /* with CPUs, state a lock guards (the back-end's, a cache's)
                             was touched by two contexts, one without the lock (reason);
                             the system goes on */
+    FF_EV_DRAIN,         /* the back-end's drain hook gave what it held per CPU back to
+                            its shared pools (after an allocation it refused, which is
+                            then asked again, or before the leak check) */
 } ff_event_kind;
 
 /* The back-end hooks the layer calls, as events name them. */
@@ -116,6 +119,7 @@ typedef enum ff_backend_call {
     FF_BCALL_CREATE,
     FF_BCALL_DESTROY,
     FF_BCALL_RESET,
+    FF_BCALL_DRAIN,
 } ff_backend_call;
 
 const char *ff_backend_call_name(ff_backend_call call);
@@ -215,8 +219,9 @@ void ff_meta_set_cpus(ff_meta *m, ff_cpus *cpus);
 #define FF_PCP_RUN_MAX 4
 #define FF_PCP_HIGH    8
 #define FF_PCP_BATCH   4
-/* Gives every run in every CPU's cache back to the back-end (end of a run, before its
- * leak check). False when the system died on the way. */
+/* Gives every run in every CPU's cache back to the back-end, and has a back-end with a
+ * drain hook give back what it holds per CPU (end of a run, before its leak check).
+ * False when the system died on the way. */
 bool ff_meta_drain_caches(ff_meta *m);
 
 /* What a CPU waiting on `resource` (ff_cpus_waiting_for) waits for: "the allocator

@@ -601,7 +601,7 @@ bool ff_oracle_request_malformed(const ff_policy *policy, const ff_alloc_req *re
     if (policy->max_order != FF_ORDER_ANY) {
         uint64_t largest = UINT64_C(1) << policy->max_order;
         if (req->count > largest || req->align > largest) return true;
-        if (policy->placement == FF_PLACE_POW2_NATURAL && pow2_cover(req->count, req->align) > largest)
+        if (policy->placement != FF_PLACE_ANY_RUN && pow2_cover(req->count, req->align) > largest)
             return true;
     }
     return false;
@@ -627,6 +627,14 @@ static bool all_ram(const ff_oracle *o, ff_pfn start, uint64_t count)
     return ff_space_usable_in(o->space, start, count) == count;
 }
 
+/* Frames of the free block a power-of-two placement's guarantee needs for req. */
+static uint64_t guarantee_block_size(const ff_policy *pol, const ff_alloc_req *req)
+{
+    uint64_t size = pow2_cover(req->count, req->align);
+    uint64_t floor = UINT64_C(1) << pol->fit_order;
+    return size > floor ? size : floor;
+}
+
 /* A block the policy guarantees for req, from the shadow: its first frame, or
  * UINT64_MAX when the failure was allowed. */
 static ff_pfn guaranteed_block(const ff_oracle *o, const ff_alloc_req *req)
@@ -636,9 +644,9 @@ static ff_pfn guaranteed_block(const ff_oracle *o, const ff_alloc_req *req)
     if (req->zone != FF_ZONE_NORMAL && !pol->honours_zone) return UINT64_MAX;
     if (req->align > 1 && !pol->honours_align) return UINT64_MAX;
     ff_pfn limit = req->zone == FF_ZONE_NORMAL ? UINT64_MAX : ff_zone_end(req->zone);
-    if (pol->placement == FF_PLACE_POW2_NATURAL) {
+    if (pol->placement != FF_PLACE_ANY_RUN) {
         /* A free, naturally aligned block inside one zone-split range. */
-        uint64_t size = pow2_cover(req->count, req->align);
+        uint64_t size = guarantee_block_size(pol, req);
         for (size_t i = 0; i < o->space->nusable; i++) {
             ff_pfn lo = o->space->usable[i].start, hi = ff_range_end(o->space->usable[i]);
             if (hi > limit) hi = limit;
@@ -686,7 +694,7 @@ bool ff_oracle_drain_plan(const ff_space *space, const ff_policy *policy, ff_all
     *n = 0;
     uint64_t largest =
         policy->max_order == FF_ORDER_ANY ? UINT64_MAX : UINT64_C(1) << policy->max_order;
-    if (policy->placement == FF_PLACE_POW2_NATURAL) {
+    if (policy->placement != FF_PLACE_ANY_RUN) {
         /* Each zone-split range cut into maximal naturally aligned blocks. */
         for (size_t i = 0; i < space->nusable; i++) {
             ff_pfn p = space->usable[i].start, end = ff_range_end(space->usable[i]);
@@ -1033,10 +1041,9 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
         ff_pfn at = guaranteed_block(o, req);
         /* A block holding a frame the program misused (its in-band bytes may have been
          * written, by a CPU that took it while another freed it) guarantees nothing. */
-        if (at == UINT64_MAX || tainted_in(o, at, pol->placement == FF_PLACE_POW2_NATURAL
-                                                      ? pow2_cover(req->count, req->align)
-                                                      : req->count))
-            return;
+        uint64_t block = pol->placement == FF_PLACE_ANY_RUN ? req->count
+                                                            : guarantee_block_size(pol, req);
+        if (at == UINT64_MAX || tainted_in(o, at, block)) return;
         if (o->leak_phase) {
             if (o->cur->call == FF_CALL_RESERVE)
                 finding(o, FF_CLASS_LEAK,
@@ -1051,10 +1058,8 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
                 "and the %s placement guarantees it",
                 (unsigned long long)req->count, (unsigned long long)req->align,
                 ff_zone_name(req->zone), ff_status_name(ev->status), (unsigned long long)at,
-                (unsigned long long)(pol->placement == FF_PLACE_POW2_NATURAL
-                                         ? pow2_cover(req->count, req->align)
-                                         : req->count),
-                pol->placement == FF_PLACE_POW2_NATURAL ? "power-of-two" : "any-run");
+                (unsigned long long)block,
+                pol->placement == FF_PLACE_ANY_RUN ? "any-run" : "power-of-two");
         return;
     }
 
@@ -1745,6 +1750,7 @@ void ff_oracle_observe(void *oracle, const ff_event *ev)
     case FF_EV_CACHE_PUT: judge_cache_put(o, ev); break;
     case FF_EV_LOCK_ORDER: finding(o, FF_CLASS_LOCK_ORDER_CYCLE, "%s", ev->reason); break;
     case FF_EV_DATA_RACE: finding(o, FF_CLASS_DATA_RACE, "%s", ev->reason); break;
+    case FF_EV_DRAIN: judge_counter(o, "a drain of what the back-end held per CPU"); break;
     }
 }
 
