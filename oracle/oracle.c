@@ -1041,9 +1041,10 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
         ff_pfn at = guaranteed_block(o, req);
         /* A block holding a frame the program misused (its in-band bytes may have been
          * written, by a CPU that took it while another freed it) guarantees nothing. */
+        if (at == UINT64_MAX) return;
         uint64_t block = pol->placement == FF_PLACE_ANY_RUN ? req->count
                                                             : guarantee_block_size(pol, req);
-        if (at == UINT64_MAX || tainted_in(o, at, block)) return;
+        if (tainted_in(o, at, block)) return;
         if (o->leak_phase) {
             if (o->cur->call == FF_CALL_RESERVE)
                 finding(o, FF_CLASS_LEAK,
