@@ -33,9 +33,12 @@
  *            and the back-end's own bookkeeping per usable frame at its peak is
  *            (peak - RAM - book) / usable frames, at least 0. The metadata layer's
  *            slot per frame (the checked pass's, ff_meta_slot_bytes) comes on top.
+ * A back-end that panics (ff_panic) in a timed pass has no figures: its row says why
+ * ("left"), as its checked pass's finding does.
  * Output: one JSON object per back-end.
  */
 #include <malloc.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,7 +173,7 @@ static void fragmentation(const ff_space *space, const ff_policy *pol, const sha
             for (ff_pfn q = p; q < p + 512 && all; q++) all = !sh->taken[q];
             if (all) in_free_2m += 512;
         }
-        if (pol->placement == FF_PLACE_POW2_NATURAL)
+        if (pol->placement != FF_PLACE_ANY_RUN) /* naturally aligned blocks, as a buddy's */
             for (uint64_t size = UINT64_C(1) << 18; size > best; size >>= 1)
                 for (ff_pfn p = (lo + size - 1) / size * size; p + size <= hi && size > best;
                      p += size) {
@@ -189,14 +192,28 @@ typedef struct timing {
     uint64_t ooms;
     uint64_t largest;
     double unusable9;
+    bool left;                /* the back-end panicked (ff_panic): no figures */
 } timing;
 
+/* Where a timed pass lands when the back-end panics on the workload (a model of a real
+ * allocator may, as asterinas does near exhaustion), and the panic's message. */
+static jmp_buf landing;
+static char left_why[200];
+
+static void note_leaving(ff_env *env, ff_exit why, const char *message)
+{
+    (void)env;
+    snprintf(left_why, sizeof left_why, "%s", why == FF_EXIT_PANIC ? message : "a hang");
+    for (char *c = left_why; *c; c++) /* a JSON string as it stands */
+        if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) *c = '\'';
+}
+
 /* What a back-end is built with outside the layer: backing memory when the space has
- * it, no step budget. */
+ * it, no step budget, a landing place for its panic. */
 static ff_env backend_env(ff_space *space)
 {
     return (ff_env){.frame_mem = ff_space_has_backing(space) ? ff_space_frame_mem : NULL,
-                    .space = space};
+                    .space = space, .on_hang = &landing, .on_exit = note_leaving};
 }
 
 static void *backend_create(ff_env *env, ff_space *space, const ff_backend_def *def)
@@ -250,6 +267,18 @@ static timing run_trace(void *b, const ff_backend_def *def, const ff_workload *w
     return t;
 }
 
+/* run_trace, landing in *t->left when the back-end panics. No local here changes
+ * after setjmp. */
+static void guarded_trace(timing *t, void *b, const ff_backend_def *def, const ff_workload *w,
+                          driver *d, const ff_space *space, shadow *sh, bool per_call)
+{
+    if (setjmp(landing)) {
+        *t = (timing){.left = true};
+        return;
+    }
+    *t = run_trace(b, def, w, d, space, sh, per_call);
+}
+
 /* The median empty timed interval: the clock read each per-call figure includes. */
 static double timer_ns(void)
 {
@@ -268,7 +297,8 @@ static timing timed_pass(ff_space *space, const ff_backend_def *def, const ff_wo
 {
     ff_env env = backend_env(space);
     void *b = backend_create(&env, space, def);
-    timing t = run_trace(b, def, w, d, space, sh, per_call);
+    timing t;
+    guarded_trace(&t, b, def, w, d, space, sh, per_call);
     def->destroy(b);
     ff_space_reset(space);
     return t;
@@ -341,9 +371,10 @@ static int memory_probe(int argc, char **argv)
     (void)ff_mem_reset_peak(); /* without it VmHWM only weighs less: see ff_mem_added_kib */
     ff_mem_sample before = ff_mem_sample_now();
     void *b = backend_create(&env, &space, def);
-    run_trace(b, def, &w, &d, &space, NULL, true);
+    timing t;
+    guarded_trace(&t, b, def, &w, &d, &space, NULL, true);
     /* Sampled before destroy gives memory back and before a reset undoes the touches. */
-    long added_kib = ff_mem_added_kib(before, ff_mem_sample_now());
+    long added_kib = t.left ? -1 : ff_mem_added_kib(before, ff_mem_sample_now());
     uint64_t ram = space.touched_count * FF_FRAME_SIZE;
     uint64_t book = space_book_bytes(&space);
     book = book > book_before ? book - book_before : 0;
@@ -460,8 +491,8 @@ int main(int argc, char **argv)
         if (!sh.taken) die("%s", "host memory");
         timing measured = timed_pass(&space, def, &w, &d, &sh, true);
         free(sh.taken);
-        double a[100], f[100], p[100];
-        for (int r = 0; r < runs; r++) {
+        double a[100] = {0}, f[100] = {0}, p[100] = {0};
+        for (int r = 0; r < runs && !measured.left; r++) {
             timing tr = timed_pass(&space, def, &w, &d, NULL, true);
             a[r] = tr.alloc_ns;
             f[r] = tr.free_ns;
@@ -482,13 +513,14 @@ int main(int argc, char **argv)
                "\"largest_free_block\":%llu,\"unusable_index_order9\":%.4f,"
                "\"peak_host_mib\":%.1f,\"ram_touched_mib\":%.1f,"
                "\"backend_bytes_per_frame\":%.2f,\"layer_bytes_per_frame\":%zu,"
-               "\"metadata_bytes_per_frame\":%.2f,\"checked\":%s,\"finding\":\"%s\"}\n",
+               "\"metadata_bytes_per_frame\":%.2f,\"checked\":%s,\"finding\":\"%s\","
+               "\"left\":\"%s\"}\n",
                def->name, workload, preset, (unsigned long long)space.usable_frames, w.n,
                a[runs / 2], a[0], a[runs - 1], f[runs / 2], f[0], f[runs - 1], p[runs / 2], p[0],
                p[runs - 1], timer,
                (unsigned long long)measured.ooms, (unsigned long long)measured.largest,
                measured.unusable9, mem.peak_mib, mem.ram_mib, mem.backend_per_frame, layer, meta,
-               findings ? "false" : "true", sig);
+               findings ? "false" : "true", sig, measured.left ? left_why : "");
         fflush(stdout);
     }
     driver_destroy(&d);

@@ -78,7 +78,8 @@ def targets(rows, run_peak=None):
             pair = r["pair_ns"]["median"]
             calls = r["alloc_ns"]["median"] + r["free_ns"]["median"]
             faults = ([] if r["checked"] else [f"oracle: {r['finding']}"]) + \
-                ([f"{r['ooms']} OOM"] if r["ooms"] else [])
+                ([f"{r['ooms']} OOM"] if r["ooms"] else []) + \
+                ([f"panicked: {r['left']}"] if r.get("left") else [])
             note = "; ".join(faults + [f"per-call medians {calls:.1f} ns, each with a "
                                        f"{r['timer_ns']:g} ns clock read"])
             out.append(_verdict(name, f"{workload}, {r['preset']}", pair, bound, "ns",
@@ -98,6 +99,10 @@ def target_line(t):
 
 
 def cell(row, key):
+    if row.get("left") and key not in ("backend", "workload", "preset", "checked"):
+        return "-"  # the back-end panicked on the workload: no figures
+    if key == "checked" and row.get("left"):
+        return row["finding"] or f"panicked: {row['left']}"
     if key in ("alloc", "free", "pair"):
         f = row[f"{key}_ns"]
         return f"{f['median']:.1f} ({f['min']:.1f}-{f['max']:.1f})"
@@ -150,6 +155,9 @@ def plots(rows, out_dir):
 
     os.makedirs(out_dir, exist_ok=True)
     made = []
+    rows = [r for r in rows if not r.get("left")]  # a panicked pass has no figures
+    if not rows:
+        return made
     backends = sorted({r["backend"] for r in rows}, key=[r["backend"] for r in rows].index)
     workloads = sorted({r["workload"] for r in rows}, key=[r["workload"] for r in rows].index)
     maps = sorted({r["preset"] for r in rows}, key=lambda p: next(

@@ -37,6 +37,10 @@ static struct shim_cfg {
     bool base_links;      /* with base: a free links its frames in-band (8 bytes), an
                              alloc checks the link of a frame it reuses */
     bool base_unbacked;   /* asks for the base without declaring needs_backing */
+    bool as_asked;        /* declares FF_PLACE_AS_ASKED (first fit, aligned as asked) */
+    uint8_t batch_order;  /* refuses unless a free aligned block of 2^batch_order frames
+                             exists, as a cache refilled in batches does */
+    uint8_t fit_order;    /* the fit_order it declares */
 } cfg;
 
 /* With cfg.base: whether some create found a frame that was not zero. */
@@ -157,6 +161,12 @@ static ff_status shim_alloc(void *self, const ff_alloc_req *req, ff_pfn *start)
     /* straddle: 4 frames right after a hole, claimed as 5 from the hole's last frame */
     bool straddle = cfg.straddle && req->count == 5;
     if (straddle) n = 4;
+    if (cfg.batch_order) {
+        uint64_t batch = UINT64_C(1) << cfg.batch_order;
+        bool whole = false;
+        for (ff_pfn p = 0; p + batch <= s->top && !whole; p += batch) whole = run_free(s, p, batch);
+        if (!whole) return FF_ERR_NOMEM;
+    }
     for (ff_pfn p = 0; p + n <= s->top && p + n <= ff_zone_end(req->zone); p += align) {
         if (!is_ram(s, p)) continue; /* holes cost no step: the tiny map spans 16 MiB */
         ff_step(s->env);
@@ -246,8 +256,11 @@ static ff_target shim_target(void)
     shim_ops = (ff_backend_def){
         .name = "shim",
         .summary = "TEST-ONLY",
-        .policy = {.placement = cfg.pow2 ? FF_PLACE_POW2_NATURAL : FF_PLACE_ANY_RUN,
+        .policy = {.placement = cfg.pow2       ? FF_PLACE_POW2_NATURAL
+                                : cfg.as_asked ? FF_PLACE_AS_ASKED
+                                               : FF_PLACE_ANY_RUN,
                    .rounding = cfg.pow2 ? FF_ROUND_POW2 : FF_ROUND_NONE,
+                   .fit_order = cfg.fit_order,
                    .free_rule = rule,
                    .max_order = 16,
                    .validates_frees = true,
@@ -354,6 +367,30 @@ FF_TEST(policy_by_address_frees_ignore_the_count)
 }
 
 /* ---------------------------------------------------------------- one error code */
+
+/* As-asked placement: a start aligned as the request asks is right, however unaligned
+ * for a buddy; and a back-end that serves small requests from batches declares the
+ * batch (fit_order), so a refusal with no such block free is no spurious-oom. */
+FF_TEST(policy_as_asked_placement_and_its_fit_order)
+{
+    reset_cfg();
+    cfg.as_asked = true;
+    CHECK_STREQ(run_shim("backend shim\nsemantics hardened\n" MAP64 "poison off\n"
+                       "alloc 1\nalloc 3\nalloc 2 align 2\n", false, NULL),
+              "clean");
+    /* 60 frames taken leave 4 free: no 8-frame block for the batch. */
+    static const char *starved = "backend shim\nsemantics hardened\n" MAP64 "poison off\n"
+                                 "alloc 60\nalloc 1\n";
+    cfg.batch_order = 3;
+    CHECK_STREQ(run_shim(starved, false, NULL), "spurious-oom@shim op 1"); /* undeclared */
+    cfg.fit_order = 3;
+    CHECK_STREQ(run_shim(starved, false, NULL), "clean");
+    /* Declared, a refusal with such a block free still is one. */
+    cfg.batch_order = 4;
+    CHECK_STREQ(run_shim("backend shim\nsemantics hardened\n" MAP64 "poison off\n"
+                       "alloc 52\nalloc 1\n", false, NULL),
+              "spurious-oom@shim op 1");
+}
 
 FF_TEST(policy_one_error_code_agrees_with_every_refusal)
 {
