@@ -1409,10 +1409,17 @@ def compare_tests():
     except (ValueError, KeyError):
         rows = []
     names = {r["backend"] for r in rows}
-    report("compare: every back-end on each workload, each run checked by the oracle",
+    # asterinas panics balancing near exhaustion (the flaw of the code it models): its
+    # storm row on 50 frames says so instead of giving figures.
+    left = [(r["backend"], r["workload"]) for r in rows if r.get("left")]
+    report("compare: every back-end on each workload, each run checked by the oracle; a "
+           "back-end that panics on one gets a row saying so",
            proc.returncode == 0 and len(rows) == 2 * len(BACKENDS) and names == set(BACKENDS)
-           and all(r["alloc_ns"]["median"] > 0 and r["checked"] for r in rows)
-           and all(r["ooms"] > 0 for r in rows if r["workload"] == "storm"),
+           and all(r["alloc_ns"]["median"] > 0 and r["checked"] for r in rows if not r["left"])
+           and all(r["ooms"] > 0 for r in rows if r["workload"] == "storm" and not r["left"])
+           and left == [("asterinas", "storm")]
+           and all("lesser_order_of" in r["left"] and r["alloc_ns"]["median"] == 0
+                   for r in rows if r["left"]),
            proc.stdout[-2000:] + proc.stderr)
     again = cli(["compare", "--workloads", "storm", "--maps", "tiny", "--runs", "1",
                  "--format", "json"])
@@ -1466,13 +1473,13 @@ def compare_tests():
         out, rows = {}, {}
     report("compare: --format json is one object: rows, targets, the run's peak host memory",
            proc.returncode == 0 and set(out) == {"rows", "targets", "run_peak_host_mib"}
-           and len(rows) == 8 and out["run_peak_host_mib"] > 0
+           and len(rows) == 2 * len(BACKENDS) and out["run_peak_host_mib"] > 0
            and [(t["target"], t["where"]) for t in out["targets"]] ==
            [("buddy order-0 alloc+free pair", "churn, pc-1g")]
            and out["targets"][0]["met"] in (True, False), proc.stdout[-2000:] + proc.stderr)
     huge = [r for (_, wl), r in rows.items() if wl == "huge"]
     report("compare: huge hands out 2 MiB blocks on pc-1g without OOM, checked, every back-end",
-           len(huge) == 4 and all(r["ooms"] == 0 and r["checked"] and r["events"] >= 2000
+           len(huge) == len(BACKENDS) and all(r["ooms"] == 0 and r["checked"] and r["events"] >= 2000
                                   and r["pair_ns"]["median"] > 0 for r in huge),
            json.dumps(huge)[-2000:])
     proc = cli(["compare", "--workloads", "huge", "--maps", "tiny", "--runs", "1",
