@@ -74,12 +74,21 @@ typedef struct cache_array {
     unsigned n;
 } cache_array;
 
-/* Everything but the per-frame arrays: copied whole on reset. */
+/* Everything but the per-frame arrays: copied whole on reset (the locks free). */
 typedef struct model_state {
     buddy_set set[SETS];
     cache_array cache[FF_MAX_CPUS][CACHE_SIZES];
     int64_t free_on[FF_MAX_CPUS]; /* the per-CPU counter, in frames; may go negative */
+    ff_spinlock global_lock;      /* GLOBAL_POOL's */
+    ff_spinlock local_lock[FF_MAX_CPUS]; /* LOCAL_POOL's, one per CPU */
+    uint64_t global_size;         /* GLOBAL_POOL_SIZE: the global set's size (frames) as
+                                     of the last time its lock was let go */
 } model_state;
+
+/* OnDemandGlobalLock: the global set's lock, taken the first time it is needed. */
+typedef struct global_guard {
+    bool held;
+} global_guard;
 
 typedef struct asterinas {
     ff_env *env;
@@ -191,6 +200,28 @@ static void drain_into(asterinas *a, unsigned from, unsigned to)
 
 /* ---------------------------------------------------------------- pools */
 
+static void global_get(asterinas *a, global_guard *g)
+{
+    if (g->held) return;
+    ff_spin_lock(a->env, &a->s.global_lock);
+    g->held = true;
+}
+
+/* Dropping the guard publishes the global set's size (GLOBAL_POOL_SIZE). */
+static void global_drop(asterinas *a, global_guard *g)
+{
+    if (!g->held) return;
+    a->s.global_size = a->s.set[GLOBAL_SET].frames;
+    ff_spin_unlock(a->env, &a->s.global_lock);
+    g->held = false;
+}
+
+/* get_global_size: exact under the lock, else the last published size. */
+static uint64_t global_size_of(const asterinas *a, const global_guard *g)
+{
+    return g->held ? a->s.set[GLOBAL_SET].frames : a->s.global_size;
+}
+
 /* lesser_order_of: the order of at most `bytes`. Below one page the Rust subtraction
  * overflows (see the top of the file). */
 static unsigned lesser_order_of(asterinas *a, uint64_t bytes)
@@ -203,7 +234,7 @@ static unsigned lesser_order_of(asterinas *a, uint64_t bytes)
 }
 
 /* balance_to: a chunk of `order` from set `from` to set `to`, else two of one order
- * less. */
+ * less. The caller holds both sets' locks. */
 static void balance_to(asterinas *a, unsigned from, unsigned to, unsigned order)
 {
     ff_step(a->env);
@@ -225,74 +256,129 @@ static void balance_to(asterinas *a, unsigned from, unsigned to, unsigned order)
     }
 }
 
-/* balancing::balance of CPU cpu's set against the global one (sizes in bytes). */
-static void balance(asterinas *a, unsigned cpu)
+/* balancing::balance of CPU cpu's set (its lock held) against the global one (sizes in
+ * bytes, the global one's as get_global_size reads it). */
+static void balance(asterinas *a, unsigned cpu, global_guard *g)
 {
     unsigned local = 1 + cpu;
-    uint64_t global_size = a->s.set[GLOBAL_SET].frames * PAGE_BYTES;
+    uint64_t global_size = global_size_of(a, g) * PAGE_BYTES;
     uint64_t local_size = a->s.set[local].frames * PAGE_BYTES;
     uint64_t expected = global_size / FF_MAX_CPUS / 2;
     uint64_t minimal = expected / 8, maximal = expected * 2;
     if (local_size >= maximal) {
         if (!local_size) return;
-        balance_to(a, local, GLOBAL_SET, lesser_order_of(a, local_size - expected));
+        unsigned order = lesser_order_of(a, local_size - expected);
+        global_get(a, g);
+        balance_to(a, local, GLOBAL_SET, order);
     } else if (local_size < minimal) {
         if (!global_size) return;
-        balance_to(a, GLOBAL_SET, local, lesser_order_of(a, expected - local_size));
+        unsigned order = lesser_order_of(a, expected - local_size);
+        global_get(a, g);
+        balance_to(a, GLOBAL_SET, local, order);
     }
 }
 
 /* do_dealloc: [p, +n) cut into aligned chunks, each to the global set (order 7 and
- * above) or the CPU's. */
-static void do_dealloc(asterinas *a, unsigned cpu, ff_pfn p, uint64_t n)
+ * above) or the CPU's (its lock held). */
+static void do_dealloc(asterinas *a, unsigned cpu, global_guard *g, ff_pfn p, uint64_t n)
 {
     while (n) {
         unsigned order = ff_log2(n);
         if (p && (unsigned)__builtin_ctzll(p) < order) order = (unsigned)__builtin_ctzll(p);
+        if (order >= LOCAL_ORDERS) global_get(a, g);
         insert_chunk(a, order >= LOCAL_ORDERS ? GLOBAL_SET : 1 + cpu, p, order);
         p += UINT64_C(1) << order;
         n -= UINT64_C(1) << order;
     }
 }
 
+/* drain_local_pool: CPU c's set into the global one, its lock then the global lock. */
+static void drain_local_pool(asterinas *a, unsigned c)
+{
+    ff_spin_lock(a->env, &a->s.local_lock[c]);
+    if (a->s.set[1 + c].frames) {
+        global_guard g = {false};
+        global_get(a, &g);
+        drain_into(a, 1 + c, GLOBAL_SET);
+        global_drop(a, &g);
+    }
+    ff_spin_unlock(a->env, &a->s.local_lock[c]);
+}
+
 /* reclaim_local_pools: every CPU's set into the global one, the others' first. */
 static void reclaim_local_pools(asterinas *a, unsigned cpu)
 {
     for (unsigned c = 0; c < FF_MAX_CPUS; c++)
-        if (c != cpu) drain_into(a, 1 + c, GLOBAL_SET);
-    drain_into(a, 1 + cpu, GLOBAL_SET);
+        if (c != cpu) drain_local_pool(a, c);
+    drain_local_pool(a, cpu);
 }
 
-/* pools::alloc: count frames aligned to `align`, or NO_FRAME. */
+/* pools::alloc: count frames aligned to `align`, or NO_FRAME. The lock order is the real
+ * code's: the CPU's set, then the global one, each let go before the other CPUs' sets
+ * are visited; after a reclaim the global set is locked first (see the top). */
 static ff_pfn pools_alloc(asterinas *a, unsigned cpu, uint64_t count, uint64_t align)
 {
+    ff_spinlock *local = &a->s.local_lock[cpu];
+    global_guard g = {false};
     unsigned size_order = ceil_log2(count), align_order = ceil_log2(align);
     unsigned order = size_order > align_order ? size_order : align_order;
+    ff_spin_lock(a->env, local);
     ff_pfn chunk = NO_FRAME;
     if (order < LOCAL_ORDERS) chunk = alloc_chunk(a, 1 + cpu, order);
-    if (chunk == NO_FRAME) chunk = alloc_chunk(a, GLOBAL_SET, order);
-    for (unsigned c = 0; chunk == NO_FRAME && order < LOCAL_ORDERS && c < FF_MAX_CPUS; c++)
-        if (c != cpu) chunk = alloc_chunk(a, 1 + c, order); /* alloc_from_remote_pool */
     if (chunk == NO_FRAME) {
-        reclaim_local_pools(a, cpu);
+        global_get(a, &g);
         chunk = alloc_chunk(a, GLOBAL_SET, order);
     }
+    if (chunk == NO_FRAME) { /* alloc_from_remote_pool, holding no lock of its own */
+        global_drop(a, &g);
+        ff_spin_unlock(a->env, local);
+        for (unsigned c = 0; chunk == NO_FRAME && order < LOCAL_ORDERS && c < FF_MAX_CPUS; c++) {
+            if (c == cpu) continue;
+            ff_spin_lock(a->env, &a->s.local_lock[c]);
+            chunk = alloc_chunk(a, 1 + c, order);
+            ff_spin_unlock(a->env, &a->s.local_lock[c]);
+        }
+        ff_spin_lock(a->env, local);
+    }
+    if (chunk == NO_FRAME) {
+        global_drop(a, &g);
+        ff_spin_unlock(a->env, local);
+        reclaim_local_pools(a, cpu);
+        global_get(a, &g);
+        chunk = alloc_chunk(a, GLOBAL_SET, order);
+        ff_spin_lock(a->env, local);
+    }
     uint64_t size = UINT64_C(1) << order;
-    if (chunk != NO_FRAME && size > count) do_dealloc(a, cpu, chunk + count, size - count);
-    balance(a, cpu);
+    if (chunk != NO_FRAME && size > count) do_dealloc(a, cpu, &g, chunk + count, size - count);
+    balance(a, cpu, &g);
+    global_drop(a, &g);
+    ff_spin_unlock(a->env, local);
     return chunk;
+}
+
+/* pools::dealloc of runs of k frames. */
+static void pools_dealloc(asterinas *a, unsigned cpu, const ff_pfn *runs, unsigned n, uint64_t k)
+{
+    global_guard g = {false};
+    ff_spin_lock(a->env, &a->s.local_lock[cpu]);
+    for (unsigned i = 0; i < n; i++) do_dealloc(a, cpu, &g, runs[i], k);
+    balance(a, cpu, &g);
+    global_drop(a, &g);
+    ff_spin_unlock(a->env, &a->s.local_lock[cpu]);
 }
 
 /* ---------------------------------------------------------------- per-CPU cache */
 
-/* CacheArray::alloc of (i + 1)-frame segments. */
+/* CacheArray::alloc of (i + 1)-frame segments, on the running CPU with interrupts off. */
 static ff_pfn cache_array_alloc(asterinas *a, unsigned cpu, unsigned i)
 {
     cache_array *ca = &a->s.cache[cpu][i];
+    ff_cpu_local(a->env);
     if (ca->n) return ca->segment[--ca->n];
     uint64_t k = i + 1, refill = cache_capacity[i] * 2 / 3;
     ff_pfn got = pools_alloc(a, cpu, refill * k, 1);
     if (got == NO_FRAME) return NO_FRAME;
+    ff_cpu_local(a->env);
     for (uint64_t j = 1; j < refill; j++) ca->segment[ca->n++] = got + j * k;
     return got;
 }
@@ -302,18 +388,26 @@ static ff_pfn cache_array_alloc(asterinas *a, unsigned cpu, unsigned i)
 static void cache_array_dealloc(asterinas *a, unsigned cpu, unsigned i, ff_pfn p)
 {
     cache_array *ca = &a->s.cache[cpu][i];
+    ff_cpu_local(a->env);
     if (ca->n < cache_capacity[i]) {
         ca->segment[ca->n++] = p;
         return;
     }
-    uint64_t k = i + 1;
-    unsigned flushed = cache_capacity[i] * 2 / 3 + 1;
-    do_dealloc(a, cpu, p, k);
-    for (unsigned j = 1; j < flushed; j++) do_dealloc(a, cpu, ca->segment[--ca->n], k);
-    balance(a, cpu);
+    ff_pfn flushed[CACHE_MAX];
+    unsigned n = cache_capacity[i] * 2 / 3 + 1;
+    flushed[0] = p;
+    for (unsigned j = 1; j < n; j++) flushed[j] = ca->segment[--ca->n];
+    pools_dealloc(a, cpu, flushed, n, i + 1);
 }
 
 /* ---------------------------------------------------------------- hooks */
+
+/* The per-CPU counter (TOTAL_FREE_SIZE), interrupts off. */
+static void count_free(asterinas *a, unsigned cpu, int64_t frames)
+{
+    ff_cpu_local(a->env);
+    a->s.free_on[cpu] += frames;
+}
 
 static ff_status as_alloc(void *self, const ff_alloc_req *req, ff_pfn *start)
 {
@@ -324,12 +418,14 @@ static ff_status as_alloc(void *self, const ff_alloc_req *req, ff_pfn *start)
         ceil_log2(req->count > align ? req->count : align) >= GLOBAL_ORDERS)
         return FF_ERR_INVALID;
     if (req->zone != FF_ZONE_NORMAL) return FF_ERR_UNSUPPORTED;
+    ff_irq_disable(a->env); /* trap::disable_local: this CPU's state is its own */
     unsigned cpu = ff_cpu_id(a->env);
     ff_pfn got = align > req->count || req->count > CACHE_SIZES
                      ? pools_alloc(a, cpu, req->count, align)
                      : cache_array_alloc(a, cpu, (unsigned)req->count - 1);
+    if (got != NO_FRAME) count_free(a, cpu, -(int64_t)req->count);
+    ff_irq_enable(a->env);
     if (got == NO_FRAME) return FF_ERR_NOMEM;
-    a->s.free_on[cpu] -= (int64_t)req->count;
     *start = got;
     return FF_OK;
 }
@@ -339,14 +435,12 @@ static ff_status as_free(void *self, ff_pfn start, uint64_t count)
 {
     asterinas *a = self;
     if (!count || count > FF_PFN_LIMIT || start > FF_PFN_LIMIT - count) return FF_ERR_INVALID;
+    ff_irq_disable(a->env);
     unsigned cpu = ff_cpu_id(a->env);
-    a->s.free_on[cpu] += (int64_t)count;
-    if (count <= CACHE_SIZES) {
-        cache_array_dealloc(a, cpu, (unsigned)count - 1, start);
-    } else {
-        do_dealloc(a, cpu, start, count);
-        balance(a, cpu);
-    }
+    count_free(a, cpu, (int64_t)count);
+    if (count <= CACHE_SIZES) cache_array_dealloc(a, cpu, (unsigned)count - 1, start);
+    else pools_dealloc(a, cpu, &start, 1, count);
+    ff_irq_enable(a->env);
     return FF_OK;
 }
 
@@ -358,15 +452,21 @@ static uint64_t as_free_frames(const void *self)
     return (uint64_t)total;
 }
 
-/* framefuzz's hook: every cache and every CPU's set into the global set. */
+/* framefuzz's hook, run with no other call in flight: every cache into its CPU's set,
+ * then every CPU's set into the global one. */
 static void as_drain(void *self)
 {
     asterinas *a = self;
-    for (unsigned c = 0; c < FF_MAX_CPUS; c++)
+    for (unsigned c = 0; c < FF_MAX_CPUS; c++) {
+        global_guard g = {false};
+        ff_spin_lock(a->env, &a->s.local_lock[c]);
         for (unsigned i = 0; i < CACHE_SIZES; i++) {
             cache_array *ca = &a->s.cache[c][i];
-            while (ca->n) do_dealloc(a, c, ca->segment[--ca->n], i + 1);
+            while (ca->n) do_dealloc(a, c, &g, ca->segment[--ca->n], i + 1);
         }
+        global_drop(a, &g);
+        ff_spin_unlock(a->env, &a->s.local_lock[c]);
+    }
     reclaim_local_pools(a, 0);
 }
 
@@ -454,6 +554,10 @@ static void *as_create(ff_env *env, const ff_range *ranges, size_t nranges)
         }
     }
     a->s.free_on[0] = (int64_t)a->ram.frames;
+    a->s.global_size = a->s.set[GLOBAL_SET].frames;
+    a->s.global_lock = FF_SPINLOCK("the global pool lock");
+    for (unsigned c = 0; c < FF_MAX_CPUS; c++)
+        a->s.local_lock[c] = FF_SPINLOCK("a CPU's local pool lock");
     a->pristine = a->s;
     ff_undo_start(&a->undo, env);
     return a;
@@ -480,6 +584,7 @@ const ff_backend_def ff_backend_asterinas = {
             .honours_zone = false,
             .honours_align = true,
             .fit_order = 4, /* a 3- or 4-frame cache refill asks for a 16-frame block */
+            .locks_itself = true,
         },
     .create = as_create,
     .destroy = as_destroy,

@@ -225,6 +225,9 @@ typedef struct ff_policy {
                                 of at least 2^fit_order frames, whatever the request (a
                                 cache refilled in batches asks the buddy for a batch);
                                 0 for none */
+    bool locks_itself;       /* called without framefuzz's allocator lock, from several
+                                CPUs at once: it guards its state with ff_spin_lock and
+                                per-CPU state with interrupts off (see "Concurrency") */
 } ff_policy;
 
 /* ---------------------------------------------------------------- environment */
@@ -234,9 +237,22 @@ typedef struct ff_policy {
 
 /* Why a back-end call was left early (the value ff_step and ff_panic longjmp with). */
 typedef enum ff_exit {
-    FF_EXIT_HANG = 1,  /* the step budget was exhausted */
-    FF_EXIT_PANIC = 2, /* the allocator's own assertion failed (ff_panic) */
+    FF_EXIT_HANG = 1,     /* the step budget was exhausted */
+    FF_EXIT_PANIC = 2,    /* the allocator's own assertion failed (ff_panic) */
+    FF_EXIT_DEADLOCK = 3, /* it took a spinlock its own CPU holds (ff_spin_lock) */
 } ff_exit;
+
+/* A spinlock of a back-end that locks itself (ff_spin_lock below). Zero but the name
+ * when free: FF_SPINLOCK("the global pool lock") initialises one. */
+typedef struct ff_spinlock {
+    const char *name; /* its class: locks of one name are one node of the lock-order
+                         graph, and reports name it */
+    int32_t holder;   /* framefuzz's: 1 + the CPU holding it, 0 when free */
+    uint8_t cls;      /* framefuzz's: 1 + its class, 0 before its first use */
+    bool holder_in_irq; /* framefuzz's */
+} ff_spinlock;
+
+#define FF_SPINLOCK(label) ((ff_spinlock){.name = (label)})
 
 typedef struct ff_env {
     uint64_t steps;       /* steps taken by the current operation */
@@ -260,6 +276,11 @@ typedef struct ff_env {
     bool resets;
     /* framefuzz's side of ff_cpu_id (NULL: one CPU). */
     unsigned (*on_cpu)(const struct ff_env *env);
+    /* framefuzz's side of ff_spin_lock/unlock, ff_irq_disable/enable and ff_cpu_local
+     * (NULL: no-ops, as in a benchmark). */
+    void (*on_spin)(struct ff_env *env, ff_spinlock *lock, bool take);
+    void (*on_irq)(struct ff_env *env, bool disable);
+    void (*on_cpu_local)(struct ff_env *env);
 } ff_env;
 
 /* The simulated CPU the current call runs on (0 .. FF_MAX_CPUS - 1; 0 outside
@@ -269,6 +290,49 @@ typedef struct ff_env {
 static inline unsigned ff_cpu_id(const ff_env *env)
 {
     return env->on_cpu ? env->on_cpu(env) : 0;
+}
+
+/* ---------------------------------------------------------------- concurrency
+ *
+ * A back-end whose policy says locks_itself is called without framefuzz's allocator
+ * lock: calls on several simulated CPUs run at once, interleaved where they pass one
+ * of the points below, as the real code runs under its own locks. Between two points
+ * a CPU runs alone. Outside framefuzz's layer (a benchmark) they do nothing.
+ *   ff_spin_lock    a spinlock taken with local interrupts off (Linux's
+ *                   spin_lock_irqsave, ostd's SpinLock<_, LocalIrqDisabled>): a CPU
+ *                   that finds it held waits; its holder taking it again (its
+ *                   interrupt handler included) is a self-deadlock that ends the run;
+ *                   taking two classes in both orders is a lock-order cycle.
+ *   ff_irq_disable  local interrupts off, nested (ostd's disable_local guard).
+ *   ff_cpu_local    an access to the running CPU's own per-CPU state. With interrupts
+ *                   on, an interrupt handler on this CPU may reach the same state in the
+ *                   middle of it: two such contexts touching it, one with interrupts
+ *                   on, is a data-race.
+ * The calls of such a back-end may reach it in any order of their answers; framefuzz
+ * judges them as they could have happened (docs/concurrency.md). */
+static inline void ff_spin_lock(ff_env *env, ff_spinlock *lock)
+{
+    if (env->on_spin) env->on_spin(env, lock, true);
+}
+
+static inline void ff_spin_unlock(ff_env *env, ff_spinlock *lock)
+{
+    if (env->on_spin) env->on_spin(env, lock, false);
+}
+
+static inline void ff_irq_disable(ff_env *env)
+{
+    if (env->on_irq) env->on_irq(env, true);
+}
+
+static inline void ff_irq_enable(ff_env *env)
+{
+    if (env->on_irq) env->on_irq(env, false);
+}
+
+static inline void ff_cpu_local(ff_env *env)
+{
+    if (env->on_cpu_local) env->on_cpu_local(env);
 }
 
 /* Called when env->steps passes env->step_budget; does not return. */

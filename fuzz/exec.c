@@ -510,6 +510,11 @@ static void observe(void *ctx, const ff_event *ev)
     case FF_EV_DRAIN:
         TRACE(x, "     %s drain: what each CPU held is back in the shared pools\n", name);
         break;
+    case FF_EV_CALL: /* a free in flight explains what another CPU is handed meanwhile */
+        if (ev->call == FF_BCALL_FREE && x->on_cpus)
+            TRACE(x, "     %s free(0x%llx, %llu) begins\n", name, (unsigned long long)ev->start,
+                  (unsigned long long)ev->count);
+        break;
     }
     x->opts.trace = trace;
     size_t before = x->nfindings;

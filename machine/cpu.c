@@ -130,6 +130,7 @@ struct ff_cpus {
     unsigned n, current;
     bool running;
     bool halted;        /* only the running CPU goes on (ff_cpus_halt) */
+    unsigned exclusive; /* ff_cpus_exclusive_begin, nested: nothing preempts */
     ff_task *task;
     ff_switch_observer *observer;
     void *observer_ctx;
@@ -161,7 +162,7 @@ static ff_cpus *starting;
 static void settle(ff_cpus *c)
 {
     const cpu *p = &c->cpu[c->current];
-    if (!c->running || c->halted)
+    if (!c->running || c->halted || c->exclusive)
         c->v.quiet_until = UINT64_MAX;
     else if (c->irq_hook && p->irq_raised && !p->irq_off && !p->in_irq)
         c->v.quiet_until = 0;
@@ -305,6 +306,7 @@ ff_cpus_outcome ff_cpus_run(ff_cpus *c, unsigned n, ff_task *task, void *const a
     c->preemptions = 0;
     c->outcome = FF_CPUS_DONE;
     c->halted = false;
+    c->exclusive = 0;
     c->main_bottom = NULL;
     c->main_size = 0;
     c->lowest = 0;
@@ -370,7 +372,7 @@ extern inline unsigned ff_cpus_current(const ff_cpus *c);
 /* ff_cpus_point when the point may have something to do. */
 bool ff_cpus_point_slow(ff_cpus *c, ff_point why)
 {
-    if (!c->running || c->halted) return false;
+    if (!c->running || c->halted || c->exclusive) return false;
     uint64_t at = c->v.points++;
     if (!c->switch_armed || at != c->switch_at) return interrupt(c);
     unsigned to;
@@ -445,6 +447,25 @@ void ff_cpus_wake(ff_cpus *c, const void *resource)
             c->cpu[i].state = CPU_RUNNABLE;
             c->cpu[i].waiting_for = NULL;
         }
+}
+
+void ff_cpus_exclusive_begin(ff_cpus *c)
+{
+    if (!c || !c->running) return;
+    c->exclusive++;
+    settle(c);
+}
+
+void ff_cpus_exclusive_end(ff_cpus *c)
+{
+    if (!c || !c->running || !c->exclusive) return;
+    c->exclusive--;
+    settle(c);
+}
+
+bool ff_cpus_irq_off(const ff_cpus *c)
+{
+    return c && c->running && (c->cpu[c->current].irq_off || c->cpu[c->current].in_irq);
 }
 
 void ff_cpus_halt(ff_cpus *c)

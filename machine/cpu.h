@@ -135,6 +135,14 @@ void ff_cpus_block(ff_cpus *c, const void *resource);
 /* Every CPU waiting for `resource` may run again (when the schedule picks it). */
 void ff_cpus_wake(ff_cpus *c, const void *resource);
 
+/* The running CPU runs alone until the matching end (nested): no point preempts it and
+ * no interrupt comes, as under Linux's stop_machine. It must not wait meanwhile. */
+void ff_cpus_exclusive_begin(ff_cpus *c);
+void ff_cpus_exclusive_end(ff_cpus *c);
+/* Whether the running CPU has interrupts off (or is in its interrupt handler, where
+ * none nests); false outside a run. */
+bool ff_cpus_irq_off(const ff_cpus *c);
+
 /* The system stopped (a kernel panic halts every other CPU): from now on only the
  * running CPU goes on, no point preempts it, and the run ends when it returns or
  * waits (FF_CPUS_HALTED). */

@@ -80,8 +80,8 @@ enum slot_field {
 #define NO_HOLDER (-1)
 
 /* Lock classes, the nodes of the lock-order graph (as lockdep's): every CPU's cache
- * lock is one class. */
-enum lock_class { LOCK_ZONE, LOCK_PCP, LOCK_CLASSES };
+ * lock is one class; a back-end that locks itself adds one per lock name. */
+enum lock_class { LOCK_ZONE, LOCK_PCP, LOCK_FIRST_BACKEND, LOCK_CLASSES = 8 };
 
 typedef struct layer_lock {
     int holder;         /* NO_HOLDER or the CPU holding it */
@@ -102,10 +102,13 @@ typedef struct pcp_cache {
     ff_pfn run[FF_PCP_RUN_MAX][FF_PCP_HIGH];
 } pcp_cache;
 
-/* The per-CPU caches and the lock-order graph, which only they make (one lock class
- * else): allocated only for a layer with caches. */
+/* The per-CPU caches and the lock-order graph, which only they and a back-end's own
+ * locks make (one lock class else): allocated only for a layer with caches or over a
+ * back-end that locks itself. */
 typedef struct pcp_state {
     pcp_cache cache[FF_CPUS_MAX];
+    const char *class_name[LOCK_CLASSES]; /* kept across runs: a lock's class is its name */
+    unsigned nclasses;
     struct lock_edge {
         bool seen;
         char how[128];
@@ -123,7 +126,9 @@ struct ff_meta {
     void *backend;
     ff_meta_opts opts;
     ff_env env;
-    jmp_buf hang_jmp;      /* where ff_step and ff_panic leave a back-end call */
+    /* Where ff_step, ff_panic and a self-deadlock leave a back-end call, per context: a
+     * back-end that locks itself has calls of several contexts in flight at once. */
+    jmp_buf hang_jmp[FF_CONTEXTS_MAX];
     char panic_message[200];
 
     ff_range *kept;        /* frames the back-end kept at create (ff_keep_frames) */
@@ -159,7 +164,14 @@ struct ff_meta {
      * several lock classes; else the allocator lock is a flag (lock_acquire). */
     bool tracked;
     uint8_t held[FF_CPUS_MAX]; /* per CPU: bit per lock class it holds */
-    pcp_state *pcp;            /* with opts.pcp, else NULL */
+    pcp_state *pcp;            /* with opts.pcp or a back-end that locks itself, else NULL */
+    /* A back-end that locks itself (policy.locks_itself) is called without the
+     * allocator lock; in_backend has a bit per context inside one of its calls. */
+    bool self_locking;
+    uint16_t in_backend;
+    guarded cpu_local_guard[FF_CPUS_MAX]; /* its per-CPU state, guarded by interrupts off */
+    uint8_t spin_held[FF_CPUS_MAX][LOCK_CLASSES]; /* its locks each CPU holds, by class */
+    const ff_spinlock *waited[FF_CPUS_MAX];       /* the lock each CPU last waited for */
     /* With CPUs: the back-end's state (the allocator lock guards it) and each cache's
      * (its lock), for the data-race check; one report per run. */
     guarded backend_guard, cache_guard[FF_CPUS_MAX];
@@ -340,7 +352,7 @@ static const char *lock_name(const ff_meta *m, const layer_lock *l)
  * deadlock needs only the right interleaving, which this run need not have had). */
 static void note_order(ff_meta *m, unsigned cpu, unsigned cls, const char *call)
 {
-    static const char *const names[LOCK_CLASSES] = {"the allocator lock", "a per-CPU cache lock"};
+    const char *const *names = m->pcp ? m->pcp->class_name : NULL;
     uint8_t held = m->held[cpu] & (uint8_t)~(1u << cls);
     for (unsigned a = 0; held && a < LOCK_CLASSES; a++) {
         if (!(held & (1u << a))) continue;
@@ -365,6 +377,7 @@ static void note_order(ff_meta *m, unsigned cpu, unsigned cls, const char *call)
 static __attribute__((noinline)) bool lock_take(ff_meta *m, layer_lock *l, const char *call,
                                                ff_pfn pfn, uint64_t count)
 {
+    if (l == &m->zone && m->self_locking) return true; /* it takes locks of its own */
     point(m, FF_POINT_LOCK);
     int me = (int)cpu_now(m);
     if (l->holder == me) {
@@ -397,6 +410,7 @@ static __attribute__((noinline)) bool lock_take(ff_meta *m, layer_lock *l, const
 
 static void lock_drop(ff_meta *m, layer_lock *l)
 {
+    if (l == &m->zone && m->self_locking) return;
     m->held[l->holder] &= (uint8_t)~(1u << l->cls);
     l->holder = NO_HOLDER;
     if (!m->cpus) return;
@@ -429,6 +443,139 @@ static void context_name(unsigned ctx, char *buf, size_t len)
     else snprintf(buf, len, "cpu%u's interrupt handler", ctx - FF_CPUS_MAX);
 }
 
+/* ---------------------------------------------------------------- a back-end's own locks */
+
+static ff_meta *meta_of(ff_env *env)
+{
+    return (ff_meta *)(void *)((char *)env - offsetof(ff_meta, env));
+}
+
+/* A point, or with `waits_for` a wait, inside a call of a back-end that locks itself.
+ * Other contexts may run meanwhile and make calls of their own, so this context's call
+ * state (steps, budget, landing place, the crash report's record) is put back when it
+ * resumes: the locals here live on its own stack. */
+static void backend_switch(ff_meta *m, ff_point why, const ff_spinlock *waits_for)
+{
+    if (!m->cpus) return;
+    uint64_t steps = m->env.steps, budget = m->env.step_budget;
+    jmp_buf *on_hang = m->env.on_hang;
+    ff_meta_call_site site = ff_meta_current_call;
+    if (waits_for) {
+        m->waited[cpu_now(m)] = waits_for;
+        ff_cpus_block(m->cpus, &waits_for->holder);
+    } else if (!ff_cpus_point(m->cpus, why)) {
+        return;
+    }
+    came_back(m);
+    m->env.steps = steps;
+    m->env.step_budget = budget;
+    m->env.on_hang = on_hang;
+    ff_meta_current_call = site;
+}
+
+/* The lock-order class of a back-end's lock: one per name, kept across runs. */
+static unsigned spin_class(ff_meta *m, ff_spinlock *l)
+{
+    if (!l->cls) {
+        pcp_state *ps = m->pcp;
+        const char *name = l->name ? l->name : "a lock of the back-end";
+        unsigned c = LOCK_FIRST_BACKEND;
+        while (c < ps->nclasses && strcmp(ps->class_name[c], name) != 0) c++;
+        if (c == ps->nclasses && c < LOCK_CLASSES) ps->class_name[ps->nclasses++] = name;
+        if (c == LOCK_CLASSES) c = LOCK_CLASSES - 1; /* more names than classes: they share */
+        l->cls = (uint8_t)(c + 1);
+    }
+    return l->cls - 1u;
+}
+
+/* ff_spin_lock: interrupts off, then the lock, waiting while another CPU holds it. Its
+ * holder asking again is the self-deadlock: the call is left, the system dead. */
+static void spin_take(ff_meta *m, ff_spinlock *l)
+{
+    unsigned cls = spin_class(m, l);
+    if (m->cpus) ff_cpus_irq_disable(m->cpus);
+    backend_switch(m, FF_POINT_LOCK, NULL);
+    unsigned me = cpu_now(m);
+    if (l->holder == (int32_t)me + 1) {
+        bool irq = ff_cpus_in_irq(m->cpus) && !l->holder_in_irq;
+        set_reason(m, "cpu %u re-entered %s it holds%s, in %s's %s", me, m->pcp->class_name[cls],
+                   irq ? " from an interrupt handler" : "", m->def->name,
+                   ff_backend_call_name(ff_meta_current_call.call));
+        die(m, FF_META_DEADLOCK);
+        ff_event ev = {.kind = FF_EV_DEADLOCK, .in_irq = irq, .reason = LAST(m)->reason};
+        emit(m, &ev);
+        longjmp(*m->env.on_hang, FF_EXIT_DEADLOCK);
+    }
+    char call[64];
+    snprintf(call, sizeof call, "%s's %s", m->def->name,
+             ff_backend_call_name(ff_meta_current_call.call));
+    note_order(m, me, cls, call);
+    while (l->holder) backend_switch(m, FF_POINT_LOCK, l);
+    l->holder = (int32_t)me + 1;
+    l->holder_in_irq = ff_cpus_in_irq(m->cpus);
+    m->spin_held[me][cls]++;
+    m->held[me] |= (uint8_t)(1u << cls);
+    backend_switch(m, FF_POINT_HELD, NULL);
+}
+
+static void spin_drop(ff_meta *m, ff_spinlock *l)
+{
+    unsigned me = cpu_now(m), cls = spin_class(m, l);
+    if (l->holder != (int32_t)me + 1)
+        ff_panic(&m->env, "released %s, which cpu%u does not hold", m->pcp->class_name[cls], me);
+    l->holder = 0;
+    if (!--m->spin_held[me][cls]) m->held[me] &= (uint8_t)~(1u << cls);
+    if (!m->cpus) return;
+    ff_cpus_wake(m->cpus, &l->holder);
+    ff_cpus_irq_enable(m->cpus);
+    backend_switch(m, FF_POINT_UNLOCK, NULL);
+}
+
+static void layer_spin(ff_env *env, ff_spinlock *lock, bool take)
+{
+    if (take) spin_take(meta_of(env), lock);
+    else spin_drop(meta_of(env), lock);
+}
+
+/* ff_irq_disable/enable: enabling is where a pending interrupt comes. */
+static void layer_irq(ff_env *env, bool disable)
+{
+    ff_meta *m = meta_of(env);
+    if (!m->cpus) return;
+    if (disable) {
+        ff_cpus_irq_disable(m->cpus);
+        return;
+    }
+    ff_cpus_irq_enable(m->cpus);
+    backend_switch(m, FF_POINT_UNLOCK, NULL);
+}
+
+/* ff_cpu_local: a point, and the lockset check of the running CPU's per-CPU state, whose
+ * "lock" is interrupts off: its task and its interrupt handler both touching it, one
+ * with interrupts on, is a data race. */
+static void layer_cpu_local(ff_env *env)
+{
+    ff_meta *m = meta_of(env);
+    backend_switch(m, FF_POINT_CACHE, NULL);
+    if (!m->cpus) return;
+    unsigned cpu = cpu_now(m), ctx = ff_cpus_context(m->cpus);
+    guarded *g = &m->cpu_local_guard[cpu];
+    g->touched |= (uint16_t)(1u << ctx);
+    if (!ff_cpus_irq_off(m->cpus)) g->unlocked |= (uint16_t)(1u << ctx);
+    if (m->race_reported || !g->unlocked || !(g->touched & (g->touched - 1))) return;
+    m->race_reported = true;
+    unsigned bare = (unsigned)__builtin_ctz(g->unlocked);
+    unsigned other = (unsigned)__builtin_ctz(g->touched & (uint16_t)~(1u << bare));
+    char a[40], b[40];
+    context_name(bare, a, sizeof a);
+    context_name(other, b, sizeof b);
+    snprintf(m->race_reason, sizeof m->race_reason,
+             "%s touched cpu%u's per-CPU state of %s with interrupts on, and %s touched it "
+             "too: nothing orders them", a, cpu, m->def->name, b);
+    ff_event ev = {.kind = FF_EV_DATA_RACE, .reason = m->race_reason};
+    emit(m, &ev);
+}
+
 /* The running context touches state g, which lock l guards (what: the state, as a
  * report names it). Two contexts having touched it, one of them without l, is a data
  * race: no lock orders their accesses, whatever this run's interleaving did with them.
@@ -457,12 +604,16 @@ static void guard_touch(ff_meta *m, guarded *g, const layer_lock *l, const char 
 static void locks_reset(ff_meta *m)
 {
     m->zone = (layer_lock){.holder = NO_HOLDER, .cls = LOCK_ZONE};
-    m->tracked = m->cpus || m->opts.pcp;
+    m->tracked = m->cpus || m->opts.pcp || m->self_locking;
     memset(m->held, 0, sizeof m->held); /* a death may leave bits set */
+    memset(m->spin_held, 0, sizeof m->spin_held);
+    memset(m->cpu_local_guard, 0, sizeof m->cpu_local_guard);
+    memset(m->waited, 0, sizeof m->waited);
+    m->in_backend = 0;
     m->backend_guard = (guarded){0};
     memset(m->cache_guard, 0, sizeof m->cache_guard);
     m->race_reported = false;
-    if (!m->opts.pcp) return;           /* one lock class: no edge, no cache */
+    if (!m->pcp) return;                /* one lock class: no edge, no cache */
     memset(m->pcp->order, 0, sizeof m->pcp->order);
     m->pcp->order_reported = false;
     for (unsigned c = 0; c < FF_CPUS_MAX; c++)
@@ -511,19 +662,33 @@ FF_NO_COVERAGE static uint64_t sat_add(uint64_t a, uint64_t b)
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-/* Arms a back-end call: its budget, and the record a crash report reads. */
+/* Arms a back-end call: its budget, the running context's landing place (setjmp on
+ * *m->env.on_hang next), and the record a crash report reads. The calls of a back-end
+ * that locks itself are told as they begin: several may be in flight. */
 FF_NO_COVERAGE static void call_enter(ff_meta *m, ff_backend_call call, ff_pfn start,
                                       uint64_t count, uint64_t align, uint64_t budget_frames)
 {
+    unsigned ctx = ff_cpus_context(m->cpus);
     m->env.steps = 0;
     m->env.step_budget = call_budget(m, budget_frames);
+    m->env.on_hang = &m->hang_jmp[ctx];
     LAST(m)->where[0] = 0;
     ff_meta_current_call = (ff_meta_call_site){.backend = m->def->name, .call = call,
                                                .start = start, .count = count, .align = align};
     ff_meta_current_call.active = true;
+    if (m->self_locking && call != FF_BCALL_CREATE && call != FF_BCALL_DESTROY &&
+        call != FF_BCALL_RESET) {
+        m->in_backend |= (uint16_t)(1u << ctx);
+        ff_event ev = {.kind = FF_EV_CALL, .call = call, .start = start, .count = count};
+        emit(m, &ev);
+    }
 }
 
-FF_NO_COVERAGE static void call_leave(void) { ff_meta_current_call.active = false; }
+FF_NO_COVERAGE static void call_leave(ff_meta *m)
+{
+    ff_meta_current_call.active = false;
+    m->in_backend &= (uint16_t)~(1u << ff_cpus_context(m->cpus));
+}
 
 /* env->on_exit: the back-end is leaving through ff_step or ff_panic. Names the
  * back-end's function that did, while its frames are still on the stack. */
@@ -543,6 +708,7 @@ static void layer_exit(ff_env *env, ff_exit why, const char *message)
 static void backend_left(ff_meta *m, ff_backend_call call, const ff_alloc_req *req,
                          ff_pfn start, uint64_t count, int why)
 {
+    if (why == FF_EXIT_DEADLOCK) return; /* spin_take told it */
     char args[96];
     if (call == FF_BCALL_ALLOC)
         snprintf(args, sizeof args, "alloc(%llu, align %llu)", (unsigned long long)req->count,
@@ -577,15 +743,16 @@ static __attribute__((noinline)) bool call_alloc(ff_meta *m, const ff_alloc_req 
 {
     call_enter(m, FF_BCALL_ALLOC, 0, req->count, req->align,
                walkable(m, sat_add(req->count, req->align)));
-    int why = setjmp(m->hang_jmp);
+    int why = setjmp(*m->env.on_hang);
     if (why) {
-        call_leave();
+        call_leave(m);
         backend_left(m, FF_BCALL_ALLOC, req, 0, req->count, why);
         return false;
     }
-    if (m->cpus) guard_touch(m, &m->backend_guard, &m->zone, "the back-end's state (in an alloc)");
+    if (m->cpus && !m->self_locking)
+        guard_touch(m, &m->backend_guard, &m->zone, "the back-end's state (in an alloc)");
     *status = m->def->alloc(m->backend, req, start);
-    call_leave();
+    call_leave(m);
     return true;
 }
 
@@ -593,15 +760,16 @@ static __attribute__((noinline)) bool call_free(ff_meta *m, ff_pfn start, uint64
                                                ff_status *status)
 {
     call_enter(m, FF_BCALL_FREE, start, count, 0, walkable(m, count));
-    int why = setjmp(m->hang_jmp);
+    int why = setjmp(*m->env.on_hang);
     if (why) {
-        call_leave();
+        call_leave(m);
         backend_left(m, FF_BCALL_FREE, NULL, start, count, why);
         return false;
     }
-    if (m->cpus) guard_touch(m, &m->backend_guard, &m->zone, "the back-end's state (in a free)");
+    if (m->cpus && !m->self_locking)
+        guard_touch(m, &m->backend_guard, &m->zone, "the back-end's state (in a free)");
     *status = m->def->free(m->backend, start, count);
-    call_leave();
+    call_leave(m);
     return true;
 }
 
@@ -609,15 +777,16 @@ static __attribute__((noinline)) bool call_free(ff_meta *m, ff_pfn start, uint64
 static __attribute__((noinline)) bool call_drain(ff_meta *m)
 {
     call_enter(m, FF_BCALL_DRAIN, 0, 0, 0, walkable(m, m->nslots));
-    int why = setjmp(m->hang_jmp);
+    int why = setjmp(*m->env.on_hang);
     if (why) {
-        call_leave();
+        call_leave(m);
         backend_left(m, FF_BCALL_DRAIN, NULL, 0, 0, why);
         return false;
     }
-    if (m->cpus) guard_touch(m, &m->backend_guard, &m->zone, "the back-end's state (in a drain)");
+    if (m->cpus && !m->self_locking)
+        guard_touch(m, &m->backend_guard, &m->zone, "the back-end's state (in a drain)");
     m->def->drain(m->backend);
-    call_leave();
+    call_leave(m);
     ff_event ev = {.kind = FF_EV_DRAIN};
     emit(m, &ev);
     return true;
@@ -630,7 +799,15 @@ static bool backend_alloc(ff_meta *m, const ff_alloc_req *req, ff_pfn *start, ff
 {
     if (!call_alloc(m, req, start, st)) return false;
     if (*st != FF_ERR_NOMEM || !m->def->drain) return true;
-    return call_drain(m) && call_alloc(m, req, start, st);
+    if (!m->self_locking) return call_drain(m) && call_alloc(m, req, start, st);
+    /* A drain reaches every CPU's state: it runs alone (as stop_machine), and only while
+     * no other call is in flight, holding locks or per-CPU state half changed. Else the
+     * refusal stands, and the oracle does not judge it (other calls were in flight). */
+    if (m->in_backend) return true;
+    ff_cpus_exclusive_begin(m->cpus);
+    bool alive = call_drain(m);
+    ff_cpus_exclusive_end(m->cpus);
+    return alive && call_alloc(m, req, start, st);
 }
 
 /* Poisons [start, +count) but the frames the back-end keeps for its own metadata: a
@@ -1487,14 +1664,14 @@ static __attribute__((noinline)) void *create_backend(ff_meta *m, char *err, siz
     call_enter(m, FF_BCALL_CREATE, 0, 0, 0, 0);
     m->env.step_budget = 0;
     void *backend = NULL;
-    if (setjmp(m->hang_jmp)) {
-        call_leave();
+    if (setjmp(*m->env.on_hang)) {
+        call_leave(m);
         m->creating = false;
         snprintf(err, errlen, "back-end %s panicked at create: %s", m->def->name, m->panic_message);
         return NULL;
     }
     backend = m->def->create(&m->env, m->space->usable, m->space->nusable);
-    call_leave();
+    call_leave(m);
     m->creating = false;
     if (!backend) {
         if (m->base_refused)
@@ -1516,8 +1693,8 @@ static __attribute__((noinline)) void destroy_backend(ff_meta *m)
 {
     call_enter(m, FF_BCALL_DESTROY, 0, 0, 0, 0);
     m->env.step_budget = 0;
-    if (!setjmp(m->hang_jmp)) m->def->destroy(m->backend);
-    call_leave();
+    if (!setjmp(*m->env.on_hang)) m->def->destroy(m->backend);
+    call_leave(m);
     m->backend = NULL;
 }
 
@@ -1550,17 +1727,24 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_def *def, const ff_met
     m->def = def;
     m->opts = *opts;
     m->nslots = space->top;
-    if (opts->pcp && !(m->pcp = calloc(1, sizeof *m->pcp))) {
+    m->self_locking = def->policy.locks_itself;
+    if ((opts->pcp || m->self_locking) && !(m->pcp = calloc(1, sizeof *m->pcp))) {
         snprintf(err, errlen, "host out of memory");
         free(m);
         return NULL;
     }
+    if (m->pcp) {
+        m->pcp->class_name[LOCK_ZONE] = "the allocator lock";
+        m->pcp->class_name[LOCK_PCP] = "a per-CPU cache lock";
+        m->pcp->nclasses = LOCK_FIRST_BACKEND;
+    }
     locks_reset(m);
     m->last = &m->lasts[0];
-    m->env = (ff_env){.bug = opts->bug, .step_budget = opts->step_budget, .on_hang = &m->hang_jmp,
+    m->env = (ff_env){.bug = opts->bug, .step_budget = opts->step_budget, .on_hang = &m->hang_jmp[0],
                       .frame_mem = ff_space_has_backing(space) ? layer_frame_mem : NULL,
                       .space = m, .on_exit = layer_exit, .on_keep = layer_keep,
-                      .on_base = layer_base, .resets = true, .on_cpu = layer_cpu};
+                      .on_base = layer_base, .resets = true, .on_cpu = layer_cpu,
+                      .on_spin = layer_spin, .on_irq = layer_irq, .on_cpu_local = layer_cpu_local};
     m->nblocks = (size_t)((m->nslots + LOG_BLOCK - 1) / LOG_BLOCK);
     char *slots = ff_host_zalloc(m->nslots * SLOT_BYTES);
     if (slots) {
@@ -1611,8 +1795,8 @@ static __attribute__((noinline)) bool reset_backend(ff_meta *m)
     call_enter(m, FF_BCALL_RESET, 0, 0, 0, 0);
     m->env.step_budget = 0;
     volatile bool ok = false; /* set between setjmp and a longjmp that may skip it */
-    if (!setjmp(m->hang_jmp)) ok = m->def->reset(m->backend);
-    call_leave();
+    if (!setjmp(*m->env.on_hang)) ok = m->def->reset(m->backend);
+    call_leave(m);
     /* The frames it reaches through its base are pristine again only in direct mode. */
     if (ok && m->used_base && !ff_space_direct(m->space)) ok = false;
     return ok;
@@ -1648,7 +1832,7 @@ void ff_meta_set_cpus(ff_meta *m, ff_cpus *cpus)
         m->lasts[k].reason[0] = m->lasts[k].where[0] = '\0';
     }
     m->cpus = cpus;
-    m->tracked = cpus || m->opts.pcp;
+    m->tracked = cpus || m->opts.pcp || m->self_locking;
     m->last = &m->lasts[0];
 }
 
@@ -1661,8 +1845,11 @@ const char *ff_meta_lock_name(const ff_meta *m, const void *resource)
                                                    "cpu4's cache lock", "cpu5's cache lock",
                                                    "cpu6's cache lock", "cpu7's cache lock"};
     if (resource == &m->zone.holder) return "the allocator lock";
-    for (unsigned c = 0; c < FF_CPUS_MAX; c++)
+    for (unsigned c = 0; c < FF_CPUS_MAX; c++) {
         if (m->pcp && resource == &m->pcp->cache[c].lock.holder) return names[c];
+        if (m->waited[c] && resource == &m->waited[c]->holder)
+            return m->waited[c]->name ? m->waited[c]->name : "a lock of the back-end";
+    }
     return "a lock";
 }
 
@@ -1695,18 +1882,20 @@ FF_NO_COVERAGE const ff_range *ff_meta_kept(const ff_meta *m, size_t *n)
 __attribute__((noinline)) const char *ff_meta_backend_check(ff_meta *m)
 {
     if (!m->def->check || m->death != FF_META_OK) return NULL;
+    /* A back-end that locks itself is walked only with no call of it half done. */
+    if (m->self_locking && m->in_backend) return NULL;
     /* A walk may take a few steps per frame of the map, and per word of structures
      * sized by a back-end's largest block in each zone: room for all that. */
     call_enter(m, FF_BCALL_CHECK, 0, 0, 0, 16 * (m->space->top + CHECK_WALK_SLACK));
     const char *verdict;
-    int why = setjmp(m->hang_jmp);
+    int why = setjmp(*m->env.on_hang);
     if (why) {
-        call_leave();
+        call_leave(m);
         backend_left(m, FF_BCALL_CHECK, NULL, 0, 0, why);
         verdict = LAST(m)->reason;
     } else {
         verdict = m->def->check(m->backend);
-        call_leave();
+        call_leave(m);
     }
     return verdict;
 }

@@ -7,7 +7,9 @@
  * references to frames already in use; dropping a handle drops one reference of each
  * of its frames, and a frame whose last reference goes is returned to the back-end.
  * This layer is the only caller of a back-end's alloc and free, and every such call
- * holds the (modelled, non-reentrant) allocator lock.
+ * holds the (modelled, non-reentrant) allocator lock, unless the back-end locks itself
+ * (policy.locks_itself): its calls then run on several CPUs at once, under its own
+ * locks (backend.h, "concurrency"), and are told as they begin (FF_EV_CALL).
  *
  * Two semantics:
  *   asterinas-2024  faithful to Asterinas in 2024 (the #1760 seed). Refcount 0 means
@@ -106,6 +108,9 @@ typedef enum ff_event_kind {
     FF_EV_DATA_RACE,     /* with CPUs, state a lock guards (the back-end's, a cache's)
                             was touched by two contexts, one without the lock (reason);
                             the system goes on */
+    FF_EV_CALL,          /* a back-end that locks itself is being called (call, start,
+                            count): its answer (FF_EV_ALLOC, _FREE, _DRAIN) may come after
+                            other calls', begun later, have answered */
     FF_EV_DRAIN,         /* the back-end's drain hook gave what it held per CPU back to
                             its shared pools (after an allocation it refused, which is
                             then asked again, or before the leak check) */
@@ -225,7 +230,8 @@ void ff_meta_set_cpus(ff_meta *m, ff_cpus *cpus);
 bool ff_meta_drain_caches(ff_meta *m);
 
 /* What a CPU waiting on `resource` (ff_cpus_waiting_for) waits for: "the allocator
- * lock", "cpuN's cache lock", or "a lock" for anything else. */
+ * lock", "cpuN's cache lock", a back-end's lock by its name, or "a lock" for anything
+ * else. */
 const char *ff_meta_lock_name(const ff_meta *m, const void *resource);
 
 /* The detail of the last operation of the CPU running now. */

@@ -114,6 +114,11 @@ typedef struct op_state {
                                                             back-end took back in it */
     size_t nfreed;
     unsigned bit;      /* its context's bit in inflight */
+    /* A back-end that locks itself: the free this context has in flight in it
+     * (FF_EV_CALL), and whether a hand-out of its frames elsewhere applied it already. */
+    bool free_in_flight, free_applied;
+    ff_pfn free_start;
+    uint64_t free_count;
 } op_state;
 
 /* Concurrent runs: a comparison of the layer's slots with the shadow put off while
@@ -217,6 +222,10 @@ struct ff_oracle {
     op_state *cur;             /* the running CPU's (cpu_enter) */
     const ff_cpus *cpus;       /* a concurrent run's CPUs, or NULL */
     unsigned inflight;         /* bit per context with an operation in flight */
+    /* A back-end that locks itself: bit per context inside one of its calls, but the
+     * one whose answer is being judged. While any is set the back-end's state is half
+     * changed: its counter and its refusals are not judged. */
+    unsigned busy;
     deferred deferred[DEFERRED_MAX];
     size_t ndeferred;
     /* Concurrent runs: frames whose refcount reached 0 that have not gone back to the
@@ -778,6 +787,8 @@ void ff_oracle_begin(ff_oracle *o, ff_meta *m, const char *name, const ff_oracle
     o->ops[0].last_alloc_ok = false;
     o->cur = &o->ops[0];
     o->inflight = 0;
+    o->busy = 0;
+    for (size_t c = 0; c < FF_CONTEXTS_MAX; c++) o->ops[c].free_in_flight = false;
     o->ndeferred = 0;
     o->ndying = 0;
     o->leak_phase = o->dead = false;
@@ -910,7 +921,7 @@ static uint64_t counter(const ff_oracle *o) { return ff_meta_backend_free_frames
  * finding of this event explains the difference. */
 static void judge_counter(ff_oracle *o, const char *what)
 {
-    if (!o->has_counter) return;
+    if (!o->has_counter || o->busy) return; /* judged at the next answer with none half done */
     /* Modular: a buggy back-end's counter may wrap below zero. */
     uint64_t skew = counter(o) - o->shadow_free;
     if (skew == o->counter_skew) return;
@@ -1030,6 +1041,7 @@ static void note_alloc(ff_oracle *o, ff_pfn start, uint64_t asked, uint64_t gran
 }
 
 static void cache_fill(ff_oracle *o, unsigned cpu, ff_pfn start, uint64_t count, uint64_t granted);
+static void apply_frees_in_flight(ff_oracle *o, ff_pfn start, ff_pfn end);
 
 static void judge_alloc(ff_oracle *o, const ff_event *ev)
 {
@@ -1038,6 +1050,7 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
     bool malformed = ff_oracle_request_malformed(pol, req);
     if (ev->status != FF_OK) {
         judge_counter(o, "a failed allocation");
+        if (o->busy) return; /* frames in flight elsewhere: the guarantee is not known */
         ff_pfn at = guaranteed_block(o, req);
         /* A block holding a frame the program misused (its in-band bytes may have been
          * written, by a CPU that took it while another freed it) guarantees nothing. */
@@ -1075,7 +1088,7 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
                 "alloc(%llu, align %llu, zone %u) must be rejected, yet returned frame 0x%llx",
                 (unsigned long long)req->count, (unsigned long long)req->align,
                 (unsigned)req->zone, (unsigned long long)start);
-        granted = o->has_counter && now < before && reserved <= FF_PFN_LIMIT ? reserved : 1;
+        granted = o->has_counter && !o->busy && now < before && reserved <= FF_PFN_LIMIT ? reserved : 1;
     } else {
         granted = granted_of(pol, req);
     }
@@ -1100,6 +1113,7 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
         if (!ev->cache) note_alloc(o, start, malformed ? granted : req->count, granted);
         return;
     }
+    if (o->busy) apply_frees_in_flight(o, start, end);
     ff_pfn clash = first_taken(o, start, end);
     if (clash != UINT64_MAX && kept_in(o, clash, 1)) {
         finding(o, FF_CLASS_DOUBLE_HANDOUT,
@@ -1125,7 +1139,7 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
                 "alloc(%llu, align %llu) returned frame 0x%llx, not a multiple of %llu",
                 (unsigned long long)req->count, (unsigned long long)req->align,
                 (unsigned long long)start, (unsigned long long)alignment_of(pol, req));
-    } else if (!malformed && o->has_counter && reserved != granted) {
+    } else if (!malformed && o->has_counter && !o->busy && reserved != granted) {
         finding(o, FF_CLASS_WRONG_SIZE_ALLOC,
                 "alloc(%llu) took %lld frames off the free counter; the policy reserves %llu",
                 (unsigned long long)req->count, (long long)(before - now),
@@ -1433,7 +1447,7 @@ static void judge_backend_panic(ff_oracle *o, const ff_event *ev)
     call_state(ev, state, sizeof state);
     switch (ev->call) {
     case FF_BCALL_ALLOC: {
-        ff_pfn at = guaranteed_block(o, ev->req);
+        ff_pfn at = o->busy ? UINT64_MAX : guaranteed_block(o, ev->req);
         if (at != UINT64_MAX)
             finding_in(o, FF_CLASS_ALLOCATOR_PANIC, state,
                        "%s, although [0x%llx, +%llu) is free and the placement guarantees the "
@@ -1688,6 +1702,47 @@ static void judge_cache_drain(ff_oracle *o, const ff_event *ev)
                 ev->cpu, (unsigned long long)ev->start, (unsigned long long)ev->count);
 }
 
+/* A back-end that locks itself handed out [start, end) while another context's free
+ * of some of those frames was still in flight: the frames had gone back inside the
+ * back-end before that free answered. Such frees are judged now, as answered (a later
+ * refusal is then a finding of its own), so the hand-out is judged as the order of
+ * events inside the back-end had it. */
+static void apply_frees_in_flight(ff_oracle *o, ff_pfn start, ff_pfn end)
+{
+    op_state *me = o->cur;
+    for (unsigned c = 0; c < FF_CONTEXTS_MAX; c++) {
+        op_state *s = &o->ops[c];
+        if (!(o->busy & (1u << c)) || !s->free_in_flight || s->free_applied) continue;
+        ff_pfn s_end = s->free_count > UINT64_MAX - s->free_start ? UINT64_MAX
+                                                                  : s->free_start + s->free_count;
+        if (s_end <= start || s->free_start >= end) continue;
+        s->free_applied = true;
+        o->cur = s;
+        ff_event fe = {.kind = FF_EV_FREE, .status = FF_OK, .start = s->free_start,
+                       .count = s->free_count};
+        judge_free(o, &fe);
+        if (o->ndying) forget_dying(o, fe.start, fe.count);
+        o->cur = me;
+    }
+}
+
+/* The answer to a free that apply_frees_in_flight judged already: nothing more, unless
+ * the back-end refused it after handing its frames to another. */
+static bool free_applied_already(ff_oracle *o, const ff_event *ev)
+{
+    op_state *s = o->cur;
+    if (ev->cache || !s->free_in_flight) return false;
+    s->free_in_flight = false;
+    if (!s->free_applied) return false;
+    if (ev->status != FF_OK)
+        finding(o, FF_CLASS_DOUBLE_HANDOUT,
+                "free(0x%llx, %llu) was refused (%s) after its frames were handed out to "
+                "another caller while it was in flight",
+                (unsigned long long)ev->start, (unsigned long long)ev->count,
+                ff_status_name(ev->status));
+    return true;
+}
+
 void ff_oracle_observe(void *oracle, const ff_event *ev)
 {
     ff_oracle *o = oracle;
@@ -1702,7 +1757,20 @@ void ff_oracle_observe(void *oracle, const ff_event *ev)
     }
     cpu_enter(o);
     o->findings_at_event = o->nfindings;
+    /* An answer of the back-end (or the end of its call): that call is no longer in
+     * flight. Other events may come from inside a call (a lock-order report). */
+    if (o->busy && (ev->kind == FF_EV_ALLOC || ev->kind == FF_EV_FREE ||
+                    ev->kind == FF_EV_DRAIN || ev->kind == FF_EV_HANG ||
+                    ev->kind == FF_EV_BACKEND_PANIC || ev->kind == FF_EV_DEADLOCK))
+        o->busy &= ~(1u << (unsigned)(o->cur - o->ops));
     switch (ev->kind) {
+    case FF_EV_CALL:
+        o->busy |= 1u << (unsigned)(o->cur - o->ops);
+        o->cur->free_in_flight = ev->call == FF_BCALL_FREE;
+        o->cur->free_applied = false;
+        o->cur->free_start = ev->start;
+        o->cur->free_count = ev->count;
+        break;
     case FF_EV_ALLOC:
         judge_alloc(o, ev);
         /* A hand-out with no finding took no watched frame (one still held is taken: a
@@ -1715,6 +1783,7 @@ void ff_oracle_observe(void *oracle, const ff_event *ev)
             check_watched(o, "after the back-end's alloc");
         break;
     case FF_EV_FREE:
+        if (free_applied_already(o, ev)) break;
         if (ev->cache)
             judge_cache_drain(o, ev);
         else
