@@ -1078,6 +1078,11 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
     }
 
     ff_pfn start = ev->start;
+    /* Frees in flight whose frames this hand-out holds happened first, inside the
+     * back-end: judged before it. */
+    if (o->busy)
+        apply_frees_in_flight(o, start,
+                              req->count > UINT64_MAX - start ? UINT64_MAX : start + req->count);
     o->handouts++;
     uint64_t before = o->shadow_free + o->counter_skew;
     uint64_t now = counter(o);
@@ -1113,7 +1118,6 @@ static void judge_alloc(ff_oracle *o, const ff_event *ev)
         if (!ev->cache) note_alloc(o, start, malformed ? granted : req->count, granted);
         return;
     }
-    if (o->busy) apply_frees_in_flight(o, start, end);
     ff_pfn clash = first_taken(o, start, end);
     if (clash != UINT64_MAX && kept_in(o, clash, 1)) {
         finding(o, FF_CLASS_DOUBLE_HANDOUT,
@@ -1457,6 +1461,12 @@ static void judge_backend_panic(ff_oracle *o, const ff_event *ev)
     }
     case FF_BCALL_FREE:
         if (o->cur->call == FF_CALL_GIVE_BACK) break; /* its own bad hand-out, returned */
+        /* A free of the same frames in flight elsewhere went in first, inside the
+         * back-end: the panic may be the allocator catching the second. */
+        if (o->busy)
+            apply_frees_in_flight(o, ev->start, ev->count > UINT64_MAX - ev->start
+                                                    ? UINT64_MAX
+                                                    : ev->start + ev->count);
         if (ff_oracle_classify_free(o, ev->start, ev->count) == FF_FREE_KIND_VALID)
             finding_in(o, FF_CLASS_ALLOCATOR_PANIC, state,
                        "%s, although the free names exactly one allocation", ev->reason);
