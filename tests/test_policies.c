@@ -392,6 +392,30 @@ FF_TEST(policy_as_asked_placement_and_its_fit_order)
               "spurious-oom@shim op 1");
 }
 
+/* A back-end that locks itself answers out of order: cpu1 is handed the frames of
+ * cpu0's free before that free answers (the free put them back, then was preempted).
+ * The free is judged first, as it happened inside the back-end; before, the hand-out
+ * was a double-handout, the late free a double free and the counter off. What stays
+ * is the model's own lock-order cycle. */
+FF_TEST(policy_a_free_in_flight_comes_before_a_hand_out_of_its_frames)
+{
+    ff_target t;
+    CHECK(ff_target_find("asterinas", &t));
+    char *trace = NULL;
+    const char *v = run_on(&t, 1,
+                           "backend asterinas\nsemantics hardened\n"
+                           "map custom\nregion 0x100000-0x13ffff usable\npoison off\ncpus 2\n"
+                           "schedule direct 8:1 28:0 33:1 5:1\n"
+                           "cpu0 alloc 32\ncpu0 drop h0\ncpu1 alloc 32\ncpu1 alloc 32\n",
+                           true, &trace);
+    CHECK_STREQ(v, "lock-order-cycle@asterinas op 2");
+    /* The interleaving is the one this test is about. */
+    const char *begins = strstr(trace, "asterinas free(0x100, 32) begins");
+    const char *handed = begins ? strstr(begins, "alloc(32, align 1, zone Normal) = ok 0x100") : NULL;
+    CHECK(handed && strstr(handed, "asterinas free(0x100, 32) = ok"));
+    free(trace);
+}
+
 FF_TEST(policy_one_error_code_agrees_with_every_refusal)
 {
     /* A double free and a malformed request: broken-none answers DOUBLE and INVALID, the
