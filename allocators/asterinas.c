@@ -24,20 +24,24 @@
  * The free counter is kept per CPU (an allocation subtracts on its CPU, a free adds on
  * its own) and read as their sum.
  *
+ * Concurrency as there (policy.locks_itself): every call runs with local interrupts off
+ * (trap::disable_local); the per-CPU cache and counter are touched with them off and no
+ * lock (ff_cpu_local); each CPU's set has a spinlock, and so has the global set, taken
+ * on demand (OnDemandGlobalLock), its size published as it is let go. The lock order is
+ * the real code's, including its one inversion: after a reclaim, the retry takes the
+ * global lock before its own CPU's (every other path takes them the other way round).
+ *
  * Where it departs from the real code (docs/concurrency.md lists these too):
- *   - framefuzz's layer calls it under its allocator lock with interrupts off; the real
- *     allocator has no global lock (per-CPU state under disabled interrupts, a spinlock
- *     per pool), so interleavings inside one call are not explored.
  *   - num_cpus() is FF_MAX_CPUS: a run's CPUs are the first ones of an 8-CPU machine.
  *   - Free chunks are marked in arrays of its own, not in ostd's frame metadata. A chunk
  *     whose first frame already heads a free chunk, or has no metadata, panics, as
  *     FreeChunk::from_unused does; a frame the program still holds is not seen (ostd's
  *     metadata would refuse it), so the layer's frees are all it trusts.
  *   - No zone-limited allocation (alloc_in is not modelled): UNSUPPORTED.
- *   - drain (framefuzz's hook) empties every cache and CPU set into the global set. The
- *     real allocator never drains its caches: a request can fail there while up to 66
- *     frames per CPU sit in them; framefuzz drains and asks again instead, and judges
- *     that answer.
+ *   - drain (framefuzz's hook) empties every cache and CPU set into the global set, with
+ *     no other call in flight (as stop_machine). The real allocator never drains its
+ *     caches: a request can fail there while up to 66 frames per CPU sit in them;
+ *     framefuzz drains and asks again instead, and judges that answer.
  *   - Balancing near exhaustion asks lesser_order_of for less than a page (the global
  *     set under 2 * CPUs frames, the CPU's set empty), whose subtraction overflows: a
  *     panic in a debug build, as here (a release build wraps to a huge order and
