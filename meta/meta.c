@@ -687,7 +687,7 @@ FF_NO_COVERAGE static void call_enter(ff_meta *m, ff_backend_call call, ff_pfn s
 FF_NO_COVERAGE static void call_leave(ff_meta *m)
 {
     ff_meta_current_call.active = false;
-    m->in_backend &= (uint16_t)~(1u << ff_cpus_context(m->cpus));
+    if (m->self_locking) m->in_backend &= (uint16_t)~(1u << ff_cpus_context(m->cpus));
 }
 
 /* env->on_exit: the back-end is leaving through ff_step or ff_panic. Names the

@@ -57,7 +57,10 @@
     X(CORRUPT, "broken-corrupt", "test-only: a free of 5 frames leaves its head flag")        \
     X(POISON, "broken-poison", "test-only: writes 16 bytes into a freed frame, declares 8")   \
     X(BADREQ, "broken-badreq", "test-only: alloc(0) succeeds with one frame")                 \
-    X(CODE, "broken-code", "test-only: rejects a foreign free as DOUBLE")
+    X(CODE, "broken-code", "test-only: rejects a foreign free as DOUBLE")                     \
+    X(SELFLOCK, "broken-selflock", "test-only: locks itself; a free of 6 takes its lock twice") \
+    X(IRQLOCAL, "broken-irqlocal", "test-only: locks itself; a free of 1 counts itself in its "  \
+                                   "per-CPU state with interrupts on")
 
 typedef enum broken_flaw {
 #define X(id, name, summary) FLAW_##id,
@@ -92,6 +95,8 @@ typedef struct broken {
     size_t state_bytes;
     uint64_t free_frames;
     uint64_t successes; /* allocations answered FF_OK (broken-handout) */
+    ff_spinlock lock;   /* broken-selflock, broken-irqlocal: every call takes it */
+    uint64_t calls_on[FF_MAX_CPUS]; /* ... and counts itself per CPU, interrupts off */
     ff_pfn last_start;  /* start of the last block really reserved (broken-handout) */
     char report[160];
 } broken;
@@ -158,6 +163,7 @@ static void *broken_create(ff_env *env, const ff_range *ranges, size_t nranges, 
     if (!b) return NULL;
     b->env = env;
     b->flaw = flaw;
+    b->lock = FF_SPINLOCK("the broken lock");
     if (!ff_runs_init(&b->ram, ranges, nranges)) {
         free(b);
         return NULL;
@@ -254,9 +260,8 @@ static void take(broken *b, ff_pfn at, uint64_t frames, uint8_t head_flags)
     b->last_start = at;
 }
 
-static ff_status broken_alloc(void *self, const ff_alloc_req *req, ff_pfn *start)
+static ff_status alloc_locked(broken *b, const ff_alloc_req *req, ff_pfn *start)
 {
-    broken *b = self;
     uint64_t count = req->count;
     uint64_t align = req->align > 1 ? req->align : 1;
     /* FLAW zero-size request: alloc(0) is served as a one-frame allocation. */
@@ -336,9 +341,8 @@ static void scribble(broken *b, ff_pfn pfn)
     if (mem) memset(mem, SCRIBBLE_BYTE, SCRIBBLE_BYTES);
 }
 
-static ff_status broken_free(void *self, ff_pfn start, uint64_t count)
+static ff_status free_locked(broken *b, ff_pfn start, uint64_t count)
 {
-    broken *b = self;
     if (count == 0 || start >= FF_PFN_LIMIT || count > FF_PFN_LIMIT - start) return FF_ERR_INVALID;
     ff_pfn end = start + count;
 
@@ -391,6 +395,47 @@ static ff_status broken_free(void *self, ff_pfn start, uint64_t count)
     /* FLAW free-frame corruption: 16 bytes written where 8 were declared. */
     if (b->flaw == FLAW_POISON) scribble(b, start);
     return FF_OK;
+}
+
+/* ---------------------------------------------------------------- locking itself */
+
+static bool locks_itself(const broken *b)
+{
+    return b->flaw == FLAW_SELFLOCK || b->flaw == FLAW_IRQLOCAL;
+}
+
+/* The calls of a variant that locks itself: interrupts off, a count in its per-CPU
+ * state, then its lock around the control's work. */
+static ff_status broken_alloc(void *self, const ff_alloc_req *req, ff_pfn *start)
+{
+    broken *b = self;
+    if (!locks_itself(b)) return alloc_locked(b, req, start);
+    ff_irq_disable(b->env);
+    ff_cpu_local(b->env);
+    b->calls_on[ff_cpu_id(b->env)]++;
+    ff_spin_lock(b->env, &b->lock);
+    ff_status st = alloc_locked(b, req, start);
+    ff_spin_unlock(b->env, &b->lock);
+    ff_irq_enable(b->env);
+    return st;
+}
+
+static ff_status broken_free(void *self, ff_pfn start, uint64_t count)
+{
+    broken *b = self;
+    if (!locks_itself(b)) return free_locked(b, start, count);
+    /* FLAW per-CPU state touched with interrupts on: a free of one frame. */
+    bool irq_safe = !(b->flaw == FLAW_IRQLOCAL && count == 1);
+    if (irq_safe) ff_irq_disable(b->env);
+    ff_cpu_local(b->env);
+    b->calls_on[ff_cpu_id(b->env)]++;
+    ff_spin_lock(b->env, &b->lock);
+    /* FLAW self-deadlock: a free of 6 frames takes the lock it holds. */
+    if (b->flaw == FLAW_SELFLOCK && count == 6) ff_spin_lock(b->env, &b->lock);
+    ff_status st = free_locked(b, start, count);
+    ff_spin_unlock(b->env, &b->lock);
+    if (irq_safe) ff_irq_enable(b->env);
+    return st;
 }
 
 /* ---------------------------------------------------------------- accounting and checks */
@@ -462,6 +507,7 @@ static const char *broken_check(void *self)
                 .honours_align = true,                                                        \
                 .needs_backing = FLAW_##id == FLAW_POISON,                                    \
                 .inband_bytes = FLAW_##id == FLAW_POISON ? INBAND_BYTES : 0,                  \
+                .locks_itself = FLAW_##id == FLAW_SELFLOCK || FLAW_##id == FLAW_IRQLOCAL,     \
             },                                                                                \
         .create = create_##id,                                                                \
         .destroy = broken_destroy,                                                            \
