@@ -260,7 +260,7 @@ static void take(broken *b, ff_pfn at, uint64_t frames, uint8_t head_flags)
     b->last_start = at;
 }
 
-static ff_status alloc_locked(broken *b, const ff_alloc_req *req, ff_pfn *start)
+static ff_status broken_alloc(broken *b, const ff_alloc_req *req, ff_pfn *start)
 {
     uint64_t count = req->count;
     uint64_t align = req->align > 1 ? req->align : 1;
@@ -341,7 +341,7 @@ static void scribble(broken *b, ff_pfn pfn)
     if (mem) memset(mem, SCRIBBLE_BYTE, SCRIBBLE_BYTES);
 }
 
-static ff_status free_locked(broken *b, ff_pfn start, uint64_t count)
+static ff_status broken_free(broken *b, ff_pfn start, uint64_t count)
 {
     if (count == 0 || start >= FF_PFN_LIMIT || count > FF_PFN_LIMIT - start) return FF_ERR_INVALID;
     ff_pfn end = start + count;
@@ -406,24 +406,24 @@ static bool locks_itself(const broken *b)
 
 /* The calls of a variant that locks itself: interrupts off, a count in its per-CPU
  * state, then its lock around the control's work. */
-static ff_status broken_alloc(void *self, const ff_alloc_req *req, ff_pfn *start)
+static ff_status alloc_hook(void *self, const ff_alloc_req *req, ff_pfn *start)
 {
     broken *b = self;
-    if (!locks_itself(b)) return alloc_locked(b, req, start);
+    if (!locks_itself(b)) return broken_alloc(b, req, start);
     ff_irq_disable(b->env);
     ff_cpu_local(b->env);
     b->calls_on[ff_cpu_id(b->env)]++;
     ff_spin_lock(b->env, &b->lock);
-    ff_status st = alloc_locked(b, req, start);
+    ff_status st = broken_alloc(b, req, start);
     ff_spin_unlock(b->env, &b->lock);
     ff_irq_enable(b->env);
     return st;
 }
 
-static ff_status broken_free(void *self, ff_pfn start, uint64_t count)
+static ff_status free_hook(void *self, ff_pfn start, uint64_t count)
 {
     broken *b = self;
-    if (!locks_itself(b)) return free_locked(b, start, count);
+    if (!locks_itself(b)) return broken_free(b, start, count);
     /* FLAW per-CPU state touched with interrupts on: a free of one frame. */
     bool irq_safe = !(b->flaw == FLAW_IRQLOCAL && count == 1);
     if (irq_safe) ff_irq_disable(b->env);
@@ -432,7 +432,7 @@ static ff_status broken_free(void *self, ff_pfn start, uint64_t count)
     ff_spin_lock(b->env, &b->lock);
     /* FLAW self-deadlock: a free of 6 frames takes the lock it holds. */
     if (b->flaw == FLAW_SELFLOCK && count == 6) ff_spin_lock(b->env, &b->lock);
-    ff_status st = free_locked(b, start, count);
+    ff_status st = broken_free(b, start, count);
     ff_spin_unlock(b->env, &b->lock);
     if (irq_safe) ff_irq_enable(b->env);
     return st;
@@ -511,8 +511,8 @@ static const char *broken_check(void *self)
             },                                                                                \
         .create = create_##id,                                                                \
         .destroy = broken_destroy,                                                            \
-        .alloc = broken_alloc,                                                                \
-        .free = broken_free,                                                                  \
+        .alloc = alloc_hook,                                                                  \
+        .free = free_hook,                                                                    \
         .free_frames = broken_free_frames,                                                    \
         .check = broken_check,                                                                \
     };
