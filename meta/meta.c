@@ -48,6 +48,10 @@
 #endif
 #ifndef FF_NO_COVERAGE
 #define FF_NO_COVERAGE /* no coverage instrumentation in this build: inline at will */
+/* Bookkeeping on every back-end call, inlined where no coverage is counted. */
+#define FF_CALL_BOOKKEEPING __attribute__((always_inline)) inline
+#else
+#define FF_CALL_BOOKKEEPING FF_NO_COVERAGE
 #endif
 
 /* ---------------------------------------------------------------- slots */
@@ -606,10 +610,12 @@ static void locks_reset(ff_meta *m)
     m->zone = (layer_lock){.holder = NO_HOLDER, .cls = LOCK_ZONE};
     m->tracked = m->cpus || m->opts.pcp || m->self_locking;
     memset(m->held, 0, sizeof m->held); /* a death may leave bits set */
-    memset(m->spin_held, 0, sizeof m->spin_held);
-    memset(m->cpu_local_guard, 0, sizeof m->cpu_local_guard);
-    memset(m->waited, 0, sizeof m->waited);
     m->in_backend = 0;
+    if (m->self_locking) {
+        memset(m->spin_held, 0, sizeof m->spin_held);
+        memset(m->cpu_local_guard, 0, sizeof m->cpu_local_guard);
+        memset(m->waited, 0, sizeof m->waited);
+    }
     m->backend_guard = (guarded){0};
     memset(m->cache_guard, 0, sizeof m->cache_guard);
     m->race_reported = false;
@@ -665,23 +671,27 @@ FF_NO_COVERAGE static uint64_t sat_add(uint64_t a, uint64_t b)
 /* Arms a back-end call: its budget, the running context's landing place (setjmp on
  * *m->env.on_hang next), and the record a crash report reads. The calls of a back-end
  * that locks itself are told as they begin: several may be in flight. */
-FF_NO_COVERAGE static void call_enter(ff_meta *m, ff_backend_call call, ff_pfn start,
+/* A call of a back-end that locks itself begins: told, and counted in flight. */
+static __attribute__((noinline)) void self_locked_call(ff_meta *m, ff_backend_call call,
+                                                      ff_pfn start, uint64_t count)
+{
+    if (call == FF_BCALL_CREATE || call == FF_BCALL_DESTROY || call == FF_BCALL_RESET) return;
+    m->in_backend |= (uint16_t)(1u << ff_cpus_context(m->cpus));
+    ff_event ev = {.kind = FF_EV_CALL, .call = call, .start = start, .count = count};
+    emit(m, &ev);
+}
+
+FF_CALL_BOOKKEEPING static void call_enter(ff_meta *m, ff_backend_call call, ff_pfn start,
                                       uint64_t count, uint64_t align, uint64_t budget_frames)
 {
-    unsigned ctx = ff_cpus_context(m->cpus);
     m->env.steps = 0;
     m->env.step_budget = call_budget(m, budget_frames);
-    m->env.on_hang = &m->hang_jmp[ctx];
+    if (m->cpus) m->env.on_hang = &m->hang_jmp[ff_cpus_context(m->cpus)]; /* one CPU: any */
     LAST(m)->where[0] = 0;
     ff_meta_current_call = (ff_meta_call_site){.backend = m->def->name, .call = call,
                                                .start = start, .count = count, .align = align};
     ff_meta_current_call.active = true;
-    if (m->self_locking && call != FF_BCALL_CREATE && call != FF_BCALL_DESTROY &&
-        call != FF_BCALL_RESET) {
-        m->in_backend |= (uint16_t)(1u << ctx);
-        ff_event ev = {.kind = FF_EV_CALL, .call = call, .start = start, .count = count};
-        emit(m, &ev);
-    }
+    if (m->self_locking) self_locked_call(m, call, start, count);
 }
 
 FF_NO_COVERAGE static void call_leave(ff_meta *m)
@@ -792,13 +802,11 @@ static __attribute__((noinline)) bool call_drain(ff_meta *m)
     return true;
 }
 
-/* alloc, as the layer asks the back-end for a block under the allocator lock. A refusal
- * of a back-end that holds frames per CPU is final only once those went back (its
- * drain hook): the request is asked again, and only that answer is told. */
-static bool backend_alloc(ff_meta *m, const ff_alloc_req *req, ff_pfn *start, ff_status *st)
+/* A back-end holding frames per CPU refused: they go back (its drain hook) and the
+ * request is asked again. */
+static __attribute__((noinline)) bool drain_and_alloc(ff_meta *m, const ff_alloc_req *req,
+                                                     ff_pfn *start, ff_status *st)
 {
-    if (!call_alloc(m, req, start, st)) return false;
-    if (*st != FF_ERR_NOMEM || !m->def->drain) return true;
     if (!m->self_locking) return call_drain(m) && call_alloc(m, req, start, st);
     /* A drain reaches every CPU's state: it runs alone (as stop_machine), and only while
      * no other call is in flight, holding locks or per-CPU state half changed. Else the
@@ -808,6 +816,16 @@ static bool backend_alloc(ff_meta *m, const ff_alloc_req *req, ff_pfn *start, ff
     bool alive = call_drain(m);
     ff_cpus_exclusive_end(m->cpus);
     return alive && call_alloc(m, req, start, st);
+}
+
+/* alloc, as the layer asks the back-end for a block (under the allocator lock unless the
+ * back-end locks itself). A refusal of a back-end that holds frames per CPU is final only
+ * once those went back: only the answer after its drain is told. */
+static inline bool backend_alloc(ff_meta *m, const ff_alloc_req *req, ff_pfn *start, ff_status *st)
+{
+    if (!call_alloc(m, req, start, st)) return false;
+    if (*st != FF_ERR_NOMEM || !m->def->drain) return true;
+    return drain_and_alloc(m, req, start, st);
 }
 
 /* Poisons [start, +count) but the frames the back-end keeps for its own metadata: a

@@ -1741,7 +1741,7 @@ static void apply_frees_in_flight(ff_oracle *o, ff_pfn start, ff_pfn end)
 static bool free_applied_already(ff_oracle *o, const ff_event *ev)
 {
     op_state *s = o->cur;
-    if (ev->cache || !s->free_in_flight) return false;
+    if (ev->cache) return false;
     s->free_in_flight = false;
     if (!s->free_applied) return false;
     if (ev->status != FF_OK)
@@ -1793,7 +1793,7 @@ void ff_oracle_observe(void *oracle, const ff_event *ev)
             check_watched(o, "after the back-end's alloc");
         break;
     case FF_EV_FREE:
-        if (free_applied_already(o, ev)) break;
+        if (o->cur->free_in_flight && free_applied_already(o, ev)) break;
         if (ev->cache)
             judge_cache_drain(o, ev);
         else
