@@ -447,6 +447,31 @@ static void context_name(unsigned ctx, char *buf, size_t len)
     else snprintf(buf, len, "cpu%u's interrupt handler", ctx - FF_CPUS_MAX);
 }
 
+/* The lockset check (as Eraser's) of state g, which the running context touches now,
+ * holding what guards it or not. Two contexts having touched it, one of them unguarded,
+ * is a data race: nothing orders their accesses, whatever this run's interleaving did
+ * with them. True, with the two contexts named, when that is to be reported (once per
+ * run; the system goes on). Concurrent runs only. */
+static bool lockset_race(ff_meta *m, guarded *g, bool guarded_now, char *bare_name,
+                         char *other_name, size_t len)
+{
+    uint16_t bit = (uint16_t)(1u << ff_cpus_context(m->cpus));
+    g->touched |= bit;
+    if (!guarded_now) g->unlocked |= bit;
+    if (m->race_reported || !g->unlocked || !(g->touched & (g->touched - 1))) return false;
+    m->race_reported = true;
+    unsigned bare = (unsigned)__builtin_ctz(g->unlocked);
+    context_name(bare, bare_name, len);
+    context_name((unsigned)__builtin_ctz(g->touched & (uint16_t)~(1u << bare)), other_name, len);
+    return true;
+}
+
+static void report_race(ff_meta *m)
+{
+    ff_event ev = {.kind = FF_EV_DATA_RACE, .reason = m->race_reason};
+    emit(m, &ev);
+}
+
 /* ---------------------------------------------------------------- a back-end's own locks */
 
 static ff_meta *meta_of(ff_env *env)
@@ -562,46 +587,26 @@ static void layer_cpu_local(ff_env *env)
     ff_meta *m = meta_of(env);
     backend_switch(m, FF_POINT_CACHE, NULL);
     if (!m->cpus) return;
-    unsigned cpu = cpu_now(m), ctx = ff_cpus_context(m->cpus);
-    guarded *g = &m->cpu_local_guard[cpu];
-    g->touched |= (uint16_t)(1u << ctx);
-    if (!ff_cpus_irq_off(m->cpus)) g->unlocked |= (uint16_t)(1u << ctx);
-    if (m->race_reported || !g->unlocked || !(g->touched & (g->touched - 1))) return;
-    m->race_reported = true;
-    unsigned bare = (unsigned)__builtin_ctz(g->unlocked);
-    unsigned other = (unsigned)__builtin_ctz(g->touched & (uint16_t)~(1u << bare));
+    unsigned cpu = cpu_now(m);
     char a[40], b[40];
-    context_name(bare, a, sizeof a);
-    context_name(other, b, sizeof b);
+    if (!lockset_race(m, &m->cpu_local_guard[cpu], ff_cpus_irq_off(m->cpus), a, b, sizeof a))
+        return;
     snprintf(m->race_reason, sizeof m->race_reason,
              "%s touched cpu%u's per-CPU state of %s with interrupts on, and %s touched it "
              "too: nothing orders them", a, cpu, m->def->name, b);
-    ff_event ev = {.kind = FF_EV_DATA_RACE, .reason = m->race_reason};
-    emit(m, &ev);
+    report_race(m);
 }
 
 /* The running context touches state g, which lock l guards (what: the state, as a
- * report names it). Two contexts having touched it, one of them without l, is a data
- * race: no lock orders their accesses, whatever this run's interleaving did with them.
- * Reported once per run; the system goes on. Concurrent runs only. */
+ * report names it): the lockset check. Concurrent runs only. */
 static void guard_touch(ff_meta *m, guarded *g, const layer_lock *l, const char *what)
 {
-    unsigned ctx = ff_cpus_context(m->cpus);
-    uint16_t bit = (uint16_t)(1u << ctx);
-    g->touched |= bit;
-    if (l->holder != (int)cpu_now(m)) g->unlocked |= bit;
-    if (m->race_reported || !g->unlocked || !(g->touched & (g->touched - 1))) return;
-    m->race_reported = true;
-    unsigned bare = (unsigned)__builtin_ctz(g->unlocked);
-    unsigned other = (unsigned)__builtin_ctz(g->touched & (uint16_t)~(1u << bare));
     char a[40], b[40];
-    context_name(bare, a, sizeof a);
-    context_name(other, b, sizeof b);
+    if (!lockset_race(m, g, l->holder == (int)cpu_now(m), a, b, sizeof a)) return;
     snprintf(m->race_reason, sizeof m->race_reason,
              "%s touched %s without %s, and %s touched it too: no common lock orders them",
              a, what, lock_name(m, l), b);
-    ff_event ev = {.kind = FF_EV_DATA_RACE, .reason = m->race_reason};
-    emit(m, &ev);
+    report_race(m);
 }
 
 /* Every lock free, every cache empty, the lock-order graph blank. */
