@@ -528,10 +528,15 @@ def triage_one(camp, name):
     return meta
 
 
+def listed_backends(build):
+    """Every back-end the C side lists, with its policy."""
+    proc = subprocess.run([build.fftool, "list", "--json"], stdout=subprocess.PIPE, text=True)
+    return json.loads(proc.stdout)["backends"]
+
+
 def registered_backends(build):
     """The back-ends `all` stands for, from the C side."""
-    proc = subprocess.run([build.fftool, "list", "--json"], stdout=subprocess.PIPE, text=True)
-    return [b["name"] for b in json.loads(proc.stdout)["backends"]]
+    return [b["name"] for b in listed_backends(build)]
 
 
 def earlier_runs_s(root):
@@ -600,7 +605,9 @@ class Campaign:
     @staticmethod
     def make_config(opts, build):
         target = opts.target
-        known = registered_backends(build)
+        listed = listed_backends(build)
+        known = [b["name"] for b in listed]
+        self_locking = {b["name"] for b in listed if b["policy"].get("locks_itself")}
         if target.startswith("pcp:") and target.removeprefix("pcp:") in known:
             # A back-end behind per-CPU caches has no harness of its own: the
             # differential one runs it alone.
@@ -615,6 +622,9 @@ class Campaign:
             if name.removeprefix("pcp:") not in known:
                 raise CampaignError(f"unknown back-end '{name}' in --backends "
                                     f"(valid: {' '.join(known)}, each maybe as pcp:NAME)")
+            if name.startswith("pcp:") and name.removeprefix("pcp:") in self_locking:
+                raise CampaignError(f"'{name}': {name.removeprefix('pcp:')} locks itself and keeps "
+                                    f"per-CPU state of its own; name it without pcp:")
         if opts.backends and target != "diff":
             raise CampaignError("--backends is for --target diff")
         seeds = [os.path.abspath(s) for s in (opts.seeds or [])]

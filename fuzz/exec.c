@@ -332,14 +332,17 @@ bool ff_exec_check_backend(ff_program *p, char *err, size_t errlen)
 {
     ff_target targets[MAX_TARGETS];
     size_t n;
-    char why[8];
+    char why[256];
     if (!p->backend[0] || ff_target_parse_list(p->backend, targets, MAX_TARGETS, &n, why, sizeof why))
         return true;
     if (!p->backend_line) {
         p->backend[0] = '\0';
         return true;
     }
-    snprintf(err, errlen, "line %zu: unknown backend: %.40s", p->backend_line, p->backend);
+    if (strstr(why, "locks itself")) /* a name it knows, in a combination it refuses */
+        snprintf(err, errlen, "line %zu: %s", p->backend_line, why);
+    else
+        snprintf(err, errlen, "line %zu: unknown backend: %.40s", p->backend_line, p->backend);
     return false;
 }
 

@@ -130,13 +130,13 @@ static int cmd_list(bool json)
                    "\"max_order\":%s,\"validates_frees\":%s,\"honours_zone\":%s,"
                    "\"honours_align\":%s,\"needs_backing\":%s,\"inband_bytes\":%u,"
                    "\"invariant_check\":%s,\"free_counter\":%s,\"fit_order\":%u,"
-                   "\"drains\":%s}}",
+                   "\"drains\":%s,\"locks_itself\":%s}}",
                    placement_name(p->placement), rounding_name(p->rounding),
                    free_rule_name(p->free_rule), order, p->validates_frees ? "true" : "false",
                    p->honours_zone ? "true" : "false", p->honours_align ? "true" : "false",
                    p->needs_backing ? "true" : "false", p->inband_bytes,
                    b->check ? "true" : "false", b->free_frames ? "true" : "false", p->fit_order,
-                   b->drain ? "true" : "false");
+                   b->drain ? "true" : "false", p->locks_itself ? "true" : "false");
         } else {
             char order[16];
             snprintf(order, sizeof order, p->max_order == FF_ORDER_ANY ? "any" : "%u", p->max_order);
@@ -145,6 +145,8 @@ static int cmd_list(bool json)
                 snprintf(extra, sizeof extra, " fit-order=%u", p->fit_order);
             if (b->drain)
                 snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " drains-per-cpu=yes");
+            if (p->locks_itself)
+                snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " locks-itself=yes");
             printf("  %-9s %s\n", b->name, b->summary);
             printf("  %-9s placement=%s rounding=%s frees=%s max-order=%s validates-frees=%s "
                    "zones=%s align=%s in-band=%u invariant-check=%s free-counter=%s%s\n",

@@ -28,6 +28,9 @@ bool ff_target_find(const char *name, ff_target *target)
     const char *base = pcp ? name + strlen(FF_PCP_PREFIX) : name;
     for (size_t i = 0; i < ff_backend_count; i++) {
         if (strcmp(ff_backends[i]->name, base) != 0) continue;
+        /* A back-end that locks itself keeps its per-CPU state its own way: the layer's
+         * caches are not modelled in front of it (ff_target_parse_list says so). */
+        if (pcp && ff_backends[i]->policy.locks_itself) return false;
         const char *full = pcp ? pcp_name(i) : ff_backends[i]->name;
         if (!full) return false;
         *target = (ff_target){full, ff_backends[i], FF_BUG_NONE, pcp};
@@ -60,6 +63,14 @@ bool ff_target_parse_list(const char *list, ff_target *targets, size_t max, size
             return false;
         }
         if (!ff_target_find(name, &targets[*n])) {
+            const ff_backend_def *under = strncmp(name, FF_PCP_PREFIX, strlen(FF_PCP_PREFIX)) == 0
+                                              ? ff_backend_find(name + strlen(FF_PCP_PREFIX))
+                                              : NULL;
+            if (under && under->policy.locks_itself) {
+                snprintf(err, errlen, "'%s': %s locks itself and keeps per-CPU state of its own; "
+                                      "name it without " FF_PCP_PREFIX, name, under->name);
+                return false;
+            }
             int k = snprintf(err, errlen, "unknown back-end '%s' (valid:", name);
             for (size_t i = 0; i < ff_backend_count && k >= 0 && (size_t)k < errlen; i++)
                 k += snprintf(err + k, errlen - (size_t)k, " %s", ff_backends[i]->name);

@@ -502,12 +502,17 @@ static void backend_switch(ff_meta *m, ff_point why, const ff_spinlock *waits_fo
     ff_meta_current_call = site;
 }
 
+static const char *spin_name(const ff_spinlock *l)
+{
+    return l->name ? l->name : "a lock of the back-end";
+}
+
 /* The lock-order class of a back-end's lock: one per name, kept across runs. */
 static unsigned spin_class(ff_meta *m, ff_spinlock *l)
 {
     if (!l->cls) {
         pcp_state *ps = m->pcp;
-        const char *name = l->name ? l->name : "a lock of the back-end";
+        const char *name = spin_name(l);
         unsigned c = LOCK_FIRST_BACKEND;
         while (c < ps->nclasses && strcmp(ps->class_name[c], name) != 0) c++;
         if (c == ps->nclasses && c < LOCK_CLASSES) ps->class_name[ps->nclasses++] = name;
@@ -527,7 +532,7 @@ static void spin_take(ff_meta *m, ff_spinlock *l)
     unsigned me = cpu_now(m);
     if (l->holder == (int32_t)me + 1) {
         bool irq = ff_cpus_in_irq(m->cpus) && !l->holder_in_irq;
-        set_reason(m, "cpu %u re-entered %s it holds%s, in %s's %s", me, m->pcp->class_name[cls],
+        set_reason(m, "cpu %u re-entered %s it holds%s, in %s's %s", me, spin_name(l),
                    irq ? " from an interrupt handler" : "", m->def->name,
                    ff_backend_call_name(ff_meta_current_call.call));
         die(m, FF_META_DEADLOCK);
@@ -551,7 +556,7 @@ static void spin_drop(ff_meta *m, ff_spinlock *l)
 {
     unsigned me = cpu_now(m), cls = spin_class(m, l);
     if (l->holder != (int32_t)me + 1)
-        ff_panic(&m->env, "released %s, which cpu%u does not hold", m->pcp->class_name[cls], me);
+        ff_panic(&m->env, "released %s, which cpu%u does not hold", spin_name(l), me);
     l->holder = 0;
     if (!--m->spin_held[me][cls]) m->held[me] &= (uint8_t)~(1u << cls);
     if (!m->cpus) return;
@@ -1870,8 +1875,7 @@ const char *ff_meta_lock_name(const ff_meta *m, const void *resource)
     if (resource == &m->zone.holder) return "the allocator lock";
     for (unsigned c = 0; c < FF_CPUS_MAX; c++) {
         if (m->pcp && resource == &m->pcp->cache[c].lock.holder) return names[c];
-        if (m->waited[c] && resource == &m->waited[c]->holder)
-            return m->waited[c]->name ? m->waited[c]->name : "a lock of the back-end";
+        if (m->waited[c] && resource == &m->waited[c]->holder) return spin_name(m->waited[c]);
     }
     return "a lock";
 }

@@ -887,6 +887,10 @@ def campaign_tests():
                        ("a directory that is no campaign", ["triage", "/nonexistent/campaign"]),
                        ("a directory that is no campaign", ["report", "/nonexistent/campaign"]),
                        ("unknown back-end", ["fuzz", "--backends", "buddy,nope"]),
+                       ("caches in front of a back-end that locks itself",
+                        ["fuzz", "--backends", "pcp:asterinas,buddy"]),
+                       ("caches in front of a back-end that locks itself",
+                        ["fuzz", "--target", "pcp:asterinas"]),
                        ("missing campaign", ["fuzz", "--resume", "/nonexistent/campaign"]),
                        ("bad job count", ["fuzz", "--jobs", "0"])):
         ok, detail = one_line_error(cli(args))

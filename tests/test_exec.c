@@ -93,6 +93,12 @@ FF_TEST(exec_check_backend_refuses_text_and_forgives_binary)
     CHECK(!ff_exec_check_backend(&p, err, sizeof err));
     CHECK_STREQ(err, "line 1: unknown backend: buddy,buddy");
     ff_program_free(&p);
+    /* A known name in a combination not modelled says why. */
+    CHECK(ff_program_parse(&p, "backend pcp:asterinas\n", err, sizeof err));
+    CHECK(!ff_exec_check_backend(&p, err, sizeof err));
+    CHECK_STREQ(err, "line 1: 'pcp:asterinas': asterinas locks itself and keeps per-CPU state "
+                     "of its own; name it without pcp:");
+    ff_program_free(&p);
     CHECK(ff_program_parse(&p, "backend broken-leak,bsa\ncheck\n", err, sizeof err));
     CHECK(ff_exec_check_backend(&p, err, sizeof err));
     CHECK_STREQ(p.backend, "broken-leak,bsa");
