@@ -52,6 +52,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "bugs.h"
 
 #define GLOBAL_ORDERS 32u /* MAX_BUDDY_ORDER: chunks of order 0..31 */
 #define LOCAL_ORDERS  7u  /* MAX_LOCAL_BUDDY_ORDER */
@@ -439,12 +440,14 @@ static ff_status as_free(void *self, ff_pfn start, uint64_t count)
 {
     asterinas *a = self;
     if (!count || count > FF_PFN_LIMIT || start > FF_PFN_LIMIT - count) return FF_ERR_INVALID;
-    ff_irq_disable(a->env);
+    /* INJECTED BUG asterinas-cache-irq-on: interrupts stay on for a free into the cache. */
+    bool irq_off = !FF_BUG(a->env->bug, ASTERINAS_CACHE_IRQ_ON, count <= CACHE_SIZES);
+    if (irq_off) ff_irq_disable(a->env);
     unsigned cpu = ff_cpu_id(a->env);
     count_free(a, cpu, (int64_t)count);
     if (count <= CACHE_SIZES) cache_array_dealloc(a, cpu, (unsigned)count - 1, start);
     else pools_dealloc(a, cpu, &start, 1, count);
-    ff_irq_enable(a->env);
+    if (irq_off) ff_irq_enable(a->env);
     return FF_OK;
 }
 

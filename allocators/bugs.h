@@ -95,7 +95,10 @@
       "allocator lock, while other CPUs call the back-end under it")                         \
     X(PCP_REFILL_PUBLISH_EARLY, "pcp-refill-publish-early", "pcp", "double-handout",          \
       "per-CPU caches: a refill lists each slot before the back-end gives its run, and a "   \
-      "refusal leaves the slot listed with a stale run, which the cache hands out")
+      "refusal leaves the slot listed with a stale run, which the cache hands out")          \
+    X(ASTERINAS_CACHE_IRQ_ON, "asterinas-cache-irq-on", "asterinas", "data-race",            \
+      "asterinas model: dealloc touches its CPU's cache without disabling local interrupts: " \
+      "an interrupt on that CPU may reach the same cache in the middle of it")
 
 typedef enum ff_bug {
     FF_BUG_NONE,
