@@ -27,7 +27,8 @@
  * Concurrency as there (policy.locks_itself): every call runs with local interrupts off
  * (trap::disable_local); the per-CPU cache and counter are touched with them off and no
  * lock (ff_cpu_local); each CPU's set has a spinlock, and so has the global set, taken
- * on demand (OnDemandGlobalLock), its size published as it is let go. The lock order is
+ * on demand (OnDemandGlobalLock), its size published as it is let go; every access to a
+ * set names the lock that guards it (ff_guarded). The lock order is
  * the real code's, including its one inversion: after a reclaim, the retry takes the
  * global lock before its own CPU's (every other path takes them the other way round).
  *
@@ -148,10 +149,17 @@ static void list_remove(asterinas *a, unsigned set, unsigned order, ff_pfn p)
     put_u8(a, &a->head[p], 0);
 }
 
+/* The lock of a set: what guards its lists and size. */
+static ff_spinlock *set_lock(asterinas *a, unsigned set)
+{
+    return set == GLOBAL_SET ? &a->s.global_lock : &a->s.local_lock[set - 1];
+}
+
 /* BuddySet::insert_chunk: the chunk of 2^order frames at p, merged with its buddies. */
 static void insert_chunk(asterinas *a, unsigned set, ff_pfn p, unsigned order)
 {
     buddy_set *bs = &a->s.set[set];
+    ff_guarded(a->env, set_lock(a, set));
     if (order >= bs->orders)
         ff_panic(a->env, "insert_chunk: order %u in a set of %u orders", order, bs->orders);
     if (p >= a->top)
@@ -176,6 +184,7 @@ static void insert_chunk(asterinas *a, unsigned set, ff_pfn p, unsigned order)
 static ff_pfn alloc_chunk(asterinas *a, unsigned set, unsigned order)
 {
     buddy_set *bs = &a->s.set[set];
+    ff_guarded(a->env, set_lock(a, set));
     unsigned i = order;
     while (i < bs->orders && bs->head[i] == NO_FRAME) i++;
     if (i >= bs->orders) return NO_FRAME;
@@ -193,6 +202,7 @@ static ff_pfn alloc_chunk(asterinas *a, unsigned set, unsigned order)
 static void drain_into(asterinas *a, unsigned from, unsigned to)
 {
     buddy_set *bs = &a->s.set[from];
+    ff_guarded(a->env, set_lock(a, from));
     for (unsigned o = 0; o < bs->orders; o++)
         while (bs->head[o] != NO_FRAME) {
             ff_step(a->env);

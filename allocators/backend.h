@@ -250,6 +250,7 @@ typedef struct ff_spinlock {
     int32_t holder;   /* framefuzz's: 1 + the CPU holding it, 0 when free */
     uint8_t cls;      /* framefuzz's: 1 + its class, 0 before its first use */
     bool holder_in_irq; /* framefuzz's */
+    uint16_t touched, unlocked; /* framefuzz's: who touched what it guards (ff_guarded) */
 } ff_spinlock;
 
 #define FF_SPINLOCK(label) ((ff_spinlock){.name = (label)})
@@ -281,6 +282,7 @@ typedef struct ff_env {
     void (*on_spin)(struct ff_env *env, ff_spinlock *lock, bool take);
     void (*on_irq)(struct ff_env *env, bool disable);
     void (*on_cpu_local)(struct ff_env *env);
+    void (*on_guarded)(struct ff_env *env, ff_spinlock *lock);
 } ff_env;
 
 /* The simulated CPU the current call runs on (0 .. FF_MAX_CPUS - 1; 0 outside
@@ -308,6 +310,9 @@ static inline unsigned ff_cpu_id(const ff_env *env)
  *                   on, an interrupt handler on this CPU may reach the same state in the
  *                   middle of it: two such contexts touching it, one with interrupts
  *                   on, is a data-race.
+ *   ff_guarded      an access to shared state `lock` guards: two contexts touching it,
+ *                   one without holding the lock, is a data-race (a lockset check, as
+ *                   Eraser's), whatever this run's interleaving did with them.
  * The calls of such a back-end may reach it in any order of their answers; framefuzz
  * judges them as they could have happened (docs/concurrency.md). */
 static inline void ff_spin_lock(ff_env *env, ff_spinlock *lock)
@@ -333,6 +338,11 @@ static inline void ff_irq_enable(ff_env *env)
 static inline void ff_cpu_local(ff_env *env)
 {
     if (env->on_cpu_local) env->on_cpu_local(env);
+}
+
+static inline void ff_guarded(ff_env *env, ff_spinlock *lock)
+{
+    if (env->on_guarded) env->on_guarded(env, lock);
 }
 
 /* Called when env->steps passes env->step_budget; does not return. */

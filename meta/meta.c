@@ -452,17 +452,17 @@ static void context_name(unsigned ctx, char *buf, size_t len)
  * is a data race: nothing orders their accesses, whatever this run's interleaving did
  * with them. True, with the two contexts named, when that is to be reported (once per
  * run; the system goes on). Concurrent runs only. */
-static bool lockset_race(ff_meta *m, guarded *g, bool guarded_now, char *bare_name,
-                         char *other_name, size_t len)
+static bool lockset_race(ff_meta *m, uint16_t *touched, uint16_t *unlocked, bool guarded_now,
+                         char *bare_name, char *other_name, size_t len)
 {
     uint16_t bit = (uint16_t)(1u << ff_cpus_context(m->cpus));
-    g->touched |= bit;
-    if (!guarded_now) g->unlocked |= bit;
-    if (m->race_reported || !g->unlocked || !(g->touched & (g->touched - 1))) return false;
+    *touched |= bit;
+    if (!guarded_now) *unlocked |= bit;
+    if (m->race_reported || !*unlocked || !(*touched & (*touched - 1))) return false;
     m->race_reported = true;
-    unsigned bare = (unsigned)__builtin_ctz(g->unlocked);
+    unsigned bare = (unsigned)__builtin_ctz(*unlocked);
     context_name(bare, bare_name, len);
-    context_name((unsigned)__builtin_ctz(g->touched & (uint16_t)~(1u << bare)), other_name, len);
+    context_name((unsigned)__builtin_ctz(*touched & (uint16_t)~(1u << bare)), other_name, len);
     return true;
 }
 
@@ -565,6 +565,22 @@ static void spin_drop(ff_meta *m, ff_spinlock *l)
     backend_switch(m, FF_POINT_UNLOCK, NULL);
 }
 
+/* ff_guarded: the lockset check of the state lock l guards, within the back-end's calls
+ * (what create and reset build is no one's access). */
+static void layer_guarded(ff_env *env, ff_spinlock *l)
+{
+    ff_meta *m = meta_of(env);
+    if (!m->cpus || !(m->in_backend & (1u << ff_cpus_context(m->cpus)))) return;
+    char a[40], b[40];
+    if (!lockset_race(m, &l->touched, &l->unlocked, l->holder == (int32_t)cpu_now(m) + 1, a, b,
+                      sizeof a))
+        return;
+    snprintf(m->race_reason, sizeof m->race_reason,
+             "%s touched what %s guards without it, and %s touched it too: no common lock "
+             "orders them", a, spin_name(l), b);
+    report_race(m);
+}
+
 static void layer_spin(ff_env *env, ff_spinlock *lock, bool take)
 {
     if (take) spin_take(meta_of(env), lock);
@@ -594,7 +610,8 @@ static void layer_cpu_local(ff_env *env)
     if (!m->cpus) return;
     unsigned cpu = cpu_now(m);
     char a[40], b[40];
-    if (!lockset_race(m, &m->cpu_local_guard[cpu], ff_cpus_irq_off(m->cpus), a, b, sizeof a))
+    guarded *g = &m->cpu_local_guard[cpu];
+    if (!lockset_race(m, &g->touched, &g->unlocked, ff_cpus_irq_off(m->cpus), a, b, sizeof a))
         return;
     snprintf(m->race_reason, sizeof m->race_reason,
              "%s touched cpu%u's per-CPU state of %s with interrupts on, and %s touched it "
@@ -607,7 +624,8 @@ static void layer_cpu_local(ff_env *env)
 static void guard_touch(ff_meta *m, guarded *g, const layer_lock *l, const char *what)
 {
     char a[40], b[40];
-    if (!lockset_race(m, g, l->holder == (int)cpu_now(m), a, b, sizeof a)) return;
+    if (!lockset_race(m, &g->touched, &g->unlocked, l->holder == (int)cpu_now(m), a, b, sizeof a))
+        return;
     snprintf(m->race_reason, sizeof m->race_reason,
              "%s touched %s without %s, and %s touched it too: no common lock orders them",
              a, what, lock_name(m, l), b);
@@ -1772,7 +1790,8 @@ ff_meta *ff_meta_create(ff_space *space, const ff_backend_def *def, const ff_met
                       .frame_mem = ff_space_has_backing(space) ? layer_frame_mem : NULL,
                       .space = m, .on_exit = layer_exit, .on_keep = layer_keep,
                       .on_base = layer_base, .resets = true, .on_cpu = layer_cpu,
-                      .on_spin = layer_spin, .on_irq = layer_irq, .on_cpu_local = layer_cpu_local};
+                      .on_spin = layer_spin, .on_irq = layer_irq, .on_cpu_local = layer_cpu_local,
+                      .on_guarded = layer_guarded};
     m->nblocks = (size_t)((m->nslots + LOG_BLOCK - 1) / LOG_BLOCK);
     char *slots = ff_host_zalloc(m->nslots * SLOT_BYTES);
     if (slots) {

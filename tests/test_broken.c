@@ -117,7 +117,7 @@ FF_TEST(broken_registry_lists_every_variant_once)
         "broken-misaligned", "broken-rejects", "broken-handout", "broken-outofmap",
         "broken-zone",    "broken-misalign", "broken-reserve", "broken-oom",
         "broken-leak",    "broken-drift",    "broken-hang",    "broken-corrupt",
-        "broken-poison",  "broken-badreq",   "broken-code",   "broken-selflock", "broken-irqlocal",
+        "broken-poison",  "broken-badreq",   "broken-code",   "broken-selflock", "broken-irqlocal", "broken-unguarded",
     };
     CHECK_EQ(ff_broken_backend_count, sizeof names / sizeof names[0]);
     const ff_backend_def *none = ff_broken_find("broken-none");

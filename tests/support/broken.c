@@ -60,7 +60,9 @@
     X(CODE, "broken-code", "test-only: rejects a foreign free as DOUBLE")                     \
     X(SELFLOCK, "broken-selflock", "test-only: locks itself; a free of 6 takes its lock twice") \
     X(IRQLOCAL, "broken-irqlocal", "test-only: locks itself; a free of 1 counts itself in its "  \
-                                   "per-CPU state with interrupts on")
+                                   "per-CPU state with interrupts on")                        \
+    X(UNGUARDED, "broken-unguarded", "test-only: locks itself; a free of 2 works without its "   \
+                                     "lock")
 
 typedef enum broken_flaw {
 #define X(id, name, summary) FLAW_##id,
@@ -401,7 +403,7 @@ static ff_status broken_free(broken *b, ff_pfn start, uint64_t count)
 
 static bool locks_itself(const broken *b)
 {
-    return b->flaw == FLAW_SELFLOCK || b->flaw == FLAW_IRQLOCAL;
+    return b->flaw == FLAW_SELFLOCK || b->flaw == FLAW_IRQLOCAL || b->flaw == FLAW_UNGUARDED;
 }
 
 /* The calls of a variant that locks itself: interrupts off, a count in its per-CPU
@@ -414,6 +416,7 @@ static ff_status alloc_hook(void *self, const ff_alloc_req *req, ff_pfn *start)
     ff_cpu_local(b->env);
     b->calls_on[ff_cpu_id(b->env)]++;
     ff_spin_lock(b->env, &b->lock);
+    ff_guarded(b->env, &b->lock);
     ff_status st = broken_alloc(b, req, start);
     ff_spin_unlock(b->env, &b->lock);
     ff_irq_enable(b->env);
@@ -429,11 +432,14 @@ static ff_status free_hook(void *self, ff_pfn start, uint64_t count)
     if (irq_safe) ff_irq_disable(b->env);
     ff_cpu_local(b->env);
     b->calls_on[ff_cpu_id(b->env)]++;
-    ff_spin_lock(b->env, &b->lock);
+    /* FLAW unguarded shared state: a free of 2 frames works without the lock. */
+    bool locked = !(b->flaw == FLAW_UNGUARDED && count == 2);
+    if (locked) ff_spin_lock(b->env, &b->lock);
     /* FLAW self-deadlock: a free of 6 frames takes the lock it holds. */
     if (b->flaw == FLAW_SELFLOCK && count == 6) ff_spin_lock(b->env, &b->lock);
+    ff_guarded(b->env, &b->lock);
     ff_status st = broken_free(b, start, count);
-    ff_spin_unlock(b->env, &b->lock);
+    if (locked) ff_spin_unlock(b->env, &b->lock);
     if (irq_safe) ff_irq_enable(b->env);
     return st;
 }
@@ -507,7 +513,8 @@ static const char *broken_check(void *self)
                 .honours_align = true,                                                        \
                 .needs_backing = FLAW_##id == FLAW_POISON,                                    \
                 .inband_bytes = FLAW_##id == FLAW_POISON ? INBAND_BYTES : 0,                  \
-                .locks_itself = FLAW_##id == FLAW_SELFLOCK || FLAW_##id == FLAW_IRQLOCAL,     \
+                .locks_itself = FLAW_##id == FLAW_SELFLOCK || FLAW_##id == FLAW_IRQLOCAL ||   \
+                                FLAW_##id == FLAW_UNGUARDED,                                  \
             },                                                                                \
         .create = create_##id,                                                                \
         .destroy = broken_destroy,                                                            \
