@@ -1451,7 +1451,7 @@ static void judge_backend_panic(ff_oracle *o, const ff_event *ev)
     call_state(ev, state, sizeof state);
     switch (ev->call) {
     case FF_BCALL_ALLOC: {
-        ff_pfn at = o->busy ? UINT64_MAX : guaranteed_block(o, ev->req);
+        ff_pfn at = o->busy ? UINT64_MAX : guaranteed_block(o, ev->req); /* as for a free */
         if (at != UINT64_MAX)
             finding_in(o, FF_CLASS_ALLOCATOR_PANIC, state,
                        "%s, although [0x%llx, +%llu) is free and the placement guarantees the "
@@ -1461,12 +1461,10 @@ static void judge_backend_panic(ff_oracle *o, const ff_event *ev)
     }
     case FF_BCALL_FREE:
         if (o->cur->call == FF_CALL_GIVE_BACK) break; /* its own bad hand-out, returned */
-        /* A free of the same frames in flight elsewhere went in first, inside the
-         * back-end: the panic may be the allocator catching the second. */
-        if (o->busy)
-            apply_frees_in_flight(o, ev->start, ev->count > UINT64_MAX - ev->start
-                                                    ? UINT64_MAX
-                                                    : ev->start + ev->count);
+        /* With other calls in flight, what they did inside the back-end is not known: the
+         * panic may be the allocator catching their misuse (a double free of a frame that
+         * now sits in a cache this free flushes). */
+        if (o->busy) break;
         if (ff_oracle_classify_free(o, ev->start, ev->count) == FF_FREE_KIND_VALID)
             finding_in(o, FF_CLASS_ALLOCATOR_PANIC, state,
                        "%s, although the free names exactly one allocation", ev->reason);
