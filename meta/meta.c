@@ -86,6 +86,7 @@ enum slot_field {
 /* Lock classes, the nodes of the lock-order graph (as lockdep's): every CPU's cache
  * lock is one class; a back-end that locks itself adds one per lock name. */
 enum lock_class { LOCK_ZONE, LOCK_PCP, LOCK_FIRST_BACKEND, LOCK_CLASSES = 8 };
+#define LOCK_EDGES_TOLD 8 /* edges a run keeps the story of (all are in the graph) */
 
 typedef struct layer_lock {
     int holder;         /* NO_HOLDER or the CPU holding it */
@@ -113,13 +114,16 @@ typedef struct pcp_state {
     pcp_cache cache[FF_CPUS_MAX];
     const char *class_name[LOCK_CLASSES]; /* kept across runs: a lock's class is its name */
     unsigned nclasses;
-    struct lock_edge {
-        bool seen;
-        char how[128];
-    } order[LOCK_CLASSES][LOCK_CLASSES]; /* [a][b]: b was taken while a was held */
-    bool order_reported;                 /* a cycle was reported in this run */
+    uint64_t order_seen; /* bit a * LOCK_CLASSES + b: b was taken while a was held */
+    struct lock_edge {   /* how the first edges of the run were taken, for a report */
+        uint8_t a, b;
+        char how[126];
+    } edge[LOCK_EDGES_TOLD];
+    unsigned nedges;
+    bool order_reported; /* a cycle was reported in this run */
     char order_reason[2 * sizeof(struct lock_edge) + 16]; /* ... and how */
 } pcp_state;
+_Static_assert(LOCK_CLASSES * LOCK_CLASSES <= 64, "the lock-order graph is one 64-bit word");
 
 /* Frames a check walk may cover beyond the map: arrays sized to a largest block. */
 #define CHECK_WALK_SLACK (UINT64_C(1) << 20)
@@ -354,23 +358,36 @@ static const char *lock_name(const ff_meta *m, const layer_lock *l)
 /* Lock class cls is about to be taken by cpu: every class it holds gains an edge to
  * it, and an edge both ways is a cycle, reported once per run (lockdep's check: the
  * deadlock needs only the right interleaving, which this run need not have had). */
+static const char *edge_story(const pcp_state *ps, unsigned a, unsigned b)
+{
+    for (unsigned i = 0; i < ps->nedges; i++)
+        if (ps->edge[i].a == a && ps->edge[i].b == b) return ps->edge[i].how;
+    return "the other order was taken before";
+}
+
 static void note_order(ff_meta *m, unsigned cpu, unsigned cls, const char *call)
 {
-    const char *const *names = m->pcp ? m->pcp->class_name : NULL;
     uint8_t held = m->held[cpu] & (uint8_t)~(1u << cls);
     for (unsigned a = 0; held && a < LOCK_CLASSES; a++) {
         if (!(held & (1u << a))) continue;
-        struct lock_edge *e = &m->pcp->order[a][cls];
-        if (!e->seen) {
-            e->seen = true;
-            snprintf(e->how, sizeof e->how, "cpu%u took %s while holding %s, in %s", cpu,
-                     names[cls], names[a], call);
+        pcp_state *ps = m->pcp;
+        uint64_t edge = UINT64_C(1) << (a * LOCK_CLASSES + cls);
+        if (!(ps->order_seen & edge)) {
+            ps->order_seen |= edge;
+            if (ps->nedges < LOCK_EDGES_TOLD) {
+                struct lock_edge *e = &ps->edge[ps->nedges++];
+                e->a = (uint8_t)a;
+                e->b = (uint8_t)cls;
+                snprintf(e->how, sizeof e->how, "cpu%u took %s while holding %s, in %s", cpu,
+                         ps->class_name[cls], ps->class_name[a], call);
+            }
         }
-        if (!m->pcp->order[cls][a].seen || m->pcp->order_reported) continue;
-        m->pcp->order_reported = true;
-        snprintf(m->pcp->order_reason, sizeof m->pcp->order_reason, "%s; earlier %s", e->how,
-                 m->pcp->order[cls][a].how);
-        ff_event ev = {.kind = FF_EV_LOCK_ORDER, .reason = m->pcp->order_reason};
+        if (!(ps->order_seen & (UINT64_C(1) << (cls * LOCK_CLASSES + a))) || ps->order_reported)
+            continue;
+        ps->order_reported = true;
+        snprintf(ps->order_reason, sizeof ps->order_reason, "%s; earlier %s",
+                 edge_story(ps, a, cls), edge_story(ps, cls, a));
+        ff_event ev = {.kind = FF_EV_LOCK_ORDER, .reason = ps->order_reason};
         emit(m, &ev);
     }
 }
@@ -648,7 +665,8 @@ static void locks_reset(ff_meta *m)
     memset(m->cache_guard, 0, sizeof m->cache_guard);
     m->race_reported = false;
     if (!m->pcp) return;                /* one lock class: no edge, no cache */
-    memset(m->pcp->order, 0, sizeof m->pcp->order);
+    m->pcp->order_seen = 0;
+    m->pcp->nedges = 0;
     m->pcp->order_reported = false;
     for (unsigned c = 0; c < FF_CPUS_MAX; c++)
         m->pcp->cache[c] = (pcp_cache){.lock = {.holder = NO_HOLDER, .cls = LOCK_PCP}};
