@@ -106,7 +106,7 @@ def diff_targets(bug):
     and beside the validating ones a back-end they leave out (the asterinas model)."""
     if bug["where"] == "pcp":
         return ",".join("pcp:" + b for b in DIFF_TARGETS.split(","))
-    if bug["where"] not in ("layer",) and bug["where"] not in DIFF_TARGETS.split(","):
+    if bug["where"] != "layer" and bug["where"] not in DIFF_TARGETS.split(","):
         return f"{DIFF_TARGETS},{bug['where']}"
     return DIFF_TARGETS
 
