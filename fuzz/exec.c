@@ -525,7 +525,7 @@ static void observe(void *ctx, const ff_event *ev)
     ff_oracle_observe(c->se->oracle, ev);
     if (!blind && ff_oracle_blind(c->se->oracle)) {
         x->blind_op = ff_exec_current.op;
-        TRACE(x, "     (%s: nothing more is judged)\n", ff_oracle_blind(c->se->oracle));
+        TRACE(x, "     (%s: nothing more is judged, or run)\n", ff_oracle_blind(c->se->oracle));
     }
     if (ev->kind == FF_EV_BACKEND_PANIC && x->nfindings == before && ev->call != FF_BCALL_CHECK)
         TRACE(x, "     (the allocator caught a request it had to refuse: %s)\n",
@@ -841,9 +841,14 @@ static void give_back_orphan(void *ctx, ff_pfn start, uint64_t count)
 }
 
 /* A target's run ends with its system, or at its first finding. */
+/* Whether the target's run ends here: the system died, a finding (unless going on), or
+ * its oracle went blind: nothing more is judged, and what the program's misuse did to
+ * the back-end's state may crash it (a link followed into a frame another CPU wrote),
+ * which would be no bug of its own. */
 static bool stop(const run *r)
 {
-    return ff_meta_dead(r->m) || (!r->x->opts.keep_going && r->x->target_first != SIZE_MAX);
+    return ff_meta_dead(r->m) || r->x->blind_op != SIZE_MAX ||
+           (!r->x->opts.keep_going && r->x->target_first != SIZE_MAX);
 }
 
 static void drop_all(run *r)

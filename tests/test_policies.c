@@ -726,3 +726,22 @@ FF_TEST(policy_the_base_is_refused_without_needs_backing)
                         "needs_backing") != NULL);
     free(trace);
 }
+
+/* The program frees a frame another CPU is being handed, on a back-end that keeps links
+ * in free frames: that CPU then writes the frame, and the back-end's state is the
+ * program's doing. The oracle stops judging, and the run stops running: what the
+ * back-end does next (follow the overwritten link into a wild address) would be no bug
+ * of its own, yet it was run, and a crash there was filed as an engine-crash. */
+FF_TEST(policy_a_run_whose_oracle_went_blind_runs_no_further)
+{
+    reset_cfg();
+    cfg.base = cfg.base_links = true;
+    char *trace = NULL;
+    const char *v = run_shim(MAP64 "poison on\ncpus 2\nschedule direct 2:1\n"
+                                   "cpu0 alloc 1\ncpu1 raw_free 0x0 1\ncpu0 alloc 1\ncpu1 alloc 1\n",
+                             true, &trace);
+    CHECK_STREQ(v, "clean");
+    CHECK(strstr(trace, "nothing more is judged, or run") != NULL);
+    CHECK(strstr(trace, "[2]") == NULL && strstr(trace, "[3]") == NULL && strstr(trace, "[end]") == NULL);
+    free(trace);
+}
