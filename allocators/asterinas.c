@@ -108,8 +108,6 @@ typedef struct asterinas {
     char msg[160];
 } asterinas;
 
-static unsigned ceil_log2(uint64_t n) { return ff_log2_ceil(n); }
-
 /* ---------------------------------------------------------------- per-frame writes */
 
 static void put_u8(asterinas *a, uint8_t *at, uint8_t v)
@@ -335,7 +333,7 @@ static ff_pfn pools_alloc(asterinas *a, unsigned cpu, uint64_t count, uint64_t a
 {
     ff_spinlock *local = &a->s.local_lock[cpu];
     global_guard g = {false};
-    unsigned size_order = ceil_log2(count), align_order = ceil_log2(align);
+    unsigned size_order = ff_log2_ceil(count), align_order = ff_log2_ceil(align);
     unsigned order = size_order > align_order ? size_order : align_order;
     ff_spin_lock(a->env, local);
     ff_pfn chunk = NO_FRAME;
@@ -430,7 +428,7 @@ static ff_status as_alloc(void *self, const ff_alloc_req *req, ff_pfn *start)
     uint64_t align = req->align > 1 ? req->align : 1;
     if (!req->count || req->count > LARGEST || align > LARGEST || !ff_is_pow2(align) ||
         (unsigned)req->zone >= FF_ZONE_COUNT ||
-        ceil_log2(req->count > align ? req->count : align) >= GLOBAL_ORDERS)
+        ff_log2_ceil(req->count > align ? req->count : align) >= GLOBAL_ORDERS)
         return FF_ERR_INVALID;
     if (req->zone != FF_ZONE_NORMAL) return FF_ERR_UNSUPPORTED;
     ff_irq_disable(a->env); /* trap::disable_local: this CPU's state is its own */

@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "verdict.h"
 #include "measure.h"
 #include "workload.h"
 
@@ -198,14 +199,12 @@ typedef struct timing {
 /* Where a timed pass lands when the back-end panics on the workload (a model of a real
  * allocator may, as asterinas does near exhaustion), and the panic's message. */
 static jmp_buf landing;
-static char left_why[200];
+static char left_why[256]; /* a JSON string, quotes included */
 
 static void note_leaving(ff_env *env, ff_exit why, const char *message)
 {
     (void)env;
-    snprintf(left_why, sizeof left_why, "%s", why == FF_EXIT_PANIC ? message : "a hang");
-    for (char *c = left_why; *c; c++) /* a JSON string as it stands */
-        if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) *c = '\'';
+    ff_json_string(why == FF_EXIT_PANIC ? message : "a hang", left_why, sizeof left_why);
 }
 
 /* What a back-end is built with outside the layer: backing memory when the space has
@@ -514,13 +513,13 @@ int main(int argc, char **argv)
                "\"peak_host_mib\":%.1f,\"ram_touched_mib\":%.1f,"
                "\"backend_bytes_per_frame\":%.2f,\"layer_bytes_per_frame\":%zu,"
                "\"metadata_bytes_per_frame\":%.2f,\"checked\":%s,\"finding\":\"%s\","
-               "\"left\":\"%s\"}\n",
+               "\"left\":%s}\n",
                def->name, workload, preset, (unsigned long long)space.usable_frames, w.n,
                a[runs / 2], a[0], a[runs - 1], f[runs / 2], f[0], f[runs - 1], p[runs / 2], p[0],
                p[runs - 1], timer,
                (unsigned long long)measured.ooms, (unsigned long long)measured.largest,
                measured.unusable9, mem.peak_mib, mem.ram_mib, mem.backend_per_frame, layer, meta,
-               findings ? "false" : "true", sig, measured.left ? left_why : "");
+               findings ? "false" : "true", sig, measured.left ? left_why : "\"\"");
         fflush(stdout);
     }
     driver_destroy(&d);

@@ -339,7 +339,7 @@ bool ff_exec_check_backend(ff_program *p, char *err, size_t errlen)
         p->backend[0] = '\0';
         return true;
     }
-    if (strstr(why, "locks itself")) /* a name it knows, in a combination it refuses */
+    if (ff_target_refused(p->backend, why, sizeof why)) /* names it knows, not modelled so */
         snprintf(err, errlen, "line %zu: %s", p->backend_line, why);
     else
         snprintf(err, errlen, "line %zu: unknown backend: %.40s", p->backend_line, p->backend);

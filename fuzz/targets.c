@@ -29,7 +29,7 @@ bool ff_target_find(const char *name, ff_target *target)
     for (size_t i = 0; i < ff_backend_count; i++) {
         if (strcmp(ff_backends[i]->name, base) != 0) continue;
         /* A back-end that locks itself keeps its per-CPU state its own way: the layer's
-         * caches are not modelled in front of it (ff_target_parse_list says so). */
+         * caches are not modelled in front of it (pcp_refused says so). */
         if (pcp && ff_backends[i]->policy.locks_itself) return false;
         const char *full = pcp ? pcp_name(i) : ff_backends[i]->name;
         if (!full) return false;
@@ -37,6 +37,34 @@ bool ff_target_find(const char *name, ff_target *target)
         return true;
     }
     return extra_targets && extra_targets(name, target);
+}
+
+/* Whether name is "pcp:NAME" for a back-end that locks itself, with the one-line reason:
+ * it keeps per-CPU state its own way, and the layer's caches are not modelled in front
+ * of it. */
+static bool pcp_refused(const char *name, char *err, size_t errlen)
+{
+    if (strncmp(name, FF_PCP_PREFIX, strlen(FF_PCP_PREFIX)) != 0) return false;
+    const ff_backend_def *under = ff_backend_find(name + strlen(FF_PCP_PREFIX));
+    if (!under || !under->policy.locks_itself) return false;
+    snprintf(err, errlen, "'%s': %s locks itself and keeps per-CPU state of its own; name it "
+                          "without " FF_PCP_PREFIX, name, under->name);
+    return true;
+}
+
+bool ff_target_refused(const char *list, char *err, size_t errlen)
+{
+    char name[64];
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len < sizeof name) {
+            memcpy(name, p, len);
+            name[len] = 0;
+            if (pcp_refused(name, err, errlen)) return true;
+        }
+        p += len + (p[len] == ',');
+    }
+    return false;
 }
 
 bool ff_target_parse_list(const char *list, ff_target *targets, size_t max, size_t *n, char *err,
@@ -63,14 +91,7 @@ bool ff_target_parse_list(const char *list, ff_target *targets, size_t max, size
             return false;
         }
         if (!ff_target_find(name, &targets[*n])) {
-            const ff_backend_def *under = strncmp(name, FF_PCP_PREFIX, strlen(FF_PCP_PREFIX)) == 0
-                                              ? ff_backend_find(name + strlen(FF_PCP_PREFIX))
-                                              : NULL;
-            if (under && under->policy.locks_itself) {
-                snprintf(err, errlen, "'%s': %s locks itself and keeps per-CPU state of its own; "
-                                      "name it without " FF_PCP_PREFIX, name, under->name);
-                return false;
-            }
+            if (pcp_refused(name, err, errlen)) return false;
             int k = snprintf(err, errlen, "unknown back-end '%s' (valid:", name);
             for (size_t i = 0; i < ff_backend_count && k >= 0 && (size_t)k < errlen; i++)
                 k += snprintf(err + k, errlen - (size_t)k, " %s", ff_backends[i]->name);

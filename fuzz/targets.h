@@ -30,6 +30,9 @@ typedef struct ff_target {
 /* A registered back-end, "pcp:" and one (that back-end behind per-CPU caches), or a
  * target the extension below knows. */
 bool ff_target_find(const char *name, ff_target *target);
+/* Whether a comma list names back-ends this build has in a combination it does not
+ * model (caches in front of a back-end that locks itself), with the one-line reason. */
+bool ff_target_refused(const char *list, char *err, size_t errlen);
 
 /* Targets beyond the registered back-ends, looked up after them. Only test programs
  * install one (never listed to users, never in "all"). */
